@@ -1,0 +1,47 @@
+"""The `mes` command: validate resources, manage FHIR packages, serve the reference sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_mes import __version__
+
+# Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
+# adds its parser and sets `func(args) -> int` as the default.
+_SUBCOMMAND_MODULES = ("pytest_mes.fhir.commands", "pytest_mes.sandbox.commands")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mes",
+        description="pytest-mes: Mon Espace Santé / CI-SIS conformance harness. "
+        "Run the test sets with pytest (pytest --mes-sandbox, pytest --mes-base-url=URL).",
+    )
+    parser.add_argument("--version", action="version", version=f"pytest-mes {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    return int(func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

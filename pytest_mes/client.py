@@ -1,0 +1,260 @@
+"""The FHIR HTTP client: one requests.Session with the publisher's transport settings, recording every exchange.
+
+Failures of the server or the network never raise: they are recorded on the Exchange (`error`) so that the
+test that made the request fails with a precise message and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pytest_mes import __version__
+from pytest_mes.redaction import Redactor, is_secret_header
+
+FHIR_JSON = "application/fhir+json"
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How to reach the server under test. Secrets stay here and never reach an Exchange."""
+
+    base_url: str
+    token: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    client_cert: str | None = None
+    client_key: str | None = None
+    ca_bundle: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_BYTES
+
+    def secrets(self) -> list[str]:
+        values = [self.token or ""]
+        values += [value for name, value in self.headers if is_secret_header(name)]
+        return values
+
+
+@dataclass
+class Exchange:
+    """One request and its response (or the failure that replaced it), already redacted."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str | None
+    started_at: str
+    status: int | None = None
+    reason: str = ""
+    response_headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the response, without parameters, lower case ('' when absent)."""
+        value = next((v for k, v in self.response_headers.items() if k.lower() == "content-type"), "")
+        return value.split(";")[0].strip().lower()
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.response_headers.items() if k.lower() == name.lower()), None)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @cached_property
+    def parsed(self) -> tuple[Any, str | None]:
+        """(JSON value, None) or (None, why the body is not usable JSON)."""
+        if self.error:
+            return None, self.error
+        if not self.body.strip():
+            return None, f"the response has no body (HTTP {self.status})"
+        try:
+            return json.loads(self.body), None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            kind = self.content_type or "no Content-Type"
+            return None, f"the response body is not valid JSON ({kind}): {exc}"
+
+    def json(self) -> Any:
+        value, problem = self.parsed
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    def excerpt(self, limit: int = 2000) -> str:
+        text = self.text
+        return text if len(text) <= limit else text[:limit] + f"\n… ({len(self.body)} bytes in all)"
+
+
+class _Session(requests.Session):
+    """A Session that drops every credential, not only Authorization, when a redirect leaves the host."""
+
+    def rebuild_auth(self, prepared_request, response):
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            for name in list(prepared_request.headers):
+                if is_secret_header(name):
+                    del prepared_request.headers[name]
+
+
+class FhirClient:
+    """A small FHIR REST client over one session; every call returns an Exchange and records it."""
+
+    def __init__(self, settings: ClientSettings, session: requests.Session | None = None):
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/") + "/"
+        self.redactor = Redactor(settings.secrets())
+        self.exchanges: list[Exchange] = []
+        self.session = session or _Session()
+        self._configure(self.session)
+
+    def _configure(self, session: requests.Session) -> None:
+        session.headers.update({"Accept": FHIR_JSON, "User-Agent": f"pytest-mes/{__version__}"})
+        session.headers.update(dict(self.settings.headers))
+        if self.settings.token:
+            session.headers["Authorization"] = f"Bearer {self.settings.token}"
+        if self.settings.client_cert:
+            key = self.settings.client_key
+            session.cert = (self.settings.client_cert, key) if key else self.settings.client_cert
+        if self.settings.ca_bundle:
+            session.verify = self.settings.ca_bundle
+        # Only requests that never reached the server are retried: a conformance test must not hide a
+        # server's answer, nor send a POST twice.
+        adapter = HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=5,
+                                                raise_on_redirect=False, raise_on_status=False))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+
+    def url_for(self, target: str) -> str:
+        """Join a path ('Patient/1', '/Patient', '') to the base URL; absolute URLs pass through."""
+        if urlsplit(target).scheme:
+            return target
+        return urljoin(self.base_url, target.lstrip("/"))
+
+    def request(self, method: str, target: str, *, params: Any = None, headers: dict[str, str] | None = None,
+                body: Any = None, content_type: str | None = None) -> Exchange:
+        headers = dict(headers or {})
+        data = _encode(body)
+        if data is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = content_type or FHIR_JSON
+        request = requests.Request(method, self.url_for(target), params=params, headers=headers, data=data)
+        prepared = self.session.prepare_request(request)
+        exchange = Exchange(
+            method=method, url=self.redactor.text(prepared.url or ""),
+            request_headers=self.redactor.headers(dict(prepared.headers)),
+            request_body=self.redactor.text(data.decode("utf-8", "replace")) if data else None,
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        self._send(prepared, exchange)
+        self.exchanges.append(exchange)
+        return exchange
+
+    def _send(self, prepared: requests.PreparedRequest, exchange: Exchange) -> None:
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        started = time.perf_counter()
+        try:
+            with self.session.send(prepared, stream=True, timeout=timeout, allow_redirects=True) as response:
+                exchange.status = response.status_code
+                exchange.reason = response.reason or ""
+                exchange.response_headers = self.redactor.headers(dict(response.headers))
+                exchange.body = self._read_body(response)
+        except BodyTooLarge as exc:
+            exchange.error = str(exc)
+        except requests.exceptions.RequestException as exc:
+            exchange.error = describe_failure(exc, prepared.url or "", timeout)
+        finally:
+            exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        limit = self.settings.max_response_bytes
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"the response is larger than {limit} bytes; reading stopped "
+                                   "(raise the limit with --mes-max-response-bytes if this is expected)")
+            chunks.append(chunk)
+        return self.redactor.text(b"".join(chunks).decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape")
+
+    # The FHIR verbs test writers and fixture users reach for most.
+    def capabilities(self) -> Exchange:
+        return self.request("GET", "metadata")
+
+    def read(self, resource_type: str, resource_id: str) -> Exchange:
+        return self.request("GET", f"{resource_type}/{resource_id}")
+
+    def search(self, resource_type: str, params: Any = None) -> Exchange:
+        return self.request("GET", resource_type, params=params)
+
+    def create(self, resource: dict[str, Any]) -> Exchange:
+        return self.request("POST", resource["resourceType"], body=resource)
+
+    def update(self, resource: dict[str, Any]) -> Exchange:
+        return self.request("PUT", f"{resource['resourceType']}/{resource['id']}", body=resource)
+
+    def delete(self, resource_type: str, resource_id: str) -> Exchange:
+        return self.request("DELETE", f"{resource_type}/{resource_id}")
+
+    def transaction(self, bundle: dict[str, Any]) -> Exchange:
+        return self.request("POST", "", body=bundle)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _encode(body: Any) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def describe_failure(exc: requests.exceptions.RequestException, url: str, timeout: tuple[float, float]) -> str:
+    """One sentence saying what went wrong on the wire and what to look at."""
+    host = urlsplit(url).netloc or url
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (f"TLS failure talking to {host}: {_root_cause(exc)}. Check --mes-ca-bundle (server certificate) "
+                "and --mes-client-cert/--mes-client-key (mutual TLS)")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection to {host} within {timeout[0]:g} s (connect timeout)"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"{host} accepted the connection but sent no complete answer within {timeout[1]:g} s (--mes-timeout)"
+    if isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc):
+        return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot connect to {host}: {_root_cause(exc)}. Is the server running, and is --mes-base-url right?"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return f"invalid URL {url!r}: {exc}"
+    return f"HTTP failure with {host}: {_root_cause(exc)}"
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    text = str(exc) or type(exc).__name__
+    # urllib3 wraps reasons in long reprs; the last clause is the informative one.
+    if "]" in text and "[" in text and "certificate" in text.lower():
+        return text[text.index("["):].split(" (_ssl")[0]
+    return text.split(": ", 1)[-1] if text.startswith("HTTPConnectionPool") else text

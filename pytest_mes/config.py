@@ -1,0 +1,239 @@
+"""The pytest-mes options, declared once for the command line, the ini file and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from pytest_mes.client import DEFAULT_MAX_BYTES, ClientSettings
+from pytest_mes.errors import ConfigError
+from pytest_mes.resources import bundled_dir
+
+COMPONENTS = ("gap", "pdsm", "core")
+BUNDLED = "bundled"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: `--mes-<name>` on the command line, `mes_<name>` in the ini file, and maybe an env var."""
+
+    name: str
+    help: str
+    kind: str = "string"  # string | bool | list | paths
+    env: str | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--mes-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "mes_" + self.name
+
+
+OPTIONS = (
+    Option("base_url", "base URL of the FHIR server under test, e.g. https://host/fhir", env="MES_BASE_URL",
+           metavar="URL"),
+    Option("sandbox", "start the reference sandbox server in-process on a free loopback port and test it",
+           kind="bool", env="MES_SANDBOX"),
+    Option("sandbox_defect", "start the sandbox with this named defect (repeatable; see `mes sandbox "
+           "--list-defects`)", kind="list", metavar="NAME"),
+    Option("testsets", f"folder or file of YAML test sets to run (repeatable); default: the bundled sets; "
+           f"'{BUNDLED}' names them", kind="paths", env="MES_TESTSETS", metavar="PATH"),
+    Option("component", "run only the test sets of this component (repeatable)", kind="list",
+           env="MES_COMPONENT", choices=COMPONENTS),
+    Option("token", "bearer token sent as 'Authorization: Bearer …' (never shown in output)", env="MES_TOKEN",
+           metavar="TOKEN"),
+    Option("header", "extra HTTP header 'Name: value' sent with every request (repeatable)", kind="list",
+           metavar="'NAME: VALUE'"),
+    Option("client_cert", "PEM client certificate for mutual TLS (may also hold the key)", env="MES_CLIENT_CERT",
+           metavar="FILE"),
+    Option("client_key", "PEM private key of the client certificate (unencrypted)", env="MES_CLIENT_KEY",
+           metavar="FILE"),
+    Option("ca_bundle", "PEM bundle of certificate authorities to trust for the server", env="MES_CA_BUNDLE",
+           metavar="FILE"),
+    Option("timeout", "seconds to wait for an answer: READ, or CONNECT,READ (default 10,30)", env="MES_TIMEOUT",
+           metavar="SECONDS"),
+    Option("max_response_bytes", f"largest response body read (default {DEFAULT_MAX_BYTES})",
+           metavar="BYTES"),
+    Option("allow_writes", "run the tests that create, change or delete data on the server (implied by "
+           "--mes-sandbox)", kind="bool", env="MES_ALLOW_WRITES"),
+    Option("var", "set a test-set variable, overriding the sets' defaults (repeatable)", kind="list",
+           metavar="NAME=VALUE"),
+    Option("packages", "folder of FHIR packages (.tgz or unpacked), looked at before ~/.fhir/packages "
+           "(repeatable)", kind="paths", env="MES_FHIR_PACKAGES", metavar="DIR"),
+    Option("offline", "never download FHIR packages", kind="bool", env="MES_OFFLINE"),
+    Option("strict", "fail a test when one of its checks could not be made (e.g. no validator)", kind="bool",
+           env="MES_STRICT"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mes", "pytest-mes: Mon Espace Santé / CI-SIS conformance tests")
+    for option in OPTIONS:
+        env = f" [env {option.env}]" if option.env else ""
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_true", default=None, dest=option.ini,
+                            help=option.help + env)
+            parser.addini(option.ini, option.help, type="bool", default=False)
+        elif option.kind in ("list", "paths"):
+            group.addoption(option.flag, action="append", default=None, dest=option.ini, metavar=option.metavar,
+                            choices=option.choices, help=option.help + env)
+            parser.addini(option.ini, option.help, type="linelist" if option.kind == "list" else "paths")
+        else:
+            group.addoption(option.flag, default=None, dest=option.ini, metavar=option.metavar,
+                            help=option.help + env)
+            parser.addini(option.ini, option.help, default=None)
+
+
+def raw_value(config: pytest.Config, option: Option) -> Any:
+    """The value in force: command line, then environment, then ini file."""
+    value = config.getoption(option.ini)
+    if value not in (None, []):
+        return [Path(v) for v in value] if option.kind == "paths" else value
+    if option.env and os.environ.get(option.env, "") != "":
+        text = os.environ[option.env]
+        if option.kind == "bool":
+            return text.strip().lower() in ("1", "true", "yes", "on")
+        if option.kind == "paths":
+            return [Path(p) for p in text.split(os.pathsep) if p]
+        if option.kind == "list":
+            return [p.strip() for p in text.split(",") if p.strip()]
+        return text
+    value = config.getini(option.ini)
+    return value if value not in ("", []) else None
+
+
+@dataclass(frozen=True)
+class MesConfig:
+    """The resolved, checked pytest-mes settings of a run."""
+
+    base_url: str | None = None
+    sandbox: bool = False
+    sandbox_defects: tuple[str, ...] = ()
+    testsets: tuple[Path, ...] = ()
+    components: frozenset[str] = frozenset(COMPONENTS)
+    token: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    client_cert: str | None = None
+    client_key: str | None = None
+    ca_bundle: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_response_bytes: int = DEFAULT_MAX_BYTES
+    allow_writes: bool = False
+    variables: dict[str, str] = field(default_factory=dict)
+    packages: tuple[Path, ...] = ()
+    offline: bool = False
+    strict: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether there is a server to test; without one the plugin collects nothing."""
+        return bool(self.base_url or self.sandbox)
+
+    def client_settings(self, base_url: str) -> ClientSettings:
+        return ClientSettings(
+            base_url=base_url, token=self.token, headers=self.headers, client_cert=self.client_cert,
+            client_key=self.client_key, ca_bundle=self.ca_bundle, connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout, max_response_bytes=self.max_response_bytes,
+        )
+
+
+def from_pytest(config: pytest.Config) -> MesConfig:
+    """Resolve every option; raise ConfigError naming the option and what to write instead."""
+    values = {option.name: raw_value(config, option) for option in OPTIONS}
+    base_url = values["base_url"]
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"--mes-base-url {base_url!r} is not an http(s) URL; write e.g. https://host/fhir")
+    sandbox = bool(values["sandbox"])
+    if base_url and sandbox:
+        raise ConfigError("--mes-base-url and --mes-sandbox both name a server to test: keep one")
+    connect_timeout, read_timeout = _timeouts(values["timeout"])
+    return MesConfig(
+        base_url=base_url, sandbox=sandbox, sandbox_defects=tuple(values["sandbox_defect"] or ()),
+        testsets=_testsets(values["testsets"]), components=_components(values["component"]),
+        token=values["token"], headers=tuple(_header(h) for h in values["header"] or ()),
+        client_cert=_file(values["client_cert"], "--mes-client-cert"),
+        client_key=_file(values["client_key"], "--mes-client-key"),
+        ca_bundle=_file(values["ca_bundle"], "--mes-ca-bundle"),
+        connect_timeout=connect_timeout, read_timeout=read_timeout,
+        max_response_bytes=_positive_int(values["max_response_bytes"], DEFAULT_MAX_BYTES),
+        allow_writes=bool(values["allow_writes"]) or sandbox,
+        variables=dict(_assignment(v) for v in values["var"] or ()),
+        packages=tuple(values["packages"] or ()), offline=bool(values["offline"]), strict=bool(values["strict"]),
+    )
+
+
+def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
+    if not paths:
+        return (bundled_dir("testsets"),)
+    roots = []
+    for path in paths:
+        path = bundled_dir("testsets") if str(path) in (BUNDLED, f"./{BUNDLED}") else path.resolve()
+        if not path.exists():
+            raise ConfigError(f"--mes-testsets {path}: no such file or folder")
+        roots.append(path)
+    return tuple(roots)
+
+
+def _components(values: list[str] | None) -> frozenset[str]:
+    if not values:
+        return frozenset(COMPONENTS)
+    unknown = [v for v in values if v not in COMPONENTS]
+    if unknown:
+        raise ConfigError(f"--mes-component {unknown[0]!r}: choose among {', '.join(COMPONENTS)}")
+    return frozenset(values)
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or " " in name.strip():
+        raise ConfigError(f"--mes-header {text!r}: write it as 'Name: value', e.g. --mes-header 'X-Tenant: abc'")
+    return name.strip(), value.strip()
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise ConfigError(f"--mes-var {text!r}: write it as NAME=VALUE, e.g. --mes-var patient_ins=1234567890123")
+    return name.strip(), value
+
+
+def _file(path: str | None, flag: str) -> str | None:
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{flag} {path}: file not found")
+    return path
+
+
+def _timeouts(text: str | None) -> tuple[float, float]:
+    if not text:
+        return 10.0, 30.0
+    try:
+        parts = [float(p) for p in str(text).split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or any(p <= 0 for p in parts):
+        raise ConfigError(f"--mes-timeout {text!r}: give seconds, READ or CONNECT,READ (e.g. 30 or 5,60)")
+    return (min(10.0, parts[0]), parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+
+
+def _positive_int(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError(f"--mes-max-response-bytes {text!r}: give a positive whole number of bytes")
+    return value

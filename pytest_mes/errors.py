@@ -1,0 +1,35 @@
+"""The family of errors pytest-mes raises for a user's mistake or a server's fault."""
+
+
+class MesError(Exception):
+    """Base of every error pytest-mes reports to a user without a Python traceback."""
+
+
+class TestSetError(MesError):
+    """A test-set file is unreadable, malformed or violates the test-set schema."""
+
+    __test__ = False  # not a test class, despite its name
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, column: int | None = None):
+        self.path = path
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = path
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class PackageError(MesError):
+    """A FHIR package is missing, unreadable or inconsistent."""
+
+
+class ProfileError(MesError):
+    """A StructureDefinition is broken and cannot be compiled into checks."""
+
+
+class ConfigError(MesError):
+    """An option or environment variable has an invalid value."""

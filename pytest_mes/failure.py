@@ -1,0 +1,85 @@
+"""Plain-text explanation of a failed step: every failed check, the YAML source, the request and the response."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from pytest_mes.client import Exchange
+from pytest_mes.testset.checks import CheckResult
+from pytest_mes.testset.model import TestCase, TestSet
+from pytest_mes.testset.runner import StepResult
+
+BODY_EXCERPT = 1500
+
+
+def explain_step(testset: TestSet, step_result: StepResult, *, test: TestCase | None = None, total: int = 0,
+                 variables: dict | None = None) -> str:
+    step = step_result.step
+    where = f"{testset.path.name}:{step.line}" if step.line else testset.path.name
+    position = f"step {step.index + 1} of {total}" if total else f"{step.phase} step {step.index + 1}"
+    lines = []
+    if test is not None:
+        lines.append(f"{test.id} — {test.title.get()}")
+        lines += [f"Requirement: {r.ref} ({r.level})" + (f" — {r.text}" if r.text else "")
+                  for r in test.requirements]
+    lines.append(f"{position.capitalize()} \"{step.name}\" ({where}) failed:")
+    if step_result.error:
+        lines.append(f"  ✗ {step_result.error}")
+    lines += [_check_line(check) for check in step_result.checks if check.outcome != "passed"]
+    passed = sum(1 for check in step_result.checks if check.outcome == "passed")
+    if passed:
+        lines.append(f"  ({passed} other check{'s' if passed > 1 else ''} passed)")
+    source = testset.source_lines(step.line, step.end_line)
+    if source:
+        lines.append(f"Source ({testset.path.name}:{source[0][0]}-{source[-1][0]}):")
+        lines += [f"  {number:4d} | {text}" for number, text in source]
+    if step_result.exchange is not None:
+        lines += explain_exchange(step_result.exchange)
+    if variables:
+        shown = {k: v for k, v in variables.items() if isinstance(v, str | int | float | bool)}
+        lines.append("Variables: " + ", ".join(f"{k}={v!r}" for k, v in sorted(shown.items())))
+    return "\n".join(lines)
+
+
+def _check_line(check: CheckResult) -> str:
+    mark = "✗" if check.outcome == "failed" else "?"
+    where = f" (line {check.line})" if check.line else ""
+    if check.outcome == "not_checked":
+        text = f"  {mark} {check.label}{where}: {check.actual}"
+    else:
+        text = f"  {mark} {check.label}{where}: expected {check.expected}, got {check.actual}"
+    if check.because:
+        text += f"\n      because: {check.because}"
+    if check.detail:
+        text += "\n" + "\n".join(f"      {line}" for line in check.detail.splitlines())
+    return text
+
+
+def explain_exchange(exchange: Exchange) -> list[str]:
+    """The request and the response as a reader wants them: redacted, bodies cut to an excerpt."""
+    lines = ["Request:", f"  {exchange.method} {exchange.url}"]
+    lines += [f"  {name}: {value}" for name, value in exchange.request_headers.items()
+              if name.lower() not in ("user-agent", "accept-encoding", "connection", "content-length")]
+    if exchange.request_body:
+        lines += ["", *_indent(_pretty(exchange.request_body))]
+    if exchange.error and exchange.status is None:
+        lines.append(f"Response: none after {exchange.elapsed_ms:g} ms — {exchange.error}")
+        return lines
+    lines.append(f"Response: {exchange.status} {exchange.reason} in {exchange.elapsed_ms:g} ms")
+    lines += [f"  {name}: {value}" for name, value in exchange.response_headers.items()]
+    if exchange.body:
+        lines += ["", *_indent(_pretty(exchange.text))]
+    return lines
+
+
+def _pretty(text: str) -> str:
+    with contextlib.suppress(ValueError):
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    if len(text) > BODY_EXCERPT:
+        text = text[:BODY_EXCERPT] + f"\n… ({len(text) - BODY_EXCERPT} more characters)"
+    return text
+
+
+def _indent(text: str) -> list[str]:
+    return [f"  {line}" for line in text.splitlines()]

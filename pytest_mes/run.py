@@ -1,0 +1,75 @@
+"""The state of one pytest-mes run: target server, HTTP client, CapabilityStatement, validator, runner."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from pytest_mes.client import FhirClient
+from pytest_mes.config import MesConfig
+from pytest_mes.testset.checks import ProfileValidator
+from pytest_mes.testset.runner import Runner
+
+
+class MesRun:
+    """Created once per pytest process; everything expensive is made on first use and kept."""
+
+    def __init__(self, config: MesConfig):
+        self.config = config
+        self._sandbox: Any = None
+        self._capabilities: tuple[dict | None, str] | None = None
+        self._validator: tuple[ProfileValidator | None, str] | None = None
+
+    @cached_property
+    def base_url(self) -> str:
+        if self.config.base_url:
+            return self.config.base_url
+        from pytest_mes.sandbox import Sandbox  # imported only when a sandbox is asked for
+
+        self._sandbox = Sandbox(defects=self.config.sandbox_defects)
+        return self._sandbox.start()
+
+    @cached_property
+    def client(self) -> FhirClient:
+        return FhirClient(self.config.client_settings(self.base_url))
+
+    @cached_property
+    def runner(self) -> Runner:
+        return Runner(self.client, validator=self.validator, overrides=self.config.variables)
+
+    def capabilities(self) -> tuple[dict | None, str]:
+        """(CapabilityStatement, "") or (None, why it could not be read). Read once."""
+        if self._capabilities is None:
+            exchange = self.client.capabilities()
+            body, problem = exchange.parsed
+            if exchange.error:
+                problem = exchange.error
+            elif exchange.status != 200:
+                problem = f"GET [base]/metadata answered {exchange.status} {exchange.reason}"
+            elif not problem and (not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement"):
+                problem = "GET [base]/metadata did not return a CapabilityStatement"
+            self._capabilities = (None, problem) if problem else (body, "")
+        return self._capabilities
+
+    def validator(self) -> tuple[ProfileValidator | None, str]:
+        """(validator, "") or (None, why there is none). Loaded once, on first use."""
+        if self._validator is None:
+            self._validator = _load_validator(self.config)
+        return self._validator
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+        if self._sandbox is not None:
+            self._sandbox.stop()
+
+
+def _load_validator(config: MesConfig) -> tuple[ProfileValidator | None, str]:
+    try:
+        from pytest_mes.fhir import load_validator
+    except ImportError:
+        return None, "the profile validator is not available in this version"
+    try:
+        return load_validator(list(config.packages), offline=config.offline), ""
+    except Exception as exc:  # any failure to load packages leaves the check 'not made', with its reason
+        return None, f"the validator could not be loaded: {exc}"

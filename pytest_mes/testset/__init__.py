@@ -1,0 +1,1 @@
+"""YAML test sets: loading with line numbers, schema, model, templating, checks and the runner."""

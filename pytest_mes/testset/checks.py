@@ -1,0 +1,283 @@
+"""Evaluate the checks of a step against its Exchange. Every check gives a verdict; none raises."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pytest_mes.client import Exchange
+from pytest_mes.testset.fhirpath import FhirPathError, evaluate
+from pytest_mes.testset.model import Check
+
+Outcome = Literal["passed", "failed", "not_checked"]
+
+
+class ProfileValidator(Protocol):
+    """What the 'conforms_to' check needs from a validator (pytest_mes.fhir provides it)."""
+
+    def validate(self, resource: dict, profiles: Any = ()) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    label: str
+    outcome: Outcome
+    expected: str = ""
+    actual: str = ""
+    detail: str = ""
+    because: str | None = None
+    line: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    exchange: Exchange
+    variables: dict[str, Any]
+    validator: ProfileValidator | None = None
+    validator_problem: str = "no validator is loaded"
+
+
+def run_check(check: Check, context: CheckContext) -> CheckResult:
+    result = _EVALUATORS[check.kind](check.spec, context)
+    return CheckResult(result.label, result.outcome, result.expected, result.actual, result.detail,
+                       check.because, check.line)
+
+
+def implicit_checks(checks: tuple[Check, ...], context: CheckContext) -> list[CheckResult]:
+    """Checks every step gets: the request went through, and no server error unless a status was expected."""
+    exchange = context.exchange
+    if exchange.error:
+        return [CheckResult("request", "failed", "an HTTP response", exchange.error)]
+    if not any(c.kind == "status" for c in checks) and exchange.status and exchange.status >= 500:
+        return [CheckResult("status", "failed", "no server error (status < 500)",
+                            f"{exchange.status} {exchange.reason}".strip())]
+    return []
+
+
+def _status(spec: int | list[int], context: CheckContext) -> CheckResult:
+    allowed = spec if isinstance(spec, list) else [spec]
+    actual = context.exchange.status
+    expected = " or ".join(str(code) for code in allowed)
+    return _verdict("status", actual in allowed, expected, f"{actual} {context.exchange.reason}".strip())
+
+
+def _header(spec: dict[str, Any], context: CheckContext) -> CheckResult:
+    name = spec["name"]
+    value = context.exchange.header(name)
+    label = f"header {name}"
+    if spec.get("present") is False:
+        return _verdict(label, value is None, "absent", _shown(value))
+    if value is None:
+        return CheckResult(label, "failed", _header_expectation(spec), "absent")
+    if "equals" in spec:
+        return _verdict(label, value == spec["equals"], repr(spec["equals"]), repr(value))
+    if "matches" in spec:
+        return _verdict(label, re.search(spec["matches"], value) is not None, f"matching /{spec['matches']}/",
+                        repr(value))
+    return CheckResult(label, "passed", "present", repr(value))
+
+
+def _header_expectation(spec: dict[str, Any]) -> str:
+    if "equals" in spec:
+        return repr(spec["equals"])
+    if "matches" in spec:
+        return f"matching /{spec['matches']}/"
+    return "present"
+
+
+def _content_type(spec: str, context: CheckContext) -> CheckResult:
+    actual = context.exchange.content_type
+    expected = spec.split(";")[0].strip().lower()
+    return _verdict("content type", actual == expected, expected, actual or "(no Content-Type)")
+
+
+def _resource_type(spec: str, context: CheckContext) -> CheckResult:
+    body, problem = context.exchange.parsed
+    if problem:
+        return CheckResult("resource type", "failed", spec, problem)
+    actual = body.get("resourceType") if isinstance(body, dict) else None
+    return _verdict("resource type", actual == spec, spec, _shown(actual))
+
+
+def _bundle(spec: dict[str, Any], context: CheckContext) -> CheckResult:
+    body, problem = context.exchange.parsed
+    if problem:
+        return CheckResult("bundle", "failed", "a Bundle", problem)
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+        return CheckResult("bundle", "failed", "a Bundle", _shown(kind))
+    entries = body.get("entry") or []
+    failures: list[tuple[str, str, str]] = []
+    if "type" in spec and body.get("type") != spec["type"]:
+        failures.append(("Bundle.type", spec["type"], _shown(body.get("type"))))
+    if "total" in spec:
+        _count_check("Bundle.total", spec["total"], body.get("total"), failures)
+    if "entries" in spec:
+        _count_check("number of entries", spec["entries"], len(entries), failures)
+    if "matches" in spec:
+        matches = sum(1 for e in entries if (e.get("search") or {}).get("mode") == "match")
+        _count_check("entries with search.mode = match", spec["matches"], matches, failures)
+    if "entry_types" in spec:
+        found = sorted({(e.get("resource") or {}).get("resourceType", "?") for e in entries})
+        unexpected = [t for t in found if t not in spec["entry_types"]]
+        if unexpected:
+            failures.append(("entry resource types", "only " + ", ".join(spec["entry_types"]), ", ".join(found)))
+    label = "bundle " + ", ".join(sorted(spec))
+    if not failures:
+        return CheckResult(label, "passed")
+    return CheckResult(label, "failed", "; ".join(f"{what}: {exp}" for what, exp, _ in failures),
+                       "; ".join(f"{what}: {act}" for what, _, act in failures))
+
+
+def _count_check(what: str, spec: int | dict[str, int], actual: Any, failures: list) -> None:
+    if isinstance(spec, int):
+        if actual != spec:
+            failures.append((what, str(spec), _shown(actual)))
+        return
+    low, high = spec.get("min"), spec.get("max")
+    ok = isinstance(actual, int) and (low is None or actual >= low) and (high is None or actual <= high)
+    if not ok:
+        bounds = " and ".join(filter(None, [f">= {low}" if low is not None else "",
+                                            f"<= {high}" if high is not None else ""]))
+        failures.append((what, bounds, _shown(actual)))
+
+
+def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
+    expression = spec if isinstance(spec, str) else spec["expression"]
+    op = None if isinstance(spec, str) else spec.get("op")
+    expected_value = None if isinstance(spec, str) else spec.get("value")
+    label = f"fhirpath {expression}"
+    body, problem = context.exchange.parsed
+    if problem:
+        return CheckResult(label, "failed", _describe_expectation(op, expected_value), problem)
+    try:
+        result = evaluate(body, expression, _fhirpath_variables(context.variables))
+    except FhirPathError as exc:
+        return CheckResult(label, "failed", _describe_expectation(op, expected_value), str(exc))
+    return _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
+                    _shown(result))
+
+
+def _fhirpath_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    # Test-set variables are reachable as %name; only JSON-like values make sense there.
+    return {k: v for k, v in variables.items() if isinstance(v, str | int | float | bool | dict | list)}
+
+
+def _compare(result: list[Any], op: str | None, expected: Any) -> bool:
+    if op is None:
+        return result == [True]
+    if op == "exists":
+        return bool(result)
+    if op == "empty":
+        return not result
+    if op in {"equals", "not_equals"}:
+        same = result == (expected if isinstance(expected, list) else [expected])
+        same = same or (len(result) == 1 and _loosely_equal(result[0], expected))
+        return same if op == "equals" else not same
+    if op in {"contains", "not_contains"}:
+        found = any(_loosely_equal(item, expected) for item in result)
+        return found if op == "contains" else not found
+    if op in {"in", "not_in"}:
+        options = expected if isinstance(expected, list) else [expected]
+        inside = bool(result) and all(any(_loosely_equal(i, o) for o in options) for i in result)
+        return inside if op == "in" else not inside and bool(result)
+    if op == "matches":
+        return len(result) == 1 and isinstance(result[0], str) and re.search(str(expected), result[0]) is not None
+    if len(result) != 1:
+        return False
+    return _ordered(result[0], op, expected)
+
+
+def _ordered(actual: Any, op: str, expected: Any) -> bool:
+    try:
+        if isinstance(actual, str) and isinstance(expected, str):
+            a, b = actual, expected  # ISO dates and times order as text at equal precision
+        else:
+            a, b = float(actual), float(expected)
+    except (TypeError, ValueError):
+        return False
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _loosely_equal(actual: Any, expected: Any) -> bool:
+    if actual == expected:
+        return True
+    # YAML gives 1 for '1' written unquoted, and FHIR ids are strings: compare their text.
+    if isinstance(actual, int | float | str) and isinstance(expected, int | float | str):
+        return str(actual) == str(expected)
+    return False
+
+
+def _describe_expectation(op: str | None, value: Any) -> str:
+    if op is None:
+        return "true"
+    if op in {"exists", "empty"}:
+        return "not empty" if op == "exists" else "empty"
+    return f"{op.replace('_', ' ')} {_shown(value)}"
+
+
+def _max_time(spec: float, context: CheckContext) -> CheckResult:
+    actual = context.exchange.elapsed_ms
+    return _verdict("response time", actual <= spec, f"<= {spec:g} ms", f"{actual:g} ms")
+
+
+def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
+    profiles = spec if isinstance(spec, list) else [spec]
+    label = "conforms to " + ", ".join(profiles)
+    if context.validator is None:
+        return CheckResult(label, "not_checked", "no error from the validator",
+                           f"not checked: {context.validator_problem}")
+    body, problem = _resource_for_validation(context)
+    if problem:
+        return CheckResult(label, "failed", "a FHIR resource", problem)
+    result = context.validator.validate(body, profiles)
+    errors = [i for i in result.issues if i.severity in {"error", "fatal"}]
+    detail = "\n".join(f"{i.severity}: {i.expression}: {i.message}" for i in result.issues[:50])
+    if len(result.issues) > 50:
+        detail += f"\n… and {len(result.issues) - 50} more issues"
+    actual = f"{len(errors)} error(s)" if errors else "no error"
+    return CheckResult(label, "failed" if errors else "passed", "no error", actual, detail)
+
+
+def _resource_for_validation(context: CheckContext) -> tuple[Any, str | None]:
+    exchange = context.exchange
+    if exchange.content_type.endswith("xml") and not exchange.error:
+        try:
+            from pytest_mes.fhir.xml import parse_xml
+        except ImportError:
+            return None, "the response is FHIR XML, which this version cannot read yet"
+        try:
+            return parse_xml(exchange.body, getattr(context.validator, "store", None)), None
+        except Exception as exc:  # the XML reader's own error type carries the line and the cause
+            return None, f"the XML response cannot be read: {exc}"
+    return exchange.parsed
+
+
+def _verdict(label: str, ok: bool, expected: str, actual: str) -> CheckResult:
+    return CheckResult(label, "passed" if ok else "failed", expected, actual)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "absent"
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+_EVALUATORS: dict[str, Callable[[Any, CheckContext], CheckResult]] = {
+    "status": _status,
+    "header": _header,
+    "content_type": _content_type,
+    "resource_type": _resource_type,
+    "bundle": _bundle,
+    "fhirpath": _fhirpath,
+    "max_time_ms": _max_time,
+    "conforms_to": _conforms_to,
+}

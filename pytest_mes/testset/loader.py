@@ -1,0 +1,107 @@
+"""Read a YAML test-set file, keeping where every key and item stands in the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_mes.errors import TestSetError
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Line and column (1-based) of each node of a document, by its path of keys and indexes."""
+
+    path: str
+    positions: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    end_lines: dict[JsonPath, int] = field(default_factory=dict)
+
+    def position(self, json_path: JsonPath) -> tuple[int, int] | None:
+        """Position of `json_path`, or of its nearest ancestor that has one."""
+        for size in range(len(json_path), -1, -1):
+            found = self.positions.get(tuple(json_path[:size]))
+            if found:
+                return found
+        return None
+
+    def line_range(self, json_path: JsonPath) -> tuple[int, int] | None:
+        start = self.positions.get(json_path)
+        if start is None:
+            return None
+        return start[0], self.end_lines.get(json_path, start[0])
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    data: Any
+    source: SourceMap
+    text: str
+
+
+def load_yaml(path: Path) -> LoadedDocument:
+    """Parse one YAML document; raise TestSetError with file:line:column on any problem."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TestSetError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+    except OSError as exc:
+        raise TestSetError(f"cannot read the file: {exc.strerror}", path=where) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise TestSetError("the file is empty: a test set needs at least id, title, component and tests",
+                               path=where, line=1)
+        source = SourceMap(where)
+        _index(node, (), source, where)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        if "expected a single document" in str(exc):
+            problem = "a test-set file holds one YAML document; remove the extra '---' separators"
+        raise TestSetError(f"invalid YAML: {problem}", path=where,
+                           line=mark.line + 1 if mark else None,
+                           column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise TestSetError(f"invalid YAML: {exc}", path=where) from None
+    finally:
+        loader.dispose()
+    return LoadedDocument(data=data, source=source, text=text)
+
+
+def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) -> None:
+    """Record positions of `node` and its children; reject duplicate keys, which YAML would silently merge."""
+    source.positions[json_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    source.end_lines[json_path] = _last_line(node)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
+            if key == "<<":  # merge key: its children land under the mapping's own keys
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise TestSetError(f"duplicate key '{key}' (first at line {seen[key]}): keep only one",
+                                   path=where, line=line, column=key_node.start_mark.column + 1)
+            seen[key] = line
+            _index(value_node, (*json_path, key), source, where)
+            # Point at the key rather than its value: that is where a user looks.
+            source.positions[(*json_path, key)] = (line, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index(item, (*json_path, index), source, where)
+
+
+def _last_line(node: yaml.Node) -> int:
+    end = node.end_mark
+    # An end mark at column 0 belongs to the next line: the node ended on the previous one.
+    return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1

@@ -1,0 +1,297 @@
+"""The test-set model: frozen dataclasses built from a schema-valid YAML document."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_mes.errors import TestSetError
+from pytest_mes.testset.loader import JsonPath, LoadedDocument, load_yaml
+from pytest_mes.testset.schema import check_schema
+
+CHECK_KINDS = ("status", "header", "content_type", "resource_type", "bundle", "fhirpath", "max_time_ms",
+               "conforms_to")
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LEVELS = ("SHALL", "SHOULD", "MAY")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in French, with an optional English version."""
+
+    fr: str
+    en: str | None = None
+
+    @classmethod
+    def of(cls, value: str | dict[str, str] | None) -> Text | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return cls(value)
+        return cls(value["fr"], value.get("en"))
+
+    def get(self, lang: str = "fr") -> str:
+        return self.en if lang == "en" and self.en else self.fr
+
+
+@dataclass(frozen=True)
+class Requirement:
+    ref: str
+    level: str
+    url: str | None = None
+    transaction: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Something the server's CapabilityStatement must declare for a test to make sense."""
+
+    resource: str | None = None
+    interaction: str | None = None
+    search_param: str | None = None
+    operation: str | None = None
+    conditional_update: bool | None = None
+    format: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.interaction:
+            parts.append(f"interaction '{self.interaction}'")
+        if self.search_param:
+            parts.append(f"search parameter '{self.search_param}'")
+        if self.operation:
+            parts.append(f"operation '{self.operation}'")
+        if self.conditional_update:
+            parts.append("conditionalUpdate")
+        if self.format:
+            parts.append(f"format '{self.format}'")
+        what = " and ".join(parts) or "support"
+        return f"{what} on {self.resource}" if self.resource else f"{what} (system level)"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str = "GET"
+    path: str | None = None
+    url: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    headers: tuple[tuple[str, Any], ...] = ()
+    body: Any = None
+    body_file: Path | None = None
+    content_type: str | None = None
+    accept: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether the request may change data: any unsafe method but a POST search."""
+        if self.method in READ_ONLY_METHODS:
+            return False
+        target = (self.path or self.url or "").split("?")[0].rstrip("/")
+        return not (self.method == "POST" and target.endswith("_search"))
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    spec: Any
+    because: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SaveRule:
+    name: str
+    source: str  # "fhirpath", "header" or "status"
+    expression: Any
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    request: Request
+    checks: tuple[Check, ...]
+    save: tuple[SaveRule, ...]
+    phase: str  # setup, test, cleanup, teardown
+    index: int
+    line: int | None = None
+    end_line: int | None = None
+
+
+@dataclass(frozen=True)
+class TestCase:
+    __test__ = False  # a model class, not a pytest test
+
+    id: str
+    title: Text
+    requirements: tuple[Requirement, ...]
+    steps: tuple[Step, ...]
+    cleanup: tuple[Step, ...] = ()
+    preconditions: tuple[Capability, ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
+    description: Text | None = None
+    actor: str | None = None
+    writes: bool = False
+    line: int | None = None
+
+    @property
+    def level(self) -> str:
+        """The strongest requirement level the test verifies."""
+        return min((r.level for r in self.requirements), key=LEVELS.index)
+
+
+@dataclass(frozen=True)
+class TestSet:
+    __test__ = False
+
+    id: str
+    title: Text
+    component: str
+    tests: tuple[TestCase, ...]
+    path: Path
+    text: str
+    actor: str | None = None
+    description: Text | None = None
+    specifications: tuple[dict[str, str], ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
+    setup: tuple[Step, ...] = ()
+    teardown: tuple[Step, ...] = ()
+
+    @property
+    def shares_state(self) -> bool:
+        """Whether the tests depend on the set-level setup (so they must run in one process)."""
+        return bool(self.setup or self.teardown)
+
+    def source_lines(self, start: int | None, end: int | None) -> list[tuple[int, str]]:
+        if start is None:
+            return []
+        lines = self.text.splitlines()
+        end = min(end or start, len(lines), start + 40)
+        return [(number, lines[number - 1]) for number in range(start, end + 1)]
+
+
+def load_testset(path: Path) -> TestSet:
+    """Read, check and build a test set; raise TestSetError naming file, line and what to do."""
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise TestSetError("a test set is a mapping with id, title, component and tests", path=str(path), line=1)
+    check_schema(document)
+    return _Builder(document, path).build()
+
+
+class _Builder:
+    """Turns the validated data into the model; checks what the schema cannot express."""
+
+    def __init__(self, document: LoadedDocument, path: Path):
+        self.document = document
+        self.path = path
+
+    def error(self, json_path: JsonPath, message: str) -> TestSetError:
+        line, column = self.document.source.position(json_path) or (None, None)
+        return TestSetError(message, path=str(self.path), line=line, column=column)
+
+    def build(self) -> TestSet:
+        data = self.document.data
+        setup = self.steps(data.get("setup", []), ("setup",), "setup")
+        teardown = self.steps(data.get("teardown", []), ("teardown",), "teardown")
+        set_writes = any(step.request.writes for step in (*setup, *teardown))
+        tests = tuple(self.test(item, ("tests", index), data, set_writes)
+                      for index, item in enumerate(data["tests"]))
+        self.check_unique_ids(tests)
+        return TestSet(
+            id=data["id"], title=Text.of(data["title"]), component=data["component"], tests=tests,
+            path=self.path, text=self.document.text, actor=data.get("actor"),
+            description=Text.of(data.get("description")),
+            specifications=tuple(data.get("specifications", [])),
+            variables=dict(data.get("variables", {})), setup=setup, teardown=teardown,
+        )
+
+    def check_unique_ids(self, tests: tuple[TestCase, ...]) -> None:
+        seen: dict[str, int | None] = {}
+        for index, test in enumerate(tests):
+            if test.id in seen:
+                first = seen[test.id]
+                raise self.error(("tests", index, "id"),
+                                 f"test id '{test.id}' is used twice (first at line {first}): ids must be unique")
+            seen[test.id] = test.line
+
+    def test(self, item: dict, json_path: JsonPath, data: dict, set_writes: bool) -> TestCase:
+        steps = self.steps(item["steps"], (*json_path, "steps"), "test")
+        cleanup = self.steps(item.get("cleanup", []), (*json_path, "cleanup"), "cleanup")
+        inferred = set_writes or any(step.request.writes for step in (*steps, *cleanup))
+        return TestCase(
+            id=item["id"], title=Text.of(item["title"]),
+            requirements=tuple(Requirement(**r) for r in item["requirements"]),
+            steps=steps, cleanup=cleanup,
+            preconditions=tuple(Capability(**p["capability"]) for p in item.get("preconditions", [])),
+            variables=dict(item.get("variables", {})), description=Text.of(item.get("description")),
+            actor=item.get("actor", data.get("actor")), writes=item.get("writes", inferred),
+            line=self.document.source.position(json_path)[0],
+        )
+
+    def steps(self, items: list[dict], json_path: JsonPath, phase: str) -> tuple[Step, ...]:
+        return tuple(self.step(item, (*json_path, index), phase, index) for index, item in enumerate(items))
+
+    def step(self, item: dict, json_path: JsonPath, phase: str, index: int) -> Step:
+        request = self.request(item["request"], (*json_path, "request"))
+        checks = tuple(self.check(check, (*json_path, "checks", n)) for n, check in enumerate(item.get("checks", [])))
+        save = tuple(SaveRule(name, *next(iter(rule.items()))) for name, rule in item.get("save", {}).items())
+        target = request.path if request.path is not None else request.url
+        line_range = self.document.source.line_range(json_path) or (None, None)
+        return Step(
+            name=item.get("name") or f"{request.method} {target or '[base]'}", request=request, checks=checks,
+            save=save, phase=phase, index=index, line=line_range[0], end_line=line_range[1],
+        )
+
+    def request(self, spec: dict, json_path: JsonPath) -> Request:
+        if "path" not in spec and "url" not in spec:
+            raise self.error(json_path, "a request needs 'path' (relative to the base URL) or 'url' (absolute)")
+        body_file = None
+        if "body_file" in spec:
+            body_file = (self.path.parent / spec["body_file"]).resolve()
+            if not body_file.is_file():
+                raise self.error((*json_path, "body_file"),
+                                 f"body file '{spec['body_file']}' not found (looked at {body_file}); "
+                                 "paths are relative to the test-set file")
+        params = []
+        for name, value in spec.get("params", {}).items():
+            params.extend((name, item) for item in (value if isinstance(value, list) else [value]))
+        return Request(
+            method=spec.get("method", "GET"), path=spec.get("path"), url=spec.get("url"), params=tuple(params),
+            headers=tuple(spec.get("headers", {}).items()), body=spec.get("body"), body_file=body_file,
+            content_type=spec.get("content_type"), accept=spec.get("accept"),
+        )
+
+    def check(self, spec: dict, json_path: JsonPath) -> Check:
+        kinds = [key for key in spec if key != "because"]
+        if len(kinds) != 1:
+            what = "nothing but 'because'" if not kinds else ", ".join(kinds)
+            raise self.error(json_path, f"a check holds exactly one of {', '.join(CHECK_KINDS)}; found {what}")
+        kind = kinds[0]
+        value = spec[kind]
+        if kind == "fhirpath":
+            self.compile_fhirpath(value if isinstance(value, str) else value["expression"], (*json_path, kind))
+            if isinstance(value, dict) and value.get("op") not in (None, "exists", "empty") and "value" not in value:
+                raise self.error((*json_path, kind), f"operator '{value['op']}' needs a 'value' to compare with")
+        if kind == "header" and len(value) == 1:
+            value = {**value, "present": True}
+        return Check(kind=kind, spec=value, because=spec.get("because"),
+                     line=self.document.source.position(json_path)[0])
+
+    def compile_fhirpath(self, expression: str, json_path: JsonPath) -> None:
+        """Catch FHIRPath syntax errors at collection, where the line number is known."""
+        if "{{" in expression:
+            return  # compiled once its variables are known
+        from pytest_mes.testset.fhirpath import FhirPathError, compile_expression
+
+        try:
+            compile_expression(expression)
+        except FhirPathError as exc:
+            raise self.error(json_path, str(exc)) from None
+
+
+def suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""

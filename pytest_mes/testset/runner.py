@@ -1,0 +1,176 @@
+"""Run the steps of a test set against a server. No pytest here: the plugin and the CLI both drive it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_mes.client import Exchange, FhirClient
+from pytest_mes.errors import MesError
+from pytest_mes.testset.checks import CheckContext, CheckResult, ProfileValidator, implicit_checks, run_check
+from pytest_mes.testset.fhirpath import evaluate
+from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
+from pytest_mes.testset.templating import render
+
+# Returns (validator, None) or (None, why there is none); called only when a step needs it.
+ValidatorProvider = Callable[[], tuple[ProfileValidator | None, str]]
+
+
+@dataclass
+class StepResult:
+    step: Step
+    exchange: Exchange | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    saved: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or any(check.failed for check in self.checks)
+
+    @property
+    def not_checked(self) -> list[CheckResult]:
+        return [check for check in self.checks if check.outcome == "not_checked"]
+
+
+@dataclass
+class CaseResult:
+    test: TestCase
+    steps: list[StepResult] = field(default_factory=list)
+    cleanup: list[StepResult] = field(default_factory=list)
+
+    @property
+    def failed_step(self) -> StepResult | None:
+        return next((s for s in self.steps if s.failed), None)
+
+    @property
+    def failed_cleanup(self) -> StepResult | None:
+        return next((s for s in self.cleanup if s.failed), None)
+
+    @property
+    def not_checked(self) -> list[CheckResult]:
+        return [check for step in self.steps for check in step.not_checked]
+
+
+class Runner:
+    """Sends the requests of steps, evaluates their checks and carries saved values forward."""
+
+    def __init__(self, client: FhirClient, validator: ValidatorProvider | None = None,
+                 overrides: Mapping[str, Any] | None = None):
+        self.client = client
+        self.validator_provider = validator
+        self.overrides = dict(overrides or {})
+
+    def set_variables(self, testset: TestSet) -> dict[str, Any]:
+        """Variables of a set: built-ins, then the set's defaults (each may use the ones before), then overrides."""
+        variables: dict[str, Any] = {"base_url": self.client.base_url.rstrip("/")}
+        return self._layer(variables, testset.variables)
+
+    def _layer(self, variables: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+        variables = dict(variables)
+        for name, value in defaults.items():
+            variables[name] = self.overrides[name] if name in self.overrides else render(value, variables)
+        for name, value in self.overrides.items():
+            variables.setdefault(name, value)
+        return variables
+
+    def run_case(self, test: TestCase, set_variables: Mapping[str, Any]) -> CaseResult:
+        """Run the steps of a test until one fails, then its cleanup, which always runs."""
+        result = CaseResult(test)
+        try:
+            variables = self._layer(dict(set_variables), test.variables)
+        except MesError as exc:
+            result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}"))
+            return result
+        result.steps = self.run_steps(test.steps, variables)
+        result.cleanup = self.run_steps(test.cleanup, variables, stop_on_failure=False)
+        return result
+
+    def run_steps(self, steps: Iterable[Step], variables: dict[str, Any], *,
+                  stop_on_failure: bool = True) -> list[StepResult]:
+        """Run steps in order; saved values go into `variables` for the steps after."""
+        results = []
+        for step in steps:
+            outcome = self.run_step(step, variables)
+            results.append(outcome)
+            variables.update(outcome.saved)
+            if outcome.failed and stop_on_failure:
+                break
+        return results
+
+    def run_step(self, step: Step, variables: Mapping[str, Any]) -> StepResult:
+        result = StepResult(step)
+        try:
+            method, target, options = self._render_request(step.request, variables)
+        except (MesError, OSError, ValueError) as exc:
+            result.error = f"the request could not be built: {exc}"
+            return result
+        result.exchange = self.client.request(method, target, **options)
+        context = self._context(step, result.exchange, variables)
+        result.checks = implicit_checks(step.checks, context)
+        if not result.exchange.error:
+            result.checks += [run_check(check, context) for check in step.checks]
+        if not result.failed:
+            self._save(step.save, result)
+        return result
+
+    def _context(self, step: Step, exchange: Exchange, variables: Mapping[str, Any]) -> CheckContext:
+        validator, problem = None, ""
+        if any(check.kind == "conforms_to" for check in step.checks):
+            if self.validator_provider is None:
+                problem = "no validator is configured"
+            else:
+                validator, problem = self.validator_provider()
+        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded")
+
+    def _render_request(self, request: Request, variables: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        target = render(request.url if request.url is not None else request.path or "", variables)
+        params = [(render(name, variables), _text(render(value, variables))) for name, value in request.params]
+        headers = {name: _text(render(value, variables)) for name, value in request.headers}
+        if request.accept:
+            headers["Accept"] = render(request.accept, variables)
+        body, content_type = self._body(request, variables)
+        return request.method, str(target), {"params": params or None, "headers": headers, "body": body,
+                                             "content_type": content_type}
+
+    def _body(self, request: Request, variables: Mapping[str, Any]) -> tuple[Any, str | None]:
+        content_type = render(request.content_type, variables) if request.content_type else None
+        if request.body_file is None:
+            return render(request.body, variables), content_type
+        text = request.body_file.read_text(encoding="utf-8")
+        suffix = request.body_file.suffix.lower()
+        if suffix == ".json":
+            return render(json.loads(text), variables), content_type or "application/fhir+json"
+        default = "application/fhir+xml" if suffix == ".xml" else "text/plain"
+        return render(text, variables), content_type or default
+
+    def _save(self, rules: tuple[SaveRule, ...], result: StepResult) -> None:
+        exchange = result.exchange
+        for rule in rules:
+            try:
+                result.saved[rule.name] = _extract(rule, exchange)
+            except (MesError, ValueError) as exc:
+                result.error = f"save '{rule.name}': {exc}"
+                return
+
+
+def _extract(rule: SaveRule, exchange: Exchange) -> Any:
+    if rule.source == "status":
+        return exchange.status
+    if rule.source == "header":
+        value = exchange.header(rule.expression)
+        if value is None:
+            raise ValueError(f"the response has no {rule.expression} header")
+        return value
+    values = evaluate(exchange.json(), rule.expression)
+    if not values:
+        raise ValueError(f"FHIRPath {rule.expression!r} found nothing in the response")
+    return values[0] if len(values) == 1 else values
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

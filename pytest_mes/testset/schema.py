@@ -1,0 +1,140 @@
+"""Check a loaded test set against the bundled JSON Schema and explain each violation in plain words."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from pytest_mes.errors import TestSetError
+from pytest_mes.testset.loader import LoadedDocument
+
+SCHEMA_FILE = "testset.schema.json"
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The test-set JSON Schema shipped in the package."""
+    return json.loads(resources.files("pytest_mes.testset").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def check_schema(document: LoadedDocument) -> None:
+    """Raise one TestSetError listing every schema violation, each with its line, key path and a hint."""
+    errors = sorted(_validator().iter_errors(document.data), key=lambda e: _sort_key(e, document))
+    if not errors:
+        return
+    lines = []
+    first_line = None
+    for error in errors:
+        error = _most_relevant(error)
+        position = document.source.position(_offending_path(error))
+        line, column = position or (None, None)
+        first_line = first_line or line
+        where = f"{document.source.path}:{line}:{column}" if line else document.source.path
+        lines.append(f"{where}: {_key_path(error)}: {_explain(error)}")
+    count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    raise TestSetError(
+        f"the test set does not follow the format ({count}; see the README, 'Writing test sets'):\n  "
+        + "\n  ".join(lines),
+        path=document.source.path,
+        line=first_line,
+    )
+
+
+def _sort_key(error: ValidationError, document: LoadedDocument) -> tuple[int, int]:
+    return document.source.position(_offending_path(error)) or (0, 0)
+
+
+def _offending_path(error: ValidationError) -> tuple:
+    """Where to point: at an unknown key itself rather than at the mapping that holds it."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if unknown:
+            return (*path, unknown[0])
+    return path
+
+
+def _most_relevant(error: ValidationError) -> ValidationError:
+    """For anyOf alternatives, report the one that came closest rather than 'is not valid under any'."""
+    return best_match([error]) if error.context else error
+
+
+def _key_path(error: ValidationError) -> str:
+    parts = []
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(f".{part}" if parts else str(part))
+    return "".join(parts) or "(top level)"
+
+
+def _explain(error: ValidationError) -> str:
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return "; ".join(_unknown_key(key, allowed) for key in unknown)
+    if kind == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return "missing required key " + ", ".join(f"'{name}'" for name in missing)
+    if kind == "enum":
+        return _not_one_of(error.instance, error.validator_value)
+    if kind == "const":
+        return f"must be {json.dumps(error.validator_value)}, got {json.dumps(error.instance)}"
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {_article(expected)}, got {_type_name(error.instance)} {_short(error.instance)}"
+    if kind == "pattern":
+        return f"{_short(error.instance)} does not match the expected form {error.validator_value}"
+    if kind in {"minItems", "minProperties"}:
+        return "must not be empty" if error.validator_value == 1 else error.message
+    if kind == "maxProperties" and error.validator_value == 1:
+        return f"choose one of {', '.join(sorted(error.instance))}, not several"
+    if kind == "not":
+        return "'path' and 'url', or 'body' and 'body_file', cannot be used together: keep one"
+    if kind == "propertyNames":
+        return f"{error.message}: names are letters, digits and '_' and do not start with a digit"
+    return error.message
+
+
+def _unknown_key(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f" — did you mean '{close[0]}'?" if close else f" (allowed: {', '.join(allowed)})"
+    return f"unknown key '{key}'{hint}"
+
+
+def _not_one_of(value: Any, options: list[Any]) -> str:
+    choices = ", ".join(str(option) for option in options)
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"{_short(value)} is not one of: {choices}{hint}"
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def _article(expected: str) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+             "number": "a number", "boolean": "true or false"}
+    return names.get(expected, expected)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,84 @@
+"""`{{name}}` substitution in test-set values, from variables and a few built-ins. Never executes code."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pytest_mes.errors import MesError
+from pytest_mes.testset.model import suggest
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_OFFSET = re.compile(r"^(today|now)\s*(?:([+-])\s*(\d+)\s*([wdhm]))?$")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+BUILTINS = ("today", "now", "uuid", "random_id", "env.NAME", "today+7d", "now-2h")
+
+
+class TemplateError(MesError):
+    """A `{{...}}` placeholder names no known variable or built-in."""
+
+
+def render(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Return `value` with every `{{...}}` in its strings replaced, recursively.
+
+    A string that is exactly one placeholder takes the variable's own value (a number stays a number,
+    a saved resource stays a mapping); elsewhere values are turned into text.
+    """
+    if isinstance(value, str):
+        return _render_string(value, variables)
+    if isinstance(value, list):
+        return [render(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {render(key, variables): render(item, variables)
+                for key, item in value.items()}
+    return value
+
+
+def _render_string(text: str, variables: Mapping[str, Any]) -> Any:
+    whole = _PLACEHOLDER.fullmatch(text)
+    if whole:
+        return resolve(whole.group(1), variables)
+    return _PLACEHOLDER.sub(lambda m: _as_text(resolve(m.group(1), variables)), text)
+
+
+def resolve(name: str, variables: Mapping[str, Any]) -> Any:
+    if name in variables:
+        return variables[name]
+    if name == "uuid":
+        return str(uuid.uuid4())
+    if name == "random_id":
+        return "mes-" + secrets.token_hex(6)
+    if name.startswith("env."):
+        env_name = name[4:]
+        if env_name not in os.environ:
+            raise TemplateError(f"environment variable {env_name} is not set (used as {{{{{name}}}}})")
+        return os.environ[env_name]
+    moment = _OFFSET.match(name)
+    if moment:
+        return _moment(*moment.groups())
+    known = sorted(variables)
+    raise TemplateError(
+        f"unknown variable {{{{{name}}}}}{suggest(name, known)}; known variables: {', '.join(known) or 'none'}; "
+        f"built-ins: {', '.join(BUILTINS)}"
+    )
+
+
+def _moment(base: str, sign: str | None, amount: str | None, unit: str | None) -> str:
+    now = datetime.now(UTC).replace(microsecond=0)
+    delta = timedelta(**{_UNITS[unit]: int(amount)}) if unit else timedelta()
+    if sign == "-":
+        delta = -delta
+    if base == "today":
+        return (now.date() + delta).isoformat()
+    return (now + delta).isoformat()
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

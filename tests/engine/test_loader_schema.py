@@ -1,0 +1,147 @@
+"""Loading test sets: YAML errors and schema violations name file, line, column, key path and a fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_mes.errors import TestSetError
+from pytest_mes.testset.model import load_testset
+
+MINIMAL = """
+id: demo
+title: {fr: Démo, en: Demo}
+component: core
+tests:
+  - id: CORE-X-01
+    title: Lecture
+    requirements: [{ref: "FHIR R4 http.html#read", level: SHALL}]
+    steps:
+      - request: {path: metadata}
+        checks:
+          - status: 200
+"""
+
+
+def test_a_minimal_set_loads_with_its_lines(write_set):
+    testset = load_testset(write_set(MINIMAL))
+    test = testset.tests[0]
+    assert (testset.id, testset.component, test.id, test.level) == ("demo", "core", "CORE-X-01", "SHALL")
+    assert test.line == 5
+    step = test.steps[0]
+    assert (step.line, step.end_line, step.name) == (9, 11, "GET metadata")
+    assert step.checks[0].kind == "status" and step.checks[0].line == 11
+    assert testset.title.get("en") == "Demo" and testset.title.get("fr") == "Démo"
+
+
+def test_invalid_yaml_names_line_and_column(write_set):
+    path = write_set("id: demo\ntitle: [unclosed\ncomponent: core\n")
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    error = info.value
+    assert error.path == str(path) and error.line == 3
+    assert str(error).startswith(f"{path}:3:") and "invalid YAML" in str(error)
+
+
+def test_duplicate_keys_are_refused(write_set):
+    path = write_set(MINIMAL.replace("component: core", "component: core\ncomponent: gap"))
+    with pytest.raises(TestSetError, match=r"duplicate key 'component' \(first at line 3\)") as info:
+        load_testset(path)
+    assert info.value.line == 4
+
+
+def test_misspelled_key_gets_a_did_you_mean_with_its_line(write_set):
+    path = write_set(MINIMAL.replace("        checks:", "        chekcs:"))
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    message = str(info.value)
+    assert f"{path}:10:9: tests[0].steps[0]: unknown key 'chekcs' — did you mean 'checks'?" in message
+
+
+def test_every_violation_is_listed_not_only_the_first(write_set):
+    text = MINIMAL.replace("component: core", "component: gapp").replace("level: SHALL", "level: MUST")
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    message = str(info.value)
+    assert "2 problems" in message
+    assert "component: \"gapp\" is not one of: gap, pdsm, core — did you mean 'gap'?" in message
+    assert "tests[0].requirements[0].level: \"MUST\" is not one of: SHALL, SHOULD, MAY" in message
+
+
+def test_missing_required_keys_are_named(write_set):
+    with pytest.raises(TestSetError, match=r"\(top level\): missing required key 'component'"):
+        load_testset(write_set(MINIMAL.replace("component: core\n", "")))
+
+
+def test_wrong_type_says_what_was_expected(write_set):
+    with pytest.raises(TestSetError, match=r"tests\[0\]\.steps: expected a list, got a string"):
+        load_testset(write_set(MINIMAL.replace("    steps:\n", "    steps: oops\n    x_steps:\n")))
+
+
+def test_a_check_holds_exactly_one_kind(write_set):
+    path = write_set(MINIMAL.replace("- status: 200", "- status: 200\n            resource_type: Patient"))
+    with pytest.raises(TestSetError, match="a check holds exactly one of status, header") as info:
+        load_testset(path)
+    assert info.value.line == 11
+
+
+def test_fhirpath_syntax_is_checked_at_collection(write_set):
+    path = write_set(MINIMAL.replace("- status: 200", "- fhirpath: \"Bundle.entry.(\""))
+    with pytest.raises(TestSetError, match=r"invalid FHIRPath expression 'Bundle.entry.\(': column 14") as info:
+        load_testset(path)
+    assert info.value.line == 11
+
+
+def test_comparison_without_value_is_refused(write_set):
+    path = write_set(MINIMAL.replace("- status: 200", "- fhirpath: {expression: Bundle.total, op: '>='}"))
+    with pytest.raises(TestSetError, match="operator '>=' needs a 'value'"):
+        load_testset(path)
+
+
+def test_body_file_must_exist_next_to_the_set(write_set):
+    path = write_set(MINIMAL.replace("{path: metadata}", "{method: POST, path: Patient, body_file: p.json}"))
+    with pytest.raises(TestSetError, match="body file 'p.json' not found") as info:
+        load_testset(path)
+    assert info.value.line == 9
+    (path.parent / "p.json").write_text('{"resourceType": "Patient"}')
+    assert load_testset(path).tests[0].steps[0].request.body_file == path.parent / "p.json"
+
+
+def test_path_and_url_together_are_refused(write_set):
+    with pytest.raises(TestSetError, match="'path' and 'url'.*cannot be used together"):
+        load_testset(write_set(MINIMAL.replace("{path: metadata}", "{path: metadata, url: 'http://x/metadata'}")))
+
+
+def test_duplicate_test_ids_are_refused(write_set):
+    doubled = MINIMAL + MINIMAL[MINIMAL.index("  - id: CORE-X-01"):]
+    with pytest.raises(TestSetError, match="test id 'CORE-X-01' is used twice"):
+        load_testset(write_set(doubled))
+
+
+@pytest.mark.parametrize(
+    ("request_yaml", "writes"),
+    [
+        ("{path: metadata}", False),
+        ("{method: POST, path: Patient, body: {resourceType: Patient}}", True),
+        ("{method: POST, path: DocumentReference/_search}", False),
+        ("{method: DELETE, path: Patient/1}", True),
+        ("{method: PATCH, url: 'http://x/fhir/DocumentReference?identifier=a|b'}", True),
+    ],
+)
+def test_writes_are_inferred_from_methods(write_set, request_yaml, writes):
+    testset = load_testset(write_set(MINIMAL.replace("{path: metadata}", request_yaml)))
+    assert testset.tests[0].writes is writes
+
+
+def test_set_setup_that_writes_makes_every_test_a_writer(write_set):
+    text = MINIMAL.replace("tests:", "setup:\n  - request: {method: POST, path: Patient, body: {}}\ntests:")
+    testset = load_testset(write_set(text))
+    assert testset.shares_state and testset.tests[0].writes
+
+
+def test_empty_and_non_utf8_files(write_set, tmp_path):
+    with pytest.raises(TestSetError, match="the file is empty"):
+        load_testset(write_set("# nothing\n"))
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"id: \xff\xfe")
+    with pytest.raises(TestSetError, match="not UTF-8"):
+        load_testset(binary)
