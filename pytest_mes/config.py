@@ -119,6 +119,7 @@ class MesConfig:
     sandbox: bool = False
     sandbox_defects: tuple[str, ...] = ()
     testsets: tuple[Path, ...] = ()
+    testsets_given: bool = False  # named by the user, rather than the bundled default
     components: frozenset[str] = frozenset(COMPONENTS)
     token: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
@@ -161,7 +162,7 @@ def from_pytest(config: pytest.Config) -> MesConfig:
     connect_timeout, read_timeout = _timeouts(values["timeout"])
     return MesConfig(
         base_url=base_url, sandbox=sandbox, sandbox_defects=tuple(values["sandbox_defect"] or ()),
-        testsets=_testsets(values["testsets"]), components=_components(values["component"]),
+        testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]), components=_components(values["component"]),
         token=values["token"], headers=tuple(_header(h) for h in values["header"] or ()),
         client_cert=_file(values["client_cert"], "--mes-client-cert"),
         client_key=_file(values["client_key"], "--mes-client-key"),

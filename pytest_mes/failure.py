@@ -16,7 +16,7 @@ BODY_EXCERPT = 1500
 def explain_step(testset: TestSet, step_result: StepResult, *, test: TestCase | None = None, total: int = 0,
                  variables: dict | None = None) -> str:
     step = step_result.step
-    where = f"{testset.path.name}:{step.line}" if step.line else testset.path.name
+    where = f"{testset.label}:{step.line}" if step.line else testset.label
     position = f"step {step.index + 1} of {total}" if total else f"{step.phase} step {step.index + 1}"
     lines = []
     if test is not None:
@@ -32,7 +32,7 @@ def explain_step(testset: TestSet, step_result: StepResult, *, test: TestCase | 
         lines.append(f"  ({passed} other check{'s' if passed > 1 else ''} passed)")
     source = testset.source_lines(step.line, step.end_line)
     if source:
-        lines.append(f"Source ({testset.path.name}:{source[0][0]}-{source[-1][0]}):")
+        lines.append(f"Source ({testset.label}:{source[0][0]}-{source[-1][0]}):")
         lines += [f"  {number:4d} | {text}" for number, text in source]
     if step_result.exchange is not None:
         lines += explain_exchange(step_result.exchange)

@@ -35,7 +35,10 @@ class TestSetFile(pytest.File):
         self.run = run
 
     def collect(self):
-        self.testset = load_testset(Path(self.path))
+        # Errors name the file as the user typed it, relative to where pytest was started.
+        path, start = Path(self.path), self.config.invocation_params.dir
+        label = str(path.relative_to(start)) if path.is_relative_to(start) else str(path)
+        self.testset = load_testset(path, label)
         for test in self.testset.tests:
             yield MesItem.from_parent(self, name=test.id, test=test)
 

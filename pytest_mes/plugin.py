@@ -32,15 +32,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist builds its scheduler in its own (trylast) configure
+def pytest_configure(config: pytest.Config) -> None:
     # With pytest-xdist, keep the tests of a set that share setup state on one worker: 'loadgroup'
     # honours our xdist_group marks and behaves like 'load' for every other test.
     if getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadgroup"
-
-
-def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", {}).get("mes_loadgroup"):
+        config.option.loadgroup = True  # workers decide this from their own argv; tell them what we chose
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
@@ -52,13 +51,20 @@ def pytest_configure(config: pytest.Config) -> None:
         _point_collection_at_testsets(config, settings)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: pass the controller's distribution mode on to each worker."""
+    node.workerinput["mes_loadgroup"] = node.config.option.dist == "loadgroup"
+
+
 def _point_collection_at_testsets(config: pytest.Config, settings: MesConfig) -> None:
-    """Collect the test sets: alone when no path was given, beside the user's paths otherwise."""
+    """Without paths on the command line, run the test sets alone; with paths, add the sets only when the user
+    named them (--mes-testsets), so that `pytest --mes-sandbox tests/test_mine.py` runs just that file."""
     roots = [str(path) for path in settings.testsets]
-    if config.args_source == pytest.Config.ArgsSource.ARGS:
-        config.args.extend(root for root in roots if root not in config.args)
-    else:
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = roots
+    elif settings.testsets_given:
+        config.args.extend(root for root in roots if root not in config.args)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 from pytest_mes.client import Exchange
 from pytest_mes.testset.fhirpath import FhirPathError, evaluate
 from pytest_mes.testset.model import Check
+from pytest_mes.testset.templating import TemplateError, render
 
 Outcome = Literal["passed", "failed", "not_checked"]
 
@@ -45,7 +46,11 @@ class CheckContext:
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
-    result = _EVALUATORS[check.kind](check.spec, context)
+    try:
+        spec = render(check.spec, context.variables)  # expected values may come from saved ones
+    except TemplateError as exc:
+        return CheckResult(check.kind, "failed", "", str(exc), because=check.because, line=check.line)
+    result = _EVALUATORS[check.kind](spec, context)
     return CheckResult(result.label, result.outcome, result.expected, result.actual, result.detail,
                        check.because, check.line)
 

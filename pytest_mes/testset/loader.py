@@ -43,9 +43,9 @@ class LoadedDocument:
     text: str
 
 
-def load_yaml(path: Path) -> LoadedDocument:
-    """Parse one YAML document; raise TestSetError with file:line:column on any problem."""
-    where = str(path)
+def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
+    """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem."""
+    where = label or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -102,6 +102,9 @@ def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) 
 
 
 def _last_line(node: yaml.Node) -> int:
-    end = node.end_mark
-    # An end mark at column 0 belongs to the next line: the node ended on the previous one.
-    return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
+    """Last line (1-based) holding part of `node`; a block node's own end mark lies on the next token."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False) or not node.value:
+        end = node.end_mark
+        return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
+    children = [value for pair in node.value for value in pair] if isinstance(node, yaml.MappingNode) else node.value
+    return max(_last_line(child) for child in children)

@@ -152,6 +152,7 @@ class TestSet:
     tests: tuple[TestCase, ...]
     path: Path
     text: str
+    label: str = ""  # the path as shown to the user
     actor: str | None = None
     description: Text | None = None
     specifications: tuple[dict[str, str], ...] = ()
@@ -172,11 +173,12 @@ class TestSet:
         return [(number, lines[number - 1]) for number in range(start, end + 1)]
 
 
-def load_testset(path: Path) -> TestSet:
-    """Read, check and build a test set; raise TestSetError naming file, line and what to do."""
-    document = load_yaml(path)
+def load_testset(path: Path, label: str | None = None) -> TestSet:
+    """Read, check and build a test set; raise TestSetError naming file (as `label`), line and what to do."""
+    document = load_yaml(path, label)
     if not isinstance(document.data, dict):
-        raise TestSetError("a test set is a mapping with id, title, component and tests", path=str(path), line=1)
+        raise TestSetError("a test set is a mapping with id, title, component and tests",
+                           path=document.source.path, line=1)
     check_schema(document)
     return _Builder(document, path).build()
 
@@ -190,7 +192,7 @@ class _Builder:
 
     def error(self, json_path: JsonPath, message: str) -> TestSetError:
         line, column = self.document.source.position(json_path) or (None, None)
-        return TestSetError(message, path=str(self.path), line=line, column=column)
+        return TestSetError(message, path=self.document.source.path, line=line, column=column)
 
     def build(self) -> TestSet:
         data = self.document.data
@@ -202,7 +204,7 @@ class _Builder:
         self.check_unique_ids(tests)
         return TestSet(
             id=data["id"], title=Text.of(data["title"]), component=data["component"], tests=tests,
-            path=self.path, text=self.document.text, actor=data.get("actor"),
+            path=self.path, text=self.document.text, label=self.document.source.path, actor=data.get("actor"),
             description=Text.of(data.get("description")),
             specifications=tuple(data.get("specifications", [])),
             variables=dict(data.get("variables", {})), setup=setup, teardown=teardown,

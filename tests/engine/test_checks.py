@@ -1,0 +1,174 @@
+"""Each kind of check, against recorded exchanges: verdicts with expected and actual values."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_mes.client import Exchange
+from pytest_mes.testset.checks import CheckContext, implicit_checks, run_check
+from pytest_mes.testset.model import Check
+
+BUNDLE = {
+    "resourceType": "Bundle", "type": "searchset", "total": 2,
+    "entry": [
+        {"resource": {"resourceType": "Slot", "id": "s1", "status": "free", "start": "2026-12-01T09:00:00Z"},
+         "search": {"mode": "match"}},
+        {"resource": {"resourceType": "Slot", "id": "s2", "status": "free", "start": "2026-12-02T09:00:00Z"},
+         "search": {"mode": "match"}},
+        {"resource": {"resourceType": "Schedule", "id": "sc1"}, "search": {"mode": "include"}},
+    ],
+}
+
+
+def exchange(body=BUNDLE, status=200, content_type="application/fhir+json", headers=None, elapsed=12.0):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response_headers = {"Content-Type": content_type, **(headers or {})}
+    return Exchange("GET", "http://x/fhir/Slot", {}, None, "now", status=status, reason="OK",
+                    response_headers=response_headers, body=raw, elapsed_ms=elapsed)
+
+
+def check(kind, spec, ex=None, **context):
+    return run_check(Check(kind, spec), CheckContext(ex or exchange(), context.pop("variables", {}), **context))
+
+
+@pytest.mark.parametrize(("spec", "outcome"), [(200, "passed"), ([200, 201], "passed"), (201, "failed")])
+def test_status(spec, outcome):
+    result = check("status", spec)
+    assert result.outcome == outcome
+    assert result.actual == "200 OK"
+
+
+def test_header_presence_equality_and_pattern():
+    ex = exchange(headers={"ETag": 'W/"3"', "Location": "http://x/fhir/Patient/1/_history/3"})
+    assert check("header", {"name": "etag", "present": True}, ex).outcome == "passed"
+    assert check("header", {"name": "ETag", "equals": 'W/"3"'}, ex).outcome == "passed"
+    assert check("header", {"name": "Location", "matches": r"Patient/\w+/_history/\d+$"}, ex).outcome == "passed"
+    missing = check("header", {"name": "Last-Modified", "present": True}, ex)
+    assert (missing.outcome, missing.expected, missing.actual) == ("failed", "present", "absent")
+    absent = check("header", {"name": "ETag", "present": False}, ex)
+    assert absent.outcome == "failed" and absent.actual == '"W/\\"3\\""'
+
+
+def test_content_type_ignores_parameters_and_case():
+    ex = exchange(content_type="Application/FHIR+JSON; charset=UTF-8")
+    assert check("content_type", "application/fhir+json", ex).outcome == "passed"
+    wrong = check("content_type", "application/fhir+json", exchange(content_type="application/json"))
+    assert (wrong.outcome, wrong.actual) == ("failed", "application/json")
+
+
+def test_resource_type_on_html_body_says_the_body_is_not_json():
+    result = check("resource_type", "Bundle", exchange(b"<html>oops</html>", content_type="text/html"))
+    assert result.outcome == "failed"
+    assert result.actual.startswith("the response body is not valid JSON (text/html)")
+
+
+def test_bundle_reports_every_mismatch():
+    ok = check("bundle", {"type": "searchset", "total": 2, "entries": {"min": 1, "max": 3}, "matches": 2,
+                          "entry_types": ["Slot", "Schedule"]})
+    assert ok.outcome == "passed"
+    bad = check("bundle", {"type": "batch", "total": {"min": 5}, "matches": 1, "entry_types": ["Slot"]})
+    assert bad.outcome == "failed"
+    assert bad.expected == ("Bundle.type: batch; Bundle.total: >= 5; entries with search.mode = match: 1; "
+                            "entry resource types: only Slot")
+    assert bad.actual == ('Bundle.type: "searchset"; Bundle.total: 2; entries with search.mode = match: 2; '
+                          "entry resource types: Schedule, Slot")
+
+
+def test_bundle_without_total():
+    body = {**BUNDLE}
+    del body["total"]
+    result = check("bundle", {"total": {"min": 0}}, exchange(body))
+    assert result.outcome == "failed" and result.actual == "Bundle.total: absent"
+
+
+@pytest.mark.parametrize(
+    ("spec", "outcome"),
+    [
+        ("Bundle.entry.where(search.mode='match').all(resource.is(Slot))", "passed"),
+        ("Bundle.total = 3", "failed"),
+        ({"expression": "Bundle.total", "op": "equals", "value": 2}, "passed"),
+        ({"expression": "Bundle.total", "op": "equals", "value": "2"}, "passed"),
+        ({"expression": "Bundle.total", "op": "not_equals", "value": 2}, "failed"),
+        ({"expression": "Bundle.total", "op": ">=", "value": 2}, "passed"),
+        ({"expression": "Bundle.total", "op": "<", "value": 2}, "failed"),
+        ({"expression": "Bundle.entry.resource.ofType(Slot).status", "op": "in", "value": ["free"]}, "passed"),
+        ({"expression": "Bundle.entry.resource.ofType(Slot).status", "op": "in", "value": ["busy"]}, "failed"),
+        ({"expression": "Bundle.entry.resource.ofType(Slot).status", "op": "not_in", "value": ["busy"]}, "passed"),
+        ({"expression": "Bundle.entry.resource.id", "op": "contains", "value": "sc1"}, "passed"),
+        ({"expression": "Bundle.entry.resource.id", "op": "not_contains", "value": "sc1"}, "failed"),
+        ({"expression": "Bundle.entry.resource.ofType(Patient)", "op": "empty"}, "passed"),
+        ({"expression": "Bundle.entry.resource.ofType(Patient)", "op": "exists"}, "failed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": "matches", "value": "^2026-12"}, "passed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": ">=", "value": "2026-12-02"}, "failed"),
+        ({"expression": "Bundle.entry.resource.ofType(Slot).id", "op": "equals", "value": ["s1", "s2"]}, "passed"),
+    ],
+)
+def test_fhirpath_operators(spec, outcome):
+    assert check("fhirpath", spec).outcome == outcome
+
+
+def test_fhirpath_reads_test_set_variables():
+    result = check("fhirpath", "Bundle.entry.resource.id contains %slot_id", variables={"slot_id": "s2"})
+    assert result.outcome == "passed"
+
+
+def test_fhirpath_evaluation_error_fails_with_the_cause():
+    result = check("fhirpath", "Bundle.entry.nosuchfunction()")
+    assert result.outcome == "failed" and "cannot evaluate FHIRPath" in result.actual
+
+
+def test_response_time():
+    assert check("max_time_ms", 1000, exchange(elapsed=999.0)).outcome == "passed"
+    slow = check("max_time_ms", 1000, exchange(elapsed=1500.5))
+    assert (slow.outcome, slow.expected, slow.actual) == ("failed", "<= 1000 ms", "1500.5 ms")
+
+
+def test_conforms_to_without_validator_is_not_checked_never_passed():
+    result = check("conforms_to", "http://example.org/StructureDefinition/x", validator=None,
+                   validator_problem="no validator is loaded")
+    assert result.outcome == "not_checked"
+    assert result.actual == "not checked: no validator is loaded"
+
+
+@dataclass
+class FakeIssue:
+    severity: str
+    expression: str
+    message: str
+
+
+@dataclass
+class FakeResult:
+    issues: list = field(default_factory=list)
+
+
+class RecordingValidator:
+    def __init__(self, issues):
+        self.issues = issues
+        self.calls = []
+
+    def validate(self, resource, profiles=()):
+        self.calls.append((resource["resourceType"], list(profiles)))
+        return FakeResult(self.issues)
+
+
+def test_conforms_to_delegates_to_the_validator_and_lists_issues():
+    validator = RecordingValidator([FakeIssue("error", "Bundle.total", "absent"),
+                                    FakeIssue("warning", "Bundle.entry[0]", "hmm")])
+    result = check("conforms_to", ["http://p/1", "http://p/2"], validator=validator)
+    assert validator.calls == [("Bundle", ["http://p/1", "http://p/2"])]
+    assert (result.outcome, result.actual) == ("failed", "1 error(s)")
+    assert result.detail == "error: Bundle.total: absent\nwarning: Bundle.entry[0]: hmm"
+    clean = check("conforms_to", "http://p/1", validator=RecordingValidator([FakeIssue("warning", "x", "y")]))
+    assert clean.outcome == "passed"
+
+
+def test_implicit_checks_fail_transport_errors_and_unexpected_server_errors():
+    failed = Exchange("GET", "http://x", {}, None, "now", error="cannot connect to x: refused")
+    assert [r.actual for r in implicit_checks((), CheckContext(failed, {}))] == ["cannot connect to x: refused"]
+    server_error = exchange(status=503)
+    assert implicit_checks((), CheckContext(server_error, {}))[0].expected == "no server error (status < 500)"
+    assert implicit_checks((Check("status", 503),), CheckContext(server_error, {})) == []

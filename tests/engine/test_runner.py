@@ -1,0 +1,102 @@
+"""The runner: steps in order, saved values, stop at the first failed step, cleanup always."""
+
+from __future__ import annotations
+
+import responses
+
+from pytest_mes.client import ClientSettings, FhirClient
+from pytest_mes.testset.model import load_testset
+from pytest_mes.testset.runner import Runner
+
+BASE = "http://fhir.test/fhir"
+
+SET = """
+id: flow
+title: Flow
+component: core
+variables:
+  family: Durand
+  greeting: "Bonjour {{family}}"
+tests:
+  - id: FLOW-01
+    title: Create then read
+    requirements: [{ref: r, level: SHALL}]
+    variables: {marker: "{{uuid}}"}
+    steps:
+      - name: create
+        request:
+          method: POST
+          path: Patient
+          body: {resourceType: Patient, name: [{family: "{{family}}"}], identifier: [{value: "{{marker}}"}]}
+        checks:
+          - status: 201
+        save:
+          location: {header: Location}
+          new_id: {fhirpath: "Patient.id"}
+      - name: read
+        request: {url: "{{location}}"}
+        checks:
+          - status: 200
+          - fhirpath: {expression: Patient.id, op: equals, value: "{{new_id}}"}
+      - name: never reached when read fails
+        request: {path: "Patient/{{new_id}}/_history"}
+    cleanup:
+      - request: {method: DELETE, path: "Patient/{{new_id}}"}
+        checks:
+          - status: [200, 204]
+"""
+
+
+def make_runner(**overrides):
+    return Runner(FhirClient(ClientSettings(BASE)), overrides=overrides)
+
+
+@responses.activate
+def test_saved_values_feed_later_steps_and_cleanup_runs(write_set):
+    testset = load_testset(write_set(SET))
+    responses.post(f"{BASE}/Patient", status=201, json={"resourceType": "Patient", "id": "p9"},
+                   headers={"Location": f"{BASE}/Patient/p9/_history/1"})
+    responses.get(f"{BASE}/Patient/p9/_history/1", json={"resourceType": "Patient", "id": "p9"})
+    responses.get(f"{BASE}/Patient/p9/_history", json={"resourceType": "Bundle"})
+    responses.delete(f"{BASE}/Patient/p9", status=204)
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.failed_step is None and result.failed_cleanup is None
+    assert [s.exchange.url for s in result.steps + result.cleanup] == [
+        f"{BASE}/Patient", f"{BASE}/Patient/p9/_history/1", f"{BASE}/Patient/p9/_history", f"{BASE}/Patient/p9"]
+    created = responses.calls[0].request
+    body = created.body.decode()
+    assert '"family": "Durand"' in body and "{{" not in body
+
+
+@responses.activate
+def test_a_failed_step_stops_the_test_but_not_the_cleanup(write_set):
+    testset = load_testset(write_set(SET))
+    responses.post(f"{BASE}/Patient", status=201, json={"resourceType": "Patient", "id": "p9"},
+                   headers={"Location": f"{BASE}/Patient/p9"})
+    responses.get(f"{BASE}/Patient/p9", status=500, body="boom", content_type="text/plain")
+    responses.delete(f"{BASE}/Patient/p9", status=200)
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.failed_step.step.name == "read"
+    assert [c.label for c in result.failed_step.checks if c.failed] == ["status", "fhirpath Patient.id"]
+    assert len(result.steps) == 2 and len(result.cleanup) == 1 and not result.cleanup[0].failed
+
+
+@responses.activate
+def test_a_value_that_cannot_be_saved_fails_the_step(write_set):
+    testset = load_testset(write_set(SET))
+    responses.post(f"{BASE}/Patient", status=201, json={"resourceType": "Patient", "id": "p9"})
+    responses.delete(f"{BASE}/Patient/%7B%7Bnew_id%7D%7D", status=404)
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.failed_step.error == "save 'location': the response has no Location header"
+    # The cleanup could not be built either: new_id was never saved. It says so instead of sending junk.
+    assert "unknown variable {{new_id}}" in result.cleanup[0].error
+
+
+def test_overrides_replace_set_defaults_and_later_defaults_see_them(write_set):
+    testset = load_testset(write_set(SET))
+    variables = make_runner(family="Martin", extra="1").set_variables(testset)
+    assert variables["family"] == "Martin" and variables["greeting"] == "Bonjour Martin"
+    assert variables["extra"] == "1" and variables["base_url"] == BASE

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def add_set(pytester: pytest.Pytester):
+    """Write a test set into <pytester>/sets/NAME and return the folder."""
+
+    def add(text: str, name: str = "set.yaml") -> Path:
+        folder = pytester.path / "sets"
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return folder
+
+    return add
+
+
+def a_set(set_id: str = "demo", component: str = "core", tests: str = "", extra: str = "") -> str:
+    """A small test set; `tests` is YAML for the list items, indented by two spaces."""
+    return f"""
+id: {set_id}
+title: {{fr: Démo, en: Demo}}
+component: {component}
+actor: fhir-server
+{extra}
+tests:
+{textwrap.indent(textwrap.dedent(tests).strip(), '  ')}
+"""
+
+
+def read_test(test_id: str, path: str = "metadata", checks: str = "- status: 200", level: str = "SHALL") -> str:
+    return f"""
+- id: {test_id}
+  title: {{fr: Test {test_id}, en: Test {test_id}}}
+  requirements: [{{ref: "FHIR R4", level: {level}}}]
+  steps:
+    - request: {{path: "{path}"}}
+      checks:
+{textwrap.indent(textwrap.dedent(checks).strip(), '        ')}
+"""

@@ -1,0 +1,189 @@
+"""Running test sets against a real loopback server: verdicts, evidence, set state, preconditions, writes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.plugin.conftest import a_set, read_test
+from tests.support.server import Reply
+
+SLOT_BUNDLE = {"resourceType": "Bundle", "type": "searchset", "total": 1,
+               "entry": [{"resource": {"resourceType": "Slot", "id": "s1", "status": "busy"},
+                          "search": {"mode": "match"}}]}
+
+
+def test_a_failure_lists_every_failed_check_with_request_and_response(pytester, add_set, server):
+    server.route("GET /fhir/Slot", Reply(200, SLOT_BUNDLE, content_type="application/json"))
+    checks = """
+        - status: 200
+        - content_type: application/fhir+json
+        - bundle: {type: searchset, total: 1}
+        - fhirpath: {expression: "Bundle.entry.resource.status", op: in, value: [free]}
+          because: status=free must filter the slots
+    """
+    add_set(a_set(tests=read_test("GAP-GA-SLOT-01", path="Slot?status=free", checks=checks)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-token", "tok-123456")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "GAP-GA-SLOT-01 — Test GAP-GA-SLOT-01",
+        "Requirement: FHIR R4 (SHALL)",
+        'Step 1 of 1 "GET Slot?status=free" (sets/set.yaml:11) failed:',
+        "  ✗ content type (line 14): expected application/fhir+json, got application/json",
+        '  ✗ fhirpath Bundle.entry.resource.status (line 16): expected in ["free"], got ["busy"]',
+        "      because: status=free must filter the slots",
+        "  (2 other checks passed)",
+        "Source (sets/set.yaml:11-17):",
+        "Request:",
+        "  GET http://127.0.0.1:*/fhir/Slot?status=free",
+        "  Authorization: ***",
+        "Response: 200 OK in * ms",
+        '    "resourceType": "Bundle",',
+    ])
+    assert "tok-123456" not in result.stdout.str()
+    assert server.requests[-1].headers["Authorization"] == "Bearer tok-123456"
+
+
+def test_set_setup_feeds_every_test_and_teardown_always_runs(pytester, add_set, server):
+    server.route("POST /fhir/Patient", Reply(201, {"resourceType": "Patient", "id": "p1"},
+                                             headers={"Location": "Patient/p1"}))
+    server.route("GET /fhir/Patient/p1", Reply(200, {"resourceType": "Patient", "id": "p1"}))
+    server.route("DELETE /fhir/Patient/p1", Reply(204))
+    extra = """
+setup:
+  - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+    checks: [{status: 201}]
+    save: {pid: {fhirpath: Patient.id}}
+teardown:
+  - request: {method: DELETE, path: "Patient/{{pid}}"}
+    checks: [{status: [200, 204]}]
+"""
+    tests = read_test("CORE-S-01", path="Patient/{{pid}}") + read_test("CORE-S-02", path="Patient/{{pid}}x")
+    add_set(a_set(tests=tests, extra=extra))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-allow-writes")
+    result.assert_outcomes(passed=1, failed=1)
+    calls = [f"{r.method} {r.path}" for r in server.requests if "metadata" not in r.path]
+    assert calls == ["POST /fhir/Patient", "GET /fhir/Patient/p1", "GET /fhir/Patient/p1x",
+                     "DELETE /fhir/Patient/p1"]
+
+
+def test_a_failed_set_setup_errors_its_tests_and_says_why(pytester, add_set, server):
+    extra = """
+setup:
+  - name: create the patient
+    request: {method: POST, path: Patient, body: {resourceType: Patient}}
+    checks: [{status: 201}]
+"""
+    add_set(a_set(tests=read_test("CORE-S-01") + read_test("CORE-S-02"), extra=extra))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-allow-writes")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
+                                 'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
+
+
+def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server):
+    writer = """
+- id: CORE-W-01
+  title: Create
+  requirements: [{ref: r, level: SHALL}]
+  steps:
+    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+"""
+    add_set(a_set(tests=writer + read_test("CORE-R-01")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*writes data on the server*rerun with --mes-allow-writes*"])
+    assert not any(r.method == "POST" for r in server.requests)
+
+
+def test_preconditions_skip_with_the_reason(pytester, add_set, server):
+    test = read_test("GAP-GA-SLOT-02", path="Slot") + """  preconditions:
+    - capability: {resource: Slot, search_param: schedule}
+"""
+    test_ok = read_test("GAP-GA-SLOT-03", path="metadata") + """  preconditions:
+    - capability: {resource: Slot, search_param: start, interaction: search-type}
+    - capability: {interaction: transaction}
+"""
+    add_set(a_set(tests=test + test_ok))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*precondition not met (précondition non remplie): the server's "
+                                 "CapabilityStatement does not declare search parameter 'schedule' on Slot*"])
+    assert sum("metadata" in r.path for r in server.requests) == 2  # read once for preconditions, once by the test
+
+
+def test_conforms_to_reports_not_checked_when_no_validator_and_fails_under_strict(pytester, add_set, server,
+                                                                                   monkeypatch):
+    import pytest_mes.run
+
+    monkeypatch.setattr(pytest_mes.run, "_load_validator", lambda config: (None, "no packages (test)"))
+    checks = "- conforms_to: http://hl7.org/fhir/StructureDefinition/CapabilityStatement"
+    add_set(a_set(tests=read_test("CORE-V-01", checks=checks)))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets"]
+    result = pytester.runpytest(*base)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*MesNotCheckedWarning: CORE-V-01: conforms to http://hl7.org/fhir/"
+                                 "StructureDefinition/CapabilityStatement: not checked: no packages (test)*"])
+    strict = pytester.runpytest(*base, "--mes-strict")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on:*"])
+
+
+def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):
+    pytester.makepyfile(test_mine="""
+        def test_metadata(mes_client, mes_config, mes_base_url, mes_capabilities):
+            assert mes_config.base_url == mes_base_url
+            exchange = mes_client.capabilities()
+            assert exchange.status == 200 and exchange.json()["fhirVersion"] == "4.0.1"
+            assert mes_capabilities["resourceType"] == "CapabilityStatement"
+    """)
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "test_mine.py").assert_outcomes(passed=1)
+    # Without a target the fixtures skip instead of failing an unrelated run.
+    pytester.runpytest("test_mine.py").assert_outcomes(skipped=1)
+
+
+def test_xdist_keeps_a_set_with_shared_setup_on_one_worker(pytester, add_set, server):
+    counter = {"n": 0}
+
+    def create(seen):
+        counter["n"] += 1
+        return Reply(201, {"resourceType": "Patient", "id": f"p{counter['n']}"})
+
+    server.route("POST /fhir/Patient", create)
+    extra = """
+setup:
+  - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+    save: {pid: {fhirpath: Patient.id}}
+"""
+    tests = "".join(read_test(f"CORE-X-{n:02d}", checks="- fhirpath: \"%pid = 'p1'\"") for n in range(1, 7))
+    add_set(a_set(tests=tests, extra=extra), "shared.yaml")
+    add_set(a_set("other", tests="".join(read_test(f"CORE-Y-{n:02d}") for n in range(1, 5))), "other.yaml")
+    result = pytester.runpytest_subprocess(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                           "--mes-allow-writes", "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=10)
+    assert counter["n"] == 1  # the set's setup ran once: all its tests were on one worker
+
+
+def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, server):
+    server.route("POST /fhir/Bundle", Reply(200, {"resourceType": "Bundle", "type": "transaction-response"}))
+    folder = add_set(a_set(tests="""
+- id: CORE-B-01
+  title: Body file
+  requirements: [{ref: r, level: SHALL}]
+  steps:
+    - request:
+        method: POST
+        path: Bundle
+        body_file: bundle.json
+        params: {start: ["ge{{today}}", "le{{today+7d}}"], _include: Slot:schedule}
+      checks: [{status: 200}]
+"""))
+    (folder / "bundle.json").write_text(json.dumps({"resourceType": "Bundle", "id": "{{random_id}}"}))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                       "--mes-allow-writes").assert_outcomes(passed=1)
+    seen = server.requests[-1]
+    assert seen.path.count("start=") == 2 and "_include=Slot%3Aschedule" in seen.path
+    assert json.loads(seen.body)["id"].startswith("mes-")
+    assert seen.headers["Content-Type"] == "application/fhir+json"
