@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -232,6 +233,16 @@ def _encode(body: Any) -> bytes | None:
 def describe_failure(exc: requests.exceptions.RequestException, url: str, timeout: tuple[float, float]) -> str:
     """One sentence saying what went wrong on the wire and what to look at."""
     host = urlsplit(url).netloc or url
+    # Behind a Retry policy urllib3 wraps the cause in MaxRetryError, and requests then reports a read
+    # timeout as a ConnectionError: look at the cause itself.
+    cause = exc.args[0] if exc.args else None
+    cause = getattr(cause, "reason", cause)
+    if isinstance(cause, urllib3.exceptions.ReadTimeoutError):
+        exc = requests.exceptions.ReadTimeout(cause)
+    elif isinstance(cause, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+        cause, urllib3.exceptions.NewConnectionError  # a refusal, which urllib3 files under timeouts
+    ):
+        exc = requests.exceptions.ConnectTimeout(cause)
     if isinstance(exc, requests.exceptions.SSLError):
         return (f"TLS failure talking to {host}: {_root_cause(exc)}. Check --mes-ca-bundle (server certificate) "
                 "and --mes-client-cert/--mes-client-key (mutual TLS)")

@@ -1,0 +1,120 @@
+"""A misbehaving server fails the affected test with a precise message; the run goes on."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import tls_context
+from tests.plugin.conftest import a_set, read_test
+from tests.support.server import CAPABILITY_STATEMENT, Reply, ScriptedServer
+
+PATIENT = {"resourceType": "Patient", "id": "1"}
+CHECKS = "- status: 200\n- resource_type: Patient"
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Reply(200, "<html><body>Welcome</body></html>", content_type="text/html"),
+         "✗ resource type (line 14): expected Patient, got the response body is not valid JSON (text/html)*"),
+        (Reply(200, '{"resourceType": "Patient", ', content_type="application/fhir+json"),
+         "✗ resource type (line 14): expected Patient, got the response body is not valid JSON "
+         "(application/fhir+json)*"),
+        (Reply(503, "Service Unavailable", content_type="text/plain"),
+         "✗ status (line 13): expected 200, got 503 Service Unavailable"),
+        (Reply(200, PATIENT, truncate=True),
+         "✗ request: expected an HTTP response, got the response from 127.0.0.1:* was cut off before its end*"),
+        (Reply(200, PATIENT, delay=1.5),
+         "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
+         "answer within 0.5 s (--mes-timeout)"),
+    ],
+    ids=["html", "invalid-json", "5xx", "truncated", "timeout"],
+)
+def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message):
+    server.route("GET /fhir/Patient/1", reply)
+    add_set(a_set(tests=read_test("CORE-M-01", path="Patient/1", checks=CHECKS) + read_test("CORE-M-02")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-timeout", "0.5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"  {message}"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_wrong_content_type_is_caught_by_the_content_type_check(pytester, add_set, server):
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT, content_type="application/json"))
+    add_set(a_set(tests=read_test("CORE-M-01", path="Patient/1",
+                                  checks="- content_type: application/fhir+json")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  ✗ content type (line 13): expected application/fhir+json, got application/json"])
+
+
+def test_connection_refused(pytester, add_set):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    add_set(a_set(tests=read_test("CORE-M-01")))
+    result = pytester.runpytest(f"--mes-base-url=http://127.0.0.1:{port}/fhir", "--mes-testsets", "sets")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"  ✗ request: expected an HTTP response, got cannot connect to 127.0.0.1:{port}: "
+                                 "*Is the server running, and is --mes-base-url right?"])
+
+
+@pytest.fixture
+def tls_server(tls_ca):
+    srv = ScriptedServer(tls=tls_context(tls_ca)).start()
+    srv.route("GET /fhir/metadata", Reply(200, CAPABILITY_STATEMENT))
+    yield srv
+    srv.stop()
+
+
+def test_tls_with_a_self_signed_authority(pytester, add_set, tls_server, tls_ca, tmp_path):
+    add_set(a_set(tests=read_test("CORE-T-01")))
+    base = [f"--mes-base-url={tls_server.base_url}", "--mes-testsets", "sets"]
+    refused = pytester.runpytest(*base)
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got TLS failure talking to 127.0.0.1:*"
+                                  "CERTIFICATE_VERIFY_FAILED*Check --mes-ca-bundle*"])
+    ca_file = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(ca_file))
+    pytester.runpytest(*base, "--mes-ca-bundle", str(ca_file)).assert_outcomes(passed=1)
+
+
+def test_mutual_tls_with_a_client_certificate(pytester, add_set, tls_ca, tmp_path):
+    srv = ScriptedServer(tls=tls_context(tls_ca, require_client_cert=True)).start()
+    srv.route("GET /fhir/metadata", Reply(200, CAPABILITY_STATEMENT))
+    try:
+        ca_file, cert_file, key_file = tmp_path / "ca.pem", tmp_path / "client.pem", tmp_path / "client.key"
+        tls_ca.cert_pem.write_to_path(str(ca_file))
+        client = tls_ca.issue_cert("editeur.example.fr")
+        client.cert_chain_pems[0].write_to_path(str(cert_file))
+        client.private_key_pem.write_to_path(str(key_file))
+        add_set(a_set(tests=read_test("CORE-T-01")))
+        base = [f"--mes-base-url={srv.base_url}", "--mes-testsets", "sets", "--mes-ca-bundle", str(ca_file)]
+        without = pytester.runpytest(*base)
+        without.assert_outcomes(failed=1)
+        without.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got *"])
+        pytester.runpytest(*base, "--mes-client-cert", str(cert_file),
+                           "--mes-client-key", str(key_file)).assert_outcomes(passed=1)
+    finally:
+        srv.stop()
+
+
+def test_credentials_are_not_forwarded_on_a_redirect_to_another_host(pytester, add_set, server):
+    other = ScriptedServer().start()
+    try:
+        elsewhere = other.base_url.replace("127.0.0.1", "localhost") + "/Patient/1"
+        other.route("GET /fhir/Patient/1", Reply(200, PATIENT))
+        server.route("GET /fhir/Patient/1", Reply(302, "", headers={"Location": elsewhere}))
+        add_set(a_set(tests=read_test("CORE-R-01", path="Patient/1", checks=CHECKS)))
+        pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-token",
+                           "tok-abcdef", "--mes-header", "X-Api-Key: key-123456",
+                           "--mes-header", "X-Tenant: t1").assert_outcomes(passed=1)
+        first, second = server.requests[-1], other.requests[-1]
+        assert first.headers["Authorization"] == "Bearer tok-abcdef" and first.headers["X-Api-Key"] == "key-123456"
+        assert "Authorization" not in second.headers and "X-Api-Key" not in second.headers
+        assert second.headers["X-Tenant"] == "t1"
+    finally:
+        other.stop()
