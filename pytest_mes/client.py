@@ -250,6 +250,8 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         return f"no connection to {host} within {timeout[0]:g} s (connect timeout)"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return f"{host} accepted the connection but sent no complete answer within {timeout[1]:g} s (--mes-timeout)"
+    if isinstance(cause, urllib3.exceptions.ProtocolError) and "without response" in str(cause):
+        return f"{host} closed the connection without answering (the request was not sent again)"
     if isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc):
         return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,14 +121,8 @@ class MesConfig:
     testsets: tuple[Path, ...] = ()
     testsets_given: bool = False  # named by the user, rather than the bundled default
     components: frozenset[str] = frozenset(COMPONENTS)
-    token: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    client_cert: str | None = None
-    client_key: str | None = None
-    ca_bundle: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_response_bytes: int = DEFAULT_MAX_BYTES
+    # Auth, TLS and timeouts; the base URL is filled in once known (the sandbox's port is chosen at start).
+    transport: ClientSettings = field(default_factory=lambda: ClientSettings(""))
     allow_writes: bool = False
     variables: dict[str, str] = field(default_factory=dict)
     packages: tuple[Path, ...] = ()
@@ -141,11 +135,7 @@ class MesConfig:
         return bool(self.base_url or self.sandbox)
 
     def client_settings(self, base_url: str) -> ClientSettings:
-        return ClientSettings(
-            base_url=base_url, token=self.token, headers=self.headers, client_cert=self.client_cert,
-            client_key=self.client_key, ca_bundle=self.ca_bundle, connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout, max_response_bytes=self.max_response_bytes,
-        )
+        return replace(self.transport, base_url=base_url)
 
 
 def from_pytest(config: pytest.Config) -> MesConfig:
@@ -162,13 +152,16 @@ def from_pytest(config: pytest.Config) -> MesConfig:
     connect_timeout, read_timeout = _timeouts(values["timeout"])
     return MesConfig(
         base_url=base_url, sandbox=sandbox, sandbox_defects=tuple(values["sandbox_defect"] or ()),
-        testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]), components=_components(values["component"]),
-        token=values["token"], headers=tuple(_header(h) for h in values["header"] or ()),
-        client_cert=_file(values["client_cert"], "--mes-client-cert"),
-        client_key=_file(values["client_key"], "--mes-client-key"),
-        ca_bundle=_file(values["ca_bundle"], "--mes-ca-bundle"),
-        connect_timeout=connect_timeout, read_timeout=read_timeout,
-        max_response_bytes=_positive_int(values["max_response_bytes"], DEFAULT_MAX_BYTES),
+        testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
+        components=_components(values["component"]),
+        transport=ClientSettings(
+            base_url=base_url or "", token=values["token"], headers=tuple(_header(h) for h in values["header"] or ()),
+            client_cert=_file(values["client_cert"], "--mes-client-cert"),
+            client_key=_file(values["client_key"], "--mes-client-key"),
+            ca_bundle=_file(values["ca_bundle"], "--mes-ca-bundle"),
+            connect_timeout=connect_timeout, read_timeout=read_timeout,
+            max_response_bytes=_positive_int(values["max_response_bytes"], DEFAULT_MAX_BYTES),
+        ),
         allow_writes=bool(values["allow_writes"]) or sandbox,
         variables=dict(_assignment(v) for v in values["var"] or ()),
         packages=tuple(values["packages"] or ()), offline=bool(values["offline"]), strict=bool(values["strict"]),

@@ -99,7 +99,7 @@ def test_comparison_without_value_is_refused(write_set):
 
 def test_body_file_must_exist_next_to_the_set(write_set):
     path = write_set(MINIMAL.replace("{path: metadata}", "{method: POST, path: Patient, body_file: p.json}"))
-    with pytest.raises(TestSetError, match="body file 'p.json' not found") as info:
+    with pytest.raises(TestSetError, match=r"body file 'p\.json' not found") as info:
         load_testset(path)
     assert info.value.line == 9
     (path.parent / "p.json").write_text('{"resourceType": "Patient"}')
@@ -107,7 +107,7 @@ def test_body_file_must_exist_next_to_the_set(write_set):
 
 
 def test_path_and_url_together_are_refused(write_set):
-    with pytest.raises(TestSetError, match="'path' and 'url'.*cannot be used together"):
+    with pytest.raises(TestSetError, match=r"'path' and 'url'.*cannot be used together"):
         load_testset(write_set(MINIMAL.replace("{path: metadata}", "{path: metadata, url: 'http://x/metadata'}")))
 
 

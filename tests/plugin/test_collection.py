@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.plugin.conftest import a_set, read_test
+from tests.support.server import Reply
 
 
 def test_without_a_target_nothing_is_collected_and_other_yaml_is_left_alone(pytester, add_set):
@@ -79,9 +80,8 @@ def test_bad_options_are_usage_errors(pytester, server):
 
 def test_options_come_from_env_and_ini(pytester, add_set, server, monkeypatch):
     add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{pid}}")))
-    server.route("GET /fhir/Patient/42", __import__("tests.support.server", fromlist=["Reply"]).Reply(
-        200, {"resourceType": "Patient", "id": "42"}))
-    pytester.makeini(f"[pytest]\nmes_testsets = sets\nmes_var =\n    pid=42\nmes_base_url = http://127.0.0.1:9/fhir\n")
+    server.route("GET /fhir/Patient/42", Reply(200, {"resourceType": "Patient", "id": "42"}))
+    pytester.makeini("[pytest]\nmes_testsets = sets\nmes_var =\n    pid=42\nmes_base_url = http://127.0.0.1:9/fhir\n")
     monkeypatch.setenv("MES_BASE_URL", server.base_url)  # the environment wins over the ini file
     pytester.runpytest().assert_outcomes(passed=1)
     pytester.runpytest("--mes-var", "pid=41").assert_outcomes(failed=1)  # the command line wins over both

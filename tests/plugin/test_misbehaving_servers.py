@@ -42,6 +42,22 @@ def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester
     assert "Traceback" not in result.stdout.str()
 
 
+def test_a_request_the_server_may_have_received_is_never_sent_twice(pytester, add_set, server):
+    server.route("POST /fhir/Patient", Reply(drop=True))
+    add_set(a_set(tests="""
+- id: CORE-D-01
+  title: Create
+  requirements: [{ref: r, level: SHALL}]
+  steps:
+    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+"""))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*127.0.0.1:* closed the connection without answering (the request was not sent "
+                                 "again)"])
+    assert [r.method for r in server.requests] == ["POST"]
+
+
 def test_wrong_content_type_is_caught_by_the_content_type_check(pytester, add_set, server):
     server.route("GET /fhir/Patient/1", Reply(200, PATIENT, content_type="application/json"))
     add_set(a_set(tests=read_test("CORE-M-01", path="Patient/1",

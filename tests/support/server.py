@@ -21,6 +21,7 @@ class Reply:
     content_type: str = "application/fhir+json"
     delay: float = 0.0
     truncate: bool = False  # announce more bytes than sent, then close
+    drop: bool = False  # close the connection without answering
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -90,6 +91,9 @@ class ScriptedServer:
                 reply = Reply(404, {"resourceType": "OperationOutcome"}) if route is None else (
                     route if isinstance(route, Reply) else route(seen))
                 time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 data = reply.encoded()
                 self.send_response(reply.status)
                 if reply.content_type:
