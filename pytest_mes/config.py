@@ -147,11 +147,18 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"--mes-base-url {base_url!r} is not an http(s) URL; write e.g. https://host/fhir")
     sandbox = bool(values["sandbox"])
+    defects = tuple(values["sandbox_defect"] or ())
+    if defects:
+        if not sandbox:
+            raise ConfigError("--mes-sandbox-defect needs --mes-sandbox")
+        from pytest_mes.sandbox.defects import check_defects  # names are checked now, not mid-run
+
+        check_defects(defects)
     if base_url and sandbox:
         raise ConfigError("--mes-base-url and --mes-sandbox both name a server to test: keep one")
     connect_timeout, read_timeout = _timeouts(values["timeout"])
     return MesConfig(
-        base_url=base_url, sandbox=sandbox, sandbox_defects=tuple(values["sandbox_defect"] or ()),
+        base_url=base_url, sandbox=sandbox, sandbox_defects=defects,
         testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
         components=_components(values["component"]),
         transport=ClientSettings(

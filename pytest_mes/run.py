@@ -26,7 +26,7 @@ class MesRun:
             return self.config.base_url
         from pytest_mes.sandbox import Sandbox  # imported only when a sandbox is asked for
 
-        self._sandbox = Sandbox(defects=self.config.sandbox_defects)
+        self._sandbox = Sandbox(defects=self.config.sandbox_defects, packages=self.config.packages)
         return self._sandbox.start()
 
     @cached_property

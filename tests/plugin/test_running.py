@@ -187,3 +187,22 @@ def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, se
     assert seen.path.count("start=") == 2 and "_include=Slot%3Aschedule" in seen.path
     assert json.loads(seen.body)["id"].startswith("mes-")
     assert seen.headers["Content-Type"] == "application/fhir+json"
+
+
+def test_sandbox_option_starts_the_reference_server_and_allows_writes(pytester, add_set):
+    add_set(a_set(tests=read_test("CORE-SB-01", checks="- resource_type: CapabilityStatement") + """
+- id: CORE-SB-02
+  title: Create
+  requirements: [{ref: r, level: SHALL}]
+  steps:
+    - request: {method: POST, path: Device, body: {resourceType: Device, status: active}}
+      checks: [{status: 201}]
+"""))
+    result = pytester.runpytest("--mes-sandbox", "--mes-testsets", "sets", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["mes: target reference sandbox (in-process, loopback)",
+                                 "*writes allowed"])
+    defective = pytester.runpytest("--mes-sandbox", "--mes-sandbox-defect", "create-returns-200",
+                                   "--mes-testsets", "sets", "-p", "no:cacheprovider")
+    defective.assert_outcomes(passed=1, failed=1)
+    defective.stdout.fnmatch_lines(["*✗ status (line *): expected 201, got 200 OK"])
