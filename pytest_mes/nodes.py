@@ -86,6 +86,9 @@ class MesItem(pytest.Item):
             self.add_marker("mes_writes")
         if testset.shares_state:
             self.add_marker(pytest.mark.xdist_group(testset.id))
+        # Traceability in --junit-xml and other reporters: which requirement each test verifies.
+        self.user_properties.append(("mes_set", testset.id))
+        self.user_properties += [("mes_requirement", f"{r.ref} ({r.level})") for r in test.requirements]
 
     @property
     def testset(self) -> TestSet:

@@ -206,3 +206,11 @@ def test_sandbox_option_starts_the_reference_server_and_allows_writes(pytester, 
                                    "--mes-testsets", "sets", "-p", "no:cacheprovider")
     defective.assert_outcomes(passed=1, failed=1)
     defective.stdout.fnmatch_lines(["*✗ status (line *): expected 201, got 200 OK"])
+
+
+def test_junit_xml_carries_the_requirements(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-J-01")))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--junit-xml=out.xml")
+    xml = (pytester.path / "out.xml").read_text()
+    assert 'name="CORE-J-01"' in xml
+    assert '<property name="mes_requirement" value="FHIR R4 (SHALL)" />' in xml
