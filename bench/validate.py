@@ -1,0 +1,142 @@
+"""Benchmark of the FHIR validator (run: ``python bench/validate.py [PACKAGES_DIR]``).
+
+Measured in one run:
+
+* cold start: index every package of PACKAGES_DIR (default ../shared/fhir-packages) into an empty
+  cache; warm start: the same from the cache, in a fresh process;
+* resources per second validating a generated 1,000-entry searchset Bundle (a) against base R4
+  only (no ``meta.profile``) and (b) against the FR Core / GAP / PDSm profiles its resources declare;
+* the baseline: ``fhir.resources`` R4B ``Bundle.model_validate`` on the same Bundle, and the ratio;
+* where the time goes (top functions of a profile of run (b)) when the ratio is below 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import cProfile
+import io
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
+N = 1000
+
+# Example resources from the official packages, with the profile each one is validated against in (b).
+TEMPLATES = [
+    ("ans.fhir.fr.gap#3.0.0", "Slot-example.json"),
+    ("ans.fhir.fr.gap#3.0.0", "Schedule-example.json"),
+    ("ans.fhir.fr.gap#3.0.0", "Appointment-example-req-appointment.json"),
+    ("hl7.fhir.fr.core#2.1.0", "Patient-ExampleFRCorePatient001.json"),
+    ("hl7.fhir.fr.core#2.2.0", "Practitioner-FRCorePractitionerExample.json"),
+    ("hl7.fhir.fr.core#2.2.0", "PractitionerRole-FRCorePractitionerRoleExample.json"),
+    ("hl7.fhir.fr.core#2.2.0", "Organization-hopitaltest-ej-350005179.json"),
+    ("hl7.fhir.fr.core#2.2.0", "Location-hopitaltest-salle-examen-01.json"),
+    ("hl7.fhir.fr.core#2.2.0", "HealthcareService-svc-cardiologie-1.json"),
+    ("ans.fhir.fr.pdsm#3.1.1", "DocumentReference-PDSmSimplifiedExample.json"),
+]
+
+
+def _timed_subprocess(code: str, env: dict[str, str]) -> float:
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _load_code(packages: Path) -> str:
+    return (
+        "import time; t=time.perf_counter();"
+        "from pytest_mes.fhir.packages import PackageStore;"
+        f"s=PackageStore.load([{str(packages)!r}], offline=True);"
+        "print(time.perf_counter()-t)"
+    )
+
+
+def build_searchset(store, *, with_profiles: bool) -> dict:
+    """A 1,000-entry searchset made of the official examples, each copy with its own id."""
+    templates = []
+    for key, name in TEMPLATES:
+        package = store.package(key)
+        resource = dict(package.examples())[name]
+        templates.append(resource)
+    entries = []
+    for i in range(N):
+        resource = copy.deepcopy(templates[i % len(templates)])
+        resource["id"] = f"r{i}"
+        if not with_profiles:
+            resource.pop("meta", None)
+        entries.append(
+            {
+                "fullUrl": f"https://example.org/fhir/{resource['resourceType']}/r{i}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+        )
+    return {"resourceType": "Bundle", "type": "searchset", "total": N, "entry": entries}
+
+
+def main() -> int:
+    packages = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_PACKAGES
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, MES_CACHE_DIR=tmp, PYTHONPATH=str(ROOT))
+        cold = _timed_subprocess(_load_code(packages), env)
+        warm = _timed_subprocess(_load_code(packages), env)
+        os.environ["MES_CACHE_DIR"] = tmp
+        from pytest_mes.fhir import load_validator
+
+        t0 = time.perf_counter()
+        validator = load_validator([packages], offline=True)
+        in_process = time.perf_counter() - t0
+        print(f"packages: {', '.join(p.key for p in validator.store.packages)}")
+        print(f"cold start (index every package, empty cache): {cold:.3f} s")
+        print(f"warm start (from the cache, fresh process):    {warm:.3f} s   target < 1 s")
+        print(f"in-process load (warm cache):                  {in_process:.3f} s")
+
+        base_bundle = build_searchset(validator.store, with_profiles=False)
+        prof_bundle = build_searchset(validator.store, with_profiles=True)
+        # Compile what each run needs once: "compile once, validate many" is what is measured.
+        validator.validate(base_bundle)
+        validator.validate(prof_bundle)
+
+        def rate(fn, bundle, repeat: int = 3) -> float:
+            best = float("inf")
+            for _ in range(repeat):
+                t = time.perf_counter()
+                fn(bundle)
+                best = min(best, time.perf_counter() - t)
+            return N / best
+
+        base_rate = rate(validator.validate, base_bundle)
+        prof_rate = rate(validator.validate, prof_bundle)
+        result = validator.validate(prof_bundle)
+        print(f"(a) base R4 validation:                 {base_rate:8.0f} resources/s")
+        print(f"(b) FR Core / GAP / PDSm profiles:      {prof_rate:8.0f} resources/s "
+              f"({len(result.errors)} errors, {len(result.issues)} issues in the Bundle)")
+        try:
+            from fhir.resources.R4B.bundle import Bundle
+        except ImportError:
+            print("baseline: fhir.resources not installed")
+            return 0
+        Bundle.model_validate(base_bundle)
+        baseline = rate(Bundle.model_validate, base_bundle)
+        print(f"baseline fhir.resources R4B Bundle.model_validate: {baseline:8.0f} resources/s")
+        print(f"ratio (a) / baseline: {base_rate / baseline:.2f}")
+        print(f"ratio (b) / baseline: {prof_rate / baseline:.2f}   target >= 1.0")
+        if prof_rate < baseline or "--profile" in sys.argv:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            validator.validate(prof_bundle)
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+            print("where the time goes in (b) (top functions by own time):")
+            print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:4000])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

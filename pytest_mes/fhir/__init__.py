@@ -1,0 +1,46 @@
+"""FHIR packages and the FHIR R4 profile validator.
+
+>>> from pytest_mes.fhir import load_validator
+>>> validator = load_validator(["../shared/fhir-packages"], offline=True)   # doctest: +SKIP
+>>> validator.validate(patient, ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"]).valid
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from pytest_mes.fhir.issues import Issue, ValidationResult
+from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.validator import Validator
+
+__all__ = ["Issue", "PackageStore", "ValidationResult", "Validator", "load_validator"]
+
+_VALIDATORS: dict[tuple, Validator] = {}
+_LOCK = threading.Lock()
+
+
+def load_validator(
+    sources: Iterable[str | os.PathLike[str]] = (),
+    *,
+    offline: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Validator:
+    """A validator over the MES profile set plus the packages in `sources`, one per process.
+
+    Equal arguments return the same (already warmed) :class:`Validator`; loading the packages and
+    compiling profiles happens once per process.
+
+    Raises:
+        PackageError: hl7.fhir.r4.core cannot be found.
+    """
+    key = (tuple(str(Path(s).expanduser().resolve()) for s in sources), bool(offline),
+           str(cache_dir) if cache_dir else None)
+    with _LOCK:
+        validator = _VALIDATORS.get(key)
+        if validator is None:
+            store = PackageStore.load(key[0], offline=offline, cache_dir=cache_dir)
+            validator = _VALIDATORS[key] = Validator(store)
+        return validator

@@ -1,0 +1,80 @@
+"""Value assertions shared by the validator: fixed and pattern matching, binding checks, short renderings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pytest_mes.fhir.valuesets import Expansion, ValueSetExpander, _Unavailable
+
+
+def fixed_matches(expected: Any, actual: Any) -> bool:
+    """``fixed[x]``: exact equality (numbers compare by value: 1.0 equals 1)."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(expected) != set(actual):
+            return False
+        return all(fixed_matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(expected) != len(actual):
+            return False
+        return all(fixed_matches(e, a) for e, a in zip(expected, actual, strict=True))
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    return expected == actual
+
+
+def pattern_matches(expected: Any, actual: Any) -> bool:
+    """``pattern[x]``: every property of the pattern is present with a matching value; each item of a
+    pattern array matches some item of the instance array."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(k in actual and pattern_matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        items = actual if isinstance(actual, list) else [actual]
+        return all(any(pattern_matches(e, a) for a in items) for e in expected)
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    return expected == actual
+
+
+def render(value: Any, limit: int = 160) -> str:
+    """A short JSON rendering for messages."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def codings_of(value: Any, type_code: str) -> Iterator[tuple[str | None, str]]:
+    """(system, code) pairs carried by a bound element of the given type."""
+    if type_code in ("code", "string", "uri"):
+        if isinstance(value, str):
+            yield None, value
+    elif type_code in ("Coding", "Quantity"):
+        if isinstance(value, dict) and isinstance(value.get("code"), str):
+            yield value.get("system") if isinstance(value.get("system"), str) else None, value["code"]
+    elif type_code == "CodeableConcept" and isinstance(value, dict):
+        for coding in value.get("coding") if isinstance(value.get("coding"), list) else ():
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                yield (coding.get("system") if isinstance(coding.get("system"), str) else None), coding["code"]
+
+
+def binding_verdict(
+    expander: ValueSetExpander, valueset: str, context: str | None, value: Any, type_code: str
+) -> tuple[bool | None, str, str]:
+    """Judge a bound value: (True/False/None for not checkable, rendered code, why not checkable)."""
+    pairs = list(codings_of(value, type_code))
+    if not pairs:
+        return True, "", ""
+    rendered = ", ".join(f"{s}#{c}" if s else c for s, c in pairs)
+    expansion = expander.expand(valueset, context)
+    if isinstance(expansion, _Unavailable):
+        return None, rendered, expansion.why
+    assert isinstance(expansion, Expansion)
+    verdicts = [expansion.check(s, c) for s, c in pairs]
+    if any(v is True for v in verdicts):
+        return True, rendered, ""
+    if any(v is None for v in verdicts):
+        open_system = next((s for (s, _), v in zip(pairs, verdicts, strict=True) if v is None), None)
+        return None, rendered, expansion.why_open(open_system)
+    return False, rendered, ""

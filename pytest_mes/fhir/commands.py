@@ -1,0 +1,196 @@
+"""The ``mes validate`` and ``mes packages`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_mes.errors import PackageError
+from pytest_mes.fhir import cache
+from pytest_mes.fhir.issues import SEVERITIES, ValidationResult, make_issue
+
+EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
+_SEVERITY_FR = {"fatal": "fatal", "error": "erreur", "warning": "avertissement", "information": "information"}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``validate`` and ``packages`` to the ``mes`` command line."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--packages", action="append", default=[], metavar="DIR",
+        help="folder of FHIR packages (.tgz or unpacked), repeatable; also MES_FHIR_PACKAGES (path-separated)",
+    )
+    common.add_argument("--offline", action="store_true", help="never download from the FHIR package registry")
+    common.add_argument("--cache-dir", metavar="DIR", help="FHIR package cache (default ~/.fhir/packages)")
+    common.add_argument("--registry", metavar="URL", help="FHIR package registry (default https://packages.fhir.org)")
+
+    validate = subparsers.add_parser(
+        "validate", parents=[common], help="validate FHIR resources (JSON) against R4 and the MES profiles",
+        description="Validate FHIR R4 resources offline. Exit 0: no error; 1: errors; 2: could not run.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="resource files (.json, .xml)")
+    validate.add_argument("--profile", action="append", default=[], metavar="URL",
+                          help="profile canonical to validate against (repeatable), besides meta.profile")
+    validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    validate.add_argument("--context", metavar="ID#VERSION",
+                          help="package whose dependencies pin unversioned canonicals (e.g. ans.fhir.fr.gap#3.0.0)")
+    validate.set_defaults(func=run_validate)
+
+    packages = subparsers.add_parser("packages", help="list or install FHIR packages")
+    sub = packages.add_subparsers(title="actions", metavar="ACTION", required=True)
+    listing = sub.add_parser("list", parents=[common], help="list the packages pytest-mes loads, and what is missing")
+    listing.set_defaults(func=run_packages_list)
+    install = sub.add_parser("install", parents=[common], help="install a package into the FHIR package cache")
+    install.add_argument("spec", nargs="?", metavar="ID#VERSION", help="package to download from the registry")
+    install.add_argument("--from", dest="from_file", metavar="FILE", help="install this package .tgz instead")
+    install.set_defaults(func=run_packages_install)
+
+
+def package_sources(args: argparse.Namespace) -> list[str]:
+    """``--packages`` folders, then ``MES_FHIR_PACKAGES`` (path-separated)."""
+    sources = list(args.packages)
+    env = os.environ.get("MES_FHIR_PACKAGES", "")
+    sources.extend(p for p in env.split(os.pathsep) if p)
+    return sources
+
+
+def _load_store(args: argparse.Namespace):
+    from pytest_mes.fhir.packages import PackageStore
+
+    return PackageStore.load(
+        package_sources(args), offline=args.offline, cache_dir=args.cache_dir, registry_url=args.registry
+    )
+
+
+# ---- mes validate --------------------------------------------------------------------------------
+def _read_resource(path: Path, store: Any) -> tuple[Any, str | None]:
+    """(resource, None) or (None, why it cannot be read)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"fichier illisible : {exc.strerror or exc}"
+    if path.suffix.lower() == ".xml" or data.lstrip()[:1] == b"<":
+        try:
+            from pytest_mes.fhir.xml import parse_xml
+        except ImportError:
+            return None, "XML not supported yet (XML non pris en charge pour l'instant)"
+        try:
+            return parse_xml(data, store), None
+        except Exception as exc:  # the XML reader's own errors: report, do not crash
+            return None, f"XML illisible : {exc}"
+    try:
+        return cache.loads(data), None
+    except ValueError as exc:
+        return None, f"JSON illisible : {exc}"
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from pytest_mes.fhir.validator import Validator
+
+    try:
+        store = _load_store(args)
+    except PackageError as exc:
+        print(f"mes validate: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    for warning in store.warnings:
+        print(f"mes validate: warning: {warning}", file=sys.stderr)
+    validator = Validator(store)
+    unknown = [url for url in args.profile if validator.schema(url, args.context) is None]
+    if unknown:
+        for url in unknown:
+            reason = validator.broken_reason(url)
+            print(f"mes validate: profile not found: {url}" + (f" ({reason})" if reason else "")
+                  + " — check the url, or add its package with --packages", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    reports: list[tuple[str, ValidationResult, bool]] = []
+    could_not_run = False
+    for name in args.files:
+        resource, problem = _read_resource(Path(name), store)
+        if problem is not None:
+            could_not_run = True
+            result = ValidationResult([make_issue("fatal", "NOT_JSON", "", why=problem)])
+            reports.append((name, result, False))
+            continue
+        reports.append((name, validator.validate(resource, args.profile, context=args.context), True))
+    if args.format == "json":
+        out = [{"file": name, "valid": result.valid, "outcome": result.to_operation_outcome()}
+               for name, result, _ in reports]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(reports))
+    if could_not_run:
+        return EXIT_CANNOT_RUN
+    return EXIT_OK if all(result.valid for _, result, _ in reports) else EXIT_INVALID
+
+
+def render_text(reports: Sequence[tuple[str, ValidationResult, bool]]) -> str:
+    """Human output, grouped by file, then severity, then location."""
+    lines: list[str] = []
+    for name, result, _ in reports:
+        counts = {s: len(result.by_severity(s)) for s in SEVERITIES}
+        verdict = "VALIDE" if result.valid else "INVALIDE"
+        summary = ", ".join(f"{n} {_SEVERITY_FR[s]}{'s' if n > 1 and s != 'information' else ''}"
+                            for s, n in counts.items() if n)
+        lines.append(f"{name}: {verdict}" + (f" ({summary})" if summary else ""))
+        for severity in SEVERITIES:
+            issues = result.by_severity(severity)
+            if not issues:
+                continue
+            lines.append(f"  {_SEVERITY_FR[severity]} :")
+            current = None
+            for issue in issues:
+                if issue.expression != current:
+                    current = issue.expression
+                    lines.append(f"    {issue.expression or '(document)'}")
+                lines.append(f"      - {issue.message}")
+                if issue.source:
+                    lines.append(f"        règle : {issue.source}")
+    return "\n".join(lines)
+
+
+# ---- mes packages --------------------------------------------------------------------------------
+def run_packages_list(args: argparse.Namespace) -> int:
+    try:
+        store = _load_store(args)
+    except PackageError as exc:
+        print(f"mes packages: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    for package in store.packages:
+        print(f"{package.key:48} {package.path}")
+    for warning in store.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_packages_install(args: argparse.Namespace) -> int:
+    from pytest_mes.fhir.packages import download_package, install_tgz_bytes, split_spec
+
+    target_cache = cache.fhir_package_cache(args.cache_dir)
+    try:
+        if args.from_file:
+            path = Path(args.from_file)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                print(f"mes packages: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+                return EXIT_CANNOT_RUN
+            folder = install_tgz_bytes(data, target_cache, origin=str(path))
+        elif args.spec:
+            if args.offline:
+                print("mes packages: --offline forbids downloading; use --from FILE.tgz", file=sys.stderr)
+                return EXIT_CANNOT_RUN
+            pid, version = split_spec(args.spec)
+            folder = download_package(pid, version, target_cache, registry_url=args.registry)
+        else:
+            print("mes packages install: give ID#VERSION or --from FILE.tgz", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+    except PackageError as exc:
+        print(f"mes packages: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(f"installed {folder.name} into {folder.parent}")
+    return EXIT_OK

@@ -1,0 +1,354 @@
+"""Compile StructureDefinition snapshots into trees of element nodes, once per profile.
+
+A :class:`Schema` is the compiled form of one StructureDefinition: a tree of :class:`ElementDef`
+nodes (children by name, slices, types, cardinality, fixed/pattern, binding, invariants), with
+the JSON property names precomputed (choice types expanded) so that validation is a dictionary walk.
+Broken profiles raise :class:`~pytest_mes.errors.ProfileError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_mes.errors import ProfileError
+
+FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
+_FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+_REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+_SYSTEM_TYPES = {
+    "String": "string", "Boolean": "boolean", "Integer": "integer", "Decimal": "decimal",
+    "Date": "date", "DateTime": "dateTime", "Time": "time",
+}
+
+PRIMITIVES = frozenset(
+    {
+        "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant",
+        "date", "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid", "xhtml",
+    }
+)
+
+
+@dataclass(slots=True)
+class TypeRef:
+    """One allowed type of an element: code, profiles (for the value) and target profiles (references)."""
+
+    code: str
+    profiles: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    aggregation: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Constraint:
+    key: str
+    severity: str
+    human: str
+    expression: str | None
+    source: str
+
+
+@dataclass(slots=True)
+class Slicing:
+    discriminators: tuple[tuple[str, str], ...]  # (type, path)
+    rules: str  # open | closed | openAtEnd
+    ordered: bool
+
+
+@dataclass(eq=False, slots=True)
+class ElementDef:
+    """One compiled ElementDefinition. Identity-hashed: nodes are used as dictionary keys."""
+
+    id: str
+    path: str
+    name: str  # last path segment, "[x]" removed
+    min: int
+    max: int | None  # None: unbounded
+    is_array: bool  # JSON representation: from the base element's max, not the profile's
+    types: list[TypeRef]
+    choice: bool
+    schema: Schema = field(repr=False)
+    slice_name: str | None = None
+    children: dict[str, ElementDef] = field(default_factory=dict, repr=False)
+    json_names: dict[str, tuple[ElementDef, str]] = field(default_factory=dict, repr=False)
+    fixed: Any = None
+    pattern: Any = None
+    binding: tuple[str, str] | None = None  # (strength, valueSet)
+    constraints: list[Constraint] = field(default_factory=list, repr=False)
+    slicing: Slicing | None = None
+    slices: list[ElementDef] = field(default_factory=list, repr=False)
+    must_support: bool = False
+    content_reference: str | None = None
+    max_length: int | None = None
+    max_text: str = "*"
+    required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
+    optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
+
+    @property
+    def type_codes(self) -> list[str]:
+        return [t.code for t in self.types]
+
+    def type_ref(self, code: str) -> TypeRef | None:
+        for t in self.types:
+            if t.code == code:
+                return t
+        return None
+
+    def child_at(self, path: str) -> ElementDef | None:
+        """The descendant at a dotted relative path (no functions), or None when not unrolled."""
+        node: ElementDef | None = self
+        for part in path.split("."):
+            if node is None:
+                return None
+            node = node.children.get(part.removesuffix("[x]"))
+        return node
+
+
+@dataclass(eq=False, slots=True)
+class Schema:
+    """A compiled StructureDefinition."""
+
+    url: str
+    version: str
+    name: str
+    type: str
+    kind: str
+    derivation: str
+    base_definition: str | None
+    package: str | None  # key of the package it comes from: context for unversioned canonicals
+    context: list[dict]  # extension contexts
+    root: ElementDef = field(init=False, repr=False)
+    by_id: dict[str, ElementDef] = field(default_factory=dict, repr=False)
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.url}|{self.version}" if self.version else self.url
+
+    def source(self, element: ElementDef) -> str:
+        return f"{self.canonical} ({element.id})"
+
+
+def _type_code(raw: dict) -> str:
+    code = raw.get("code", "")
+    if code.startswith(FHIRPATH_SYSTEM):
+        for ext in raw.get("extension") or ():
+            if ext.get("url") == _FHIR_TYPE_EXT:
+                return ext.get("valueUrl") or ext.get("valueUri") or "string"
+        return _SYSTEM_TYPES.get(code[len(FHIRPATH_SYSTEM):], "string")
+    return code
+
+
+def _value_of(element: dict, prefix: str) -> Any:
+    for key, value in element.items():
+        if key.startswith(prefix) and key != prefix:
+            return value
+    return None
+
+
+def _split_id(element_id: str) -> tuple[str, str, str | None]:
+    """``"A.b:s.c:t"`` -> (parent id ``"A.b:s"``, name ``"c"``, slice ``"t"``)."""
+    parent, _, last = element_id.rpartition(".")
+    name, _, slice_name = last.partition(":")
+    return parent, name, (slice_name or None)
+
+
+def compile_structure_definition(sd: dict, package: str | None = None) -> Schema:
+    """Compile a StructureDefinition (with a snapshot) into a :class:`Schema`."""
+    url = sd.get("url", "")
+    snapshot = (sd.get("snapshot") or {}).get("element")
+    if not snapshot:
+        raise ProfileError(f"{url}: StructureDefinition without a snapshot; pytest-mes needs published snapshots")
+    schema = Schema(
+        url=url,
+        version=str(sd.get("version") or ""),
+        name=str(sd.get("name") or sd.get("id") or ""),
+        type=str(sd.get("type") or ""),
+        kind=str(sd.get("kind") or ""),
+        derivation=str(sd.get("derivation") or "specialization"),
+        base_definition=sd.get("baseDefinition"),
+        package=package,
+        context=list(sd.get("context") or []),
+    )
+    for raw in snapshot:
+        element_id = raw.get("id") or raw.get("path")
+        if not element_id or "path" not in raw:
+            raise ProfileError(f"{url}: element without id/path in the snapshot")
+        node = _build_element(raw, element_id, schema)
+        schema.by_id[element_id] = node
+        if "." not in element_id:
+            if ":" in element_id:
+                raise ProfileError(f"{url}: a sliced root element {element_id!r}")
+            schema.root = node
+            continue
+        parent_id, name, slice_name = _split_id(element_id)
+        if slice_name is not None:
+            base = schema.by_id.get(f"{parent_id}.{name}" if parent_id else name)
+            if base is None:
+                raise ProfileError(f"{url}: slice {element_id!r} comes before its sliced element")
+            base.slices.append(node)
+        else:
+            parent = schema.by_id.get(parent_id)
+            if parent is None:
+                raise ProfileError(f"{url}: element {element_id!r} has no parent {parent_id!r} in the snapshot")
+            parent.children[name.removesuffix("[x]")] = node
+    if not hasattr(schema, "root"):
+        raise ProfileError(f"{url}: snapshot without a root element")
+    for node in schema.by_id.values():
+        _index_json_names(node)
+    return schema
+
+
+def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
+    path = raw["path"]
+    last = path.rsplit(".", 1)[-1]
+    min_ = raw.get("min", 0)
+    max_text = str(raw.get("max", "*"))
+    if max_text == "*":
+        max_ = None
+    else:
+        try:
+            max_ = int(max_text)
+        except ValueError as exc:
+            raise ProfileError(f"{schema.url}: {element_id}: max {max_text!r} is neither a number nor '*'") from exc
+        if not isinstance(min_, int) or min_ > max_:
+            raise ProfileError(f"{schema.url}: {element_id}: min {min_} > max {max_text}")
+    base_max = str((raw.get("base") or {}).get("max", max_text))
+    types = [
+        TypeRef(
+            code=_type_code(t),
+            profiles=tuple(t.get("profile") or ()),
+            targets=tuple(t.get("targetProfile") or ()),
+            aggregation=tuple(t.get("aggregation") or ()),
+        )
+        for t in raw.get("type") or ()
+    ]
+    if (raw.get("base") or {}).get("path") == "Resource.id" and types:
+        types[0].code = "id"  # R4 snapshots say System.String/"string"; a resource id is an `id` (64 chars max)
+    binding = None
+    raw_binding = raw.get("binding")
+    if raw_binding and raw_binding.get("valueSet"):
+        binding = (raw_binding.get("strength", "example"), raw_binding["valueSet"])
+    constraints = [
+        Constraint(
+            key=c.get("key", "?"),
+            severity=c.get("severity", "error"),
+            human=c.get("human", ""),
+            expression=c.get("expression"),
+            source=c.get("source") or schema.url,
+        )
+        for c in raw.get("constraint") or ()
+    ]
+    slicing = None
+    if raw.get("slicing"):
+        s = raw["slicing"]
+        slicing = Slicing(
+            discriminators=tuple(
+                (d.get("type", "value"), d.get("path", "$this")) for d in s.get("discriminator") or ()
+            ),
+            rules=s.get("rules", "open"),
+            ordered=bool(s.get("ordered", False)),
+        )
+    max_length = raw.get("maxLength")
+    return ElementDef(
+        id=element_id,
+        path=path,
+        name=last.removesuffix("[x]"),
+        min=min_ if isinstance(min_, int) else 0,
+        max=max_,
+        is_array=base_max != "1" and base_max != "0" and "." in path,
+        types=types,
+        choice=last.endswith("[x]"),
+        schema=schema,
+        slice_name=_split_id(element_id)[2] if "." in element_id else None,
+        fixed=_value_of(raw, "fixed"),
+        pattern=_value_of(raw, "pattern"),
+        binding=binding,
+        constraints=constraints,
+        slicing=slicing,
+        must_support=bool(raw.get("mustSupport", False)),
+        content_reference=raw.get("contentReference"),
+        max_length=max_length if isinstance(max_length, int) else None,
+        max_text=max_text,
+    )
+
+
+def _cap(code: str) -> str:
+    return code[:1].upper() + code[1:]
+
+
+def _index_json_names(node: ElementDef) -> None:
+    names: dict[str, tuple[ElementDef, str]] = {}
+    for name, child in node.children.items():
+        if child.choice:
+            for t in child.types:
+                names[name + _cap(t.code)] = (child, t.code)
+        else:
+            names[name] = (child, child.types[0].code if child.types else "")
+    node.json_names = names
+    node.required = [c for c in node.children.values() if c.min > 0]
+    node.optional_ms = [c for c in node.children.values() if c.must_support and c.min == 0 and c.max != 0]
+
+
+# FHIR primitive formats: the regexes of the R4 primitive StructureDefinitions, compiled once.
+@dataclass(frozen=True, slots=True)
+class PrimitiveRule:
+    json_kind: str  # "bool" | "int" | "number" | "str"
+    regex: re.Pattern[str] | None
+    max_length: int | None
+
+
+def primitive_rule(sd: dict) -> PrimitiveRule:
+    code = sd.get("type", "")
+    regex = None
+    max_length = None
+    for element in (sd.get("snapshot") or {}).get("element") or ():
+        if element.get("path") == f"{code}.value":
+            max_length = element.get("maxLength")
+            for t in element.get("type") or ():
+                for ext in t.get("extension") or ():
+                    if ext.get("url") == _REGEX_EXT and ext.get("valueString"):
+                        regex = re.compile(ext["valueString"])
+    if code == "boolean":
+        kind = "bool"
+    elif code in ("integer", "positiveInt", "unsignedInt"):
+        kind = "int"
+    elif code == "decimal":
+        kind = "number"
+    else:
+        kind = "str"
+    return PrimitiveRule(kind, regex if kind == "str" else None, max_length)
+
+
+def describe(node: ElementDef, depth: int = 99) -> dict:
+    """A JSON-able view of a compiled element tree: for debugging and snapshot tests."""
+    out: dict[str, Any] = {"id": node.id, "card": f"{node.min}..{node.max_text}"}
+    if node.types:
+        out["types"] = [
+            t.code + (f"({'|'.join(t.profiles)})" if t.profiles else "")
+            + (f"->({'|'.join(t.targets)})" if t.targets else "")
+            for t in node.types
+        ]
+    if node.fixed is not None:
+        out["fixed"] = node.fixed
+    if node.pattern is not None:
+        out["pattern"] = node.pattern
+    if node.binding:
+        out["binding"] = f"{node.binding[0]} {node.binding[1]}"
+    keys = [c.key for c in node.constraints if c.key != "ele-1"]
+    if keys:
+        out["invariants"] = keys
+    if node.must_support:
+        out["mustSupport"] = True
+    if node.slicing:
+        out["slicing"] = {
+            "discriminator": [f"{t}:{p}" for t, p in node.slicing.discriminators],
+            "rules": node.slicing.rules,
+            "ordered": node.slicing.ordered,
+        }
+    if depth > 0:
+        if node.slices:
+            out["slices"] = {s.slice_name: describe(s, depth - 1) for s in node.slices}
+        if node.children:
+            out["children"] = {name: describe(c, depth - 1) for name, c in node.children.items()}
+    return out

@@ -1,0 +1,479 @@
+"""Invariants (ElementDefinition.constraint): native Python for the common ones, fhirpathpy for the rest.
+
+The base R4 invariants run on nearly every element (ele-1, ext-1, dom-*, ref-1, bdl-*…): through
+fhirpathpy they would cost tens of microseconds each, hundreds of times per resource. They are
+matched by their exact expression text (keys are reused with different expressions, e.g. ``inv-1``)
+and evaluated natively. Anything else is compiled once with fhirpathpy and cached by expression.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+Native = Callable[[Any, "InvariantContext"], bool]
+
+
+class InvariantContext:
+    """What an invariant may look at besides the element: %resource and %rootResource."""
+
+    __slots__ = ("resource", "root_resource")
+
+    def __init__(self, resource: dict, root_resource: dict):
+        self.resource = resource
+        self.root_resource = root_resource
+
+
+class NotEvaluable(Exception):
+    """The expression cannot be evaluated here (unsupported FHIRPath); reported as not checked."""
+
+
+def _has(obj: Any, key: str) -> bool:
+    return isinstance(obj, dict) and (obj.get(key) not in (None, [], {}) or obj.get("_" + key) is not None)
+
+
+def _has_choice(obj: Any, name: str) -> bool:
+    """A choice element (``value[x]``) is present: ``valueString``, ``_valueCode``…"""
+    if not isinstance(obj, dict):
+        return False
+    size = len(name)
+    return any(
+        (k.startswith(name) and k[size:size + 1].isupper()) or (k.startswith("_" + name) and k[size + 1:size + 2].isupper())
+        for k in obj
+    )
+
+
+def _items(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _ext_1(obj: Any, _: InvariantContext) -> bool:
+    return _has(obj, "extension") != _has_choice(obj, "value")
+
+
+def _hash_references(value: Any, out: set[str]) -> None:
+    if isinstance(value, dict):
+        for v in value.values():
+            _hash_references(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _hash_references(v, out)
+    elif isinstance(value, str) and value.startswith("#"):
+        out.add(value)
+
+
+def _dom_3(obj: Any, ctx: InvariantContext) -> bool:
+    contained = _items(obj.get("contained"))
+    if not contained:
+        return True
+    refs: set[str] = set()
+    _hash_references(ctx.resource, refs)
+    if "#" in refs:
+        return True
+    return all(("#" + str(c.get("id"))) in refs for c in contained if isinstance(c, dict))
+
+
+def _dom_4(obj: Any, _: InvariantContext) -> bool:
+    for c in _items(obj.get("contained")):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and (_has(meta, "versionId") or _has(meta, "lastUpdated")):
+            return False
+    return True
+
+
+def _dom_5(obj: Any, _: InvariantContext) -> bool:
+    for c in _items(obj.get("contained")):
+        meta = c.get("meta") if isinstance(c, dict) else None
+        if isinstance(meta, dict) and _has(meta, "security"):
+            return False
+    return True
+
+
+def _ref_1(obj: Any, ctx: InvariantContext) -> bool:
+    ref = obj.get("reference") if isinstance(obj, dict) else None
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return True
+    ids = {c.get("id") for c in _items(ctx.root_resource.get("contained")) if isinstance(c, dict)}
+    return ref[1:] in ids
+
+
+def _html_checks(obj: Any, _: InvariantContext) -> bool:
+    # htmlChecks(): XHTML with the right root and namespace, and none of the forbidden active content.
+    div = obj.get("div") if isinstance(obj, dict) else obj  # on Narrative.div itself (R4) or its parent
+    if not isinstance(div, str):
+        return True  # a missing div is a cardinality matter
+    text = div.lstrip()
+    lowered = text.lower()
+    if not text.startswith("<div") or "http://www.w3.org/1999/xhtml" not in text:
+        return False
+    return not any(tag in lowered for tag in ("<script", "<form", "<iframe", "<object", "<embed", "<applet"))
+
+
+def _as_instant(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _per_1(obj: Any, _: InvariantContext) -> bool:
+    start, end = obj.get("start"), obj.get("end")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return True
+    if len(start) == len(end) and ("T" not in start):
+        return start <= end
+    a, b = _as_instant(start), _as_instant(end)
+    if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
+        return True  # different precisions: FHIRPath comparison is empty, so the invariant holds
+    return a <= b
+
+
+def _bdl_7(obj: Any, _: InvariantContext) -> bool:
+    if obj.get("type") == "history":
+        return True
+    seen: set[str] = set()
+    for entry in _items(obj.get("entry")):
+        if not isinstance(entry, dict) or not isinstance(entry.get("fullUrl"), str):
+            continue
+        resource = entry.get("resource")
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        version = meta.get("versionId", "") if isinstance(meta, dict) else ""
+        key = entry["fullUrl"] + str(version or "")
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _bdl_3(obj: Any, _: InvariantContext) -> bool:
+    if not isinstance(obj.get("type"), str):
+        return not _items(obj.get("entry"))  # FHIRPath: comparing with an empty type gives empty, not true
+    needs = obj.get("type") in ("batch", "transaction", "history")
+    return all(_has(e, "request") == needs for e in _items(obj.get("entry")) if isinstance(e, dict))
+
+
+def _bdl_4(obj: Any, _: InvariantContext) -> bool:
+    if not isinstance(obj.get("type"), str):
+        return not _items(obj.get("entry"))
+    needs = obj.get("type") in ("batch-response", "transaction-response", "history")
+    return all(_has(e, "response") == needs for e in _items(obj.get("entry")) if isinstance(e, dict))
+
+
+def _first_resource_type(obj: Any) -> str | None:
+    entries = _items(obj.get("entry"))
+    first = entries[0] if entries else None
+    resource = first.get("resource") if isinstance(first, dict) else None
+    return resource.get("resourceType") if isinstance(resource, dict) else None
+
+
+NATIVE: dict[str, Native] = {
+    "hasValue() or (children().count() > id.count())": lambda obj, _: not isinstance(obj, dict)
+    or any(k != "id" for k in obj),
+    "extension.exists() != value.exists()": _ext_1,
+    "contained.contained.empty()": lambda obj, _: not any(
+        _has(c, "contained") for c in _items(obj.get("contained"))
+    ),
+    "contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()": _dom_4,
+    "contained.meta.security.empty()": _dom_5,
+    "text.`div`.exists()": lambda obj, _: isinstance(obj.get("text"), dict) and _has(obj["text"], "div"),
+    (
+        "reference.startsWith('#').not() or (reference.substring(1).trace('url') in "
+        "%rootResource.contained.id.trace('ids'))"
+    ): _ref_1,
+    "htmlChecks()": _html_checks,
+    "value.empty() or system.exists()": lambda obj, _: not _has(obj, "value") or _has(obj, "system"),
+    "code.empty() or system.exists()": lambda obj, _: not _has(obj, "code") or _has(obj, "system"),
+    "start.hasValue().not() or end.hasValue().not() or (start <= end)": _per_1,
+    "total.empty() or (type = 'searchset') or (type = 'history')": lambda obj, _: not _has(obj, "total")
+    or obj.get("type") in ("searchset", "history"),
+    "entry.search.empty() or (type = 'searchset')": lambda obj, _: obj.get("type") == "searchset"
+    or not any(_has(e, "search") for e in _items(obj.get("entry"))),
+    (
+        "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' "
+        "or %resource.type = 'history'))"
+    ): _bdl_3,
+    (
+        "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = "
+        "'transaction-response' or %resource.type = 'history'))"
+    ): _bdl_4,
+    "resource.exists() or request.exists() or response.exists()": lambda obj, _: _has(obj, "resource")
+    or _has(obj, "request")
+    or _has(obj, "response"),
+    "fullUrl.contains('/_history/').not()": lambda obj, _: "/_history/" not in str(obj.get("fullUrl", "")),
+    "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()": _bdl_7,
+    (
+        "type = 'document' implies (identifier.system.exists() and identifier.value.exists())"
+    ): lambda obj, _: obj.get("type")
+    != "document"
+    or (
+        isinstance(obj.get("identifier"), dict)
+        and _has(obj["identifier"], "system")
+        and _has(obj["identifier"], "value")
+    ),
+    "type = 'document' implies (timestamp.hasValue())": lambda obj, _: obj.get("type") != "document"
+    or _has(obj, "timestamp"),
+    "type = 'document' implies entry.first().resource.is(Composition)": lambda obj, _: obj.get("type") != "document"
+    or _first_resource_type(obj) == "Composition",
+    "type = 'message' implies entry.first().resource.is(MessageHeader)": lambda obj, _: obj.get("type") != "message"
+    or _first_resource_type(obj) == "MessageHeader",
+    "where(use = 'home').empty()": lambda obj, _: not (isinstance(obj, dict) and obj.get("use") == "home"),
+    "(identifier.count() + name.count()) > 0": lambda obj, _: _has(obj, "identifier") or _has(obj, "name"),
+    "data.empty() or contentType.exists()": lambda obj, _: not _has(obj, "data") or _has(obj, "contentType"),
+    "comparator.empty()": lambda obj, _: not _has(obj, "comparator"),
+    "start.exists() = end.exists()": lambda obj, _: _has(obj, "start") == _has(obj, "end"),
+    "type.exists() or actor.exists()": lambda obj, _: _has(obj, "type") or _has(obj, "actor"),
+    "emptyReason.empty() or entry.empty()": lambda obj, _: not _has(obj, "emptyReason") or not _has(obj, "entry"),
+    "mode = 'changes' or entry.deleted.empty()": lambda obj, _: obj.get("mode") == "changes"
+    or not any(_has(e, "deleted") for e in _items(obj.get("entry"))),
+    "mode = 'working' or entry.date.empty()": lambda obj, _: obj.get("mode") == "working"
+    or not any(_has(e, "date") for e in _items(obj.get("entry"))),
+    "name.exists() or telecom.exists() or address.exists() or organization.exists()": lambda obj, _: any(
+        _has(obj, k) for k in ("name", "telecom", "address", "organization")
+    ),
+    # drt-1 (Duration), app-3, app-4 (Appointment): on every GAP appointment and slot duration.
+    "code.exists() implies ((system = %ucum) and value.exists())": lambda obj, _: not _has(obj, "code")
+    or (obj.get("system") == "http://unitsofmeasure.org" and _has(obj, "value")),
+    "(start.exists() and end.exists()) or (status in ('proposed' | 'cancelled' | 'waitlist'))": lambda obj, _: (
+        _has(obj, "start") and _has(obj, "end")
+    )
+    or obj.get("status") in ("proposed", "cancelled", "waitlist"),
+    (
+        "Appointment.cancelationReason.exists() implies (Appointment.status='no-show' or "
+        "Appointment.status='cancelled')"
+    ): lambda obj, _: not _has(obj, "cancelationReason")
+    or obj.get("status") in ("no-show", "cancelled"),
+    # FR Core Location (2.2.0): a room or bed extension implies the matching type code.
+    (
+        "extension('http://fhir.fr/StructureDefinition/fr-core-location-type-chambre').exists() "
+        "implies type.coding.where(code = 'CHAMB').exists()"
+    ): lambda obj, _: _location_kind(
+        obj, "http://fhir.fr/StructureDefinition/fr-core-location-type-chambre", "CHAMB"
+    ),
+    (
+        "extension('http://fhir.fr/StructureDefinition/fr-core-location-position-lit').exists() "
+        "implies type.coding.where(code = 'LIT').exists()"
+    ): lambda obj, _: _location_kind(
+        obj, "http://fhir.fr/StructureDefinition/fr-core-location-position-lit", "LIT"
+    ),
+}
+
+
+def _location_kind(obj: Any, url: str, code: str) -> bool:
+    if not any(isinstance(e, dict) and e.get("url") == url for e in _items(obj.get("extension"))):
+        return True
+    for concept in _items(obj.get("type")):
+        if isinstance(concept, dict):
+            for coding in _items(concept.get("coding")):
+                if isinstance(coding, dict) and coding.get("code") == code:
+                    return True
+    return False
+# dom-3's expression is long and shared by every DomainResource: matched by its key and prefix.
+_DOM_3_PREFIX = "contained.where((('#'+id in (%resource.descendants().reference"
+
+
+def native_for(key: str, expression: str) -> Native | None:
+    native = NATIVE.get(expression)
+    if native is None and key == "dom-3" and expression.startswith(_DOM_3_PREFIX):
+        return _dom_3
+    return native
+
+
+
+# --------------------------------------------------------------------------------------------------
+# FR Core identity (INS) invariants: on every Patient a MES server returns, ~0.2-0.6 ms each through
+# fhirpathpy. FHIRPath three-valued logic is kept: ``{} implies false`` is empty, which fails.
+
+_RELIABILITY = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability"
+_BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+_INSEE = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code"
+
+
+def _ext_values(obj: Any, url: str) -> list[tuple[str, Any]]:
+    """(json key, value) of the value[x] of the extensions with this url."""
+    out = []
+    for e in _items(obj.get("extension") if isinstance(obj, dict) else None):
+        if isinstance(e, dict) and e.get("url") == url:
+            out.extend((k, v) for k, v in e.items() if k.startswith("value") and k[5:6].isupper())
+    return out
+
+
+def _sub_extensions(obj: Any, url: str) -> list[dict]:
+    return [e for e in _items(obj.get("extension") if isinstance(obj, dict) else None)
+            if isinstance(e, dict) and e.get("url") == url]
+
+
+def _identity_status_codes(obj: Any) -> list[Any]:
+    """``…identity-reliability…extension(identityStatus).value.code``: codes of Coding values."""
+    codes = []
+    for reliability in _sub_extensions(obj, _RELIABILITY):
+        for key, value in _ext_values(reliability, "identityStatus"):
+            if key == "valueCoding" and isinstance(value, dict) and "code" in value:
+                codes.append(value["code"])
+    return codes
+
+
+def _vali_exists(obj: Any) -> bool:
+    return "VALI" in _identity_status_codes(obj)
+
+
+def _vali_equals(obj: Any) -> bool | None:
+    codes = _identity_status_codes(obj)
+    if not codes:
+        return None
+    return len(codes) == 1 and codes[0] == "VALI"
+
+
+def _implies(antecedent: bool | None, consequent: bool | None) -> bool:
+    if antecedent is False:
+        return True
+    if consequent is True:
+        return True
+    return False  # true/empty implies false/empty: false or empty, both fail
+
+
+def _has_identifier(obj: Any, system: str, *, official: bool = False, ins_nir: bool = False) -> bool:
+    for ident in _items(obj.get("identifier")):
+        if not isinstance(ident, dict) or ident.get("system") != system:
+            continue
+        if official and ident.get("use") != "official":
+            continue
+        if ins_nir:
+            codings = _items(ident.get("type", {}).get("coding") if isinstance(ident.get("type"), dict) else None)
+            if not any(isinstance(c, dict) and c.get("code") == "INS-NIR" for c in codings):
+                continue
+        return True
+    return False
+
+
+def _fr_core_1_v22(obj: Any, _: InvariantContext) -> bool:
+    ins = (
+        _has_identifier(obj, "urn:oid:1.2.250.1.213.1.4.8", official=True, ins_nir=True)
+        or any(_has_identifier(obj, f"urn:oid:1.2.250.1.213.1.4.{n}", official=True) for n in (9, 10, 11))
+    )
+    return _implies(_vali_exists(obj), ins)
+
+
+def _fr_core_1_v21(obj: Any, _: InvariantContext) -> bool:
+    ins = any(_has_identifier(obj, f"urn:oid:1.2.250.1.213.1.4.{n}") for n in (8, 9, 10))
+    return _implies(_vali_equals(obj), ins)
+
+
+def _fr_core_1_v20(obj: Any, _: InvariantContext) -> bool:
+    ins = any(_has_identifier(obj, f"urn:oid:1.2.250.1.213.1.4.{n}") for n in (8, 9))
+    return _implies(_vali_equals(obj), ins)
+
+
+def _fr_core_2(obj: Any, _: InvariantContext) -> bool:
+    official = [i for i in _items(obj.get("identifier")) if isinstance(i, dict) and i.get("use") == "official"]
+    return _implies(_vali_exists(obj), len(official) == 1)
+
+
+def _fr_core_3(obj: Any, _: InvariantContext) -> bool:
+    codes = []
+    for key, place in _ext_values(obj, _BIRTH_PLACE):
+        if key == "valueAddress":
+            for k, value in _ext_values(place, _INSEE):
+                if k == "valueCoding" and isinstance(value, dict) and "code" in value:
+                    codes.append(value["code"])
+    consequent = None if not codes else not (len(codes) == 1 and codes[0] == "99999")
+    return _implies(_vali_exists(obj), consequent)
+
+
+_VALI = "(extension('" + _RELIABILITY + "').extension('identityStatus').value.exists(code = 'VALI')) implies "
+_VALI_21 = (
+    "(extension.where(url= '" + _RELIABILITY + "').extension.where(url = 'identityStatus').value.code = 'VALI') "
+    "implies "
+)
+NATIVE.update({
+    _VALI + "(identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.8' and use = 'official' and "
+    "type.coding.exists(code = 'INS-NIR')).exists() or identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.9' "
+    "and use = 'official').exists() or identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.10' and use = "
+    "'official').exists() or identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.11' and use = "
+    "'official').exists())": _fr_core_1_v22,
+    _VALI + "(identifier.where(use = 'official').count() = 1)": _fr_core_2,
+    _VALI + "extension('" + _BIRTH_PLACE + "').value.extension('" + _INSEE + "').value.code != '99999'": _fr_core_3,
+    _VALI_21 + "(identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.8').exists() or identifier.where(system = "
+    "'urn:oid:1.2.250.1.213.1.4.9').exists() or identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.10').exists() "
+    "or identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.10').exists())": _fr_core_1_v21,
+    _VALI_21 + "(identifier.where(system = 'urn:oid:1.2.250.1.213.1.4.8').exists() or identifier.where(system = "
+    "'urn:oid:1.2.250.1.213.1.4.9').exists())": _fr_core_1_v20,
+})
+
+# --------------------------------------------------------------------------------------------------
+# fhirpathpy for everything else
+
+
+def _has_value(inputs: list) -> list:
+    # fhirpathpy 2.2.4 lacks hasValue(): a single primitive with a value.
+    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)]
+
+
+_USER_FUNCTIONS = {"hasValue": {"fn": _has_value, "arity": {0: []}}}
+
+
+class FhirPathInvariant:
+    """A FHIRPath expression parsed once (lazily) and evaluated against elements."""
+
+    def __init__(self, expression: str):
+        self.expression = expression
+        self._parsed: Any = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def _parse(self) -> Any:
+        if self._parsed is None and self._error is None:
+            with self._lock:
+                if self._parsed is None and self._error is None:
+                    try:
+                        from fhirpathpy import parse
+
+                        self._parsed = parse(self.expression)
+                    except Exception as exc:  # fhirpathpy raises bare Exceptions on syntax it lacks
+                        self._error = f"expression FHIRPath non prise en charge ({exc.__class__.__name__})"
+        if self._error is not None:
+            raise NotEvaluable(self._error)
+        return self._parsed
+
+    def evaluate(self, value: Any, base: str, ctx: InvariantContext) -> bool:
+        """True when satisfied; an empty result is not satisfied (as in the HL7 validator).
+
+        Raises NotEvaluable when fhirpathpy cannot evaluate it."""
+        return self.evaluate_raw(value, base, ctx) is True
+
+    def evaluate_raw(self, value: Any, base: str, ctx: InvariantContext) -> bool | None:
+        """The boolean result, or None when the expression evaluates to empty."""
+        parsed = self._parse()
+        from fhirpathpy import apply_parsed_path
+        from fhirpathpy.engine.nodes import ResourceNode
+        from fhirpathpy.models import models
+
+        try:
+            node = ResourceNode.create_node(value, base) if base else value
+            result = apply_parsed_path(
+                node,
+                parsed,
+                {"resource": ctx.resource, "rootResource": ctx.root_resource},
+                models["r4"],
+                {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True},
+            )
+        except Exception as exc:  # an evaluation failure is "not checked", never a crash or a pass
+            raise NotEvaluable(f"évaluation FHIRPath impossible ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
+        if not result:
+            return None
+        first = result[0]
+        data = getattr(first, "data", first)
+        return data is not False
+
+
+_COMPILED: dict[str, FhirPathInvariant] = {}
+
+
+def fhirpath_invariant(expression: str) -> FhirPathInvariant:
+    inv = _COMPILED.get(expression)
+    if inv is None:
+        inv = _COMPILED.setdefault(expression, FhirPathInvariant(expression))
+    return inv

@@ -1,0 +1,225 @@
+"""Validation findings: the issue catalogue (French messages), :class:`Issue` and :class:`ValidationResult`.
+
+Every finding has a catalogue id (``MSG``) so that tests and tools can rely on the kind of issue
+rather than on its wording; the wording is French because the users reading verdicts are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SEVERITIES = ("fatal", "error", "warning", "information")
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+# id -> (FHIR issue-type code, French message template)
+MSG: dict[str, tuple[str, str]] = {
+    "UNKNOWN_ELEMENT": ("structure", "Élément inconnu « {name} » : il n'existe pas dans {type}."),
+    "NOT_AN_OBJECT": ("structure", "Un objet JSON est attendu pour un élément de type {type}, trouvé : {found}."),
+    "NOT_A_RESOURCE": (
+        "structure",
+        "Une ressource FHIR (objet JSON avec « resourceType ») est attendue, trouvé : {found}.",
+    ),
+    "UNKNOWN_RESOURCE_TYPE": ("structure", "Type de ressource inconnu en FHIR R4 : « {type} »."),
+    "ARRAY_EXPECTED": (
+        "structure",
+        "« {name} » doit être un tableau JSON (l'élément est répétable), trouvé : {found}.",
+    ),
+    "SINGLE_EXPECTED": ("structure", "« {name} » ne doit pas être un tableau JSON (l'élément n'est pas répétable)."),
+    "EMPTY_ARRAY": ("structure", "Tableau vide interdit en JSON FHIR pour « {name} » : omettez l'élément."),
+    "NULL_VALUE": ("structure", "Valeur null interdite pour « {name} »."),
+    "EMPTY_OBJECT": (
+        "structure",
+        "Objet vide interdit : un élément doit avoir une valeur ou des éléments fils (ele-1).",
+    ),
+    "COMPANION_MISMATCH": (
+        "structure",
+        "« _{name} » ne correspond pas à « {name} » (mêmes tailles de tableau attendues).",
+    ),
+    "WRONG_JSON_TYPE": ("value", "Valeur de type JSON {found} pour un {type} FHIR : {expected} attendu."),
+    "BAD_FORMAT": ("value", "Valeur « {value} » invalide pour le type {type} (format FHIR non respecté)."),
+    "EMPTY_STRING": ("value", "Chaîne vide interdite : omettez l'élément plutôt que d'envoyer \"\"."),
+    "INTEGER_RANGE": ("value", "Valeur {value} hors des bornes d'un {type} FHIR."),
+    "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
+    "CARD_MIN": (
+        "required",
+        "{count} occurrence(s) de « {name} », au moins {min} attendue(s) (cardinalité {min}..{max}).",
+    ),
+    "CARD_MAX": (
+        "structure",
+        "{count} occurrence(s) de « {name} », au plus {max} autorisée(s) (cardinalité {min}..{max}).",
+    ),
+    "SLICE_MIN": (
+        "required",
+        "Tranche « {slice} » de « {name} » : {count} occurrence(s), au moins {min} attendue(s) "
+        "({min}..{max}).",
+    ),
+    "SLICE_MAX": (
+        "structure",
+        "Tranche « {slice} » de « {name} » : {count} occurrence(s), au plus {max} autorisée(s) "
+        "({min}..{max}).",
+    ),
+    "SLICE_CLOSED": (
+        "structure",
+        "Cet élément « {name} » ne correspond à aucune tranche autorisée ({slices}) et le découpage (slicing)"
+        " est fermé.",
+    ),
+    "SLICE_ORDER": (
+        "structure",
+        "Ordre des tranches non respecté : « {slice} » après « {previous} » alors que le découpage est "
+        "ordonné.",
+    ),
+    "SLICE_OPEN_AT_END": (
+        "structure",
+        "Élément hors tranche avant la fin de « {name} » alors que le découpage est « openAtEnd ».",
+    ),
+    "SLICE_NOT_CHECKED": (
+        "informational",
+        "Tranche de « {name} » non déterminée : le discriminant dépend d'un jeu de valeurs non disponible "
+        "hors ligne.",
+    ),
+    "TYPE_PROFILE_NOT_FOUND": (
+        "informational",
+        "Profil de type {url} introuvable dans les paquets chargés : ses contraintes ne sont pas vérifiées.",
+    ),
+    "SLICE_ASSUMED": (
+        "informational",
+        "Élément rattaché à la tranche « {slice} » de « {name} » sans vérifier tout son discriminant (jeu de "
+        "valeurs non disponible hors ligne).",
+    ),
+    "FIXED": ("value", "Valeur {actual} différente de la valeur fixée {expected}."),
+    "PATTERN": ("value", "Valeur {actual} non conforme au motif (pattern) {expected}."),
+    "BINDING_REQUIRED": (
+        "code-invalid",
+        "Code {code} absent du jeu de valeurs obligatoire {valueset} (binding required).",
+    ),
+    "BINDING_EXTENSIBLE": (
+        "code-invalid",
+        "Code {code} absent du jeu de valeurs {valueset} (binding extensible : utilisez-le si un code "
+        "convient).",
+    ),
+    "BINDING_PREFERRED": (
+        "informational",
+        "Code {code} absent du jeu de valeurs recommandé {valueset} (binding preferred).",
+    ),
+    "BINDING_NOT_CHECKED": (
+        "informational",
+        "Code {code} non vérifié : le jeu de valeurs {valueset} ne peut pas être déplié hors ligne ({why}).",
+    ),
+    "BINDING_NO_CODE": (
+        "code-invalid",
+        "Aucun code fourni alors que le jeu de valeurs {valueset} est obligatoire (binding required).",
+    ),
+    "INVARIANT": ("invariant", "Contrainte {key} non respectée : {human}"),
+    "INVARIANT_NOT_CHECKED": ("informational", "Contrainte {key} non vérifiée : {why}."),
+    "EXTENSION_UNKNOWN": (
+        "structure",
+        "Extension {url} non vérifiée : sa définition est introuvable dans les paquets FHIR chargés.",
+    ),
+    "EXTENSION_CONTEXT": ("structure", "Extension {url} interdite à cet endroit (contextes autorisés : {contexts})."),
+    "EXTENSION_NO_URL": ("structure", "Extension sans « url »."),
+    "PROFILE_NOT_FOUND": ("not-found", "Profil introuvable dans les paquets FHIR chargés : {url}."),
+    "META_PROFILE_NOT_FOUND": ("not-found", "Profil déclaré dans meta.profile introuvable, non vérifié : {url}."),
+    "PROFILE_WRONG_TYPE": ("structure", "Le profil {url} s'applique aux ressources {expected}, pas à {type}."),
+    "REF_TARGET_TYPE": ("structure", "Référence vers un(e) {type} interdite ici : cibles autorisées {allowed}."),
+    "REF_TARGET_PROFILE": (
+        "structure",
+        "La ressource référencée ({target}) n'est conforme à aucun des profils attendus : {profiles}.",
+    ),
+    "REF_NOT_CONTAINED": (
+        "structure",
+        "La référence {reference} doit désigner une ressource contenue (« #id ») : agrégation « contained ».",
+    ),
+    "REF_UNRESOLVED_LOCAL": ("structure", "La référence {reference} ne désigne aucune ressource contenue (contained)."),
+    "REF_FORMAT": ("value", "Référence « {reference} » mal formée."),
+    "MUST_SUPPORT": (
+        "informational",
+        "Élément « {name} » marqué must-support absent : le système doit savoir le traiter.",
+    ),
+    "BUNDLE_DUPLICATE_FULLURL": ("invariant", "fullUrl {url} en double dans le Bundle."),
+    "NOT_JSON": ("structure", "Document illisible : {why}."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One finding.
+
+    ``expression`` is a FHIRPath location with indexes (``Patient.identifier[0].system``);
+    ``source`` names the rule: profile url and element id, or an invariant key.
+    """
+
+    severity: str
+    code: str
+    expression: str
+    message: str
+    source: str = ""
+    message_id: str = ""
+
+    def to_fhir(self) -> dict:
+        issue: dict = {"severity": self.severity, "code": self.code, "details": {"text": self.message}}
+        if self.source:
+            issue["diagnostics"] = self.source
+        if self.expression:
+            issue["expression"] = [self.expression]
+        if self.message_id:
+            issue["extension"] = [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id",
+                    "valueString": self.message_id,
+                }
+            ]
+        return issue
+
+
+def make_issue(severity: str, message_id: str, expression: str, source: str = "", **values: object) -> Issue:
+    code, template = MSG[message_id]
+    return Issue(severity, code, expression, template.format(**values), source, message_id)
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _location_key(expression: str) -> tuple:
+    # Indexes compare as numbers, so entry[10] sorts after entry[9].
+    parts = _INDEX.split(expression)
+    return tuple((i % 2, int(p) if i % 2 else p) for i, p in enumerate(parts))
+
+
+def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
+    """Stable, documented order: by location (document order of indexes), then severity, then message."""
+    unique = list({(i.severity, i.code, i.expression, i.message): i for i in reversed(list(issues))}.values())
+    return sorted(unique, key=lambda i: (_location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of validating one resource."""
+
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """True when no issue is an error or fatal."""
+        return not any(i.severity in ("error", "fatal") for i in self.issues)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity in ("error", "fatal")]
+
+    def by_severity(self, severity: str) -> list[Issue]:
+        return [i for i in self.issues if i.severity == severity]
+
+    def to_operation_outcome(self) -> dict:
+        """A FHIR R4 OperationOutcome; an empty result gives one "information" issue, as FHIR requires ≥1."""
+        issues = [i.to_fhir() for i in self.issues]
+        if not issues:
+            issues = [
+                {"severity": "information", "code": "informational", "details": {"text": "Aucun problème détecté."}}
+            ]
+        return {"resourceType": "OperationOutcome", "issue": issues}
+
+    def __str__(self) -> str:
+        lines = [f"{i.severity:<11} {i.expression}: {i.message}" for i in self.issues]
+        return "\n".join(lines) if lines else "valide"

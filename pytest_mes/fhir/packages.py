@@ -1,0 +1,650 @@
+"""FHIR packages: find them (folders, ``.tgz``, the FHIR cache, the registry), index them, resolve canonicals.
+
+A package is indexed once (canonical url, version, resource type, where its JSON sits) and the index
+is cached (see :mod:`pytest_mes.fhir.cache`); definitions are parsed only when first asked for.
+
+Resolution order for ``id#version``: the folders given as ``sources`` (``.tgz`` files or unpacked
+packages), then the FHIR package cache (``~/.fhir/packages``), then a download from the FHIR package
+registry into that cache unless ``offline``. A missing dependency is named once, in
+:attr:`PackageStore.warnings`, and loading goes on; only a missing ``hl7.fhir.r4.core`` is fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tarfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_mes.errors import PackageError
+from pytest_mes.fhir import cache
+
+CORE_ID = "hl7.fhir.r4.core"
+CORE_VERSION = "4.0.1"
+DEFAULT_REGISTRY = "https://packages.fhir.org"
+FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
+
+# Resource types worth indexing by canonical url (the rest of a package is documentation).
+_CANONICAL_TYPES = frozenset(
+    {
+        "StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter", "CapabilityStatement",
+        "OperationDefinition", "ConceptMap", "NamingSystem", "ImplementationGuide", "CompartmentDefinition",
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Versions
+
+
+def _version_key(version: str) -> tuple:
+    """Sort key: numeric parts numerically; a pre-release (``1.2.0-snapshot-2``) sorts before its release."""
+    main, _, pre = version.partition("-")
+    parts = tuple(int(p) if p.isdigit() else -1 for p in main.split("."))
+    return (parts, 0 if pre else 1, pre)
+
+
+def _version_matches(wanted: str, version: str) -> bool:
+    if wanted in ("", "latest", "current", "dev"):
+        return True
+    if "x" in wanted.split("."):  # "4.0.x" style wildcards in package.json dependencies
+        pattern = re.escape(wanted).replace(r"\.x", r"\.[^.]+")
+        return re.fullmatch(pattern, version) is not None
+    return wanted == version
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"id#version"`` (or ``"id@version"``, ``"id"``) -> ``(id, version)``; version ``""`` means latest."""
+    for sep in ("#", "@"):
+        if sep in spec:
+            pid, _, version = spec.partition(sep)
+            return pid.strip(), version.strip()
+    return spec.strip(), ""
+
+
+# --------------------------------------------------------------------------------------------------
+# One package
+
+
+@dataclass
+class Package:
+    """One loaded FHIR package: ``id``, ``version``, where it came from (``path``) and its index."""
+
+    id: str
+    version: str
+    path: Path
+    manifest: dict
+    entries: list[dict] = field(repr=False)
+    _folder: Path | None = field(default=None, repr=False)  # unpacked package: files read from here
+    _blob: Path | None = field(default=None, repr=False)  # .tgz: JSON concatenated in the index cache
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _parsed: dict[int, dict] = field(default_factory=dict, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}#{self.version}"
+
+    @property
+    def dependencies(self) -> dict[str, str]:
+        deps = self.manifest.get("dependencies") or {}
+        return {str(k): str(v) for k, v in deps.items()}
+
+    def read(self, entry_index: int) -> dict:
+        """The parsed resource of index entry `entry_index` (parsed once, then kept)."""
+        parsed = self._parsed.get(entry_index)
+        if parsed is not None:
+            return parsed
+        entry = self.entries[entry_index]
+        if self._blob is not None:
+            with self._lock, open(self._blob, "rb") as fh:
+                fh.seek(entry["o"])
+                data = fh.read(entry["n"])
+        else:
+            assert self._folder is not None
+            data = (self._folder / entry["f"]).read_bytes()
+        resource = cache.loads(data)
+        self._parsed[entry_index] = resource
+        return resource
+
+    def examples(self) -> Iterator[tuple[str, dict]]:
+        """The example resources the package ships, as ``(file name, resource)``."""
+        for i, entry in enumerate(self.entries):
+            if entry.get("x"):
+                yield entry["f"], self.read(i)
+
+    def resources(self, resource_type: str | None = None) -> Iterator[dict]:
+        """The package's canonical resources (not its examples), optionally of one type."""
+        for i, entry in enumerate(self.entries):
+            if not entry.get("x") and (resource_type is None or entry["t"] == resource_type):
+                yield self.read(i)
+
+
+def _index_entry(name: str, resource: Any, *, example: bool) -> dict | None:
+    if not isinstance(resource, dict) or "resourceType" not in resource:
+        return None
+    rtype = resource["resourceType"]
+    entry: dict[str, Any] = {"f": name, "t": rtype, "id": resource.get("id")}
+    if example:
+        entry["x"] = 1
+    elif rtype in _CANONICAL_TYPES and isinstance(resource.get("url"), str):
+        entry["u"] = resource["url"]
+        if isinstance(resource.get("version"), str):
+            entry["v"] = resource["version"]
+        if rtype == "StructureDefinition":
+            entry["ty"] = resource.get("type")
+            entry["k"] = resource.get("kind")
+            entry["d"] = resource.get("derivation")
+    else:
+        return None
+    return entry
+
+
+def _member_kind(name: str) -> str | None:
+    """``"def"`` for ``package/X.json``, ``"ex"`` for ``package/example/X.json``, else None."""
+    parts = name.split("/")
+    if len(parts) == 2 and parts[0] == "package" and parts[1].endswith(".json") and not parts[1].startswith("."):
+        return "def" if parts[1] != "package.json" else "manifest"
+    if len(parts) == 3 and parts[:2] == ["package", "example"] and parts[2].endswith(".json"):
+        return "ex"
+    return None
+
+
+def _index_tgz(path: Path, index_root: Path) -> Package:
+    """Index a ``.tgz`` package, through the index cache (built on first sight of this file)."""
+    key = cache.stamp_key(path)
+    target = index_root / "tgz" / key
+    index_file = target / "index.json"
+    if index_file.is_file():
+        try:
+            data = cache.read_json(index_file)
+            return Package(
+                data["id"], data["version"], path, data["manifest"], data["entries"], _blob=target / "resources.bin"
+            )
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is rebuilt below
+    manifest: dict | None = None
+    entries: list[dict] = []
+    blob = io.BytesIO()
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                kind = _member_kind(member.name)
+                if kind is None:
+                    continue
+                fh = tar.extractfile(member)
+                if fh is None:
+                    continue
+                data = fh.read()
+                try:
+                    resource = cache.loads(data)
+                except ValueError:
+                    continue  # a broken file in a published package is skipped, not fatal
+                if kind == "manifest":
+                    manifest = resource
+                    continue
+                entry = _index_entry(member.name.rsplit("/", 1)[1], resource, example=kind == "ex")
+                if entry is None:
+                    continue
+                entry["o"] = blob.tell()
+                entry["n"] = len(data)
+                blob.write(data)
+                entries.append(entry)
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise PackageError(f"{path}: not a readable FHIR package (.tgz): {exc}") from exc
+    if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+        raise PackageError(f"{path}: no package/package.json with a name and a version; is it a FHIR package?")
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".resources.{os.getpid()}.tmp"
+    tmp.write_bytes(blob.getvalue())
+    os.replace(tmp, target / "resources.bin")
+    pid, version = str(manifest["name"]), str(manifest["version"])
+    cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries})
+    return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin")
+
+
+def _package_folder(path: Path) -> Path | None:
+    """The ``package/`` folder of an unpacked package at `path` (the folder itself or its ``package/``)."""
+    if (path / "package" / "package.json").is_file():
+        return path / "package"
+    if (path / "package.json").is_file():
+        return path
+    return None
+
+
+def _index_folder(folder: Path, index_root: Path) -> Package:
+    """Index an unpacked package folder (``…/package``), through the index cache."""
+    manifest_path = folder / "package.json"
+    key = cache.stamp_key(manifest_path) + cache.stamp_key(folder)[:8]
+    index_file = index_root / "dir" / key / "index.json"
+    if index_file.is_file():
+        try:
+            data = cache.read_json(index_file)
+            return Package(data["id"], data["version"], folder, data["manifest"], data["entries"], _folder=folder)
+        except (OSError, ValueError, KeyError):
+            pass
+    try:
+        manifest = cache.read_json(manifest_path)
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"{manifest_path}: unreadable package manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+        raise PackageError(f"{manifest_path}: a package.json needs a name and a version")
+    entries: list[dict] = []
+    for sub, example in ((folder, False), (folder / "example", True)):
+        if not sub.is_dir():
+            continue
+        for file in sorted(sub.glob("*.json")):
+            if file.name == "package.json" or file.name.startswith("."):
+                continue
+            try:
+                resource = cache.read_json(file)
+            except (OSError, ValueError):
+                continue
+            entry = _index_entry(file.name if not example else f"example/{file.name}", resource, example=example)
+            if entry is not None:
+                entries.append(entry)
+    pid, version = str(manifest["name"]), str(manifest["version"])
+    with contextlib.suppress(OSError):  # a read-only cache only costs speed
+        cache.write_json_atomic(
+            index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries}
+        )
+    return Package(pid, version, folder, manifest, entries, _folder=folder)
+
+
+def open_package(path: str | os.PathLike[str], *, index_root: Path | None = None) -> Package:
+    """Open one package: a ``.tgz`` file or an unpacked folder (``X/package/package.json`` or ``X/package.json``)."""
+    p = Path(path)
+    root = index_root or cache.index_cache_dir()
+    if p.is_file():
+        return _index_tgz(p, root)
+    folder = _package_folder(p)
+    if folder is None:
+        raise PackageError(f"{p}: neither a .tgz FHIR package nor a folder holding package/package.json")
+    return _index_folder(folder, root)
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding packages
+
+
+def _scan_source(path: Path, index_root: Path) -> tuple[list[Package], list[str]]:
+    """Packages found in one source: a .tgz, an unpacked package, or a folder of either."""
+    found: list[Package] = []
+    problems: list[str] = []
+    if not path.exists():
+        return found, [f"package source {path} does not exist"]
+    candidates: list[Path]
+    if path.is_file() or _package_folder(path) is not None:
+        candidates = [path]
+    else:
+        candidates = sorted(
+            c for c in path.iterdir() if c.name.endswith(".tgz") or (c.is_dir() and _package_folder(c) is not None)
+        )
+    for candidate in candidates:
+        try:
+            found.append(open_package(candidate, index_root=index_root))
+        except PackageError as exc:
+            problems.append(str(exc))
+    return found, problems
+
+
+def default_package_set() -> list[str]:
+    """The MES profile set (``profiles/packages.yaml``): the packages loaded when none are named."""
+    import yaml  # imported here: only needed when the default set is used
+
+    from pytest_mes.resources import bundled_dir
+
+    path = bundled_dir("profiles") / "packages.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [str(p) for p in data.get("packages", [])]
+
+
+def download_package(
+    pid: str, version: str, cache_dir: Path, *, registry_url: str | None = None, timeout: float = 60.0
+) -> Path:
+    """Download ``pid#version`` from the FHIR package registry and unpack it into the FHIR package cache.
+
+    Returns the ``<cache>/<id>#<version>`` folder. ``version`` empty means the registry's latest.
+    """
+    import requests
+
+    base = (registry_url or os.environ.get("MES_FHIR_REGISTRY") or DEFAULT_REGISTRY).rstrip("/")
+    try:
+        if not version or version in ("latest", "current"):
+            meta = requests.get(f"{base}/{pid}", timeout=timeout, headers={"Accept": "application/json"})
+            meta.raise_for_status()
+            version = meta.json()["dist-tags"]["latest"]
+        response = requests.get(f"{base}/{pid}/{version}", timeout=timeout, headers={"Accept": "application/tar+gzip"})
+        response.raise_for_status()
+    except (requests.RequestException, KeyError, ValueError) as exc:
+        raise PackageError(f"{pid}#{version or 'latest'}: download from {base} failed: {exc}") from exc
+    return install_tgz_bytes(response.content, cache_dir, expected=(pid, version), origin=f"{base}/{pid}/{version}")
+
+
+def install_tgz_bytes(
+    data: bytes, cache_dir: Path, *, expected: tuple[str, str] | None = None, origin: str = ""
+) -> Path:
+    """Unpack a package ``.tgz`` (bytes) into the FHIR package cache; returns ``<cache>/<id>#<version>``."""
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")  # noqa: SIM115 - closed by the `with` below
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PackageError(f"{origin or 'package'}: not a FHIR package .tgz: {exc}") from exc
+    with tar:
+        try:
+            member = tar.getmember("package/package.json")
+            fh = tar.extractfile(member)
+            manifest = cache.loads(fh.read()) if fh else None
+        except (KeyError, ValueError) as exc:
+            raise PackageError(f"{origin or 'package'}: no readable package/package.json") from exc
+        if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+            raise PackageError(f"{origin or 'package'}: package.json needs a name and a version")
+        pid, version = str(manifest["name"]), str(manifest["version"])
+        if expected and expected[0] != pid:
+            raise PackageError(f"{origin}: the registry sent {pid}#{version} instead of {expected[0]}")
+        target = cache_dir / f"{pid}#{version}"
+        tmp = cache_dir / f".{pid}#{version}.{os.getpid()}.tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            tar.extractall(tmp, filter="data")  # "data" refuses absolute paths, links out of the tree, devices
+        except (tarfile.TarError, OSError) as exc:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise PackageError(f"{origin or pid}: unsafe or unreadable package archive: {exc}") from exc
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
+
+
+# --------------------------------------------------------------------------------------------------
+# The store
+
+
+class PackageStore:
+    """Loaded FHIR packages and canonical resolution across them.
+
+    Build it with :meth:`load`. ``packages`` lists the loaded packages (``.id``, ``.version``,
+    ``.path``); ``warnings`` says, once each, which packages or dependencies are missing.
+    """
+
+    def __init__(self, packages: Sequence[Package], warnings: Sequence[str] = ()):
+        self.packages: list[Package] = list(packages)
+        self.warnings: list[str] = list(warnings)
+        self._by_key = {p.key: p for p in self.packages}
+        # url -> [(package, entry index)] ; versions disambiguated at resolve time
+        self._by_url: dict[str, list[tuple[Package, int]]] = {}
+        for package in self.packages:
+            for i, entry in enumerate(package.entries):
+                url = entry.get("u")
+                if url:
+                    self._by_url.setdefault(url, []).append((package, i))
+        self._closure_cache: dict[str, list[str]] = {}
+
+    # ---- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        sources: Iterable[str | os.PathLike[str]] = (),
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        offline: bool = False,
+        registry_url: str | None = None,
+        packages: Sequence[str] | None = None,
+    ) -> PackageStore:
+        """Load packages and their dependency closure.
+
+        Args:
+            sources: folders of ``.tgz`` files or unpacked packages (or such files/packages directly),
+                looked at first.
+            cache_dir: the FHIR package cache (default ``$FHIR_PACKAGE_CACHE`` or ``~/.fhir/packages``).
+            offline: never download; missing packages become warnings.
+            registry_url: the FHIR package registry (default ``$MES_FHIR_REGISTRY`` or packages.fhir.org).
+            packages: ``"id#version"`` to load; default: the MES profile set plus every package
+                found in `sources`.
+
+        Raises:
+            PackageError: ``hl7.fhir.r4.core`` cannot be found; nothing can be validated without it.
+        """
+        index_root = cache.index_cache_dir()
+        fhir_cache = cache.fhir_package_cache(cache_dir)
+        source_paths = [Path(s).expanduser() for s in sources]
+        warnings: list[str] = []
+        available: dict[str, Package] = {}
+        for src in source_paths:
+            found, problems = _scan_source(src, index_root)
+            warnings.extend(problems)
+            for package in found:
+                available.setdefault(package.key, package)
+        requested = list(packages) if packages is not None else default_package_set() + sorted(available)
+        loader = _Loader(available, fhir_cache, index_root, offline, registry_url, source_paths)
+        loaded = loader.load_closure(requested)
+        warnings.extend(loader.warnings())
+        if not any(p.id == CORE_ID for p in loaded):
+            looked = ", ".join(str(p) for p in source_paths) or "(no --mes-packages folder)"
+            raise PackageError(
+                f"{CORE_ID}#{CORE_VERSION} (the FHIR R4 base) was not found. Looked in: {looked}; "
+                f"the FHIR package cache {fhir_cache}"
+                + ("" if not offline else "; downloads are off (offline)")
+                + f". Install it with `mes packages install {CORE_ID}#{CORE_VERSION}` (or "
+                f"`mes packages install --from hl7.fhir.r4.core-4.0.1.tgz`), or point --mes-packages / "
+                "MES_FHIR_PACKAGES at a folder that holds it."
+            )
+        return cls(loaded, warnings)
+
+    # ---- resolution ------------------------------------------------------------------------------
+    def package(self, key: str) -> Package | None:
+        """The loaded package ``id#version`` (or the latest ``id``), or None."""
+        pid, version = split_spec(key)
+        if version:
+            return self._by_key.get(f"{pid}#{version}")
+        candidates = [p for p in self.packages if p.id == pid]
+        return max(candidates, key=lambda p: _version_key(p.version)) if candidates else None
+
+    def closure(self, package: Package | str) -> list[str]:
+        """Keys of `package` and of its loaded dependencies, nearest first (itself, direct deps, …)."""
+        key = package if isinstance(package, str) else package.key
+        if key in self._closure_cache:
+            return self._closure_cache[key]
+        order: list[str] = []
+        queue = [key]
+        while queue:
+            current = queue.pop(0)
+            if current in order:
+                continue
+            order.append(current)
+            pkg = self._by_key.get(current)
+            if pkg is None:
+                continue
+            for dep_id, dep_version in pkg.dependencies.items():
+                match = self._match_loaded(dep_id, dep_version)
+                if match is not None and match.key not in order:
+                    queue.append(match.key)
+        self._closure_cache[key] = order
+        return order
+
+    def _match_loaded(self, pid: str, version: str) -> Package | None:
+        exact = self._by_key.get(f"{pid}#{version}")
+        if exact is not None:
+            return exact
+        candidates = [p for p in self.packages if p.id == pid and _version_matches(version, p.version)]
+        if not candidates:  # pinned version missing: the loaded one stands in (named in the warnings)
+            candidates = [p for p in self.packages if p.id == pid]
+        return max(candidates, key=lambda p: _version_key(p.version)) if candidates else None
+
+    def resolve_entry(self, canonical: str, context: Package | str | None = None) -> tuple[Package, int] | None:
+        """Where the resource with this canonical is: ``(package, entry index)``, or None."""
+        url, _, version = canonical.partition("|")
+        candidates = self._by_url.get(url)
+        if not candidates:
+            return None
+        if version:
+            for package, i in candidates:
+                if package.entries[i].get("v") == version:
+                    return package, i
+            # FHIR allows a partial version ("2.1" for "2.1.0"); take the best match of the prefix.
+            partial = [(p, i) for p, i in candidates if str(p.entries[i].get("v", "")).startswith(version + ".")]
+            if partial:
+                return max(partial, key=lambda c: _version_key(str(c[0].entries[c[1]].get("v", ""))))
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        if context is not None:
+            # An unversioned reference means the version the referencing package depends on.
+            for key in self.closure(context):
+                for package, i in candidates:
+                    if package.key == key:
+                        return package, i
+        return max(
+            candidates,
+            key=lambda c: (_version_key(str(c[0].entries[c[1]].get("v", ""))), _version_key(c[0].version)),
+        )
+
+    def resolve(self, canonical: str, context: Package | str | None = None) -> dict | None:
+        """The resource with canonical ``url`` or ``url|version`` (parsed JSON), or None.
+
+        An unversioned url resolves to the version pinned by `context`'s dependencies when given,
+        else to the latest loaded version.
+        """
+        found = self.resolve_entry(canonical, context)
+        return found[0].read(found[1]) if found else None
+
+    def package_of(self, canonical: str, context: Package | str | None = None) -> Package | None:
+        found = self.resolve_entry(canonical, context)
+        return found[0] if found else None
+
+    def structure_definition(self, type_or_url: str, context: Package | str | None = None) -> dict | None:
+        """A StructureDefinition: ``"Patient"`` gives the base R4 one; otherwise a canonical url."""
+        canonical = type_or_url if ":" in type_or_url else FHIR_BASE + type_or_url
+        resource = self.resolve(canonical, context)
+        if resource is None or resource.get("resourceType") != "StructureDefinition":
+            return None
+        return resource
+
+    def canonicals(self, resource_type: str | None = None) -> Iterator[tuple[str, str, Package]]:
+        """``(url, version, package)`` of every indexed canonical resource, optionally of one type."""
+        for url, candidates in self._by_url.items():
+            for package, i in candidates:
+                entry = package.entries[i]
+                if resource_type is None or entry["t"] == resource_type:
+                    yield url, str(entry.get("v", "")), package
+
+    def entry(self, canonical: str, context: Package | str | None = None) -> dict | None:
+        """The index entry (``t`` type, ``ty`` SD type, ``u``, ``v``…) without parsing the resource."""
+        found = self.resolve_entry(canonical, context)
+        return found[0].entries[found[1]] if found else None
+
+
+class _Loader:
+    """Finds each requested package and its dependencies, remembering what is missing and who needs it."""
+
+    def __init__(
+        self,
+        available: dict[str, Package],
+        fhir_cache: Path,
+        index_root: Path,
+        offline: bool,
+        registry_url: str | None,
+        sources: list[Path],
+    ):
+        self.available = available
+        self.fhir_cache = fhir_cache
+        self.index_root = index_root
+        self.offline = offline
+        self.registry_url = registry_url
+        self.sources = sources
+        self.missing: dict[str, dict[str, list[str]]] = {}  # id -> version -> [required by]
+        self.substitutes: dict[tuple[str, str], str] = {}
+        self.errors: list[str] = []
+
+    def _from_cache(self, pid: str, version: str) -> Package | None:
+        if not self.fhir_cache.is_dir():
+            return None
+        candidates = []
+        for folder in self.fhir_cache.glob(f"{pid}#*"):
+            v = folder.name.split("#", 1)[1]
+            if _version_matches(version, v) and _package_folder(folder) is not None:
+                candidates.append((v, folder))
+        if not candidates:
+            return None
+        _, folder = max(candidates, key=lambda c: _version_key(c[0]))
+        try:
+            return open_package(folder, index_root=self.index_root)
+        except PackageError as exc:
+            self.errors.append(str(exc))
+            return None
+
+    def find(self, pid: str, version: str) -> Package | None:
+        exact = self.available.get(f"{pid}#{version}")
+        if exact is not None:
+            return exact
+        local = [p for p in self.available.values() if p.id == pid and _version_matches(version, p.version)]
+        if local:
+            return max(local, key=lambda p: _version_key(p.version))
+        package = self._from_cache(pid, version)
+        if package is None and not self.offline:
+            try:
+                folder = download_package(pid, version, self.fhir_cache, registry_url=self.registry_url)
+                package = open_package(folder, index_root=self.index_root)
+            except PackageError as exc:
+                self.errors.append(str(exc))
+        if package is not None:
+            self.available[package.key] = package
+        return package
+
+    def load_closure(self, requested: Sequence[str]) -> list[Package]:
+        loaded: dict[str, Package] = {}
+        queue: list[tuple[str, str, str]] = []  # (id, version, required by)
+        for spec in requested:
+            pid, version = split_spec(spec)
+            queue.append((pid, version, ""))
+        seen: set[tuple[str, str]] = set()
+        while queue:
+            pid, version, by = queue.pop(0)
+            if (pid, version) in seen:
+                if by and version in self.missing.get(pid, {}):
+                    self.missing[pid][version].append(by)
+                continue
+            seen.add((pid, version))
+            package = self.find(pid, version)
+            if package is None:
+                self.missing.setdefault(pid, {}).setdefault(version, [])
+                if by:
+                    self.missing[pid][version].append(by)
+                continue
+            if package.key in loaded:
+                continue
+            loaded[package.key] = package
+            for dep_id, dep_version in package.dependencies.items():
+                queue.append((dep_id, dep_version, package.key))
+        return sorted(loaded.values(), key=lambda p: (p.id != CORE_ID, p.id, _version_key(p.version)))
+
+    def warnings(self) -> list[str]:
+        out = list(self.errors)
+        where = ", ".join(str(s) for s in self.sources)
+        looked = f"looked in {where + ', ' if where else ''}{self.fhir_cache}"
+        looked += " (offline: no download)" if self.offline else " and the package registry"
+        for pid in sorted(self.missing):
+            loaded = sorted(
+                (p.version for p in self.available.values() if p.id == pid), key=_version_key
+            )
+            parts = []
+            for version, by in sorted(self.missing[pid].items()):
+                label = f"{pid}#{version}" if version else pid
+                parts.append(f"{label} (required by {', '.join(sorted(set(by)))})" if by else label)
+            msg = f"FHIR package not found: {'; '.join(parts)} — {looked}."
+            if loaded:
+                msg += f" Using {pid}#{loaded[-1]} in its place for unversioned references."
+            else:
+                msg += " Definitions from it (profiles, extensions, ValueSets) are reported as not checked."
+            out.append(msg)
+        return out

@@ -1,0 +1,40 @@
+"""How stored resources are shown on the wire: absolute document URLs, and the output defects."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
+_WRONG_SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale"
+
+_OUTPUT_DEFECTS = frozenset({"slot-without-end", "specialty-wrong-system", "docref-without-masterid"})
+
+
+def present(resource: dict[str, Any], base: str, defects: frozenset[str]) -> dict[str, Any]:
+    """The resource as served; never mutates the stored dict.
+
+    DocumentReference.content.attachment.url is stored relative (`Binary/id`) so that a database
+    survives a change of host or port, and served absolute: ITI-68 consumers GET that URL as is.
+    """
+    type_ = resource.get("resourceType")
+    relevant = defects & _OUTPUT_DEFECTS
+    if type_ != "DocumentReference" and not relevant:
+        return resource
+    shown = copy.deepcopy(resource)
+    if type_ == "DocumentReference":
+        for content in shown.get("content", []):
+            attachment = content.get("attachment", {})
+            url = attachment.get("url")
+            if isinstance(url, str) and url.startswith("Binary/"):
+                attachment["url"] = f"{base}/{url}"
+        if "docref-without-masterid" in relevant:
+            shown.pop("masterIdentifier", None)
+    if type_ == "Slot" and "slot-without-end" in relevant:
+        shown.pop("end", None)
+    if "specialty-wrong-system" in relevant:
+        for concept in shown.get("specialty", []):
+            for coding in concept.get("coding", []):
+                if coding.get("system") == SPECIALTY_SYSTEM:
+                    coding["system"] = _WRONG_SPECIALTY_SYSTEM
+    return shown

@@ -1,0 +1,175 @@
+"""The bundled test sets (testsets/core, gap, pdsm): they load, their ids are unique, they pass against the
+reference sandbox, and each named sandbox defect is caught by the tests that claim to catch it.
+
+The end-to-end runs start pytest in a subprocess (pytester), exactly as a publisher would run it:
+`pytest --mes-sandbox`. They are skipped, with the reason, when the sandbox cannot be imported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_mes.resources import bundled_dir
+from pytest_mes.testset.model import load_testset
+
+try:
+    from pytest_mes import sandbox as _sandbox
+except ImportError as exc:  # the reference server is an optional part of a build
+    _sandbox = None
+    _SANDBOX_PROBLEM = f"pytest_mes.sandbox cannot be imported ({exc}): the end-to-end runs need it"
+else:
+    _SANDBOX_PROBLEM = ""
+
+DEFECTS: dict[str, str] = dict(getattr(_sandbox, "DEFECTS", {}))
+needs_sandbox = pytest.mark.skipif(_sandbox is None, reason=_SANDBOX_PROBLEM or "sandbox available")
+
+TESTSETS = bundled_dir("testsets")
+SET_FILES = sorted(p for p in TESTSETS.rglob("*.y*ml") if not p.name.startswith("_"))
+TEST_ID = re.compile(r"^(CORE|GAP|PDSM)-[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{2}$")
+
+# defect name -> ids of the bundled tests that must fail when the sandbox runs with that defect.
+# Each entry names the tests whose requirement the defect breaks; checks based on FHIRPath, status and
+# headers are chosen so that the defect is caught even without the profile validator.
+DEFECT_CATCHERS: dict[str, list[str]] = {
+    "create-returns-200": ["CORE-FS-CRUD-01", "GAP-GR-RES-01", "PDSM-GP-ITI105-01"],
+    "no-location-header": [
+        "CORE-FS-CRUD-01", "GAP-GA-APPT-01", "GAP-GA-SCHED-01", "GAP-GR-RES-01", "PDSM-GP-ITI105-01",
+    ],
+    "non-fhir-content-type": ["CORE-FS-CAP-01", "CORE-FS-SEARCH-01", "GAP-GA-SLOT-01", "PDSM-GP-ITI67-01"],
+    "no-etag": ["CORE-FS-CRUD-01", "CORE-FS-CRUD-02", "CORE-FS-CRUD-03"],
+    "deleted-read-404": ["CORE-FS-CRUD-05"],
+    "error-without-outcome": ["CORE-FS-READ-01", "CORE-FS-ERR-01", "CORE-FS-ERR-02", "PDSM-GP-PATCH-02"],
+    "patch-any-field": ["PDSM-GP-PATCH-02"],
+    "binary-ignores-accept": ["PDSM-GP-ITI68-03"],
+    "conditional-update-duplicates": ["GAP-GA-APPT-02"],
+    "ignore-slot-status": ["GAP-GA-SLOT-03"],
+    "date-prefix-ignored": ["GAP-GA-SLOT-02", "GAP-GA-APPT-04"],
+    "chain-ignored": ["GAP-GA-SLOT-05", "GAP-GA-APPT-03"],
+    "ignore-include": ["GAP-GA-SLOT-04"],
+    "patient-identifier-ignored": ["PDSM-GP-ITI67-03", "PDSM-GP-ITI67-05"],
+    "wrong-bundle-type": ["CORE-FS-SEARCH-01", "GAP-GA-SLOT-01", "PDSM-GP-ITI67-01", "PDSM-GP-ITI66-01"],
+    "missing-total": ["CORE-FS-SEARCH-03", "PDSM-GP-ITI67-01", "PDSM-GP-ITI66-01", "PDSM-GP-ITI66-02"],
+    "include-as-match": ["GAP-GA-SLOT-01", "GAP-GA-SLOT-04"],
+    "no-next-link": ["CORE-FS-SEARCH-02"],
+    "transaction-response-reversed": ["PDSM-GP-ITI65-01"],
+    "non-atomic-transaction": ["PDSM-GP-ITI65-03"],
+    "transaction-no-location": ["PDSM-GP-ITI65-01", "PDSM-GP-ITI65-02"],
+    "slot-without-end": ["GAP-GA-SLOT-06"],
+    "specialty-wrong-system": ["GAP-GA-SLOT-05", "GAP-GA-SLOT-06", "GAP-GR-RES-02"],
+    "docref-without-masterid": ["PDSM-GP-ITI65-02", "PDSM-GP-DOCREF-01", "PDSM-GP-ITI67-04"],
+    "capability-without-slot-search": ["GAP-GA-CAP-01"],
+}
+
+
+def _shared_packages() -> Path | None:
+    """The published FHIR packages (for conforms_to checks), when this checkout has them."""
+    configured = os.environ.get("MES_TEST_FHIR_PACKAGES")
+    path = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "fhir-packages"
+    return path if (path / "hl7.fhir.r4.core-4.0.1.tgz").is_file() else None
+
+
+def _all_tests():
+    return [(path, test) for path in SET_FILES for test in load_testset(path).tests]
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, tuple[str, str]]]:
+    """Run pytest in a subprocess; return the result and test id -> (outcome, message) from its JUnit XML."""
+    report = pytester.path / "results.xml"
+    # hypothesis's pytest plugin, when installed, costs over a second of import per run: not needed here.
+    result = pytester.runpytest_subprocess(*args, "-p", "no:hypothesispytest", f"--junitxml={report}", timeout=600)
+    outcomes: dict[str, tuple[str, str]] = {}
+    if report.is_file():
+        for case in ET.parse(report).getroot().iter("testcase"):
+            outcome, message = "passed", ""
+            for child in case:
+                if child.tag in ("failure", "error", "skipped"):
+                    outcome, message = child.tag, child.get("message") or ""
+                    break
+            name = case.get("name", "")
+            # A setup or teardown error after a verdict is reported as a second testcase: keep the worse.
+            if name not in outcomes or outcomes[name][0] in ("passed", "skipped"):
+                outcomes[name] = (outcome, message)
+    return result, outcomes
+
+
+# 1. The sets load, and their ids are unique and well formed.
+
+
+def test_there_are_bundled_sets_for_every_component():
+    components = {load_testset(path).component for path in SET_FILES}
+    assert components == {"core", "gap", "pdsm"}
+    assert 40 <= len(_all_tests()) <= 70
+
+
+@pytest.mark.parametrize("path", SET_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bundled_set_loads(path: Path):
+    testset = load_testset(path)  # schema, FHIRPath syntax, body files: raises with file:line
+    assert testset.tests
+    for test in testset.tests:
+        assert TEST_ID.match(test.id), f"{path.name}: {test.id} is not COMPONENT-ACTOR-AREA-NN"
+        assert test.id.split("-")[0].lower() == testset.component, f"{test.id} is not in a {testset.component} set"
+        assert all(r.url for r in test.requirements), f"{test.id}: every requirement names its source URL"
+        assert test.title.en, f"{test.id}: an English title is given next to the French one"
+
+
+def test_test_ids_are_unique_across_all_sets():
+    seen: dict[str, Path] = {}
+    for path, test in _all_tests():
+        assert test.id not in seen, f"{test.id} is used in {seen[test.id].name} and {path.name}"
+        seen[test.id] = path
+    set_ids = [load_testset(path).id for path in SET_FILES]
+    assert len(set_ids) == len(set(set_ids))
+
+
+# 2. Against the reference sandbox every bundled test passes or is skipped with its reason.
+
+
+@needs_sandbox
+def test_bundled_sets_pass_against_the_sandbox(pytester: pytest.Pytester):
+    args = ["--mes-sandbox", "-p", "no:cacheprovider"]
+    packages = _shared_packages()
+    args += ["--mes-packages", str(packages)] if packages else ["--mes-offline"]
+    result, outcomes = _run(pytester, *args)
+    expected = {test.id for _, test in _all_tests()}
+    assert set(outcomes) == expected, result.stdout.str()[-3000:]
+    bad = {tid: o for tid, o in outcomes.items() if o[0] not in ("passed", "skipped")}
+    assert not bad, result.stdout.str()[-6000:]
+    unexplained = [tid for tid, (o, reason) in outcomes.items() if o == "skipped" and not reason.strip()]
+    assert not unexplained, f"skipped without a reason: {unexplained}"
+    assert result.ret == 0
+
+
+# 3. Each named defect of the sandbox is caught by the tests that claim to catch it.
+
+
+def test_every_sandbox_defect_has_catching_tests():
+    if _sandbox is None:
+        pytest.skip(_SANDBOX_PROBLEM)
+    assert set(DEFECT_CATCHERS) == set(DEFECTS), (
+        f"defects without catching tests: {sorted(set(DEFECTS) - set(DEFECT_CATCHERS))}; "
+        f"unknown defects in the table: {sorted(set(DEFECT_CATCHERS) - set(DEFECTS))}"
+    )
+    known = {test.id for _, test in _all_tests()}
+    for defect, ids in DEFECT_CATCHERS.items():
+        assert ids, defect
+        assert set(ids) <= known, f"{defect}: unknown test ids {sorted(set(ids) - known)}"
+
+
+@needs_sandbox
+@pytest.mark.parametrize("defect", sorted(DEFECT_CATCHERS))
+def test_defect_is_caught(pytester: pytest.Pytester, defect: str):
+    catchers = DEFECT_CATCHERS[defect]
+    # Offline and without the validator on purpose: the catching checks do not depend on it, and it keeps
+    # each run to a few seconds.
+    result, outcomes = _run(
+        pytester, "--mes-sandbox", "--mes-sandbox-defect", defect, "--mes-offline", "-p", "no:cacheprovider",
+        "-k", " or ".join(catchers),
+    )
+    missed = [tid for tid in catchers if outcomes.get(tid, ("not run",))[0] != "failure"]
+    assert not missed, (f"with the sandbox defect {defect!r} these tests did not fail: {missed}\n"
+                        + result.stdout.str()[-4000:])

@@ -1,0 +1,69 @@
+"""Fixtures of the FHIR validator tests: the official packages, loaded once per session, offline."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_mes.fhir.issues import Issue, ValidationResult
+from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.validator import Validator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_fhir_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Never read the developer's ~/.fhir/packages nor write to ~/.cache: both caches go to tmp."""
+    saved = {k: os.environ.get(k) for k in ("MES_CACHE_DIR", "FHIR_PACKAGE_CACHE", "MES_FHIR_PACKAGES")}
+    os.environ["MES_CACHE_DIR"] = str(tmp_path_factory.mktemp("mes-index"))
+    os.environ["FHIR_PACKAGE_CACHE"] = str(tmp_path_factory.mktemp("fhir-packages"))
+    os.environ.pop("MES_FHIR_PACKAGES", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def store(fhir_packages_dir: Path) -> PackageStore:
+    return PackageStore.load([fhir_packages_dir], offline=True)
+
+
+@pytest.fixture(scope="session")
+def validator(store: PackageStore) -> Validator:
+    return Validator(store)
+
+
+@pytest.fixture(scope="session")
+def examples(store: PackageStore):
+    """``examples(package_key, file_name)``: a fresh copy of an official example."""
+    cache: dict[str, dict[str, dict]] = {}
+
+    def get(key: str, name: str) -> dict:
+        if key not in cache:
+            package = store.package(key)
+            assert package is not None, key
+            cache[key] = dict(package.examples())
+        return copy.deepcopy(cache[key][name])
+
+    return get
+
+
+def found(result: ValidationResult, severity: str | None = None) -> set[tuple[str, str]]:
+    """(message id, expression) of the issues of a result, optionally of one severity."""
+    return {(i.message_id, i.expression) for i in result.issues if severity is None or i.severity == severity}
+
+
+def errors(result: ValidationResult) -> set[tuple[str, str]]:
+    return {(i.message_id, i.expression) for i in result.issues if i.severity in ("error", "fatal")}
+
+
+def one(result: ValidationResult, message_id: str, expression: str) -> Issue:
+    matches = [i for i in result.issues if i.message_id == message_id and i.expression == expression]
+    assert matches, f"no {message_id} at {expression}; got:\n{result}"
+    return matches[0]

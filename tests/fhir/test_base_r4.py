@@ -1,0 +1,193 @@
+"""Base FHIR R4 checks on hand-written resources: JSON shape, primitives, choice types, companions,
+contained resources, references, Bundles, invariants — and arbitrary JSON never crashes the validator."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_mes.fhir.issues import sort_issues
+from tests.fhir.conftest import errors, found, one
+
+
+def patient(**extra):
+    resource = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Durand", "given": ["Pierre"]}]}
+    resource.update(extra)
+    return resource
+
+
+def test_minimal_patient_is_valid_with_narrative_warning(validator):
+    result = validator.validate(patient())
+    assert result.valid
+    assert found(result, "warning") == {("INVARIANT", "Patient")}  # dom-6: no narrative
+    assert "dom-6" in result.issues[0].source
+
+
+@pytest.mark.parametrize(("field", "value", "message_id"), [
+    ("birthDate", "1974-02-30x", "BAD_FORMAT"),
+    ("birthDate", "74-12-25", "BAD_FORMAT"),
+    ("birthDate", 19741225, "WRONG_JSON_TYPE"),
+    ("active", "true", "WRONG_JSON_TYPE"),
+    ("multipleBirthInteger", True, "WRONG_JSON_TYPE"),
+    ("multipleBirthInteger", 2.5, "WRONG_JSON_TYPE"),
+    ("multipleBirthInteger", 2**31, "INTEGER_RANGE"),
+    ("id", "not valid!", "BAD_FORMAT"),
+    ("gender", "M", "BINDING_REQUIRED"),
+    ("implicitRules", "has space", "BAD_FORMAT"),
+    ("deceasedDateTime", "2020-01-01T10:00", "BAD_FORMAT"),
+])
+def test_primitive_formats(validator, field, value, message_id):
+    result = validator.validate(patient(**{field: value}))
+    one(result, message_id, f"Patient.{field}")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("birthDate", "1974"), ("birthDate", "1974-12"), ("deceasedDateTime", "2020-01-01T10:00:00.123+01:00"),
+    ("multipleBirthInteger", 2), ("id", "A-b.9"),
+])
+def test_valid_primitives(validator, field, value):
+    assert errors(validator.validate(patient(**{field: value}))) == set()
+
+
+def test_primitive_extension_companion(validator):
+    ext = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}
+    result = validator.validate(patient(_birthDate=ext))
+    assert errors(result) == set()
+    result = validator.validate(patient(_birthDate={"foo": 1}))
+    one(result, "UNKNOWN_ELEMENT", "Patient.birthDate.foo")
+
+
+def test_primitive_array_with_nulls_and_companions(validator):
+    absent = {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "masked"}
+    name = {"family": "Durand", "given": ["Pierre", None], "_given": [None, {"extension": [absent]}]}
+    assert errors(validator.validate(patient(name=[name]))) == set()
+    name = {"family": "Durand", "given": ["Pierre", None]}
+    one(validator.validate(patient(name=[name])), "NULL_VALUE", "Patient.name[0].given[1]")
+
+
+def test_choice_types(validator):
+    assert errors(validator.validate(patient(deceasedBoolean=False))) == set()
+    one(validator.validate(patient(deceasedString="oui")), "UNKNOWN_ELEMENT", "Patient.deceasedString")
+    one(validator.validate(patient(deceasedBoolean=False, deceasedDateTime="2020")), "CARD_MAX", "Patient")
+
+
+def test_nested_unknown_element_and_empty_object(validator):
+    one(validator.validate(patient(name=[{"family": "D", "nom": "x"}])), "UNKNOWN_ELEMENT", "Patient.name[0].nom")
+    one(validator.validate(patient(maritalStatus={})), "EMPTY_OBJECT", "Patient.maritalStatus")
+    one(validator.validate(patient(name=[{"id": "only-id"}])), "EMPTY_OBJECT", "Patient.name[0]")
+
+
+def test_not_a_resource(validator):
+    result = validator.validate(["not", "a", "resource"])
+    assert [(i.severity, i.message_id) for i in result.issues] == [("fatal", "NOT_A_RESOURCE")]
+    one(validator.validate({"resourceType": "Patients"}), "UNKNOWN_RESOURCE_TYPE", "Patients")
+
+
+def test_contained_resources(validator):
+    org = {"resourceType": "Organization", "id": "o1", "name": "Clinique"}
+    result = validator.validate(patient(contained=[org], managingOrganization={"reference": "#o1"}))
+    assert errors(result) == set()
+    bad = dict(org, meta={"versionId": "2"}, nom="x")
+    result = validator.validate(patient(contained=[bad], managingOrganization={"reference": "#o1"}))
+    assert {("UNKNOWN_ELEMENT", "Patient.contained[0].nom"), ("INVARIANT", "Patient")} <= errors(result)
+    assert any("dom-4" in i.source for i in result.issues)
+    nested = dict(org, contained=[{"resourceType": "Device", "id": "d"}])
+    result = validator.validate(patient(contained=[nested], managingOrganization={"reference": "#o1"}))
+    assert any("dom-2" in i.source for i in result.errors)
+
+
+def test_reference_target_types(validator):
+    one(validator.validate(patient(managingOrganization={"reference": "Practitioner/1"})), "REF_TARGET_TYPE",
+        "Patient.managingOrganization.reference")
+    ok = validator.validate(patient(managingOrganization={"reference": "https://x.org/fhir/Organization/1/_history/2"}))
+    assert errors(ok) == set()
+    typed = validator.validate(patient(managingOrganization={"reference": "urn:uuid:1", "type": "Device"}))
+    one(typed, "REF_TARGET_TYPE", "Patient.managingOrganization.reference")
+
+
+def test_bundle_invariants_and_entries(validator):
+    bundle = {
+        "resourceType": "Bundle", "type": "searchset", "total": 2,
+        "entry": [
+            {"fullUrl": "https://x.org/fhir/Patient/1", "resource": patient(id="1"), "search": {"mode": "match"}},
+            {"fullUrl": "https://x.org/fhir/Patient/1", "resource": patient(id="1", gender="x")},
+        ],
+    }
+    result = validator.validate(bundle)
+    assert any("bdl-7" in i.source for i in result.errors)  # duplicate fullUrl
+    one(result, "BINDING_REQUIRED", "Bundle.entry[1].resource.gender")
+    bundle["type"] = "collection"
+    result = validator.validate(bundle)
+    assert {"bdl-1", "bdl-2"} <= {i.source.split()[0] for i in result.errors}
+
+
+def test_period_invariant_native(validator):
+    encounter = {"resourceType": "Encounter", "status": "finished", "class": {"code": "AMB"},
+                 "period": {"start": "2024-05-02", "end": "2024-05-01"}}
+    result = validator.validate(encounter)
+    issue = one(result, "INVARIANT", "Encounter.period")
+    assert issue.source.startswith("per-1")
+
+
+def test_narrative_html_checks(validator):
+    text = {"status": "generated", "div": "<p>pas de div</p>"}
+    result = validator.validate(patient(text=text))
+    assert any(i.source.startswith("txt-1") for i in result.errors)
+    text = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><script>x</script></div>'}
+    assert not validator.validate(patient(text=text)).valid
+
+
+def test_issue_order_is_stable(validator):
+    resource = patient(gender="x", foo=1, birthDate="bad", name=[{"nom": 1}] * 11)
+    first = validator.validate(resource).issues
+    assert first == sort_issues(reversed(first))
+    locations = [i.expression for i in first if i.expression.startswith("Patient.name[")]
+    assert locations.index("Patient.name[2].nom") < locations.index("Patient.name[10].nom")
+
+
+def test_operation_outcome(validator):
+    outcome = validator.validate(patient(gender="x")).to_operation_outcome()
+    assert outcome["resourceType"] == "OperationOutcome"
+    issue = next(i for i in outcome["issue"] if i["severity"] == "error")
+    assert issue["code"] == "code-invalid"
+    assert issue["expression"] == ["Patient.gender"]
+    assert "administrative-gender" in issue["diagnostics"]
+    assert issue["details"]["text"].startswith("Code x absent")
+    empty = validator.validate({"resourceType": "Basic", "code": {"text": "x"},
+                                "text": {"status": "generated",
+                                         "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}})
+    assert empty.to_operation_outcome()["issue"][0]["severity"] == "information"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["id", "extension", "url", "value", "valueString", "name", "given",
+                                       "family", "_given", "coding", "system", "code", "reference", "contained",
+                                       "resourceType", "entry", "resource", "meta", "profile", "text", "div",
+                                       "x", "_x"]), children, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(st.sampled_from(["id", "name", "gender", "birthDate", "contained", "extension",
+                                             "managingOrganization", "identifier", "meta", "text", "_gender",
+                                             "deceasedBoolean", "link", "entry", "foo"]), json_values, max_size=6),
+       rtype=st.sampled_from(["Patient", "Bundle", "Slot", "Observation", "Nope"]))
+def test_arbitrary_json_never_crashes(validator, body, rtype):
+    resource = dict(body, resourceType=rtype)
+    result = validator.validate(resource)
+    assert isinstance(result.issues, list)
+    assert all(i.severity in ("fatal", "error", "warning", "information") for i in result.issues)
+    result.to_operation_outcome()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(anything=json_values)
+def test_arbitrary_json_against_profiles_never_crashes(validator, anything):
+    resource = {"resourceType": "Patient", "identifier": anything, "name": anything, "extension": anything,
+                "meta": {"profile": ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-ins"]}}
+    validator.validate(resource)
+    validator.validate(anything)

@@ -1,0 +1,133 @@
+"""``mes validate``: exit codes, JSON and text output, package sources, XML hookup."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_mes.cli import main
+
+GAP = "ans.fhir.fr.gap#3.0.0"
+
+
+@pytest.fixture
+def slot_file(tmp_path: Path, examples) -> Path:
+    path = tmp_path / "slot.json"
+    path.write_text(json.dumps(examples(GAP, "Slot-example.json")), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def bad_slot_file(tmp_path: Path, examples) -> Path:
+    slot = examples(GAP, "Slot-example.json")
+    slot["status"] = "libre"
+    slot["foo"] = 1
+    path = tmp_path / "bad-slot.json"
+    path.write_text(json.dumps(slot), encoding="utf-8")
+    return path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["validate", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_valid_file_exits_0(capsys, fhir_packages_dir, slot_file):
+    code, out, err = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline",
+                         "--context", GAP)
+    assert code == 0
+    assert out.startswith(f"{slot_file}: VALIDE")
+    assert err.count("ihe.iti.mhd#4.2.3") == 1  # missing dependencies: said once, on stderr
+
+
+def test_invalid_file_exits_1_with_json_outcome(capsys, fhir_packages_dir, slot_file, bad_slot_file):
+    code, out, _ = run(capsys, str(slot_file), str(bad_slot_file), "--packages", str(fhir_packages_dir),
+                       "--offline", "--format", "json")
+    assert code == 1
+    reports = json.loads(out)
+    assert [r["file"] for r in reports] == [str(slot_file), str(bad_slot_file)]
+    assert [r["valid"] for r in reports] == [True, False]
+    outcome = reports[1]["outcome"]
+    assert outcome["resourceType"] == "OperationOutcome"
+    errors = {(i["expression"][0], i["code"]) for i in outcome["issue"] if i["severity"] == "error"}
+    assert errors == {("Slot.status", "code-invalid"), ("Slot.foo", "structure")}
+
+
+def test_text_output_grouped_by_severity_and_location(capsys, fhir_packages_dir, bad_slot_file):
+    code, out, _ = run(capsys, str(bad_slot_file), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{bad_slot_file}: INVALIDE (2 erreurs, 1 information)"
+    assert lines[1] == "  erreur :"
+    assert lines[2] == "    Slot.foo"
+    assert lines[3].startswith("      - Élément inconnu « foo »")
+    assert "  information :" in lines
+
+
+def test_requested_profile(capsys, fhir_packages_dir, slot_file):
+    profile = "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-schedule"
+    code, out, _ = run(capsys, str(slot_file), "--profile", profile, "--packages", str(fhir_packages_dir),
+                       "--offline", "--format", "json")
+    assert code == 1
+    [report] = json.loads(out)
+    [issue] = [i for i in report["outcome"]["issue"] if i["severity"] == "error"]
+    assert issue["expression"] == ["Slot"]
+    assert "s'applique aux ressources Schedule, pas à Slot" in issue["details"]["text"]
+
+
+def test_unknown_profile_exits_2(capsys, fhir_packages_dir, slot_file):
+    code, out, err = run(capsys, str(slot_file), "--profile", "https://example.org/nope",
+                         "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 2
+    assert "profile not found: https://example.org/nope" in err
+    assert out == ""
+
+
+def test_unreadable_and_malformed_files_exit_2(capsys, fhir_packages_dir, tmp_path, slot_file):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    code, out, _ = run(capsys, str(tmp_path / "absent.json"), str(broken), str(slot_file),
+                       "--packages", str(fhir_packages_dir), "--offline", "--format", "json")
+    assert code == 2
+    reports = json.loads(out)
+    assert [r["valid"] for r in reports] == [False, False, True]
+    assert "illisible" in reports[0]["outcome"]["issue"][0]["details"]["text"]
+    assert reports[1]["outcome"]["issue"][0]["severity"] == "fatal"
+
+
+def test_packages_from_environment(capsys, monkeypatch, fhir_packages_dir, slot_file):
+    monkeypatch.setenv("MES_FHIR_PACKAGES", str(fhir_packages_dir))
+    code, _, _ = run(capsys, str(slot_file), "--offline")
+    assert code == 0
+
+
+def test_missing_core_exits_2(capsys, tmp_path, slot_file):
+    code, _, err = run(capsys, str(slot_file), "--packages", str(tmp_path), "--offline",
+                       "--cache-dir", str(tmp_path / "cache"))
+    assert code == 2
+    assert "hl7.fhir.r4.core#4.0.1" in err
+
+
+def test_xml_file_is_validated_through_the_xml_reader(capsys, fhir_packages_dir, tmp_path, store, examples):
+    xml = pytest.importorskip("pytest_mes.fhir.xml")
+    slot = examples(GAP, "Slot-example.json")
+    slot["status"] = "libre"
+    path = tmp_path / "slot.xml"
+    path.write_text(xml.to_xml(slot, store), encoding="utf-8")
+    code, out, _ = run(capsys, str(path), "--packages", str(fhir_packages_dir), "--offline", "--format", "json")
+    assert code == 1
+    issues = json.loads(out)[0]["outcome"]["issue"]
+    assert any(i["expression"] == ["Slot.status"] and i["severity"] == "error" for i in issues)
+
+
+def test_xml_without_the_xml_reader(capsys, monkeypatch, fhir_packages_dir, tmp_path):
+    monkeypatch.setitem(sys.modules, "pytest_mes.fhir.xml", None)  # makes the import fail
+    path = tmp_path / "slot.xml"
+    path.write_text('<Slot xmlns="http://hl7.org/fhir"/>', encoding="utf-8")
+    code, out, _ = run(capsys, str(path), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 2
+    assert "XML not supported yet" in out

@@ -1,0 +1,75 @@
+"""Compiling StructureDefinition snapshots into element trees."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from pytest_mes.errors import ProfileError
+from pytest_mes.fhir.compiler import compile_structure_definition, describe
+
+FR = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+
+
+def test_compiled_profile_tree(store):
+    schema = compile_structure_definition(store.resolve(FR + "fr-core-patient-ins|2.1.0"), "hl7.fhir.fr.core#2.1.0")
+    assert schema.type == "Patient" and schema.derivation == "constraint"
+    root = describe(schema.root, depth=1)
+    assert [c["id"] for c in root["children"].values()][:3] == ["Patient.id", "Patient.meta", "Patient.implicitRules"]
+    assert "fr-core-1" in root["invariants"] and "dom-6" in root["invariants"]
+    identifier = describe(schema.root.children["identifier"], depth=1)
+    assert identifier["card"] == "1..*"
+    assert identifier["slicing"]["rules"] == "open"
+    assert {"INS-NIR", "INS-NIA"} <= set(identifier["slices"])
+    gender = describe(schema.root.children["gender"])
+    assert gender["binding"].startswith("required https://hl7.fr/ig/fhir/core/ValueSet/fr-core-vs-patient-gender")
+    assert gender["mustSupport"] is True
+
+
+def test_json_names_expand_choice_types(store):
+    schema = compile_structure_definition(store.structure_definition("Observation"))
+    names = schema.root.json_names
+    assert names["valueQuantity"][1] == "Quantity"
+    assert names["effectiveDateTime"][0] is schema.root.children["effective"]
+    assert "value" not in names
+
+
+def test_json_array_follows_the_base_cardinality(store):
+    """FR Core's related person restricts identifier to 1..1, but JSON keeps the base array."""
+    schema = compile_structure_definition(store.resolve(FR + "fr-core-related-person|2.1.0"))
+    identifier = schema.root.children["identifier"]
+    assert identifier.max == 1 and identifier.is_array
+
+
+def test_resource_id_is_an_id(store):
+    schema = compile_structure_definition(store.structure_definition("Patient"))
+    assert schema.root.children["id"].types[0].code == "id"
+
+
+def test_broken_profiles_raise_profile_error(store):
+    sd = copy.deepcopy(store.structure_definition("Period"))
+    no_snapshot = dict(sd, snapshot=None)
+    with pytest.raises(ProfileError, match="without a snapshot"):
+        compile_structure_definition(no_snapshot)
+    bad_card = copy.deepcopy(sd)
+    bad_card["snapshot"]["element"][1].update(min=2, max="1")
+    with pytest.raises(ProfileError, match="min 2 > max 1"):
+        compile_structure_definition(bad_card)
+    orphan = copy.deepcopy(sd)
+    orphan["snapshot"]["element"].append({"id": "Period.nothing.here", "path": "Period.nothing.here"})
+    with pytest.raises(ProfileError, match="no parent"):
+        compile_structure_definition(orphan)
+
+
+def test_validator_reports_a_broken_requested_profile(validator, monkeypatch):
+    from pytest_mes.fhir import validator as validator_module
+
+    def broken(sd, package=None):
+        raise ProfileError(f"{sd['url']}: broken on purpose")
+
+    fresh = validator_module.Validator(validator.store)
+    monkeypatch.setattr(validator_module, "compile_structure_definition", broken)
+    result = fresh.validate({"resourceType": "Basic", "code": {"text": "x"}}, [FR + "fr-core-patient|2.1.0"])
+    [issue] = [i for i in result.issues if i.message_id == "PROFILE_NOT_FOUND"]
+    assert "broken on purpose" in issue.source

@@ -1,0 +1,412 @@
+"""Mutation tests: a valid official example broken in one precise way gives one precise issue.
+
+Each case starts from an example shipped in the FR Core, GAP or PDSm package (validated against its
+declared profile, versions pinned by its own package), changes one thing, and asserts the issue
+(catalogue id) and its FHIRPath location — and, where it matters, the rule it comes from.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fhir.conftest import errors, one
+
+GAP = "ans.fhir.fr.gap#3.0.0"
+PDSM = "ans.fhir.fr.pdsm#3.1.1"
+CORE21 = "hl7.fhir.fr.core#2.1.0"
+CORE22 = "hl7.fhir.fr.core#2.2.0"
+PDSM_SD = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
+GAP_SD = "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/"
+
+
+def _slot_unknown_element(r):
+    r["foo"] = 1
+
+
+def _slot_wrong_json_type(r):
+    r["overbooked"] = "yes"
+
+
+def _slot_bad_instant(r):
+    r["start"] = "2024-13-01T10:00:00+02:00"
+
+
+def _slot_instant_without_zone(r):
+    r["end"] = "2024-05-01T10:00:00"
+
+
+def _slot_status_outside_required_vs(r):
+    r["status"] = "busy-ish"
+
+
+def _slot_single_as_array(r):
+    r["status"] = [r["status"]]
+
+
+def _slot_array_as_single(r):
+    r["specialty"] = r["specialty"][0]
+
+
+def _slot_schedule_to_patient(r):
+    r["schedule"] = {"reference": "Patient/1"}
+
+
+def _slot_empty_string(r):
+    r["comment"] = ""
+
+
+def _slot_empty_array(r):
+    r["identifier"] = []
+
+
+def _slot_companion_on_complex(r):
+    r["_schedule"] = {"extension": []}
+
+
+def _slot_primitive_extension_ok_but_value_bad(r):
+    r["_status"] = {"id": "x1"}
+    r["status"] = 42
+
+
+def _slot_extension_wrong_value_type(r):
+    r["extension"] = [
+        {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-slot-date", "valueString": "demain"}
+    ]
+
+
+def _slot_extension_value_and_children(r):
+    r["extension"] = [
+        {
+            "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-slot-date",
+            "valueDateTime": "2024-05-01",
+            "extension": [{"url": "x", "valueString": "y"}],
+        }
+    ]
+
+
+def _simplified_missing_subject(r):
+    del r["subject"]
+
+
+def _bp_wrong_fixed_unit(r):
+    r["component"][0]["valueQuantity"]["code"] = "mmHg"
+
+
+def _bp_missing_diastolic(r):
+    del r["component"][1]
+
+
+def _folder_wrong_pattern(r):
+    r["mode"] = "snapshot"
+
+
+def _folder_missing_title(r):
+    del r["title"]
+
+
+def _patient_ins_without_ins_identifier(r):
+    r["identifier"][0]["system"] = "urn:oid:1.2.250.1.213.1.4.99"
+
+
+def _docref_with_attachment_data(r):
+    r["content"][0]["attachment"]["data"] = "aGVsbG8="
+
+
+def _simplified_bad_base64(r):
+    r["content"][0]["attachment"]["data"] = "pas du base64 !"
+
+
+def _obs_choice_unknown_type(r):
+    r["valueFoo"] = {"value": 1}
+
+
+def _obs_two_choices(r):
+    del r["meta"]  # base R4: value[x] allows string too, but one value only
+    r["valueString"] = "72 kg"
+
+
+def _patient_contained_unreferenced(r):
+    r["contained"] = [{"resourceType": "Organization", "id": "orphan", "name": "Orpheline"}]
+
+
+def _patient_local_reference_missing(r):
+    r["managingOrganization"] = {"reference": "#absent"}
+
+
+def _patient_ref_local_to_wrong_type(r):
+    r["contained"] = [{"resourceType": "Device", "id": "d1"}]
+    r["managingOrganization"] = {"reference": "#d1"}
+
+
+def _patient_bad_gender(r):
+    r["gender"] = "homme"
+
+
+def _schedule_unknown_resource_in_contained(r):
+    r["contained"] = [{"resourceType": "Foo", "id": "f"}]
+
+
+CASES = [
+    # (example package, file, mutation, expected message id, expected location, rule source fragment)
+    (GAP, "Slot-example.json", _slot_unknown_element, "UNKNOWN_ELEMENT", "Slot.foo", "gap-fr-slot"),
+    (GAP, "Slot-example.json", _slot_wrong_json_type, "WRONG_JSON_TYPE", "Slot.overbooked", "Slot.overbooked"),
+    (GAP, "Slot-example.json", _slot_bad_instant, "BAD_FORMAT", "Slot.start", "Slot.start"),
+    (GAP, "Slot-example.json", _slot_instant_without_zone, "BAD_FORMAT", "Slot.end", "Slot.end"),
+    (GAP, "Slot-example.json", _slot_status_outside_required_vs, "BINDING_REQUIRED", "Slot.status",
+     "binding required http://hl7.org/fhir/ValueSet/slotstatus"),
+    (GAP, "Slot-example.json", _slot_single_as_array, "SINGLE_EXPECTED", "Slot.status", "Slot.status"),
+    (GAP, "Slot-example.json", _slot_array_as_single, "ARRAY_EXPECTED", "Slot.specialty", "Slot.specialty"),
+    (GAP, "Slot-example.json", _slot_schedule_to_patient, "REF_TARGET_TYPE", "Slot.schedule.reference",
+     "Slot.schedule"),
+    (GAP, "Slot-example.json", _slot_empty_string, "EMPTY_STRING", "Slot.comment", "Slot.comment"),
+    (GAP, "Slot-example.json", _slot_empty_array, "EMPTY_ARRAY", "Slot.identifier", "Slot.identifier"),
+    (GAP, "Slot-example.json", _slot_companion_on_complex, "UNKNOWN_ELEMENT", "Slot._schedule", "gap-fr-slot"),
+    (GAP, "Slot-example.json", _slot_primitive_extension_ok_but_value_bad, "WRONG_JSON_TYPE", "Slot.status",
+     "Slot.status"),
+    (GAP, "Slot-example.json", _slot_extension_wrong_value_type, "UNKNOWN_ELEMENT", "Slot.extension[0].valueString",
+     "fr-core-slot-date"),
+    (GAP, "Slot-example.json", _slot_extension_value_and_children, "INVARIANT", "Slot.extension[0]", "ext-1"),
+    (PDSM, "DocumentReference-PDSmSimplifiedExample.json", _simplified_missing_subject, "CARD_MIN",
+     "DocumentReference", "pdsm-simplified-publish|3.1.1 (DocumentReference.subject)"),
+    (PDSM, "DocumentReference-PDSmSimplifiedExample.json", _simplified_bad_base64, "BAD_FORMAT",
+     "DocumentReference.content[0].attachment.data", "attachment.data"),
+    (CORE22, "Observation-FRCoreObservationBPExample.json", _bp_wrong_fixed_unit, "FIXED",
+     "Observation.component[0].valueQuantity.code", "Observation.component:SystolicBP.value[x].code"),
+    (CORE22, "Observation-FRCoreObservationBPExample.json", _bp_missing_diastolic, "SLICE_MIN", "Observation",
+     "Observation.component:DiastolicBP"),
+    (CORE22, "Observation-FRCoreObservationBodyWeightExample.json", _obs_choice_unknown_type, "UNKNOWN_ELEMENT",
+     "Observation.valueFoo", "Observation"),
+    (CORE22, "Observation-FRCoreObservationBodyWeightExample.json", _obs_two_choices, "CARD_MAX", "Observation",
+     "Observation.value[x]"),
+    (PDSM, "List-ExampleFolder.json", _folder_wrong_pattern, "PATTERN", "List.mode",
+     "pdsm-folder-comprehensive|3.1.1 (List.mode)"),
+    (PDSM, "List-ExampleFolder.json", _folder_missing_title, "CARD_MIN", "List", "(List.title)"),
+    (CORE21, "Patient-ExampleFRCorePatient001.json", _patient_ins_without_ins_identifier, "INVARIANT", "Patient",
+     "fr-core-1"),
+    (PDSM, "DocumentReference-exemple-pdsm-documentreference.json", _docref_with_attachment_data, "CARD_MAX",
+     "DocumentReference.content[0].attachment", "(DocumentReference.content.attachment.data)"),
+    (CORE22, "Patient-FRCorePatientExample.json", _patient_contained_unreferenced, "INVARIANT", "Patient", "dom-3"),
+    (CORE22, "Patient-FRCorePatientExample.json", _patient_local_reference_missing, "INVARIANT",
+     "Patient.managingOrganization", "ref-1"),
+    (CORE22, "Patient-FRCorePatientExample.json", _patient_ref_local_to_wrong_type, "REF_TARGET_TYPE",
+     "Patient.managingOrganization.reference", "Patient.managingOrganization"),
+    (CORE22, "Patient-FRCorePatientExample.json", _patient_bad_gender, "BINDING_REQUIRED", "Patient.gender",
+     "fr-core-vs-patient-gender"),
+    (GAP, "Schedule-example.json", _schedule_unknown_resource_in_contained, "UNKNOWN_RESOURCE_TYPE",
+     "Schedule.contained[0]", ""),
+]
+
+
+@pytest.mark.parametrize(("package", "name", "mutate", "message_id", "expression", "source"), CASES,
+                         ids=[c[2].__name__.lstrip("_") for c in CASES])
+def test_one_mutation_one_precise_issue(validator, examples, package, name, mutate, message_id, expression, source):
+    original = examples(package, name)
+    before = errors(validator.validate(original, context=package))
+    mutated = examples(package, name)
+    mutate(mutated)
+    result = validator.validate(mutated, context=package)
+    issue = one(result, message_id, expression)
+    assert issue.severity == "error"
+    assert source in issue.source
+    assert (message_id, expression) not in before
+    assert not result.valid
+
+
+def test_mutation_introduces_nothing_else(validator, examples):
+    """The unknown-element mutation adds exactly one error to the example's findings."""
+    slot = examples(GAP, "Slot-example.json")
+    before = errors(validator.validate(slot, context=GAP))
+    slot["foo"] = 1
+    after = errors(validator.validate(slot, context=GAP))
+    assert after - before == {("UNKNOWN_ELEMENT", "Slot.foo")}
+
+
+def test_messages_are_french_and_precise(validator, examples):
+    slot = examples(GAP, "Slot-example.json")
+    slot["status"] = "busy-ish"
+    issue = one(validator.validate(slot, context=GAP), "BINDING_REQUIRED", "Slot.status")
+    assert issue.message == (
+        "Code busy-ish absent du jeu de valeurs obligatoire http://hl7.org/fhir/ValueSet/slotstatus "
+        "(binding required)."
+    )
+    slot = examples(GAP, "Slot-example.json")
+    del slot["status"]
+    issue = one(validator.validate(slot, context=GAP), "CARD_MIN", "Slot")
+    assert issue.message == "0 occurrence(s) de « status », au moins 1 attendue(s) (cardinalité 1..1)."
+    assert issue.code == "required"
+
+
+# ---- Bundles ---------------------------------------------------------------------------------------
+def _gap_bundle(examples, **slot_entry_extra):
+    slot = examples(GAP, "Slot-example.json")
+    schedule = examples(GAP, "Schedule-example.json")
+    entry = {"fullUrl": "https://example.org/fhir/Slot/example", "resource": slot, "search": {"mode": "match"}}
+    entry.update(slot_entry_extra)
+    return {
+        "resourceType": "Bundle",
+        "meta": {"profile": [GAP_SD + "gap-bundle-reponse-demande-consult-dispo"]},
+        "type": "searchset",
+        "total": 1,
+        "entry": [
+            entry,
+            {"fullUrl": "https://example.org/fhir/Schedule/example", "resource": schedule,
+             "search": {"mode": "include"}},
+        ],
+    }
+
+
+def test_gap_bundle_of_valid_entries_is_valid(validator, examples):
+    result = validator.validate(_gap_bundle(examples), context=GAP)
+    assert errors(result) == set()
+
+
+def test_gap_bundle_slice_forbids_request(validator, examples):
+    """GAP's Bundle slices (discriminator profile:resource) set entry.request 0..0."""
+    result = validator.validate(_gap_bundle(examples, request={"method": "GET", "url": "Slot"}), context=GAP)
+    issue = one(result, "CARD_MAX", "Bundle.entry[0]")
+    assert "gap-bundle-reponse-demande-consult-dispo" in issue.source
+    assert "Bundle.entry:Slot.request" in issue.source
+
+
+def test_gap_bundle_entry_validated_against_its_slice_profile(validator, examples):
+    bundle = _gap_bundle(examples)
+    bundle["entry"][0]["resource"]["status"] = "occupé"
+    result = validator.validate(bundle, context=GAP)
+    assert ("BINDING_REQUIRED", "Bundle.entry[0].resource.status") in errors(result)
+
+
+def test_reference_resolved_inside_bundle_by_full_url(validator, examples):
+    """A urn:uuid reference says nothing of its type: the Bundle entry it designates does."""
+    slot = examples(GAP, "Slot-example.json")
+    slot["schedule"] = {"reference": "urn:uuid:44444444-1111-1111-1111-111111111111"}
+    patient = examples(CORE22, "Patient-FRCorePatientExample.json")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"fullUrl": "https://example.org/fhir/Slot/example", "resource": slot, "search": {"mode": "match"}},
+            {"fullUrl": "urn:uuid:44444444-1111-1111-1111-111111111111", "resource": patient,
+             "search": {"mode": "include"}},
+        ],
+    }
+    result = validator.validate(bundle, context=GAP)
+    one(result, "REF_TARGET_TYPE", "Bundle.entry[0].resource.schedule.reference")
+    bundle["entry"][1]["resource"] = examples(GAP, "Schedule-example.json")
+    assert ("REF_TARGET_TYPE", "Bundle.entry[0].resource.schedule.reference") not in errors(
+        validator.validate(bundle, context=GAP)
+    )
+
+
+def test_pdsm_provide_bundle_closed_slicing(validator, examples):
+    """PDSm's provide bundle slices entry by profile:resource + value:request.method, rules closed."""
+    bundle = {
+        "resourceType": "Bundle",
+        "meta": {"profile": [PDSM_SD + "pdsm-comprehensive-provide-document-bundle"]},
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": "urn:uuid:11111111-1111-1111-1111-111111111111",
+             "resource": examples(PDSM, "List-ExampleFolder.json"), "request": {"method": "POST", "url": "List"}},
+            {"fullUrl": "urn:uuid:22222222-1111-1111-1111-111111111111",
+             "resource": examples(PDSM, "Binary-6789.json"), "request": {"method": "POST", "url": "Binary"}},
+            {"fullUrl": "urn:uuid:33333333-1111-1111-1111-111111111111",
+             "resource": examples(CORE22, "Observation-FRCoreObservationBodyWeightExample.json"),
+             "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }
+    result = validator.validate(bundle, context=PDSM)
+    assert errors(result) == {("SLICE_CLOSED", "Bundle.entry[2]"), ("SLICE_MIN", "Bundle")}
+    assert "SubmissionSet" in one(result, "SLICE_MIN", "Bundle").message
+
+
+def test_unknown_extension_is_a_warning_not_a_pass(validator, examples):
+    slot = examples(GAP, "Slot-example.json")
+    slot["extension"] = [{"url": "https://example.org/fhir/StructureDefinition/inconnue", "valueString": "x"}]
+    result = validator.validate(slot, context=GAP)
+    issue = one(result, "EXTENSION_UNKNOWN", "Slot.extension[0]")
+    assert issue.severity == "warning"
+    assert result.valid
+
+
+def test_binding_that_cannot_be_expanded_is_not_checked_information(validator, examples):
+    """fr-core-vs-practitioner-specialty includes all of TRE_R38 (ans.fr.nos, not available offline)."""
+    result = validator.validate(examples(GAP, "Slot-example.json"), context=GAP)
+    issue = one(result, "BINDING_NOT_CHECKED", "Slot.specialty[0]")
+    assert issue.severity == "information"
+    assert "TRE-R38-SpecialiteOrdinale" in issue.message
+
+
+def test_extensible_binding_gives_a_warning(validator, examples):
+    bp = examples(CORE22, "Observation-FRCoreObservationBPExample.json")
+    bp["component"][0]["valueQuantity"]["code"] = "mmHg"
+    issue = one(validator.validate(bp, context=CORE22), "BINDING_EXTENSIBLE", "Observation.component[0].valueQuantity")
+    assert issue.severity == "warning"
+
+
+def test_must_support_absent_is_information(validator, examples):
+    folder = examples(PDSM, "List-ExampleFolder.json")
+    result = validator.validate(folder, context=PDSM)
+    assert result.valid
+    del folder["date"]  # date is 1..1 and must-support
+    result = validator.validate(folder, context=PDSM)
+    one(result, "CARD_MIN", "List")
+    document = examples(PDSM, "DocumentReference-PDSmSimplifiedExample.json")
+    infos = {(i.message_id, i.severity) for i in validator.validate(document, context=PDSM).issues}
+    assert ("MUST_SUPPORT", "information") in infos
+
+
+def test_requested_profile_checked_besides_meta_profile(validator, examples):
+    patient = examples(CORE22, "Patient-FRCorePatientExample.json")
+    del patient["meta"]
+    assert validator.validate(patient).valid
+    del patient["birthDate"]
+    result = validator.validate(patient, ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-ins|2.2.0"])
+    issue = one(result, "CARD_MIN", "Patient")
+    assert "fr-core-patient-ins|2.2.0 (Patient.birthDate)" in issue.source
+
+
+def test_unknown_requested_profile_is_an_error(validator, examples):
+    result = validator.validate(examples(GAP, "Slot-example.json"), ["https://example.org/nope"])
+    issue = one(result, "PROFILE_NOT_FOUND", "Slot")
+    assert issue.severity == "error"
+
+
+def test_profile_of_another_type(validator, examples):
+    result = validator.validate(examples(GAP, "Slot-example.json"), [GAP_SD + "gap-fr-schedule"])
+    one(result, "PROFILE_WRONG_TYPE", "Slot")
+
+
+def test_extension_used_outside_its_context(validator, examples):
+    """fr-core-slot-date is defined for Slot; on a Schedule it is an error."""
+    schedule = examples(GAP, "Schedule-example.json")
+    schedule["extension"] = [
+        {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-slot-date", "valueDateTime": "2024-05-01"}
+    ]
+    issue = one(validator.validate(schedule, context=GAP), "EXTENSION_CONTEXT", "Schedule.extension[0]")
+    assert "fr-core-slot-date" in issue.source
+    slot = examples(GAP, "Slot-example.json")
+    slot["extension"] = schedule["extension"]
+    assert ("EXTENSION_CONTEXT", "Slot.extension[0]") not in errors(validator.validate(slot, context=GAP))
+
+
+def test_reference_target_must_conform_to_the_target_profile(validator, examples):
+    """Slot.schedule targets fr-core-schedule: a Schedule in the same Bundle that breaks it is reported."""
+    slot = examples(GAP, "Slot-example.json")
+    schedule = examples(GAP, "Schedule-example.json")
+    del schedule["meta"]
+    schedule["serviceType"] = [{"text": "interdit par FR Core (0..0)"}]
+    bundle = {
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [
+            {"fullUrl": "https://example.org/fhir/Slot/example", "resource": slot, "search": {"mode": "match"}},
+            {"fullUrl": "https://example.org/fhir/Schedule/example", "resource": schedule,
+             "search": {"mode": "include"}},
+        ],
+    }
+    slot["schedule"] = {"reference": "Schedule/example"}
+    result = validator.validate(bundle, context=GAP)
+    issue = one(result, "REF_TARGET_PROFILE", "Bundle.entry[0].resource.schedule.reference")
+    assert "fr-core-schedule" in issue.message
+    del schedule["serviceType"]
+    assert ("REF_TARGET_PROFILE", "Bundle.entry[0].resource.schedule.reference") not in errors(
+        validator.validate(bundle, context=GAP)
+    )

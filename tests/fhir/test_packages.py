@@ -1,0 +1,251 @@
+"""FHIR packages: sources, the FHIR cache, the registry, dependency closure, canonical resolution, cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import responses
+
+from pytest_mes.cli import main
+from pytest_mes.errors import PackageError
+from pytest_mes.fhir import packages as packages_module
+from pytest_mes.fhir.packages import PackageStore, open_package
+
+FR_CORE_SD = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+
+
+def make_tgz(name: str, version: str, *, deps: dict | None = None, resources: list[dict] = (),
+             examples: list[dict] = (), extra_members: dict[str, bytes] | None = None) -> bytes:
+    """A package .tgz as the registry serves it: package/package.json, package/*.json, package/example/."""
+    files = {"package/package.json": json.dumps({"name": name, "version": version, "dependencies": deps or {}})}
+    for r in resources:
+        files[f"package/{r['resourceType']}-{r['id']}.json"] = json.dumps(r)
+    for r in examples:
+        files[f"package/example/{r['resourceType']}-{r['id']}.json"] = json.dumps(r)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for member, text in files.items():
+            data = text.encode() if isinstance(text, str) else text
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for member, data in (extra_members or {}).items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def value_set(vid: str, version: str) -> dict:
+    include = {"system": "http://example.org/cs", "concept": [{"code": version}]}
+    return {"resourceType": "ValueSet", "id": vid, "url": f"http://example.org/ValueSet/{vid}", "version": version,
+            "status": "active", "compose": {"include": [include]}}
+
+
+@pytest.fixture
+def small_packages(tmp_path: Path) -> Path:
+    """A fake core, and two IGs sharing a dependency pinned at different versions (plus one missing)."""
+    folder = tmp_path / "pkgs"
+    folder.mkdir()
+    (folder / "core.tgz").write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    (folder / "lib-1.tgz").write_bytes(make_tgz("example.lib", "1.0.0", resources=[value_set("shared", "1.0.0")]))
+    (folder / "lib-2.tgz").write_bytes(make_tgz("example.lib", "2.0.0", resources=[value_set("shared", "2.0.0")]))
+    (folder / "ig-a.tgz").write_bytes(make_tgz(
+        "example.a", "1.0.0", deps={"hl7.fhir.r4.core": "4.0.1", "example.lib": "1.0.0", "example.gone": "3.0.0"},
+        examples=[{"resourceType": "Basic", "id": "ex1"}]))
+    unpacked = folder / "ig-b" / "package"
+    unpacked.mkdir(parents=True)
+    (unpacked / "package.json").write_text(json.dumps(
+        {"name": "example.b", "version": "0.1.0",
+         "dependencies": {"hl7.fhir.r4.core": "4.0.1", "example.lib": "2.0.0", "example.gone": "3.0.0"}}))
+    return folder
+
+
+def test_loads_tgz_and_unpacked_folders_with_dependency_closure(small_packages: Path):
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    assert sorted(p.key for p in store.packages) == [
+        "example.a#1.0.0", "example.b#0.1.0", "example.lib#1.0.0", "example.lib#2.0.0", "hl7.fhir.r4.core#4.0.1",
+    ]
+    assert next(p.id for p in store.packages) == "hl7.fhir.r4.core"
+    assert store.package("example.b#0.1.0").path == small_packages / "ig-b" / "package"
+
+
+def test_one_precise_warning_per_missing_dependency(small_packages: Path):
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    gone = [w for w in store.warnings if "example.gone" in w]
+    assert len(gone) == 1
+    assert "example.gone#3.0.0 (required by example.a#1.0.0, example.b#0.1.0)" in gone[0]
+    assert "offline" in gone[0] and str(small_packages) in gone[0]
+
+
+def test_unversioned_canonical_follows_the_referencing_packages_pin(small_packages: Path):
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    url = "http://example.org/ValueSet/shared"
+    assert store.resolve(url, context="example.a#1.0.0")["version"] == "1.0.0"
+    assert store.resolve(url, context="example.b#0.1.0")["version"] == "2.0.0"
+    assert store.resolve(url)["version"] == "2.0.0"  # no context: the latest
+    assert store.resolve(url + "|1.0.0")["version"] == "1.0.0"
+    assert store.resolve(url + "|9.9.9") is None
+
+
+def test_missing_core_is_an_error_that_says_where_and_what_to_do(tmp_path: Path):
+    (tmp_path / "ig.tgz").write_bytes(make_tgz("example.a", "1.0.0", deps={"hl7.fhir.r4.core": "4.0.1"}))
+    with pytest.raises(PackageError) as info:
+        PackageStore.load([tmp_path], offline=True, packages=["example.a#1.0.0"])
+    message = str(info.value)
+    assert "hl7.fhir.r4.core#4.0.1" in message and str(tmp_path) in message
+    assert "mes packages install" in message
+
+
+def test_fhir_cache_layout_is_used(tmp_path: Path):
+    cache_dir = tmp_path / "fhir-cache"
+    for name, version in (("hl7.fhir.r4.core", "4.0.1"), ("example.a", "1.0.0")):
+        folder = cache_dir / f"{name}#{version}" / "package"
+        folder.mkdir(parents=True)
+        (folder / "package.json").write_text(json.dumps({"name": name, "version": version}))
+    (cache_dir / "example.a#1.0.0" / "package" / "ValueSet-x.json").write_text(json.dumps(value_set("x", "1.0.0")))
+    store = PackageStore.load([], cache_dir=cache_dir, offline=True, packages=["example.a#1.0.0", "hl7.fhir.r4.core"])
+    assert {p.key for p in store.packages} == {"example.a#1.0.0", "hl7.fhir.r4.core#4.0.1"}
+    assert store.resolve("http://example.org/ValueSet/x")["id"] == "x"
+
+
+@responses.activate
+def test_download_from_the_registry_into_the_fhir_cache(tmp_path: Path):
+    cache_dir = tmp_path / "fhir-cache"
+    registry = "https://registry.example.org/fhir"
+    responses.get(f"{registry}/hl7.fhir.r4.core/4.0.1", body=make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    responses.get(f"{registry}/example.a/1.0.0",
+                  body=make_tgz("example.a", "1.0.0", deps={"hl7.fhir.r4.core": "4.0.1"}))
+    store = PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"])
+    assert {p.key for p in store.packages} == {"example.a#1.0.0", "hl7.fhir.r4.core#4.0.1"}
+    assert (cache_dir / "example.a#1.0.0" / "package" / "package.json").is_file()
+    assert len(responses.calls) == 2
+    # Second load: from the cache, no request.
+    PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"])
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_offline_never_downloads(tmp_path: Path, small_packages: Path):
+    store = PackageStore.load([small_packages], cache_dir=tmp_path / "empty", offline=True,
+                              registry_url="https://registry.example.org", packages=["example.a#1.0.0"])
+    assert len(responses.calls) == 0
+    assert any("example.gone" in w for w in store.warnings)
+
+
+@responses.activate
+def test_registry_failure_is_a_warning_naming_the_package(tmp_path: Path, small_packages: Path):
+    registry = "https://registry.example.org"
+    responses.get(f"{registry}/example.gone/3.0.0", status=404)
+    store = PackageStore.load([small_packages], cache_dir=tmp_path / "c", registry_url=registry,
+                              packages=["example.a#1.0.0"])
+    assert any("example.gone#3.0.0" in w and "404" in w for w in store.warnings)
+
+
+def test_tgz_with_paths_out_of_the_tree_is_refused(tmp_path: Path):
+    evil = make_tgz("example.evil", "1.0.0", extra_members={"../../escape.txt": b"x"})
+    with pytest.raises(PackageError):
+        packages_module.install_tgz_bytes(evil, tmp_path / "cache")
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_second_process_reads_the_index_cache_not_the_tgz(small_packages: Path, monkeypatch):
+    open_package(small_packages / "lib-1.tgz")
+
+    def no_tar(*args, **kwargs):
+        raise AssertionError("the .tgz was read again")
+
+    monkeypatch.setattr(packages_module.tarfile, "open", no_tar)
+    package = open_package(small_packages / "lib-1.tgz")
+    assert package.key == "example.lib#1.0.0"
+    assert next(package.resources("ValueSet"))["version"] == "1.0.0"
+
+
+def test_examples_are_read_from_the_package(small_packages: Path):
+    package = open_package(small_packages / "ig-a.tgz")
+    assert [name for name, _ in package.examples()] == ["Basic-ex1.json"]
+
+
+def test_broken_tgz_is_reported_not_fatal(small_packages: Path):
+    (small_packages / "broken.tgz").write_bytes(b"not a tarball")
+    store = PackageStore.load([small_packages], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
+    assert any("broken.tgz" in w for w in store.warnings)
+
+
+# ---- the real packages -----------------------------------------------------------------------------
+def test_real_packages_and_their_missing_dependencies(store: PackageStore):
+    assert {p.key for p in store.packages} == {
+        "hl7.fhir.r4.core#4.0.1", "hl7.fhir.fr.core#2.0.1", "hl7.fhir.fr.core#2.1.0", "hl7.fhir.fr.core#2.2.0",
+        "ans.fhir.fr.gap#3.0.0", "ans.fhir.fr.pdsm#3.1.1", "ans.fhir.fr.annuaire#1.2.0-snapshot-2",
+    }
+    missing = {w.split(":", 1)[1].split("#", 1)[0].strip() for w in store.warnings}
+    assert missing == {
+        "ans.fhir.fr.annuaire", "ans.fr.nos", "ans.fr.terminologies", "hl7.fhir.uv.extensions.r4",
+        "hl7.fhir.uv.xver-r5.r4", "hl7.terminology.r4", "ihe.iti.mhd",
+    }
+    assert len(store.warnings) == len(missing)  # once each
+    mhd = next(w for w in store.warnings if "ihe.iti.mhd" in w)
+    assert "ihe.iti.mhd#4.2.3 (required by ans.fhir.fr.pdsm#3.1.1)" in mhd
+    annuaire = next(w for w in store.warnings if "ans.fhir.fr.annuaire" in w)
+    assert "ans.fhir.fr.annuaire#1.0.1 (required by ans.fhir.fr.gap#3.0.0)" in annuaire
+    assert "ans.fhir.fr.annuaire#1.1.0 (required by ans.fhir.fr.pdsm#3.1.1)" in annuaire
+    assert "Using ans.fhir.fr.annuaire#1.2.0-snapshot-2 in its place" in annuaire
+
+
+@pytest.mark.parametrize(("context", "version"), [
+    ("ans.fhir.fr.gap#3.0.0", "2.0.1"),
+    ("ans.fhir.fr.pdsm#3.1.1", "2.1.0"),
+    ("ans.fhir.fr.annuaire#1.2.0-snapshot-2", "2.2.0"),
+    (None, "2.2.0"),
+])
+def test_fr_core_versions_coexist(store: PackageStore, context, version):
+    sd = store.resolve(FR_CORE_SD + "fr-core-patient", context=context)
+    assert sd["version"] == version
+    assert store.resolve(f"{FR_CORE_SD}fr-core-patient|{version}")["version"] == version
+
+
+def test_structure_definition_by_type_or_url(store: PackageStore):
+    patient = store.structure_definition("Patient")
+    assert patient["url"] == "http://hl7.org/fhir/StructureDefinition/Patient"
+    assert patient["snapshot"]["element"][0]["id"] == "Patient"
+    assert store.structure_definition(FR_CORE_SD + "fr-core-slot|2.1.0")["type"] == "Slot"
+    assert store.structure_definition("NoSuchType") is None
+
+
+def test_default_package_set_is_the_mes_profile_set():
+    assert packages_module.default_package_set() == [
+        "hl7.fhir.r4.core#4.0.1", "hl7.fhir.fr.core#2.0.1", "hl7.fhir.fr.core#2.1.0", "hl7.fhir.fr.core#2.2.0",
+        "ans.fhir.fr.gap#3.0.0", "ans.fhir.fr.pdsm#3.1.1", "ans.fhir.fr.annuaire#1.2.0-snapshot-2",
+    ]
+
+
+# ---- mes packages ----------------------------------------------------------------------------------
+def test_mes_packages_install_from_file_then_list(tmp_path: Path, capsys):
+    cache_dir = tmp_path / "cache"
+    core = tmp_path / "core.tgz"
+    core.write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    assert main(["packages", "install", "--from", str(core), "--cache-dir", str(cache_dir)]) == 0
+    assert (cache_dir / "hl7.fhir.r4.core#4.0.1" / "package" / "package.json").is_file()
+    capsys.readouterr()
+    assert main(["packages", "list", "--cache-dir", str(cache_dir), "--offline"]) == 0
+    out = capsys.readouterr()
+    assert "hl7.fhir.r4.core#4.0.1" in out.out
+    assert "hl7.fhir.fr.core#2.1.0" in out.err  # the MES set is missing here, and said so
+
+
+@responses.activate
+def test_mes_packages_install_from_registry(tmp_path: Path):
+    registry = "https://registry.example.org"
+    responses.get(f"{registry}/example.a/1.0.0", body=make_tgz("example.a", "1.0.0"))
+    assert main(["packages", "install", "example.a#1.0.0", "--cache-dir", str(tmp_path),
+                 "--registry", registry]) == 0
+    assert (tmp_path / "example.a#1.0.0" / "package" / "package.json").is_file()
+
+
+def test_mes_packages_install_offline_refuses(tmp_path: Path, capsys):
+    assert main(["packages", "install", "example.a#1.0.0", "--offline", "--cache-dir", str(tmp_path)]) == 2
+    assert "--offline" in capsys.readouterr().err

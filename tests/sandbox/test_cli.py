@@ -1,0 +1,48 @@
+"""`mes sandbox`: listing defects, serving until SIGTERM, refusing bad options."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import requests
+
+from pytest_mes.cli import main
+from pytest_mes.sandbox import DEFECTS
+
+_MES = [sys.executable, "-c", "import sys; from pytest_mes.cli import main; sys.exit(main())"]
+
+
+def test_list_defects(capsys):
+    assert main(["sandbox", "--list-defects"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(DEFECTS)
+    assert all(line.split()[0] in DEFECTS for line in lines)
+
+
+def test_unknown_defect_exits_2(capsys):
+    assert main(["sandbox", "--defect", "nonsense", "--port", "0"]) == 2
+    assert "Valid names" in capsys.readouterr().err
+
+
+def test_serves_logs_and_stops_gracefully_on_sigterm(tmp_path):
+    process = subprocess.Popen([*_MES, "sandbox", "--port", "0", "--db", str(tmp_path / "s.db"),
+                                "--defect", "missing-total"],
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        banner = process.stderr.readline()
+        url = re.search(r"(http://\S+/fhir)", banner).group(1)
+        assert "missing-total" in banner
+        assert requests.get(f"{url}/metadata", timeout=5).status_code == 200
+        assert "total" not in requests.get(f"{url}/Slot?_count=1", timeout=5).json()
+        log_line = process.stderr.readline()
+        assert '"GET /fhir/metadata HTTP/1.1" 200' in log_line
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert (tmp_path / "s.db").is_file()

@@ -1,0 +1,201 @@
+"""FHIR REST behaviour of the sandbox over real HTTP: status codes, headers, versioning, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from pytest_mes.errors import ConfigError
+from pytest_mes.sandbox import DEFECTS, Sandbox
+
+from .conftest import FHIR_JSON
+
+PATIENT = {
+    "resourceType": "Patient",
+    "identifier": [{"use": "usual", "system": "https://example.org/ipp", "value": "IPP-42"}],
+    "name": [{"use": "official", "family": "DURAND", "given": ["Paul"]}],
+    "gender": "male",
+    "birthDate": "1970-01-01",
+}
+
+
+def outcome_of(response: requests.Response) -> dict:
+    assert response.headers["Content-Type"].startswith(FHIR_JSON)
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    assert body["issue"][0]["severity"] in ("error", "fatal")
+    return body
+
+
+def test_metadata_declares_actors_and_interactions(sandbox, http):
+    response = http.get(f"{sandbox.base_url}/metadata")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
+    cs = response.json()
+    assert cs["resourceType"] == "CapabilityStatement"
+    assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
+    assert "https://interop.esante.gouv.fr/ig/fhir/gap/CapabilityStatement/GAP-GestionnaireAgenda" in cs["instantiates"]
+    assert ("https://interop.esante.gouv.fr/ig/fhir/pdsm/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"
+            in cs["instantiates"])
+    resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
+    assert {i["code"] for i in resources["Slot"]["interaction"]} >= {"read", "search-type"}
+    assert {"Slot:schedule", "Schedule:actor"} <= set(resources["Slot"]["searchInclude"])
+    assert {p["name"] for p in resources["DocumentReference"]["searchParam"]} >= {"isArchived", "period-start"}
+    assert "update" not in {i["code"] for i in resources["DocumentReference"]["interaction"]}
+    assert {"code": "transaction", "documentation": cs["rest"][0]["interaction"][0]["documentation"]} in \
+        cs["rest"][0]["interaction"]
+
+
+def test_create_read_update_vread_delete(sandbox, http):
+    base = sandbox.base_url
+    created = http.post(f"{base}/Patient", json=PATIENT, headers={"Content-Type": FHIR_JSON})
+    assert created.status_code == 201
+    patient = created.json()
+    pid = patient["id"]
+    assert created.headers["Location"] == f"{base}/Patient/{pid}/_history/1"
+    assert created.headers["ETag"] == 'W/"1"'
+    assert patient["meta"]["versionId"] == "1" and patient["meta"]["lastUpdated"]
+
+    read = http.get(f"{base}/Patient/{pid}")
+    assert read.status_code == 200 and read.json()["name"][0]["family"] == "DURAND"
+    assert "Last-Modified" in read.headers
+
+    patient["gender"] = "unknown"
+    updated = http.put(f"{base}/Patient/{pid}", json=patient, headers={"If-Match": 'W/"1"'})
+    assert updated.status_code == 200
+    assert updated.json()["meta"]["versionId"] == "2" and updated.headers["ETag"] == 'W/"2"'
+
+    stale = http.put(f"{base}/Patient/{pid}", json=patient, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+    outcome_of(stale)
+
+    first = http.get(f"{base}/Patient/{pid}/_history/1")
+    assert first.status_code == 200 and first.json()["gender"] == "male"
+    history = http.get(f"{base}/Patient/{pid}/_history").json()
+    assert history["type"] == "history" and history["total"] == 2
+
+    deleted = http.delete(f"{base}/Patient/{pid}")
+    assert deleted.status_code in (200, 204)
+    gone = http.get(f"{base}/Patient/{pid}")
+    assert gone.status_code == 410
+    outcome_of(gone)
+    assert http.get(f"{base}/Patient/does-not-exist").status_code == 404
+    assert http.get(f"{base}/Patient/{pid}/_history/9").status_code == 404
+
+
+def test_update_as_create_returns_201(sandbox, http):
+    body = dict(PATIENT, id="client-chosen-id")
+    response = http.put(f"{sandbox.base_url}/Patient/client-chosen-id", json=body)
+    assert response.status_code == 201
+    assert response.headers["Location"].endswith("/Patient/client-chosen-id/_history/1")
+
+
+def test_conditional_create(fresh, http):
+    body = dict(PATIENT, identifier=[{"system": "https://example.org/ipp", "value": "COND-1"}])
+    headers = {"If-None-Exist": "identifier=https://example.org/ipp|COND-1"}
+    first = http.post(f"{fresh.base_url}/Patient", json=body, headers=headers)
+    again = http.post(f"{fresh.base_url}/Patient", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+def test_prefer_return_minimal(sandbox, http):
+    response = http.post(f"{sandbox.base_url}/Patient", json=PATIENT, headers={"Prefer": "return=minimal"})
+    assert response.status_code == 201 and response.content == b"" and "Location" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status"),
+    [
+        ("POST", "/Patient", b"{not json", {"Content-Type": FHIR_JSON}, 400),
+        ("POST", "/Patient", b"[1, 2]", {"Content-Type": FHIR_JSON}, 400),
+        ("POST", "/Patient", json.dumps({"resourceType": "Practitioner"}).encode(), {"Content-Type": FHIR_JSON}, 400),
+        ("POST", "/Patient", b"", {"Content-Type": FHIR_JSON}, 400),
+        ("POST", "/Patient", b"name=x", {"Content-Type": "text/plain"}, 415),
+        ("PUT", "/Patient/a", json.dumps(dict(PATIENT, id="b")).encode(), {"Content-Type": FHIR_JSON}, 400),
+        ("GET", "/Unicorn", b"", {}, 404),
+        ("GET", "/Unicorn/1", b"", {}, 404),
+        ("DELETE", "/Binary/bin-dupont-ordonnance", b"", {}, 405),
+        ("PUT", "/DocumentReference/doc-dupont-ordonnance", b"{}", {"Content-Type": FHIR_JSON}, 405),
+        ("GET", "/Slot?start=ge2025-13-45", b"", {}, 400),
+        ("GET", "/Slot?_count=-1", b"", {}, 400),
+        ("POST", "/Slot", json.dumps({"resourceType": "Slot", "status": "free"}).encode(),
+         {"Content-Type": FHIR_JSON}, 422),
+        ("POST", "/Slot", json.dumps({"resourceType": "Slot", "status": "maybe",
+                                      "schedule": {"reference": "Schedule/x"},
+                                      "start": "2030-01-01T10:00:00Z", "end": "2030-01-01T10:30:00Z"}).encode(),
+         {"Content-Type": FHIR_JSON}, 422),
+        ("POST", "/", json.dumps({"resourceType": "Bundle", "type": "collection"}).encode(),
+         {"Content-Type": FHIR_JSON}, 400),
+    ],
+)
+def test_bad_input_gets_an_operation_outcome(sandbox, method, path, body, headers, status):
+    url = sandbox.base_url + path if path != "/" else sandbox.base_url
+    response = requests.request(method, url, data=body, headers=headers)
+    assert response.status_code == status, response.text
+    outcome_of(response)
+
+
+def test_outside_the_base_is_404(sandbox):
+    response = requests.get(sandbox.base_url.removesuffix("/fhir") + "/other")
+    assert response.status_code == 404
+    outcome_of(response)
+
+
+def test_oversized_body_is_413(sandbox):
+    """The body is refused from its Content-Length, before it is read."""
+    host, port = sandbox.base_url.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(b"POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                     b"Content-Length: 999999999\r\n\r\n{")
+        chunks = []
+        while chunk := conn.recv(65536):  # the server closes the connection after answering
+            chunks.append(chunk)
+        answer = b"".join(chunks).decode()
+    assert answer.startswith("HTTP/1.1 413")
+    assert "OperationOutcome" in answer
+
+
+def test_xml_in_and_out(sandbox, http):
+    if not sandbox.xml_available:
+        pytest.skip("hl7.fhir.r4.core not found: XML is unavailable in this environment")
+    xml = ('<Patient xmlns="http://hl7.org/fhir"><name><family value="LEROY"/><given value="Anne"/></name>'
+           '<gender value="female"/></Patient>')
+    created = http.post(f"{sandbox.base_url}/Patient", data=xml.encode(),
+                        headers={"Content-Type": "application/fhir+xml", "Accept": "application/fhir+xml"})
+    assert created.status_code == 201
+    assert created.headers["Content-Type"].startswith("application/fhir+xml")
+    assert "<family value=\"LEROY\"/>" in created.text
+    as_json = http.get(created.headers["Location"].split("/_history")[0])
+    assert as_json.json()["name"][0]["family"] == "LEROY"
+    bad = http.post(f"{sandbox.base_url}/Patient", data=b"<Patient", headers={"Content-Type": "application/fhir+xml"})
+    assert bad.status_code == 400
+    outcome_of(bad)
+    formatted = http.get(f"{sandbox.base_url}/Patient/pat-dupont?_format=xml")
+    assert formatted.text.startswith("<Patient")
+
+
+def test_xml_unavailable_answers_415_and_406(tmp_path, monkeypatch):
+    monkeypatch.delenv("MES_FHIR_PACKAGES", raising=False)
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path))
+    with Sandbox(packages=[tmp_path]) as server:
+        posted = requests.post(f"{server.base_url}/Patient", data=b"<Patient xmlns='http://hl7.org/fhir'/>",
+                               headers={"Content-Type": "application/fhir+xml"})
+        assert posted.status_code == 415
+        outcome_of(posted)
+        asked = requests.get(f"{server.base_url}/Patient/pat-dupont", headers={"Accept": "application/fhir+xml"})
+        assert asked.status_code == 406
+        outcome_of(asked)
+
+
+def test_unknown_defect_is_a_config_error():
+    with pytest.raises(ConfigError, match="missing-total"):
+        Sandbox(defects=["no-such-defect"])
+
+
+def test_defects_are_described_on_one_line():
+    assert len(DEFECTS) >= 15
+    assert all(description and "\n" not in description for description in DEFECTS.values())

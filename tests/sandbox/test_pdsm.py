@@ -1,0 +1,272 @@
+"""PDSm flows against the sandbox: ITI-65, ITI-66, ITI-67, ITI-68, ITI-105 and the metadata PATCH."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import uuid
+
+import pytest
+import requests
+
+from pytest_mes.sandbox.xmlsupport import XmlSupport
+
+from .conftest import FHIR_JSON, INS, SHARED_PACKAGES
+
+PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
+IS_ARCHIVED = PDSM + "pdsm-ext-is-archived"
+JSON_PATCH = {"Content-Type": "application/json-patch+json"}
+
+
+def provide_bundle(patient: str = "Patient/pat-dupont", *, replaces: str | None = None,
+                   content: bytes = b"Nouveau compte rendu") -> tuple[dict, str]:
+    """An ITI-65 Provide Document Bundle: SubmissionSet, DocumentReference, Binary, all urn:uuid."""
+    ss, doc, binary = (f"urn:uuid:{uuid.uuid4()}" for _ in range(3))
+    master = f"urn:oid:1.2.250.1.999.9.{uuid.uuid4().int % 10**9}"
+    author = {"resourceType": "PractitionerRole", "id": "author",
+              "practitioner": {"reference": "Practitioner/pr-martin"}}
+    document = {
+        "resourceType": "DocumentReference",
+        "meta": {"profile": [PDSM + "pdsm-comprehensive-document-reference"]},
+        "contained": [author],
+        "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986", "value": master},
+        "identifier": [{"use": "official", "system": "urn:ietf:rfc:3986", "value": doc}],
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+        "category": [{"coding": [{"system": "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/"
+                                            "TRE-A03-ClasseDocument", "code": "10"}]}],
+        "subject": {"reference": patient},
+        "date": "2026-01-10T10:00:00+01:00",
+        "author": [{"reference": "#author"}],
+        "custodian": {"reference": "Organization/org-cds-pasteur"},
+        "securityLabel": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                                       "code": "N"}]}],
+        "content": [{"attachment": {"contentType": "text/plain", "language": "fr-FR", "url": binary,
+                                    "size": len(content), "title": "CR", "creation": "2026-01-10T10:00:00+01:00"}}],
+        "context": {"period": {"start": "2026-01-10T09:00:00+01:00"}},
+    }
+    if replaces:
+        document["relatesTo"] = [{"code": "replaces", "target": {"reference": replaces}}]
+    submission = {
+        "resourceType": "List",
+        "meta": {"profile": [PDSM + "pdsm-submissionset-comprehensive"]},
+        "contained": [author],
+        "identifier": [{"use": "official", "system": "urn:ietf:rfc:3986", "value": ss}],
+        "status": "current", "mode": "working",
+        "code": {"coding": [{"system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes",
+                             "code": "submissionset"}]},
+        "subject": {"reference": patient}, "date": "2026-01-10T10:05:00+01:00",
+        "source": {"reference": "#author"},
+        "entry": [{"item": {"reference": doc}}],
+    }
+    entries = [
+        {"fullUrl": ss, "resource": submission, "request": {"method": "POST", "url": "List"}},
+        {"fullUrl": doc, "resource": document, "request": {"method": "POST", "url": "DocumentReference"}},
+        {"fullUrl": binary, "resource": {"resourceType": "Binary", "contentType": "text/plain",
+                                         "data": base64.b64encode(content).decode()},
+         "request": {"method": "POST", "url": "Binary"}},
+    ]
+    if replaces:
+        entries.append({
+            "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+            "resource": {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+                {"name": "type", "valueCode": "replace"},
+                {"name": "path", "valueString": "DocumentReference.status"},
+                {"name": "value", "valueCode": "superseded"}]}]},
+            "request": {"method": "PATCH", "url": replaces},
+        })
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "meta": {"profile": [PDSM + "pdsm-comprehensive-provide-document-bundle"]}, "entry": entries}
+    return bundle, master
+
+
+def post_bundle(base: str, bundle: dict) -> requests.Response:
+    return requests.post(base, json=bundle, headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON})
+
+
+def test_iti65_provide_document_bundle(fresh):
+    base = fresh.base_url
+    bundle, master = provide_bundle()
+    response = post_bundle(base, bundle)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["type"] == "transaction-response"
+    types = [e["response"]["location"].split("/")[0] for e in answer["entry"]]
+    assert types == ["List", "DocumentReference", "Binary"]  # request order
+    assert all(e["response"]["status"].startswith("201") for e in answer["entry"])
+    doc = requests.get(f"{base}/{answer['entry'][1]['response']['location'].split('/_history')[0]}").json()
+    binary_id = answer["entry"][2]["response"]["location"].split("/")[1]
+    assert doc["content"][0]["attachment"]["url"] == f"{base}/Binary/{binary_id}"  # urn:uuid resolved
+    listed = requests.get(f"{base}/{answer['entry'][0]['response']['location'].split('/_history')[0]}").json()
+    assert listed["entry"][0]["item"]["reference"] == f"DocumentReference/{doc['id']}"
+    found = requests.get(f"{base}/DocumentReference", params={"identifier": f"urn:ietf:rfc:3986|{master}"}).json()
+    assert found["total"] == 1
+    document = requests.get(doc["content"][0]["attachment"]["url"])
+    assert document.status_code == 200 and document.content == b"Nouveau compte rendu"
+
+
+def test_iti65_replacement_supersedes_the_old_document(fresh):
+    base = fresh.base_url
+    bundle, _ = provide_bundle(replaces="DocumentReference/doc-dupont-cr-consult")
+    response = post_bundle(base, bundle)
+    assert response.status_code == 200, response.text
+    statuses = [e["response"]["status"] for e in response.json()["entry"]]
+    assert statuses[:3] == ["201 Created"] * 3 and statuses[3].startswith("200")
+    old = requests.get(f"{base}/DocumentReference/doc-dupont-cr-consult").json()
+    assert old["status"] == "superseded" and old["meta"]["versionId"] == "2"
+
+
+def test_iti65_is_atomic(fresh):
+    base = fresh.base_url
+    before = requests.get(f"{base}/DocumentReference", params={"_summary": "count"}).json()["total"]
+    bundle, _ = provide_bundle()
+    bundle["entry"].append({"resource": {"resourceType": "Slot", "status": "free"},  # invalid Slot: 422
+                            "request": {"method": "POST", "url": "Slot"}})
+    response = post_bundle(base, bundle)
+    assert response.status_code == 422
+    assert "Bundle.entry[3]" in response.json()["issue"][0]["diagnostics"]
+    after = requests.get(f"{base}/DocumentReference", params={"_summary": "count"}).json()["total"]
+    assert after == before
+
+
+@pytest.mark.parametrize("mutate", ["unknown-patient", "unknown-binary", "unknown-replaced"])
+def test_iti65_unresolvable_references_are_422(fresh, mutate):
+    bundle, _ = provide_bundle()
+    if mutate == "unknown-patient":
+        for e in bundle["entry"][:2]:
+            e["resource"]["subject"] = {"reference": "Patient/nobody"}
+    elif mutate == "unknown-binary":
+        bundle["entry"][1]["resource"]["content"][0]["attachment"]["url"] = "Binary/nothing"
+    else:
+        bundle["entry"][1]["resource"]["relatesTo"] = [{"code": "replaces",
+                                                        "target": {"reference": "DocumentReference/nothing"}}]
+    response = post_bundle(fresh.base_url, bundle)
+    assert response.status_code == 422 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_iti65_accepts_xml_when_available(fresh):
+    if not fresh.xml_available:
+        pytest.skip("hl7.fhir.r4.core not found: XML is unavailable in this environment")
+    bundle, _ = provide_bundle()
+    xml = XmlSupport([SHARED_PACKAGES]).dump(bundle)
+    response = requests.post(fresh.base_url, data=xml.encode(), headers={"Content-Type": "application/fhir+xml"})
+    assert response.status_code == 200 and response.json()["type"] == "transaction-response"
+
+
+def test_iti67_find_document_references(sandbox):
+    base = sandbox.base_url
+    params = {"patient.identifier": f"{INS}|285037511604233", "status": "current"}
+    bundle = requests.get(f"{base}/DocumentReference", params=params).json()
+    assert bundle["type"] == "searchset" and bundle["total"] >= 2
+    assert bundle["meta"]["profile"][0].endswith("pdsm-find-documentreferences-comprehensive-response")
+    assert all(e["fullUrl"] for e in bundle["entry"])
+    posted = requests.post(f"{base}/DocumentReference/_search", data=params,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"}).json()
+    assert posted["total"] == bundle["total"]
+    by_patient = requests.get(f"{base}/DocumentReference", params={"patient": "pat-moreau", "status": "current",
+                                                                  "isArchived": "false"}).json()
+    assert [e["resource"]["id"] for e in by_patient["entry"]] == ["doc-moreau-cr-cardio"]
+    none_archived = requests.get(f"{base}/DocumentReference", params={"patient": "pat-moreau", "isArchived": "true"})
+    assert none_archived.json()["total"] == 0
+    periods = requests.get(f"{base}/DocumentReference", params=[
+        ("patient", "pat-moreau"), ("period-start", "ge2000-01-01"), ("period-end", "le2100-01-01")]).json()
+    assert periods["total"] == 1
+    later = requests.get(f"{base}/DocumentReference", params={"patient": "pat-moreau", "period-start": "ge2100-01-01"})
+    assert later.json()["total"] == 0
+    typed = requests.get(f"{base}/DocumentReference", params={"patient": "pat-dupont",
+                                                             "type": "http://loinc.org|57833-6"}).json()
+    assert [e["resource"]["id"] for e in typed["entry"]] == ["doc-dupont-ordonnance"]
+    by_author = requests.get(f"{base}/DocumentReference", params={"author.family": "bernard"}).json()
+    assert [e["resource"]["id"] for e in by_author["entry"]] == ["doc-moreau-cr-cardio"]
+    by_author_rpps = requests.get(f"{base}/DocumentReference", params={
+        "author.identifier": "https://rpps.esante.gouv.fr|10003618042", "_summary": "count"}).json()
+    assert by_author_rpps["total"] == 2
+
+
+def test_iti66_find_document_lists(sandbox):
+    bundle = requests.get(f"{sandbox.base_url}/List", params={
+        "patient.identifier": f"{INS}|179061305512365", "status": "current",
+        "code": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|submissionset"}).json()
+    assert bundle["type"] == "searchset" and bundle["total"] == 1
+    assert bundle["meta"]["profile"][0].endswith("pdsm-find-lists-response")
+    empty = requests.get(f"{sandbox.base_url}/List", params={"patient": "pat-lefebvre", "status": "current"}).json()
+    assert empty["total"] == 0 and "entry" not in empty
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "content_type"),
+    [
+        (None, 200, "application/pdf"),
+        ("application/pdf", 200, "application/pdf"),
+        ("*/*", 200, "application/pdf"),
+        ("application/fhir+json", 200, "application/fhir+json; charset=utf-8"),
+        ("image/png", 406, "application/fhir+json; charset=utf-8"),
+    ],
+)
+def test_iti68_retrieve_document(sandbox, accept, status, content_type):
+    headers = {"Accept": accept} if accept else {"Accept": ""}
+    response = requests.get(f"{sandbox.base_url}/Binary/bin-dupont-ordonnance", headers=headers)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == content_type
+    if content_type == "application/pdf":
+        assert response.content.startswith(b"%PDF")
+    assert requests.get(f"{sandbox.base_url}/Binary/unknown").status_code == 404
+
+
+def test_iti105_simplified_publish(fresh):
+    base = fresh.base_url
+    document = {
+        "resourceType": "DocumentReference",
+        "meta": {"profile": [PDSM + "pdsm-simplified-publish"]},
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.105.1"},
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+        "subject": {"reference": "Patient/pat-lefebvre"},
+        "date": "2026-01-12T10:00:00+01:00",
+        "author": [{"reference": "PractitionerRole/role-petit"}],
+        "custodian": {"reference": "Organization/org-cds-pasteur"},
+        "content": [{"attachment": {"contentType": "text/plain", "title": "Note",
+                                    "data": base64.b64encode(b"Note de suivi").decode()}}],
+    }
+    created = requests.post(f"{base}/DocumentReference", json=document)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["id"] and body["meta"]["versionId"] == "1" and body["meta"]["lastUpdated"]
+    attachment = body["content"][0]["attachment"]
+    assert "data" not in attachment and attachment["size"] == len(b"Note de suivi")
+    assert requests.get(attachment["url"]).content == b"Note de suivi"
+    document["content"][0]["attachment"].pop("data")
+    refused = requests.post(f"{base}/DocumentReference", json=document)
+    assert refused.status_code == 422 and refused.json()["resourceType"] == "OperationOutcome"
+
+
+def test_conditional_patch_of_document_metadata(fresh):
+    base = fresh.base_url
+    target = {"identifier": "urn:ietf:rfc:3986|urn:oid:1.2.250.1.999.1.1.3"}
+    archive = [{"op": "replace", "path": "/extension/0/valueBoolean", "value": True},
+               {"op": "replace", "path": "/securityLabel/0/coding/0/code", "value": "R"}]
+    response = requests.patch(f"{base}/DocumentReference", params=target, json=archive, headers=JSON_PATCH)
+    assert response.status_code == 200, response.text
+    assert response.json()["extension"][0]["valueBoolean"] is True and response.json()["meta"]["versionId"] == "2"
+    archived = requests.get(f"{base}/DocumentReference", params={"patient": "pat-moreau", "isArchived": "true"})
+    assert archived.json()["total"] == 1
+
+    forbidden = requests.patch(f"{base}/DocumentReference", params=target, headers=JSON_PATCH,
+                               json=[{"op": "replace", "path": "/description", "value": "changed"}])
+    assert forbidden.status_code == 405 and forbidden.json()["resourceType"] == "OperationOutcome"
+    fhirpath = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+        {"name": "value", "valueCode": "superseded"}]}]}
+    superseded = requests.patch(f"{base}/DocumentReference", params=target, json=fhirpath,
+                                headers={"Content-Type": FHIR_JSON})
+    assert superseded.status_code == 200 and superseded.json()["status"] == "superseded"
+    bad_status = copy.deepcopy(fhirpath)
+    bad_status["parameter"][0]["part"][2] = {"name": "value", "valueCode": "entered-in-error"}
+    assert requests.patch(f"{base}/DocumentReference", params=target, json=bad_status,
+                          headers={"Content-Type": FHIR_JSON}).status_code == 422
+    missing = requests.patch(f"{base}/DocumentReference", params={"identifier": "urn:ietf:rfc:3986|nope"},
+                             json=archive, headers=JSON_PATCH)
+    assert missing.status_code == 404
+    several = requests.patch(f"{base}/DocumentReference", params={"patient": "pat-dupont"}, json=archive,
+                             headers=JSON_PATCH)
+    assert several.status_code == 412
