@@ -98,43 +98,49 @@ def main() -> int:
 
         base_bundle = build_searchset(validator.store, with_profiles=False)
         prof_bundle = build_searchset(validator.store, with_profiles=True)
-        # Compile what each run needs once: "compile once, validate many" is what is measured.
-        validator.validate(base_bundle)
+        # "Compile once, validate many": the first run compiles the StructureDefinitions it meets.
+        t0 = time.perf_counter()
         validator.validate(prof_bundle)
-
-        def rate(fn, bundle, repeat: int = 3) -> float:
-            best = float("inf")
-            for _ in range(repeat):
-                t = time.perf_counter()
-                fn(bundle)
-                best = min(best, time.perf_counter() - t)
-            return N / best
-
-        base_rate = rate(validator.validate, base_bundle)
-        prof_rate = rate(validator.validate, prof_bundle)
-        result = validator.validate(prof_bundle)
-        print(f"(a) base R4 validation:                 {base_rate:8.0f} resources/s")
-        print(f"(b) FR Core / GAP / PDSm profiles:      {prof_rate:8.0f} resources/s "
-              f"({len(result.errors)} errors, {len(result.issues)} issues in the Bundle)")
+        first = time.perf_counter() - t0
+        validator.validate(base_bundle)
+        print(f"first profile validation (compiles {len(validator._compiled)} definitions): {first:.3f} s")
         try:
             from fhir.resources.R4B.bundle import Bundle
         except ImportError:
-            print("baseline: fhir.resources not installed")
+            Bundle = None
+        runs = {"a": (validator.validate, base_bundle), "b": (validator.validate, prof_bundle)}
+        if Bundle is not None:
+            Bundle.model_validate(base_bundle)
+            runs["baseline"] = (Bundle.model_validate, base_bundle)
+        # Interleaved, best of 7 in CPU time: the machine may be shared, and the ratio must compare
+        # like with like.
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(7):
+            for name, (fn, bundle) in runs.items():
+                t = time.process_time()
+                fn(bundle)
+                best[name] = min(best[name], time.process_time() - t)
+        rate = {name: N / seconds for name, seconds in best.items()}
+        result = validator.validate(prof_bundle)
+        print(f"(a) base R4 validation:                 {rate['a']:8.0f} resources/s")
+        print(f"(b) FR Core / GAP / PDSm profiles:      {rate['b']:8.0f} resources/s "
+              f"({len(result.errors)} errors, {len(result.issues)} issues in the Bundle)")
+        if Bundle is None:
+            print("baseline: fhir.resources is not installed")
             return 0
-        Bundle.model_validate(base_bundle)
-        baseline = rate(Bundle.model_validate, base_bundle)
-        print(f"baseline fhir.resources R4B Bundle.model_validate: {baseline:8.0f} resources/s")
-        print(f"ratio (a) / baseline: {base_rate / baseline:.2f}")
-        print(f"ratio (b) / baseline: {prof_rate / baseline:.2f}   target >= 1.0")
-        if prof_rate < baseline or "--profile" in sys.argv:
+        print(f"baseline fhir.resources R4B Bundle.model_validate: {rate['baseline']:8.0f} resources/s")
+        print(f"ratio (a) / baseline: {rate['a'] / rate['baseline']:.2f}")
+        print(f"ratio (b) / baseline: {rate['b'] / rate['baseline']:.2f}   target >= 1.0")
+        short = rate["b"] < rate["baseline"]
+        if short or "--profile" in sys.argv:
             profiler = cProfile.Profile()
             profiler.enable()
             validator.validate(prof_bundle)
             profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
-            print("where the time goes in (b) (top functions by own time):")
-            print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:4000])
+            print("where the time goes in (b), top functions by own time (cProfile inflates call-heavy code):")
+            print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
     return 0
 
 

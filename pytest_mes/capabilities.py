@@ -13,6 +13,8 @@ def missing(statement: dict[str, Any], need: Capability) -> str | None:
     """Why `statement` does not meet `need`, or None when it does."""
     if need.format and not _has_format(statement, need.format):
         return f"format '{need.format}' is not among CapabilityStatement.format"
+    if not (need.resource or need.interaction or need.operation):
+        return None  # a format alone
     rest = _server_rest(statement)
     if rest is None:
         return "the CapabilityStatement has no rest entry with mode 'server'"

@@ -8,6 +8,7 @@ and evaluated natively. Anything else is compiled once with fhirpathpy and cache
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -38,11 +39,11 @@ def _has_choice(obj: Any, name: str) -> bool:
     """A choice element (``value[x]``) is present: ``valueString``, ``_valueCode``…"""
     if not isinstance(obj, dict):
         return False
-    size = len(name)
-    return any(
-        (k.startswith(name) and k[size:size + 1].isupper()) or (k.startswith("_" + name) and k[size + 1:size + 2].isupper())
-        for k in obj
-    )
+    for key in obj:
+        bare = key[1:] if key[:1] == "_" else key
+        if bare.startswith(name) and bare[len(name):len(name) + 1].isupper():
+            return True
+    return False
 
 
 def _items(value: Any) -> list:
@@ -107,10 +108,12 @@ def _html_checks(obj: Any, _: InvariantContext) -> bool:
     if not isinstance(div, str):
         return True  # a missing div is a cardinality matter
     text = div.lstrip()
-    lowered = text.lower()
     if not text.startswith("<div") or "http://www.w3.org/1999/xhtml" not in text:
         return False
-    return not any(tag in lowered for tag in ("<script", "<form", "<iframe", "<object", "<embed", "<applet"))
+    return _ACTIVE_CONTENT.search(text) is None
+
+
+_ACTIVE_CONTENT = re.compile(r"<(script|form|iframe|object|embed|applet|base|link|style)\b", re.IGNORECASE)
 
 
 def _as_instant(text: str) -> datetime | None:
@@ -328,11 +331,8 @@ def _vali_equals(obj: Any) -> bool | None:
 
 
 def _implies(antecedent: bool | None, consequent: bool | None) -> bool:
-    if antecedent is False:
-        return True
-    if consequent is True:
-        return True
-    return False  # true/empty implies false/empty: false or empty, both fail
+    # true/empty implies false/empty gives false or empty: both fail
+    return antecedent is False or consequent is True
 
 
 def _has_identifier(obj: Any, system: str, *, official: bool = False, ins_nir: bool = False) -> bool:

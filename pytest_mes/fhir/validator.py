@@ -61,9 +61,9 @@ class Validator:
         self._broken: dict[str, str] = {}
         self._types: dict[str, Schema | None] = {}
         self._primitives: dict[str, PrimitiveRule] = {}
-        self._invariants: dict[tuple[int, str], list[tuple[Constraint, Any]]] = {}
         self._profile_types: dict[tuple[str, str | None], str | None] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
+        self._targets: dict[tuple[int, str | None], dict[str, list[str]] | None] = {}
         self._bindings: dict[tuple, tuple[bool | None, str, str]] = {}  # verdict per (ValueSet, codes)
         self._discriminators: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]]] = {}
         core = store.package(CORE_ID)
@@ -119,6 +119,22 @@ class Validator:
             rule = self._primitives[code] = primitive_rule(sd)
         return rule
 
+    def reference_targets(self, tref: TypeRef, context: str | None) -> dict[str, list[str]] | None:
+        """Allowed target type -> target profiles of a Reference type; None when any type will do or a
+        target profile cannot be loaded."""
+        key = (id(tref), context)
+        if key in self._targets:
+            return self._targets[key]
+        allowed: dict[str, list[str]] | None = {}
+        for canonical in tref.targets:
+            t = self.type_of_profile(canonical, context)
+            if t is None or t == "Resource":
+                allowed = None
+                break
+            allowed.setdefault(t, []).append(canonical)  # type: ignore[union-attr]
+        self._targets[key] = allowed
+        return allowed
+
     def ancestors(self, schema: Schema) -> frozenset[str]:
         """Canonicals (``url|version``) of the definitions `schema` derives from, through baseDefinition."""
         found = self._ancestors.get(schema.canonical)
@@ -153,8 +169,7 @@ class Validator:
     def invariants_for(self, elem: ElementDef, type_code: str) -> list[tuple[Constraint, Any]]:
         """Invariants that apply to an element of this type: its own plus its type's root ones, each with
         a native implementation when there is one (else None: fhirpathpy)."""
-        key = (id(elem), type_code)
-        found = self._invariants.get(key)
+        found = elem.invariant_plans.get(type_code)
         if found is not None:
             return found
         constraints = list(elem.constraints)
@@ -165,12 +180,12 @@ class Validator:
         seen: set[tuple[str, str | None]] = set()
         result: list[tuple[Constraint, Any]] = []
         for c in constraints:
-            if (c.key, c.expression) in seen:
-                continue
+            if (c.key, c.expression) in seen or c.key == "ele-1" or not c.expression:
+                continue  # ele-1 is checked structurally; text-only constraints cannot be enforced
             seen.add((c.key, c.expression))
             native = native_for(c.key, c.expression) if c.expression else None
             result.append((c, native))
-        self._invariants[key] = result
+        elem.invariant_plans[type_code] = result
         return result
 
     # ---- front door -----------------------------------------------------------------------------
@@ -345,6 +360,14 @@ class _Run:
         ts = self.v.type_schema(type_code)
         return ts.root if ts is not None else None
 
+    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str) -> tuple[ElementDef, str] | None:
+        """A child a (hand-made) snapshot left out of a partially unrolled element: its type defines it."""
+        if holder.schema.root is holder or type_code in ("BackboneElement", "Element", "") or \
+                type_code in self.v.resource_types:
+            return None
+        ts = self.v.type_schema(type_code)
+        return ts.root.json_names.get(key) if ts is not None else None
+
     def content_target(self, elem: ElementDef) -> ElementDef | None:
         ref = elem.content_reference or ""
         target_id = ref.split("#", 1)[1] if "#" in ref else ref
@@ -376,6 +399,8 @@ class _Run:
                     self.collect(hit[0], hit[1], base_key, None, val, loc, groups)
                 continue
             hit = names.get(key)
+            if hit is None and key != "resourceType":
+                hit = self.unrolled_elsewhere(holder, type_code, key)
             if hit is None:
                 if key == "resourceType" and is_root:
                     continue
@@ -384,6 +409,17 @@ class _Run:
                 continue
             child, tcode = hit
             companion = obj.get("_" + key) if tcode in PRIMITIVES else None
+            # Fast paths for the common shapes; anything unusual goes through collect().
+            if companion is None and val is not None:
+                if child.is_array:
+                    if type(val) is list and val and None not in val:
+                        bucket = groups.setdefault(child, [])
+                        for i, x in enumerate(val):
+                            bucket.append((x, None, tcode, f"{loc}.{key}[{i}]"))
+                        continue
+                elif type(val) is not list:
+                    groups.setdefault(child, []).append((val, None, tcode, f"{loc}.{key}"))
+                    continue
             self.collect(child, tcode, key, val, companion, loc, groups)
 
         saved_container = self.container
@@ -403,7 +439,10 @@ class _Run:
                 self.check_slices(child, items, loc)
             else:
                 for value, ext, tcode, iloc in items:
-                    self.check_item(child, value, ext, tcode, iloc)
+                    if tcode in PRIMITIVES:
+                        self.check_primitive(child, value, ext, tcode, iloc)
+                    else:
+                        self.check_item(child, value, ext, tcode, iloc)
         for child in holder.required:
             if child not in groups:
                 self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
@@ -539,10 +578,10 @@ class _Run:
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         if value is not None:
-            rule = self.v.primitive(tcode)
+            rule = self.v._primitives.get(tcode) or self.v.primitive(tcode)
             if rule is not None and self.check_json_kind(rule, value, tcode, loc, elem):
                 if rule.json_kind == "str":
-                    if value == "" or (tcode != "xhtml" and not value.strip()):
+                    if not value or (tcode != "xhtml" and value.isspace()):
                         self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
                     elif rule.regex is not None and rule.regex.fullmatch(value) is None:
                         self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
@@ -554,7 +593,8 @@ class _Run:
                     low = 1 if tcode == "positiveInt" else 0 if tcode == "unsignedInt" else _INT32[0]
                     if not low <= value <= _INT32[1]:
                         self.add("error", "INTEGER_RANGE", loc, elem.schema.source(elem), value=value, type=tcode)
-                self.check_value_rules(elem, value, tcode, loc)
+                if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
+                    self.check_value_rules(elem, value, tcode, loc)
         if ext is not None:
             ts = self.v.type_schema(tcode)
             if not isinstance(ext, dict):
@@ -563,7 +603,7 @@ class _Run:
                 self.check_object(ts.root, ext, loc, tcode, elem)
         elif value is None:
             self.add("error", "EMPTY_OBJECT", loc, "ele-1")
-        if len(elem.constraints) > 1 or (elem.constraints and elem.constraints[0].key != "ele-1"):
+        if elem.has_invariants:
             self.check_invariants(elem, tcode, value, loc)
 
     def check_json_kind(self, rule: PrimitiveRule, value: Any, tcode: str, loc: str, elem: ElementDef) -> bool:
@@ -583,12 +623,13 @@ class _Run:
 
     # ---- invariants -----------------------------------------------------------------------------
     def check_invariants(self, elem: ElementDef, tcode: str, value: Any, loc: str) -> None:
+        plans = elem.invariant_plans.get(tcode)
+        if plans is None:
+            plans = self.v.invariants_for(elem, tcode)
+        if not plans:
+            return
         ctx = None
-        for constraint, native in self.v.invariants_for(elem, tcode):
-            if constraint.key == "ele-1":
-                continue  # structural: empty objects and empty primitives are reported as such
-            if constraint.expression is None:
-                continue  # text-only constraints (PDSm constr-*) cannot be enforced
+        for constraint, native in plans:
             if ctx is None:
                 ctx = InvariantContext(self.resource, self.root)
             try:
@@ -690,14 +731,9 @@ class _Run:
             ttype = obj["type"]
         if not tref.targets or ttype is None:
             return
-        allowed: dict[str, list[str]] = {}
-        for canonical in tref.targets:
-            t = self.v.type_of_profile(canonical, elem.schema.package)
-            if t is None:
-                return  # a target profile we cannot load: the type cannot be judged
-            if t == "Resource":
-                return
-            allowed.setdefault(t, []).append(canonical)
+        allowed = self.v.reference_targets(tref, elem.schema.package)
+        if allowed is None:
+            return  # a target profile we cannot load, or any resource: the type cannot be judged
         if ttype not in allowed:
             self.add("error", "REF_TARGET_TYPE", f"{loc}.reference", elem.schema.source(elem), type=ttype,
                      allowed=", ".join(sorted(allowed)))

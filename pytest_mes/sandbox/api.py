@@ -78,6 +78,7 @@ class Api:
         self.store = store
         self.defects = defects
         self.xml = xml
+        self._capabilities: dict[tuple[str, bool], dict[str, Any]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -155,7 +156,10 @@ class Api:
         if method == "HEAD":
             method = "GET"
         if path == ["metadata"] and method == "GET":
-            return Response(200, capability_statement(request.base, self.defects, xml=self.xml.available))
+            key = (request.base, self.xml.available)
+            if key not in self._capabilities:  # built once per base URL: it never changes while running
+                self._capabilities[key] = capability_statement(request.base, self.defects, xml=key[1])
+            return Response(200, self._capabilities[key])
         if not path:
             if method == "POST":
                 return pdsm.transaction(self, request, self.parse_resource(request, "Bundle"))

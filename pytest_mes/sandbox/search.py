@@ -517,6 +517,8 @@ def search(store: Store, request: SearchRequest, present: Present) -> dict[str, 
     revincludes = _include_specs(controls.get("_revinclude", []))
     if "ignore-include" in defects:
         includes, revincludes = [], []
+    _check_includes(includes, "_include")
+    _check_includes(revincludes, "_revinclude")
     included = _collect_includes(engine, store, type_, page, includes, revincludes) if page else []
     for value in controls.get("_include", []):
         used.append(("_include", value))
@@ -595,6 +597,14 @@ def _int_control(controls: dict[str, list[str]], name: str, default: int) -> int
     return number
 
 
+def _check_includes(specs: list[tuple[str, str, str | None]], name: str) -> None:
+    for source_type, code, _target in specs:
+        definition = param(source_type, code)
+        if definition is None or definition.type != "reference":
+            raise FhirError(400, f"Unsupported {name} {source_type}:{code}: not a reference search parameter of "
+                            f"{source_type}", "not-supported")
+
+
 def _collect_includes(
     engine: Engine, store: Store, type_: str, page: Sequence[dict[str, Any]],
     includes: list[tuple[str, str, str | None]], revincludes: list[tuple[str, str, str | None]],
@@ -608,12 +618,6 @@ def _collect_includes(
     seen = {(r["resourceType"], r["id"]) for r in page}
     included: list[dict[str, Any]] = []
     pool: list[dict[str, Any]] = list(page)
-    for source_type, code, _target in includes:
-        if param(source_type, code) is None or param(source_type, code).type != "reference":
-            raise FhirError(400, f"Unsupported _include {source_type}:{code}", "not-supported")
-    for source_type, code, _target in revincludes:
-        if param(source_type, code) is None or param(source_type, code).type != "reference":
-            raise FhirError(400, f"Unsupported _revinclude {source_type}:{code}", "not-supported")
 
     def add(resource: dict[str, Any] | None) -> bool:
         if resource is None:

@@ -88,7 +88,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
+                try:
+                    size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise FhirError(400, "Malformed chunked request body", "structure") from None
                 if size == 0:
                     self.rfile.readline()
                     break

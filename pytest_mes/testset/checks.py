@@ -163,14 +163,14 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     if problem:
         return CheckResult(label, "failed", _describe_expectation(op, expected_value), problem)
     try:
-        result = evaluate(body, expression, _fhirpath_variables(context.variables))
+        result = evaluate(body, expression, fhirpath_variables(context.variables))
     except FhirPathError as exc:
         return CheckResult(label, "failed", _describe_expectation(op, expected_value), str(exc))
     return _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
                     _shown(result))
 
 
-def _fhirpath_variables(variables: dict[str, Any]) -> dict[str, Any]:
+def fhirpath_variables(variables: dict[str, Any]) -> dict[str, Any]:
     # Test-set variables are reachable as %name; only JSON-like values make sense there.
     return {k: v for k, v in variables.items() if isinstance(v, str | int | float | bool | dict | list)}
 

@@ -9,7 +9,14 @@ from typing import Any
 
 from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.errors import MesError
-from pytest_mes.testset.checks import CheckContext, CheckResult, ProfileValidator, implicit_checks, run_check
+from pytest_mes.testset.checks import (
+    CheckContext,
+    CheckResult,
+    ProfileValidator,
+    fhirpath_variables,
+    implicit_checks,
+    run_check,
+)
 from pytest_mes.testset.fhirpath import evaluate
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import render
@@ -113,7 +120,7 @@ class Runner:
         if not result.exchange.error:
             result.checks += [run_check(check, context) for check in step.checks]
         if not result.failed:
-            self._save(step.save, result)
+            self._save(step.save, result, context.variables)
         return result
 
     def _context(self, step: Step, exchange: Exchange, variables: Mapping[str, Any]) -> CheckContext:
@@ -146,17 +153,17 @@ class Runner:
         default = "application/fhir+xml" if suffix == ".xml" else "text/plain"
         return render(text, variables), content_type or default
 
-    def _save(self, rules: tuple[SaveRule, ...], result: StepResult) -> None:
+    def _save(self, rules: tuple[SaveRule, ...], result: StepResult, variables: dict[str, Any]) -> None:
         exchange = result.exchange
         for rule in rules:
             try:
-                result.saved[rule.name] = _extract(rule, exchange)
+                result.saved[rule.name] = _extract(rule, exchange, variables)
             except (MesError, ValueError) as exc:
                 result.error = f"save '{rule.name}': {exc}"
                 return
 
 
-def _extract(rule: SaveRule, exchange: Exchange) -> Any:
+def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> Any:
     if rule.source == "status":
         return exchange.status
     if rule.source == "header":
@@ -164,7 +171,7 @@ def _extract(rule: SaveRule, exchange: Exchange) -> Any:
         if value is None:
             raise ValueError(f"the response has no {rule.expression} header")
         return value
-    values = evaluate(exchange.json(), rule.expression)
+    values = evaluate(exchange.json(), rule.expression, fhirpath_variables(variables))
     if not values:
         raise ValueError(f"FHIRPath {rule.expression!r} found nothing in the response")
     return values[0] if len(values) == 1 else values

@@ -100,3 +100,25 @@ def test_overrides_replace_set_defaults_and_later_defaults_see_them(write_set):
     variables = make_runner(family="Martin", extra="1").set_variables(testset)
     assert variables["family"] == "Martin" and variables["greeting"] == "Bonjour Martin"
     assert variables["extra"] == "1" and variables["base_url"] == BASE
+
+
+@responses.activate
+def test_saved_fhirpath_sees_the_variables(write_set):
+    testset = load_testset(write_set("""
+id: vars
+title: Vars
+component: core
+variables: {wanted: s2}
+tests:
+  - id: V-01
+    title: t
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - request: {path: Slot}
+        save: {found: {fhirpath: "Bundle.entry.resource.where(id = %wanted).id"}}
+"""))
+    responses.get(f"{BASE}/Slot", json={"resourceType": "Bundle", "entry": [
+        {"resource": {"resourceType": "Slot", "id": "s1"}}, {"resource": {"resourceType": "Slot", "id": "s2"}}]})
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.steps[0].saved == {"found": "s2"}

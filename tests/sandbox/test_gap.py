@@ -213,3 +213,22 @@ def test_gap_resource_manager_types(fresh):
         new = created.json()
         assert requests.put(f"{base}/{type_}/{new['id']}", json=new).status_code == 200
         assert requests.delete(f"{base}/{type_}/{new['id']}").status_code in (200, 204)
+
+
+def test_search_modifiers_sort_elements_revinclude_and_near(sandbox):
+    base = sandbox.base_url
+    assert resources(search(base, "Patient", {"family:exact": "MOREAU"}))[0]["id"] == "pat-moreau"
+    assert not resources(search(base, "Patient", {"family:exact": "moreau"}))
+    assert resources(search(base, "Patient", {"name:contains": "febv"}))[0]["id"] == "pat-lefebvre"
+    assert resources(search(base, "Patient", {"given": "chloe"}))[0]["id"] == "pat-lefebvre"  # accents folded
+    assert search(base, "Appointment", {"status:not": "booked"})["total"] == 1
+    assert search(base, "Device", {"patient:missing": "true"})["total"] == 1
+    newest_first = resources(search(base, "Patient", {"_sort": "-birthdate"}))
+    assert [p["id"] for p in newest_first][:3] == ["pat-lefebvre", "pat-dupont", "pat-moreau"]
+    trimmed = resources(search(base, "Patient", {"_id": "pat-dupont", "_elements": "gender"}))[0]
+    assert set(trimmed) <= {"resourceType", "id", "meta", "gender"}
+    with_slots = search(base, "Schedule", {"_id": "sched-bernard", "_revinclude": "Slot:schedule"})
+    assert len(resources(with_slots, "include")) == 90
+    near_lyon = search(base, "Location", {"near": "45.75|4.85|5|km"})
+    assert {r["id"] for r in resources(near_lyon)} == {"loc-pasteur-rdc", "loc-pasteur-etage1"}
+    assert search(base, "Slot", {"schedule.actor:HealthcareService.name": "x", "_summary": "count"})["total"] == 0

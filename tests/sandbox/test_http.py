@@ -199,3 +199,59 @@ def test_unknown_defect_is_a_config_error():
 def test_defects_are_described_on_one_line():
     assert len(DEFECTS) >= 15
     assert all(description and "\n" not in description for description in DEFECTS.values())
+
+
+def test_if_none_match_head_and_options(sandbox, http):
+    url = f"{sandbox.base_url}/Patient/pat-moreau"
+    etag = http.get(url).headers["ETag"]
+    assert http.get(url, headers={"If-None-Match": etag}).status_code == 304
+    head = http.head(url)
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["Content-Length"]) > 0
+    options = http.options(f"{sandbox.base_url}/Patient")
+    assert options.status_code == 405
+    outcome_of(options)
+
+
+def test_batch_reports_each_entry(fresh, http):
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": dict(PATIENT), "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": "Patient/nobody"}},
+        {"request": {"method": "GET", "url": "Patient/pat-dupont"}},
+    ]}
+    answer = http.post(fresh.base_url, json=batch).json()
+    assert answer["type"] == "batch-response"
+    assert [e["response"]["status"][:3] for e in answer["entry"]] == ["201", "404", "200"]
+    assert answer["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
+    assert answer["entry"][2]["resource"]["id"] == "pat-dupont"
+
+
+def test_transaction_with_put_conditional_create_and_delete(fresh, http):
+    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0a0a0a0a-0000-4000-8000-000000000001", "resource": dict(PATIENT),
+         "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=https://example.org/ipp|IPP-T"}},
+        {"resource": dict(PATIENT, id="tx-put"), "request": {"method": "PUT", "url": "Patient/tx-put"}},
+        {"request": {"method": "DELETE", "url": "RelatedPerson/rp-lefebvre-mere"}},
+    ]}
+    transaction["entry"][0]["resource"]["identifier"] = [{"system": "https://example.org/ipp", "value": "IPP-T"}]
+    answer = http.post(fresh.base_url, json=transaction)
+    assert answer.status_code == 200, answer.text
+    statuses = [e["response"]["status"] for e in answer.json()["entry"]]
+    assert statuses == ["201 Created", "201 Created", "204 No Content"]
+    assert http.get(f"{fresh.base_url}/RelatedPerson/rp-lefebvre-mere").status_code == 410
+    again = http.post(fresh.base_url, json={**transaction, "entry": transaction["entry"][:1]}).json()
+    assert again["entry"][0]["response"]["status"] == "200 OK"
+
+
+def test_unknown_include_is_400(sandbox, http):
+    response = http.get(f"{sandbox.base_url}/Slot", params={"_include": "Slot:status", "identifier": "none"})
+    assert response.status_code == 400
+    outcome_of(response)
+
+
+def test_python_module_entry_point_lists_defects():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pytest_mes.sandbox", "--list-defects"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "missing-total" in out

@@ -1,0 +1,153 @@
+"""Slicing kinds on small hand-made profiles: value, pattern, exists and type discriminators;
+closed, ordered and openAtEnd rules; slice cardinality."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.validator import Validator
+from tests.fhir.conftest import errors, found
+
+BASE = "http://example.org/StructureDefinition/"
+
+
+def _profile(store: PackageStore, rtype: str, pid: str, edit) -> dict:
+    base = copy.deepcopy(store.structure_definition(rtype))
+    elements = base["snapshot"]["element"]
+    edit(elements)
+    return {"resourceType": "StructureDefinition", "id": pid, "url": BASE + pid, "version": "1.0.0",
+            "name": pid, "status": "active", "kind": "resource", "abstract": False, "type": rtype,
+            "baseDefinition": f"http://hl7.org/fhir/StructureDefinition/{rtype}", "derivation": "constraint",
+            "snapshot": {"element": elements}}
+
+
+def _insert_after(elements: list[dict], element_id: str, new: list[dict]) -> None:
+    index = next(i for i, e in enumerate(elements) if e["id"] == element_id)
+    # after the element and all its descendants
+    end = index + 1
+    while end < len(elements) and elements[end]["id"].startswith(element_id + "."):
+        end += 1
+    elements[end:end] = new
+
+
+def _identifier_slices(rules: str, ordered: bool):
+    def edit(elements: list[dict]) -> None:
+        ident = next(e for e in elements if e["id"] == "Patient.identifier")
+        ident["slicing"] = {"discriminator": [{"type": "value", "path": "system"}], "rules": rules, "ordered": ordered}
+        new = []
+        for name, system, card in (("nir", "urn:oid:1.2.250.1.213.1.4.8", ("1", "1")), ("ipp", "urn:ipp", ("0", "*"))):
+            new.append({"id": f"Patient.identifier:{name}", "path": "Patient.identifier", "sliceName": name,
+                        "min": int(card[0]), "max": card[1], "base": {"path": "Patient.identifier", "min": 0,
+                                                                       "max": "*"}, "type": [{"code": "Identifier"}]})
+            new.append({"id": f"Patient.identifier:{name}.system", "path": "Patient.identifier.system", "min": 1,
+                        "max": "1", "base": {"path": "Identifier.system", "min": 0, "max": "1"},
+                        "type": [{"code": "uri"}], "fixedUri": system})
+            new.append({"id": f"Patient.identifier:{name}.value", "path": "Patient.identifier.value", "min": 1,
+                        "max": "1", "base": {"path": "Identifier.value", "min": 0, "max": "1"},
+                        "type": [{"code": "string"}]})
+        _insert_after(elements, "Patient.identifier", new)
+    return edit
+
+
+def _address_exists(elements: list[dict]) -> None:
+    addr = next(e for e in elements if e["id"] == "Patient.address")
+    addr["slicing"] = {"discriminator": [{"type": "exists", "path": "period"}], "rules": "open"}
+    new = []
+    for name, card in (("dated", (1, "*")), ("undated", (0, "0"))):
+        new.append({"id": f"Patient.address:{name}", "path": "Patient.address", "sliceName": name, "min": 0,
+                    "max": "*", "base": {"path": "Patient.address", "min": 0, "max": "*"},
+                    "type": [{"code": "Address"}]})
+        new.append({"id": f"Patient.address:{name}.period", "path": "Patient.address.period", "min": card[0],
+                    "max": card[1], "base": {"path": "Address.period", "min": 0, "max": "1"},
+                    "type": [{"code": "Period"}]})
+    new[0]["max"] = "1"  # at most one dated address
+    _insert_after(elements, "Patient.address", new)
+
+
+def _value_type_slices(elements: list[dict]) -> None:
+    value = next(e for e in elements if e["id"] == "Observation.value[x]")
+    value["slicing"] = {"discriminator": [{"type": "type", "path": "$this"}], "rules": "closed"}
+    _insert_after(elements, "Observation.value[x]", [
+        {"id": "Observation.value[x]:valueQuantity", "path": "Observation.value[x]", "sliceName": "valueQuantity",
+         "min": 0, "max": "1", "base": {"path": "Observation.value[x]", "min": 0, "max": "1"},
+         "type": [{"code": "Quantity"}]},
+    ])
+
+
+@pytest.fixture(scope="module")
+def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
+    core_only = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
+    folder = tmp_path_factory.mktemp("slicing") / "package"
+    folder.mkdir()
+    (folder / "package.json").write_text(json.dumps(
+        {"name": "example.slicing", "version": "1.0.0", "dependencies": {"hl7.fhir.r4.core": "4.0.1"}}))
+    profiles = [
+        _profile(core_only, "Patient", "closed-ordered", _identifier_slices("closed", True)),
+        _profile(core_only, "Patient", "open-at-end", _identifier_slices("openAtEnd", False)),
+        _profile(core_only, "Patient", "exists", _address_exists),
+        _profile(core_only, "Observation", "value-type", _value_type_slices),
+    ]
+    for sd in profiles:
+        (folder / f"StructureDefinition-{sd['id']}.json").write_text(json.dumps(sd))
+    store = PackageStore.load([fhir_packages_dir, folder.parent], offline=True,
+                              packages=["hl7.fhir.r4.core#4.0.1", "example.slicing#1.0.0"])
+    return Validator(store)
+
+
+NIR = {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "1"}
+IPP = {"system": "urn:ipp", "value": "42"}
+OTHER = {"system": "urn:other", "value": "x"}
+
+
+def patient(**extra) -> dict:
+    return {"resourceType": "Patient", "name": [{"family": "D"}], **extra}
+
+
+def test_value_discriminator_closed_and_ordered(slicing_validator):
+    profile = [BASE + "closed-ordered"]
+    assert errors(slicing_validator.validate(patient(identifier=[NIR, IPP, IPP]), profile)) == set()
+    result = slicing_validator.validate(patient(identifier=[IPP, NIR]), profile)
+    assert errors(result) == {("SLICE_ORDER", "Patient.identifier[1]")}
+    result = slicing_validator.validate(patient(identifier=[NIR, OTHER]), profile)
+    assert errors(result) == {("SLICE_CLOSED", "Patient.identifier[1]")}
+
+
+def test_slice_cardinality(slicing_validator):
+    profile = [BASE + "closed-ordered"]
+    assert errors(slicing_validator.validate(patient(identifier=[IPP]), profile)) == {("SLICE_MIN", "Patient")}
+    assert errors(slicing_validator.validate(patient(identifier=[NIR, NIR]), profile)) == {("SLICE_MAX", "Patient")}
+
+
+def test_matched_item_is_checked_against_its_slice(slicing_validator):
+    result = slicing_validator.validate(patient(identifier=[{"system": NIR["system"]}]), [BASE + "closed-ordered"])
+    assert errors(result) == {("CARD_MIN", "Patient.identifier[0]")}  # the nir slice requires a value
+
+
+def test_open_at_end(slicing_validator):
+    profile = [BASE + "open-at-end"]
+    assert errors(slicing_validator.validate(patient(identifier=[NIR, OTHER]), profile)) == set()
+    result = slicing_validator.validate(patient(identifier=[OTHER, NIR]), profile)
+    assert errors(result) == {("SLICE_OPEN_AT_END", "Patient.identifier[1]")}
+
+
+def test_exists_discriminator(slicing_validator):
+    profile = [BASE + "exists"]
+    dated = {"city": "Paris", "period": {"start": "2020-01-01"}}
+    undated = {"city": "Lyon"}
+    assert errors(slicing_validator.validate(patient(address=[dated, undated]), profile)) == set()
+    result = slicing_validator.validate(patient(address=[dated, dated, undated]), profile)
+    assert errors(result) == {("SLICE_MAX", "Patient")}
+
+
+def test_type_discriminator_on_a_choice(slicing_validator):
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"}}
+    profile = [BASE + "value-type"]
+    assert errors(slicing_validator.validate(dict(obs, valueQuantity={"value": 72}), profile)) == set()
+    result = slicing_validator.validate(dict(obs, valueString="72 kg"), profile)
+    assert errors(result) == {("SLICE_CLOSED", "Observation.valueString")}
+    assert ("SLICE_CLOSED", "Observation.valueString") in found(result, "error")
