@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mes.testset.model import Capability
-
-SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "search-system", "history-system"})
+from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
 
 def missing(statement: dict[str, Any], need: Capability) -> str | None:
@@ -39,6 +37,8 @@ def missing(statement: dict[str, Any], need: Capability) -> str | None:
         names = {o.get("name") for o in resource.get("operation", [])}
         if need.operation.lstrip("$") not in names:
             return f"operation '{need.operation}' is not declared on {need.resource}"
+    if need.include and need.include not in resource.get("searchInclude", []):
+        return f"_include '{need.include}' is not among {need.resource}.searchInclude"
     if need.conditional_update and not resource.get("conditionalUpdate"):
         return f"conditionalUpdate is not declared on {need.resource}"
     return None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -20,19 +22,21 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pytest_mes import __version__
-from pytest_mes.redaction import Redactor, is_secret_header
+from pytest_mes.redaction import Redactor, is_secret_name
 
 FHIR_JSON = "application/fhir+json"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
+_FOLLOWED = frozenset({"GET", "HEAD"})  # a redirected POST or PUT is the server's answer, not ours to replay
 
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach the server under test. Secrets stay here and never reach an Exchange."""
+    """How to reach the server under test. Secrets stay here: repr() never shows them."""
 
     base_url: str
-    token: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    token: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     client_cert: str | None = None
     client_key: str | None = None
     ca_bundle: str | None = None
@@ -42,13 +46,25 @@ class ClientSettings:
 
     def secrets(self) -> list[str]:
         values = [self.token or ""]
-        values += [value for name, value in self.headers if is_secret_header(name)]
+        values += [value for name, value in self.headers if is_secret_name(name)]
         return values
+
+    def credential_headers(self) -> dict[str, str]:
+        """Headers that prove who we are: sent only to the server under test."""
+        headers = {name: value for name, value in self.headers if is_secret_name(name)}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
 
 @dataclass
 class Exchange:
-    """One request and its response (or the failure that replaced it), already redacted."""
+    """One request and its response (or the failure that replaced it).
+
+    The request side is recorded redacted (checks never look at it). The response is kept as received,
+    because checks and saved values need the real data; `shown()` gives the redacted copy that may be
+    printed or written.
+    """
 
     method: str
     url: str
@@ -61,12 +77,17 @@ class Exchange:
     body: bytes = b""
     elapsed_ms: float = 0.0
     error: str | None = None
+    redirects: list[str] = field(default_factory=list)  # "302 http://…" for each hop followed
+    notes: list[str] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"<Exchange {self.method} {self.url} -> {self.status or self.error}>"
 
     @property
     def content_type(self) -> str:
         """The media type of the response, without parameters, lower case ('' when absent)."""
-        value = next((v for k, v in self.response_headers.items() if k.lower() == "content-type"), "")
-        return value.split(";")[0].strip().lower()
+        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.response_headers.items() if k.lower() == name.lower()), None)
@@ -94,8 +115,16 @@ class Exchange:
             raise ValueError(problem)
         return value
 
+    def shown(self) -> Exchange:
+        """A copy safe to print or record: secrets in the response replaced by ***."""
+        body = self.body
+        if self.redactor.active and body:
+            body = self.redactor.text(body.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        return replace(self, response_headers=self.redactor.headers(self.response_headers), body=body,
+                       error=self.redactor.text(self.error) if self.error else None)
+
     def excerpt(self, limit: int = 2000) -> str:
-        text = self.text
+        text = self.shown().text
         return text if len(text) <= limit else text[:limit] + f"\n… ({len(self.body)} bytes in all)"
 
 
@@ -106,7 +135,7 @@ class _Session(requests.Session):
         super().rebuild_auth(prepared_request, response)
         if self.should_strip_auth(response.request.url, prepared_request.url):
             for name in list(prepared_request.headers):
-                if is_secret_header(name):
+                if is_secret_name(name):
                     del prepared_request.headers[name]
 
 
@@ -117,15 +146,15 @@ class FhirClient:
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/") + "/"
         self.redactor = Redactor(settings.secrets())
-        self.exchanges: list[Exchange] = []
+        self.exchanges: deque[Exchange] = deque(maxlen=KEPT_EXCHANGES)
         self.session = session or _Session()
         self._configure(self.session)
 
     def _configure(self, session: requests.Session) -> None:
         session.headers.update({"Accept": FHIR_JSON, "User-Agent": f"pytest-mes/{__version__}"})
-        session.headers.update(dict(self.settings.headers))
-        if self.settings.token:
-            session.headers["Authorization"] = f"Bearer {self.settings.token}"
+        session.headers.update({k: v for k, v in self.settings.headers if not is_secret_name(k)})
+        # A cookie set by one test must not authenticate the next one.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         if self.settings.client_cert:
             key = self.settings.client_key
             session.cert = (self.settings.client_cert, key) if key else self.settings.client_cert
@@ -142,39 +171,59 @@ class FhirClient:
         """Join a path ('Patient/1', '/Patient', '') to the base URL; absolute URLs pass through."""
         if urlsplit(target).scheme:
             return target
-        return urljoin(self.base_url, target.lstrip("/"))
+        return urljoin(self.base_url, target.lstrip("/")) if target.strip("/") else self.base_url.rstrip("/")
 
     def request(self, method: str, target: str, *, params: Any = None, headers: dict[str, str] | None = None,
                 body: Any = None, content_type: str | None = None) -> Exchange:
+        url = self.url_for(target)
         headers = dict(headers or {})
         data = _encode(body)
         if data is not None and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = content_type or FHIR_JSON
-        request = requests.Request(method, self.url_for(target), params=params, headers=headers, data=data)
-        prepared = self.session.prepare_request(request)
         exchange = Exchange(
-            method=method, url=self.redactor.text(prepared.url or ""),
-            request_headers=self.redactor.headers(dict(prepared.headers)),
+            method=method, url=self.redactor.text(url), request_headers={},
             request_body=self.redactor.text(data.decode("utf-8", "replace")) if data else None,
-            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"), redactor=self.redactor,
         )
+        if _same_origin(url, self.base_url):
+            headers = {**self.settings.credential_headers(), **headers}
+        elif self.settings.credential_headers():
+            exchange.notes.append(f"credentials not sent: {urlsplit(url).netloc} is not the server under test")
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request(method, url, params=params, headers=headers, data=data))
+        except (requests.exceptions.RequestException, ValueError) as exc:
+            exchange.error = self.redactor.text(f"the request could not be sent as written: {exc}")
+            return self._record(exchange)
+        exchange.url = self.redactor.text(prepared.url or url)
+        exchange.request_headers = self.redactor.headers(dict(prepared.headers))
         self._send(prepared, exchange)
+        return self._record(exchange)
+
+    def _record(self, exchange: Exchange) -> Exchange:
         self.exchanges.append(exchange)
         return exchange
 
     def _send(self, prepared: requests.PreparedRequest, exchange: Exchange) -> None:
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        # Honour REQUESTS_CA_BUNDLE, proxies and the like from the environment, as requests.get() would.
+        options = self.session.merge_environment_settings(prepared.url, {}, True, self.session.verify,
+                                                          self.session.cert)
         started = time.perf_counter()
         try:
-            with self.session.send(prepared, stream=True, timeout=timeout, allow_redirects=True) as response:
+            with self.session.send(prepared, timeout=timeout, allow_redirects=prepared.method in _FOLLOWED,
+                                   **options) as response:  # options carry stream=True: the size cap
+                exchange.redirects = [f"{r.status_code} {self.redactor.text(r.url)}" for r in response.history]
+                if response.history:
+                    exchange.url = self.redactor.text(response.url)
                 exchange.status = response.status_code
                 exchange.reason = response.reason or ""
-                exchange.response_headers = self.redactor.headers(dict(response.headers))
+                exchange.response_headers = dict(response.headers)
                 exchange.body = self._read_body(response)
         except BodyTooLarge as exc:
             exchange.error = str(exc)
         except requests.exceptions.RequestException as exc:
-            exchange.error = describe_failure(exc, prepared.url or "", timeout)
+            exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout))
         finally:
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
 
@@ -187,8 +236,7 @@ class FhirClient:
                 raise BodyTooLarge(f"the response is larger than {limit} bytes; reading stopped "
                                    "(raise the limit with --mes-max-response-bytes if this is expected)")
             chunks.append(chunk)
-        return self.redactor.text(b"".join(chunks).decode("utf-8", "surrogateescape")).encode(
-            "utf-8", "surrogateescape")
+        return b"".join(chunks)
 
     # The FHIR verbs test writers and fixture users reach for most.
     def capabilities(self) -> Exchange:
@@ -218,6 +266,11 @@ class FhirClient:
 
 class BodyTooLarge(Exception):
     pass
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
 def _encode(body: Any) -> bytes | None:
@@ -252,9 +305,9 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         return f"{host} accepted the connection but sent no complete answer within {timeout[1]:g} s (--mes-timeout)"
     if isinstance(cause, urllib3.exceptions.ProtocolError) and "without response" in str(cause):
         return f"{host} closed the connection without answering (the request was not sent again)"
-    if isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc):
-        return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+        isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc)
+    ):
         return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
     if isinstance(exc, requests.exceptions.ConnectionError):
         return f"cannot connect to {host}: {_root_cause(exc)}. Is the server running, and is --mes-base-url right?"

@@ -12,6 +12,7 @@ import pytest
 
 from pytest_mes.client import DEFAULT_MAX_BYTES, ClientSettings
 from pytest_mes.errors import ConfigError
+from pytest_mes.redaction import is_secret_name
 from pytest_mes.resources import bundled_dir
 
 COMPONENTS = ("gap", "pdsm", "core")
@@ -93,22 +94,22 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini, option.help, default=None)
 
 
-def raw_value(config: pytest.Config, option: Option) -> Any:
-    """The value in force: command line, then environment, then ini file."""
+def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
+    """The value in force and where it comes from: command line, then environment, then ini file."""
     value = config.getoption(option.ini)
     if value not in (None, []):
-        return [Path(v) for v in value] if option.kind == "paths" else value
+        return ([Path(v) for v in value] if option.kind == "paths" else value), option.flag
     if option.env and os.environ.get(option.env, "") != "":
         text = os.environ[option.env]
         if option.kind == "bool":
-            return text.strip().lower() in ("1", "true", "yes", "on")
+            return text.strip().lower() in ("1", "true", "yes", "on"), option.env
         if option.kind == "paths":
-            return [Path(p) for p in text.split(os.pathsep) if p]
+            return [Path(p) for p in text.split(os.pathsep) if p], option.env
         if option.kind == "list":
-            return [p.strip() for p in text.split(",") if p.strip()]
-        return text
+            return [p.strip() for p in text.split(",") if p.strip()], option.env
+        return text, option.env
     value = config.getini(option.ini)
-    return value if value not in ("", []) else None
+    return (value, f"ini {option.ini}") if value not in ("", [], False) else (None, "")
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,9 @@ class MesConfig:
 
 def from_pytest(config: pytest.Config) -> MesConfig:
     """Resolve every option; raise ConfigError naming the option and what to write instead."""
-    values = {option.name: raw_value(config, option) for option in OPTIONS}
-    base_url = values["base_url"]
-    if base_url:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"--mes-base-url {base_url!r} is not an http(s) URL; write e.g. https://host/fhir")
-    sandbox = bool(values["sandbox"])
+    resolved = {option.name: raw_value(config, option) for option in OPTIONS}
+    values = {name: value for name, (value, _) in resolved.items()}
+    base_url, sandbox = _target(resolved["base_url"], resolved["sandbox"])
     defects = tuple(values["sandbox_defect"] or ())
     if defects:
         if not sandbox:
@@ -154,15 +151,14 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         from pytest_mes.sandbox.defects import check_defects  # names are checked now, not mid-run
 
         check_defects(defects)
-    if base_url and sandbox:
-        raise ConfigError("--mes-base-url and --mes-sandbox both name a server to test: keep one")
     connect_timeout, read_timeout = _timeouts(values["timeout"])
     return MesConfig(
         base_url=base_url, sandbox=sandbox, sandbox_defects=defects,
         testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
         components=_components(values["component"]),
         transport=ClientSettings(
-            base_url=base_url or "", token=values["token"], headers=tuple(_header(h) for h in values["header"] or ()),
+            base_url=base_url or "", token=_token(values["token"]),
+            headers=tuple(_header(h) for h in values["header"] or ()),
             client_cert=_file(values["client_cert"], "--mes-client-cert"),
             client_key=_file(values["client_key"], "--mes-client-key"),
             ca_bundle=_file(values["ca_bundle"], "--mes-ca-bundle"),
@@ -175,12 +171,42 @@ def from_pytest(config: pytest.Config) -> MesConfig:
     )
 
 
+def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) -> tuple[str | None, bool]:
+    """The server to test. When both are set, the command line beats the environment and the ini file."""
+    (url, url_source), (use_sandbox, sandbox_source) = base_url, sandbox
+    if url and use_sandbox:
+        if url_source.startswith("--") == sandbox_source.startswith("--"):
+            raise ConfigError(f"{url_source} and {sandbox_source} both name a server to test: keep one")
+        if sandbox_source.startswith("--"):
+            url = None
+        else:
+            use_sandbox = False
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{url_source} {url!r} is not an http(s) URL; write e.g. https://host/fhir")
+    return url, bool(use_sandbox)
+
+
+def _token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    token = token.strip()  # a token read from a file usually ends with a newline
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        raise ConfigError("the token (--mes-token / MES_TOKEN) contains control characters; it cannot be sent "
+                          "in an HTTP header (value not shown)")
+    return token or None
+
+
 def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
     if not paths:
         return (bundled_dir("testsets"),)
     roots = []
     for path in paths:
-        path = bundled_dir("testsets") if str(path) in (BUNDLED, f"./{BUNDLED}") else path.resolve()
+        # The ini file's 'paths' type has already made 'bundled' absolute, beside the ini file.
+        if path.name == BUNDLED and not path.exists():
+            path = bundled_dir("testsets")
+        path = path.resolve()
         if not path.exists():
             raise ConfigError(f"--mes-testsets {path}: no such file or folder")
         roots.append(path)
@@ -198,9 +224,13 @@ def _components(values: list[str] | None) -> frozenset[str]:
 
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
-    if not sep or not name.strip() or " " in name.strip():
-        raise ConfigError(f"--mes-header {text!r}: write it as 'Name: value', e.g. --mes-header 'X-Tenant: abc'")
-    return name.strip(), value.strip()
+    name, value = name.strip(), value.strip()
+    if not sep or not name or " " in name:
+        shown = f"'{name}: ***'" if sep and is_secret_name(name) else repr(text)
+        raise ConfigError(f"--mes-header {shown}: write it as 'Name: value', e.g. --mes-header='X-Tenant: abc'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name + value):
+        raise ConfigError(f"--mes-header {name}: the value contains control characters (value not shown)")
+    return name, value
 
 
 def _assignment(text: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ import contextlib
 import json
 
 from pytest_mes.client import Exchange
+from pytest_mes.redaction import MASK, is_secret_name
 from pytest_mes.testset.checks import CheckResult
 from pytest_mes.testset.model import TestCase, TestSet
 from pytest_mes.testset.runner import StepResult
@@ -37,9 +38,22 @@ def explain_step(testset: TestSet, step_result: StepResult, *, test: TestCase | 
     if step_result.exchange is not None:
         lines += explain_exchange(step_result.exchange)
     if variables:
-        shown = {k: v for k, v in variables.items() if isinstance(v, str | int | float | bool)}
-        lines.append("Variables: " + ", ".join(f"{k}={v!r}" for k, v in sorted(shown.items())))
+        lines.append("Variables: " + _variables(variables, step_result.exchange))
     return "\n".join(lines)
+
+
+def _variables(variables: dict, exchange: Exchange | None) -> str:
+    shown = []
+    for name, value in sorted(variables.items()):
+        if not isinstance(value, str | int | float | bool):
+            continue
+        text = repr(value)
+        if is_secret_name(name):
+            text = MASK
+        elif exchange is not None:
+            text = exchange.redactor.text(text)
+        shown.append(f"{name}={text}")
+    return ", ".join(shown)
 
 
 def _check_line(check: CheckResult) -> str:
@@ -58,19 +72,34 @@ def _check_line(check: CheckResult) -> str:
 
 def explain_exchange(exchange: Exchange) -> list[str]:
     """The request and the response as a reader wants them: redacted, bodies cut to an excerpt."""
+    exchange = exchange.shown()
     lines = ["Request:", f"  {exchange.method} {exchange.url}"]
     lines += [f"  {name}: {value}" for name, value in exchange.request_headers.items()
               if name.lower() not in ("user-agent", "accept-encoding", "connection", "content-length")]
     if exchange.request_body:
         lines += ["", *_indent(_pretty(exchange.request_body))]
+    lines += [f"  ({note})" for note in exchange.notes]
     if exchange.error and exchange.status is None:
-        lines.append(f"Response: none after {exchange.elapsed_ms:g} ms — {exchange.error}")
+        lines.append(f"Response: none after {exchange.elapsed_ms:g} ms (see above)")
         return lines
+    lines += [f"Redirected: {hop}" for hop in exchange.redirects]
     lines.append(f"Response: {exchange.status} {exchange.reason} in {exchange.elapsed_ms:g} ms")
     lines += [f"  {name}: {value}" for name, value in exchange.response_headers.items()]
     if exchange.body:
-        lines += ["", *_indent(_pretty(exchange.text))]
+        lines += ["", *_indent(_body(exchange))]
     return lines
+
+
+def _body(exchange: Exchange) -> str:
+    kind = exchange.content_type
+    textual = not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or "x-www-form" in kind
+    try:
+        text = exchange.body.decode("utf-8")
+    except UnicodeDecodeError:
+        textual = False
+    if not textual:
+        return f"({len(exchange.body)} bytes of {kind or 'binary data'}, not shown)"
+    return _pretty(text)
 
 
 def _pretty(text: str) -> str:

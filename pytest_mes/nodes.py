@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_mes.capabilities import missing
-from pytest_mes.errors import TestSetError
+from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step
 from pytest_mes.run import MesRun
 from pytest_mes.testset.model import TestCase, TestSet, load_testset
@@ -36,16 +37,15 @@ class TestSetFile(pytest.File):
 
     def collect(self):
         # Errors name the file as the user typed it, relative to where pytest was started.
-        path, start = Path(self.path), self.config.invocation_params.dir
-        label = str(path.relative_to(start)) if path.is_relative_to(start) else str(path)
-        self.testset = load_testset(path, label)
+        path = Path(self.path)
+        self.testset = load_testset(path, os.path.relpath(path, self.config.invocation_params.dir))
         for test in self.testset.tests:
             yield MesItem.from_parent(self, name=test.id, test=test)
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(self, excinfo):
         if isinstance(excinfo.value, TestSetError):
             return str(excinfo.value)  # the user's mistake: file:line and what to do, no traceback
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
 
     def setup(self) -> None:
         testset = self.testset
@@ -53,7 +53,10 @@ class TestSetFile(pytest.File):
         writes = any(step.request.writes for step in (*testset.setup, *testset.teardown))
         if writes and not self.run.config.allow_writes:
             pytest.skip(f"set setup/teardown {WRITES_SKIP}")
-        self.variables = self.run.runner.set_variables(testset)
+        try:
+            self.variables = self.run.runner.set_variables(testset)
+        except MesError as exc:
+            pytest.fail(f"the variables of set {testset.id} ({testset.label}): {exc}", pytrace=False)
         if testset.teardown:
             self.addfinalizer(self._teardown)
         for result in self.run.runner.run_steps(testset.setup, self.variables):
@@ -63,7 +66,7 @@ class TestSetFile(pytest.File):
                             + explain_step(testset, result, variables=self.variables), pytrace=False)
 
     def _teardown(self) -> None:
-        results = self.run.runner.run_steps(self.testset.teardown, self.variables, stop_on_failure=False)
+        results = self.run.runner.run_steps(self.testset.teardown, self.variables, best_effort=True)
         failed = [r for r in results if r.failed]
         if failed:
             pytest.fail("set teardown failed (data may be left on the server):\n"
@@ -84,8 +87,6 @@ class MesItem(pytest.Item):
             self.add_marker(test.actor.replace("-", "_"))
         if test.writes:
             self.add_marker("mes_writes")
-        if testset.shares_state:
-            self.add_marker(pytest.mark.xdist_group(testset.id))
         # Traceability in --junit-xml and other reporters: which requirement each test verifies.
         self.user_properties.append(("mes_set", testset.id))
         self.user_properties += [("mes_requirement", f"{r.ref} ({r.level})") for r in test.requirements]
@@ -119,7 +120,8 @@ class MesItem(pytest.Item):
         failed = result.failed_step
         problems = []
         if failed is not None:
-            problems.append(explain_step(self.testset, failed, test=self.test, total=len(self.test.steps)))
+            problems.append(explain_step(self.testset, failed, test=self.test, total=len(self.test.steps),
+                                         variables=result.variables))
         if result.failed_cleanup is not None:
             problems.append("cleanup failed (data may be left on the server):\n"
                             + explain_step(self.testset, result.failed_cleanup))

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig, add_options, from_pytest
 from pytest_mes.errors import MesError
-from pytest_mes.nodes import MesItem, TestSetFile
 from pytest_mes.run import MesRun
 
 RUN_KEY = pytest.StashKey[MesRun]()
@@ -32,39 +30,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist builds its scheduler in its own (trylast) configure
 def pytest_configure(config: pytest.Config) -> None:
-    # With pytest-xdist, keep the tests of a set that share setup state on one worker: 'loadgroup'
-    # honours our xdist_group marks and behaves like 'load' for every other test.
-    if getattr(config.option, "dist", None) == "load":
-        config.option.dist = "loadgroup"
-    if getattr(config, "workerinput", {}).get("mes_loadgroup"):
-        config.option.loadgroup = True  # workers decide this from their own argv; tell them what we chose
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
         settings = from_pytest(config)
     except MesError as exc:
         raise pytest.UsageError(f"pytest-mes: {exc}") from None
-    config.stash[RUN_KEY] = MesRun(settings)
+    run = config.stash[RUN_KEY] = MesRun(settings)
     if settings.active:
-        _point_collection_at_testsets(config, settings)
+        run.roots = _point_collection_at_testsets(config, settings)
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:
-    """pytest-xdist: pass the controller's distribution mode on to each worker."""
-    node.workerinput["mes_loadgroup"] = node.config.option.dist == "loadgroup"
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist: keep the tests of each test-set file on one worker (they share the set's setup);
+    spread every other test as 'load' would. Only for the default mode, and only when pytest-mes is active."""
+    if config.option.dist != "load" or not config.stash[RUN_KEY].config.active:
+        return None
+    from pytest_mes.distribution import TestSetScheduling
+
+    return TestSetScheduling(config, log)
 
 
-def _point_collection_at_testsets(config: pytest.Config, settings: MesConfig) -> None:
-    """Without paths on the command line, run the test sets alone; with paths, add the sets only when the user
-    named them (--mes-testsets), so that `pytest --mes-sandbox tests/test_mine.py` runs just that file."""
-    roots = [str(path) for path in settings.testsets]
+def _point_collection_at_testsets(config: pytest.Config, settings: MesConfig) -> tuple[Path, ...]:
+    """Decide what to collect; return the folders and files whose YAML files are test sets.
+
+    Without paths on the command line, run the test sets alone. With paths, run those (a YAML file named
+    there is a test set) plus the sets named with --mes-testsets, unless a path already lies inside them
+    (`pytest --mes-sandbox tests/test_mine.py` runs that file only; a copied node id runs that test only).
+    """
+    roots = list(settings.testsets)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args[:] = roots
-    elif settings.testsets_given:
-        config.args.extend(root for root in roots if root not in config.args)
+        config.args[:] = [str(root) for root in roots]
+        return tuple(roots)
+    named = [(config.invocation_params.dir / arg.split("::")[0]).resolve() for arg in config.args]
+    if settings.testsets_given:
+        config.args += [str(root) for root in roots if not any(_within(path, root) for path in named)]
+    return (*roots, *(path for path in named if path.suffix in (".yaml", ".yml")))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -87,18 +94,24 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     ]
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> TestSetFile | None:
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     run = parent.config.stash[RUN_KEY]
     if not run.config.active or file_path.suffix not in (".yaml", ".yml") or file_path.name.startswith("_"):
         return None
-    if not any(file_path == root or root in file_path.parents for root in run.config.testsets):
+    if not any(_within(file_path, root) for root in run.roots):
         return None  # a YAML file of the user's project, not a test set: leave it alone
+    from pytest_mes.nodes import TestSetFile  # the engine loads only when there are test sets
+
     return TestSetFile.from_parent(parent, path=file_path, run=run)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    components = config.stash[RUN_KEY].config.components
-    deselected = [i for i in items if isinstance(i, MesItem) and i.testset.component not in components]
+    run = config.stash[RUN_KEY]
+    if not run.config.active:
+        return
+    from pytest_mes.nodes import MesItem
+
+    deselected = [i for i in items if isinstance(i, MesItem) and i.testset.component not in run.config.components]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [i for i in items if i not in deselected]
@@ -128,7 +141,7 @@ def mes_base_url(mes_run: MesRun) -> str:
 
 
 @pytest.fixture(scope="session")
-def mes_client(mes_run: MesRun) -> FhirClient:
+def mes_client(mes_run: MesRun):
     """The FHIR client of the run: auth, TLS and timeouts as configured; records every exchange."""
     return mes_run.client
 

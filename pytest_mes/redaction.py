@@ -6,23 +6,35 @@ import re
 from collections.abc import Iterable, Mapping
 
 MASK = "***"
-# Header names whose values are credentials wherever they appear.
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|password|api[-_]?key|session|credential", re.I)
+# Names whose values are credentials wherever they appear: headers, and variables shown in failures.
+_SECRET_NAME = re.compile(r"auth|cookie|token|secret|passw|key|session|credential|signature|jwt|bearer", re.I)
 
 
-def is_secret_header(name: str) -> bool:
-    return bool(_SECRET_HEADER.search(name))
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
 
 
 class Redactor:
     """Masks secret header values, and every known secret value wherever it appears in text."""
 
     def __init__(self, secrets: Iterable[str] = ()):
-        # Longest first, so that a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._secrets)
+
+    def add(self, secret: str) -> None:
+        """Mask `secret` from now on (values shorter than 4 characters would mask everything)."""
+        secret = secret.strip()
+        if len(secret) >= 4 and secret not in self._secrets:
+            self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)  # a secret containing another is masked whole
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {name: MASK if is_secret_header(name) else self.text(str(value)) for name, value in headers.items()}
+        return {name: MASK if is_secret_name(name) else self.text(str(value)) for name, value in headers.items()}
 
     def text(self, text: str) -> str:
         for secret in self._secrets:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
-from pytest_mes.testset.checks import ProfileValidator
-from pytest_mes.testset.runner import Runner
+
+if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
+    from pytest_mes.testset.checks import ProfileValidator
+    from pytest_mes.testset.runner import Runner
 
 
 class MesRun:
@@ -16,6 +19,7 @@ class MesRun:
 
     def __init__(self, config: MesConfig):
         self.config = config
+        self.roots: tuple[Path, ...] = config.testsets  # where YAML files are test sets
         self._sandbox: Any = None
         self._capabilities: tuple[dict | None, str] | None = None
         self._validator: tuple[ProfileValidator | None, str] | None = None
@@ -35,6 +39,8 @@ class MesRun:
 
     @cached_property
     def runner(self) -> Runner:
+        from pytest_mes.testset.runner import Runner
+
         return Runner(self.client, validator=self.validator, overrides=self.config.variables)
 
     def capabilities(self) -> tuple[dict | None, str]:

@@ -1,8 +1,12 @@
 """FHIR packages and the FHIR R4 profile validator.
 
->>> from pytest_mes.fhir import load_validator
->>> validator = load_validator(["../shared/fhir-packages"], offline=True)   # doctest: +SKIP
->>> validator.validate(patient, ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"]).valid
+Example::
+
+    from pytest_mes.fhir import load_validator
+
+    validator = load_validator(["../shared/fhir-packages"], offline=True)  # once per process
+    result = validator.validate(patient, ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"])
+    result.valid, result.issues, result.to_operation_outcome()
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def pattern_matches(expected: Any, actual: Any) -> bool:
 
 def render(value: Any, limit: int = 160) -> str:
     """A short JSON rendering for messages."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

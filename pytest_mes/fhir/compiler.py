@@ -311,7 +311,9 @@ def primitive_rule(sd: dict) -> PrimitiveRule:
             for t in element.get("type") or ():
                 for ext in t.get("extension") or ():
                     if ext.get("url") == _REGEX_EXT and ext.get("valueString"):
-                        regex = re.compile(ext["valueString"])
+                        # The FHIR regexes are Java/XML Schema ones: \s and \S are ASCII there (a
+                        # non-breaking space is not whitespace), so compile them with re.ASCII.
+                        regex = re.compile(ext["valueString"], re.ASCII)
     if code == "boolean":
         kind = "bool"
     elif code in ("integer", "positiveInt", "unsignedInt"):

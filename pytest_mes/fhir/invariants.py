@@ -412,6 +412,10 @@ def _has_value(inputs: list) -> list:
     return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)]
 
 
+def _no_trace(*_: Any) -> None:
+    return None
+
+
 _USER_FUNCTIONS = {"hasValue": {"fn": _has_value, "arity": {0: []}}}
 
 
@@ -458,7 +462,8 @@ class FhirPathInvariant:
                 parsed,
                 {"resource": ctx.resource, "rootResource": ctx.root_resource},
                 models["r4"],
-                {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True},
+                # trace() would print to stdout; invariants use it for diagnostics only.
+                {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True, "traceFn": _no_trace},
             )
         except Exception as exc:  # an evaluation failure is "not checked", never a crash or a pass
             raise NotEvaluable(f"évaluation FHIRPath impossible ({exc.__class__.__name__}: {str(exc)[:80]})") from exc

@@ -109,7 +109,8 @@ MSG: dict[str, tuple[str, str]] = {
     ),
     "BINDING_NO_CODE": (
         "code-invalid",
-        "Aucun code fourni alors que le jeu de valeurs {valueset} est obligatoire (binding required).",
+        "Aucun code fourni (texte seul) alors que le jeu de valeurs {valueset} est lié (binding {strength}) :"
+        " ajoutez un codage.",
     ),
     "INVARIANT": ("invariant", "Contrainte {key} non respectée : {human}"),
     "INVARIANT_NOT_CHECKED": ("informational", "Contrainte {key} non vérifiée : {why}."),

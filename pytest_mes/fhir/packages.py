@@ -83,6 +83,7 @@ class Package:
     entries: list[dict] = field(repr=False)
     _folder: Path | None = field(default=None, repr=False)  # unpacked package: files read from here
     _blob: Path | None = field(default=None, repr=False)  # .tgz: JSON concatenated in the index cache
+    _memory: bytes | None = field(default=None, repr=False)  # .tgz, when the index cache is not writable
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[int, dict] = field(default_factory=dict, repr=False)
 
@@ -101,7 +102,9 @@ class Package:
         if parsed is not None:
             return parsed
         entry = self.entries[entry_index]
-        if self._blob is not None:
+        if self._memory is not None:
+            data = self._memory[entry["o"]:entry["o"] + entry["n"]]
+        elif self._blob is not None:
             with self._lock, open(self._blob, "rb") as fh:
                 fh.seek(entry["o"])
                 data = fh.read(entry["n"])
@@ -201,12 +204,15 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
         raise PackageError(f"{path}: not a readable FHIR package (.tgz): {exc}") from exc
     if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
         raise PackageError(f"{path}: no package/package.json with a name and a version; is it a FHIR package?")
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = target / f".resources.{os.getpid()}.tmp"
-    tmp.write_bytes(blob.getvalue())
-    os.replace(tmp, target / "resources.bin")
     pid, version = str(manifest["name"]), str(manifest["version"])
-    cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries})
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".resources.{os.getpid()}.tmp"
+        tmp.write_bytes(blob.getvalue())
+        os.replace(tmp, target / "resources.bin")
+        cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries})
+    except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
+        return Package(pid, version, path, manifest, entries, _memory=blob.getvalue())
     return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin")
 
 
@@ -431,10 +437,14 @@ class PackageStore:
         warnings.extend(loader.warnings())
         if not any(p.id == CORE_ID for p in loaded):
             looked = ", ".join(str(p) for p in source_paths) or "(no --mes-packages folder)"
+            download = "; downloads are off (offline)"
+            if not offline:
+                failures = [e for e in loader.errors if e.startswith(f"{CORE_ID}#")]
+                download = f"; the package registry ({failures[0]})" if failures else "; the package registry"
             raise PackageError(
                 f"{CORE_ID}#{CORE_VERSION} (the FHIR R4 base) was not found. Looked in: {looked}; "
                 f"the FHIR package cache {fhir_cache}"
-                + ("" if not offline else "; downloads are off (offline)")
+                + download
                 + f". Install it with `mes packages install {CORE_ID}#{CORE_VERSION}` (or "
                 f"`mes packages install --from hl7.fhir.r4.core-4.0.1.tgz`), or point --mes-packages / "
                 "MES_FHIR_PACKAGES at a folder that holds it."

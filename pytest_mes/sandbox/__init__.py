@@ -17,10 +17,10 @@ from typing import Any
 
 from pytest_mes.sandbox.api import Api
 from pytest_mes.sandbox.defects import DEFECTS, check_defects
+from pytest_mes.sandbox.r4 import R4Support
 from pytest_mes.sandbox.seed import load_seed
 from pytest_mes.sandbox.server import Handler, SandboxHTTPServer, make_log
 from pytest_mes.sandbox.store import Store
-from pytest_mes.sandbox.xmlsupport import XmlSupport
 
 __all__ = ["DEFECTS", "Sandbox"]
 
@@ -72,8 +72,13 @@ class Sandbox:
         self.store = Store(self.db)
         if self.seed and self.store.is_empty():
             load_seed(self.store)
-        server = SandboxHTTPServer((self.host, self.port), Handler)
-        server.api = Api(self.store, self.defects, XmlSupport(self.packages))
+        try:
+            server = SandboxHTTPServer((self.host, self.port), Handler)
+        except OSError:
+            self.store.close()
+            self.store = None
+            raise
+        server.api = Api(self.store, self.defects, R4Support(self.packages))
         server.log = self.log
         self._server = server
         host, port = server.server_address[:2]
@@ -100,7 +105,7 @@ class Sandbox:
     @property
     def xml_available(self) -> bool:
         """True when the running sandbox speaks FHIR XML (the R4 base package was found)."""
-        return self._server is not None and self._server.api.xml.available
+        return self._server is not None and self._server.api.r4.available
 
     def __enter__(self) -> Sandbox:
         self.start()

@@ -19,12 +19,13 @@ from urllib.parse import parse_qsl
 
 from pytest_mes.sandbox import gap, pdsm
 from pytest_mes.sandbox.capability import INTERACTIONS, allowed, capability_statement
+from pytest_mes.sandbox.matching import date_range
 from pytest_mes.sandbox.outcome import FhirError, operation_outcome
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
 from pytest_mes.sandbox.present import present
-from pytest_mes.sandbox.search import SearchRequest, date_range, search
+from pytest_mes.sandbox.r4 import R4Support
+from pytest_mes.sandbox.search import SearchRequest, search
 from pytest_mes.sandbox.store import Entry, Store
-from pytest_mes.sandbox.xmlsupport import XmlSupport
 
 JSON_TYPES = ("application/fhir+json", "application/json", "text/json")
 XML_TYPES = ("application/fhir+xml", "application/xml", "text/xml")
@@ -74,10 +75,10 @@ def http_date(instant: str) -> str:
 class Api:
     """The sandbox's FHIR server logic over a `Store`."""
 
-    def __init__(self, store: Store, defects: frozenset[str], xml: XmlSupport):
+    def __init__(self, store: Store, defects: frozenset[str], r4: R4Support):
         self.store = store
         self.defects = defects
-        self.xml = xml
+        self.r4 = r4
         self._capabilities: dict[tuple[str, bool], dict[str, Any]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ class Api:
             raise FhirError(400, "The request has no body; a FHIR resource is expected", "required")
         ctype = request.content_type
         if ctype in XML_TYPES or (not ctype and request.body.lstrip()[:1] == b"<"):
-            data = self.xml.parse(request.body)
+            data = self.r4.parse(request.body)
         elif ctype in JSON_TYPES or ctype == "" or ctype == JSON_PATCH:
             try:
                 data = json.loads(request.body)
@@ -112,7 +113,7 @@ class Api:
                 raise FhirError(400, f"Malformed JSON: {exc}", "structure") from None
         else:
             raise FhirError(415, f"Unsupported Content-Type {ctype!r}: send application/fhir+json"
-                            + (" or application/fhir+xml" if self.xml.available else ""), "not-supported")
+                            + (" or application/fhir+xml" if self.r4.available else ""), "not-supported")
         if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
             raise FhirError(400, "The body is not a FHIR resource: a JSON object with a resourceType is expected",
                             "structure")
@@ -156,7 +157,7 @@ class Api:
         if method == "HEAD":
             method = "GET"
         if path == ["metadata"] and method == "GET":
-            key = (request.base, self.xml.available)
+            key = (request.base, self.r4.available)
             if key not in self._capabilities:  # built once per base URL: it never changes while running
                 self._capabilities[key] = capability_statement(request.base, self.defects, xml=key[1])
             return Response(200, self._capabilities[key])
@@ -277,10 +278,24 @@ class Api:
         status = 200 if "create-returns-200" in self.defects else 201
         return self.resource_response(status, entry, request, location=True)
 
-    def write(self, type_: str, id_: str, resource: dict[str, Any], previous: Entry | None) -> Entry:
-        """Validate and store one resource version (with the GAP side effects)."""
+    def write(self, type_: str, id_: str, resource: dict[str, Any], previous: Entry | None, *,
+              shape_status: int = 400) -> Entry:
+        """Validate and store one resource version (with the GAP side effects).
+
+        `shape_status` is the status for a resource that is not valid FHIR JSON: 400 for a body the
+        client sent, 422 for the result of a patch.
+        """
         resource = copy.deepcopy(resource)
         resource.pop("id", None)
+        if not isinstance(resource.get("meta", {}), dict):
+            raise FhirError(shape_status, f"{type_}.meta must be a JSON object", "structure",
+                            expression=f"{type_}.meta")
+        problems = self.r4.structure_errors({**resource, "id": id_})
+        if problems:
+            expression, message = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise FhirError(shape_status, f"Not a valid FHIR R4 {type_}: {expression}: {message}{more}", "structure",
+                            expression=expression)
         gap.validate(type_, resource)
         with self.store.transaction():
             entry = self.store.put(type_, id_, resource)
@@ -303,6 +318,8 @@ class Api:
     def conditional_update(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "update")
         resource = self.parse_resource(request, type_)
+        if not isinstance(resource.get("id", ""), str):
+            raise FhirError(400, f"{type_}.id must be a string", "structure", expression=f"{type_}.id")
         with self.store.transaction():
             found = self.matches(type_, request.query, request.base)
             if "conditional-update-duplicates" in self.defects:
@@ -351,7 +368,7 @@ class Api:
             raise FhirError(422, "A patch may not change resourceType or id", "processing")
         if entry.type == "DocumentReference":
             pdsm.check_metadata_patch(entry.resource, new, self.defects)
-        return self.write(entry.type, entry.id, new, entry)
+        return self.write(entry.type, entry.id, new, entry, shape_status=422)
 
     def conditional_patch(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "patch")

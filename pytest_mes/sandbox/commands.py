@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 import threading
 from typing import Any
@@ -21,12 +22,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
-    parser.add_argument("--db", metavar="PATH", help="SQLite file that keeps the data across restarts "
-                        "(default: in memory, seeded at each start)")
+    parser.add_argument("--db", metavar="PATH", help="SQLite file that keeps the data across restarts, seeded "
+                        "when created (default: in memory, seeded at each start)")
     parser.add_argument("--defect", metavar="NAME", action="append", default=[],
                         help="switch on a named defect (repeatable; see --list-defects)")
     parser.add_argument("--packages", metavar="DIR", action="append", default=[],
-                        help="folder of FHIR packages holding hl7.fhir.r4.core, for XML support (repeatable)")
+                        help="folder of FHIR packages holding hl7.fhir.r4.core, for XML and the structural "
+                        "check of writes (repeatable; MES_FHIR_PACKAGES and ~/.fhir/packages are also searched)")
     parser.add_argument("--list-defects", action="store_true", help="list the named defects and exit")
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
     parser.set_defaults(func=run)
@@ -50,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         url = sandbox.start()
     except ConfigError as exc:
         print(f"mes sandbox: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"mes sandbox: cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"mes sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pytest_mes.sandbox.matching import date_range, reference_key
 from pytest_mes.sandbox.outcome import FhirError
-from pytest_mes.sandbox.search import date_range, reference_key
 from pytest_mes.sandbox.store import Entry, Store
 
 SLOT_STATUS = frozenset({"busy", "free", "busy-unavailable", "busy-tentative", "entered-in-error"})

@@ -19,7 +19,9 @@ def _unprocessable(message: str) -> FhirError:
 
 # -- JSON Patch ---------------------------------------------------------------------------------
 
-def _pointer(path: str) -> list[str]:
+def _pointer(path: Any) -> list[str]:
+    if not isinstance(path, str):
+        raise FhirError(400, f"Invalid JSON Pointer {path!r}: a string is expected", "structure")
     if path == "":
         return []
     if not path.startswith("/"):

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from pytest_mes.sandbox.capability import INTERACTIONS
+from pytest_mes.sandbox.matching import reference_key
 from pytest_mes.sandbox.outcome import FhirError
 from pytest_mes.sandbox.params import IS_ARCHIVED_URL
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
-from pytest_mes.sandbox.search import reference_key
 from pytest_mes.sandbox.store import Entry
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: froz
                         f"isArchived extension; this patch changes {', '.join(changed)}", "business-rule",
                         expression=f"DocumentReference.{changed[0].split(' ')[0]}",
                         headers={"Allow": "GET, PATCH"})
-    if new.get("status") not in DOCREF_STATUS and "patch-any-field" not in defects:
+    status = new.get("status")
+    if (not isinstance(status, str) or status not in DOCREF_STATUS) and "patch-any-field" not in defects:
         raise FhirError(422, f"DocumentReference.status {new.get('status')!r} is not allowed: "
                         "https://profiles.ihe.net/ITI/MHD/ValueSet/DocumentReferenceStats is current | superseded",
                         "invalid", expression="DocumentReference.status")
@@ -156,10 +157,10 @@ class _Plan:
     def __init__(self, index: int, raw: dict[str, Any]):
         self.index = index
         self.where = f"Bundle.entry[{index}]"
-        req = raw.get("request") or {}
+        req = raw.get("request") if isinstance(raw.get("request"), dict) else {}
         self.method = str(req.get("method", "")).upper()
         self.url = str(req.get("url", ""))
-        self.full_url = raw.get("fullUrl")
+        self.full_url = raw.get("fullUrl") if isinstance(raw.get("fullUrl"), str) else None
         self.resource = copy.deepcopy(raw.get("resource")) if isinstance(raw.get("resource"), dict) else None
         self.if_none_exist = req.get("ifNoneExist")
         self.if_match = req.get("ifMatch")
@@ -311,7 +312,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
             new = apply_fhirpath_patch(current.resource, body)
         if plan.type == "DocumentReference":
             check_metadata_patch(current.resource, new, api.defects)
-        plan.entry, plan.status = api.write(plan.type, plan.id, new, current), 200
+        plan.entry, plan.status = api.write(plan.type, plan.id, new, current, shape_status=422), 200
     elif plan.method == "DELETE":
         if plan.id is None:
             raise plan.fail(400, "conditional delete is not supported inside a transaction", "not-supported")

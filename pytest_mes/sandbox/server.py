@@ -138,6 +138,14 @@ class Handler(BaseHTTPRequestHandler):
             response = api.handle(request)
         except FhirError as exc:
             response = Response(exc.status, exc.outcome(), headers=exc.headers)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # Well-formed JSON of an unexpected shape that slipped past the checks (a string where an
+            # object is due, in a Bundle entry or a search value): the request is at fault, so 400;
+            # the traceback goes to the log in case it is the sandbox's fault after all.
+            self.server.log(traceback.format_exc().rstrip())
+            response = Response(400, operation_outcome(
+                f"The request has an unexpected structure and cannot be processed ({type(exc).__name__}: {exc})",
+                code="structure"))
         except Exception:  # a bug: answer 500 with an OperationOutcome, keep the traceback in the log
             self.server.log(traceback.format_exc().rstrip())
             response = Response(500, operation_outcome("Internal error of the sandbox (see its log)",
@@ -156,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
             issue = (response.resource.get("issue") or [{}])[0]
             return f"Error {response.status}: {issue.get('diagnostics', '')}\n".encode(), "text/plain; charset=utf-8"
         if fmt == "xml":
-            text = api.xml.dump(response.resource)
+            text = api.r4.dump(response.resource)
             ctype = "application/fhir+xml; charset=utf-8"
         else:
             pretty = any(k == "_pretty" and v == "true" for k, v in parse_qsl(urlsplit(self.path).query))

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pytest_mes.client import Exchange
@@ -14,6 +15,7 @@ from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
 Outcome = Literal["passed", "failed", "not_checked"]
+_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
 class ProfileValidator(Protocol):
@@ -50,7 +52,10 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
         spec = render(check.spec, context.variables)  # expected values may come from saved ones
     except TemplateError as exc:
         return CheckResult(check.kind, "failed", "", str(exc), because=check.because, line=check.line)
-    result = _EVALUATORS[check.kind](spec, context)
+    try:
+        result = _EVALUATORS[check.kind](spec, context)
+    except (re.error, TypeError, ValueError) as exc:  # a bad regex or value in the test set, not a server fault
+        result = CheckResult(check.kind, "failed", "", f"the check could not be evaluated: {exc}")
     return CheckResult(result.label, result.outcome, result.expected, result.actual, result.detail,
                        check.because, check.line)
 
@@ -190,9 +195,10 @@ def _compare(result: list[Any], op: str | None, expected: Any) -> bool:
         found = any(_loosely_equal(item, expected) for item in result)
         return found if op == "contains" else not found
     if op in {"in", "not_in"}:
+        # Every value in (or none in) the list; true of an empty result, as FHIRPath's all() is.
         options = expected if isinstance(expected, list) else [expected]
-        inside = bool(result) and all(any(_loosely_equal(i, o) for o in options) for i in result)
-        return inside if op == "in" else not inside and bool(result)
+        found = [any(_loosely_equal(item, option) for option in options) for item in result]
+        return all(found) if op == "in" else not any(found)
     if op == "matches":
         return len(result) == 1 and isinstance(result[0], str) and re.search(str(expected), result[0]) is not None
     if len(result) != 1:
@@ -201,14 +207,35 @@ def _compare(result: list[Any], op: str | None, expected: Any) -> bool:
 
 
 def _ordered(actual: Any, op: str, expected: Any) -> bool:
-    try:
-        if isinstance(actual, str) and isinstance(expected, str):
-            a, b = actual, expected  # ISO dates and times order as text at equal precision
-        else:
+    """Numbers as numbers; FHIR dates and instants in time order (time zones included); else no order."""
+    if isinstance(actual, str) and isinstance(expected, str):
+        pair = _moments(actual, expected)
+        if pair is None:
+            return False
+        a, b = pair
+    else:
+        try:
             a, b = float(actual), float(expected)
-    except (TypeError, ValueError):
-        return False
+        except (TypeError, ValueError):
+            return False
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _moments(actual: str, expected: str) -> tuple[Any, Any] | None:
+    """Two FHIR date/dateTime/instant texts made comparable, or None (not dates, or precisions differ)."""
+    if _DATE.fullmatch(actual) and _DATE.fullmatch(expected):
+        return actual, expected  # YYYY[-MM[-DD]] orders as text
+    if _DATE.fullmatch(actual) or _DATE.fullmatch(expected):
+        size = min(len(actual), len(expected), 10)  # a date against a dateTime: compare the days
+        return actual[:size], expected[:size]
+    try:
+        a = datetime.fromisoformat(actual.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(expected.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return None
+    return a, b
 
 
 def _loosely_equal(actual: Any, expected: Any) -> bool:

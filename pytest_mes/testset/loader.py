@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,26 @@ class LoadedDocument:
     text: str
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with the values a FHIR test author means: 1970-01-01 stays a string (FHIR dates are strings),
+    0612345670 stays a phone number, and only true/false are booleans (not yes/no/on/off)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                           "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
+                              list("-+0123456789"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$"),
+                              list("-+0123456789"))
+
+
 def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
     """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem."""
     where = label or str(path)
@@ -52,7 +73,7 @@ def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
         raise TestSetError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
     except OSError as exc:
         raise TestSetError(f"cannot read the file: {exc.strerror}", path=where) from None
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -73,6 +94,8 @@ def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
                            column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise TestSetError(f"invalid YAML: {exc}", path=where) from None
+    except RecursionError:
+        raise TestSetError("invalid YAML: an alias refers to itself (recursive anchor)", path=where) from None
     finally:
         loader.dispose()
     return LoadedDocument(data=data, source=source, text=text)

@@ -14,6 +14,7 @@ from pytest_mes.testset.schema import check_schema
 CHECK_KINDS = ("status", "header", "content_type", "resource_type", "bundle", "fhirpath", "max_time_ms",
                "conforms_to")
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SYSTEM_INTERACTIONS = frozenset({"transaction", "batch", "search-system", "history-system"})
 LEVELS = ("SHALL", "SHOULD", "MAY")
 
 
@@ -55,9 +56,12 @@ class Capability:
     operation: str | None = None
     conditional_update: bool | None = None
     format: str | None = None
+    include: str | None = None
 
     def describe(self) -> str:
         parts = []
+        if self.include:
+            parts.append(f"_include '{self.include}'")
         if self.interaction:
             parts.append(f"interaction '{self.interaction}'")
         if self.search_param:
@@ -227,11 +231,21 @@ class _Builder:
             id=item["id"], title=Text.of(item["title"]),
             requirements=tuple(Requirement(**r) for r in item["requirements"]),
             steps=steps, cleanup=cleanup,
-            preconditions=tuple(Capability(**p["capability"]) for p in item.get("preconditions", [])),
+            preconditions=tuple(self.precondition(p["capability"], (*json_path, "preconditions", n))
+                                for n, p in enumerate(item.get("preconditions", []))),
             variables=dict(item.get("variables", {})), description=Text.of(item.get("description")),
             actor=item.get("actor", data.get("actor")), writes=item.get("writes", inferred),
             line=self.document.source.position(json_path)[0],
         )
+
+    def precondition(self, spec: dict, json_path: JsonPath) -> Capability:
+        need = Capability(**spec)
+        resource_level = [key for key in ("search_param", "include", "conditional_update") if key in spec]
+        if need.interaction and need.interaction not in SYSTEM_INTERACTIONS:
+            resource_level.append("interaction")
+        if resource_level and not need.resource:
+            raise self.error(json_path, f"{', '.join(resource_level)} belongs to a resource: add 'resource: <Type>'")
+        return need
 
     def steps(self, items: list[dict], json_path: JsonPath, phase: str) -> tuple[Step, ...]:
         return tuple(self.step(item, (*json_path, index), phase, index) for index, item in enumerate(items))
@@ -240,6 +254,9 @@ class _Builder:
         request = self.request(item["request"], (*json_path, "request"))
         checks = tuple(self.check(check, (*json_path, "checks", n)) for n, check in enumerate(item.get("checks", [])))
         save = tuple(SaveRule(name, *next(iter(rule.items()))) for name, rule in item.get("save", {}).items())
+        for rule in save:
+            if rule.source == "fhirpath":
+                self.compile_fhirpath(rule.expression, (*json_path, "save", rule.name))
         target = request.path if request.path is not None else request.url
         line_range = self.document.source.line_range(json_path) or (None, None)
         return Step(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.errors import MesError
+from pytest_mes.redaction import is_secret_name
 from pytest_mes.testset.checks import (
     CheckContext,
     CheckResult,
@@ -19,8 +23,9 @@ from pytest_mes.testset.checks import (
 )
 from pytest_mes.testset.fhirpath import evaluate
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
-from pytest_mes.testset.templating import render
+from pytest_mes.testset.templating import TemplateError, render
 
+_ENV_REFERENCE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Returns (validator, None) or (None, why there is none); called only when a step needs it.
 ValidatorProvider = Callable[[], tuple[ProfileValidator | None, str]]
 
@@ -32,6 +37,7 @@ class StepResult:
     checks: list[CheckResult] = field(default_factory=list)
     saved: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    skipped: str | None = None  # a cleanup step with nothing to clean
 
     @property
     def failed(self) -> bool:
@@ -47,6 +53,7 @@ class CaseResult:
     test: TestCase
     steps: list[StepResult] = field(default_factory=list)
     cleanup: list[StepResult] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)  # as they stood at the end
 
     @property
     def failed_step(self) -> StepResult | None:
@@ -91,27 +98,38 @@ class Runner:
         except MesError as exc:
             result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}"))
             return result
+        result.variables = variables
         result.steps = self.run_steps(test.steps, variables)
-        result.cleanup = self.run_steps(test.cleanup, variables, stop_on_failure=False)
+        result.cleanup = self.run_steps(test.cleanup, variables, best_effort=True)
         return result
 
     def run_steps(self, steps: Iterable[Step], variables: dict[str, Any], *,
-                  stop_on_failure: bool = True) -> list[StepResult]:
-        """Run steps in order; saved values go into `variables` for the steps after."""
+                  best_effort: bool = False) -> list[StepResult]:
+        """Run steps in order; saved values go into `variables` for the steps after.
+
+        Test steps stop at the first failure. Cleanup and teardown (`best_effort`) run every step, and
+        skip a step that names a value never saved: what it would delete was never created.
+        """
         results = []
         for step in steps:
-            outcome = self.run_step(step, variables)
+            outcome = self.run_step(step, variables, best_effort=best_effort)
             results.append(outcome)
             variables.update(outcome.saved)
-            if outcome.failed and stop_on_failure:
+            if outcome.failed and not best_effort:
                 break
         return results
 
-    def run_step(self, step: Step, variables: Mapping[str, Any]) -> StepResult:
+    def run_step(self, step: Step, variables: Mapping[str, Any], *, best_effort: bool = False) -> StepResult:
         result = StepResult(step)
         try:
             method, target, options = self._render_request(step.request, variables)
-        except (MesError, OSError, ValueError) as exc:
+        except TemplateError as exc:
+            if best_effort:
+                result.skipped = f"not run, nothing to clean: {exc}"
+            else:
+                result.error = f"the request could not be built: {exc}"
+            return result
+        except (MesError, OSError, ValueError, TypeError) as exc:
             result.error = f"the request could not be built: {exc}"
             return result
         result.exchange = self.client.request(method, target, **options)
@@ -133,7 +151,12 @@ class Runner:
         return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded")
 
     def _render_request(self, request: Request, variables: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
-        target = render(request.url if request.url is not None else request.path or "", variables)
+        self._mask_secret_environment(request)
+        if request.url is not None:
+            # An absolute URL, or one relative to the server's root such as a Location header's '/fhir/X/1'.
+            target = urljoin(self.client.base_url, str(render(request.url, variables)))
+        else:
+            target = render(request.path or "", variables)
         params = [(render(name, variables), _text(render(value, variables))) for name, value in request.params]
         headers = {name: _text(render(value, variables)) for name, value in request.headers}
         if request.accept:
@@ -141,6 +164,12 @@ class Runner:
         body, content_type = self._body(request, variables)
         return request.method, str(target), {"params": params or None, "headers": headers, "body": body,
                                              "content_type": content_type}
+
+    def _mask_secret_environment(self, request: Request) -> None:
+        """A {{env.API_TOKEN}} in a request is a secret: keep its value out of what is shown."""
+        for name in _ENV_REFERENCE.findall(repr(request)):
+            if is_secret_name(name) and os.environ.get(name):
+                self.client.redactor.add(os.environ[name])
 
     def _body(self, request: Request, variables: Mapping[str, Any]) -> tuple[Any, str | None]:
         content_type = render(request.content_type, variables) if request.content_type else None

@@ -67,8 +67,24 @@ def _offending_path(error: ValidationError) -> tuple:
 
 
 def _most_relevant(error: ValidationError) -> ValidationError:
-    """For anyOf alternatives, report the one that came closest rather than 'is not valid under any'."""
-    return best_match([error]) if error.context else error
+    """For a value allowed in several shapes (anyOf), explain the shape it is written in, if any."""
+    while error.validator == "anyOf" and error.context:
+        fitting = [n for n, branch in enumerate(error.validator_value) if _fits(branch, error.instance)]
+        if len(fitting) != 1:
+            return error  # explained as "expected A or B, got C"
+        inside = [sub for sub in error.context if sub.relative_schema_path[0] == fitting[0]]
+        if not inside:
+            return error
+        error = best_match(inside)
+    return error
+
+
+def _fits(branch: dict[str, Any], value: Any) -> bool:
+    kinds = branch.get("type")
+    if kinds is None:
+        return True
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER
+    return any(checker.is_type(value, kind) for kind in ([kinds] if isinstance(kinds, str) else kinds))
 
 
 def _key_path(error: ValidationError) -> str:
@@ -106,22 +122,49 @@ def _explain(error: ValidationError) -> str:
         return f"choose one of {', '.join(sorted(error.instance))}, not several"
     if kind == "not":
         return "'path' and 'url', or 'body' and 'body_file', cannot be used together: keep one"
+    if kind == "anyOf":
+        shapes = " or ".join(_shape(branch) for branch in error.validator_value)
+        return f"expected {shapes}, got {_type_name(error.instance)} {_short(error.instance)}"
     if kind == "propertyNames":
         return f"{error.message}: names are letters, digits and '_' and do not start with a digit"
     return error.message
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    hint = f" — did you mean '{close[0]}'?" if close else f" (allowed: {', '.join(allowed)})"
+    close = _closest(key, allowed)
+    hint = f" — did you mean '{close}'?" if close else f" (allowed: {', '.join(allowed)})"
     return f"unknown key '{key}'{hint}"
 
 
 def _not_one_of(value: Any, options: list[Any]) -> str:
     choices = ", ".join(str(option) for option in options)
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1, cutoff=0.6)
-    hint = f" — did you mean '{close[0]}'?" if close else ""
+    close = _closest(str(value), [str(o) for o in options])
+    hint = f" — did you mean '{close}'?" if close else ""
     return f"{_short(value)} is not one of: {choices}{hint}"
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    """The candidate `word` was probably meant to be, ignoring case (GAP for gap, get for GET)."""
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def _shape(branch: dict[str, Any]) -> str:
+    kinds = branch.get("type", "a value")
+    if isinstance(kinds, list):
+        return " or ".join(_article(kind) for kind in kinds)
+    if kinds == "array" and "items" in branch:
+        return f"a list of {_plural(branch['items'])}"
+    return _article(kinds)
+
+
+def _plural(items: dict[str, Any]) -> str:
+    kinds = items.get("type", "value")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    names = {"integer": "whole numbers", "string": "strings", "number": "numbers", "boolean": "booleans",
+             "object": "mappings"}
+    return " or ".join(names.get(kind, kind) for kind in kinds)
 
 
 def _type_name(value: Any) -> str:

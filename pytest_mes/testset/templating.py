@@ -75,7 +75,7 @@ def _moment(base: str, sign: str | None, amount: str | None, unit: str | None) -
         delta = -delta
     if base == "today":
         return (now.date() + delta).isoformat()
-    return (now + delta).isoformat()
+    return (now + delta).isoformat().replace("+00:00", "Z")  # a '+' in a query string would read as a space
 
 
 def _as_text(value: Any) -> str:

@@ -104,6 +104,16 @@ def test_bundle_without_total():
         ({"expression": "Bundle.entry.first().resource.start", "op": "matches", "value": "^2026-12"}, "passed"),
         ({"expression": "Bundle.entry.first().resource.start", "op": ">=", "value": "2026-12-02"}, "failed"),
         ({"expression": "Bundle.entry.resource.ofType(Slot).id", "op": "equals", "value": ["s1", "s2"]}, "passed"),
+        ({"expression": "Bundle.entry.resource.id", "op": "not_in", "value": ["s1"]}, "failed"),
+        ({"expression": "Bundle.entry.resource.id", "op": "not_in", "value": ["x"]}, "passed"),
+        ({"expression": "Bundle.entry.resource.ofType(Patient).id", "op": "in", "value": ["x"]}, "passed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": ">", "value": "2026-12-01T09:30:00+01:00"},
+         "passed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": "<", "value": "2026-12-01T08:30:00-02:00"},
+         "passed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": ">=", "value": "2026-12-01"}, "passed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": ">", "value": "2026-12-01"}, "failed"),
+        ({"expression": "Bundle.entry.first().resource.start", "op": "matches", "value": "["}, "failed"),
     ],
 )
 def test_fhirpath_operators(spec, outcome):
@@ -172,3 +182,9 @@ def test_implicit_checks_fail_transport_errors_and_unexpected_server_errors():
     server_error = exchange(status=503)
     assert implicit_checks((), CheckContext(server_error, {}))[0].expected == "no server error (status < 500)"
     assert implicit_checks((Check("status", 503),), CheckContext(server_error, {})) == []
+
+
+def test_a_bad_regex_fails_the_check_with_the_reason():
+    result = check("fhirpath", {"expression": "Bundle.type", "op": "matches", "value": "["})
+    assert result.outcome == "failed"
+    assert result.actual.startswith("the check could not be evaluated: unterminated character set")

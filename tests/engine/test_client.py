@@ -32,11 +32,11 @@ def test_joins_paths_sends_fhir_accept_token_and_headers(client):
     assert sent.headers["X-Tenant"] == "t1"
     assert exchange.status == 200 and exchange.json()["id"] == "1"
     assert exchange.content_type == "application/fhir+json"
-    assert client.exchanges == [exchange]
+    assert list(client.exchanges) == [exchange]
 
 
 @pytest.mark.parametrize(("target", "url"), [
-    ("metadata", f"{BASE}/metadata"), ("/Slot", f"{BASE}/Slot"), ("", f"{BASE}/"),
+    ("metadata", f"{BASE}/metadata"), ("/Slot", f"{BASE}/Slot"), ("", BASE),
     ("https://other.example/x", "https://other.example/x"),
 ])
 def test_url_joining(client, target, url):
@@ -51,17 +51,46 @@ def test_repeated_query_parameters_are_kept(client):
 
 
 @responses.activate
-def test_secrets_never_reach_the_exchange(client):
-    responses.post(f"{BASE}/Patient", json={"echo": "s3cr3t-token-value"}, status=201,
-                   headers={"Set-Cookie": "session=abc"})
+def test_secrets_are_masked_in_what_is_shown_but_checks_see_the_real_answer(client):
+    responses.post(f"{BASE}/Patient", json={"echo": "s3cr3t-token-value", "total": 1234}, status=201,
+                   headers={"Set-Cookie": "session=abc", "X-Session-Id": "s-42"})
     exchange = client.create({"resourceType": "Patient", "note": "k3y-value"})
-    recorded = json.dumps(exchange.__dict__, default=str)
-    assert "s3cr3t-token-value" not in recorded and "k3y-value" not in recorded
     assert exchange.request_headers["Authorization"] == "***"
     assert exchange.request_headers["X-Api-Key"] == "***"
-    assert exchange.response_headers["Set-Cookie"] == "***"
     assert exchange.request_headers["X-Tenant"] == "t1"
     assert exchange.request_headers["Content-Type"] == "application/fhir+json"
+    assert "k3y-value" not in exchange.request_body
+    # What checks and saved values read is what the server sent...
+    assert exchange.json()["echo"] == "s3cr3t-token-value" and exchange.header("Set-Cookie") == "session=abc"
+    # ...and what is printed or recorded is masked.
+    shown = exchange.shown()
+    recorded = json.dumps(shown.__dict__, default=str)
+    assert "s3cr3t-token-value" not in recorded and "k3y-value" not in recorded and "session=abc" not in recorded
+    assert shown.response_headers["Set-Cookie"] == "***" and shown.response_headers["X-Session-Id"] == "***"
+    assert "s3cr3t" not in repr(exchange) and "s3cr3t" not in repr(client.settings)
+
+
+@responses.activate
+def test_credentials_go_only_to_the_server_under_test(client):
+    responses.get("https://elsewhere.example/fhir/Patient/1", json={"resourceType": "Patient"})
+    exchange = client.request("GET", "https://elsewhere.example/fhir/Patient/1")
+    sent = responses.calls[0].request.headers
+    assert "Authorization" not in sent and "X-Api-Key" not in sent and sent["X-Tenant"] == "t1"
+    assert exchange.notes == ["credentials not sent: elsewhere.example is not the server under test"]
+
+
+@responses.activate
+def test_cookies_do_not_carry_over_between_requests(client):
+    responses.get(f"{BASE}/a", json={}, headers={"Set-Cookie": "sid=123; Path=/"})
+    responses.get(f"{BASE}/b", json={})
+    client.request("GET", "a")
+    client.request("GET", "b")
+    assert "Cookie" not in responses.calls[1].request.headers
+
+
+def test_a_request_that_cannot_be_written_is_an_error_not_a_crash(client):
+    exchange = client.request("GET", "Patient", headers={"X-Bad": "a\nb"})
+    assert exchange.error.startswith("the request could not be sent as written")
 
 
 @responses.activate

@@ -145,3 +145,48 @@ def test_empty_and_non_utf8_files(write_set, tmp_path):
     binary.write_bytes(b"id: \xff\xfe")
     with pytest.raises(TestSetError, match="not UTF-8"):
         load_testset(binary)
+
+
+def test_yaml_values_mean_what_a_fhir_author_means(write_set):
+    text = MINIMAL.replace("{path: metadata}", "{path: metadata, params: {birthdate: 1970-01-01, "
+                                               "telecom: 0612345670, flag: no, count: 10, ok: true}}")
+    params = dict(load_testset(write_set(text)).tests[0].steps[0].request.params)
+    assert params == {"birthdate": "1970-01-01", "telecom": "0612345670", "flag": "no", "count": 10, "ok": True}
+
+
+def test_recursive_anchor_is_a_clear_error(write_set):
+    with pytest.raises(TestSetError, match="an alias refers to itself"):
+        load_testset(write_set(MINIMAL.replace("component: core", "component: core\nvariables: &v {self: *v}")))
+
+
+def test_x_keys_hold_anchors(write_set):
+    text = "x-status: &ok {status: 200}\n" + MINIMAL.replace("- status: 200", "- *ok")
+    assert load_testset(write_set(text)).tests[0].steps[0].checks[0].spec == 200
+
+
+def test_shapes_and_case_are_explained(write_set):
+    text = (MINIMAL.replace("component: core", "component: GAP").replace("- status: 200", "- status: \"200\"")
+            .replace("level: SHALL", "level: shall"))
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    message = str(info.value)
+    assert "component: \"GAP\" is not one of: gap, pdsm, core — did you mean 'gap'?" in message
+    assert "level: \"shall\" is not one of: SHALL, SHOULD, MAY — did you mean 'SHALL'?" in message
+    assert "status: expected a whole number or a list of whole numbers, got a string \"200\"" in message
+
+
+def test_misspelled_key_inside_an_alternative_shape(write_set):
+    with pytest.raises(TestSetError, match="fhirpath: unknown key 'expresion' — did you mean 'expression'"):
+        load_testset(write_set(MINIMAL.replace("- status: 200", "- fhirpath: {expresion: Bundle.total}")))
+
+
+def test_save_fhirpath_is_checked_at_collection(write_set):
+    text = MINIMAL.replace("- status: 200", "- status: 200\n        save: {x: {fhirpath: 'Bundle.entry[0'}}")
+    with pytest.raises(TestSetError, match="invalid FHIRPath expression"):
+        load_testset(write_set(text))
+
+
+def test_resource_level_preconditions_need_a_resource(write_set):
+    text = MINIMAL.replace("    steps:", "    preconditions: [{capability: {interaction: read}}]\n    steps:")
+    with pytest.raises(TestSetError, match="interaction belongs to a resource: add 'resource: <Type>'"):
+        load_testset(write_set(text))

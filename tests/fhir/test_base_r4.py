@@ -39,7 +39,10 @@ def test_minimal_patient_is_valid_with_narrative_warning(validator):
 ])
 def test_primitive_formats(validator, field, value, message_id):
     result = validator.validate(patient(**{field: value}))
-    one(result, message_id, f"Patient.{field}")
+    # Choice elements are located the FHIRPath way, as the HL7 validator does.
+    location = {"multipleBirthInteger": "multipleBirth.ofType(integer)",
+                "deceasedDateTime": "deceased.ofType(dateTime)"}.get(field, field)
+    one(result, message_id, f"Patient.{location}")
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -166,7 +169,7 @@ json_values = st.recursive(
     | st.dictionaries(st.sampled_from(["id", "extension", "url", "value", "valueString", "name", "given",
                                        "family", "_given", "coding", "system", "code", "reference", "contained",
                                        "resourceType", "entry", "resource", "meta", "profile", "text", "div",
-                                       "x", "_x"]), children, max_size=5),
+                                       "x", "_x", "", "_"]), children, max_size=5),
     max_leaves=20,
 )
 
@@ -191,3 +194,28 @@ def test_arbitrary_json_against_profiles_never_crashes(validator, anything):
                 "meta": {"profile": ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-ins"]}}
     validator.validate(resource)
     validator.validate(anything)
+
+
+def test_fhir_regexes_are_java_regexes(validator):
+    """A non-breaking space is not whitespace for the FHIR (Java) string regex `[ \\r\\n\\t\\S]+`."""
+    assert errors(validator.validate(patient(name=[{"family": "Le\u00a0Gall"}]))) == set()
+    one(validator.validate(patient(name=[{"family": "   "}])), "EMPTY_STRING", "Patient.name[0].family")
+
+
+def test_exact_decimals_are_numbers(validator):
+    """JSON parsed with parse_float=Decimal (as the XML reader can produce) keeps decimals exact."""
+    from decimal import Decimal
+
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"},
+                   "valueQuantity": {"value": Decimal("72.50"), "unit": "kg"}}
+    assert errors(validator.validate(observation)) == set()
+    observation["valueQuantity"]["value"] = "72.50"
+    one(validator.validate(observation), "WRONG_JSON_TYPE", "Observation.value.ofType(Quantity).value")
+
+
+def test_text_only_concept_under_a_required_binding(validator):
+    patient_with_status = patient(maritalStatus={"text": "Marié"})  # extensible binding in R4
+    issue = one(validator.validate(patient_with_status), "BINDING_NO_CODE", "Patient.maritalStatus")
+    assert issue.severity == "warning"
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"}}
+    assert errors(validator.validate(obs)) == set()  # Observation.code: example binding

@@ -171,7 +171,7 @@ CASES = [
     (PDSM, "DocumentReference-PDSmSimplifiedExample.json", _simplified_bad_base64, "BAD_FORMAT",
      "DocumentReference.content[0].attachment.data", "attachment.data"),
     (CORE22, "Observation-FRCoreObservationBPExample.json", _bp_wrong_fixed_unit, "FIXED",
-     "Observation.component[0].valueQuantity.code", "Observation.component:SystolicBP.value[x].code"),
+     "Observation.component[0].value.ofType(Quantity).code", "Observation.component:SystolicBP.value[x].code"),
     (CORE22, "Observation-FRCoreObservationBPExample.json", _bp_missing_diastolic, "SLICE_MIN", "Observation",
      "Observation.component:DiastolicBP"),
     (CORE22, "Observation-FRCoreObservationBodyWeightExample.json", _obs_choice_unknown_type, "UNKNOWN_ELEMENT",
@@ -338,7 +338,8 @@ def test_binding_that_cannot_be_expanded_is_not_checked_information(validator, e
 def test_extensible_binding_gives_a_warning(validator, examples):
     bp = examples(CORE22, "Observation-FRCoreObservationBPExample.json")
     bp["component"][0]["valueQuantity"]["code"] = "mmHg"
-    issue = one(validator.validate(bp, context=CORE22), "BINDING_EXTENSIBLE", "Observation.component[0].valueQuantity")
+    result = validator.validate(bp, context=CORE22)
+    issue = one(result, "BINDING_EXTENSIBLE", "Observation.component[0].value.ofType(Quantity)")
     assert issue.severity == "warning"
 
 

@@ -249,3 +249,19 @@ def test_mes_packages_install_from_registry(tmp_path: Path):
 def test_mes_packages_install_offline_refuses(tmp_path: Path, capsys):
     assert main(["packages", "install", "example.a#1.0.0", "--offline", "--cache-dir", str(tmp_path)]) == 2
     assert "--offline" in capsys.readouterr().err
+
+
+def test_load_validator_is_loaded_once_per_process(fhir_packages_dir: Path):
+    from pytest_mes.fhir import load_validator
+
+    first = load_validator([fhir_packages_dir], offline=True)
+    assert load_validator([str(fhir_packages_dir)], offline=True) is first
+    assert first.store.package("ans.fhir.fr.gap#3.0.0") is not None
+
+
+def test_unwritable_index_cache_keeps_packages_in_memory(small_packages: Path, tmp_path: Path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("MES_CACHE_DIR", str(blocker / "cache"))  # cannot be created
+    package = open_package(small_packages / "lib-2.tgz")
+    assert next(package.resources("ValueSet"))["version"] == "2.0.0"

@@ -149,5 +149,5 @@ def test_type_discriminator_on_a_choice(slicing_validator):
     profile = [BASE + "value-type"]
     assert errors(slicing_validator.validate(dict(obs, valueQuantity={"value": 72}), profile)) == set()
     result = slicing_validator.validate(dict(obs, valueString="72 kg"), profile)
-    assert errors(result) == {("SLICE_CLOSED", "Observation.valueString")}
-    assert ("SLICE_CLOSED", "Observation.valueString") in found(result, "error")
+    assert errors(result) == {("SLICE_CLOSED", "Observation.value.ofType(string)")}
+    assert ("SLICE_CLOSED", "Observation.value.ofType(string)") in found(result, "error")

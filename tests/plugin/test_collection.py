@@ -85,3 +85,60 @@ def test_options_come_from_env_and_ini(pytester, add_set, server, monkeypatch):
     monkeypatch.setenv("MES_BASE_URL", server.base_url)  # the environment wins over the ini file
     pytester.runpytest().assert_outcomes(passed=1)
     pytester.runpytest("--mes-var", "pid=41").assert_outcomes(failed=1)  # the command line wins over both
+
+
+def test_an_unrelated_xdist_run_is_left_alone(pytester):
+    pytester.makepyfile(test_x="""
+        import pytest
+
+        @pytest.mark.xdist_group("g")
+        def test_a():
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-n", "2", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["scheduling tests via LoadScheduling", "*PASSED test_x.py::test_a*"])
+    assert "@g" not in result.stdout.str()
+
+
+def test_sets_with_setup_collect_under_strict_markers_without_xdist(pytester, add_set, server):
+    extra = "setup:\n  - request: {path: metadata}\n"
+    add_set(a_set(tests=read_test("CORE-A-01"), extra=extra))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets", "--strict-markers",
+                                "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_yaml_file_or_a_copied_node_id_on_the_command_line_runs_just_that(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-A-01") + read_test("CORE-A-02")), "a.yaml")
+    add_set(a_set("other", tests=read_test("CORE-B-01")), "b.yaml")
+    base = [f"--mes-base-url={server.base_url}"]
+    pytester.runpytest(*base, "sets/a.yaml").assert_outcomes(passed=2)
+    pytester.runpytest(*base, "--mes-testsets=sets", "sets/a.yaml::CORE-A-02").assert_outcomes(passed=1)
+
+
+def test_the_command_line_target_beats_the_environment(pytester, add_set, server, monkeypatch):
+    add_set(a_set(tests=read_test("CORE-A-01")))
+    monkeypatch.setenv("MES_BASE_URL", "http://127.0.0.1:9/fhir")
+    result = pytester.runpytest("--mes-sandbox", "--mes-testsets=sets", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["mes: target reference sandbox*"])
+    monkeypatch.setenv("MES_SANDBOX", "1")
+    both = pytester.runpytest("--mes-testsets=sets")
+    both.stderr.fnmatch_lines(["*MES_BASE_URL and MES_SANDBOX both name a server to test: keep one*"])
+
+
+def test_bundled_in_the_ini_file_names_the_bundled_sets(pytester, server):
+    pytester.makeini("[pytest]\nmes_testsets = bundled\n")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--collect-only", "-q", "-m", "core")
+    result.stdout.fnmatch_lines(["*core-capabilities.yaml::CORE-FS-CAP-01*"])
+
+
+def test_a_token_with_a_trailing_newline_is_trimmed_and_control_characters_refused(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-A-01")))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets=sets"]
+    pytester.runpytest(*base, "--mes-token=tok-123456\n").assert_outcomes(passed=1)
+    assert server.requests[-1].headers["Authorization"] == "Bearer tok-123456"
+    result = pytester.runpytest(*base, "--mes-token=tok-1\n23456")
+    result.stderr.fnmatch_lines(["*the token (--mes-token / MES_TOKEN) contains control characters*"])
+    assert "23456" not in result.stderr.str() + result.stdout.str()

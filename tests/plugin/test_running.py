@@ -214,3 +214,41 @@ def test_junit_xml_carries_the_requirements(pytester, add_set, server):
     xml = (pytester.path / "out.xml").read_text()
     assert 'name="CORE-J-01"' in xml
     assert '<property name="mes_requirement" value="FHIR R4 (SHALL)" />' in xml
+
+
+def test_an_absolute_url_to_another_host_gets_no_credentials(pytester, add_set, server):
+    other_url = server.base_url.replace("127.0.0.1", "localhost")
+    add_set(a_set(tests=read_test("CORE-U-01", path="metadata").replace('path: "metadata"',
+                                                                         f'url: "{other_url}/metadata"')))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
+                       "--mes-token=tok-abcdef").assert_outcomes(passed=1)
+    assert "Authorization" not in server.requests[-1].headers
+
+
+def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
+    server.route("POST /fhir/Patient", Reply(302, "", headers={"Location": "/fhir/Patient/1"}))
+    add_set(a_set(tests="""
+- id: CORE-P-01
+  title: Create
+  requirements: [{ref: r, level: SHALL}]
+  steps:
+    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+      checks: [{status: 201}]
+"""))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets", "--mes-allow-writes")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  ✗ status (line *): expected 201, got 302 Found"])
+    assert [r.method for r in server.requests if "metadata" not in r.path] == ["POST"]
+
+
+def test_secret_values_are_masked_in_the_failure_output_but_checked_for_real(pytester, add_set, server):
+    server.route("GET /fhir/echo", Reply(200, {"resourceType": "Parameters", "id": "key-123456"}))
+    checks = "- fhirpath: {expression: Parameters.id, op: equals, value: key-123456}\n- status: 404"
+    add_set(a_set(tests=read_test("CORE-E-01", path="echo", checks=checks)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
+                                "--mes-header=X-Api-Key: key-123456", "--mes-var=client_secret=hunter2-xyz")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "(1 other check passed)" in output  # the FHIRPath check saw the real value
+    assert "key-123456" not in output.replace("value: key-123456", "") and "hunter2-xyz" not in output
+    assert '"id": "***"' in output and "client_secret=***" in output

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from pytest_mes.cli import main
@@ -27,7 +28,13 @@ def test_unknown_defect_exits_2(capsys):
     assert "Valid names" in capsys.readouterr().err
 
 
-def test_serves_logs_and_stops_gracefully_on_sigterm(tmp_path):
+def test_bad_db_path_exits_2(tmp_path, capsys):
+    assert main(["sandbox", "--port", "0", "--db", str(tmp_path / "missing" / "dir" / "s.db")]) == 2
+    assert "cannot open the database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serves_logs_and_stops_gracefully(tmp_path, stop_signal):
     process = subprocess.Popen([*_MES, "sandbox", "--port", "0", "--db", str(tmp_path / "s.db"),
                                 "--defect", "missing-total"],
                                stderr=subprocess.PIPE, text=True)
@@ -39,7 +46,7 @@ def test_serves_logs_and_stops_gracefully_on_sigterm(tmp_path):
         assert "total" not in requests.get(f"{url}/Slot?_count=1", timeout=5).json()
         log_line = process.stderr.readline()
         assert '"GET /fhir/metadata HTTP/1.1" 200' in log_line
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
         assert "stopped" in process.stderr.read()
     finally:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from pytest_mes.sandbox.xmlsupport import XmlSupport
+from pytest_mes.sandbox.r4 import R4Support
 
 from .conftest import FHIR_JSON, INS, SHARED_PACKAGES
 
@@ -148,7 +148,7 @@ def test_iti65_accepts_xml_when_available(fresh):
     if not fresh.xml_available:
         pytest.skip("hl7.fhir.r4.core not found: XML is unavailable in this environment")
     bundle, _ = provide_bundle()
-    xml = XmlSupport([SHARED_PACKAGES]).dump(bundle)
+    xml = R4Support([SHARED_PACKAGES]).dump(bundle)
     response = requests.post(fresh.base_url, data=xml.encode(), headers={"Content-Type": "application/fhir+xml"})
     assert response.status_code == 200 and response.json()["type"] == "transaction-response"
 

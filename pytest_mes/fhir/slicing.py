@@ -1,0 +1,303 @@
+"""Slicing: sorting repeated elements into slices by their discriminators, and slice cardinality.
+
+Discriminators: ``value``, ``pattern``, ``type``, ``profile`` and ``exists``; rules ``open``,
+``closed``, ``openAtEnd``; ``ordered``. What a slice states at a discriminator path is computed once
+per (slice, path). A discriminator that needs a ValueSet not available offline makes the match
+undetermined: reported as such, never guessed.
+
+A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pytest_mes.fhir import assertions
+from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef
+from pytest_mes.fhir.references import _as_list
+
+
+def _cap(code: str) -> str:
+    return code[:1].upper() + code[1:]
+
+
+class SlicingChecks:
+    """Checks of sliced elements."""
+
+    def check_slices(self, base: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str) -> None:
+        slicing = base.slicing
+        slices = base.slices
+        discriminators = slicing.discriminators if slicing else ()
+        rules = slicing.rules if slicing else "open"
+        counts = dict.fromkeys(range(len(slices)), 0)
+        assigned: list[tuple[ElementDef, tuple[Any, Any, str, str]]] = []
+        last = -1
+        unmatched_seen = False
+        maybe = dict.fromkeys(range(len(slices)), 0)  # items that could not be ruled in or out
+        for item in items:
+            match = -1
+            candidates: list[int] = []
+            for i, s in enumerate(slices):
+                verdict = self.slice_matches(s, item, discriminators, base)
+                if verdict is True:
+                    match = i
+                    break
+                if verdict is None:
+                    candidates.append(i)
+            if match < 0 and len(candidates) == 1:
+                # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
+                match = candidates[0]
+                self.add("information", "SLICE_ASSUMED", item[3], base.schema.source(base), name=base.name,
+                         slice=slices[match].slice_name)
+            elif match < 0 and candidates:
+                for i in candidates:
+                    maybe[i] += 1
+                self.add("information", "SLICE_NOT_CHECKED", item[3], base.schema.source(base), name=base.name)
+                assigned.append((base, item))
+                continue
+            if match < 0:
+                unmatched_seen = True
+                if rules == "closed":
+                    names = ", ".join(s.slice_name or "?" for s in slices)
+                    self.add("error", "SLICE_CLOSED", item[3], base.schema.source(base), name=base.name, slices=names)
+                assigned.append((base, item))
+                continue
+            if rules == "openAtEnd" and unmatched_seen:
+                self.add("error", "SLICE_OPEN_AT_END", item[3], base.schema.source(base), name=base.name)
+            if slicing is not None and slicing.ordered and match < last:
+                self.add("error", "SLICE_ORDER", item[3], base.schema.source(base), slice=slices[match].slice_name,
+                         previous=slices[last].slice_name)
+            last = max(last, match)
+            counts[match] += 1
+            assigned.append((slices[match], item))
+        for i, s in enumerate(slices):
+            n = counts[i]
+            if n + maybe[i] < s.min:
+                self.add("error", "SLICE_MIN", loc, s.schema.source(s), slice=s.slice_name, name=base.name, count=n,
+                         min=s.min, max=s.max_text)
+            elif s.max is not None and n > s.max:
+                self.add("error", "SLICE_MAX", loc, s.schema.source(s), slice=s.slice_name, name=base.name, count=n,
+                         min=s.min, max=s.max_text)
+        for node, (value, ext, tcode, iloc) in assigned:
+            if node is not base and node.slices:
+                self.check_slices(node, [(value, ext, tcode, iloc)], iloc.rsplit(".", 1)[0])
+            else:
+                self.check_item(node, value, ext, tcode, iloc)
+
+    def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef
+                      ) -> bool | None:
+        """True, False, or None when a discriminator cannot be evaluated offline."""
+        value, _, tcode, _ = item
+        if not discriminators:
+            # Type slices of a choice element (value[x]:valueQuantity) carry no discriminator in some snapshots.
+            return base.choice and tcode in s.type_codes
+        result: bool | None = True
+        for dtype, path in discriminators:
+            verdict = self.discriminator_matches(s, value, tcode, dtype, path)
+            if verdict is False:
+                return False
+            if verdict is None:
+                result = None
+        return result
+
+    def discriminator_matches(self, s: ElementDef, value: Any, tcode: str, dtype: str, path: str) -> bool | None:
+        plan = self.discriminator_plan(s, path)
+        if plan is None:
+            return None  # the slice's type profile is in a package we do not have
+        nodes, fixed_values, pattern_values = plan
+        values = self.eval_path(value, tcode, path)
+        if dtype in ("value", "pattern"):
+            if fixed_values or pattern_values:
+                return any(
+                    any(assertions.fixed_matches(e, val) for e in fixed_values)
+                    or any(assertions.pattern_matches(e, val) for e in pattern_values)
+                    for val, _ in values
+                )
+            unsure = False
+            for node in nodes:  # a required binding can discriminate too
+                if node.binding and node.binding[0] == "required":
+                    for val, vtype in values:
+                        vtype = vtype or (node.type_codes[0] if node.types else "code")
+                        if not any(True for _ in assertions.codings_of(val, vtype)):
+                            continue  # nothing coded: cannot be in the slice's ValueSet
+                        verdict, _, _ = assertions.binding_verdict(
+                            self.v.expander, node.binding[1], node.schema.package, val, vtype
+                        )
+                        if verdict is True:
+                            return True
+                        unsure = unsure or verdict is None
+            return None if unsure else False
+        node = nodes[0] if nodes else None
+        if dtype == "exists":
+            exists = bool(values)
+            if node is None:
+                return True
+            if node.min >= 1:
+                return exists
+            if node.max == 0:
+                return not exists
+            return True
+        if dtype == "type":
+            if node is None:
+                return True
+            expected_types = set(node.type_codes)
+            return any(vt in expected_types for _, vt in values)
+        if dtype == "profile":
+            if node is None:
+                return True
+            resolved = path.endswith("resolve()")
+            for val, _ in values:
+                if not isinstance(val, dict):
+                    continue
+                for t in node.types:
+                    for profile in t.targets if resolved else t.profiles:
+                        if self.conforms(val, profile, node.schema.package):
+                            return True
+            return False
+        return False
+
+    def discriminator_plan(self, s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any], list[Any]] | None:
+        """(definitions, fixed values, pattern values) a slice states at a discriminator path; computed once."""
+        key = (id(s), path)
+        plan = self.v._discriminators.get(key)
+        if plan is not None or key in self.v._discriminators:
+            return plan
+        nodes, carried = _slice_definition(s, path)
+        missing = False
+        if not nodes and not carried and path not in ("$this", "url", "resource", "resolve()"):
+            # The discriminating element may be constrained by the slice's type profile, not unrolled here.
+            for t in s.types:
+                for profile in t.profiles:
+                    ps = self.v.schema(profile, s.schema.package)
+                    if ps is None:
+                        missing = True
+                        continue
+                    more, more_carried = _slice_definition(ps.root, path)
+                    nodes.extend(more)
+                    carried.extend(more_carried)
+        if missing and not nodes and not carried:
+            self.v._discriminators[key] = None  # type: ignore[assignment]
+            return None
+        fixed_values = [n.fixed for n in nodes if n.fixed is not None]
+        pattern_values = carried + [n.pattern for n in nodes if n.pattern is not None]
+        if not fixed_values and not pattern_values and path in ("url", "$this.url"):
+            # Extension slices rarely unroll `url`: the extension's profile is its url.
+            pattern_values = [p.split("|")[0] for t in s.types for p in t.profiles]
+        plan = (nodes, fixed_values, pattern_values)
+        self.v._discriminators[key] = plan
+        return plan
+
+    def eval_path(self, value: Any, tcode: str, path: str) -> list[tuple[Any, str]]:
+        """Evaluate a discriminator path (the FHIRPath subset slicing allows) on one item."""
+        current: list[tuple[Any, str]] = [(value, tcode)]
+        for segment in _split_path(path):
+            nxt: list[tuple[Any, str]] = []
+            if segment == "$this":
+                continue
+            if segment == "resolve()":
+                for val, _ in current:
+                    if isinstance(val, dict) and isinstance(val.get("reference"), str):
+                        target, ttype = self.resolve_reference(val["reference"])
+                        if target is not None:
+                            nxt.append((target, ttype or ""))
+            elif segment.startswith("extension(") or segment.startswith("modifierExtension("):
+                name, _, arg = segment.partition("(")
+                url = arg.rstrip(")").strip("'\"")
+                for val, _ in current:
+                    if isinstance(val, dict):
+                        for e in _as_list(val.get(name)):
+                            if isinstance(e, dict) and e.get("url") == url:
+                                nxt.append((e, "Extension"))
+            elif segment.startswith("ofType("):
+                wanted = segment[7:-1]
+                nxt = [
+                    (val, t)
+                    for val, t in current
+                    if t == wanted or (isinstance(val, dict) and val.get("resourceType") == wanted)
+                ]
+            else:
+                for val, _ in current:
+                    if not isinstance(val, dict):
+                        continue
+                    if segment in val:
+                        sub = val[segment]
+                        for x in sub if isinstance(sub, list) else [sub]:
+                            nxt.append((x, x.get("resourceType", "") if isinstance(x, dict) else ""))
+                    else:
+                        for key, sub in val.items():
+                            if key.startswith(segment) and key[len(segment):len(segment) + 1].isupper():
+                                t = key[len(segment):]
+                                t = t if t[:1].isupper() and t not in _PRIMITIVE_CAPS else _PRIMITIVE_CAPS.get(t, t)
+                                for x in sub if isinstance(sub, list) else [sub]:
+                                    nxt.append((x, t))
+            current = nxt
+        return current
+
+
+_PRIMITIVE_CAPS = {_cap(p): p for p in PRIMITIVES}
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_path(path: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(path):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "." and depth == 0:
+            parts.append(path[start:i])
+            start = i + 1
+    parts.append(path[start:])
+    return [p for p in parts if p]
+
+
+def _slice_definition(s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any]]:
+    """The slice's definitions at a discriminator path, and values taken from an ancestor's fixed or
+    pattern value when the snapshot states them there (``patternIdentifier`` on the slice, discriminator
+    ``system``). Re-slices are followed: ``code.coding.code`` finds the fixed codes of ``code.coding:X``."""
+    nodes: list[ElementDef] = [s]
+    parts = [p for p in _split_path(path) if p != "$this"]
+    carried: list[Any] = []
+    for i, part in enumerate(parts):
+        nxt: list[ElementDef] = []
+        for node in nodes:
+            carrier = node.fixed if node.fixed is not None else node.pattern
+            if carrier is not None:
+                value = _extract(carrier, parts[i:])
+                if value is not None:
+                    carried.append(value)
+                continue
+            if part.startswith(("extension(", "modifierExtension(")):
+                name, _, arg = part.partition("(")
+                url = arg.rstrip(")").strip("'\"")
+                ext_base = node.children.get(name)
+                for sl in ext_base.slices if ext_base else ():
+                    urls = {p.split("|")[0] for t in sl.types for p in t.profiles}
+                    fixed_url = sl.children["url"].fixed if "url" in sl.children else None
+                    if url in urls or fixed_url == url:
+                        nxt.append(sl)
+                continue
+            if part == "resolve()" or part.startswith("ofType("):
+                nxt.append(node)
+                continue
+            child = node.children.get(part)
+            if child is None:
+                continue
+            nxt.append(child)
+            nxt.extend(child.slices)
+        nodes = nxt
+    return nodes, carried
+
+
+def _extract(value: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value

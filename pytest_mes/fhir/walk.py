@@ -1,0 +1,516 @@
+"""The walk of one validation: a resource's JSON against compiled element trees.
+
+:class:`Walk` holds the state of one :meth:`Validator.validate` call (issues, the resources being
+walked, the Bundles that resolve references) and visits resources, complex elements, primitives,
+invariants and extensions; slicing and references are its mixins (:mod:`.slicing`,
+:mod:`.references`). The definitions and caches it reads live on the :class:`Validator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pytest_mes.fhir import assertions
+from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, PrimitiveRule, Schema
+from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
+from pytest_mes.fhir.issues import Issue, make_issue
+from pytest_mes.fhir.packages import FHIR_BASE
+from pytest_mes.fhir.references import ReferenceChecks, _bundle_index
+from pytest_mes.fhir.slicing import SlicingChecks
+
+if TYPE_CHECKING:
+    from pytest_mes.fhir.validator import Validator
+
+_INT32 = (-(2**31), 2**31 - 1)
+_SEVERITY_OF_STRENGTH = {"required": "error", "extensible": "warning", "preferred": "information"}
+_BINDING_MSG = {"required": "BINDING_REQUIRED", "extensible": "BINDING_EXTENSIBLE", "preferred": "BINDING_PREFERRED"}
+_BINDABLE = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "booléen"
+    if isinstance(value, dict):
+        return "objet"
+    if isinstance(value, list):
+        return "tableau"
+    if isinstance(value, str):
+        return "chaîne"
+    if isinstance(value, int | float | Decimal):
+        return "nombre"
+    return "null" if value is None else type(value).__name__
+
+
+_JSON_KIND_TEXT = {"bool": "booléen JSON", "int": "entier JSON", "number": "nombre JSON", "str": "chaîne JSON"}
+
+
+class Walk(SlicingChecks, ReferenceChecks):
+    """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
+
+    __slots__ = ("bundles", "conf_memo", "container", "done", "issues", "pkg", "resource", "root", "v")
+
+    def __init__(self, validator: Validator):
+        self.v = validator
+        self.issues: list[Issue] = []
+        self.done: set[tuple[int, str]] = set()
+        self.conf_memo: dict[tuple[int, str], bool] = {}
+        self.bundles: list[dict[str, dict]] = []
+        self.resource: dict = {}
+        self.root: dict = {}
+        self.pkg: str | None = None  # package of the profile being walked: context for unversioned urls
+        self.container: tuple[str, str] = ("", "")  # (element path, type) holding the extensions being checked
+
+    def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
+        self.issues.append(make_issue(severity, message_id, expression, source, **values))
+
+    # ---- resources ------------------------------------------------------------------------------
+    def validate_resource(
+        self,
+        res: Any,
+        loc: str,
+        *,
+        explicit: Sequence[Schema] = (),
+        slice_profiles: Sequence[str] = (),
+        context: str | None = None,
+        contained: bool = False,
+        declared: bool = True,
+    ) -> None:
+        """Validate a resource against its base definition (unless a profile of it applies), the
+        profiles a slice or type demands, and (when `declared`) its ``meta.profile``."""
+        v = self.v
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            self.add("error", "NOT_A_RESOURCE", loc, found=_kind(res))
+            return
+        rtype = res["resourceType"]
+        if rtype not in v.resource_types:
+            self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
+            return
+        schemas: list[Schema] = []
+        for schema in explicit:
+            if schema.type != rtype:
+                self.add("error", "PROFILE_WRONG_TYPE", loc, source=schema.canonical, url=schema.canonical,
+                         expected=schema.type, type=rtype)
+            else:
+                schemas.append(schema)
+        meta = res.get("meta")
+        meta_profiles = meta.get("profile") if isinstance(meta, dict) and declared else None
+        wanted: list[tuple[str, bool]] = [(p, False) for p in slice_profiles]
+        if isinstance(meta_profiles, list):
+            wanted.extend((p, True) for p in meta_profiles if isinstance(p, str))
+        for url, from_meta in wanted:
+            if url.startswith(FHIR_BASE) and url[len(FHIR_BASE):] == rtype:
+                continue  # the base definition is checked anyway
+            schema = v.schema(url, context)
+            if schema is None:
+                self.add("warning", "META_PROFILE_NOT_FOUND", loc, source=v.broken_reason(url) or "", url=url)
+                continue
+            if schema.type != rtype:
+                self.add("error", "PROFILE_WRONG_TYPE", loc, source=schema.canonical, url=url, expected=schema.type,
+                         type=rtype)
+                continue
+            if from_meta or schema not in schemas:
+                schemas.append(schema)
+        # A snapshot carries every constraint of the definitions it derives from: walking a profile's
+        # ancestor too (gap-fr-appointment and its parent fr-core-appointment, both declared) or the
+        # base definition would only repeat the same findings.
+        if len(schemas) > 1:
+            inherited = set().union(*(v.ancestors(s) for s in schemas))
+            schemas = [s for s in schemas if s.canonical not in inherited]
+        if not any(s.type == rtype for s in schemas):
+            base = v.type_schema(rtype)
+            if base is None:
+                self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
+                return
+            schemas.insert(0, base)
+        saved = (self.resource, self.root, self.pkg)
+        self.resource = res
+        if not contained:
+            self.root = res
+        pushed = False
+        if rtype == "Bundle":
+            self.bundles.append(_bundle_index(res))
+            pushed = True
+        try:
+            for schema in schemas:
+                key = (id(res), schema.canonical)
+                if key in self.done or schema.type != rtype:
+                    continue
+                self.done.add(key)
+                if schema.package != v._core_key:
+                    self.pkg = schema.package
+                elif context is not None:
+                    self.pkg = context
+                self.check_object(schema.root, res, loc, rtype, schema.root)
+        finally:
+            if pushed:
+                self.bundles.pop()
+            self.resource, self.root, self.pkg = saved
+
+    # ---- complex elements -----------------------------------------------------------------------
+    def holder_for(self, elem: ElementDef, type_code: str) -> ElementDef | None:
+        """The node whose children describe an instance of `elem`: itself when the snapshot unrolls it,
+        else the root of its type's definition."""
+        if elem.children:
+            return elem
+        if elem.content_reference:
+            return self.content_target(elem)
+        ts = self.v.type_schema(type_code)
+        return ts.root if ts is not None else None
+
+    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str) -> tuple[ElementDef, str] | None:
+        """A child a (hand-made) snapshot left out of a partially unrolled element: its type defines it."""
+        if holder.schema.root is holder or type_code in ("BackboneElement", "Element", "") or \
+                type_code in self.v.resource_types:
+            return None
+        ts = self.v.type_schema(type_code)
+        return ts.root.json_names.get(key) if ts is not None else None
+
+    def content_target(self, elem: ElementDef) -> ElementDef | None:
+        ref = elem.content_reference or ""
+        target_id = ref.split("#", 1)[1] if "#" in ref else ref
+        node = elem.schema.by_id.get(target_id)
+        if node is None:
+            ts = self.v.type_schema(target_id.split(".", 1)[0])
+            node = ts.by_id.get(target_id) if ts else None
+        return node
+
+    def check_object(self, holder: ElementDef, obj: Any, loc: str, type_code: str, elem: ElementDef) -> None:
+        """Check a JSON object against the children of `holder`; `elem` carries the element's own rules."""
+        if not isinstance(obj, dict):
+            self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type=type_code, found=_kind(obj))
+            return
+        if not obj or (len(obj) == 1 and "id" in obj):
+            self.add("error", "EMPTY_OBJECT", loc, "ele-1")
+            return
+        names = holder.json_names
+        is_root = holder.schema.root is holder and holder.schema.kind == "resource"
+        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]] = {}
+        for key, val in obj.items():
+            if key[:1] == "_":
+                base_key = key[1:]
+                hit = names.get(base_key)
+                if hit is None or hit[1] not in PRIMITIVES:
+                    self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
+                             type=holder.path)
+                elif base_key not in obj:
+                    self.collect(hit[0], hit[1], base_key, None, val, loc, groups)
+                continue
+            hit = names.get(key)
+            if hit is None and key != "resourceType":
+                hit = self.unrolled_elsewhere(holder, type_code, key)
+            if hit is None:
+                if key == "resourceType" and is_root:
+                    continue
+                self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
+                         type=holder.path)
+                continue
+            child, tcode = hit
+            companion = obj.get("_" + key) if tcode in PRIMITIVES else None
+            # Fast paths for the common shapes; anything unusual goes through collect().
+            if companion is None and val is not None:
+                if child.is_array:
+                    if type(val) is list and val and None not in val:
+                        bucket = groups.setdefault(child, [])
+                        for i, x in enumerate(val):
+                            bucket.append((x, None, tcode, f"{loc}.{key}[{i}]"))
+                        continue
+                elif type(val) is not list:
+                    # Choice elements read as FHIRPath: valueQuantity is value.ofType(Quantity).
+                    step = f"{child.name}.ofType({tcode})" if child.choice else key
+                    groups.setdefault(child, []).append((val, None, tcode, f"{loc}.{step}"))
+                    continue
+            self.collect(child, tcode, key, val, companion, loc, groups)
+
+        saved_container = self.container
+        for child, items in groups.items():
+            n = len(items)
+            if n < child.min:
+                self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=n, name=child.name,
+                         min=child.min, max=child.max_text)
+            elif child.max is not None and n > child.max:
+                self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
+                         min=child.min, max=child.max_text)
+            if not n:
+                continue
+            if child.name in ("extension", "modifierExtension"):
+                self.container = (elem.path, type_code)
+            if child.slices:
+                self.check_slices(child, items, loc)
+            else:
+                for value, ext, tcode, iloc in items:
+                    if tcode in PRIMITIVES:
+                        self.check_primitive(child, value, ext, tcode, iloc)
+                    else:
+                        self.check_item(child, value, ext, tcode, iloc)
+        for child in holder.required:
+            if child not in groups:
+                self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
+                         min=child.min, max=child.max_text)
+        if self.v.must_support and holder.optional_ms and holder.schema.derivation == "constraint":
+            for child in holder.optional_ms:
+                if not groups.get(child):
+                    self.add("information", "MUST_SUPPORT", loc, holder.schema.source(child), name=child.name)
+        self.container = saved_container
+        self.check_invariants(elem, type_code, obj, loc)
+
+    def collect(
+        self, child: ElementDef, tcode: str, key: str, val: Any, companion: Any, loc: str,
+        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]],
+    ) -> None:
+        """Split one JSON property (and its ``_`` companion) into items with their locations."""
+        bucket = groups.setdefault(child, [])
+        step = f"{child.name}.ofType({tcode})" if child.choice else key  # FHIRPath, as the HL7 validator
+        if child.is_array:
+            values = val
+            if val is not None and not isinstance(val, list):
+                self.add("error", "ARRAY_EXPECTED", f"{loc}.{step}", child.schema.source(child), name=key,
+                         found=_kind(val))
+                values = [val]
+            exts = companion
+            if companion is not None and not isinstance(companion, list):
+                self.add("error", "ARRAY_EXPECTED", f"{loc}._{key}", child.schema.source(child), name="_" + key,
+                         found=_kind(companion))
+                exts = [companion]
+            if values is not None and exts is not None and len(values) != len(exts):
+                self.add("error", "COMPANION_MISMATCH", f"{loc}.{step}", child.schema.source(child), name=key)
+            size = max(len(values or ()), len(exts or ()))
+            if size == 0:
+                self.add("error", "EMPTY_ARRAY", f"{loc}.{step}", child.schema.source(child), name=key)
+                return
+            for i in range(size):
+                value = values[i] if values is not None and i < len(values) else None
+                ext = exts[i] if exts is not None and i < len(exts) else None
+                if value is None and ext is None:
+                    self.add("error", "NULL_VALUE", f"{loc}.{step}[{i}]", child.schema.source(child), name=key)
+                    continue
+                bucket.append((value, ext, tcode, f"{loc}.{step}[{i}]"))
+        else:
+            if isinstance(val, list) or isinstance(companion, list):
+                # Reported once; the values are still checked so that one mistake gives one error.
+                self.add("error", "SINGLE_EXPECTED", f"{loc}.{step}", child.schema.source(child), name=key)
+                values = val if isinstance(val, list) else [val]
+                exts = companion if isinstance(companion, list) else [companion]
+                for i in range(max(len(values), len(exts))):
+                    value = values[i] if i < len(values) else None
+                    ext = exts[i] if i < len(exts) else None
+                    if value is not None or ext is not None:
+                        bucket.append((value, ext, tcode, f"{loc}.{step}"))
+                return
+            if val is None and companion is None:
+                self.add("error", "NULL_VALUE", f"{loc}.{step}", child.schema.source(child), name=key)
+                return
+            bucket.append((val, companion, tcode, f"{loc}.{step}"))
+
+    def check_item(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
+        """Check one occurrence of `elem` (type `tcode`) at `loc`."""
+        if not tcode and elem.content_reference:
+            target = self.content_target(elem)
+            if target is None:
+                return
+            tcode = target.types[0].code if target.types else "BackboneElement"
+            self.check_object(target, value, loc, tcode, target)
+            return
+        if tcode in PRIMITIVES:
+            self.check_primitive(elem, value, ext, tcode, loc)
+            return
+        if tcode == "Resource" or tcode in self.v.resource_types:
+            tref = elem.type_ref(tcode)
+            self.validate_resource(
+                value,
+                loc,
+                slice_profiles=tref.profiles if tref else (),
+                context=elem.schema.package,
+                contained=elem.path.endswith(".contained"),
+            )
+            return
+        if not isinstance(value, dict):
+            self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type=tcode, found=_kind(value))
+            return
+        if tcode == "Extension":
+            self.check_extension(elem, value, loc)
+        else:
+            tref = elem.type_ref(tcode)
+            checked = False
+            if tref is not None and tref.profiles:
+                for profile in tref.profiles:
+                    ps = self.v.schema(profile, elem.schema.package)
+                    if ps is None:
+                        self.add("information", "TYPE_PROFILE_NOT_FOUND", loc, elem.schema.source(elem), url=profile)
+                    elif ps.derivation == "constraint":
+                        self.check_object(ps.root, value, loc, tcode, ps.root)
+                        checked = checked or not elem.children
+            if not checked:
+                holder = self.holder_for(elem, tcode)
+                if holder is not None:
+                    self.check_object(holder, value, loc, tcode, elem)
+            if tcode == "Reference":
+                self.check_reference(elem, tref, value, loc)
+        self.check_value_rules(elem, value, tcode, loc)
+
+    def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
+        if elem.fixed is not None and not assertions.fixed_matches(elem.fixed, value):
+            self.add("error", "FIXED", loc, elem.schema.source(elem), actual=assertions.render(value),
+                     expected=assertions.render(elem.fixed))
+        if elem.pattern is not None and not assertions.pattern_matches(elem.pattern, value):
+            self.add("error", "PATTERN", loc, elem.schema.source(elem), actual=assertions.render(value),
+                     expected=assertions.render(elem.pattern))
+        if elem.binding is not None and tcode in _BINDABLE:
+            self.check_binding(elem, value, tcode, loc)
+
+    def check_binding(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
+        strength, valueset = elem.binding  # type: ignore[misc]
+        severity = _SEVERITY_OF_STRENGTH.get(strength)
+        if severity is None:
+            return  # example bindings are not checked, as in the HL7 validator
+        pairs = tuple(assertions.codings_of(value, tcode))
+        if not pairs:
+            if tcode == "CodeableConcept" and strength in ("required", "extensible"):
+                # Text only: as the HL7 validator, a required (extensible) binding wants a code.
+                self.add(severity, "BINDING_NO_CODE", loc, f"{elem.schema.source(elem)} binding {strength} "
+                         f"{valueset}", valueset=valueset, strength=strength)
+            return
+        key = (valueset, elem.schema.package, pairs)
+        cached = self.v._bindings.get(key)
+        if cached is None:
+            cached = assertions.binding_verdict(self.v.expander, valueset, elem.schema.package, value, tcode)
+            self.v._bindings[key] = cached
+        verdict, rendered, why = cached
+        source = f"{elem.schema.source(elem)} binding {strength} {valueset}"
+        if verdict is False:
+            self.add(severity, _BINDING_MSG[strength], loc, source, code=rendered, valueset=valueset)
+        elif verdict is None and strength in ("required", "extensible"):
+            self.add("information", "BINDING_NOT_CHECKED", loc, source, code=rendered, valueset=valueset, why=why)
+
+    # ---- primitives -----------------------------------------------------------------------------
+    def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
+        if value is not None:
+            rule = self.v._primitives.get(tcode) or self.v.primitive(tcode)
+            if rule is not None and self.check_json_kind(rule, value, tcode, loc, elem):
+                if rule.json_kind == "str":
+                    if not value or (tcode != "xhtml" and value.isspace()):
+                        self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
+                    elif rule.regex is not None and rule.regex.fullmatch(value) is None:
+                        self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
+                                 type=tcode)
+                    limit = elem.max_length or rule.max_length
+                    if limit and len(value) > limit:
+                        self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
+                elif rule.json_kind == "int":
+                    low = 1 if tcode == "positiveInt" else 0 if tcode == "unsignedInt" else _INT32[0]
+                    if not low <= value <= _INT32[1]:
+                        self.add("error", "INTEGER_RANGE", loc, elem.schema.source(elem), value=value, type=tcode)
+                if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
+                    self.check_value_rules(elem, value, tcode, loc)
+        if ext is not None:
+            ts = self.v.type_schema(tcode)
+            if not isinstance(ext, dict):
+                self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type="Element", found=_kind(ext))
+            elif ts is not None:
+                self.check_object(ts.root, ext, loc, tcode, elem)
+        elif value is None:
+            self.add("error", "EMPTY_OBJECT", loc, "ele-1")
+        if elem.has_invariants:
+            self.check_invariants(elem, tcode, value, loc)
+
+    def check_json_kind(self, rule: PrimitiveRule, value: Any, tcode: str, loc: str, elem: ElementDef) -> bool:
+        kind = rule.json_kind
+        if kind == "str":
+            ok = isinstance(value, str)
+        elif kind == "bool":
+            ok = isinstance(value, bool)
+        elif kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:  # decimal: JSON parsed with parse_float=Decimal (exact decimals) is fine too
+            ok = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        if not ok:
+            self.add("error", "WRONG_JSON_TYPE", loc, elem.schema.source(elem), found=_kind(value), type=tcode,
+                     expected=_JSON_KIND_TEXT[kind])
+        return ok
+
+    # ---- invariants -----------------------------------------------------------------------------
+    def check_invariants(self, elem: ElementDef, tcode: str, value: Any, loc: str) -> None:
+        plans = elem.invariant_plans.get(tcode)
+        if plans is None:
+            plans = self.v.invariants_for(elem, tcode)
+        if not plans:
+            return
+        ctx = None
+        for constraint, native in plans:
+            if ctx is None:
+                ctx = InvariantContext(self.resource, self.root)
+            try:
+                if native is not None:
+                    try:
+                        ok = native(value, ctx)
+                    except (AttributeError, TypeError, KeyError) as exc:  # malformed input the walk reports
+                        raise NotEvaluable(f"entrée mal formée ({exc.__class__.__name__})") from exc
+                else:
+                    if elem is elem.schema.root and elem.schema.kind == "resource":
+                        base = ""  # the resource carries its type; fhirpathpy mis-resolves "Type." with a base
+                    elif elem.choice or elem.schema.kind != "resource":
+                        base = tcode
+                    else:
+                        base = elem.path
+                    ok = fhirpath_invariant(constraint.expression).evaluate(value, base, ctx)
+            except NotEvaluable as exc:
+                self.add("information", "INVARIANT_NOT_CHECKED", loc, f"{constraint.key} ({constraint.source})",
+                         key=constraint.key, why=str(exc))
+                continue
+            if not ok:
+                severity = "error" if constraint.severity == "error" else "warning"
+                self.add(severity, "INVARIANT", loc, f"{constraint.key} ({constraint.source})", key=constraint.key,
+                         human=constraint.human or constraint.expression)
+
+    # ---- extensions -----------------------------------------------------------------------------
+    def check_extension(self, elem: ElementDef, obj: dict, loc: str) -> None:
+        url = obj.get("url")
+        if not isinstance(url, str) or ":" not in url:
+            # A sub-extension of a complex extension (relative url): described by the slice itself.
+            holder = self.holder_for(elem, "Extension")
+            if holder is not None:
+                self.check_object(holder, obj, loc, "Extension", elem)
+            return
+        package = elem.schema.package
+        if package == self.v._core_key and self.pkg is not None:
+            package = self.pkg  # e.g. an FR Core extension inside an R4 core extension's Address
+        schema = self.v.schema(url, package)
+        if schema is None:
+            self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
+            holder = self.holder_for(elem, "Extension")
+            if holder is not None:
+                self.check_object(holder, obj, loc, "Extension", elem)
+            return
+        self.check_extension_context(schema, url, loc)
+        saved = self.container  # nested extensions change it; siblings need it back
+        self.check_object(schema.root, obj, loc, "Extension", schema.root)
+        self.container = saved
+
+    def check_extension_context(self, schema: Schema, url: str, loc: str) -> None:
+        """The extension's declared contexts (type "element") must include where it is used."""
+        contexts = [c for c in schema.context if isinstance(c, dict)]
+        if not contexts or any(c.get("type") != "element" for c in contexts):
+            return  # fhirpath / extension contexts are not judged here
+        path, type_code = self.container
+        resource_root = "." not in path and type_code in self.v.resource_types
+        # The core specification's own definitions use some of its extensions next to their declared
+        # context (structuredefinition-fhir-type on ElementDefinition.type, declared for .type.code);
+        # the HL7 validator accepts that, so core extensions match an ancestor or descendant path too.
+        core = url.startswith(FHIR_BASE)
+        for c in contexts:
+            expr = str(c.get("expression", ""))
+            if expr in ("Element", "Base", path, type_code) or path.endswith("." + expr):
+                return
+            if core and (expr.startswith(path + ".") or path.startswith(expr + ".")):
+                return
+            if resource_root and expr in ("Resource", "DomainResource"):
+                return
+            if expr.removesuffix("[x]") == path.removesuffix("[x]"):
+                return
+        self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
+                 contexts=", ".join(str(c.get("expression")) for c in contexts))
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
