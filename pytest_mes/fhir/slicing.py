@@ -147,14 +147,19 @@ class SlicingChecks:
             if node is None:
                 return True
             resolved = path.endswith("resolve()")
+            unsure = False
             for val, _ in values:
                 if not isinstance(val, dict):
                     continue
                 for t in node.types:
+                    if not resolved and t.code not in ("Resource", val.get("resourceType")):
+                        continue
                     for profile in t.targets if resolved else t.profiles:
-                        if self.conforms(val, profile, node.schema.package):
+                        if self.v.schema(profile, node.schema.package) is None:
+                            unsure = True  # its package is missing: cannot tell, do not guess
+                        elif self.conforms(val, profile, node.schema.package):
                             return True
-            return False
+            return None if unsure else False
         return False
 
     def discriminator_plan(self, s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any], list[Any]] | None:

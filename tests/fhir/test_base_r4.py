@@ -219,3 +219,27 @@ def test_text_only_concept_under_a_required_binding(validator):
     assert issue.severity == "warning"
     obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"}}
     assert errors(validator.validate(obs)) == set()  # Observation.code: example binding
+
+
+def test_invariant_through_fhirpathpy(validator):
+    """obs-6 has no native implementation: fhirpathpy evaluates it."""
+    from pytest_mes.fhir.invariants import native_for
+
+    assert native_for("obs-6", "dataAbsentReason.empty() or value.empty()") is None
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"},
+           "valueQuantity": {"value": 72}, "dataAbsentReason": {"text": "inconnu"}}
+    issue = one(validator.validate(obs), "INVARIANT", "Observation")
+    assert issue.source.startswith("obs-6")
+    del obs["dataAbsentReason"]
+    assert errors(validator.validate(obs)) == set()
+
+
+def test_invariant_fhirpathpy_cannot_evaluate_is_not_checked(validator, monkeypatch):
+    from pytest_mes.fhir import invariants
+
+    monkeypatch.setitem(invariants._COMPILED, "dataAbsentReason.empty() or value.empty()",
+                        invariants.FhirPathInvariant("dataAbsentReason.noSuchFunction()"))
+    obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"},
+           "dataAbsentReason": {"text": "inconnu"}}
+    issue = one(validator.validate(obs), "INVARIANT_NOT_CHECKED", "Observation")
+    assert issue.severity == "information" and "obs-6" in issue.source

@@ -73,3 +73,13 @@ def test_validator_reports_a_broken_requested_profile(validator, monkeypatch):
     result = fresh.validate({"resourceType": "Basic", "code": {"text": "x"}}, [FR + "fr-core-patient|2.1.0"])
     [issue] = [i for i in result.issues if i.message_id == "PROFILE_NOT_FOUND"]
     assert "broken on purpose" in issue.source
+
+
+def test_compiled_schema_snapshot(store):
+    """Firely-style snapshot of a compiled definition: a change in the compiler shows up here."""
+    import json
+    from pathlib import Path
+
+    sd = store.resolve("https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code|2.2.0")
+    expected = json.loads((Path(__file__).parent / "snapshots" / "fr-core-address-insee-code-2.2.0.json").read_text())
+    assert describe(compile_structure_definition(sd).root) == expected

@@ -411,3 +411,22 @@ def test_reference_target_must_conform_to_the_target_profile(validator, examples
     assert ("REF_TARGET_PROFILE", "Bundle.entry[0].resource.schedule.reference") not in errors(
         validator.validate(bundle, context=GAP)
     )
+
+
+def test_slice_whose_profile_is_missing_is_assumed_not_silently_matched(validator, examples):
+    """UpdateDocumentRefs' resource profile (IHE.MHD.Patch.Parameters) is in the missing MHD package:
+    a Parameters entry can only be that slice, and the report says the match was not fully checked."""
+    patch = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+        {"name": "value", "valueCode": "superseded"}]}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "meta": {"profile": [PDSM_SD + "pdsm-comprehensive-provide-document-bundle"]},
+        "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:55555555-1111-1111-1111-111111111111", "resource": patch,
+                   "request": {"method": "PATCH", "url": "DocumentReference/1"}}],
+    }
+    result = validator.validate(bundle, context=PDSM)
+    issue = one(result, "SLICE_ASSUMED", "Bundle.entry[0]")
+    assert issue.severity == "information" and "UpdateDocumentRefs" in issue.message
+    assert ("SLICE_CLOSED", "Bundle.entry[0]") not in errors(result)
