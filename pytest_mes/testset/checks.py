@@ -15,13 +15,14 @@ from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
 Outcome = Literal["passed", "failed", "not_checked"]
+_SEVERITY_RANK = {"fatal": 0, "error": 1, "warning": 2, "information": 3}
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
 class ProfileValidator(Protocol):
     """What the 'conforms_to' check needs from a validator (pytest_mes.fhir provides it)."""
 
-    def validate(self, resource: dict, profiles: Any = ()) -> Any: ...
+    def validate(self, resource: dict, profiles: Any = (), *, context: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class CheckContext:
     variables: dict[str, Any]
     validator: ProfileValidator | None = None
     validator_problem: str = "no validator is loaded"
+    package: str | None = None  # the IG the test is about, for unversioned profile URLs
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
@@ -269,11 +271,13 @@ def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     body, problem = _resource_for_validation(context)
     if problem:
         return CheckResult(label, "failed", "a FHIR resource", problem)
-    result = context.validator.validate(body, profiles)
+    result = context.validator.validate(body, profiles, context=context.package)
     errors = [i for i in result.issues if i.severity in {"error", "fatal"}]
-    detail = "\n".join(f"{i.severity}: {i.expression}: {i.message}" for i in result.issues[:50])
-    if len(result.issues) > 50:
-        detail += f"\n… and {len(result.issues) - 50} more issues"
+    # Errors first: must-support information on every resource would otherwise bury them.
+    ranked = sorted(result.issues, key=lambda i: _SEVERITY_RANK.get(i.severity, 9))
+    detail = "\n".join(f"{i.severity}: {i.expression}: {i.message}" for i in ranked[:50])
+    if len(ranked) > 50:
+        detail += f"\n… and {len(ranked) - 50} more issues"
     actual = f"{len(errors)} error(s)" if errors else "no error"
     return CheckResult(label, "failed" if errors else "passed", "no error", actual, detail)
 

@@ -122,6 +122,7 @@ class Step:
     index: int
     line: int | None = None
     end_line: int | None = None
+    package: str | None = None  # "id#version" of the set's IG: which FR Core an unversioned profile means
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ class _Builder:
     def __init__(self, document: LoadedDocument, path: Path):
         self.document = document
         self.path = path
+        self.package = _package_context(document.data.get("specifications", []))
 
     def error(self, json_path: JsonPath, message: str) -> TestSetError:
         line, column = self.document.source.position(json_path) or (None, None)
@@ -261,7 +263,7 @@ class _Builder:
         line_range = self.document.source.line_range(json_path) or (None, None)
         return Step(
             name=item.get("name") or f"{request.method} {target or '[base]'}", request=request, checks=checks,
-            save=save, phase=phase, index=index, line=line_range[0], end_line=line_range[1],
+            save=save, phase=phase, index=index, line=line_range[0], end_line=line_range[1], package=self.package,
         )
 
     def request(self, spec: dict, json_path: JsonPath) -> Request:
@@ -309,6 +311,14 @@ class _Builder:
             compile_expression(expression)
         except FhirPathError as exc:
             raise self.error(json_path, str(exc)) from None
+
+
+def _package_context(specifications: list[dict[str, str]]) -> str | None:
+    """The IG the set is about (its first specification other than the R4 base), as "id#version"."""
+    for spec in specifications:
+        if spec.get("package") and spec.get("version") and spec["package"] != "hl7.fhir.r4.core":
+            return f"{spec['package']}#{spec['version']}"
+    return None
 
 
 def suggest(name: str, known: list[str]) -> str:

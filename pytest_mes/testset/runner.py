@@ -148,7 +148,7 @@ class Runner:
                 problem = "no validator is configured"
             else:
                 validator, problem = self.validator_provider()
-        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded")
+        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded", step.package)
 
     def _render_request(self, request: Request, variables: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         self._mask_secret_environment(request)

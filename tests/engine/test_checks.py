@@ -160,18 +160,21 @@ class RecordingValidator:
         self.issues = issues
         self.calls = []
 
-    def validate(self, resource, profiles=()):
-        self.calls.append((resource["resourceType"], list(profiles)))
+    def validate(self, resource, profiles=(), *, context=None):
+        self.calls.append((resource["resourceType"], list(profiles), context))
         return FakeResult(self.issues)
 
 
 def test_conforms_to_delegates_to_the_validator_and_lists_issues():
     validator = RecordingValidator([FakeIssue("error", "Bundle.total", "absent"),
                                     FakeIssue("warning", "Bundle.entry[0]", "hmm")])
-    result = check("conforms_to", ["http://p/1", "http://p/2"], validator=validator)
-    assert validator.calls == [("Bundle", ["http://p/1", "http://p/2"])]
+    result = check("conforms_to", ["http://p/1", "http://p/2"], validator=validator, package="ans.fhir.fr.gap#3.0.0")
+    assert validator.calls == [("Bundle", ["http://p/1", "http://p/2"], "ans.fhir.fr.gap#3.0.0")]
     assert (result.outcome, result.actual) == ("failed", "1 error(s)")
     assert result.detail == "error: Bundle.total: absent\nwarning: Bundle.entry[0]: hmm"
+    ranked = check("conforms_to", "http://p/1", validator=RecordingValidator(
+        [FakeIssue("information", "a", "must-support"), FakeIssue("error", "b", "broken")]))
+    assert ranked.detail.splitlines()[0] == "error: b: broken"
     clean = check("conforms_to", "http://p/1", validator=RecordingValidator([FakeIssue("warning", "x", "y")]))
     assert clean.outcome == "passed"
 

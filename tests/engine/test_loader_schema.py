@@ -190,3 +190,11 @@ def test_resource_level_preconditions_need_a_resource(write_set):
     text = MINIMAL.replace("    steps:", "    preconditions: [{capability: {interaction: read}}]\n    steps:")
     with pytest.raises(TestSetError, match="interaction belongs to a resource: add 'resource: <Type>'"):
         load_testset(write_set(text))
+
+
+def test_steps_know_the_ig_of_their_set(write_set):
+    specs = ("specifications:\n  - {name: FHIR R4, package: hl7.fhir.r4.core, version: 4.0.1}\n"
+             "  - {name: GAP, package: ans.fhir.fr.gap, version: 3.0.0}\n")
+    testset = load_testset(write_set(MINIMAL.replace("tests:", specs + "tests:")))
+    assert testset.tests[0].steps[0].package == "ans.fhir.fr.gap#3.0.0"
+    assert load_testset(write_set(MINIMAL, "plain.yaml")).tests[0].steps[0].package is None
