@@ -128,6 +128,11 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "La ressource référencée ({target}) n'est conforme à aucun des profils attendus : {profiles}.",
     ),
+    "REF_NOT_CHECKED": (
+        "informational",
+        "Cible de la référence {reference} non vérifiée : profil(s) cible(s) introuvable(s) dans les paquets "
+        "FHIR chargés : {profiles}.",
+    ),
     "REF_NOT_CONTAINED": (
         "structure",
         "La référence {reference} doit désigner une ressource contenue (« #id ») : agrégation « contained ».",

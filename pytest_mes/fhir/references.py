@@ -49,8 +49,12 @@ class ReferenceChecks:
         if not tref.targets or ttype is None:
             return
         allowed = self.v.reference_targets(tref, elem.schema.package)
-        if allowed is None:
-            return  # a target profile we cannot load, or any resource: the type cannot be judged
+        if allowed is None:  # any resource will do, or a target profile cannot be loaded: say which
+            missing = [c for c in tref.targets if self.v.type_of_profile(c, elem.schema.package) is None]
+            if missing:
+                self.add("information", "REF_NOT_CHECKED", f"{loc}.reference", elem.schema.source(elem),
+                         reference=ref, profiles=", ".join(missing))
+            return
         if ttype not in allowed:
             self.add("error", "REF_TARGET_TYPE", f"{loc}.reference", elem.schema.source(elem), type=ttype,
                      allowed=", ".join(sorted(allowed)))
