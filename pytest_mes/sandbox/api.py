@@ -141,6 +141,16 @@ class Api:
             current = entry.etag if entry else "none"
             raise FhirError(412, f"If-Match {wanted} does not match the current version {current}", "conflict")
 
+    def single_match(self, type_: str, request: Request, action: str) -> list[dict[str, Any]]:
+        """The one resource a conditional patch or delete targets: 404 when none, 412 when several."""
+        found = self.matches(type_, request.query, request.base)
+        if not found:
+            raise FhirError(404, f"No {type_} matches the criteria", "not-found")
+        if len(found) > 1:
+            raise FhirError(412, f"The criteria match {len(found)} {type_} resources; "
+                            f"a conditional {action} needs exactly one", "duplicate")
+        return found
+
     def matches(self, type_: str, query: list[tuple[str, str]], base: str) -> list[dict[str, Any]]:
         """The resources a conditional interaction's criteria select (unknown criteria: 400)."""
         criteria = [(k, v) for k, v in query if not k.startswith("_format")]
@@ -373,12 +383,7 @@ class Api:
     def conditional_patch(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "patch")
         with self.store.transaction():
-            found = self.matches(type_, request.query, request.base)
-            if not found:
-                raise FhirError(404, f"No {type_} matches the criteria", "not-found")
-            if len(found) > 1:
-                raise FhirError(412, f"The criteria match {len(found)} {type_} resources; "
-                                "a conditional patch needs exactly one", "duplicate")
+            found = self.single_match(type_, request, "patch")
             entry = self.store.get(type_, found[0]["id"])
             assert entry is not None
             self.check_if_match(request, entry)
@@ -399,12 +404,7 @@ class Api:
     def conditional_delete(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "delete")
         with self.store.transaction():
-            found = self.matches(type_, request.query, request.base)
-            if not found:
-                raise FhirError(404, f"No {type_} matches the criteria", "not-found")
-            if len(found) > 1:
-                raise FhirError(412, f"The criteria match {len(found)} {type_} resources; "
-                                "a conditional delete needs exactly one", "duplicate")
+            found = self.single_match(type_, request, "delete")
             previous = self.store.get(type_, found[0]["id"])
             deleted = self.store.delete(type_, found[0]["id"])
             if deleted is not None:
