@@ -186,7 +186,8 @@ class Runner:
         exchange = result.exchange
         for rule in rules:
             try:
-                result.saved[rule.name] = _extract(rule, exchange, variables)
+                # In order: a rule may use the values saved before it (%location in a FHIRPath).
+                result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved})
             except (MesError, ValueError) as exc:
                 result.error = f"save '{rule.name}': {exc}"
                 return
@@ -200,7 +201,10 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> A
         if value is None:
             raise ValueError(f"the response has no {rule.expression} header")
         return value
-    values = evaluate(exchange.json(), rule.expression, fhirpath_variables(variables))
+    body, problem = exchange.parsed
+    if problem and "%" not in rule.expression:  # an expression on variables alone needs no body
+        raise ValueError(problem)
+    values = evaluate(body if body is not None else {}, rule.expression, fhirpath_variables(variables))
     if not values:
         raise ValueError(f"FHIRPath {rule.expression!r} found nothing in the response")
     return values[0] if len(values) == 1 else values

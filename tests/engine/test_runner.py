@@ -134,3 +134,26 @@ def test_secret_environment_values_are_masked(write_set, monkeypatch):
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
     assert result.steps[0].exchange.url == f"{BASE}/Patient?k=***"
     assert responses.calls[0].request.url == f"{BASE}/Patient?k=very-secret-value"
+
+
+@responses.activate
+def test_a_save_rule_uses_the_ones_before_it_even_without_a_body(write_set):
+    testset = load_testset(write_set("""
+id: loc
+title: Loc
+component: core
+tests:
+  - id: L-01
+    title: t
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+        save:
+          location: {header: Location}
+          pid: {fhirpath: "%location.replaceMatches('^.*Patient/([^/]+).*$', '$1')"}
+"""))
+    responses.post(f"{BASE}/Patient", status=201, headers={"Location": f"{BASE}/Patient/p7/_history/1"})
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.steps[0].error is None
+    assert result.steps[0].saved == {"location": f"{BASE}/Patient/p7/_history/1", "pid": "p7"}
