@@ -273,18 +273,21 @@ class Api:
         self.check_type(type_, "create")
         resource = self.parse_resource(request, type_)
         if_none_exist = request.header("If-None-Exist").strip()
-        if if_none_exist:
-            found = self.matches(type_, parse_qsl(if_none_exist, keep_blank_values=True), request.base)
-            if len(found) > 1:
-                raise FhirError(412, f"If-None-Exist matches {len(found)} {type_} resources", "duplicate")
-            if found:
-                entry = self.store.get(type_, found[0]["id"])
-                assert entry is not None
-                return self.resource_response(200, entry, request, location=True)
-        if type_ == "DocumentReference":
-            entry = pdsm.simplified_publish(self, resource)
-        else:
-            entry = self.write(type_, str(uuid.uuid4()), resource, None)
+        # The search and the write share one transaction (one lock): two concurrent conditional
+        # creates with the same criteria cannot both find nothing and both create.
+        with self.store.transaction():
+            if if_none_exist:
+                found = self.matches(type_, parse_qsl(if_none_exist, keep_blank_values=True), request.base)
+                if len(found) > 1:
+                    raise FhirError(412, f"If-None-Exist matches {len(found)} {type_} resources", "duplicate")
+                if found:
+                    entry = self.store.get(type_, found[0]["id"])
+                    assert entry is not None
+                    return self.resource_response(200, entry, request, location=True)
+            if type_ == "DocumentReference":
+                entry = pdsm.simplified_publish(self, resource)
+            else:
+                entry = self.write(type_, str(uuid.uuid4()), resource, None)
         status = 200 if "create-returns-200" in self.defects else 201
         return self.resource_response(status, entry, request, location=True)
 
@@ -306,8 +309,12 @@ class Api:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise FhirError(shape_status, f"Not a valid FHIR R4 {type_}: {expression}: {message}{more}", "structure",
                             expression=expression)
+        if type_ == "Binary" and "data" in resource:
+            # Refused now rather than failing when the document is retrieved (ITI-68).
+            pdsm.decode_base64(resource["data"], "Binary.data", status=shape_status)
         gap.validate(type_, resource)
         with self.store.transaction():
+            gap.check_references(self.store, type_, resource)
             entry = self.store.put(type_, id_, resource)
             gap.after_write(self.store, entry, previous)
         return entry
@@ -373,6 +380,10 @@ class Api:
             new = apply_json_patch(entry.resource, operations)
         else:
             parameters = self.parse_resource(request, "Parameters")
+            problems = self.r4.structure_errors(parameters)
+            if problems:
+                raise FhirError(400, f"Not a valid FHIRPath Patch Parameters: {problems[0][0]}: {problems[0][1]}",
+                                "structure", expression=problems[0][0])
             new = apply_fhirpath_patch(entry.resource, parameters)
         if new.get("resourceType") != entry.type or new.get("id") != entry.id:
             raise FhirError(422, "A patch may not change resourceType or id", "processing")

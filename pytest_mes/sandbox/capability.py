@@ -90,16 +90,17 @@ def capability_statement(base: str, defects: frozenset[str], *, xml: bool) -> di
             "conditionalUpdate": "update" in interactions,
             "conditionalDelete": "single" if "delete" in interactions else "not-supported",
         }
-        if type_ == "DocumentReference":
-            # Flux 03/04: conditional PATCH by identifier; declared as PDSm's statement does.
-            entry["conditionalUpdate"] = True
+        # DocumentReference: PDSm's statement says conditionalUpdate=true, but what flux 03/04 needs
+        # is the conditional PATCH by identifier (offered); a conditional PUT is not (405), so it is
+        # not declared: the statement says what the server does.
         if type_ in SUPPORTED_PROFILES:
             entry["supportedProfile"] = SUPPORTED_PROFILES[type_]
         if "search-type" in declared:
             if type_ in SEARCH_INCLUDES:
                 entry["searchInclude"] = SEARCH_INCLUDES[type_]
             entry["searchParam"] = [
-                {"name": code, "definition": p.definition, "type": "token" if p.type == "special" else p.type}
+                {"name": code, "definition": p.definition, "type": "token" if p.type == "special" else p.type,
+                 **({"documentation": p.documentation} if p.documentation else {})}
                 for code, p in {**COMMON, **PARAMS.get(type_, {})}.items()
                 if p.definition
             ]

@@ -18,7 +18,8 @@ DEFECTS: dict[str, str] = {
     "no-etag": "responses carry no ETag header, so clients cannot use If-Match (pas d'ETag)",
     "deleted-read-404": "reading a deleted resource answers 404 instead of 410 Gone",
     "error-without-outcome": "errors answer with a plain-text body instead of an OperationOutcome",
-    "patch-any-field": "conditional PATCH of DocumentReference changes any field instead of answering 405",
+    "patch-any-field": "conditional PATCH of DocumentReference changes any field instead of answering 405 "
+    "(bad status values are still refused with 422)",
     "binary-ignores-accept": "ITI-68 returns the document whatever the Accept header (never 406)",
     "conditional-update-duplicates": "conditional update by identifier creates a new resource instead of "
     "updating the match",

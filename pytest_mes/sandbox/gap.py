@@ -83,29 +83,76 @@ def _slot_ids(resource: dict[str, Any] | None) -> set[str]:
     if not resource or resource.get("status") not in _HOLDS_SLOT:
         return set()
     ids = set()
-    for ref in resource.get("slot", []):
-        key = reference_key(ref.get("reference", "")) if isinstance(ref, dict) else None
+    for ref in resource.get("slot") or []:
+        key = _local_key(ref)
         if key and key[0] == "Slot":
             ids.add(key[1])
     return ids
 
 
+def _local_key(ref: Any) -> tuple[str, str] | None:
+    """(type, id) of a relative literal reference (`Slot/x`), None for anything else."""
+    text = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(text, str) or "://" in text or text.startswith(("#", "urn:")):
+        return None
+    return reference_key(text)
+
+
+def check_references(store: Store, type_: str, resource: dict[str, Any]) -> None:
+    """422 when an Appointment names a local Slot or Patient that does not exist (referential integrity).
+
+    Only relative references (`Slot/x`, `Patient/y`) are checked: they can only mean this server.
+    """
+    if type_ != "Appointment":
+        return
+    refs = [(f"Appointment.slot[{i}]", ref) for i, ref in enumerate(resource.get("slot") or [])]
+    refs += [(f"Appointment.participant[{i}].actor", p.get("actor"))
+             for i, p in enumerate(resource.get("participant") or []) if isinstance(p, dict)]
+    for where, ref in refs:
+        key = _local_key(ref)
+        if key and key[0] in ("Slot", "Patient") and store.resource(*key) is None:
+            raise FhirError(422, f"{where} references {key[0]}/{key[1]}, which does not exist on this server",
+                            "not-found", expression=where)
+
+
+def _holders(store: Store, slot_id: str, exclude: str) -> list[str]:
+    """Ids of the Appointments, other than `exclude`, that hold the Slot."""
+    return [e.id for e in store.all("Appointment") if e.id != exclude and slot_id in _slot_ids(e.resource)]
+
+
 def after_write(store: Store, entry: Entry, previous: Entry | None) -> None:
     """Keep Slot.status consistent with the Appointments that book it.
 
-    A booked Appointment makes its free Slots busy; cancelling or deleting it frees them again,
-    as a Gestionnaire d'agenda does so that availability searches (flow 4a) stay truthful.
+    Booking (a holding status: booked, pending, arrived, checked-in, fulfilled) makes the Slots
+    busy; a Slot that is not free cannot be booked: 422 with an OperationOutcome (code
+    `business-rule`, expression Appointment.slot[i]). FHIR R4 (http.html) keeps 409 / 412 for
+    version conflicts and gives 422 to "server business rules"; GAP names no status.
+    Cancelling or deleting the Appointment frees its Slots again, unless another holding
+    Appointment still references them, as a Gestionnaire d'agenda does so that availability
+    searches (flow 4a) stay truthful.
     """
     if entry.type != "Appointment":
         return
     before = _slot_ids(previous.resource if previous else None)
     after = _slot_ids(entry.resource)
-    for slot_id, status_from, status_to in (
-        *((s, "free", "busy") for s in after - before),
-        *((s, "busy", "free") for s in before - after),
-    ):
+    for slot_id in sorted(after - before):
         slot = store.resource("Slot", slot_id)
-        if slot is not None and slot.get("status") == status_from:
-            changed = copy.deepcopy(slot)
-            changed["status"] = status_to
-            store.put("Slot", slot_id, changed)
+        if slot is None:
+            continue  # a missing local Slot is refused by check_references
+        if slot.get("status") != "free":
+            assert entry.resource is not None
+            index = next((i for i, ref in enumerate(entry.resource.get("slot") or [])
+                          if _local_key(ref) == ("Slot", slot_id)), 0)
+            raise FhirError(422, f"Slot/{slot_id} is {slot.get('status')}, not free: an Appointment with status "
+                            f"{entry.resource.get('status')} cannot book it", "business-rule",
+                            expression=f"Appointment.slot[{index}]")
+        changed = copy.deepcopy(slot)
+        changed["status"] = "busy"
+        store.put("Slot", slot_id, changed)
+    for slot_id in sorted(before - after):
+        slot = store.resource("Slot", slot_id)
+        if slot is None or slot.get("status") != "busy" or _holders(store, slot_id, entry.id):
+            continue
+        changed = copy.deepcopy(slot)
+        changed["status"] = "free"
+        store.put("Slot", slot_id, changed)

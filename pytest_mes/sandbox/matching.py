@@ -175,6 +175,10 @@ def reference_key(reference: str) -> tuple[str, str] | None:
 
 # -- compiling parameters into predicates -----------------------------------------------------
 
+# Distance units of `near` (UCUM codes, plus the usual short forms), in kilometres.
+_KM_PER_UNIT = {"km": 1.0, "m": 0.001, "mi": 1.609344, "[mi_i]": 1.609344, "[mi_us]": 1.609347}
+
+
 class Engine:
     """Compiles the parameters of one search request and runs them over the store."""
 
@@ -230,6 +234,8 @@ class Engine:
                 raise UnknownParameter(name)
             return self._chained(definition, inner, chain)
         if modifier == "missing":
+            if value not in ("true", "false"):
+                raise FhirError(400, f"Invalid {name} value {value!r}: :missing takes true or false", "invalid")
             want_missing = value == "true"
             return lambda resource: (not definition.get(resource)) == want_missing
         alternatives = [self._leaf(type_, code, definition, modifier, v) for v in split_values(value)]
@@ -382,7 +388,9 @@ class Engine:
             raise FhirError(400, f"Invalid near value {value!r}: expected latitude|longitude|distance|unit",
                             "invalid") from None
         unit = parts[3] if len(parts) > 3 and parts[3] else "km"
-        limit_km = distance / 1000 if unit == "m" else distance
+        if unit not in _KM_PER_UNIT:
+            raise FhirError(400, f"Invalid near unit {unit!r}: use km, m or mi ([mi_i])", "invalid")
+        limit_km = distance * _KM_PER_UNIT[unit]
 
         def test(resource: dict[str, Any]) -> bool:
             for pos in get(resource):

@@ -9,7 +9,7 @@ declares exactly this table, so what is declared is what is implemented.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Getter = Callable[[dict[str, Any]], list[Any]]
@@ -33,7 +33,8 @@ class Param:
     get: Getter
     targets: tuple[str, ...] = ()
     definition: str = ""
-    comparators: tuple[str, ...] = field(default=())
+    # Shown as searchParam.documentation in the CapabilityStatement (e.g. the second GAP definition).
+    documentation: str = ""
 
 
 def path(expr: str) -> Getter:
@@ -87,8 +88,8 @@ def _string(getter: Getter, definition: str = "") -> Param:
     return Param("string", getter, definition=definition)
 
 
-def _date(getter: Getter, definition: str = "", comparators: tuple[str, ...] = ()) -> Param:
-    return Param("date", getter, definition=definition, comparators=comparators)
+def _date(getter: Getter, definition: str = "", documentation: str = "") -> Param:
+    return Param("date", getter, definition=definition, documentation=documentation)
 
 
 def _ref(expr: str, *targets: str, definition: str = "") -> Param:
@@ -196,7 +197,13 @@ PARAMS: dict[str, dict[str, Param]] = {
     "Slot": {
         "identifier": _token("identifier", _R4 + "Slot-identifier"),
         "status": _token("status", _R4 + "Slot-status"),
-        "start": _date(path("start"), _GAP + "GAP-Slot-earliestStart", ("gt", "ge", "lt", "le")),
+        # GAP defines two SearchParameters with the code `start` (earliestStart: gt/ge, latestStart:
+        # lt/le). A CapabilityStatement's searchParam names must be unique within a resource, so
+        # `start` is declared once, with the earliestStart definition, and the documentation names
+        # the other; the sandbox accepts every date prefix on it.
+        "start": _date(path("start"), _GAP + "GAP-Slot-earliestStart",
+                       "GAP-Slot-earliestStart (gt, ge) and " + _GAP + "GAP-Slot-latestStart (lt, le); "
+                       "every date prefix (eq ne gt ge lt le sa eb ap) is supported"),
         "schedule": _ref("schedule", "Schedule", definition=_R4 + "Slot-schedule"),
         "service-type": _token("serviceType", _R4 + "Slot-service-type"),
         "service-category": _token("serviceCategory", _R4 + "Slot-service-category"),
@@ -207,7 +214,9 @@ PARAMS: dict[str, dict[str, Param]] = {
         "identifier": _token("identifier", _R4 + "Appointment-identifier"),
         "status": _token("status", _R4 + "Appointment-status"),
         "date": _date(path("start"), _R4 + "Appointment-date"),
-        "start": _date(path("start"), _GAP + "GAP-Appointment-earliestStart", ("gt", "ge", "lt", "le")),
+        "start": _date(path("start"), _GAP + "GAP-Appointment-earliestStart",
+                       "GAP-Appointment-earliestStart (gt, ge) and " + _GAP + "GAP-Appointment-latestStart "
+                       "(lt, le); every date prefix (eq ne gt ge lt le sa eb ap) is supported"),
         "created": _date(path("created"), _GAP + "GAP-Appointment-created"),
         "description": _string(paths("comment", "description"), _GAP + "GAP-Appointment-description"),
         "priority": _token("priority", _GAP + "GAP-Appointment-priority"),

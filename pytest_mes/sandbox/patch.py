@@ -168,14 +168,25 @@ def apply_fhirpath_patch(resource: dict[str, Any], parameters: dict[str, Any]) -
     if parameters.get("resourceType") != "Parameters":
         raise FhirError(400, "A FHIRPath Patch body must be a Parameters resource", "structure")
     doc = copy.deepcopy(resource)
-    for index, operation in enumerate(parameters.get("parameter", [])):
+    operations = parameters.get("parameter", [])
+    if not isinstance(operations, list) or not all(isinstance(o, dict) for o in operations):
+        raise FhirError(400, "Parameters.parameter must be a list of parameters", "structure",
+                        expression="Parameters.parameter")
+    for index, operation in enumerate(operations):
         if operation.get("name") != "operation":
             continue
-        parts = {p.get("name"): p for p in operation.get("part", [])}
+        raw_parts = operation.get("part", [])
+        if not isinstance(raw_parts, list) or not all(isinstance(p, dict) for p in raw_parts):
+            raise FhirError(400, f"FHIRPath Patch operation #{index}: part must be a list of parameters",
+                            "structure", expression=f"Parameters.parameter[{index}].part")
+        parts = {p.get("name"): p for p in raw_parts}
         kind = parts.get("type", {}).get("valueCode")
         path = parts.get("path", {}).get("valueString")
         if not kind or not path:
             raise FhirError(400, f"FHIRPath Patch operation #{index} needs a type and a path", "structure")
+        if not isinstance(kind, str) or not isinstance(path, str):
+            raise FhirError(400, f"FHIRPath Patch operation #{index}: type and path must be strings", "structure",
+                            expression=f"Parameters.parameter[{index}].part")
         nodes = _locate(doc, path)
         if kind == "delete":
             if len(nodes) > 1:

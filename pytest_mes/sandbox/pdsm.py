@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 PROVIDE_RESPONSE_PROFILE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.ProvideDocumentBundleResponse"
 DOCREF_STATUS = frozenset({"current", "superseded"})
-_PATCHABLE = frozenset({"status", "securityLabel", "meta", "text"})
+_PATCHABLE = frozenset({"status", "securityLabel"})
+_SERVER_META = frozenset({"versionId", "lastUpdated"})  # set by the server at each write
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 
@@ -38,13 +40,30 @@ _STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 # -- the metadata PATCH (flux 03/04) ---------------------------------------------------------
 
 def _other_extensions(resource: dict[str, Any]) -> list[Any]:
-    return [e for e in resource.get("extension", []) if e.get("url") != IS_ARCHIVED_URL]
+    extensions = resource.get("extension") or []
+    if not isinstance(extensions, list):
+        return [extensions]
+    return [e for e in extensions if not isinstance(e, dict) or e.get("url") != IS_ARCHIVED_URL]
+
+
+def _client_meta(resource: dict[str, Any]) -> Any:
+    meta = resource.get("meta")
+    if not isinstance(meta, dict):
+        return meta
+    return {k: v for k, v in meta.items() if k not in _SERVER_META}
 
 
 def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: frozenset[str]) -> None:
-    """405 when a patch touches anything but status, securityLabel and isArchived; 422 on bad values."""
-    changed = sorted(k for k in set(old) | set(new) if k not in _PATCHABLE and k != "extension"
+    """405 when a patch touches anything but status, securityLabel and isArchived; 422 on bad values.
+
+    `meta` is compared without versionId and lastUpdated (the server's own); a change to
+    meta.tag, meta.profile, text or any other element is refused. The `patch-any-field` defect
+    lifts the 405 only: bad status values and isArchived without a boolean stay 422.
+    """
+    changed = sorted(k for k in set(old) | set(new) if k not in _PATCHABLE and k not in ("extension", "meta")
                      and old.get(k) != new.get(k))
+    if _client_meta(old) != _client_meta(new):
+        changed.append("meta")
     if _other_extensions(old) != _other_extensions(new):
         changed.append("extension (other than isArchived)")
     if changed and "patch-any-field" not in defects:
@@ -53,12 +72,13 @@ def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: froz
                         expression=f"DocumentReference.{changed[0].split(' ')[0]}",
                         headers={"Allow": "GET, PATCH"})
     status = new.get("status")
-    if (not isinstance(status, str) or status not in DOCREF_STATUS) and "patch-any-field" not in defects:
+    if not isinstance(status, str) or status not in DOCREF_STATUS:
         raise FhirError(422, f"DocumentReference.status {new.get('status')!r} is not allowed: "
                         "https://profiles.ihe.net/ITI/MHD/ValueSet/DocumentReferenceStats is current | superseded",
                         "invalid", expression="DocumentReference.status")
-    for ext in new.get("extension", []):
-        if ext.get("url") == IS_ARCHIVED_URL and not isinstance(ext.get("valueBoolean"), bool):
+    for ext in new.get("extension") or []:
+        if (isinstance(ext, dict) and ext.get("url") == IS_ARCHIVED_URL
+                and not isinstance(ext.get("valueBoolean"), bool)):
             raise FhirError(422, "The isArchived extension needs a valueBoolean", "invalid",
                             expression="DocumentReference.extension")
 
@@ -69,13 +89,15 @@ def _sha1(data: bytes) -> str:
     return base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-def _decode(data: Any, where: str) -> bytes:
+def decode_base64(data: Any, where: str, *, status: int = 422) -> bytes:
+    """The bytes of a base64Binary value (whitespace allowed); `status` (422 by default) if it is not one."""
     if not isinstance(data, str):
-        raise FhirError(422, f"{where} must be base64 text", "invalid", expression=where)
+        raise FhirError(status, f"{where} must be base64 text", "invalid", expression=where)
     try:
-        return base64.b64decode(data, validate=True)
+        return base64.b64decode("".join(data.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise FhirError(422, f"{where} is not valid base64", "invalid", expression=where) from None
+        raise FhirError(status, f"{where} is not valid base64", "invalid", expression=where) from None
+
 
 
 def simplified_publish(api: Api, resource: dict[str, Any]) -> Entry:
@@ -87,10 +109,21 @@ def simplified_publish(api: Api, resource: dict[str, Any]) -> Entry:
     if resource["status"] != "current":
         raise FhirError(422, "DocumentReference.status must be current in a simplified publish", "invalid",
                         expression="DocumentReference.status")
+    problems = api.r4.structure_errors(resource)
+    if problems:
+        expression, message = problems[0]
+        raise FhirError(400, f"Not a valid FHIR R4 DocumentReference: {expression}: {message}", "structure",
+                        expression=expression)
+    if not isinstance(resource["content"], list) or not all(isinstance(c, dict) for c in resource["content"]):
+        raise FhirError(400, "DocumentReference.content must be a list of objects", "structure",
+                        expression="DocumentReference.content")
     doc = copy.deepcopy(resource)
     with api.store.transaction():
         for i, content in enumerate(doc["content"]):
             attachment = content.get("attachment") or {}
+            if not isinstance(attachment, dict):
+                raise FhirError(400, f"DocumentReference.content[{i}].attachment must be an object", "structure",
+                                expression=f"DocumentReference.content[{i}].attachment")
             where = f"DocumentReference.content[{i}].attachment.data"
             if "data" not in attachment:
                 raise FhirError(422, f"{where} is required (1..1 in pdsm-simplified-publish)", "required",
@@ -98,7 +131,7 @@ def simplified_publish(api: Api, resource: dict[str, Any]) -> Entry:
             if not attachment.get("contentType"):
                 raise FhirError(422, "DocumentReference.content.attachment.contentType is required", "required",
                                 expression=f"DocumentReference.content[{i}].attachment.contentType")
-            raw = _decode(attachment["data"], where)
+            raw = decode_base64(attachment["data"], where)
             binary = api.store.put("Binary", str(uuid.uuid4()), {
                 "resourceType": "Binary", "contentType": attachment["contentType"], "data": attachment.pop("data"),
             })
@@ -215,29 +248,51 @@ def _exists(api: Api, plans: list[_Plan], reference: str) -> bool:
     return api.store.resource(*key) is not None
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else {} (shapes are refused by the structure check)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _check_structure(api: Api, plans: list[_Plan]) -> None:
+    """400 for an entry resource that is not valid FHIR R4 JSON, before anything reads it."""
+    for plan in plans:
+        if plan.resource is None or plan.method not in ("POST", "PUT", "PATCH"):
+            continue
+        problems = api.r4.structure_errors(plan.resource)
+        if problems:
+            expression, message = problems[0]
+            kind = plan.resource.get("resourceType") if plan.method == "PATCH" else plan.type
+            raise FhirError(400, f"{plan.where}: not a valid FHIR R4 {kind}: {expression}: {message}",
+                            "structure", expression=f"{plan.where}.resource")
+
+
 def _check_mhd(api: Api, plans: list[_Plan]) -> None:
     """The ITI-65 checks of a Document Recipient: every reference of the submission resolves."""
     for plan in plans:
         res = plan.resource or {}
         if plan.method != "POST" or res.get("resourceType") not in ("DocumentReference", "List"):
             continue
-        subject = (res.get("subject") or {}).get("reference")
+        subject = _obj(res.get("subject")).get("reference")
         if isinstance(subject, str) and subject.startswith("Patient/") and not _exists(api, plans, subject):
             raise plan.fail(422, f"unknown patient {subject} (subject)", "not-found")
         if res["resourceType"] == "DocumentReference":
-            for content in res.get("content", []):
-                url = (content.get("attachment") or {}).get("url")
+            for content in _items(res.get("content")):
+                url = _obj(content.get("attachment")).get("url")
                 if isinstance(url, str) and url.startswith("Binary/") and not _exists(api, plans, url):
                     raise plan.fail(422, f"content.attachment.url {url} names no Binary of the bundle or server",
                                     "not-found")
-            for relation in res.get("relatesTo", []):
-                target = (relation.get("target") or {}).get("reference", "")
-                if not _exists(api, plans, target):
+            for relation in _items(res.get("relatesTo")):
+                target = _obj(relation.get("target")).get("reference", "")
+                if not isinstance(target, str) or not _exists(api, plans, target):
                     raise plan.fail(422, f"relatesTo.target {target} is not a known DocumentReference", "not-found")
         else:
-            for item in res.get("entry", []):
-                ref = (item.get("item") or {}).get("reference", "")
-                if not _exists(api, plans, ref):
+            for item in _items(res.get("entry")):
+                ref = _obj(item.get("item")).get("reference", "")
+                if not isinstance(ref, str) or not _exists(api, plans, ref):
                     raise plan.fail(422, f"List entry.item {ref} is not in the bundle nor on the server", "not-found")
 
 
@@ -262,6 +317,55 @@ def _assign_ids(api: Api, plans: list[_Plan], base: str) -> dict[str, str]:
         if plan.full_url and plan.id and plan.method in ("POST", "PUT"):
             mapping[plan.full_url] = f"{plan.type}/{plan.id}"
     return mapping
+
+
+def _check_identities(plans: list[_Plan]) -> None:
+    """400 when two entries share a fullUrl or act on the same resource.
+
+    FHIR R4 http.html#trules: if any resource identities (including those resolved by conditional
+    interactions) overlap in the DELETE, POST and PUT/PATCH steps, the transaction SHALL fail.
+    """
+    full_urls: dict[str, int] = {}
+    for plan in plans:
+        if plan.full_url is None:
+            continue
+        if plan.full_url in full_urls:
+            raise plan.fail(400, f"fullUrl {plan.full_url} is also the fullUrl of Bundle.entry"
+                            f"[{full_urls[plan.full_url]}]; fullUrls must be unique in a transaction")
+        full_urls[plan.full_url] = plan.index
+    targets: dict[tuple[str, str], int] = {}
+    for plan in plans:
+        if plan.method in ("GET", "HEAD") or plan.id is None:
+            continue
+        key = (plan.type, plan.id)
+        if key in targets:
+            raise plan.fail(400, f"{plan.type}/{plan.id} is also the target of Bundle.entry[{targets[key]}]; "
+                            "a transaction may not act twice on the same resource")
+        targets[key] = plan.index
+
+
+def _references(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    """(element path, value) of every `reference` and Attachment `url` in a resource."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("reference", "url") and isinstance(value, str):
+                yield f"{where}.{key}", value
+            else:
+                yield from _references(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _references(item, f"{where}[{i}]")
+
+
+def _check_unresolved(plans: list[_Plan]) -> None:
+    """422 when a `urn:uuid:` reference (after rewriting) names no fullUrl of the Bundle."""
+    for plan in plans:
+        if plan.resource is None or plan.method not in ("POST", "PUT"):
+            continue
+        for where, value in _references(plan.resource, plan.resource.get("resourceType", "Resource")):
+            if value.startswith("urn:uuid:") and where.endswith((".reference", "attachment.url")):
+                raise FhirError(422, f"{plan.where}: {where} = {value} resolves to no fullUrl of the Bundle",
+                                "not-found", expression=f"{plan.where}.resource.{where.partition('.')[2]}")
 
 
 def _execute(api: Api, plan: _Plan, request: Request) -> None:
@@ -306,7 +410,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
             raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
         body = plan.resource or {}
         if body.get("resourceType") == "Binary":
-            operations = json.loads(_decode(body.get("data"), f"{plan.where}.resource.data"))
+            operations = json.loads(decode_base64(body.get("data"), f"{plan.where}.resource.data"))
             new = apply_json_patch(current.resource, operations)
         else:
             new = apply_fhirpath_patch(current.resource, body)
@@ -383,21 +487,26 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
         return Response(200, _batch(api, plans, request))
     for plan in plans:
         _check_entry(plan)
+    _check_structure(api, plans)
     is_iti65 = any(p.type == "List" and _is_submission_set(p.resource) for p in plans)
     ordered = sorted(plans, key=lambda p: (_ORDER[p.method], p.index))
 
     if "non-atomic-transaction" in api.defects:
         mapping = _assign_ids(api, plans, request.base)
+        _check_identities(plans)
         for plan in plans:
             _rewrite(plan.resource, mapping)
+        _check_unresolved(plans)
         for plan in ordered:  # each entry commits on its own: a failure keeps the earlier ones
             with api.store.transaction():
                 _execute(api, plan, request)
     else:
         with api.store.transaction():
             mapping = _assign_ids(api, plans, request.base)
+            _check_identities(plans)
             for plan in plans:
                 _rewrite(plan.resource, mapping)
+            _check_unresolved(plans)
             if is_iti65:
                 _check_mhd(api, plans)
             for plan in ordered:
@@ -420,7 +529,7 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
 
 
 def _is_submission_set(resource: dict[str, Any] | None) -> bool:
-    codings = ((resource or {}).get("code") or {}).get("coding", [])
+    codings = _items(_obj(_obj(resource).get("code")).get("coding"))
     return any(c.get("system") == MHD_LIST_TYPES and c.get("code") == "submissionset" for c in codings)
 
 
@@ -429,6 +538,7 @@ def _batch(api: Api, plans: list[_Plan], request: Request) -> dict[str, Any]:
     for plan in plans:
         try:
             _check_entry(plan)
+            _check_structure(api, [plan])
             with api.store.transaction():
                 mapping = _assign_ids(api, [plan], request.base)
                 _rewrite(plan.resource, mapping)

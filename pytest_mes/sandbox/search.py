@@ -185,16 +185,22 @@ def search(store: Store, request: SearchRequest, present: Present) -> dict[str, 
             "search": {"mode": "outcome"},
         })
 
+    # _elements and _summary shape the pages: the self / next / previous links keep them.
+    shaping = [(name, value) for name in ("_elements", "_summary") for value in controls.get(name, [])]
+
     def link(off: int) -> str:
-        query = [*used, ("_count", str(count))]
+        query = [*used, *shaping, ("_count", str(count))]
         if off:
             query.append(("_offset", str(off)))
         return f"{request.base}/{type_}?{urlencode(query)}"
 
+    # _count=0 asks for no entries, like _summary=count: there is no page to go to (a next link
+    # with _count=0 would point at the same empty page forever).
+    paged = not summary_count and count > 0
     links = [{"relation": "self", "url": link(offset)}]
-    if not summary_count and offset + count < total and "no-next-link" not in defects:
+    if paged and offset + count < total and "no-next-link" not in defects:
         links.append({"relation": "next", "url": link(offset + count)})
-    if offset > 0 and not summary_count:
+    if offset > 0 and paged:
         links.append({"relation": "previous", "url": link(max(0, offset - count))})
 
     bundle: dict[str, Any] = {

@@ -126,8 +126,13 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------
 
     def get(self, type_: str, id_: str) -> Entry | None:
-        """The current version of a resource (possibly a deletion), or None if it never existed."""
-        return self._current.get(type_, {}).get(id_)
+        """The current version of a resource (possibly a deletion), or None if it never existed.
+
+        Taken under the lock, like every read: another thread's transaction holds it until it
+        commits or rolls back, so readers never see its uncommitted writes.
+        """
+        with self._lock:
+            return self._current.get(type_, {}).get(id_)
 
     def resource(self, type_: str, id_: str) -> dict[str, Any] | None:
         """The current content of a live resource, or None."""
