@@ -66,12 +66,16 @@ def binding_verdict(
     pairs = list(codings_of(value, type_code))
     if not pairs:
         return True, "", ""
-    rendered = ", ".join(f"{s}#{c}" if s else c for s, c in pairs)
+    rendered = ", ".join(f"{s}#{c}" if s else c if type_code in ("code", "string", "uri") else f"(sans system)#{c}"
+                         for s, c in pairs)
     expansion = expander.expand(valueset, context)
     if isinstance(expansion, _Unavailable):
         return None, rendered, expansion.why
     assert isinstance(expansion, Expansion)
-    verdicts = [expansion.check(s, c) for s, c in pairs]
+    # Only a bare code/string/uri takes its system from the binding. A Coding (CodeableConcept,
+    # Quantity) without a system is not in any ValueSet, as the HL7 validator reports it.
+    bare = type_code in ("code", "string", "uri")
+    verdicts = [expansion.check(s, c) if s is not None or bare else False for s, c in pairs]
     if any(v is True for v in verdicts):
         return True, rendered, ""
     if any(v is None for v in verdicts):

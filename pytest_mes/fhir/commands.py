@@ -12,7 +12,8 @@ from typing import Any
 
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
-from pytest_mes.fhir.issues import SEVERITIES, ValidationResult, make_issue
+from pytest_mes.fhir.issues import SEVERITIES, Issue, ValidationResult, make_issue, sort_issues
+from pytest_mes.fhir.jsonread import loads_checked
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 _SEVERITY_FR = {"fatal": "fatal", "error": "erreur", "warning": "avertissement", "information": "information"}
@@ -68,25 +69,30 @@ def _load_store(args: argparse.Namespace):
 
 
 # ---- mes validate --------------------------------------------------------------------------------
-def _read_resource(path: Path, store: Any) -> tuple[Any, str | None]:
-    """(resource, None) or (None, why it cannot be read)."""
+def _read_resource(path: Path, store: Any) -> tuple[Any, str | None, list[Issue]]:
+    """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure) or (None, why
+    it cannot be read, [])."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, f"fichier illisible : {exc.strerror or exc}"
+        return None, f"fichier illisible : {exc.strerror or exc}", []
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM (Windows editors): not part of the document
+        data = data[3:]
     if path.suffix.lower() == ".xml" or data.lstrip()[:1] == b"<":
         try:
-            from pytest_mes.fhir.xml import parse_xml
+            from pytest_mes.fhir.xml import read_xml
         except ImportError:
-            return None, "XML not supported yet (XML non pris en charge pour l'instant)"
+            return None, "XML not supported yet (XML non pris en charge pour l'instant)", []
         try:
-            return parse_xml(data, store), None
+            resource, problems = read_xml(data, store)
+            return resource, None, [make_issue("error", mid, loc, **values) for mid, loc, values in problems]
         except Exception as exc:  # the XML reader's own errors: report, do not crash
-            return None, f"XML illisible : {exc}"
+            return None, f"XML illisible : {exc}", []
     try:
-        return cache.loads(data), None
+        resource, duplicates = loads_checked(data)
     except ValueError as exc:
-        return None, f"JSON illisible : {exc}"
+        return None, f"JSON illisible : {exc}", []
+    return resource, None, [make_issue("error", "DUPLICATE_KEY", loc, name=key) for loc, key in duplicates]
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -100,6 +106,10 @@ def run_validate(args: argparse.Namespace) -> int:
     for warning in store.warnings:
         print(f"mes validate: warning: {warning}", file=sys.stderr)
     validator = Validator(store)
+    if args.context is not None and store.package(args.context) is None:
+        print(f"mes validate: --context {args.context}: no such package loaded (loaded: "
+              + ", ".join(sorted(p.key for p in store.packages)) + ")", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     unknown = [url for url in args.profile if validator.schema(url, args.context) is None]
     if unknown:
         for url in unknown:
@@ -110,13 +120,22 @@ def run_validate(args: argparse.Namespace) -> int:
     reports: list[tuple[str, ValidationResult, bool]] = []
     could_not_run = False
     for name in args.files:
-        resource, problem = _read_resource(Path(name), store)
+        resource, problem, read_issues = _read_resource(Path(name), store)
         if problem is not None:
             could_not_run = True
             result = ValidationResult([make_issue("fatal", "NOT_JSON", "", why=problem)])
             reports.append((name, result, False))
             continue
-        reports.append((name, validator.validate(resource, args.profile, context=args.context), True))
+        try:
+            result = validator.validate(resource, args.profile, context=args.context)
+            if read_issues:
+                result = ValidationResult(sort_issues(read_issues + result.issues))
+        except Exception as exc:  # a validator bug must not hide the other files behind a traceback
+            could_not_run = True
+            result = ValidationResult([make_issue("fatal", "INTERNAL_ERROR", "", why=f"{type(exc).__name__}: {exc}")])
+            reports.append((name, result, False))
+            continue
+        reports.append((name, result, True))
     if args.format == "json":
         out = [{"file": name, "valid": result.valid, "outcome": result.to_operation_outcome()}
                for name, result, _ in reports]

@@ -97,15 +97,6 @@ class ElementDef:
                 return t
         return None
 
-    def child_at(self, path: str) -> ElementDef | None:
-        """The descendant at a dotted relative path (no functions), or None when not unrolled."""
-        node: ElementDef | None = self
-        for part in path.split("."):
-            if node is None:
-                return None
-            node = node.children.get(part.removesuffix("[x]"))
-        return node
-
 
 @dataclass(eq=False, slots=True)
 class Schema:

@@ -8,11 +8,14 @@ and evaluated natively. Anything else is compiled once with fhirpathpy and cache
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from html import unescape
 from typing import Any
+from xml.parsers import expat
 
 Native = Callable[[Any, "InvariantContext"], bool]
 
@@ -102,18 +105,196 @@ def _ref_1(obj: Any, ctx: InvariantContext) -> bool:
     return ref[1:] in ids
 
 
-def _html_checks(obj: Any, _: InvariantContext) -> bool:
-    # htmlChecks(): XHTML with the right root and namespace, and none of the forbidden active content.
-    div = obj.get("div") if isinstance(obj, dict) else obj  # on Narrative.div itself (R4) or its parent
-    if not isinstance(div, str):
-        return True  # a missing div is a cardinality matter
-    text = div.lstrip()
-    if not text.startswith("<div") or "http://www.w3.org/1999/xhtml" not in text:
+_XHTML = "http://www.w3.org/1999/xhtml"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+# The FHIR narrative rules (txt-1), as the HL7 validator's allow-lists: basic HTML 4 formatting,
+# lists, tables, <a> (name or href), images; no scripts, forms, frames, objects, styles sheets.
+_NARRATIVE_ELEMENTS = frozenset({
+    "p", "br", "div", "h1", "h2", "h3", "h4", "h5", "h6", "a", "span", "b", "em", "i", "strong", "small", "big",
+    "tt", "dfn", "q", "var", "abbr", "acronym", "cite", "blockquote", "hr", "address", "bdo", "kbd", "sub",
+    "sup", "ul", "ol", "li", "dl", "dt", "dd", "pre", "table", "caption", "colgroup", "col", "thead", "tr",
+    "tfoot", "tbody", "th", "td", "code", "samp", "img", "map", "area",
+})
+_NARRATIVE_ATTRIBUTES = frozenset({
+    "title", "style", "class", "id", "lang", "dir", "accesskey", "tabindex", "span", "width", "align", "valign",
+    "char", "charoff", "abbr", "axis", "headers", "scope", "rowspan", "colspan",
+})
+_NARRATIVE_ELEMENT_ATTRIBUTES = {
+    "a": frozenset({"href", "name", "type", "rel", "hreflang", "shape", "coords"}),
+    "img": frozenset({"src", "alt", "height", "border", "usemap", "longdesc", "ismap"}),
+    "area": frozenset({"href", "alt", "shape", "coords", "nohref"}),
+    "map": frozenset({"name"}),
+    "table": frozenset({"summary", "border", "frame", "rules", "cellspacing", "cellpadding", "bgcolor"}),
+    "blockquote": frozenset({"cite"}),
+    "q": frozenset({"cite"}),
+    "ol": frozenset({"type", "start", "compact"}),
+    "ul": frozenset({"type", "compact"}),
+    "li": frozenset({"type", "value"}),
+    "td": frozenset({"nowrap", "bgcolor", "height"}),
+    "th": frozenset({"nowrap", "bgcolor", "height"}),
+    "tr": frozenset({"bgcolor"}),
+    "pre": frozenset({"space"}),
+}
+_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
+_XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+
+
+_XHTML_QNAMES = frozenset(f"{_XHTML} {name}" for name in _NARRATIVE_ELEMENTS)
+_TAG = re.compile(r"<[^>]*>")
+_SCRIPT_URL = re.compile(r"^[\x00-\x20]*(?:j[\x00-\x20]*a[\x00-\x20]*v[\x00-\x20]*a|v[\x00-\x20]*b)[\x00-\x20]*"
+                         r"s[\x00-\x20]*c[\x00-\x20]*r[\x00-\x20]*i[\x00-\x20]*p[\x00-\x20]*t[\x00-\x20]*:",
+                         re.IGNORECASE)
+
+
+_COMMON_ATTRIBUTES = _NARRATIVE_ATTRIBUTES | {"xmlns", "xml:lang", "xml:space"}
+_TEXT_RUN = re.compile(r">([^<]*[^\s<][^<]*)<")  # text between two tags with some non-whitespace
+_SIMPLE_TAG = re.compile(r"<([A-Za-z][\w.:-]*)((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")  # '>' may be in a value
+_ATTRIBUTE = re.compile(r"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def _entity(m: re.Match[str]) -> str:  # HTML named entities (&nbsp;) are accepted, as by the HL7 validator
+    from html.entities import name2codepoint
+
+    name = m.group(1)
+    if name in _XML_ENTITIES or name not in name2codepoint:
+        return m.group(0)
+    return f"&#{name2codepoint[name]};"
+
+
+@functools.lru_cache(maxsize=1)
+def _narrative(div: str) -> tuple[bool, bool]:
+    """(txt-1 holds, txt-2 holds) for a narrative div (cached for one div: txt-1 and txt-2 read the
+    same one). Well-formedness by expat (no DTD, no entity declaration); the common shape (default
+    XHTML namespace, no prefixes, comments or CDATA) is then checked by scanning its start tags; any
+    other shape through expat's namespace-aware events."""
+    text = _ENTITY.sub(_entity, div) if "&" in div else div
+    content = any(not unescape(run.group(1)).isspace() for run in _TEXT_RUN.finditer(div))
+    # The start-tag scan below does not handle comments, CDATA nor namespace prefixes: those go
+    # through expat's events.
+    if "<!--" not in div and "<![CDATA[" not in div and "xmlns:" not in div:
+        parser = expat.ParserCreate()
+        bad = [False]
+
+        def forbidden(*_: Any) -> None:
+            bad[0] = True
+
+        parser.StartDoctypeDeclHandler = forbidden
+        parser.EntityDeclHandler = forbidden
+        parser.ProcessingInstructionHandler = forbidden
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        try:
+            parser.Parse(text, True)
+        except expat.ExpatError:
+            return False, True  # not well-formed: txt-1; txt-2 is then not the matter
+        if bad[0]:
+            return False, content
+        tags = _SIMPLE_TAG.findall(div)  # well-formed, no comment/CDATA/PI: every '<' + letter is a start tag
+        verdict = _scan_tags(tags)
+        if verdict is not None:
+            return verdict, content or any(name == "img" for name, _ in tags)
+    return _narrative_events(text, content)
+
+
+def _scan_tags(tags: list[tuple[str, str]]) -> bool | None:
+    """txt-1 on the start tags (name, raw attributes) of a well-formed div; None when a tag has a
+    namespace prefix: the caller then uses expat's events."""
+    names = {name for name, _ in tags}
+    if any(":" in name for name in names):
+        return None
+    if not tags or tags[0][0] != "div" or not names <= _NARRATIVE_ELEMENTS:
         return False
-    return _ACTIVE_CONTENT.search(text) is None
+    root = _ATTRIBUTE.findall(tags[0][1])
+    if not any(a == "xmlns" and (v1 or v2) == _XHTML for a, v1, v2 in root):
+        return False  # the root div must declare the XHTML namespace
+    raws = " ".join(raw for _, raw in tags if len(raw) >= 4)
+    found = _ATTRIBUTE.findall(raws)
+    if {a for a, _, _ in found} <= _COMMON_ATTRIBUTES:
+        # Only attributes allowed everywhere (class, style…; no link, no on*): the namespaces remain.
+        return all((v1 or v2) == _XHTML for a, v1, v2 in found if a == "xmlns")
+    for i, (name, raw) in enumerate(tags):
+        if len(raw) < 4:  # no attribute (the shortest is ' a=""')
+            if i == 0:
+                return False  # the root div must declare the XHTML namespace
+            continue
+        allowed = _NARRATIVE_ELEMENT_ATTRIBUTES.get(name, frozenset())
+        xmlns = None
+        for aname, v1, v2 in _ATTRIBUTE.findall(raw):
+            value = v1 or v2
+            if aname == "xmlns":
+                xmlns = value
+            elif aname in ("xml:lang", "xml:space"):
+                continue
+            elif aname[:2].lower() == "on" or not (aname in _NARRATIVE_ATTRIBUTES or aname in allowed) or \
+                    _SCRIPT_URL.match(unescape(value)):
+                return False
+        if (i == 0 and xmlns != _XHTML) or (xmlns is not None and xmlns != _XHTML):
+            return False
+    return True
 
 
-_ACTIVE_CONTENT = re.compile(r"<(script|form|iframe|object|embed|applet|base|link|style)\b", re.IGNORECASE)
+
+def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
+    """The namespace-aware check of :func:`_narrative`, through expat's events."""
+    state = [True, False]  # txt-1 holds, an image was seen
+
+    def attributes(name: str, attrs: dict[str, str]) -> None:
+        local = name.rpartition(" ")[2]
+        allowed = _NARRATIVE_ELEMENT_ATTRIBUTES.get(local, frozenset())
+        for attr, value in attrs.items():
+            ans, _, alocal = attr.rpartition(" ")
+            if ans == _XML_NS and alocal in ("lang", "space"):
+                continue
+            known = alocal in _NARRATIVE_ATTRIBUTES or alocal in allowed
+            if ans or alocal[:2].lower() == "on" or not known or _SCRIPT_URL.match(unescape(value)):
+                state[0] = False
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name not in _XHTML_QNAMES:
+            state[0] = False
+        elif name.endswith(" img"):
+            state[1] = True
+        if attrs:
+            attributes(name, attrs)
+
+    def root(name: str, attrs: dict[str, str]) -> None:
+        if name != f"{_XHTML} div":
+            state[0] = False
+        parser.StartElementHandler = start
+        start(name, attrs)
+
+    def forbidden(*_: Any) -> None:  # a DOCTYPE, an entity declaration, a processing instruction
+        state[0] = False
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = root
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    parser.ProcessingInstructionHandler = forbidden
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(text, True)
+    except expat.ExpatError:
+        return False, True  # not well-formed: txt-1; txt-2 is then not the matter
+    return state[0], content or state[1]
+
+
+def _div_of(obj: Any) -> Any:
+    return obj.get("div") if isinstance(obj, dict) else obj  # on Narrative.div itself (R4) or its parent
+
+
+def _txt_1(obj: Any, _: InvariantContext) -> bool:
+    div = _div_of(obj)
+    return _narrative(div)[0] if isinstance(div, str) else True  # a missing div is a cardinality matter
+
+
+def _txt_2(obj: Any, _: InvariantContext) -> bool:
+    div = _div_of(obj)
+    return _narrative(div)[1] if isinstance(div, str) else True
+
+
+def _html_checks(obj: Any, ctx: InvariantContext) -> bool:
+    """htmlChecks() under another key: both narrative rules."""
+    return _txt_1(obj, ctx) and _txt_2(obj, ctx)
 
 
 def _as_instant(text: str) -> datetime | None:
@@ -123,16 +304,39 @@ def _as_instant(text: str) -> datetime | None:
         return None
 
 
+def _date_fields(text: str, utc: bool) -> tuple | None:
+    """The fields of a FHIR date/dateTime down to its precision: (year[, month[, day[, hour, minute,
+    seconds]]]); with `utc`, a timed value is first brought to UTC."""
+    if "T" in text:
+        moment = _as_instant(text)
+        if moment is None:
+            return None
+        if utc and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        if not utc:
+            return (moment.year, moment.month, moment.day)
+        return (moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                moment.second + moment.microsecond / 1e6)
+    try:
+        return tuple(int(part) for part in text.split("-"))
+    except ValueError:
+        return None
+
+
 def _per_1(obj: Any, _: InvariantContext) -> bool:
+    """start <= end the FHIRPath way: field by field down to the shared precision; equal shared fields
+    with different precisions compare as empty, so the invariant holds ("2021" vs "2021-06")."""
     start, end = obj.get("start"), obj.get("end")
     if not isinstance(start, str) or not isinstance(end, str):
         return True
-    if len(start) == len(end) and ("T" not in start):
-        return start <= end
-    a, b = _as_instant(start), _as_instant(end)
-    if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
-        return True  # different precisions: FHIRPath comparison is empty, so the invariant holds
-    return a <= b
+    timed = "T" in start and "T" in end
+    a, b = _date_fields(start, timed), _date_fields(end, timed)
+    if a is None or b is None:
+        return True  # a bad format is reported by the primitive check
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return x < y
+    return True
 
 
 def _bdl_7(obj: Any, _: InvariantContext) -> bool:
@@ -279,6 +483,8 @@ _DOM_3_PREFIX = "contained.where((('#'+id in (%resource.descendants().reference"
 
 
 def native_for(key: str, expression: str) -> Native | None:
+    if expression == "htmlChecks()" and key in ("txt-1", "txt-2"):
+        return _txt_1 if key == "txt-1" else _txt_2
     native = NATIVE.get(expression)
     if native is None and key == "dom-3" and expression.startswith(_DOM_3_PREFIX):
         return _dom_3

@@ -26,6 +26,13 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "« {name} » doit être un tableau JSON (l'élément est répétable), trouvé : {found}.",
     ),
+    "XML_ORDER": ("structure", "Élément XML « {name} » mal placé : il doit précéder « {before} » (FHIR XML suit "
+                  "l'ordre des définitions)."),
+    "XML_CHOICE": ("structure", "Un seul type est permis pour « {name}[x] » : trouvé « {first} » et « {second} »."),
+    "XML_REPEATED": ("structure", "Élément XML « {name} » répété alors qu'il n'admet qu'une occurrence (seule la "
+                     "première est lue)."),
+    "DUPLICATE_KEY": ("structure", "Propriété JSON « {name} » en double dans le même objet : le document est "
+                      "invalide (un lecteur ne garderait qu'une des valeurs)."),
     "SINGLE_EXPECTED": ("structure", "« {name} » ne doit pas être un tableau JSON (l'élément n'est pas répétable)."),
     "EMPTY_ARRAY": ("structure", "Tableau vide interdit en JSON FHIR pour « {name} » : omettez l'élément."),
     "NULL_VALUE": ("structure", "Valeur null interdite pour « {name} »."),
@@ -40,6 +47,7 @@ MSG: dict[str, tuple[str, str]] = {
     "WRONG_JSON_TYPE": ("value", "Valeur de type JSON {found} pour un {type} FHIR : {expected} attendu."),
     "BAD_FORMAT": ("value", "Valeur « {value} » invalide pour le type {type} (format FHIR non respecté)."),
     "EMPTY_STRING": ("value", "Chaîne vide interdite : omettez l'élément plutôt que d'envoyer \"\"."),
+    "BLANK_STRING": ("value", "Chaîne composée uniquement d'espaces : valeur sans contenu, à omettre ou à renseigner."),
     "INTEGER_RANGE": ("value", "Valeur {value} hors des bornes d'un {type} FHIR."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
@@ -83,6 +91,11 @@ MSG: dict[str, tuple[str, str]] = {
         "informational",
         "Profil de type {url} introuvable dans les paquets chargés : ses contraintes ne sont pas vérifiées.",
     ),
+    "SLICE_UNDETERMINABLE": (
+        "informational",
+        "Tranche « {slice} » de « {name} » non déterminée : son discriminant « {path} » n'a ni valeur fixée, ni "
+        "motif, ni binding requis ; l'appartenance à cette tranche n'est pas vérifiée.",
+    ),
     "SLICE_ASSUMED": (
         "informational",
         "Élément rattaché à la tranche « {slice} » de « {name} » sans vérifier tout son discriminant (jeu de "
@@ -119,7 +132,13 @@ MSG: dict[str, tuple[str, str]] = {
         "Extension {url} non vérifiée : sa définition est introuvable dans les paquets FHIR chargés.",
     ),
     "EXTENSION_CONTEXT": ("structure", "Extension {url} interdite à cet endroit (contextes autorisés : {contexts})."),
-    "EXTENSION_NO_URL": ("structure", "Extension sans « url »."),
+    "INTERNAL_ERROR": ("exception", "Erreur interne du validateur ({why}) : ressource non vérifiée, signalez-le."),
+    "EXTENSION_NO_URL": ("structure", "Extension sans « url » absolue (« {url} ») : hors d'une extension complexe, "
+                         "l'url doit être celle, canonique, de la définition de l'extension."),
+    "MODIFIER_EXTENSION_UNKNOWN": ("structure", "Extension modificatrice {url} inconnue : une ressource porteuse "
+                                   "d'un modifierExtension inconnu doit être rejetée."),
+    "CONTEXT_UNKNOWN": ("not-found", "Contexte {context} inconnu : ce paquet n'est pas chargé ; les url canoniques "
+                        "sans version sont résolues vers la dernière version chargée."),
     "PROFILE_NOT_FOUND": ("not-found", "Profil introuvable dans les paquets FHIR chargés : {url}."),
     "META_PROFILE_NOT_FOUND": ("not-found", "Profil déclaré dans meta.profile introuvable, non vérifié : {url}."),
     "PROFILE_WRONG_TYPE": ("structure", "Le profil {url} s'applique aux ressources {expected}, pas à {type}."),
@@ -137,13 +156,10 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "La référence {reference} doit désigner une ressource contenue (« #id ») : agrégation « contained ».",
     ),
-    "REF_UNRESOLVED_LOCAL": ("structure", "La référence {reference} ne désigne aucune ressource contenue (contained)."),
-    "REF_FORMAT": ("value", "Référence « {reference} » mal formée."),
     "MUST_SUPPORT": (
         "informational",
         "Élément « {name} » marqué must-support absent : le système doit savoir le traiter.",
     ),
-    "BUNDLE_DUPLICATE_FULLURL": ("invariant", "fullUrl {url} en double dans le Bundle."),
     "NOT_JSON": ("structure", "Document illisible : {why}."),
 }
 

@@ -12,6 +12,7 @@ registry into that cache unless ``offline``. A missing dependency is named once,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -105,9 +106,21 @@ class Package:
         if self._memory is not None:
             data = self._memory[entry["o"]:entry["o"] + entry["n"]]
         elif self._blob is not None:
-            with self._lock, open(self._blob, "rb") as fh:
-                fh.seek(entry["o"])
-                data = fh.read(entry["n"])
+            try:
+                with self._lock, open(self._blob, "rb") as fh:
+                    fh.seek(entry["o"])
+                    data = fh.read(entry["n"])
+                if len(data) != entry["n"]:
+                    raise ValueError("resources.bin tronqué")
+                resource = cache.loads(data)
+            except (OSError, ValueError):
+                # The index cache was damaged after it was checked: read the package itself again.
+                _, _, blob = _extract_tgz(self.path)
+                self._memory = blob
+                self._blob = None
+                return self.read(entry_index)
+            self._parsed[entry_index] = resource
+            return resource
         else:
             assert self._folder is not None
             data = (self._folder / entry["f"]).read_bytes()
@@ -166,11 +179,28 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
     if index_file.is_file():
         try:
             data = cache.read_json(index_file)
-            return Package(
-                data["id"], data["version"], path, data["manifest"], data["entries"], _blob=target / "resources.bin"
-            )
-        except (OSError, ValueError, KeyError):
+            blob_file = target / "resources.bin"
+            # resources.bin missing or truncated (a disk full, a cleaner): rebuild.
+            if blob_file.stat().st_size == data["blob_size"]:
+                return Package(data["id"], data["version"], path, data["manifest"], data["entries"], _blob=blob_file)
+        except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt below
+    manifest, entries, blob_bytes = _extract_tgz(path)
+    pid, version = str(manifest["name"]), str(manifest["version"])
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".resources.{os.getpid()}.tmp"
+        tmp.write_bytes(blob_bytes)
+        os.replace(tmp, target / "resources.bin")
+        cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries,
+                                             "blob_size": len(blob_bytes)})
+    except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
+        return Package(pid, version, path, manifest, entries, _memory=blob_bytes)
+    return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin")
+
+
+def _extract_tgz(path: Path) -> tuple[dict, list[dict], bytes]:
+    """Read a ``.tgz`` package: (manifest, index entries, the resources' JSON concatenated)."""
     manifest: dict | None = None
     entries: list[dict] = []
     blob = io.BytesIO()
@@ -204,16 +234,7 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
         raise PackageError(f"{path}: not a readable FHIR package (.tgz): {exc}") from exc
     if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
         raise PackageError(f"{path}: no package/package.json with a name and a version; is it a FHIR package?")
-    pid, version = str(manifest["name"]), str(manifest["version"])
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        tmp = target / f".resources.{os.getpid()}.tmp"
-        tmp.write_bytes(blob.getvalue())
-        os.replace(tmp, target / "resources.bin")
-        cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries})
-    except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
-        return Package(pid, version, path, manifest, entries, _memory=blob.getvalue())
-    return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin")
+    return manifest, entries, blob.getvalue()
 
 
 def _package_folder(path: Path) -> Path | None:
@@ -225,10 +246,26 @@ def _package_folder(path: Path) -> Path | None:
     return None
 
 
+def _folder_stamp(folder: Path) -> str:
+    """Changes whenever a ``*.json`` of the folder or of its ``example/`` is added, removed or edited
+    in place (an in-place edit leaves the folder's own mtime unchanged)."""
+    digest = hashlib.sha1()
+    for sub in (folder, folder / "example"):
+        if not sub.is_dir():
+            continue
+        for file in sorted(sub.glob("*.json")):
+            try:
+                st = file.stat()
+            except OSError:
+                continue
+            digest.update(f"{file.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:8]
+
+
 def _index_folder(folder: Path, index_root: Path) -> Package:
     """Index an unpacked package folder (``…/package``), through the index cache."""
     manifest_path = folder / "package.json"
-    key = cache.stamp_key(manifest_path) + cache.stamp_key(folder)[:8]
+    key = cache.stamp_key(manifest_path) + _folder_stamp(folder)
     index_file = index_root / "dir" / key / "index.json"
     if index_file.is_file():
         try:

@@ -14,12 +14,8 @@ import functools
 from typing import Any
 
 from pytest_mes.fhir import assertions
-from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef
+from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
 from pytest_mes.fhir.references import _as_list
-
-
-def _cap(code: str) -> str:
-    return code[:1].upper() + code[1:]
 
 
 class SlicingChecks:
@@ -45,6 +41,18 @@ class SlicingChecks:
                     break
                 if verdict is None:
                     candidates.append(i)
+            blind = [i for i in candidates if any(
+                self.undeterminable(slices[i], p) for t, p in discriminators if t in ("value", "pattern"))]
+            if match < 0 and candidates and len(blind) == len(candidates):
+                # Only slices that can never be told apart (said once per slice): not assigned, not guessed.
+                for i in candidates:
+                    maybe[i] += 1
+                assigned.append((base, item))
+                continue
+            elif blind:
+                candidates = [i for i in candidates if i not in blind]
+                for i in blind:
+                    maybe[i] += 1
             if match < 0 and len(candidates) == 1:
                 # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
                 match = candidates[0]
@@ -80,10 +88,7 @@ class SlicingChecks:
                 self.add("error", "SLICE_MAX", loc, s.schema.source(s), slice=s.slice_name, name=base.name, count=n,
                          min=s.min, max=s.max_text)
         for node, (value, ext, tcode, iloc) in assigned:
-            if node is not base and node.slices:
-                self.check_slices(node, [(value, ext, tcode, iloc)], iloc.rsplit(".", 1)[0])
-            else:
-                self.check_item(node, value, ext, tcode, iloc)
+            self.check_item(node, value, ext, tcode, iloc)
 
     def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef
                       ) -> bool | None:
@@ -94,12 +99,30 @@ class SlicingChecks:
             return base.choice and tcode in s.type_codes
         result: bool | None = True
         for dtype, path in discriminators:
+            if dtype in ("value", "pattern") and self.undeterminable(s, path):
+                # Nothing at the path says what the slice holds (no fixed value, pattern or required
+                # binding): the slice can never be told apart. Not checked, said once, never guessed.
+                key = (id(s), f"undeterminable {path}")
+                if key not in self.done:
+                    self.done.add(key)
+                    self.add("information", "SLICE_UNDETERMINABLE", item[3], s.schema.source(s),
+                             slice=s.slice_name, name=base.name, path=path)
+                result = None
+                continue
             verdict = self.discriminator_matches(s, value, tcode, dtype, path)
             if verdict is False:
                 return False
             if verdict is None:
                 result = None
         return result
+
+    def undeterminable(self, s: ElementDef, path: str) -> bool:
+        plan = self.discriminator_plan(s, path)
+        if plan is None:
+            return False  # a missing package: reported by discriminator_matches
+        nodes, fixed_values, pattern_values = plan
+        return not fixed_values and not pattern_values and not any(
+            n.binding and n.binding[0] == "required" for n in nodes)
 
     def discriminator_matches(self, s: ElementDef, value: Any, tcode: str, dtype: str, path: str) -> bool | None:
         plan = self.discriminator_plan(s, path)
@@ -189,6 +212,11 @@ class SlicingChecks:
         if not fixed_values and not pattern_values and path in ("url", "$this.url"):
             # Extension slices rarely unroll `url`: the extension's profile is its url.
             pattern_values = [p.split("|")[0] for t in s.types for p in t.profiles]
+        if not fixed_values and not pattern_values and not any(
+                n.binding and n.binding[0] == "required" for n in nodes):
+            # As the HL7 validator: the fixed and pattern values of the element's descendants make its
+            # pattern (FR Core's identifier:finess fixes type.coding.system only).
+            pattern_values = [p for p in (_descendant_pattern(n) for n in nodes) if p]
         plan = (nodes, fixed_values, pattern_values)
         self.v._discriminators[key] = plan
         return plan
@@ -296,6 +324,22 @@ def _slice_definition(s: ElementDef, path: str) -> tuple[list[ElementDef], list[
             nxt.extend(child.slices)
         nodes = nxt
     return nodes, carried
+
+
+def _descendant_pattern(node: ElementDef, depth: int = 0) -> dict | None:
+    """A pattern made of the fixed and pattern values stated on `node`'s descendants, or None."""
+    if depth > 4:
+        return None
+    out: dict[str, Any] = {}
+    for name, child in node.children.items():
+        if child.choice:
+            continue
+        value = child.fixed if child.fixed is not None else child.pattern
+        if value is None:
+            value = _descendant_pattern(child, depth + 1)
+        if value is not None:
+            out[name] = [value] if child.is_array and not isinstance(value, list) else value
+    return out or None
 
 
 def _extract(value: Any, parts: list[str]) -> Any:

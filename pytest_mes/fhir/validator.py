@@ -187,13 +187,19 @@ class Validator:
             profiles: canonical urls (``url`` or ``url|version``) it must also conform to. An unknown
                 one gives an error issue "profil introuvable".
             context: a package key (``"ans.fhir.fr.gap#3.0.0"``) whose dependencies pin the version of
-                unversioned canonicals (``meta.profile``, ``profiles``); default: the latest loaded.
+                unversioned canonicals (``meta.profile``, ``profiles``); default: the latest loaded. A
+                package that is not loaded gives one warning issue (CONTEXT_UNKNOWN) and is ignored.
         """
         run = Walk(self)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             run.add("fatal", "NOT_A_RESOURCE", "", found=_kind(resource))
             return ValidationResult(run.issues)
         rtype = resource["resourceType"]
+        if context is not None and self.store.package(context) is None:
+            # Validated anyway (unversioned canonicals then resolve to the latest loaded version), but
+            # said: the caller asked for a package that is not there.
+            run.add("warning", "CONTEXT_UNKNOWN", rtype, context=context)
+            context = None
         explicit: list[Schema] = []
         for url in profiles:
             schema = self.schema(url, context)
@@ -204,12 +210,3 @@ class Validator:
                 explicit.append(schema)
         run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
         return ValidationResult(sort_issues(run.issues))
-
-    def conforms(self, resource: dict, profile: str, context: str | None = None) -> bool:
-        """True when `resource` has no error against `profile` (and base R4)."""
-        schema = self.schema(profile, context)
-        if schema is None:
-            return False
-        run = Walk(self)
-        run.validate_resource(resource, resource.get("resourceType", ""), explicit=[schema], contained=False)
-        return not any(i.severity in ("error", "fatal") for i in run.issues)

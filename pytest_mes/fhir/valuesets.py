@@ -24,25 +24,34 @@ class Expansion:
     codes: dict[str, set[str]] = field(default_factory=dict)
     open_systems: dict[str, str] = field(default_factory=dict)  # system -> why it cannot be enumerated
     excluded: dict[str, set[str]] = field(default_factory=dict)
+    # system ("*": any) -> why an exclude on it could not be evaluated: its codes are not checked.
+    excluded_open: dict[str, str] = field(default_factory=dict)
 
     def check(self, system: str | None, code: str) -> bool | None:
         """True: in the ValueSet; False: not in it; None: cannot tell offline."""
         if system is None:  # a bare `code`: the system is implied by the binding
-            if any(code in codes for codes in self.codes.values()):
-                return True
+            hits = [s for s, codes in self.codes.items() if code in codes and code not in self.excluded.get(s, ())]
+            if hits:
+                return None if any(self._exclusion_open(s) for s in hits) else True
             return None if self.open_systems else False
         if code in self.excluded.get(system, ()):
             return False
         if code in self.codes.get(system, ()):
-            return True
+            return None if self._exclusion_open(system) else True
         if system in self.open_systems:
             return None
         return False
 
+    def _exclusion_open(self, system: str) -> str:
+        return self.excluded_open.get(system) or self.excluded_open.get("*", "")
+
     def why_open(self, system: str | None) -> str:
         if system and system in self.open_systems:
             return self.open_systems[system]
-        return "; ".join(sorted(set(self.open_systems.values()))) or "inconnu"
+        if system and self._exclusion_open(system):
+            return self._exclusion_open(system)
+        reasons = set(self.open_systems.values()) | set(self.excluded_open.values())
+        return "; ".join(sorted(reasons)) or "inconnu"
 
 
 @dataclass
@@ -59,7 +68,9 @@ class ValueSetExpander:
     def __init__(self, store: PackageStore):
         self.store = store
         self._cache: dict[tuple[str, str | None], Expansion | _Unavailable] = {}
-        self._cs_cache: dict[str, tuple[dict[str, list[str]] | None, str, str]] = {}
+        # Keyed by the resolved resource (package, entry): FR Core 2.0.1 and 2.2.0 publish different
+        # versions of the same CodeSystem url.
+        self._cs_cache: dict[tuple[str, int], tuple[dict[str, list[str]] | None, str, str]] = {}
 
     def expand(self, url: str, context: str | None = None) -> Expansion | _Unavailable:
         key = (url, context)
@@ -71,15 +82,21 @@ class ValueSetExpander:
         return found
 
     # -- CodeSystems --------------------------------------------------------------------------------
-    def _code_system(self, system: str, context: str | None) -> tuple[dict[str, list[str]] | None, str, str]:
-        """(code -> children codes) or None, content mode, why-not."""
-        cached = self._cs_cache.get(system)
+    def _code_system(
+        self, system: str, context: str | None, version: str | None = None
+    ) -> tuple[dict[str, list[str]] | None, str, str]:
+        """(code -> children codes) or None, content mode, why-not. `version`: an include's pinned
+        version of the CodeSystem; else the one `context` depends on."""
+        canonical = f"{system}|{version}" if version else system
+        found = self.store.resolve_entry(canonical, context)
+        key = (found[0].key, found[1]) if found is not None else None
+        cached = self._cs_cache.get(key) if key is not None else None
         if cached is not None:
             return cached
-        cs = self.store.resolve(system, context)
+        cs = found[0].read(found[1]) if found is not None else None
         if cs is None or cs.get("resourceType") != "CodeSystem":
-            why = "système externe" if system.startswith(_EXTERNAL) else f"CodeSystem {system} non chargé"
-            result: tuple[dict[str, list[str]] | None, str, str] = (None, "missing", why)
+            why = "système externe" if system.startswith(_EXTERNAL) else f"CodeSystem {canonical} non chargé"
+            return (None, "missing", why)
         else:
             tree: dict[str, list[str]] = {}
 
@@ -95,7 +112,7 @@ class ValueSetExpander:
             content = cs.get("content", "complete")
             why = "" if content == "complete" else f"CodeSystem {system} publié partiellement ({content})"
             result = (tree, content, why)
-        self._cs_cache[system] = result
+        self._cs_cache[key] = result  # type: ignore[index]
         return result
 
     # -- ValueSets ----------------------------------------------------------------------------------
@@ -119,7 +136,9 @@ class ValueSetExpander:
             if problem:
                 return _Unavailable(url, problem)
         for exclude in compose.get("exclude") or []:
-            self._include(exp, exclude, ctx, exclude=True)
+            problem = self._include(exp, exclude, ctx, exclude=True)
+            if problem:  # an exclude that cannot be evaluated: the codes it might remove are not checked
+                exp.excluded_open["*"] = f"exclusion non évaluable ({problem})"
         return exp
 
     def _add_contains(self, exp: Expansion, contains: list[dict]) -> None:
@@ -132,46 +151,49 @@ class ValueSetExpander:
         target = exp.excluded if exclude else exp.codes
         system = include.get("system")
         imported = include.get("valueSet") or []
+        opened = exp.excluded_open if exclude else exp.open_systems
         if imported and not system:
             for vs_url in imported:
                 sub = self.expand(vs_url, ctx)
                 if isinstance(sub, _Unavailable):
-                    if exclude:
-                        continue
                     return sub.why
+                # The imported ValueSet's own excludes apply to its codes only.
                 for s, codes in sub.codes.items():
-                    target.setdefault(s, set()).update(codes)
-                if not exclude:
-                    exp.open_systems.update(sub.open_systems)
+                    target.setdefault(s, set()).update(codes - sub.excluded.get(s, set()))
+                opened.update(sub.open_systems)
+                if exclude:
+                    if sub.excluded_open or sub.excluded:
+                        opened["*"] = "exclusion d'un ValueSet qui a lui-même des exclusions"
+                else:
+                    for s, why in sub.excluded_open.items():
+                        exp.excluded_open.setdefault(s, why)
             return ""
         if not system:
             return "include sans système"
         if imported:  # system intersected with other ValueSets: not enumerated here
-            if not exclude:
-                exp.open_systems[system] = "inclusion croisée avec un autre ValueSet"
+            opened[system] = "inclusion croisée avec un autre ValueSet"
             return ""
         if include.get("concept"):
             target.setdefault(system, set()).update(
                 c["code"] for c in include["concept"] if isinstance(c, dict) and isinstance(c.get("code"), str)
             )
             return ""
-        tree, content, why = self._code_system(system, ctx)
+        version = include.get("version") if isinstance(include.get("version"), str) else None
+        tree, content, why = self._code_system(system, ctx, version)
         filters = include.get("filter") or []
         if tree is None:
-            if not exclude:
-                exp.open_systems[system] = why
+            opened[system] = why
             return ""
         if filters:
             codes = self._filter(tree, filters)
             if codes is None:
-                if not exclude:
-                    exp.open_systems[system] = "filtre de ValueSet non pris en charge hors ligne"
+                opened[system] = "filtre de ValueSet non pris en charge hors ligne"
                 return ""
             target.setdefault(system, set()).update(codes)
         else:
             target.setdefault(system, set()).update(tree)
-        if content != "complete" and not exclude:
-            exp.open_systems[system] = why
+        if content != "complete":
+            opened[system] = why
         return ""
 
     @staticmethod

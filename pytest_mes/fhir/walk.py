@@ -8,7 +8,9 @@ invariants and extensions; slicing and references are its mixins (:mod:`.slicing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +167,12 @@ class Walk(SlicingChecks, ReferenceChecks):
                 type_code in self.v.resource_types:
             return None
         ts = self.v.type_schema(type_code)
-        return ts.root.json_names.get(key) if ts is not None else None
+        hit = ts.root.json_names.get(key) if ts is not None else None
+        if hit is not None and hit[0].name in holder.children:
+            # The profile describes this element (e.g. a sub-extension's value[x] restricted to
+            # Coding): a variant it does not list (valueString) is not allowed, the base does not apply.
+            return None
+        return hit
 
     def content_target(self, elem: ElementDef) -> ElementDef | None:
         ref = elem.content_reference or ""
@@ -389,11 +396,15 @@ class Walk(SlicingChecks, ReferenceChecks):
             rule = self.v._primitives.get(tcode) or self.v.primitive(tcode)
             if rule is not None and self.check_json_kind(rule, value, tcode, loc, elem):
                 if rule.json_kind == "str":
-                    if not value or (tcode != "xhtml" and value.isspace()):
+                    if not value:
                         self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
-                    elif rule.regex is not None and rule.regex.fullmatch(value) is None:
+                    elif not _format_ok(rule, value, tcode):
                         self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
                                  type=tcode)
+                    elif tcode != "xhtml" and value.isspace():
+                        # A whitespace-only string the format accepts (string, markdown): suspicious, a
+                        # warning as in the HL7 validator, not the empty-string error.
+                        self.add("warning", "BLANK_STRING", loc, elem.schema.source(elem))
                     limit = elem.max_length or rule.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
@@ -467,6 +478,9 @@ class Walk(SlicingChecks, ReferenceChecks):
     def check_extension(self, elem: ElementDef, obj: dict, loc: str) -> None:
         url = obj.get("url")
         if not isinstance(url, str) or ":" not in url:
+            if isinstance(url, str) and self.container[1] != "Extension":
+                # Only a sub-extension of a complex extension has a relative url.
+                self.add("error", "EXTENSION_NO_URL", loc, elem.schema.source(elem), url=url)
             # A sub-extension of a complex extension (relative url): described by the slice itself.
             holder = self.holder_for(elem, "Extension")
             if holder is not None:
@@ -477,7 +491,10 @@ class Walk(SlicingChecks, ReferenceChecks):
             package = self.pkg  # e.g. an FR Core extension inside an R4 core extension's Address
         schema = self.v.schema(url, package)
         if schema is None:
-            self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
+            if elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
+                self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
+            else:
+                self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
             holder = self.holder_for(elem, "Extension")
             if holder is not None:
                 self.check_object(holder, obj, loc, "Extension", elem)
@@ -512,5 +529,32 @@ class Walk(SlicingChecks, ReferenceChecks):
                  contexts=", ".join(str(c.get("expression")) for c in contexts))
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
+_WHITESPACE = re.compile(r"\s+", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _format_ok(rule: PrimitiveRule, value: str, tcode: str) -> bool:
+    """The FHIR format of a primitive string. base64Binary is checked natively: R4's regex
+    ``(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+`` backtracks exponentially on a long invalid value. Full
+    dates are checked on the calendar too (the regex takes 2021-02-30)."""
+    if tcode == "base64Binary":
+        data = _WHITESPACE.sub("", value)
+        return len(data) % 4 == 0 and _BASE64.fullmatch(data) is not None
+    if rule.regex is not None and rule.regex.fullmatch(value) is None:
+        return False
+    if tcode in _DATED and len(value) >= 10:
+        try:
+            date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+        except ValueError:
+            return False
+    return True
+
+
+_DATED = frozenset({"date", "dateTime", "instant"})
+
+
 def _short(value: str, limit: int = 80) -> str:
+    """A value for a message: control characters escaped (a newline must not break the report), cut."""
+    value = _CONTROL.sub(lambda m: repr(m.group())[1:-1], value)
     return value if len(value) <= limit else value[: limit - 1] + "…"

@@ -407,6 +407,15 @@ class _Reader:
         self.data = data
         self.utf8 = utf8
         self.parse_float = parse_float
+        # When a list: structural problems of a well-formed document (unknown element, out of order,
+        # repeated single element) are recorded here as (message id, FHIRPath location, values) and
+        # reading goes on, so that they are reported as validation issues; else they raise.
+        self.problems: list[tuple[str, str, dict[str, Any]]] | None = None
+
+    def problem(self, error: FhirXmlError, message_id: str, location: str, **values: Any) -> None:
+        if self.problems is None:
+            raise error
+        self.problems.append((message_id, location, values))
 
     @staticmethod
     def fail(message: str, node: _Node, location: str | None = None) -> FhirXmlError:
@@ -456,27 +465,39 @@ class _Reader:
                     location,
                 )
             if slot is None:
-                raise self.fail(f"unknown element '{child.name}': not defined in {cont.label}", child, location)
+                self.problem(self.fail(f"unknown element '{child.name}': not defined in {cont.label}", child,
+                                       location), "UNKNOWN_ELEMENT", f"{location}.{child.name}", name=child.name,
+                             type=cont.label)
+                continue
             if last is not None and slot.index <= last.index:
                 if slot.index < last.index:
-                    raise self.fail(
+                    self.problem(self.fail(
                         f"element '{child.name}' is out of order: it must come before "
                         f"'{last.xml_name}' (FHIR XML follows the order of the definitions)",
                         child,
                         location,
-                    )
-                if slot.xml_name != last.xml_name:
-                    raise self.fail(
+                    ), "XML_ORDER", f"{location}.{slot.json_name}", name=child.name, before=last.xml_name)
+                elif slot.xml_name != last.xml_name:
+                    self.problem(self.fail(
                         f"only one of the choices of '{slot.base_name}' is allowed, found "
                         f"'{last.xml_name}' and '{slot.xml_name}'",
                         child,
                         location,
-                    )
-                if not slot.repeats:
-                    raise self.fail(
+                    ), "XML_CHOICE", f"{location}.{slot.base_name.removesuffix('[x]')}",
+                        name=slot.base_name.removesuffix("[x]"), first=last.xml_name,
+                        second=slot.xml_name)
+                    continue
+                elif not slot.repeats:
+                    self.problem(self.fail(
                         f"element '{child.name}' appears more than once but allows at most 1", child, location
-                    )
-            last = slot
+                    ), "XML_REPEATED", f"{location}.{slot.json_name}", name=child.name)
+                    continue
+            if slot.json_name in values and not slot.repeats:  # out of order and repeated: the first is kept
+                self.problem(self.fail(
+                    f"element '{child.name}' appears more than once but allows at most 1", child, location
+                ), "XML_REPEATED", f"{location}.{slot.json_name}", name=child.name)
+                continue
+            last = slot if last is None or slot.index > last.index else last
             items = values.setdefault(slot.json_name, (slot, []))[1]
             here = f"{location}.{slot.json_name}" + (f"[{len(items)}]" if slot.repeats else "")
             items.append(self.item(child, slot, here))
@@ -625,11 +646,30 @@ def parse_xml(data: bytes | str, store: Any, *, parse_float: Callable[[str], Any
         FhirXmlError: malformed XML, a DOCTYPE, a wrong namespace, an unknown or misplaced element
             or attribute; the message gives the line and the FHIRPath location.
     """
+    return _read(data, store, parse_float, None)
+
+
+def read_xml(
+    data: bytes | str, store: Any, *, parse_float: Callable[[str], Any] = float
+) -> tuple[dict, list[tuple[str, str, dict[str, Any]]]]:
+    """As :func:`parse_xml`, but the structural problems of a well-formed document — an unknown
+    element (skipped), an element out of order, a single element repeated (the first kept) — are
+    returned as ``(message id, FHIRPath location, message values)`` for the validator to report as
+    issues, instead of raised. Still raises FhirXmlError for a document that is not well-formed XML
+    or not a FHIR resource."""
+    problems: list[tuple[str, str, dict[str, Any]]] = []
+    return _read(data, store, parse_float, problems), problems
+
+
+def _read(data: bytes | str, store: Any, parse_float: Callable[[str], Any],
+          problems: list[tuple[str, str, dict[str, Any]]] | None) -> dict:
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     root, utf8 = _read_tree(raw, force_utf8=isinstance(data, str))
     if root is None:  # pragma: no cover - expat reports "no element found" first
         raise FhirXmlError("the document has no root element")
-    return _Reader(_definitions(store), raw, utf8, parse_float).resource(root, "")
+    reader = _Reader(_definitions(store), raw, utf8, parse_float)
+    reader.problems = problems
+    return reader.resource(root, "")
 
 
 # --------------------------------------------------------------------------------------------

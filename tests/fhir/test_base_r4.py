@@ -199,7 +199,53 @@ def test_arbitrary_json_against_profiles_never_crashes(validator, anything):
 def test_fhir_regexes_are_java_regexes(validator):
     """A non-breaking space is not whitespace for the FHIR (Java) string regex `[ \\r\\n\\t\\S]+`."""
     assert errors(validator.validate(patient(name=[{"family": "Le\u00a0Gall"}]))) == set()
-    one(validator.validate(patient(name=[{"family": "   "}])), "EMPTY_STRING", "Patient.name[0].family")
+    one(validator.validate(patient(name=[{"family": "   "}])), "BLANK_STRING", "Patient.name[0].family")
+
+
+def test_whitespace_only_string_is_a_warning_not_the_empty_string_error(validator):
+    result = validator.validate(patient(name=[{"family": " \t "}]))
+    assert one(result, "BLANK_STRING", "Patient.name[0].family").severity == "warning"
+    assert errors(result) == set()
+    one(validator.validate(patient(name=[{"family": ""}])), "EMPTY_STRING", "Patient.name[0].family")
+    one(validator.validate(patient(gender=" ")), "BAD_FORMAT", "Patient.gender")  # code: the regex refuses it
+
+
+def test_base64_is_checked_without_catastrophic_backtracking(validator):
+    import time
+    photo = {"contentType": "image/png", "data": "JVBE\n" * 24 + "!"}
+    start = time.perf_counter()
+    result = validator.validate(patient(photo=[photo]))
+    assert time.perf_counter() - start < 0.5
+    one(result, "BAD_FORMAT", "Patient.photo[0].data")
+    for good in ("JVBERi0xLjQK", "JVBE\nRi0x\n", "QQ==", "QUI="):
+        assert errors(validator.validate(patient(photo=[{"contentType": "image/png", "data": good}]))) == set(), good
+    for bad in ("QQ=", "Q===", "QQ==QQ==", "JVB", "é123"):
+        one(validator.validate(patient(photo=[{"contentType": "image/png", "data": bad}])), "BAD_FORMAT",
+            "Patient.photo[0].data")
+
+
+def test_other_primitive_regexes_are_linear_on_long_invalid_values(validator):
+    import time
+    start = time.perf_counter()
+    for field, value in (("gender", "a b " * 5000 + " "), ("id", "a" * 10000 + "!"),
+                         ("implicitRules", "x" * 10000 + " y")):
+        validator.validate(patient(**{field: value}))
+    assert time.perf_counter() - start < 0.5
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("birthDate", "2021-02-30"), ("birthDate", "2023-02-29"), ("birthDate", "2021-04-31"),
+    ("deceasedDateTime", "2021-02-30T10:00:00Z"),
+])
+def test_impossible_calendar_dates_are_rejected(validator, field, value):
+    location = {"deceasedDateTime": "deceased.ofType(dateTime)"}.get(field, field)
+    one(validator.validate(patient(**{field: value})), "BAD_FORMAT", f"Patient.{location}")
+    assert errors(validator.validate(patient(birthDate="2024-02-29"))) == set()
+
+
+def test_control_characters_are_escaped_in_messages(validator):
+    issue = one(validator.validate(patient(birthDate="19\n74")), "BAD_FORMAT", "Patient.birthDate")
+    assert "\n" not in issue.message and "19\\n74" in issue.message
 
 
 def test_exact_decimals_are_numbers(validator):

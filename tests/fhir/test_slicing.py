@@ -79,6 +79,29 @@ def _value_type_slices(elements: list[dict]) -> None:
     ])
 
 
+def _blind_slices(elements: list[dict]) -> None:
+    """identifier sliced by value:type; slice "blind" states nothing at type, slice "finess" only a
+    pattern on its descendant type.coding.system (as FR Core's Organization.identifier:finess)."""
+    ident = next(e for e in elements if e["id"] == "Patient.identifier")
+    ident["slicing"] = {"discriminator": [{"type": "value", "path": "type"}], "rules": "open"}
+    base = {"path": "Patient.identifier", "min": 0, "max": "*"}
+    _insert_after(elements, "Patient.identifier", [
+        {"id": "Patient.identifier:blind", "path": "Patient.identifier", "sliceName": "blind", "min": 1,
+         "max": "1", "base": base, "type": [{"code": "Identifier"}]},
+        {"id": "Patient.identifier:blind.type", "path": "Patient.identifier.type", "min": 0, "max": "1",
+         "base": {"path": "Identifier.type", "min": 0, "max": "1"}, "type": [{"code": "CodeableConcept"}]},
+        {"id": "Patient.identifier:finess", "path": "Patient.identifier", "sliceName": "finess", "min": 0,
+         "max": "1", "base": base, "type": [{"code": "Identifier"}]},
+        {"id": "Patient.identifier:finess.type", "path": "Patient.identifier.type", "min": 0, "max": "1",
+         "base": {"path": "Identifier.type", "min": 0, "max": "1"}, "type": [{"code": "CodeableConcept"}]},
+        {"id": "Patient.identifier:finess.type.coding", "path": "Patient.identifier.type.coding", "min": 0,
+         "max": "*", "base": {"path": "CodeableConcept.coding", "min": 0, "max": "*"}, "type": [{"code": "Coding"}]},
+        {"id": "Patient.identifier:finess.type.coding.system", "path": "Patient.identifier.type.coding.system",
+         "min": 0, "max": "1", "base": {"path": "Coding.system", "min": 0, "max": "1"}, "type": [{"code": "uri"}],
+         "patternUri": "urn:finess"},
+    ])
+
+
 @pytest.fixture(scope="module")
 def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     core_only = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
@@ -91,6 +114,7 @@ def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile(core_only, "Patient", "open-at-end", _identifier_slices("openAtEnd", False)),
         _profile(core_only, "Patient", "exists", _address_exists),
         _profile(core_only, "Observation", "value-type", _value_type_slices),
+        _profile(core_only, "Patient", "blind", _blind_slices),
     ]
     for sd in profiles:
         (folder / f"StructureDefinition-{sd['id']}.json").write_text(json.dumps(sd))
@@ -151,3 +175,22 @@ def test_type_discriminator_on_a_choice(slicing_validator):
     result = slicing_validator.validate(dict(obs, valueString="72 kg"), profile)
     assert errors(result) == {("SLICE_CLOSED", "Observation.value.ofType(string)")}
     assert ("SLICE_CLOSED", "Observation.value.ofType(string)") in found(result, "error")
+
+
+def test_slice_that_can_never_be_told_apart_is_reported_not_checked_once(slicing_validator):
+    """A value discriminator with nothing to compare (no fixed value, pattern nor required binding) in
+    the slice: never matching would give a false SLICE_MIN; it is "non déterminée", said once."""
+    profile = [BASE + "blind"]
+    other = {"type": {"coding": [{"system": "urn:x", "code": "a"}]}, "value": "1"}
+    result = slicing_validator.validate(patient(identifier=[other, dict(other, value="2")]), profile)
+    assert errors(result) == set()
+    blind = [i for i in result.issues if i.message_id == "SLICE_UNDETERMINABLE"]
+    assert [(i.severity, i.expression) for i in blind] == [("information", "Patient.identifier[0]")]
+    assert "blind" in blind[0].message
+
+
+def test_descendant_patterns_make_the_slice_pattern(slicing_validator):
+    profile = [BASE + "blind"]
+    finess = {"type": {"coding": [{"system": "urn:finess", "code": "x"}]}, "value": "1"}
+    result = slicing_validator.validate(patient(identifier=[finess, finess]), profile)
+    assert ("SLICE_MAX", "Patient") in errors(result)

@@ -1,0 +1,55 @@
+"""Reading a JSON document to validate: what a plain parser hides.
+
+``json.loads`` and orjson keep the last of duplicate keys silently (``{"gender": "male", "gender":
+"x"}`` reads as ``"x"``); the HL7 validator rejects such a document. :func:`loads_checked` parses
+with the standard library, records each duplicate with its location, and drops a UTF-8 BOM.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_BOM = "\ufeff"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} n'est pas un nombre JSON")
+
+
+def loads_checked(data: bytes | str) -> tuple[Any, list[tuple[str, str]]]:
+    """(parsed JSON, [(location, duplicated key)]). Raises ValueError when it is not JSON.
+
+    Locations are FHIRPath-like, from the resource type: ``Patient.name[0].family``.
+    """
+    if isinstance(data, bytes | bytearray):
+        data = bytes(data).decode("utf-8")  # UnicodeDecodeError is a ValueError
+    if data.startswith(_BOM):
+        data = data[1:]
+    duplicates: dict[int, list[str]] = {}
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict:
+        obj: dict = {}
+        for key, value in pairs:
+            if key in obj:
+                duplicates.setdefault(id(obj), []).append(key)
+            obj[key] = value
+        return obj
+
+    value = json.loads(data, object_pairs_hook=hook, parse_constant=_no_constant)
+    found: list[tuple[str, str]] = []
+    if duplicates:
+        root = value.get("resourceType") if isinstance(value, dict) else None
+        _locate(value, root if isinstance(root, str) else "$", duplicates, found)
+    return value, found
+
+
+def _locate(value: Any, loc: str, duplicates: dict[int, list[str]], found: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict):
+        for key in duplicates.get(id(value), ()):
+            found.append((f"{loc}.{key}", key))
+        for key, item in value.items():
+            _locate(item, f"{loc}.{key}", duplicates, found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _locate(item, f"{loc}[{i}]", duplicates, found)
