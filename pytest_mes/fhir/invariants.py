@@ -140,16 +140,12 @@ _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
 
 _XHTML_QNAMES = frozenset(f"{_XHTML} {name}" for name in _NARRATIVE_ELEMENTS)
-_TAG = re.compile(r"<[^>]*>")
 _SCRIPT_URL = re.compile(r"^[\x00-\x20]*(?:j[\x00-\x20]*a[\x00-\x20]*v[\x00-\x20]*a|v[\x00-\x20]*b)[\x00-\x20]*"
                          r"s[\x00-\x20]*c[\x00-\x20]*r[\x00-\x20]*i[\x00-\x20]*p[\x00-\x20]*t[\x00-\x20]*:",
                          re.IGNORECASE)
 
 
-_COMMON_ATTRIBUTES = _NARRATIVE_ATTRIBUTES | {"xmlns", "xml:lang", "xml:space"}
 _TEXT_RUN = re.compile(r">([^<]*[^\s<][^<]*)<")  # text between two tags with some non-whitespace
-_SIMPLE_TAG = re.compile(r"<([A-Za-z][\w.:-]*)((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")  # '>' may be in a value
-_ATTRIBUTE = re.compile(r"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 
 
 def _entity(m: re.Match[str]) -> str:  # HTML named entities (&nbsp;) are accepted, as by the HL7 validator
@@ -164,73 +160,55 @@ def _entity(m: re.Match[str]) -> str:  # HTML named entities (&nbsp;) are accept
 @functools.lru_cache(maxsize=1)
 def _narrative(div: str) -> tuple[bool, bool]:
     """(txt-1 holds, txt-2 holds) for a narrative div (cached for one div: txt-1 and txt-2 read the
-    same one). Well-formedness by expat (no DTD, no entity declaration); the common shape (default
-    XHTML namespace, no prefixes, comments or CDATA) is then checked by scanning its start tags; any
-    other shape through expat's namespace-aware events."""
+    same one). One expat pass (no DTD, no entity declaration, no processing instruction) checks the
+    elements and attributes against the allow-lists; a div with namespace prefixes goes through the
+    namespace-aware :func:`_narrative_events`."""
     text = _ENTITY.sub(_entity, div) if "&" in div else div
     content = any(not unescape(run.group(1)).isspace() for run in _TEXT_RUN.finditer(div))
-    # The start-tag scan below does not handle comments, CDATA nor namespace prefixes: those go
-    # through expat's events.
-    if "<!--" not in div and "<![CDATA[" not in div and "xmlns:" not in div:
-        parser = expat.ParserCreate()
-        bad = [False]
+    if "xmlns:" in div:
+        return _narrative_events(text, content)
+    state = [True, False, True]  # txt-1 holds, an image was seen, next element is the root
 
-        def forbidden(*_: Any) -> None:
-            bad[0] = True
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if state[2]:
+            state[2] = False
+            if name != "div" or attrs.get("xmlns") != _XHTML:
+                state[0] = False  # the root is a div declaring the XHTML namespace
+        if name not in _NARRATIVE_ELEMENTS:
+            state[0] = False
+        elif name == "img":
+            state[1] = True
+        if attrs and not _attributes_allowed(name, attrs):
+            state[0] = False
 
-        parser.StartDoctypeDeclHandler = forbidden
-        parser.EntityDeclHandler = forbidden
-        parser.ProcessingInstructionHandler = forbidden
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        try:
-            parser.Parse(text, True)
-        except expat.ExpatError:
-            return False, True  # not well-formed: txt-1; txt-2 is then not the matter
-        if bad[0]:
-            return False, content
-        tags = _SIMPLE_TAG.findall(div)  # well-formed, no comment/CDATA/PI: every '<' + letter is a start tag
-        verdict = _scan_tags(tags)
-        if verdict is not None:
-            return verdict, content or any(name == "img" for name, _ in tags)
-    return _narrative_events(text, content)
+    def forbidden(*_: Any) -> None:  # a DOCTYPE, an entity declaration, a processing instruction
+        state[0] = False
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    parser.ProcessingInstructionHandler = forbidden
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(text, True)
+    except expat.ExpatError:
+        return False, True  # not well-formed: txt-1; txt-2 is then not the matter
+    return state[0], content or state[1]
 
 
-def _scan_tags(tags: list[tuple[str, str]]) -> bool | None:
-    """txt-1 on the start tags (name, raw attributes) of a well-formed div; None when a tag has a
-    namespace prefix: the caller then uses expat's events."""
-    names = {name for name, _ in tags}
-    if any(":" in name for name in names):
-        return None
-    if not tags or tags[0][0] != "div" or not names <= _NARRATIVE_ELEMENTS:
-        return False
-    root = _ATTRIBUTE.findall(tags[0][1])
-    if not any(a == "xmlns" and (v1 or v2) == _XHTML for a, v1, v2 in root):
-        return False  # the root div must declare the XHTML namespace
-    raws = " ".join(raw for _, raw in tags if len(raw) >= 4)
-    found = _ATTRIBUTE.findall(raws)
-    if {a for a, _, _ in found} <= _COMMON_ATTRIBUTES:
-        # Only attributes allowed everywhere (class, style…; no link, no on*): the namespaces remain.
-        return all((v1 or v2) == _XHTML for a, v1, v2 in found if a == "xmlns")
-    for i, (name, raw) in enumerate(tags):
-        if len(raw) < 4:  # no attribute (the shortest is ' a=""')
-            if i == 0:
-                return False  # the root div must declare the XHTML namespace
-            continue
-        allowed = _NARRATIVE_ELEMENT_ATTRIBUTES.get(name, frozenset())
-        xmlns = None
-        for aname, v1, v2 in _ATTRIBUTE.findall(raw):
-            value = v1 or v2
-            if aname == "xmlns":
-                xmlns = value
-            elif aname in ("xml:lang", "xml:space"):
-                continue
-            elif aname[:2].lower() == "on" or not (aname in _NARRATIVE_ATTRIBUTES or aname in allowed) or \
-                    _SCRIPT_URL.match(unescape(value)):
+def _attributes_allowed(name: str, attrs: dict[str, str]) -> bool:
+    allowed = _NARRATIVE_ELEMENT_ATTRIBUTES.get(name, frozenset())
+    for attr, value in attrs.items():
+        if attr == "xmlns":
+            if value != _XHTML:
                 return False
-        if (i == 0 and xmlns != _XHTML) or (xmlns is not None and xmlns != _XHTML):
+        elif attr in ("xml:lang", "xml:space"):
+            continue
+        elif attr[:2].lower() == "on" or not (attr in _NARRATIVE_ATTRIBUTES or attr in allowed) or \
+                _SCRIPT_URL.match(unescape(value)):
             return False
     return True
-
 
 
 def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
