@@ -181,11 +181,18 @@ def _narrative(div: str) -> tuple[bool, bool]:
         if attrs and not _attributes_allowed(name, attrs):
             state[0] = False
 
-    def forbidden(*_: Any) -> None:  # a DOCTYPE, an entity declaration, a processing instruction
-        state[0] = False
-
     parser = expat.ParserCreate()
     parser.StartElementHandler = start
+    return _parse_narrative(parser, text, state, content)
+
+
+def _parse_narrative(parser: Any, text: str, state: list[bool], content: bool) -> tuple[bool, bool]:
+    """Run `parser` (its element handler set, writing [txt-1 holds, an image was seen] into `state`)
+    with no DTD, entity declaration nor processing instruction allowed."""
+
+    def forbidden(*_: Any) -> None:
+        state[0] = False
+
     parser.StartDoctypeDeclHandler = forbidden
     parser.EntityDeclHandler = forbidden
     parser.ProcessingInstructionHandler = forbidden
@@ -240,20 +247,9 @@ def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
         parser.StartElementHandler = start
         start(name, attrs)
 
-    def forbidden(*_: Any) -> None:  # a DOCTYPE, an entity declaration, a processing instruction
-        state[0] = False
-
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler = root
-    parser.StartDoctypeDeclHandler = forbidden
-    parser.EntityDeclHandler = forbidden
-    parser.ProcessingInstructionHandler = forbidden
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    try:
-        parser.Parse(text, True)
-    except expat.ExpatError:
-        return False, True  # not well-formed: txt-1; txt-2 is then not the matter
-    return state[0], content or state[1]
+    return _parse_narrative(parser, text, state, content)
 
 
 def _div_of(obj: Any) -> Any:
