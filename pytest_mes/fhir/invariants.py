@@ -135,6 +135,12 @@ _NARRATIVE_ELEMENT_ATTRIBUTES = {
     "tr": frozenset({"bgcolor"}),
     "pre": frozenset({"space"}),
 }
+# Per element: every attribute it may carry (the common ones, its own, and the XML ones).
+_ALLOWED_ATTRIBUTES = {
+    name: _NARRATIVE_ATTRIBUTES | _NARRATIVE_ELEMENT_ATTRIBUTES.get(name, frozenset()) | {"xmlns", "xml:lang",
+                                                                                           "xml:space"}
+    for name in _NARRATIVE_ELEMENTS
+}
 _ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 
@@ -178,8 +184,12 @@ def _narrative(div: str) -> tuple[bool, bool]:
             state[0] = False
         elif name == "img":
             state[1] = True
-        if attrs and not _attributes_allowed(name, attrs):
-            state[0] = False
+        if attrs:
+            allowed = _ALLOWED_ATTRIBUTES.get(name)
+            # Set inclusion rules out unknown and on* attributes at once; values with a ':' may be URLs.
+            if allowed is None or not attrs.keys() <= allowed or attrs.get("xmlns", _XHTML) != _XHTML or \
+                    any(":" in value and _SCRIPT_URL.match(unescape(value)) for value in attrs.values()):
+                state[0] = False
 
     parser = expat.ParserCreate()
     parser.StartElementHandler = start
@@ -202,20 +212,6 @@ def _parse_narrative(parser: Any, text: str, state: list[bool], content: bool) -
     except expat.ExpatError:
         return False, True  # not well-formed: txt-1; txt-2 is then not the matter
     return state[0], content or state[1]
-
-
-def _attributes_allowed(name: str, attrs: dict[str, str]) -> bool:
-    allowed = _NARRATIVE_ELEMENT_ATTRIBUTES.get(name, frozenset())
-    for attr, value in attrs.items():
-        if attr == "xmlns":
-            if value != _XHTML:
-                return False
-        elif attr in ("xml:lang", "xml:space"):
-            continue
-        elif attr[:2].lower() == "on" or not (attr in _NARRATIVE_ATTRIBUTES or attr in allowed) or \
-                _SCRIPT_URL.match(unescape(value)):
-            return False
-    return True
 
 
 def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
