@@ -24,6 +24,14 @@ class MesNotCheckedWarning(UserWarning):
     """A check of a test could not be made (for example no validator): the test proves less than it says."""
 
 
+class SetSetupFailed(pytest.fail.Exception):
+    """The set-level setup failed. pytest reports it on every test of the set: in full once, then by name."""
+
+    def __init__(self, message: str):
+        super().__init__(message, pytrace=False)
+        self.first_reported: str | None = None
+
+
 class TestSetFile(pytest.File):
     """A YAML test set. Its set-level setup runs once before its tests; its teardown always runs."""
 
@@ -62,8 +70,8 @@ class TestSetFile(pytest.File):
         for result in self.run.runner.run_steps(testset.setup, self.variables):
             self.variables.update(result.saved)
             if result.failed:
-                pytest.fail("set setup failed, so its tests cannot run:\n"
-                            + explain_step(testset, result, variables=self.variables), pytrace=False)
+                raise SetSetupFailed("set setup failed, so its tests cannot run:\n"
+                                     + explain_step(testset, result, variables=self.variables))
 
     def _teardown(self) -> None:
         results = self.run.runner.run_steps(self.testset.teardown, self.variables, best_effort=True)

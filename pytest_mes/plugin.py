@@ -117,6 +117,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [i for i in items if i not in deselected]
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed set setup fails every test of the set: show it in full once, then name the first."""
+    report = yield
+    if call.when != "setup" or call.excinfo is None or not item.config.stash[RUN_KEY].config.active:
+        return report
+    from pytest_mes.nodes import SetSetupFailed
+
+    error = call.excinfo.value
+    if isinstance(error, SetSetupFailed):
+        if error.first_reported is None:
+            error.first_reported = item.nodeid
+        elif error.first_reported != item.nodeid:
+            report.longrepr = f"set setup failed: see the error of {error.first_reported}"
+    return report
+
+
 # Fixtures for users' own Python tests.
 
 

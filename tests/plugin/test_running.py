@@ -79,6 +79,9 @@ setup:
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
                                 "--mes-allow-writes")
     result.assert_outcomes(errors=2)
+    output = result.stdout.str()
+    assert output.count("set setup failed, so its tests cannot run") == 1  # in full once, then by name
+    assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in output
     result.stdout.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
                                  'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
 
