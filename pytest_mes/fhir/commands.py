@@ -60,12 +60,21 @@ def package_sources(args: argparse.Namespace) -> list[str]:
     return sources
 
 
-def _load_store(args: argparse.Namespace):
+def _load_store(args: argparse.Namespace, command: str):
+    """The packages for `mes COMMAND`, its warnings printed once; None (after saying why) when the
+    FHIR R4 base cannot be found."""
     from pytest_mes.fhir.packages import PackageStore
 
-    return PackageStore.load(
-        package_sources(args), offline=args.offline, cache_dir=args.cache_dir, registry_url=args.registry
-    )
+    try:
+        store = PackageStore.load(
+            package_sources(args), offline=args.offline, cache_dir=args.cache_dir, registry_url=args.registry
+        )
+    except PackageError as exc:
+        print(f"mes {command}: {exc}", file=sys.stderr)
+        return None
+    for warning in store.warnings:
+        print(f"mes {command}: warning: {warning}", file=sys.stderr)
+    return store
 
 
 # ---- mes validate --------------------------------------------------------------------------------
@@ -98,13 +107,9 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, str | None, list[Issue]
 def run_validate(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.validator import Validator
 
-    try:
-        store = _load_store(args)
-    except PackageError as exc:
-        print(f"mes validate: {exc}", file=sys.stderr)
+    store = _load_store(args, "validate")
+    if store is None:
         return EXIT_CANNOT_RUN
-    for warning in store.warnings:
-        print(f"mes validate: warning: {warning}", file=sys.stderr)
     validator = Validator(store)
     if args.context is not None and store.package(args.context) is None:
         print(f"mes validate: --context {args.context}: no such package loaded (loaded: "
@@ -174,15 +179,11 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]]) -> str:
 
 # ---- mes packages --------------------------------------------------------------------------------
 def run_packages_list(args: argparse.Namespace) -> int:
-    try:
-        store = _load_store(args)
-    except PackageError as exc:
-        print(f"mes packages: {exc}", file=sys.stderr)
+    store = _load_store(args, "packages")
+    if store is None:
         return EXIT_CANNOT_RUN
     for package in store.packages:
         print(f"{package.key:48} {package.path}")
-    for warning in store.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -42,3 +42,15 @@ def read_test(test_id: str, path: str = "metadata", checks: str = "- status: 200
       checks:
 {textwrap.indent(textwrap.dedent(checks).strip(), '        ')}
 """
+
+
+def create_test(test_id: str, checks: str = "") -> str:
+    """A test with one step that creates a Patient (so it writes), with optional checks."""
+    step_checks = f"\n      checks: {checks}" if checks else ""
+    return f"""
+- id: {test_id}
+  title: Create
+  requirements: [{{ref: r, level: SHALL}}]
+  steps:
+    - request: {{method: POST, path: Patient, body: {{resourceType: Patient}}}}{step_checks}
+"""

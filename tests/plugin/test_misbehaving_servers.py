@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from tests.conftest import tls_context
-from tests.plugin.conftest import a_set, read_test
+from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import CAPABILITY_STATEMENT, Reply, ScriptedServer
 
 PATIENT = {"resourceType": "Patient", "id": "1"}
@@ -44,13 +44,7 @@ def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester
 
 def test_a_request_the_server_may_have_received_is_never_sent_twice(pytester, add_set, server):
     server.route("POST /fhir/Patient", Reply(drop=True))
-    add_set(a_set(tests="""
-- id: CORE-D-01
-  title: Create
-  requirements: [{ref: r, level: SHALL}]
-  steps:
-    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
-"""))
+    add_set(a_set(tests=create_test("CORE-D-01")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*127.0.0.1:* closed the connection without answering (the request was not sent "

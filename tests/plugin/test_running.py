@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.plugin.conftest import a_set, read_test
+from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import Reply
 
 SLOT_BUNDLE = {"resourceType": "Bundle", "type": "searchset", "total": 1,
@@ -88,14 +88,7 @@ setup:
 
 
 def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server):
-    writer = """
-- id: CORE-W-01
-  title: Create
-  requirements: [{ref: r, level: SHALL}]
-  steps:
-    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
-"""
-    add_set(a_set(tests=writer + read_test("CORE-R-01")))
+    add_set(a_set(tests=create_test("CORE-W-01") + read_test("CORE-R-01")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*writes data on the server*rerun with --mes-allow-writes*"])
@@ -231,14 +224,7 @@ def test_an_absolute_url_to_another_host_gets_no_credentials(pytester, add_set, 
 
 def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
     server.route("POST /fhir/Patient", Reply(302, "", headers={"Location": "/fhir/Patient/1"}))
-    add_set(a_set(tests="""
-- id: CORE-P-01
-  title: Create
-  requirements: [{ref: r, level: SHALL}]
-  steps:
-    - request: {method: POST, path: Patient, body: {resourceType: Patient}}
-      checks: [{status: 201}]
-"""))
+    add_set(a_set(tests=create_test("CORE-P-01", checks="[{status: 201}]")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets", "--mes-allow-writes")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["  ✗ status (line *): expected 201, got 302 Found"])
