@@ -144,7 +144,8 @@ def mes_config(pytestconfig: pytest.Config) -> MesConfig:
 
 
 @pytest.fixture(scope="session")
-def mes_run(pytestconfig: pytest.Config) -> MesRun:
+def _mes_run(pytestconfig: pytest.Config) -> MesRun:
+    """The run's shared state (target, client, CapabilityStatement); skips when there is no server."""
     run = pytestconfig.stash[RUN_KEY]
     if not run.config.active:
         pytest.skip("no server to test: pass --mes-base-url=URL or --mes-sandbox")
@@ -152,21 +153,21 @@ def mes_run(pytestconfig: pytest.Config) -> MesRun:
 
 
 @pytest.fixture(scope="session")
-def mes_base_url(mes_run: MesRun) -> str:
+def mes_base_url(_mes_run: MesRun) -> str:
     """Base URL of the server under test (the sandbox's when --mes-sandbox)."""
-    return mes_run.base_url
+    return _mes_run.base_url
 
 
 @pytest.fixture(scope="session")
-def mes_client(mes_run: MesRun):
+def mes_client(_mes_run: MesRun):
     """The FHIR client of the run: auth, TLS and timeouts as configured; records every exchange."""
-    return mes_run.client
+    return _mes_run.client
 
 
 @pytest.fixture(scope="session")
-def mes_capabilities(mes_run: MesRun) -> dict:
+def mes_capabilities(_mes_run: MesRun) -> dict:
     """The server's CapabilityStatement (read once); skips the test when it cannot be read."""
-    statement, problem = mes_run.capabilities()
+    statement, problem = _mes_run.capabilities()
     if statement is None:
         pytest.skip(f"CapabilityStatement not available: {problem}")
     return statement
