@@ -24,44 +24,16 @@ class SlicingChecks:
     def check_slices(self, base: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str) -> None:
         slicing = base.slicing
         slices = base.slices
-        discriminators = slicing.discriminators if slicing else ()
         rules = slicing.rules if slicing else "open"
         counts = dict.fromkeys(range(len(slices)), 0)
         assigned: list[tuple[ElementDef, tuple[Any, Any, str, str]]] = []
         last = -1
         unmatched_seen = False
         maybe = dict.fromkeys(range(len(slices)), 0)  # items that could not be ruled in or out
+        index = self.slice_index(base)
         for item in items:
-            match = -1
-            candidates: list[int] = []
-            for i, s in enumerate(slices):
-                verdict = self.slice_matches(s, item, discriminators, base)
-                if verdict is True:
-                    match = i
-                    break
-                if verdict is None:
-                    candidates.append(i)
-            blind = [i for i in candidates if any(
-                self.undeterminable(slices[i], p) for t, p in discriminators if t in ("value", "pattern"))]
-            if match < 0 and candidates and len(blind) == len(candidates):
-                # Only slices that can never be told apart (said once per slice): not assigned, not guessed.
-                for i in candidates:
-                    maybe[i] += 1
-                assigned.append((base, item))
-                continue
-            elif blind:
-                candidates = [i for i in candidates if i not in blind]
-                for i in blind:
-                    maybe[i] += 1
-            if match < 0 and len(candidates) == 1:
-                # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
-                match = candidates[0]
-                self.add("information", "SLICE_ASSUMED", item[3], base.schema.source(base), name=base.name,
-                         slice=slices[match].slice_name)
-            elif match < 0 and candidates:
-                for i in candidates:
-                    maybe[i] += 1
-                self.add("information", "SLICE_NOT_CHECKED", item[3], base.schema.source(base), name=base.name)
+            match = index.match(self, item) if index is not None else self.match_slice(base, item, maybe)
+            if match is None:  # undetermined: left on the sliced element, not guessed
                 assigned.append((base, item))
                 continue
             if match < 0:
@@ -89,6 +61,67 @@ class SlicingChecks:
                          min=s.min, max=s.max_text)
         for node, (value, ext, tcode, iloc) in assigned:
             self.check_item(node, value, ext, tcode, iloc)
+
+    def match_slice(self, base: ElementDef, item: tuple[Any, Any, str, str], maybe: dict[int, int]) -> int | None:
+        """The index of the first slice `item` belongs to, -1 for none, None when it cannot be told
+        (counted in `maybe` for the slices it might belong to)."""
+        slices = base.slices
+        discriminators = base.slicing.discriminators if base.slicing else ()
+        match = -1
+        candidates: list[int] = []
+        for i, s in enumerate(slices):
+            verdict = self.slice_matches(s, item, discriminators, base)
+            if verdict is True:
+                match = i
+                break
+            if verdict is None:
+                candidates.append(i)
+        blind = [i for i in candidates if any(
+            self.undeterminable(slices[i], p) for t, p in discriminators if t in ("value", "pattern"))]
+        for i in blind:
+            maybe[i] += 1  # never told apart: it may hold this item too
+        if match >= 0:
+            return match
+        if candidates and len(blind) == len(candidates):
+            return None  # only slices that can never be told apart (said once per slice)
+        candidates = [i for i in candidates if i not in blind]
+        if len(candidates) == 1:
+            # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
+            self.add("information", "SLICE_ASSUMED", item[3], base.schema.source(base), name=base.name,
+                     slice=slices[candidates[0]].slice_name)
+            return candidates[0]
+        if candidates:
+            for i in candidates:
+                maybe[i] += 1
+            self.add("information", "SLICE_NOT_CHECKED", item[3], base.schema.source(base), name=base.name)
+            return None
+        return -1
+
+    def slice_index(self, base: ElementDef) -> SliceIndex | None:
+        """The lookup table of a slicing whose slices all state string values at every discriminator
+        path (extensions by url, identifiers by system…), or None: computed once per sliced element."""
+        indexes = self.v._slice_indexes
+        if base in indexes:
+            return indexes[base]
+        index = None
+        discriminators = base.slicing.discriminators if base.slicing else ()
+        if discriminators and all(t in ("value", "pattern") for t, _ in discriminators):
+            tables: list[dict[str, set[int]]] = [{} for _ in discriminators]
+            for i, s in enumerate(base.slices):
+                for table, (_, path) in zip(tables, discriminators, strict=True):
+                    plan = self.discriminator_plan(s, path)
+                    stated = plan[1] + plan[2] if plan is not None else []
+                    if not stated or not all(type(x) is str for x in stated):
+                        break
+                    for x in stated:
+                        table.setdefault(x, set()).add(i)
+                else:
+                    continue
+                break
+            else:
+                index = SliceIndex(tuple(p for _, p in discriminators), tables)
+        indexes[base] = index
+        return index
 
     def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef
                       ) -> bool | None:
@@ -350,3 +383,31 @@ def _extract(value: Any, parts: list[str]) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+class SliceIndex:
+    """Which slices an item belongs to, found by looking its values up rather than trying each slice.
+
+    Valid when every slice states only strings at every discriminator path: a slice then matches
+    exactly when, at each path, one of the item's values equals one of its strings (``fixed_matches``
+    and ``pattern_matches`` of a string are string equality), so the first match is the lowest index
+    found at every path."""
+
+    __slots__ = ("paths", "tables")
+
+    def __init__(self, paths: tuple[str, ...], tables: list[dict[str, set[int]]]):
+        self.paths = paths
+        self.tables = tables
+
+    def match(self, walk: SlicingChecks, item: tuple[Any, Any, str, str]) -> int:
+        value, _, tcode, _ = item
+        found: set[int] | None = None
+        for path, table in zip(self.paths, self.tables, strict=True):
+            hits: set[int] = set()
+            for val, _ in walk.eval_path(value, tcode, path):
+                if type(val) is str and val in table:
+                    hits |= table[val]
+            found = hits if found is None else found & hits
+            if not found:
+                return -1
+        return min(found) if found else -1

@@ -26,6 +26,7 @@ from pytest_mes.fhir.compiler import (
 from pytest_mes.fhir.invariants import native_for
 from pytest_mes.fhir.issues import Issue, ValidationResult, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
+from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
 
@@ -55,6 +56,7 @@ class Validator:
         self._targets: dict[tuple[int, str | None], dict[str, list[str]] | None] = {}
         self._bindings: dict[tuple, tuple[bool | None, str, str]] = {}  # verdict per (ValueSet, codes)
         self._discriminators: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]]] = {}
+        self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
         core = store.package(CORE_ID)
         self._core_key = core.key if core else None
         self.resource_types: frozenset[str] = frozenset(

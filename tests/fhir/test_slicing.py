@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found
 
@@ -102,6 +103,29 @@ def _blind_slices(elements: list[dict]) -> None:
     ])
 
 
+def _coding_slices(elements: list[dict]) -> None:
+    """Observation.code.coding sliced by system *and* code: slices a (urn:s|1), b (urn:s|2), c (urn:t|1),
+    and d (urn:s|1 again: an item of a is never counted in d, the first matching slice takes it)."""
+    coding = next(e for e in elements if e["id"] == "Observation.code.coding") if any(
+        e["id"] == "Observation.code.coding" for e in elements) else None
+    if coding is None:
+        coding = {"id": "Observation.code.coding", "path": "Observation.code.coding", "min": 0, "max": "*",
+                  "base": {"path": "CodeableConcept.coding", "min": 0, "max": "*"}, "type": [{"code": "Coding"}]}
+        _insert_after(elements, "Observation.code", [coding])
+    coding["slicing"] = {"discriminator": [{"type": "value", "path": "system"}, {"type": "value", "path": "code"}],
+                         "rules": "closed"}
+    new = []
+    for name, system, code in (("a", "urn:s", "1"), ("b", "urn:s", "2"), ("c", "urn:t", "1"), ("d", "urn:s", "1")):
+        new.append({"id": f"Observation.code.coding:{name}", "path": "Observation.code.coding", "sliceName": name,
+                    "min": 0, "max": "1", "base": {"path": "CodeableConcept.coding", "min": 0, "max": "*"},
+                    "type": [{"code": "Coding"}]})
+        for element, value in (("system", {"fixedUri": system}), ("code", {"fixedCode": code})):
+            new.append({"id": f"Observation.code.coding:{name}.{element}", "path": f"Observation.code.coding.{element}",
+                        "min": 0, "max": "1", "base": {"path": f"Coding.{element}", "min": 0, "max": "1"},
+                        "type": [{"code": "uri" if element == "system" else "code"}], **value})
+    _insert_after(elements, "Observation.code.coding", new)
+
+
 @pytest.fixture(scope="module")
 def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     core_only = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
@@ -115,6 +139,7 @@ def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile(core_only, "Patient", "exists", _address_exists),
         _profile(core_only, "Observation", "value-type", _value_type_slices),
         _profile(core_only, "Patient", "blind", _blind_slices),
+        _profile(core_only, "Observation", "coded", _coding_slices),
     ]
     for sd in profiles:
         (folder / f"StructureDefinition-{sd['id']}.json").write_text(json.dumps(sd))
@@ -194,3 +219,39 @@ def test_descendant_patterns_make_the_slice_pattern(slicing_validator):
     finess = {"type": {"coding": [{"system": "urn:finess", "code": "x"}]}, "value": "1"}
     result = slicing_validator.validate(patient(identifier=[finess, finess]), profile)
     assert ("SLICE_MAX", "Patient") in errors(result)
+
+
+def test_slices_told_apart_by_two_values_need_both(slicing_validator):
+    """Several discriminators: an item is in a slice when every one of them matches that same slice."""
+    profile = [BASE + "coded"]
+
+    def obs(*codings: tuple[str, str]) -> dict:
+        return {"resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": s, "code": c} for s, c in codings]}}
+
+    assert errors(slicing_validator.validate(obs(("urn:t", "1"), ("urn:s", "1"), ("urn:s", "2")), profile)) == set()
+    # urn:t and 2 are both known values, but of different slices: no slice holds urn:t|2.
+    result = slicing_validator.validate(obs(("urn:s", "1"), ("urn:t", "2")), profile)
+    assert errors(result) == {("SLICE_CLOSED", "Observation.code.coding[1]")}
+    result = slicing_validator.validate(obs(("urn:s", "2"), ("urn:s", "2")), profile)
+    assert errors(result) == {("SLICE_MAX", "Observation.code")}
+    result = slicing_validator.validate(obs(("urn:s", "1"), ("urn:s", "1")), profile)
+    assert [i.source.rpartition("(")[2] for i in result.issues if i.message_id == "SLICE_MAX"] == [
+        "Observation.code.coding:a)"]
+    indexed = [base for base, index in slicing_validator._slice_indexes.items() if index is not None]
+    assert "Observation.code.coding" in {base.id for base in indexed}, "this slicing is matched by lookup"
+
+
+def test_slices_matched_by_lookup_or_one_by_one_give_the_same_issues(validator, examples, monkeypatch):
+    """The lookup table of string-valued slicings is an optimisation only: every official example gets
+    exactly the same issues when each item is tried against each slice instead."""
+    from tests.fhir.test_examples import EXAMPLES
+
+    if not EXAMPLES:
+        pytest.skip("FHIR packages not available")
+    fast = [validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
+    assert any(index is not None for index in validator._slice_indexes.values())
+    slow_validator = Validator(validator.store)
+    monkeypatch.setattr(SlicingChecks, "slice_index", lambda self, base: None)
+    slow = [slow_validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
+    assert fast == slow
