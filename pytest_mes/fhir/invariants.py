@@ -166,13 +166,88 @@ def _entity(m: re.Match[str]) -> str:  # HTML named entities (&nbsp;) are accept
 @functools.lru_cache(maxsize=1)
 def _narrative(div: str) -> tuple[bool, bool]:
     """(txt-1 holds, txt-2 holds) for a narrative div (cached for one div: txt-1 and txt-2 read the
-    same one). One expat pass (no DTD, no entity declaration, no processing instruction) checks the
-    elements and attributes against the allow-lists; a div with namespace prefixes goes through the
-    namespace-aware :func:`_narrative_events`."""
+    same one). Ordinary narratives are judged by their start tags (:func:`_narrative_by_tags`); the
+    rest by expat's events (:func:`_narrative_by_events`, namespace-aware :func:`_narrative_events`)."""
     text = _ENTITY.sub(_entity, div) if "&" in div else div
     content = any(not unescape(run.group(1)).isspace() for run in _TEXT_RUN.finditer(div))
     if "xmlns:" in div:
         return _narrative_events(text, content)
+    verdict = _narrative_by_tags(text, content)
+    return verdict if verdict is not None else _narrative_by_events(text, content)
+
+
+# A start tag (well-formed XML has no "<" in text nor in attribute values, so without comments, CDATA
+# and processing instructions every "<" not followed by "/" opens one), its parts, its attributes.
+_START_TAG = re.compile(r"<(?![/!?])[^>]*>")
+_TAG_PARTS = re.compile(r"<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
+_ATTRIBUTE = re.compile(r"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_IMG_TAG = re.compile(r"<img[\s/>]")
+_ALLOWED_TAGS: set[str] = set()  # start tags already judged allowed: a narrative repeats a few dozen
+_ALLOWED_TAGS_LIMIT = 20_000
+
+
+def _narrative_by_tags(text: str, content: bool) -> tuple[bool, bool] | None:
+    """The verdict of :func:`_narrative_by_events` from a bare well-formedness parse (expat in C, no
+    Python callback) and a scan of the start tags; None when the scan cannot be sure (comments, CDATA,
+    an entity or a ">" in an attribute value…) and the events must decide."""
+    if "<!" in text or "<?" in text:
+        return None
+    try:
+        expat.ParserCreate().Parse(text, True)
+    except expat.ExpatError:
+        return False, True  # not well-formed: txt-1; txt-2 is then not the matter
+    tags = _START_TAG.findall(text)
+    root = _tag_attributes(tags[0]) if tags else None
+    if root is None:
+        return None
+    txt_2 = content or _IMG_TAG.search(text) is not None
+    if root[0] != "div" or root[1].get("xmlns") != _XHTML:
+        return False, txt_2
+    for tag in set(tags).difference(_ALLOWED_TAGS):
+        verdict = _tag_allowed(tag)
+        if verdict is not True:
+            return None if verdict is None else (False, txt_2)
+        if len(_ALLOWED_TAGS) < _ALLOWED_TAGS_LIMIT:
+            _ALLOWED_TAGS.add(tag)
+    return True, txt_2
+
+
+def _tag_attributes(tag: str) -> tuple[str, dict[str, str]] | None:
+    """(element name, attributes) of a start tag; None when a value holds an entity (expat would decode
+    it) or the tag is not in the plain form."""
+    m = _TAG_PARTS.fullmatch(tag)
+    if m is None:
+        return None
+    attributes = {}
+    for name, double, single in _ATTRIBUTE.findall(m.group(2)):
+        value = double or single
+        if "&" in value:
+            return None
+        attributes[name] = value
+    return m.group(1), attributes
+
+
+def _tag_allowed(tag: str) -> bool | None:
+    """The start handler of :func:`_narrative_by_events` on one start tag; None: not judged here."""
+    parsed = _tag_attributes(tag)
+    if parsed is None:
+        return None
+    name, attrs = parsed
+    if name not in _NARRATIVE_ELEMENTS:
+        return False
+    return not attrs or _attributes_allowed(name, attrs)
+
+
+def _attributes_allowed(name: str, attrs: dict[str, str]) -> bool:
+    # Set inclusion rules out unknown and on* attributes at once; values with a ':' may be URLs.
+    allowed = _ALLOWED_ATTRIBUTES.get(name)
+    return allowed is not None and attrs.keys() <= allowed and attrs.get("xmlns", _XHTML) == _XHTML and \
+        not any(":" in value and _SCRIPT_URL.match(unescape(value)) for value in attrs.values())
+
+
+def _narrative_by_events(text: str, content: bool) -> tuple[bool, bool]:
+    """One expat pass (no DTD, no entity declaration, no processing instruction) checking the elements
+    and attributes against the allow-lists."""
     state = [True, False, True]  # txt-1 holds, an image was seen, next element is the root
 
     def start(name: str, attrs: dict[str, str]) -> None:
@@ -184,12 +259,8 @@ def _narrative(div: str) -> tuple[bool, bool]:
             state[0] = False
         elif name == "img":
             state[1] = True
-        if attrs:
-            allowed = _ALLOWED_ATTRIBUTES.get(name)
-            # Set inclusion rules out unknown and on* attributes at once; values with a ':' may be URLs.
-            if allowed is None or not attrs.keys() <= allowed or attrs.get("xmlns", _XHTML) != _XHTML or \
-                    any(":" in value and _SCRIPT_URL.match(unescape(value)) for value in attrs.values()):
-                state[0] = False
+        if attrs and not _attributes_allowed(name, attrs):
+            state[0] = False
 
     parser = expat.ParserCreate()
     parser.StartElementHandler = start

@@ -363,3 +363,54 @@ def test_unknown_context_is_reported(validator, capsys, fhir_packages_dir, tmp_p
                  "--context", "ans.fhir.fr.gap#9.9.9"])
     assert code == 2
     assert "--context ans.fhir.fr.gap#9.9.9" in capsys.readouterr().err
+
+
+_TRICKY_DIVS = [
+    f'<div {_NS}><p title="a > b">x</p></div>',
+    f'<div {_NS}><p title=\'it"s\'>x</p><br/><br /></div>',
+    f'<div {_NS}><a href="java\tscript:alert(1)">x</a></div>',
+    f'<div {_NS}><a href="javascript&#58;alert(1)">x</a></div>',
+    f'<div {_NS}><a href="&amp;#106;avascript:alert(1)">x</a></div>',
+    f'<div {_NS}><![CDATA[<script>1</script>]]></div>',
+    f'<div {_NS}><?php echo 1 ?></div>',
+    f'<div {_NS}><P>upper case</P></div>',
+    f'<div {_NS}><p\n class="a"\tid=\'b\' >x</p></div>',
+    f'<div {_NS} ><img src="x.png" alt="x" /></div>',
+    f'<div {_NS}><img/></div>',
+    f'<div {_NS}><imgx>x</imgx></div>',
+    f'<div {_NS}><p xmlns="http://www.w3.org/1999/xhtml">x</p></div>',
+    f'<div {_NS}><p xmlns="urn:other">x</p></div>',
+    f'<div {_NS}><a href="http://x" name="n" onclick="y">x</a></div>',
+    f'<div {_NS}><td colspan="2">x</td><p href="x">y</p></div>',
+    f'<div {_NS}><p xml:lang="fr" xml:space="preserve">x</p></div>',
+    f' \n<div {_NS}><p>leading space</p></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml "><p>x</p></div>',
+    "<div xmlns='http://www.w3.org/1999/xhtml'><p>x</p></div>",
+    f'<div {_NS}><p>é – ’ 💊</p><span style="x:y">&lt;b&gt;</span></div>',
+    f'<div {_NS}><p>x</p></div><p>second root</p>',
+    f'<div {_NS}><p a="1" a="2">x</p></div>',
+    f'<div {_NS}>',
+    f'<div {_NS}></div>',
+    '',
+]
+
+
+def test_narratives_judged_by_their_tags_as_by_expat_events(store):
+    """The start-tag scan is a shortcut only: wherever it answers, the expat walk answers the same, for
+    every narrative of the loaded packages and for tricky ones; and it answers for ordinary narratives."""
+    from pytest_mes.fhir.invariants import _narrative_by_events, _narrative_by_tags
+
+    corpus = [r["text"]["div"] for p in store.packages for r in p.resources()
+              if isinstance(r.get("text"), dict) and isinstance(r["text"].get("div"), str)
+              and "xmlns:" not in r["text"]["div"]]
+    corpus += [div for p in store.packages for _, r in p.examples() for div in [(r.get("text") or {}).get("div")]
+               if isinstance(div, str) and "xmlns:" not in div]
+    assert len(corpus) > 400
+    answered = 0
+    for div in corpus + _TRICKY_DIVS:
+        for content in (True, False):
+            fast = _narrative_by_tags(div, content)
+            if fast is not None:
+                answered += 1
+                assert fast == _narrative_by_events(div, content), div
+    assert answered > 0.9 * 2 * len(corpus)
