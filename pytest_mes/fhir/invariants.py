@@ -178,7 +178,8 @@ def _narrative(div: str) -> tuple[bool, bool]:
 
 # A start tag (well-formed XML has no "<" in text nor in attribute values, so without comments, CDATA
 # and processing instructions every "<" not followed by "/" opens one), its parts, its attributes.
-_START_TAG = re.compile(r"<(?![/!?])[^>]*>")
+# "<!" and "<?" are found too: no start tag has that form, so they send the narrative to the events.
+_START_TAG = re.compile(r"<(?:[^/!?][^>]*>|[!?])")
 _TAG_PARTS = re.compile(r"<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
 _ATTRIBUTE = re.compile(r"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _IMG_TAG = re.compile(r"<img[\s/>]")
@@ -190,13 +191,13 @@ def _narrative_by_tags(text: str, content: bool) -> tuple[bool, bool] | None:
     """The verdict of :func:`_narrative_by_events` from a bare well-formedness parse (expat in C, no
     Python callback) and a scan of the start tags; None when the scan cannot be sure (comments, CDATA,
     an entity or a ">" in an attribute value…) and the events must decide."""
-    if "<!" in text or "<?" in text:
-        return None
+    tags = _START_TAG.findall(text)
+    if "<!" in tags or "<?" in tags:
+        return None  # a DTD or a processing instruction: the events say why it is refused
     try:
         expat.ParserCreate().Parse(text, True)
     except expat.ExpatError:
         return False, True  # not well-formed: txt-1; txt-2 is then not the matter
-    tags = _START_TAG.findall(text)
     root = _tag_attributes(tags[0]) if tags else None
     if root is None:
         return None

@@ -192,75 +192,95 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "EMPTY_OBJECT", loc, "ele-1")
             return
         names = holder.json_names
-        is_root = holder.schema.root is holder and holder.schema.kind == "resource"
-        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]] = {}
+        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]] = {}  # the elements not checked on the spot
+        present: set[ElementDef] = set()
         for key, val in obj.items():
-            if key[:1] == "_":
-                base_key = key[1:]
-                hit = names.get(base_key)
-                if hit is None or hit[1] not in PRIMITIVES:
+            hit = names.get(key)
+            if hit is None:
+                if key[:1] == "_":
+                    base_key = key[1:]
+                    hit = names.get(base_key)
+                    if hit is None or hit[1] not in PRIMITIVES:
+                        self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
+                                 type=holder.path)
+                    elif base_key not in obj:
+                        self.collect(hit[0], hit[1], base_key, None, val, loc, groups)
+                    continue
+                if key != "resourceType":
+                    hit = self.unrolled_elsewhere(holder, type_code, key)
+                elif holder.schema.root is holder and holder.schema.kind == "resource":
+                    continue
+                if hit is None:
                     self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
                              type=holder.path)
-                elif base_key not in obj:
-                    self.collect(hit[0], hit[1], base_key, None, val, loc, groups)
-                continue
-            hit = names.get(key)
-            if hit is None and key != "resourceType":
-                hit = self.unrolled_elsewhere(holder, type_code, key)
-            if hit is None:
-                if key == "resourceType" and is_root:
                     continue
-                self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
-                         type=holder.path)
-                continue
             child, tcode = hit
-            companion = obj.get("_" + key) if tcode in PRIMITIVES else None
-            # Fast paths for the common shapes; anything unusual goes through collect().
-            if companion is None and val is not None:
+            primitive = tcode in PRIMITIVES
+            companion = obj.get("_" + key) if primitive else None
+            # The common shapes are checked on the spot; choices (several keys for one element), slices
+            # (all the items at once) and anything unusual are grouped by collect() and checked below.
+            if companion is None and val is not None and not child.choice and not child.slices:
                 if child.is_array:
                     if type(val) is list and val and None not in val:
-                        bucket = groups.setdefault(child, [])
-                        for i, x in enumerate(val):
-                            bucket.append((x, None, tcode, f"{loc}.{key}[{i}]"))
+                        present.add(child)
+                        self.check_count(holder, child, len(val), loc)
+                        self.check_items(child, [(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)],
+                                         elem, type_code)
                         continue
                 elif type(val) is not list:
-                    # Choice elements read as FHIRPath: valueQuantity is value.ofType(Quantity).
-                    step = f"{child.name}.ofType({tcode})" if child.choice else key
-                    groups.setdefault(child, []).append((val, None, tcode, f"{loc}.{step}"))
+                    present.add(child)
+                    if child.max == 0 or child.min > 1:
+                        self.check_count(holder, child, 1, loc)
+                    if primitive:
+                        self.check_primitive(child, val, None, tcode, f"{loc}.{key}")
+                    else:
+                        self.check_item(child, val, None, tcode, f"{loc}.{key}")
                     continue
             self.collect(child, tcode, key, val, companion, loc, groups)
-
-        saved_container = self.container
         for child, items in groups.items():
-            n = len(items)
-            if n < child.min:
-                self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=n, name=child.name,
-                         min=child.min, max=child.max_text)
-            elif child.max is not None and n > child.max:
-                self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
-                         min=child.min, max=child.max_text)
-            if not n:
+            if items:
+                present.add(child)
+            self.check_count(holder, child, len(items), loc)
+            if not items:
                 continue
-            if child.name in ("extension", "modifierExtension"):
-                self.container = (elem.path, type_code)
             if child.slices:
+                saved = self.container
+                if child.name in ("extension", "modifierExtension"):
+                    self.container = (elem.path, type_code)
                 self.check_slices(child, items, loc)
+                self.container = saved
             else:
-                for value, ext, tcode, iloc in items:
-                    if tcode in PRIMITIVES:
-                        self.check_primitive(child, value, ext, tcode, iloc)
-                    else:
-                        self.check_item(child, value, ext, tcode, iloc)
+                self.check_items(child, items, elem, type_code)
         for child in holder.required:
-            if child not in groups:
+            if child not in present:
                 self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
                          min=child.min, max=child.max_text)
         if self.v.must_support and holder.optional_ms and holder.schema.derivation == "constraint":
             for child in holder.optional_ms:
-                if not groups.get(child):
+                if child not in present:
                     self.add("information", "MUST_SUPPORT", loc, holder.schema.source(child), name=child.name)
-        self.container = saved_container
         self.check_invariants(elem, type_code, obj, loc)
+
+    def check_count(self, holder: ElementDef, child: ElementDef, n: int, loc: str) -> None:
+        if n < child.min:
+            self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=n, name=child.name,
+                     min=child.min, max=child.max_text)
+        elif child.max is not None and n > child.max:
+            self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
+                     min=child.min, max=child.max_text)
+
+    def check_items(self, child: ElementDef, items: list[tuple[Any, Any, str, str]], elem: ElementDef,
+                    type_code: str) -> None:
+        """Check the occurrences of an element that is not sliced; extensions know where they are used."""
+        saved = self.container
+        if child.name in ("extension", "modifierExtension"):
+            self.container = (elem.path, type_code)
+        for value, ext, tcode, iloc in items:
+            if tcode in PRIMITIVES:
+                self.check_primitive(child, value, ext, tcode, iloc)
+            else:
+                self.check_item(child, value, ext, tcode, iloc)
+        self.container = saved
 
     def collect(
         self, child: ElementDef, tcode: str, key: str, val: Any, companion: Any, loc: str,
