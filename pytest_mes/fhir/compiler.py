@@ -9,6 +9,7 @@ Broken profiles raise :class:`~pytest_mes.errors.ProfileError`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,12 +285,26 @@ def _index_json_names(node: ElementDef) -> None:
     node.optional_ms = [c for c in node.children.values() if c.must_support and c.min == 0 and c.max != 0]
 
 
+def _no_whitespace(value: str) -> bool:
+    return value.isprintable() and " " not in value  # \t \n \r \v \f are not printable
+
+
+# Plain-Python tests that accept exactly what some R4 regexes accept (of a non-empty string), without
+# the cost of a regex match on every string, code and uri; when they say no, the regex decides.
+_REGEX_SHORTCUTS: dict[str, Callable[[str], bool]] = {
+    r"[ \r\n\t\S]+": lambda value: "\x0b" not in value and "\x0c" not in value,  # string, markdown
+    r"\S*": _no_whitespace,  # uri, url, canonical
+    r"[^\s]+(\s[^\s]+)*": _no_whitespace,  # code: no whitespace at all is the common case
+}
+
+
 # FHIR primitive formats: the regexes of the R4 primitive StructureDefinitions, compiled once.
 @dataclass(frozen=True, slots=True)
 class PrimitiveRule:
     json_kind: str  # "bool" | "int" | "number" | "str"
     regex: re.Pattern[str] | None
     max_length: int | None
+    shortcut: Callable[[str], bool] | None = None  # accepts a subset of what the regex accepts, fast
 
 
 def primitive_rule(sd: dict) -> PrimitiveRule:
@@ -313,7 +328,9 @@ def primitive_rule(sd: dict) -> PrimitiveRule:
         kind = "number"
     else:
         kind = "str"
-    return PrimitiveRule(kind, regex if kind == "str" else None, max_length)
+    if kind != "str" or regex is None:
+        return PrimitiveRule(kind, None, max_length)
+    return PrimitiveRule(kind, regex, max_length, _REGEX_SHORTCUTS.get(regex.pattern))
 
 
 def describe(node: ElementDef, depth: int = 99) -> dict:

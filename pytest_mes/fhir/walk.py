@@ -414,8 +414,10 @@ class Walk(SlicingChecks, ReferenceChecks):
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         if value is not None:
             rule = self.v._primitives.get(tcode) or self.v.primitive(tcode)
-            if rule is not None and self.check_json_kind(rule, value, tcode, loc, elem):
-                if rule.json_kind == "str":
+            kind = rule.json_kind if rule is not None else None
+            if (kind == "str" and isinstance(value, str)) or (  # most primitives: strings of the right kind
+                    kind is not None and self.check_json_kind(rule, value, tcode, loc, elem)):
+                if kind == "str":
                     if not value:
                         self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
                     elif not _format_ok(rule, value, tcode):
@@ -428,7 +430,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     limit = elem.max_length or rule.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
-                elif rule.json_kind == "int":
+                elif kind == "int":
                     low = 1 if tcode == "positiveInt" else 0 if tcode == "unsignedInt" else _INT32[0]
                     if not low <= value <= _INT32[1]:
                         self.add("error", "INTEGER_RANGE", loc, elem.schema.source(elem), value=value, type=tcode)
@@ -561,6 +563,8 @@ def _format_ok(rule: PrimitiveRule, value: str, tcode: str) -> bool:
     if tcode == "base64Binary":
         data = _WHITESPACE.sub("", value)
         return len(data) % 4 == 0 and _BASE64.fullmatch(data) is not None
+    if rule.shortcut is not None and rule.shortcut(value):
+        return True  # no shortcut for the dated types: they are checked on the calendar below
     if rule.regex is not None and rule.regex.fullmatch(value) is None:
         return False
     if tcode in _DATED and len(value) >= 10:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_mes.errors import ProfileError
-from pytest_mes.fhir.compiler import compile_structure_definition, describe
+from pytest_mes.fhir.compiler import _REGEX_SHORTCUTS, compile_structure_definition, describe
 
 FR = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
 
@@ -83,3 +86,26 @@ def test_compiled_schema_snapshot(store):
     sd = store.resolve("https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code|2.2.0")
     expected = json.loads((Path(__file__).parent / "snapshots" / "fr-core-address-insee-code-2.2.0.json").read_text())
     assert describe(compile_structure_definition(sd).root) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(" \t\n\r\x0b\x0c\xa0\x85\u2028\u200ba-Z:/.0é"), min_size=1, max_size=12)
+       | st.text(min_size=1, max_size=12))
+def test_regex_shortcuts_accept_only_what_the_r4_regexes_accept(value):
+    """A shortcut stands for the FHIR regex (of a non-empty string): it may only say yes where the regex
+    says yes; for string and markdown it is the whole test."""
+    for pattern, shortcut in _REGEX_SHORTCUTS.items():
+        regex = re.compile(pattern, re.ASCII)
+        if shortcut(value):
+            assert regex.fullmatch(value), (pattern, value)
+        if pattern == r"[ \r\n\t\S]+":
+            assert shortcut(value) == bool(regex.fullmatch(value)), value
+
+
+def test_regex_shortcuts_are_those_of_the_r4_primitives(validator):
+    """The shortcuts are keyed by the regex text of the R4 package: a different text would silently
+    lose them (only speed, never a verdict), so the test names them."""
+    shortcut = {code: validator.primitive(code).shortcut for code in ("string", "markdown", "uri", "url",
+                                                                      "canonical", "code", "id", "dateTime")}
+    assert all(shortcut[c] is not None for c in ("string", "markdown", "uri", "url", "canonical", "code"))
+    assert shortcut["id"] is None and shortcut["dateTime"] is None
