@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mes.fhir.compiler import ElementDef, TypeRef
+from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.packages import FHIR_BASE
 
 
@@ -70,24 +70,56 @@ class ReferenceChecks:
 
     def conforms(self, resource: dict, profile: str, context: str | None) -> bool:
         key = (id(resource), profile)
-        found = self.conf_memo.get(key)
-        if found is None:
-            self.conf_memo[key] = True  # assume conformance while checking: breaks reference cycles
+        if key not in self.conf_memo:
+            self.conf_memo[key] = None  # checking: re-entered through a reference cycle, it is assumed
             schema = self.v.schema(profile, context)
             if schema is None:
                 found = True  # not loadable: cannot be judged here (reported where the profile is used)
             elif schema.type != resource.get("resourceType"):
                 found = False
             else:
-                sub = type(self)(self.v)  # a fresh walk of the same kind
-                sub.bundles = self.bundles
-                sub.conf_memo = self.conf_memo
-                sub.root = self.root if any(resource is c for c in _as_list(self.root.get("contained"))) else resource
-                sub.validate_resource(resource, "x", explicit=[schema], context=context,
-                                      contained=sub.root is not resource, declared=False)
-                found = not any(i.severity in ("error", "fatal") for i in sub.issues)
+                # A resource declaring a profile derived from this one (gap-fr-slot from fr-core-slot)
+                # conforms to it when it conforms to the derived one, whose walk the main walk replays.
+                derived = self.declared_derivation(resource, schema, context)
+                found = derived is not None and self.walk_for_conformance(resource, derived, context)
+                found = found or self.walk_for_conformance(resource, schema, context)
             self.conf_memo[key] = found
+            return found
+        found = self.conf_memo[key]
+        if found is None:
+            self.replays.assumed()
+            return True  # assume conformance while checking: breaks reference cycles
         return found
+
+    def declared_derivation(self, resource: dict, schema: Schema, context: str | None) -> Schema | None:
+        """A profile in the resource's ``meta.profile`` that derives from `schema`, if any."""
+        meta = resource.get("meta")
+        for url in _as_list(meta.get("profile")) if isinstance(meta, dict) else ():
+            declared = self.v.schema(url, context) if isinstance(url, str) else None
+            if declared is not None and declared.type == schema.type and \
+                    schema.canonical in self.v.ancestors(declared):
+                return declared
+        return None
+
+    def walk_for_conformance(self, resource: dict, schema: Schema, context: str | None) -> bool:
+        """Validate `resource` against `schema` in a walk of its own; keep its issues for a replay."""
+        sub = type(self)(self.v)  # a fresh walk of the same kind
+        sub.bundles = self.bundles
+        sub.conf_memo = self.conf_memo
+        sub.replays = replays = self.replays
+        contained = any(resource is c for c in _as_list(self.root.get("contained")))
+        sub.root = self.root if contained else resource
+        pkg = schema.package if schema.package != self.v._core_key else context
+        key = (id(resource), schema.canonical, pkg)
+        replays.open.append(key)
+        try:
+            sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained,
+                                  declared=False)
+        finally:
+            replays.open.pop()
+        if not contained and not sub.said and key not in replays.tainted:
+            replays.found[key] = sub.issues
+        return not any(i.severity in ("error", "fatal") for i in sub.issues)
 
 
 def _bundle_index(bundle: dict) -> dict[str, dict]:

@@ -135,9 +135,9 @@ class SlicingChecks:
             if dtype in ("value", "pattern") and self.undeterminable(s, path):
                 # Nothing at the path says what the slice holds (no fixed value, pattern or required
                 # binding): the slice can never be told apart. Not checked, said once, never guessed.
-                key = (id(s), f"undeterminable {path}")
-                if key not in self.done:
-                    self.done.add(key)
+                key = (id(s), path)
+                if key not in self.said:
+                    self.said.add(key)
                     self.add("information", "SLICE_UNDETERMINABLE", item[3], s.schema.source(s),
                              slice=s.slice_name, name=base.name, path=path)
                 result = None

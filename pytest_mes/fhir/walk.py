@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -51,13 +52,16 @@ _JSON_KIND_TEXT = {"bool": "booléen JSON", "int": "entier JSON", "number": "nom
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("bundles", "conf_memo", "container", "done", "issues", "pkg", "resource", "root", "v")
+    __slots__ = ("bundles", "conf_memo", "container", "done", "issues", "pkg", "replays", "resource", "root",
+                 "said", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
         self.issues: list[Issue] = []
-        self.done: set[tuple[int, str]] = set()
-        self.conf_memo: dict[tuple[int, str], bool] = {}
+        self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
+        self.said: set[tuple[int, str]] = set()  # (slice, path) of the messages said once
+        self.conf_memo: dict[tuple[int, str], bool | None] = {}  # None: being checked
+        self.replays = Replays()  # shared with the walks of conforms(): what they found, to say again
         self.bundles: list[dict[str, dict]] = []
         self.resource: dict = {}
         self.root: dict = {}
@@ -144,6 +148,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.pkg = schema.package
                 elif context is not None:
                     self.pkg = context
+                replay = None if contained else self.replays.get(res, schema.canonical, self.pkg)
+                if replay is not None:  # conforms() walked it already, for a slice or a reference
+                    self.issues.extend(relocated(replay, loc))
+                    continue
                 self.check_object(schema.root, res, loc, rtype, schema.root)
         finally:
             if pushed:
@@ -549,6 +557,35 @@ class Walk(SlicingChecks, ReferenceChecks):
                 return
         self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
                  contexts=", ".join(str(c.get("expression")) for c in contexts))
+
+
+class Replays:
+    """The issues a walk of conforms() found on a resource against one profile, kept so that the main
+    walk, reaching the same resource and profile in the same state (package context, not contained),
+    says them again instead of walking it a second time: a Bundle profile's ``profile:resource`` slices
+    validate each entry to sort it, then the entry is validated in its slice.
+
+    A walk whose verdict leaned on an assumption (conforms() re-entered for a resource it is still
+    checking: a reference cycle) or that said a message meant to be said once is not kept."""
+
+    __slots__ = ("found", "open", "tainted")
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, str, str | None], list[Issue]] = {}
+        self.open: list[tuple[int, str, str | None]] = []  # the conforms() walks in progress
+        self.tainted: set[tuple[int, str, str | None]] = set()
+
+    def get(self, res: dict, canonical: str, pkg: str | None) -> list[Issue] | None:
+        return self.found.get((id(res), canonical, pkg))
+
+    def assumed(self) -> None:
+        """conforms() answered from an assumption: the walks in progress depend on it."""
+        self.tainted.update(self.open)
+
+
+def relocated(issues: list[Issue], loc: str) -> list[Issue]:
+    """Issues found at the placeholder location "x", moved under `loc`."""
+    return [replace(i, expression=loc + i.expression[1:]) for i in issues]
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
