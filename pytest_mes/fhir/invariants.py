@@ -183,6 +183,8 @@ _START_TAG = re.compile(r"<(?:[^/!?][^>]*>|[!?])")
 _TAG_PARTS = re.compile(r"<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*/?>")
 _ATTRIBUTE = re.compile(r"([^\s=/>]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _IMG_TAG = re.compile(r"<img[\s/>]")
+_PLAIN_ROOT = f'<div xmlns="{_XHTML}">'
+
 _ALLOWED_TAGS: set[str] = set()  # start tags already judged allowed: a narrative repeats a few dozen
 _ALLOWED_TAGS_LIMIT = 20_000
 
@@ -192,19 +194,23 @@ def _narrative_by_tags(text: str, content: bool) -> tuple[bool, bool] | None:
     Python callback) and a scan of the start tags; None when the scan cannot be sure (comments, CDATA,
     an entity or a ">" in an attribute value…) and the events must decide."""
     tags = _START_TAG.findall(text)
-    if "<!" in tags or "<?" in tags:
+    distinct = set(tags)
+    if "<!" in distinct or "<?" in distinct:
         return None  # a DTD or a processing instruction: the events say why it is refused
     try:
         expat.ParserCreate().Parse(text, True)
     except expat.ExpatError:
         return False, True  # not well-formed: txt-1; txt-2 is then not the matter
-    root = _tag_attributes(tags[0]) if tags else None
-    if root is None:
+    if not tags:
         return None
     txt_2 = content or _IMG_TAG.search(text) is not None
-    if root[0] != "div" or root[1].get("xmlns") != _XHTML:
-        return False, txt_2
-    for tag in set(tags).difference(_ALLOWED_TAGS):
+    if tags[0] != _PLAIN_ROOT:
+        root = _tag_attributes(tags[0])
+        if root is None:
+            return None
+        if root[0] != "div" or root[1].get("xmlns") != _XHTML:
+            return False, txt_2
+    for tag in distinct.difference(_ALLOWED_TAGS):
         verdict = _tag_allowed(tag)
         if verdict is not True:
             return None if verdict is None else (False, txt_2)

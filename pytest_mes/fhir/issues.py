@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 SEVERITIES = ("fatal", "error", "warning", "information")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -205,8 +206,9 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 def _location_key(expression: str) -> tuple:
     # Indexes compare as numbers, so entry[10] sorts after entry[9].
-    parts = _INDEX.split(expression)
-    return tuple((i % 2, int(p) if i % 2 else p) for i, p in enumerate(parts))
+    parts: list[Any] = _INDEX.split(expression)  # names at even positions, indexes at odd ones
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts)
 
 
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:

@@ -69,8 +69,9 @@ class SlicingChecks:
         discriminators = base.slicing.discriminators if base.slicing else ()
         match = -1
         candidates: list[int] = []
+        values_at: dict[str, list[tuple[Any, str]]] = {}  # the item's values at each path, for every slice
         for i, s in enumerate(slices):
-            verdict = self.slice_matches(s, item, discriminators, base)
+            verdict = self.slice_matches(s, item, discriminators, base, values_at)
             if verdict is True:
                 match = i
                 break
@@ -123,8 +124,8 @@ class SlicingChecks:
         indexes[base] = index
         return index
 
-    def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef
-                      ) -> bool | None:
+    def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef,
+                      values_at: dict[str, list[tuple[Any, str]]]) -> bool | None:
         """True, False, or None when a discriminator cannot be evaluated offline."""
         value, _, tcode, _ = item
         if not discriminators:
@@ -142,7 +143,10 @@ class SlicingChecks:
                              slice=s.slice_name, name=base.name, path=path)
                 result = None
                 continue
-            verdict = self.discriminator_matches(s, value, tcode, dtype, path)
+            values = values_at.get(path)
+            if values is None:
+                values = values_at[path] = self.eval_path(value, tcode, path)
+            verdict = self.discriminator_matches(s, values, dtype, path)
             if verdict is False:
                 return False
             if verdict is None:
@@ -157,12 +161,13 @@ class SlicingChecks:
         return not fixed_values and not pattern_values and not any(
             n.binding and n.binding[0] == "required" for n in nodes)
 
-    def discriminator_matches(self, s: ElementDef, value: Any, tcode: str, dtype: str, path: str) -> bool | None:
+    def discriminator_matches(self, s: ElementDef, values: list[tuple[Any, str]], dtype: str, path: str
+                              ) -> bool | None:
+        """Whether the item's `values` at `path` match slice `s` (None: cannot be told offline)."""
         plan = self.discriminator_plan(s, path)
         if plan is None:
             return None  # the slice's type profile is in a package we do not have
         nodes, fixed_values, pattern_values = plan
-        values = self.eval_path(value, tcode, path)
         if dtype in ("value", "pattern"):
             if fixed_values or pattern_values:
                 return any(

@@ -225,17 +225,25 @@ class Walk(SlicingChecks, ReferenceChecks):
             child, tcode = hit
             primitive = tcode in PRIMITIVES
             companion = obj.get("_" + key) if primitive else None
-            # The common shapes are checked on the spot; choices (several keys for one element), slices
-            # (all the items at once) and anything unusual are grouped by collect() and checked below.
-            if companion is None and val is not None and not child.choice and not child.slices:
+            if companion is None and val is not None:
+                # The common shapes: checked on the spot, or grouped when the element is sliced (its items
+                # are sorted all at once) or a choice (several keys, one element). Anything else: collect().
+                grouped = child.choice or bool(child.slices)
                 if child.is_array:
                     if type(val) is list and val and None not in val:
-                        present.add(child)
-                        self.check_count(holder, child, len(val), loc)
-                        self.check_items(child, [(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)],
-                                         elem, type_code)
+                        items = [(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)]
+                        if grouped:
+                            groups.setdefault(child, []).extend(items)
+                        else:
+                            present.add(child)
+                            self.check_count(holder, child, len(items), loc)
+                            self.check_items(child, items, elem, type_code)
                         continue
                 elif type(val) is not list:
+                    if grouped:
+                        step = f"{child.name}.ofType({tcode})" if child.choice else key  # FHIRPath, as HL7's
+                        groups.setdefault(child, []).append((val, None, tcode, f"{loc}.{step}"))
+                        continue
                     present.add(child)
                     if child.max == 0 or child.min > 1:
                         self.check_count(holder, child, 1, loc)
@@ -267,7 +275,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             for child in holder.optional_ms:
                 if child not in present:
                     self.add("information", "MUST_SUPPORT", loc, holder.schema.source(child), name=child.name)
-        self.check_invariants(elem, type_code, obj, loc)
+        plans = elem.invariant_plans.get(type_code)
+        if plans is None or plans:  # most elements have none but ele-1, checked above
+            self.check_invariants(elem, type_code, obj, loc)
 
     def check_count(self, holder: ElementDef, child: ElementDef, n: int, loc: str) -> None:
         if n < child.min:
