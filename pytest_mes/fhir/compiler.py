@@ -114,10 +114,10 @@ class Schema:
     context: list[dict]  # extension contexts
     root: ElementDef = field(init=False, repr=False)
     by_id: dict[str, ElementDef] = field(default_factory=dict, repr=False)
+    canonical: str = field(init=False)  # url|version: read on every resource walked
 
-    @property
-    def canonical(self) -> str:
-        return f"{self.url}|{self.version}" if self.version else self.url
+    def __post_init__(self) -> None:
+        self.canonical = f"{self.url}|{self.version}" if self.version else self.url
 
     def source(self, element: ElementDef) -> str:
         return f"{self.canonical} ({element.id})"

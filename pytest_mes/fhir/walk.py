@@ -387,12 +387,13 @@ class Walk(SlicingChecks, ReferenceChecks):
                         self.check_object(ps.root, value, loc, tcode, ps.root)
                         checked = checked or not elem.children
             if not checked:
-                holder = self.holder_for(elem, tcode)
+                holder = elem if elem.children else self.holder_for(elem, tcode)
                 if holder is not None:
                     self.check_object(holder, value, loc, tcode, elem)
             if tcode == "Reference":
                 self.check_reference(elem, tref, value, loc)
-        self.check_value_rules(elem, value, tcode, loc)
+        if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
+            self.check_value_rules(elem, value, tcode, loc)
 
     def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
         if elem.fixed is not None and not assertions.fixed_matches(elem.fixed, value):
@@ -422,11 +423,13 @@ class Walk(SlicingChecks, ReferenceChecks):
             cached = assertions.binding_verdict(self.v.expander, valueset, elem.schema.package, value, tcode)
             self.v._bindings[key] = cached
         verdict, rendered, why = cached
-        source = f"{elem.schema.source(elem)} binding {strength} {valueset}"
         if verdict is False:
-            self.add(severity, _BINDING_MSG[strength], loc, source, code=rendered, valueset=valueset)
+            self.add(severity, _BINDING_MSG[strength], loc, f"{elem.schema.source(elem)} binding {strength} {valueset}",
+                     code=rendered, valueset=valueset)
         elif verdict is None and strength in ("required", "extensible"):
-            self.add("information", "BINDING_NOT_CHECKED", loc, source, code=rendered, valueset=valueset, why=why)
+            self.add("information", "BINDING_NOT_CHECKED", loc,
+                     f"{elem.schema.source(elem)} binding {strength} {valueset}", code=rendered, valueset=valueset,
+                     why=why)
 
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
