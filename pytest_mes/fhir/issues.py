@@ -133,6 +133,8 @@ MSG: dict[str, tuple[str, str]] = {
         "Extension {url} non vérifiée : sa définition est introuvable dans les paquets FHIR chargés.",
     ),
     "EXTENSION_CONTEXT": ("structure", "Extension {url} interdite à cet endroit (contextes autorisés : {contexts})."),
+    "EXTENSION_CONTEXT_NOT_CHECKED": ("informational", "Contexte d'usage de l'extension {url} non vérifié : "
+                                      "ses contextes ({contexts}) ne sont pas évalués par pytest-mes."),
     "INTERNAL_ERROR": ("exception", "Erreur interne du validateur ({why}) : ressource non vérifiée, signalez-le."),
     "EXTENSION_NO_URL": ("structure", "Extension sans « url » absolue (« {url} ») : hors d'une extension complexe, "
                          "l'url doit être celle, canonique, de la définition de l'extension."),

@@ -548,10 +548,25 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.container = saved
 
     def check_extension_context(self, schema: Schema, url: str, loc: str) -> None:
-        """The extension's declared contexts (type "element") must include where it is used."""
+        """The extension's declared contexts must include where it is used. Element contexts and
+        FHIRPath contexts that are plain paths (FR Core's ``Patient.contact``) are judged; an extension
+        only allowed in contexts that cannot be judged here is said not checked."""
         contexts = [c for c in schema.context if isinstance(c, dict)]
-        if not contexts or any(c.get("type") != "element" for c in contexts):
-            return  # fhirpath / extension contexts are not judged here
+        if not contexts:
+            return
+        judged = [c for c in contexts if c.get("type") == "element" or (
+            c.get("type") == "fhirpath" and _PLAIN_PATH.fullmatch(str(c.get("expression", ""))))]
+        if self.in_context(judged, url):
+            return
+        if len(judged) < len(contexts):
+            self.add("information", "EXTENSION_CONTEXT_NOT_CHECKED", loc, schema.canonical, url=url,
+                     contexts=", ".join(f"{c.get('type')} {c.get('expression')}" for c in contexts if c not in judged))
+            return
+        self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
+                 contexts=", ".join(str(c.get("expression")) for c in contexts))
+
+    def in_context(self, contexts: list[dict], url: str) -> bool:
+        """Whether the element holding the extension being checked is one of these element contexts."""
         path, type_code = self.container
         resource_root = "." not in path and type_code in self.v.resource_types
         # The core specification's own definitions use some of its extensions next to their declared
@@ -561,15 +576,14 @@ class Walk(SlicingChecks, ReferenceChecks):
         for c in contexts:
             expr = str(c.get("expression", ""))
             if expr in ("Element", "Base", path, type_code) or path.endswith("." + expr):
-                return
+                return True
             if core and (expr.startswith(path + ".") or path.startswith(expr + ".")):
-                return
+                return True
             if resource_root and expr in ("Resource", "DomainResource"):
-                return
+                return True
             if expr.removesuffix("[x]") == path.removesuffix("[x]"):
-                return
-        self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
-                 contexts=", ".join(str(c.get("expression")) for c in contexts))
+                return True
+        return False
 
 
 class Replays:
@@ -601,6 +615,7 @@ def relocated(issues: list[Issue], loc: str) -> list[Issue]:
     return [replace(i, expression=loc + i.expression[1:]) for i in issues]
 
 
+_PLAIN_PATH = re.compile(r"[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*(\[x\])?)*")  # a FHIRPath context that is an element path
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _WHITESPACE = re.compile(r"\s+", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -430,3 +430,38 @@ def test_slice_whose_profile_is_missing_is_assumed_not_silently_matched(validato
     issue = one(result, "SLICE_ASSUMED", "Bundle.entry[0]")
     assert issue.severity == "information" and "UpdateDocumentRefs" in issue.message
     assert ("SLICE_CLOSED", "Bundle.entry[0]") not in errors(result)
+
+
+FR_COMMENT = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-comment"
+
+
+def _patient_with_comment(on_contact: bool) -> dict:
+    comment = [{"url": FR_COMMENT, "valueString": "joignable le matin"}]
+    patient = {"resourceType": "Patient", "name": [{"family": "Martin"}],
+               "contact": [{"name": {"family": "Martin"}}]}
+    if on_contact:
+        patient["contact"][0]["extension"] = comment
+    else:
+        patient["extension"] = comment
+    return patient
+
+
+def test_extension_with_a_fhirpath_context_that_is_a_path(validator):
+    """FR Core 2.1.0's fr-core-comment has the FHIRPath context Patient.contact, a plain path: judged
+    like an element context."""
+    assert ("EXTENSION_CONTEXT", "Patient.contact[0].extension[0]") not in errors(
+        validator.validate(_patient_with_comment(True), context=CORE21))
+    issue = one(validator.validate(_patient_with_comment(False), context=CORE21), "EXTENSION_CONTEXT",
+                "Patient.extension[0]")
+    assert "Patient.contact" in issue.message
+
+
+def test_extension_with_a_context_that_cannot_be_judged_is_said_not_checked(validator):
+    """A FHIRPath context that is more than a path is not evaluated: said, never passed in silence."""
+    fresh = type(validator)(validator.store)
+    schema = fresh.schema(FR_COMMENT, CORE21)
+    schema.context = [{"type": "fhirpath", "expression": "Patient.contact.where(relationship.exists())"}]
+    result = fresh.validate(_patient_with_comment(False), context=CORE21)
+    issue = one(result, "EXTENSION_CONTEXT_NOT_CHECKED", "Patient.extension[0]")
+    assert issue.severity == "information" and "where(relationship.exists())" in issue.message
+    assert ("EXTENSION_CONTEXT", "Patient.extension[0]") not in errors(result)
