@@ -85,7 +85,7 @@ class ElementDef:
     max_text: str = "*"
     required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
     optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
-    has_invariants: bool = False  # an invariant other than ele-1 (checked structurally) applies
+    has_invariants: bool = False  # a constraint other than ele-1 (checked structurally) applies
     invariant_plans: dict[str, list] = field(default_factory=dict, repr=False)  # per type code, see Validator
 
     @property
@@ -259,7 +259,7 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
         pattern=_value_of(raw, "pattern"),
         binding=binding,
         constraints=constraints,
-        has_invariants=any(c.key != "ele-1" and c.expression for c in constraints),
+        has_invariants=any(c.key != "ele-1" for c in constraints),
         slicing=slicing,
         must_support=bool(raw.get("mustSupport", False)),
         content_reference=raw.get("contentReference"),

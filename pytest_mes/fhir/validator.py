@@ -23,7 +23,7 @@ from pytest_mes.fhir.compiler import (
     compile_structure_definition,
     primitive_rule,
 )
-from pytest_mes.fhir.invariants import native_for
+from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Issue, ValidationResult, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
 from pytest_mes.fhir.slicing import SliceIndex
@@ -31,6 +31,11 @@ from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
 
 __all__ = ["Issue", "ValidationResult", "Validator"]
+
+
+def _text_only(value: Any, ctx: object) -> bool:
+    """A constraint stated in words only (PDSm's constr-bind-*): it cannot be evaluated, so it is said."""
+    raise NotEvaluable("règle énoncée en texte seulement, sans expression FHIRPath : à vérifier à la main")
 
 
 class Validator:
@@ -171,10 +176,10 @@ class Validator:
         seen: set[tuple[str, str | None]] = set()
         result: list[tuple[Constraint, Any]] = []
         for c in constraints:
-            if (c.key, c.expression) in seen or c.key == "ele-1" or not c.expression:
-                continue  # ele-1 is checked structurally; text-only constraints cannot be enforced
+            if (c.key, c.expression) in seen or c.key == "ele-1":
+                continue  # ele-1 is checked structurally
             seen.add((c.key, c.expression))
-            native = native_for(c.key, c.expression) if c.expression else None
+            native = native_for(c.key, c.expression) if c.expression else _text_only
             result.append((c, native))
         elem.invariant_plans[type_code] = result
         return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fhir.conftest import errors, one
+from tests.fhir.conftest import errors, found, one
 
 GAP = "ans.fhir.fr.gap#3.0.0"
 PDSM = "ans.fhir.fr.pdsm#3.1.1"
@@ -465,3 +465,15 @@ def test_extension_with_a_context_that_cannot_be_judged_is_said_not_checked(vali
     issue = one(result, "EXTENSION_CONTEXT_NOT_CHECKED", "Patient.extension[0]")
     assert issue.severity == "information" and "where(relationship.exists())" in issue.message
     assert ("EXTENSION_CONTEXT", "Patient.extension[0]") not in errors(result)
+
+
+def test_constraint_stated_in_words_only_is_said_not_checked(validator, examples):
+    """PDSm's constr-bind-* rules have no FHIRPath expression: each one that applies is reported as not
+    checked (information), where it applies, never passed in silence nor failed."""
+    doc = examples(PDSM, "DocumentReference-exemple-pdsm-documentreference.json")
+    result = validator.validate(doc, context=PDSM)
+    issue = one(result, "INVARIANT_NOT_CHECKED", "DocumentReference.type")
+    assert issue.severity == "information" and issue.source.startswith("constr-bind-type")
+    assert "texte seulement" in issue.message
+    del doc["type"]
+    assert ("INVARIANT_NOT_CHECKED", "DocumentReference.type") not in found(validator.validate(doc, context=PDSM))
