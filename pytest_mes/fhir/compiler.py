@@ -72,7 +72,9 @@ class ElementDef:
     schema: Schema = field(repr=False)
     slice_name: str | None = None
     children: dict[str, ElementDef] = field(default_factory=dict, repr=False)
-    json_names: dict[str, tuple[ElementDef, str]] = field(default_factory=dict, repr=False)
+    # JSON property -> (child, its type there, its "_" companion's name for a primitive, else None)
+    json_names: dict[str, tuple[ElementDef, str, str | None]] = field(default_factory=dict, repr=False)
+    grouped: bool = False  # a choice or sliced element: its items are checked together
     fixed: Any = None
     pattern: Any = None
     binding: tuple[str, str] | None = None  # (strength, valueSet)
@@ -273,14 +275,14 @@ def _cap(code: str) -> str:
 
 
 def _index_json_names(node: ElementDef) -> None:
-    names: dict[str, tuple[ElementDef, str]] = {}
+    names: dict[str, tuple[ElementDef, str, str | None]] = {}
     for name, child in node.children.items():
-        if child.choice:
-            for t in child.types:
-                names[name + _cap(t.code)] = (child, t.code)
-        else:
-            names[name] = (child, child.types[0].code if child.types else "")
+        codes = [(name + _cap(t.code), t.code) for t in child.types] if child.choice else \
+            [(name, child.types[0].code if child.types else "")]
+        for key, code in codes:
+            names[key] = (child, code, "_" + key if code in PRIMITIVES else None)
     node.json_names = names
+    node.grouped = node.choice or bool(node.slices)
     node.required = [c for c in node.children.values() if c.min > 0]
     node.optional_ms = [c for c in node.children.values() if c.must_support and c.min == 0 and c.max != 0]
 

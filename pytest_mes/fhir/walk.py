@@ -169,7 +169,8 @@ class Walk(SlicingChecks, ReferenceChecks):
         ts = self.v.type_schema(type_code)
         return ts.root if ts is not None else None
 
-    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str) -> tuple[ElementDef, str] | None:
+    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str
+                           ) -> tuple[ElementDef, str, str | None] | None:
         """A child a (hand-made) snapshot left out of a partially unrolled element: its type defines it."""
         if holder.schema.root is holder or type_code in ("BackboneElement", "Element", "") or \
                 type_code in self.v.resource_types:
@@ -208,7 +209,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if key[:1] == "_":
                     base_key = key[1:]
                     hit = names.get(base_key)
-                    if hit is None or hit[1] not in PRIMITIVES:
+                    if hit is None or hit[2] is None:  # not a primitive: no companion
                         self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
                                  type=holder.path)
                     elif base_key not in obj:
@@ -222,13 +223,12 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
                              type=holder.path)
                     continue
-            child, tcode = hit
-            primitive = tcode in PRIMITIVES
-            companion = obj.get("_" + key) if primitive else None
+            child, tcode, companion_key = hit
+            companion = obj.get(companion_key) if companion_key is not None else None
             if companion is None and val is not None:
                 # The common shapes: checked on the spot, or grouped when the element is sliced (its items
                 # are sorted all at once) or a choice (several keys, one element). Anything else: collect().
-                grouped = child.choice or bool(child.slices)
+                grouped = child.grouped
                 if child.is_array:
                     if type(val) is list and val and None not in val:
                         items = [(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)]
@@ -247,7 +247,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     present.add(child)
                     if child.max == 0 or child.min > 1:
                         self.check_count(holder, child, 1, loc)
-                    if primitive:
+                    if companion_key is not None:
                         self.check_primitive(child, val, None, tcode, f"{loc}.{key}")
                     else:
                         self.check_item(child, val, None, tcode, f"{loc}.{key}")
