@@ -268,7 +268,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             else:
                 self.check_items(child, items, elem, type_code)
         for child in holder.required:
-            if child not in present:
+            if child not in present and child not in groups:  # in groups without items: counted above
                 self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
                          min=child.min, max=child.max_text)
         if self.v.must_support and holder.optional_ms and holder.schema.derivation == "constraint":
