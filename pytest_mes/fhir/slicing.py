@@ -102,27 +102,24 @@ class SlicingChecks:
         """The lookup table of a slicing whose slices all state string values at every discriminator
         path (extensions by url, identifiers by system…), or None: computed once per sliced element."""
         indexes = self.v._slice_indexes
-        if base in indexes:
-            return indexes[base]
-        index = None
+        if base not in indexes:
+            indexes[base] = self.build_slice_index(base)
+        return indexes[base]
+
+    def build_slice_index(self, base: ElementDef) -> SliceIndex | None:
         discriminators = base.slicing.discriminators if base.slicing else ()
-        if discriminators and all(t in ("value", "pattern") for t, _ in discriminators):
-            tables: list[dict[str, set[int]]] = [{} for _ in discriminators]
-            for i, s in enumerate(base.slices):
-                for table, (_, path) in zip(tables, discriminators, strict=True):
-                    plan = self.discriminator_plan(s, path)
-                    stated = plan[1] + plan[2] if plan is not None else []
-                    if not stated or not all(type(x) is str for x in stated):
-                        break
-                    for x in stated:
-                        table.setdefault(x, set()).add(i)
-                else:
-                    continue
-                break
-            else:
-                index = SliceIndex(tuple(p for _, p in discriminators), tables)
-        indexes[base] = index
-        return index
+        if not discriminators or any(t not in ("value", "pattern") for t, _ in discriminators):
+            return None
+        tables: list[dict[str, set[int]]] = [{} for _ in discriminators]
+        for i, s in enumerate(base.slices):
+            for table, (_, path) in zip(tables, discriminators, strict=True):
+                plan = self.discriminator_plan(s, path)
+                stated = plan[1] + plan[2] if plan is not None else []
+                if not stated or any(type(x) is not str for x in stated):
+                    return None  # a slice states nothing or more than strings there: tried one by one
+                for x in stated:
+                    table.setdefault(x, set()).add(i)
+        return SliceIndex(tuple(p for _, p in discriminators), tables)
 
     def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef,
                       values_at: dict[str, list[tuple[Any, str]]]) -> bool | None:
