@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
+from pytest_mes.fhir.issues import Issue
 from pytest_mes.fhir.packages import FHIR_BASE
 
 
@@ -20,14 +21,14 @@ class ReferenceChecks:
         if ref.startswith("#"):
             for c in _as_list(self.root.get("contained")):
                 if isinstance(c, dict) and c.get("id") == ref[1:]:
-                    return c, c.get("resourceType")
+                    return c, _type_of(c)
             return None, None
         for index in reversed(self.bundles):
             found = index.get(ref)
             if found is None and not ref.startswith(("urn:", "http:", "https:")):
                 found = index.get("/" + ref)
             if found is not None:
-                return found, found.get("resourceType")
+                return found, _type_of(found)
         if ref.startswith("urn:"):
             return None, None
         parts = ref.split("/")
@@ -69,27 +70,42 @@ class ReferenceChecks:
                      profiles=", ".join(profiles))
 
     def conforms(self, resource: dict, profile: str, context: str | None) -> bool:
+        """Whether `resource` conforms to `profile` (a reference target, a ``profile`` discriminator)."""
+        c = self.conformance
         key = (id(resource), profile)
-        if key not in self.conf_memo:
-            self.conf_memo[key] = None  # checking: re-entered through a reference cycle, it is assumed
-            schema = self.v.schema(profile, context)
-            if schema is None:
-                found = True  # not loadable: cannot be judged here (reported where the profile is used)
-            elif schema.type != resource.get("resourceType"):
-                found = False
-            else:
-                # A resource declaring a profile derived from this one (gap-fr-slot from fr-core-slot)
-                # conforms to it when it conforms to the derived one, whose walk the main walk replays.
-                derived = self.declared_derivation(resource, schema, context)
-                found = derived is not None and self.walk_for_conformance(resource, derived, context)
-                found = found or self.walk_for_conformance(resource, schema, context)
-            self.conf_memo[key] = found
+        if key in c.verdicts:
+            found = c.verdicts[key]
+            if found is None:  # being checked: a reference cycle, where conformance is assumed
+                c.assume(key)
+                return True
             return found
-        found = self.conf_memo[key]
-        if found is None:
-            self.replays.assumed()
-            return True  # assume conformance while checking: breaks reference cycles
+        c.verdicts[key] = None
+        c.open.append(key)
+        try:
+            found = self.judge_conformance(resource, profile, context, key)
+        finally:
+            c.open.pop()
+        if key in c.provisional:
+            # It leaned on an assumption about a check still open: asked again later, judged again.
+            c.provisional.discard(key)
+            del c.verdicts[key]
+        else:
+            c.verdicts[key] = found
         return found
+
+    def judge_conformance(self, resource: dict, profile: str, context: str | None, key: tuple[int, str]) -> bool:
+        schema = self.v.schema(profile, context)
+        if schema is None:
+            return True  # not loadable: cannot be judged here (reported where the profile is used)
+        if schema.type != resource.get("resourceType"):
+            return False
+        # A resource declaring a profile derived from this one (gap-fr-slot from fr-core-slot) conforms
+        # to it when it conforms to the derived one, whose walk the main walk then replays.
+        derived = self.declared_derivation(resource, schema, context)
+        if derived is not None and self.walk_for_conformance(resource, derived, context, key) and \
+                key not in self.conformance.provisional:
+            return True
+        return self.walk_for_conformance(resource, schema, context, key)
 
     def declared_derivation(self, resource: dict, schema: Schema, context: str | None) -> Schema | None:
         """A profile in the resource's ``meta.profile`` that derives from `schema`, if any."""
@@ -101,25 +117,53 @@ class ReferenceChecks:
                 return declared
         return None
 
-    def walk_for_conformance(self, resource: dict, schema: Schema, context: str | None) -> bool:
-        """Validate `resource` against `schema` in a walk of its own; keep its issues for a replay."""
+    def walk_for_conformance(self, resource: dict, schema: Schema, context: str | None, key: tuple[int, str]
+                             ) -> bool:
+        """Validate `resource` against `schema` in a walk of its own; keep its issues for a replay when
+        they do not depend on an assumption."""
         sub = type(self)(self.v)  # a fresh walk of the same kind
         sub.bundles = self.bundles
-        sub.conf_memo = self.conf_memo
-        sub.replays = replays = self.replays
-        contained = any(resource is c for c in _as_list(self.root.get("contained")))
+        sub.conformance = c = self.conformance
+        contained = any(resource is x for x in _as_list(self.root.get("contained")))
         sub.root = self.root if contained else resource
-        pkg = schema.package if schema.package != self.v._core_key else context
-        key = (id(resource), schema.canonical, pkg)
-        replays.open.append(key)
-        try:
-            sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained,
-                                  declared=False)
-        finally:
-            replays.open.pop()
-        if not contained and not sub.said and key not in replays.tainted:
-            replays.found[key] = sub.issues
-        return not any(i.severity in ("error", "fatal") for i in sub.issues)
+        sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)
+        ok = not any(i.severity in ("error", "fatal") for i in sub.issues)
+        # A cycle's first check assumed itself conformant: its walk stands only if it is.
+        if not contained and not sub.said and key not in c.provisional and (ok or key not in c.assumed):
+            pkg = schema.package if schema.package != self.v._core_key else context
+            c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles)] = sub.issues
+        return ok
+
+
+class Conformance:
+    """What the walks of one validation know of conformance, shared by the main walk and the walks
+    conforms() starts: verdicts (None: being checked), the checks open, the ones whose verdict leaned
+    on an assumption about an open check (a reference cycle) and are therefore not kept, and the
+    issues of the walks done to reach a verdict, which the main walk says again instead of walking
+    the same resource against the same profile, in the same Bundles, a second time (a Bundle
+    profile's ``profile:resource`` slices validate each entry to sort it)."""
+
+    __slots__ = ("assumed", "open", "provisional", "verdicts", "walked")
+
+    def __init__(self) -> None:
+        self.verdicts: dict[tuple[int, str], bool | None] = {}
+        self.open: list[tuple[int, str]] = []
+        self.provisional: set[tuple[int, str]] = set()
+        self.assumed: set[tuple[int, str]] = set()
+        self.walked: dict[tuple, list[Issue]] = {}
+
+    def assume(self, key: tuple[int, str]) -> None:
+        """`key` is re-entered while open: the checks opened since depend on its assumed conformance."""
+        self.assumed.add(key)
+        self.provisional.update(self.open[self.open.index(key) + 1:])
+
+    @staticmethod
+    def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> tuple:
+        # The Bundles open around the resource resolve its references: part of the key.
+        return id(resource), canonical, pkg, tuple(map(id, bundles))
+
+    def replay(self, resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> list[Issue] | None:
+        return self.walked.get(self.walk_key(resource, canonical, pkg, bundles))
 
 
 def _bundle_index(bundle: dict) -> dict[str, dict]:
@@ -138,6 +182,12 @@ def _bundle_index(bundle: dict) -> dict[str, dict]:
         if isinstance(rtype, str) and isinstance(rid, str):
             index.setdefault(f"/{rtype}/{rid}", resource)
     return index
+
+
+def _type_of(resource: dict) -> str | None:
+    """A resource's type, when it has a usable one (a malformed one is reported where it stands)."""
+    rtype = resource.get("resourceType")
+    return rtype if isinstance(rtype, str) else None
 
 
 def _as_list(value: Any) -> list:

@@ -20,7 +20,7 @@ from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, PrimitiveRule, Sche
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE
-from pytest_mes.fhir.references import ReferenceChecks, _bundle_index
+from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ _JSON_KIND_TEXT = {"bool": "booléen JSON", "int": "entier JSON", "number": "nom
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("bundles", "conf_memo", "container", "done", "issues", "pkg", "replays", "resource", "root",
+    __slots__ = ("bundles", "conformance", "container", "done", "issues", "pkg", "resource", "resource_loc", "root",
                  "said", "v")
 
     def __init__(self, validator: Validator):
@@ -60,10 +60,10 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.issues: list[Issue] = []
         self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
         self.said: set[tuple[int, str]] = set()  # (slice, path) of the messages said once
-        self.conf_memo: dict[tuple[int, str], bool | None] = {}  # None: being checked
-        self.replays = Replays()  # shared with the walks of conforms(): what they found, to say again
+        self.conformance = Conformance()  # shared with the walks conforms() starts
         self.bundles: list[dict[str, dict]] = []
         self.resource: dict = {}
+        self.resource_loc = ""  # where the resource being walked is: element paths are taken from there
         self.root: dict = {}
         self.pkg: str | None = None  # package of the profile being walked: context for unversioned urls
         self.container: tuple[str, str] = ("", "")  # (element path, type) holding the extensions being checked
@@ -130,8 +130,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
                 return
             schemas.insert(0, base)
-        saved = (self.resource, self.root, self.pkg)
-        self.resource = res
+        saved = (self.resource, self.resource_loc, self.root, self.pkg)
+        self.resource, self.resource_loc = res, loc
         if not contained:
             self.root = res
         pushed = False
@@ -148,7 +148,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.pkg = schema.package
                 elif context is not None:
                     self.pkg = context
-                replay = None if contained else self.replays.get(res, schema.canonical, self.pkg)
+                around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
+                replay = None if contained else self.conformance.replay(res, schema.canonical, self.pkg, around)
                 if replay is not None:  # conforms() walked it already, for a slice or a reference
                     self.issues.extend(relocated(replay, loc))
                     continue
@@ -156,7 +157,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         finally:
             if pushed:
                 self.bundles.pop()
-            self.resource, self.root, self.pkg = saved
+            self.resource, self.resource_loc, self.root, self.pkg = saved
 
     # ---- complex elements -----------------------------------------------------------------------
     def holder_for(self, elem: ElementDef, type_code: str) -> ElementDef | None:
@@ -556,7 +557,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             return
         judged = [c for c in contexts if c.get("type") == "element" or (
             c.get("type") == "fhirpath" and _PLAIN_PATH.fullmatch(str(c.get("expression", ""))))]
-        if self.in_context(judged, url):
+        # A context names the element by its path in a resource (Patient.name) or in a datatype
+        # (Address.line): both the path from the resource and the one in the definitions walked count.
+        if self.in_context(judged, url, self.element_path(loc)) or self.in_context(judged, url, self.container[0]):
             return
         if len(judged) < len(contexts):
             self.add("information", "EXTENSION_CONTEXT_NOT_CHECKED", loc, schema.canonical, url=url,
@@ -565,9 +568,17 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
                  contexts=", ".join(str(c.get("expression")) for c in contexts))
 
-    def in_context(self, contexts: list[dict], url: str) -> bool:
-        """Whether the element holding the extension being checked is one of these element contexts."""
-        path, type_code = self.container
+    def element_path(self, extension_loc: str) -> str:
+        """The path of the element holding the extension at `extension_loc`, from its resource:
+        ``Bundle.entry[0].resource.name[0].extension[1]`` -> ``Patient.name``, whatever definitions
+        (a datatype profile, the datatype) the walk went through to get there."""
+        holder = extension_loc.rpartition(".")[0]
+        steps = _INDEX_OR_TYPE.sub("", holder[len(self.resource_loc):])
+        return f"{self.resource.get('resourceType')}{steps}"
+
+    def in_context(self, contexts: list[dict], url: str, path: str) -> bool:
+        """Whether the element at `path` holding the extension being checked is one of these contexts."""
+        type_code = self.container[1]
         resource_root = "." not in path and type_code in self.v.resource_types
         # The core specification's own definitions use some of its extensions next to their declared
         # context (structuredefinition-fhir-type on ElementDefinition.type, declared for .type.code);
@@ -586,35 +597,12 @@ class Walk(SlicingChecks, ReferenceChecks):
         return False
 
 
-class Replays:
-    """The issues a walk of conforms() found on a resource against one profile, kept so that the main
-    walk, reaching the same resource and profile in the same state (package context, not contained),
-    says them again instead of walking it a second time: a Bundle profile's ``profile:resource`` slices
-    validate each entry to sort it, then the entry is validated in its slice.
-
-    A walk whose verdict leaned on an assumption (conforms() re-entered for a resource it is still
-    checking: a reference cycle) or that said a message meant to be said once is not kept."""
-
-    __slots__ = ("found", "open", "tainted")
-
-    def __init__(self) -> None:
-        self.found: dict[tuple[int, str, str | None], list[Issue]] = {}
-        self.open: list[tuple[int, str, str | None]] = []  # the conforms() walks in progress
-        self.tainted: set[tuple[int, str, str | None]] = set()
-
-    def get(self, res: dict, canonical: str, pkg: str | None) -> list[Issue] | None:
-        return self.found.get((id(res), canonical, pkg))
-
-    def assumed(self) -> None:
-        """conforms() answered from an assumption: the walks in progress depend on it."""
-        self.tainted.update(self.open)
-
-
 def relocated(issues: list[Issue], loc: str) -> list[Issue]:
     """Issues found at the placeholder location "x", moved under `loc`."""
     return [replace(i, expression=loc + i.expression[1:]) for i in issues]
 
 
+_INDEX_OR_TYPE = re.compile(r"\[\d+\]|\.ofType\([^)]*\)")
 _PLAIN_PATH = re.compile(r"[A-Z][A-Za-z]*(\.[a-z][A-Za-z]*(\[x\])?)*")  # a FHIRPath context that is an element path
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _WHITESPACE = re.compile(r"\s+", re.ASCII)

@@ -15,6 +15,7 @@ GAP = "ans.fhir.fr.gap#3.0.0"
 PDSM = "ans.fhir.fr.pdsm#3.1.1"
 CORE21 = "hl7.fhir.fr.core#2.1.0"
 CORE22 = "hl7.fhir.fr.core#2.2.0"
+FR_PATIENT = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient"
 PDSM_SD = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
 GAP_SD = "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/"
 
@@ -477,3 +478,16 @@ def test_constraint_stated_in_words_only_is_said_not_checked(validator, examples
     assert "texte seulement" in issue.message
     del doc["type"]
     assert ("INVARIANT_NOT_CHECKED", "DocumentReference.type") not in found(validator.validate(doc, context=PDSM))
+
+
+@pytest.mark.parametrize("core", [CORE21, CORE22])
+def test_extension_context_judged_where_a_datatype_profile_walks(validator, core):
+    """Patient.name is checked through FR Core's HumanName profile: the birth-list given name extension,
+    allowed on Patient.name, is judged at Patient.name, not at the profile's HumanName."""
+    version = core.split("#")[1]
+    patient = {"resourceType": "Patient", "meta": {"profile": [FR_PATIENT + "|" + version]},
+               "name": [{"family": "Martin", "given": ["Jeanne"], "extension": [
+                   {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-birth-list-given-name",
+                    "valueString": "Jeanne Marie"}]}]}
+    result = validator.validate(patient, context=core)
+    assert not [i for i in result.issues if i.message_id.startswith("EXTENSION_CONTEXT")], result.issues

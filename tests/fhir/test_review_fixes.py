@@ -414,3 +414,13 @@ def test_narratives_judged_by_their_tags_as_by_expat_events(store):
                 answered += 1
                 assert fast == _narrative_by_events(div, content), div
     assert answered > 0.9 * 2 * len(corpus)
+
+
+@pytest.mark.parametrize("bad_type", [["Organization"], {"x": 1}, 12])
+def test_reference_to_a_resource_with_a_malformed_type_does_not_crash(validator, bad_type):
+    """The target's resourceType is reported where it stands; the reference to it is not judged."""
+    patient = {"resourceType": "Patient", "managingOrganization": {"reference": "#o"},
+               "contained": [{"resourceType": bad_type, "id": "o"}]}
+    result = validator.validate(patient)
+    assert ("NOT_A_RESOURCE", "Patient.contained[0]") in {(i.message_id, i.expression) for i in result.errors}
+    assert not [i for i in result.issues if i.message_id in ("INTERNAL_ERROR", "REF_TARGET_TYPE")]

@@ -8,9 +8,8 @@ import copy
 
 import pytest
 
-from pytest_mes.fhir.references import ReferenceChecks
+from pytest_mes.fhir.references import Conformance, ReferenceChecks
 from pytest_mes.fhir.validator import Validator
-from pytest_mes.fhir.walk import Replays
 from tests.fhir.conftest import errors
 
 GAP = "ans.fhir.fr.gap#3.0.0"
@@ -73,17 +72,17 @@ def _cases(examples) -> list[tuple[str, dict, str]]:
 def test_replayed_walks_give_the_issues_of_walking_again(validator, examples, monkeypatch):
     cases = _cases(examples)
     hits = []
-    real_get = Replays.get
+    real_replay = Conformance.replay
 
-    def counting_get(self, res, canonical, pkg):
-        found = real_get(self, res, canonical, pkg)
+    def counting_replay(self, *args):
+        found = real_replay(self, *args)
         hits.append(found is not None)
         return found
 
-    monkeypatch.setattr(Replays, "get", counting_get)
+    monkeypatch.setattr(Conformance, "replay", counting_replay)
     shared = [validator.validate(copy.deepcopy(bundle), context=ctx).issues for _, bundle, ctx in cases]
     assert sum(hits) >= 6, "the valid GAP Bundle's entries are not walked twice"
-    monkeypatch.setattr(Replays, "get", lambda self, res, canonical, pkg: None)
+    monkeypatch.setattr(Conformance, "replay", lambda self, *args: None)
     monkeypatch.setattr(ReferenceChecks, "declared_derivation", lambda self, resource, schema, context: None)
     again = [Validator(validator.store).validate(copy.deepcopy(bundle), context=ctx).issues
              for _, bundle, ctx in cases]
@@ -107,3 +106,66 @@ def test_reference_cycle_is_judged_without_replaying_an_assumption(validator, br
     # b does not conform, so neither does a (its parent), which b's partOf names.
     assert (("REF_TARGET_PROFILE", "Bundle.entry[1].resource.partOf.reference") in found) is broken
     assert (("REF_TARGET_PROFILE", "Bundle.entry[2].resource.partOf.reference") in found) is broken
+
+
+# ---- found by review: replays and verdicts must not depend on what was walked first ------------------
+FR = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+CORE22 = "hl7.fhir.fr.core#2.2.0"
+
+
+def _member(reference: str) -> dict:
+    return {"url": FR + "fr-core-organization-member", "valueReference": {"reference": reference}}
+
+
+def _ref_errors(result) -> set[tuple[str, str]]:
+    return {(m, e) for m, e in errors(result) if m.startswith("REF_")}
+
+
+def test_a_walk_replayed_only_under_the_same_bundles(validator):
+    """A Location walked (as a reference target) from inside a nested Bundle sees that Bundle's entries;
+    from the outer Bundle its managingOrganization does not resolve: the inner walk is not replayed."""
+    encounter = {"resourceType": "Encounter", "id": "enc", "meta": {"profile": [FR + "fr-core-encounter|2.1.0"]},
+                 "status": "finished", "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                                 "code": "AMB"},
+                 "location": [{"location": {"reference": "urn:uuid:loc"}}]}
+    location = {"resourceType": "Location", "id": "loc", "meta": {"profile": [FR_LOCATION + "|2.1.0"]}, "name": "L",
+                "managingOrganization": {"reference": "urn:uuid:org"}}
+    inner = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:enc", "resource": encounter},
+        {"fullUrl": "urn:uuid:org", "resource": {"resourceType": "Organization", "id": "org", "active": "yes"}}]}
+    outer = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:inner", "resource": inner}, {"fullUrl": "urn:uuid:loc", "resource": location}]}
+    assert _ref_errors(validator.validate(outer, context=CORE21)) == {
+        ("REF_TARGET_PROFILE", "Bundle.entry[0].resource.entry[0].resource.location[0].location.reference")}
+
+
+def test_a_derived_profile_decides_only_without_assumption(validator):
+    """A (declares fr-core-organization-uac) is partOf B, B is a member of A, and B fails org-1. Judging A
+    against fr-core-organization through uac leans on B being assumed conformant: not decisive."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "http://ex.org/fhir/Organization/A", "resource": {
+            "resourceType": "Organization", "id": "A", "meta": {"profile": [FR + "fr-core-organization-uac"]},
+            "name": "UAC 01 Dialyse", "partOf": {"reference": "urn:uuid:1"}}},
+        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Organization",
+                                               "extension": [_member("Organization/A")]}}]}
+    assert _ref_errors(validator.validate(bundle, context=CORE22)) == {
+        ("REF_TARGET_PROFILE", "Bundle.entry[0].resource.partOf.reference"),
+        ("REF_TARGET_PROFILE", "Bundle.entry[1].resource.extension[0].value.ofType(Reference).reference")}
+
+
+def test_verdicts_in_a_reference_cycle_do_not_depend_on_the_order_of_the_walk(validator):
+    """A is a member of B and partOf C; B is partOf C; C (no name: org-1) is a member of B. Whichever of
+    A's references is followed first, B is judged from C's final verdict, not from an assumption."""
+    org = FR + "fr-core-organization|2.2.0"
+    a = {"resourceType": "Organization", "id": "A", "meta": {"profile": [org]}, "name": "A",
+         "extension": [_member("urn:uuid:B")], "partOf": {"reference": "urn:uuid:C"}}
+    b = {"resourceType": "Organization", "id": "B", "name": "B", "partOf": {"reference": "urn:uuid:C"}}
+    c = {"resourceType": "Organization", "id": "C", "extension": [_member("urn:uuid:B")]}
+    expected = {("REF_TARGET_PROFILE", "Bundle.entry[0].resource.extension[0].value.ofType(Reference).reference"),
+                ("REF_TARGET_PROFILE", "Bundle.entry[0].resource.partOf.reference"),
+                ("REF_TARGET_PROFILE", "Bundle.entry[2].resource.extension[0].value.ofType(Reference).reference")}
+    for first in ("extension", "partOf"):
+        a_ordered = {k: a[k] for k in sorted(a, key=lambda k: k != first)}  # dicts keep insertion order
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+            {"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in (a_ordered, b, c)]}
+        assert _ref_errors(Validator(validator.store).validate(bundle, context=CORE22)) == expected, first
