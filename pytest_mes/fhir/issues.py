@@ -150,6 +150,15 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "La ressource référencée ({target}) n'est conforme à aucun des profils attendus : {profiles}.",
     ),
+    "REF_CHAIN_CUT": (
+        "informational",
+        "Conformité des ressources référencées non vérifiée au-delà de {depth} références en chaîne "
+        "(chaque cible est jugée sur ses propres références) : la fin de la chaîne est supposée conforme.",
+    ),
+    "TOO_DEEP": (
+        "too-costly",
+        "Document trop profondément imbriqué pour être validé : ressource non vérifiée.",
+    ),
     "REF_NOT_CHECKED": (
         "informational",
         "Cible de la référence {reference} non vérifiée : profil(s) cible(s) introuvable(s) dans les paquets "

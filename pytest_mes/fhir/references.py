@@ -12,6 +12,8 @@ from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.issues import Issue
 from pytest_mes.fhir.packages import FHIR_BASE
 
+MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (each one is a nested walk)
+
 
 class ReferenceChecks:
     """Checks of Reference elements."""
@@ -79,6 +81,12 @@ class ReferenceChecks:
                 c.assume(key)
                 return True
             return found
+        if len(c.open) >= MAX_CHAIN:
+            # A chain of references this long (each target judged through its own references) is not
+            # followed further: its end is assumed conformant, and the report says so once.
+            c.provisional.update(c.open)
+            c.cut = True
+            return True
         c.verdicts[key] = None
         c.open.append(key)
         try:
@@ -143,9 +151,10 @@ class Conformance:
     the same resource against the same profile, in the same Bundles, a second time (a Bundle
     profile's ``profile:resource`` slices validate each entry to sort it)."""
 
-    __slots__ = ("assumed", "open", "provisional", "verdicts", "walked")
+    __slots__ = ("assumed", "cut", "open", "provisional", "verdicts", "walked")
 
     def __init__(self) -> None:
+        self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
         self.verdicts: dict[tuple[int, str], bool | None] = {}
         self.open: list[tuple[int, str]] = []
         self.provisional: set[tuple[int, str]] = set()

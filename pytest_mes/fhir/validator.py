@@ -24,8 +24,9 @@ from pytest_mes.fhir.compiler import (
     primitive_rule,
 )
 from pytest_mes.fhir.invariants import NotEvaluable, native_for
-from pytest_mes.fhir.issues import Issue, ValidationResult, sort_issues
+from pytest_mes.fhir.issues import Issue, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
+from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
@@ -215,5 +216,11 @@ class Validator:
                 run.add("error", "PROFILE_NOT_FOUND", rtype, source=reason or "", url=url)
             else:
                 explicit.append(schema)
-        run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
+        try:
+            run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
+        except RecursionError:
+            # Nesting deeper than Python's stack (thousands of levels): said, not a crash.
+            return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
+        if run.conformance.cut:
+            run.add("information", "REF_CHAIN_CUT", rtype, depth=MAX_CHAIN)
         return ValidationResult(sort_issues(run.issues))

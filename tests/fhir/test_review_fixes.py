@@ -424,3 +424,34 @@ def test_reference_to_a_resource_with_a_malformed_type_does_not_crash(validator,
     result = validator.validate(patient)
     assert ("NOT_A_RESOURCE", "Patient.contained[0]") in {(i.message_id, i.expression) for i in result.errors}
     assert not [i for i in result.issues if i.message_id in ("INTERNAL_ERROR", "REF_TARGET_TYPE")]
+
+
+def _organization_chain(n: int, broken_last: bool = False) -> dict:
+    """n FR Core Organizations, each partOf the next (target profile fr-core-organization)."""
+    profile = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-organization|2.2.0"
+    entries = [{"fullUrl": f"urn:uuid:o{i}", "resource": {
+        "resourceType": "Organization", "id": f"o{i}", "meta": {"profile": [profile]}, "name": f"O{i}",
+        **({"partOf": {"reference": f"urn:uuid:o{i + 1}"}} if i + 1 < n else {})}} for i in range(n)]
+    if broken_last:
+        del entries[-1]["resource"]["name"]  # org-1: a name or an identifier
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_a_long_chain_of_references_is_cut_and_said(validator):
+    """Each target's profile is judged through its own references, a walk inside a walk: a chain of 300
+    is followed 20 deep, said once, and never blows Python's stack."""
+    result = validator.validate(_organization_chain(300), context="hl7.fhir.fr.core#2.2.0")
+    assert [i.message_id for i in result.issues if i.message_id == "REF_CHAIN_CUT"] == ["REF_CHAIN_CUT"]
+    assert not result.errors
+    short = validator.validate(_organization_chain(5, broken_last=True), context="hl7.fhir.fr.core#2.2.0")
+    assert ("REF_TARGET_PROFILE", "Bundle.entry[3].resource.partOf.reference") in {
+        (i.message_id, i.expression) for i in short.errors}
+    assert "REF_CHAIN_CUT" not in {i.message_id for i in short.issues}
+
+
+def test_nesting_deeper_than_the_stack_is_a_fatal_issue_not_a_crash(validator):
+    extension: dict = {"url": "urn:x", "valueString": "fin"}
+    for _ in range(3000):
+        extension = {"url": "urn:x", "extension": [extension]}
+    result = validator.validate({"resourceType": "Patient", "extension": [extension]})
+    assert [(i.severity, i.message_id) for i in result.issues] == [("fatal", "TOO_DEEP")]
