@@ -215,7 +215,7 @@ def make_issue(severity: str, message_id: str, expression: str, source: str = ""
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-def _location_key(expression: str) -> tuple:
+def location_key(expression: str) -> tuple:
     # Indexes compare as numbers, so entry[10] sorts after entry[9].
     parts: list[Any] = _INDEX.split(expression)  # names at even positions, indexes at odd ones
     parts[1::2] = map(int, parts[1::2])
@@ -225,7 +225,7 @@ def _location_key(expression: str) -> tuple:
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     """Stable, documented order: by location (document order of indexes), then severity, then message."""
     unique = list({(i.severity, i.code, i.expression, i.message): i for i in reversed(list(issues))}.values())
-    return sorted(unique, key=lambda i: (_location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
+    return sorted(unique, key=lambda i: (location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
+from pytest_mes.fhir.issues import make_issue
 from pytest_mes.fhir.references import _as_list
 
 
@@ -133,11 +134,9 @@ class SlicingChecks:
             if dtype in ("value", "pattern") and self.undeterminable(s, path):
                 # Nothing at the path says what the slice holds (no fixed value, pattern or required
                 # binding): the slice can never be told apart. Not checked, said once, never guessed.
-                key = (id(s), path)
-                if key not in self.said:
-                    self.said.add(key)
-                    self.add("information", "SLICE_UNDETERMINABLE", item[3], s.schema.source(s),
-                             slice=s.slice_name, name=base.name, path=path)
+                self.say_once((id(s), path), make_issue("information", "SLICE_UNDETERMINABLE", item[3],
+                                                        s.schema.source(s), slice=s.slice_name, name=base.name,
+                                                        path=path))
                 result = None
                 continue
             values = values_at.get(path)

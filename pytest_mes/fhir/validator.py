@@ -223,4 +223,4 @@ class Validator:
             return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
         if run.conformance.cut:
             run.add("information", "REF_CHAIN_CUT", rtype, depth=MAX_CHAIN)
-        return ValidationResult(sort_issues(run.issues))
+        return ValidationResult(sort_issues([*run.issues, *run.said.values()]))

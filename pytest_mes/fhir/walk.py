@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
-from pytest_mes.fhir.issues import Issue, make_issue
+from pytest_mes.fhir.issues import Issue, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
@@ -59,7 +59,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.v = validator
         self.issues: list[Issue] = []
         self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
-        self.said: set[tuple[int, str]] = set()  # (slice, path) of the messages said once
+        self.said: dict[tuple[int, str], Issue] = {}  # the messages said once, by what they are about
         self.conformance = Conformance()  # shared with the walks conforms() starts
         self.bundles: list[dict[str, dict]] = []
         self.resource: dict = {}
@@ -70,6 +70,12 @@ class Walk(SlicingChecks, ReferenceChecks):
 
     def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
         self.issues.append(make_issue(severity, message_id, expression, source, **values))
+
+    def say_once(self, about: tuple[int, str], issue: Issue) -> None:
+        """Keep one issue per `about`: the first in document order, whatever order the walk takes."""
+        said = self.said.get(about)
+        if said is None or location_key(issue.expression) < location_key(said.expression):
+            self.said[about] = issue
 
     # ---- resources ------------------------------------------------------------------------------
     def validate_resource(

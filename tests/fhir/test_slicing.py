@@ -255,3 +255,22 @@ def test_slices_matched_by_lookup_or_one_by_one_give_the_same_issues(validator, 
     monkeypatch.setattr(SlicingChecks, "slice_index", lambda self, base: None)
     slow = [slow_validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
     assert fast == slow
+
+
+def test_a_message_said_once_is_said_at_the_first_place_in_the_document(validator):
+    """SLICE_UNDETERMINABLE is said once per slice: at the first place in document order, whatever order
+    the walk meets the places in (a null in `contained` makes it walk that array last)."""
+    profile = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient|2.1.0"
+    contact = {"relationship": [{"coding": [{"system": "http://example.org/cs", "code": "x"}]}],
+               "name": {"family": "A"}}
+    inner = {"resourceType": "Patient", "id": "p2", "meta": {"profile": [profile]}, "contact": [contact]}
+    said = []
+    for contained in ([inner, None], [inner]):
+        for first in ("contained", "contact"):
+            fields = {"contained": contained, "contact": [contact]}
+            patient = {"resourceType": "Patient", "meta": {"profile": [profile]},
+                       **{k: fields[k] for k in sorted(fields, key=lambda k: k != first)}}
+            said.append(sorted((i.expression, i.source) for i in validator.validate(patient).issues
+                               if i.message_id == "SLICE_UNDETERMINABLE"))
+    assert said[0] and all(s == said[0] for s in said), said
+    assert {e for e, _ in said[0]} == {"Patient.contact[0].relationship[0]"}
