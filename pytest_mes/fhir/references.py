@@ -84,7 +84,7 @@ class ReferenceChecks:
         if len(c.open) >= MAX_CHAIN:
             # A chain of references this long (each target judged through its own references) is not
             # followed further: its end is assumed conformant, and the report says so once.
-            c.provisional.update(c.open)
+            c.assume(_CUT)
             c.cut = True
             return True
         c.verdicts[key] = None
@@ -93,15 +93,10 @@ class ReferenceChecks:
             found = self.judge_conformance(resource, profile, context, key)
         finally:
             c.open.pop()
-        if key in c.provisional:
-            # It leaned on an assumption about a check still open: asked again later, judged again.
-            c.provisional.discard(key)
-            del c.verdicts[key]
-        else:
-            c.verdicts[key] = found
+        c.settle(key, found)
         return found
 
-    def judge_conformance(self, resource: dict, profile: str, context: str | None, key: tuple[int, str]) -> bool:
+    def judge_conformance(self, resource: dict, profile: str, context: str | None, key: tuple) -> bool:
         schema = self.v.schema(profile, context)
         if schema is None:
             return True  # not loadable: cannot be judged here (reported where the profile is used)
@@ -111,7 +106,7 @@ class ReferenceChecks:
         # to it when it conforms to the derived one, whose walk the main walk then replays.
         derived = self.declared_derivation(resource, schema, context)
         if derived is not None and self.walk_for_conformance(resource, derived, context, key) and \
-                key not in self.conformance.provisional:
+                not self.conformance.heads.get(key):
             return True
         return self.walk_for_conformance(resource, schema, context, key)
 
@@ -125,7 +120,7 @@ class ReferenceChecks:
                 return declared
         return None
 
-    def walk_for_conformance(self, resource: dict, schema: Schema, context: str | None, key: tuple[int, str]
+    def walk_for_conformance(self, resource: dict, schema: Schema, context: str | None, key: tuple
                              ) -> bool:
         """Validate `resource` against `schema` in a walk of its own; keep its issues for a replay when
         they do not depend on an assumption."""
@@ -137,7 +132,7 @@ class ReferenceChecks:
         sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)
         ok = not any(i.severity in ("error", "fatal") for i in sub.issues)
         # A cycle's first check assumed itself conformant: its walk stands only if it is.
-        if not contained and not sub.said and key not in c.provisional and (ok or key not in c.assumed):
+        if not contained and not sub.said and not c.heads.get(key) and (ok or key not in c.dependents):
             pkg = schema.package if schema.package != self.v._core_key else context
             c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles)] = sub.issues
         return ok
@@ -145,26 +140,66 @@ class ReferenceChecks:
 
 class Conformance:
     """What the walks of one validation know of conformance, shared by the main walk and the walks
-    conforms() starts: verdicts (None: being checked), the checks open, the ones whose verdict leaned
-    on an assumption about an open check (a reference cycle) and are therefore not kept, and the
-    issues of the walks done to reach a verdict, which the main walk says again instead of walking
-    the same resource against the same profile, in the same Bundles, a second time (a Bundle
-    profile's ``profile:resource`` slices validate each entry to sort it)."""
+    conforms() starts.
 
-    __slots__ = ("assumed", "cut", "open", "provisional", "verdicts", "walked")
+    ``verdicts``: per (resource, profile), True/False, or None while being checked. A check re-entered
+    while open (a reference cycle) is assumed conformant; the checks opened since then depend on that
+    assumption: their verdicts are kept while it holds (so that the rest of the cycle does not judge
+    them again), become final when the check they depend on ends conformant, and are dropped, to be
+    judged again if asked, when it does not. ``walked``: the issues of the walks done to reach a final
+    verdict, which the main walk says again instead of walking the same resource against the same
+    profile, in the same Bundles, a second time (a Bundle profile's ``profile:resource`` slices
+    validate each entry to sort it)."""
+
+    __slots__ = ("cut", "dependents", "heads", "open", "verdicts", "walked")
 
     def __init__(self) -> None:
-        self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
-        self.verdicts: dict[tuple[int, str], bool | None] = {}
-        self.open: list[tuple[int, str]] = []
-        self.provisional: set[tuple[int, str]] = set()
-        self.assumed: set[tuple[int, str]] = set()
+        self.verdicts: dict[tuple, bool | None] = {}
+        self.open: list[tuple] = []
+        self.heads: dict[tuple, set[tuple]] = {}  # check -> open checks it assumed
+        self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
         self.walked: dict[tuple, list[Issue]] = {}
+        self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
 
-    def assume(self, key: tuple[int, str]) -> None:
-        """`key` is re-entered while open: the checks opened since depend on its assumed conformance."""
-        self.assumed.add(key)
-        self.provisional.update(self.open[self.open.index(key) + 1:])
+    def assume(self, head: tuple) -> None:
+        """`head` is assumed conformant: every check opened after it depends on that."""
+        above = self.open[self.open.index(head) + 1:] if head in self.open else self.open
+        self.dependents.setdefault(head, set()).update(above)
+        for key in above:
+            self.heads.setdefault(key, set()).add(head)
+
+    def settle(self, key: tuple, found: bool) -> None:
+        """`key` is judged: keep its verdict, and settle the checks that assumed it conformant."""
+        self.verdicts[key] = found
+        own = self.heads.get(key, set())
+        for dependent in self.dependents.pop(key, ()):
+            heads = self.heads.get(dependent)
+            if heads is None or dependent not in self.verdicts:
+                continue  # dropped already
+            heads.discard(key)
+            if not found:
+                self.drop(dependent)
+            else:
+                heads.update(own)  # it now rests on what `key` rests on
+                for head in own:
+                    self.dependents[head].add(dependent)
+                if not heads:
+                    del self.heads[dependent]
+
+    def forget_cut(self) -> bool:
+        """Forget the verdicts resting on a cut chain (for another walk); False when there are none."""
+        if not self.cut:
+            return False
+        self.cut = False
+        for key in list(self.dependents.pop(_CUT, ())):
+            if key in self.verdicts:
+                self.drop(key)
+        return True
+
+    def drop(self, key: tuple) -> None:
+        del self.verdicts[key]
+        for head in self.heads.pop(key, ()):
+            self.dependents.get(head, set()).discard(key)
 
     @staticmethod
     def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> tuple:
@@ -173,6 +208,9 @@ class Conformance:
 
     def replay(self, resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> list[Issue] | None:
         return self.walked.get(self.walk_key(resource, canonical, pkg, bundles))
+
+
+_CUT = (0, "")  # the pseudo-check a chain cut assumes: never judged, so what depends on it stays as it is
 
 
 def _bundle_index(bundle: dict) -> dict[str, dict]:

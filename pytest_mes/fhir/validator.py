@@ -33,6 +33,8 @@ from pytest_mes.fhir.walk import Walk, _kind
 
 __all__ = ["Issue", "ValidationResult", "Validator"]
 
+MAX_PASSES = 10  # walks of one resource when chains of references are cut: MAX_CHAIN deeper each time
+
 
 def _text_only(value: Any, ctx: object) -> bool:
     """A constraint stated in words only (PDSm's constr-bind-*): it cannot be evaluated, so it is said."""
@@ -216,11 +218,20 @@ class Validator:
                 run.add("error", "PROFILE_NOT_FOUND", rtype, source=reason or "", url=url)
             else:
                 explicit.append(schema)
-        try:
-            run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
-        except RecursionError:
-            # Nesting deeper than Python's stack (thousands of levels): said, not a crash.
-            return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
-        if run.conformance.cut:
-            run.add("information", "REF_CHAIN_CUT", rtype, depth=MAX_CHAIN)
+        found_before = run.issues
+        for _ in range(MAX_PASSES):
+            run.issues = list(found_before)
+            try:
+                run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
+            except RecursionError:
+                # Nesting deeper than Python's stack (thousands of levels): said, not a crash.
+                return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
+            # A chain of references cut at MAX_CHAIN assumed its end conformant: the verdicts resting on
+            # that are forgotten and the walk done again, now knowing the far end's verdicts.
+            if not run.conformance.forget_cut():
+                break
+            run.done.clear()
+            run.said.clear()
+        else:
+            run.add("information", "REF_CHAIN_CUT", rtype, depth=MAX_CHAIN * MAX_PASSES)
         return ValidationResult(sort_issues([*run.issues, *run.said.values()]))

@@ -77,7 +77,11 @@ class ValueSetExpander:
         found = self._cache.get(key)
         if found is None:
             self._cache[key] = _Unavailable(url, "définition circulaire")  # guards import cycles
-            found = self._expand(url, context)
+            try:
+                found = self._expand(url, context)
+            finally:
+                if found is None:  # interrupted (a RecursionError in a deep walk): not a verdict to keep
+                    del self._cache[key]
             self._cache[key] = found
         return found
 

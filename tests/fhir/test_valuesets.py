@@ -96,3 +96,15 @@ def test_real_required_value_sets(store):
     system = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
     assert specialty.check(system, "SM54") is None  # ans.fr.nos is not available offline
     assert "non chargé" in specialty.why_open(system)
+
+
+def test_an_expansion_interrupted_leaves_no_verdict_behind(store, monkeypatch):
+    """A RecursionError in the middle of an expansion (a walk nested too deep) must not leave the
+    cycle guard as the ValueSet's verdict for the rest of the process."""
+    expander = ValueSetExpander(store)
+    real = ValueSetExpander._expand
+    monkeypatch.setattr(ValueSetExpander, "_expand", lambda self, url, context: (_ for _ in ()).throw(RecursionError))
+    with pytest.raises(RecursionError):
+        expander.expand("http://hl7.org/fhir/ValueSet/administrative-gender")
+    monkeypatch.setattr(ValueSetExpander, "_expand", real)
+    assert isinstance(expander.expand("http://hl7.org/fhir/ValueSet/administrative-gender"), Expansion)
