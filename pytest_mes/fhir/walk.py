@@ -244,7 +244,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                         else:
                             present.add(child)
                             self.check_count(holder, child, len(items), loc)
-                            self.check_items(child, items, elem, type_code)
+                            self.check_items(child, items, loc, elem, type_code)
                         continue
                 elif type(val) is not list:
                     if grouped:
@@ -264,16 +264,8 @@ class Walk(SlicingChecks, ReferenceChecks):
             if items:
                 present.add(child)
             self.check_count(holder, child, len(items), loc)
-            if not items:
-                continue
-            if child.slices:
-                saved = self.container
-                if child.name in ("extension", "modifierExtension"):
-                    self.container = (elem.path, type_code)
-                self.check_slices(child, items, loc)
-                self.container = saved
-            else:
-                self.check_items(child, items, elem, type_code)
+            if items:
+                self.check_items(child, items, loc, elem, type_code)
         for child in holder.required:
             if child not in present and child not in groups:  # in groups without items: counted above
                 self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
@@ -294,17 +286,21 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
                      min=child.min, max=child.max_text)
 
-    def check_items(self, child: ElementDef, items: list[tuple[Any, Any, str, str]], elem: ElementDef,
+    def check_items(self, child: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str, elem: ElementDef,
                     type_code: str) -> None:
-        """Check the occurrences of an element that is not sliced; extensions know where they are used."""
+        """Check the occurrences of `child` in the object at `loc` (an `elem` of `type_code`), through its
+        slices if it has some; extensions are told where they are used."""
         saved = self.container
         if child.name in ("extension", "modifierExtension"):
             self.container = (elem.path, type_code)
-        for value, ext, tcode, iloc in items:
-            if tcode in PRIMITIVES:
-                self.check_primitive(child, value, ext, tcode, iloc)
-            else:
-                self.check_item(child, value, ext, tcode, iloc)
+        if child.slices:
+            self.check_slices(child, items, loc)
+        else:
+            for value, ext, tcode, iloc in items:
+                if tcode in PRIMITIVES:
+                    self.check_primitive(child, value, ext, tcode, iloc)
+                else:
+                    self.check_item(child, value, ext, tcode, iloc)
         self.container = saved
 
     def collect(
