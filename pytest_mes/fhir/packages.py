@@ -577,14 +577,6 @@ class PackageStore:
             return None
         return resource
 
-    def canonicals(self, resource_type: str | None = None) -> Iterator[tuple[str, str, Package]]:
-        """``(url, version, package)`` of every indexed canonical resource, optionally of one type."""
-        for url, candidates in self._by_url.items():
-            for package, i in candidates:
-                entry = package.entries[i]
-                if resource_type is None or entry["t"] == resource_type:
-                    yield url, str(entry.get("v", "")), package
-
     def entry(self, canonical: str, context: Package | str | None = None) -> dict | None:
         """The index entry (``t`` type, ``ty`` SD type, ``u``, ``v``…) without parsing the resource."""
         found = self.resolve_entry(canonical, context)
@@ -610,7 +602,6 @@ class _Loader:
         self.registry_url = registry_url
         self.sources = sources
         self.missing: dict[str, dict[str, list[str]]] = {}  # id -> version -> [required by]
-        self.substitutes: dict[tuple[str, str], str] = {}
         self.errors: list[str] = []
 
     def _from_cache(self, pid: str, version: str) -> Package | None:

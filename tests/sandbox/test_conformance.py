@@ -74,3 +74,11 @@ def test_transaction_response_conforms(validator, fresh):
 
 def test_capability_statement_is_valid_r4(validator, sandbox):
     assert errors(validator.validate(requests.get(f"{sandbox.base_url}/metadata").json())) == []
+
+
+def test_the_documented_seed_ids_are_those_seeded():
+    """`SEED_IDS` is what test-set authors rely on: every id it names is seeded, with the type it says."""
+    from pytest_mes.sandbox.seed import SEED_IDS
+
+    seeded = {f"{r['resourceType']}/{r['id']}" for r in seed_resources()}
+    assert set(SEED_IDS) <= seeded, set(SEED_IDS) - seeded
