@@ -385,6 +385,11 @@ class Api:
                 raise FhirError(400, f"Not a valid FHIRPath Patch Parameters: {problems[0][0]}: {problems[0][1]}",
                                 "structure", expression=problems[0][0])
             new = apply_fhirpath_patch(entry.resource, parameters)
+        return self.write_patched(entry, new)
+
+    def write_patched(self, entry: Entry, new: dict[str, Any]) -> Entry:
+        """Store the result of a patch (direct or in a transaction), after the checks every patch gets."""
+        assert entry.resource is not None
         if new.get("resourceType") != entry.type or new.get("id") != entry.id:
             raise FhirError(422, "A patch may not change resourceType or id", "processing")
         if entry.type == "DocumentReference":

@@ -414,9 +414,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
             new = apply_json_patch(current.resource, operations)
         else:
             new = apply_fhirpath_patch(current.resource, body)
-        if plan.type == "DocumentReference":
-            check_metadata_patch(current.resource, new, api.defects)
-        plan.entry, plan.status = api.write(plan.type, plan.id, new, current, shape_status=422), 200
+        plan.entry, plan.status = api.write_patched(current, new), 200
     elif plan.method == "DELETE":
         if plan.id is None:
             raise plan.fail(400, "conditional delete is not supported inside a transaction", "not-supported")

@@ -319,3 +319,24 @@ def test_bench_exit_code_follows_the_target(monkeypatch, capsys, latency_ms, cod
     monkeypatch.setattr(sys, "argv", ["sandbox.py"])
     assert bench.main() == code
     assert ("MISSED" in capsys.readouterr().out) == (code == 1)
+
+
+def test_a_patch_in_a_transaction_may_not_change_the_resource_type():
+    """A PATCH entry gets the checks of a direct PATCH: it may not turn a Slot into a Patient, even where
+    no R4 package checks the result's structure (a sandbox started without packages)."""
+    import base64
+    import json
+
+    from pytest_mes.sandbox import Sandbox
+
+    operations = [{"op": "replace", "path": "/resourceType", "value": "Patient"}]
+    with Sandbox() as server:
+        slot = _free_slot(server.base_url)
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+            "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json",
+                         "data": base64.b64encode(json.dumps(operations).encode()).decode()},
+            "request": {"method": "PATCH", "url": f"Slot/{slot['id']}"}}]}
+        response = post_bundle(server.base_url, bundle)
+        assert response.status_code == 422, response.text
+        assert "may not change resourceType" in response.text
+        assert requests.get(f"{server.base_url}/Slot/{slot['id']}").json()["resourceType"] == "Slot"
