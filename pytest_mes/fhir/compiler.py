@@ -125,7 +125,8 @@ class Schema:
         return f"{self.canonical} ({element.id})"
 
 
-def _type_code(raw: dict) -> str:
+def type_code(raw: dict) -> str:
+    """The FHIR type code of an ElementDefinition.type (System.String in R4 snapshots -> string)."""
     code = raw.get("code", "")
     if code.startswith(FHIRPATH_SYSTEM):
         for ext in raw.get("extension") or ():
@@ -212,7 +213,7 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
     base_max = str((raw.get("base") or {}).get("max", max_text))
     types = [
         TypeRef(
-            code=_type_code(t),
+            code=type_code(t),
             profiles=tuple(t.get("profile") or ()),
             targets=tuple(t.get("targetProfile") or ()),
             aggregation=tuple(t.get("aggregation") or ()),

@@ -18,6 +18,8 @@ MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (eac
 class ReferenceChecks:
     """Checks of Reference elements."""
 
+    __slots__ = ()  # a mixin of Walk, which has slots
+
     def resolve_reference(self, ref: str) -> tuple[dict | None, str | None]:
         """(resolved resource or None, type) of a reference string, within the resource or its Bundles."""
         if ref.startswith("#"):

@@ -22,6 +22,8 @@ from pytest_mes.fhir.references import _as_list
 class SlicingChecks:
     """Checks of sliced elements."""
 
+    __slots__ = ()  # a mixin of Walk, which has slots
+
     def check_slices(self, base: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str) -> None:
         slicing = base.slicing
         slices = base.slices
@@ -295,7 +297,7 @@ class SlicingChecks:
                         for key, sub in val.items():
                             if key.startswith(segment) and key[len(segment):len(segment) + 1].isupper():
                                 t = key[len(segment):]
-                                t = t if t[:1].isupper() and t not in _PRIMITIVE_CAPS else _PRIMITIVE_CAPS.get(t, t)
+                                t = _PRIMITIVE_CAPS.get(t, t)  # valueString -> string, valueQuantity -> Quantity
                                 for x in sub if isinstance(sub, list) else [sub]:
                                     nxt.append((x, t))
             current = nxt

@@ -55,6 +55,7 @@ from decimal import Decimal
 from typing import Any
 
 from pytest_mes.errors import MesError
+from pytest_mes.fhir.compiler import type_code
 
 __all__ = ["FHIR_NS", "MAX_DEPTH", "XHTML_NS", "FhirXmlError", "parse_xml", "to_xml"]
 
@@ -66,17 +67,6 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_DEPTH = 200
 """Deepest element nesting accepted; real resources stay far below (protects the recursion)."""
 
-_FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
-_FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
-_SYSTEM_TO_FHIR = {
-    "String": "string",
-    "Boolean": "boolean",
-    "Integer": "integer",
-    "Decimal": "decimal",
-    "Date": "date",
-    "DateTime": "dateTime",
-    "Time": "time",
-}
 _JSON_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -227,7 +217,7 @@ class _Definitions:
                 inline = (type_name, element["path"])
             elif element.get("contentReference"):
                 inline = (type_name, element["contentReference"].partition("#")[2])
-            codes = [self._type_code(t) for t in element.get("type", [])] or [""]
+            codes = [type_code(t) for t in element.get("type", [])] or [""]
             choice = base_name.endswith("[x]")
             stem = base_name[:-3]
             for code in codes:
@@ -245,16 +235,6 @@ class _Definitions:
                 cont.elements[xml_name] = slot
                 cont.by_json[xml_name] = slot
         return cont
-
-    @staticmethod
-    def _type_code(type_: dict) -> str:
-        code = type_.get("code", "")
-        if code.startswith(_FHIRPATH_SYSTEM):
-            for ext in type_.get("extension", []):
-                if ext.get("url") == _FHIR_TYPE_EXT:
-                    return ext.get("valueUrl") or ext.get("valueUri") or "string"
-            return _SYSTEM_TO_FHIR.get(code[len(_FHIRPATH_SYSTEM) :], "string")
-        return code
 
     def _kind(self, code: str) -> str:
         if code == "xhtml":
@@ -487,12 +467,7 @@ class _Reader:
                         name=slot.base_name.removesuffix("[x]"), first=last.xml_name,
                         second=slot.xml_name)
                     continue
-                elif not slot.repeats:
-                    self.problem(self.fail(
-                        f"element '{child.name}' appears more than once but allows at most 1", child, location
-                    ), "XML_REPEATED", f"{location}.{slot.json_name}", name=child.name)
-                    continue
-            if slot.json_name in values and not slot.repeats:  # out of order and repeated: the first is kept
+            if slot.json_name in values and not slot.repeats:  # repeated (in order or not): the first is kept
                 self.problem(self.fail(
                     f"element '{child.name}' appears more than once but allows at most 1", child, location
                 ), "XML_REPEATED", f"{location}.{slot.json_name}", name=child.name)
