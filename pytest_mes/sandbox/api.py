@@ -362,8 +362,10 @@ class Api:
         self.check_type(type_, "patch")
         with self.store.transaction():
             entry = self.store.get(type_, id_)
-            if entry is None or entry.deleted:
-                raise FhirError(404 if entry is None else 410, f"{type_}/{id_} is not known", "not-found")
+            if entry is None:
+                raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
+            if entry.deleted:
+                raise FhirError(410, f"{type_}/{id_} was deleted", "deleted")
             self.check_if_match(request, entry)
             patched = self.apply_patch(entry, request)
             return self.resource_response(200, patched, request)

@@ -99,14 +99,11 @@ def capability_statement(base: str, defects: frozenset[str], *, xml: bool) -> di
             if type_ in SEARCH_INCLUDES:
                 entry["searchInclude"] = SEARCH_INCLUDES[type_]
             entry["searchParam"] = [
-                {"name": code, "definition": p.definition, "type": "token" if p.type == "special" else p.type,
+                {"name": code, "definition": p.definition, "type": p.type,
                  **({"documentation": p.documentation} if p.documentation else {})}
                 for code, p in {**COMMON, **PARAMS.get(type_, {})}.items()
                 if p.definition
             ]
-            for sp in entry["searchParam"]:
-                if sp["name"] == "near":
-                    sp["type"] = "special"
         resources.append(entry)
     formats = ["application/fhir+json", "json"]
     if xml:

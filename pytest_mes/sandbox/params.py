@@ -17,6 +17,7 @@ Getter = Callable[[dict[str, Any]], list[Any]]
 IS_ARCHIVED_URL = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
 DESIGNATION_TYPE_URL = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType"
 SOURCE_ID_URL = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId"
+MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 AUTHOR_ORG_URL = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-authorOrg"
 
 _R4 = "http://hl7.org/fhir/SearchParameter/"

@@ -21,14 +21,13 @@ from urllib.parse import parse_qsl
 from pytest_mes.sandbox.capability import INTERACTIONS
 from pytest_mes.sandbox.matching import reference_key
 from pytest_mes.sandbox.outcome import FhirError
-from pytest_mes.sandbox.params import IS_ARCHIVED_URL
+from pytest_mes.sandbox.params import IS_ARCHIVED_URL, MHD_LIST_TYPES
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
 from pytest_mes.sandbox.store import Entry
 
 if TYPE_CHECKING:
     from pytest_mes.sandbox.api import Api, Request, Response
 
-MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
 PROVIDE_RESPONSE_PROFILE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.ProvideDocumentBundleResponse"
 DOCREF_STATUS = frozenset({"current", "superseded"})
 _PATCHABLE = frozenset({"status", "securityLabel"})
@@ -85,7 +84,7 @@ def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: froz
 
 # -- ITI-105 simplified publish ---------------------------------------------------------------
 
-def _sha1(data: bytes) -> str:
+def sha1_base64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
@@ -137,7 +136,7 @@ def simplified_publish(api: Api, resource: dict[str, Any]) -> Entry:
             })
             attachment["url"] = f"Binary/{binary.id}"
             attachment["size"] = len(raw)
-            attachment["hash"] = _sha1(raw)
+            attachment["hash"] = sha1_base64(raw)
         return api.write("DocumentReference", str(uuid.uuid4()), doc, None)
 
 

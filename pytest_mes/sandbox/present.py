@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
-_WRONG_SPECIALTY_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale"
+from pytest_mes.sandbox.seed import R38
+
+_WRONG_R38 = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale"
 
 _OUTPUT_DEFECTS = frozenset({"slot-without-end", "specialty-wrong-system", "docref-without-masterid"})
 
@@ -35,6 +36,6 @@ def present(resource: dict[str, Any], base: str, defects: frozenset[str]) -> dic
     if "specialty-wrong-system" in relevant:
         for concept in shown.get("specialty", []):
             for coding in concept.get("coding", []):
-                if coding.get("system") == SPECIALTY_SYSTEM:
-                    coding["system"] = _WRONG_SPECIALTY_SYSTEM
+                if coding.get("system") == R38:
+                    coding["system"] = _WRONG_R38
     return shown

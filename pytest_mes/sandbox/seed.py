@@ -10,12 +10,13 @@ searches always find free slots. `SEED_IDS` lists what test-set authors can rely
 from __future__ import annotations
 
 import base64
-import hashlib
 from datetime import date, datetime, time, timedelta
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pytest_mes.sandbox.params import DESIGNATION_TYPE_URL, IS_ARCHIVED_URL, MHD_LIST_TYPES, SOURCE_ID_URL
+from pytest_mes.sandbox.pdsm import sha1_base64
 from pytest_mes.sandbox.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -32,8 +33,6 @@ V2_0203 = FR_CORE_CS + "fr-core-cs-v2-0203"
 COMMUNE = NOS + "TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 SANDBOX_SYSTEM = "https://sandbox.pytest-mes.fr/"
 INS_NIR_TEST = "urn:oid:1.2.250.1.213.1.4.10"
-MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
-IS_ARCHIVED = PDSM + "pdsm-ext-is-archived"
 
 SPECIALTIES = {"SM54": "Médecine générale (SM)", "SM04": "Cardiologie et maladies vasculaires (SM)",
                "SM15": "Dermatologie et vénéréologie (SM)"}
@@ -414,7 +413,7 @@ def documents(today: date) -> list[dict]:
             "resourceType": "DocumentReference", "id": doc_id,
             "meta": _meta(PDSM + "pdsm-comprehensive-document-reference"),
             "contained": [_contained_practitioner(pr_id), _contained_patient(patients[pat])],
-            "extension": [{"url": IS_ARCHIVED, "valueBoolean": False}],
+            "extension": [{"url": IS_ARCHIVED_URL, "valueBoolean": False}],
             "masterIdentifier": {"use": "usual", "system": "urn:ietf:rfc:3986",
                                  "value": f"urn:oid:1.2.250.1.999.1.1.{int(suffix)}"},
             "identifier": [{"use": "official", "system": "urn:ietf:rfc:3986",
@@ -431,7 +430,7 @@ def documents(today: date) -> list[dict]:
             "content": [{
                 "attachment": {"contentType": ctype, "language": "fr-FR", "url": f"Binary/{binary_id}",
                                "size": len(content),
-                               "hash": base64.b64encode(hashlib.sha1(content).digest()).decode("ascii"),
+                               "hash": sha1_base64(content),
                                "title": title, "creation": when.isoformat()},
                 "format": _coding(NOS + "TRE_A06-FormatCodeComplementaire/FHIR/TRE-A06-FormatCodeComplementaire",
                                   "urn:ihe:iti:xds-sd:text:2008" if ctype == "text/plain"
@@ -455,11 +454,11 @@ def submission_sets(today: date) -> list[dict]:
             "resourceType": "List", "id": id_, "meta": _meta(PDSM + "pdsm-submissionset-comprehensive"),
             "contained": [_contained_author(pr_id, org)],
             "extension": [
-                {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+                {"url": DESIGNATION_TYPE_URL,
                  "valueCodeableConcept": _concept("http://loinc.org", "11488-4", "Compte rendu de consultation")},
-                {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId",
+                {"url": SOURCE_ID_URL,
                  "valueIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.2"}},
-                {"url": IS_ARCHIVED, "valueBoolean": False},
+                {"url": IS_ARCHIVED_URL, "valueBoolean": False},
             ],
             "identifier": [
                 {"use": "usual", "system": "urn:ietf:rfc:3986", "value": f"urn:oid:1.2.250.1.999.3.{n}"},
