@@ -202,7 +202,7 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> A
             raise ValueError(f"the response has no {rule.expression} header")
         return value
     body, problem = exchange.parsed
-    if problem and "%" not in rule.expression:  # an expression on variables alone needs no body
+    if problem and not rule.expression.lstrip().startswith("%"):  # on variables alone: no body needed
         raise ValueError(problem)
     values = evaluate(body if body is not None else {}, rule.expression, fhirpath_variables(variables))
     if not values:

@@ -157,3 +157,26 @@ tests:
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
     assert result.steps[0].error is None
     assert result.steps[0].saved == {"location": f"{BASE}/Patient/p7/_history/1", "pid": "p7"}
+
+
+@responses.activate
+def test_a_save_rule_on_the_body_says_the_body_is_not_json_even_with_a_variable_inside(write_set):
+    """`where(id = %wanted)` reads the body: an HTML answer is said to be one, not a FHIRPath puzzle."""
+    testset = load_testset(write_set("""
+id: html
+title: Html
+component: core
+variables: {wanted: p7}
+tests:
+  - id: H-01
+    title: t
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - request: {method: GET, path: Patient}
+        save:
+          pid: {fhirpath: "Bundle.entry.resource.where(id = %wanted).id"}
+"""))
+    responses.get(f"{BASE}/Patient", status=200, body="<html>proxy error</html>", content_type="text/html")
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert "not valid JSON" in (result.steps[0].error or ""), result.steps[0].error

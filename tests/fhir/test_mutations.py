@@ -485,9 +485,12 @@ def test_extension_context_judged_where_a_datatype_profile_walks(validator, core
     """Patient.name is checked through FR Core's HumanName profile: the birth-list given name extension,
     allowed on Patient.name, is judged at Patient.name, not at the profile's HumanName."""
     version = core.split("#")[1]
+    given = [{"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-birth-list-given-name",
+              "valueString": "Jeanne Marie"}]
     patient = {"resourceType": "Patient", "meta": {"profile": [FR_PATIENT + "|" + version]},
-               "name": [{"family": "Martin", "given": ["Jeanne"], "extension": [
-                   {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient-birth-list-given-name",
-                    "valueString": "Jeanne Marie"}]}]}
+               "name": [{"family": "Martin", "given": ["Jeanne"], "extension": given}]}
     result = validator.validate(patient, context=core)
     assert not [i for i in result.issues if i.message_id.startswith("EXTENSION_CONTEXT")], result.issues
+    # The control: on the Patient itself the same extension is out of its context.
+    patient["extension"] = given
+    one(validator.validate(patient, context=core), "EXTENSION_CONTEXT", "Patient.extension[0]")
