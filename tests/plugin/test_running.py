@@ -215,11 +215,13 @@ def test_junit_xml_carries_the_requirements(pytester, add_set, server):
 
 def test_an_absolute_url_to_another_host_gets_no_credentials(pytester, add_set, server):
     other_url = server.base_url.replace("127.0.0.1", "localhost")
-    add_set(a_set(tests=read_test("CORE-U-01", path="metadata").replace('path: "metadata"',
-                                                                         f'url: "{other_url}/metadata"')))
+    other = read_test("CORE-U-01", path="metadata").replace('path: "metadata"', f'url: "{other_url}/metadata"')
+    add_set(a_set(tests=read_test("CORE-U-02", path="metadata") + other))  # the same host first: the control
     pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
-                       "--mes-token=tok-abcdef").assert_outcomes(passed=1)
-    assert "Authorization" not in server.requests[-1].headers
+                       "--mes-token=tok-abcdef").assert_outcomes(passed=2)
+    same_host, other_host = server.requests[-2:]
+    assert same_host.headers.get("Authorization") == "Bearer tok-abcdef"
+    assert "Authorization" not in other_host.headers
 
 
 def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
