@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,6 +320,3 @@ def _package_context(specifications: list[dict[str, str]]) -> str | None:
     return None
 
 
-def suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""

@@ -131,23 +131,21 @@ def _explain(error: ValidationError) -> str:
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
-    close = _closest(key, allowed)
-    hint = f" — did you mean '{close}'?" if close else f" (allowed: {', '.join(allowed)})"
+    hint = suggest(key, allowed) or f" (allowed: {', '.join(allowed)})"
     return f"unknown key '{key}'{hint}"
 
 
 def _not_one_of(value: Any, options: list[Any]) -> str:
     choices = ", ".join(str(option) for option in options)
-    close = _closest(str(value), [str(o) for o in options])
-    hint = f" — did you mean '{close}'?" if close else ""
-    return f"{_short(value)} is not one of: {choices}{hint}"
+    return f"{_short(value)} is not one of: {choices}{suggest(str(value), [str(o) for o in options])}"
 
 
-def _closest(word: str, candidates: list[str]) -> str | None:
-    """The candidate `word` was probably meant to be, ignoring case (GAP for gap, get for GET)."""
+def suggest(word: str, candidates: list[str]) -> str:
+    """" — did you mean 'X'?" for the candidate `word` was probably meant to be, ignoring case (GAP for
+    gap, get for GET, {{Family}} for {{family}}), or ""."""
     lowered = {candidate.lower(): candidate for candidate in candidates}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[close[0]] if close else None
+    return f" — did you mean '{lowered[close[0]]}'?" if close else ""
 
 
 def _shape(branch: dict[str, Any]) -> str:

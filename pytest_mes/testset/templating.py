@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_mes.errors import MesError
-from pytest_mes.testset.model import suggest
+from pytest_mes.testset.schema import suggest
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _OFFSET = re.compile(r"^(today|now)\s*(?:([+-])\s*(\d+)\s*([wdhm]))?$")

@@ -44,6 +44,8 @@ def test_environment_variables(monkeypatch):
 def test_unknown_variable_suggests_the_close_one():
     with pytest.raises(TemplateError, match=r"unknown variable \{\{patient_idd\}\} — did you mean 'patient_id'\?"):
         render("Patient/{{patient_idd}}", {"patient_id": "1", "other": 2})
+    with pytest.raises(TemplateError, match=r"\{\{Family\}\} — did you mean 'family'\?"):  # as YAML keys: any case
+        render("{{Family}}", {"family": "Dupont"})
 
 
 def test_nothing_is_executed():
