@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pytest_mes.sandbox.matching import date_range, reference_key
+from pytest_mes.sandbox.matching import date_range, dicts, reference_key
 from pytest_mes.sandbox.outcome import FhirError
 from pytest_mes.sandbox.store import Entry, Store
 
@@ -70,9 +70,9 @@ def validate(type_: str, resource: dict[str, Any]) -> None:
         if resource.get("serviceType"):
             raise _invalid("Schedule.serviceType is 0..0 in fr-core-schedule: use the "
                            "fr-core-service-type-duration extension", "Schedule.serviceType")
-        for i, ext in enumerate(resource.get("extension", [])):
-            if ext.get("url") == AVAILABILITY_TIME_URL:
-                names = {e.get("url") for e in ext.get("extension", [])}
+        for i, ext in enumerate(resource.get("extension") or []):
+            if isinstance(ext, dict) and ext.get("url") == AVAILABILITY_TIME_URL:
+                names = {e.get("url") for e in dicts(ext.get("extension"))}
                 missing = {"type", "start", "end", "identifier"} - names
                 if missing:
                     raise _invalid(f"The availabilityTime extension lacks {', '.join(sorted(missing))} "

@@ -164,6 +164,11 @@ def split_values(text: str) -> list[str]:
     return parts
 
 
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON array; anything else (absent, malformed) as none: shapes are judged elsewhere."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def reference_key(reference: str) -> tuple[str, str] | None:
     """("Type", "id") from a relative or absolute literal reference (history suffix ignored)."""
     ref = reference.split("/_history/")[0].rstrip("/")

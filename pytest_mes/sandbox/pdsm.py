@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from pytest_mes.sandbox.capability import INTERACTIONS
-from pytest_mes.sandbox.matching import reference_key
+from pytest_mes.sandbox.matching import dicts, reference_key
 from pytest_mes.sandbox.outcome import FhirError
 from pytest_mes.sandbox.params import IS_ARCHIVED_URL, MHD_LIST_TYPES
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
@@ -252,10 +252,6 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 def _check_structure(api: Api, plans: list[_Plan]) -> None:
     """400 for an entry resource that is not valid FHIR R4 JSON, before anything reads it."""
     for plan in plans:
@@ -279,17 +275,17 @@ def _check_mhd(api: Api, plans: list[_Plan]) -> None:
         if isinstance(subject, str) and subject.startswith("Patient/") and not _exists(api, plans, subject):
             raise plan.fail(422, f"unknown patient {subject} (subject)", "not-found")
         if res["resourceType"] == "DocumentReference":
-            for content in _items(res.get("content")):
+            for content in dicts(res.get("content")):
                 url = _obj(content.get("attachment")).get("url")
                 if isinstance(url, str) and url.startswith("Binary/") and not _exists(api, plans, url):
                     raise plan.fail(422, f"content.attachment.url {url} names no Binary of the bundle or server",
                                     "not-found")
-            for relation in _items(res.get("relatesTo")):
+            for relation in dicts(res.get("relatesTo")):
                 target = _obj(relation.get("target")).get("reference", "")
                 if not isinstance(target, str) or not _exists(api, plans, target):
                     raise plan.fail(422, f"relatesTo.target {target} is not a known DocumentReference", "not-found")
         else:
-            for item in _items(res.get("entry")):
+            for item in dicts(res.get("entry")):
                 ref = _obj(item.get("item")).get("reference", "")
                 if not isinstance(ref, str) or not _exists(api, plans, ref):
                     raise plan.fail(422, f"List entry.item {ref} is not in the bundle nor on the server", "not-found")
@@ -440,8 +436,10 @@ def _supersede_replaced(api: Api, plans: list[_Plan]) -> None:
     for plan in plans:
         if plan.method != "POST" or plan.type != "DocumentReference" or plan.existing:
             continue
-        for relation in (plan.resource or {}).get("relatesTo", []):
-            key = reference_key((relation.get("target") or {}).get("reference", ""))
+        for relation in dicts((plan.resource or {}).get("relatesTo")):
+            target = relation.get("target")
+            reference = target.get("reference") if isinstance(target, dict) else None
+            key = reference_key(reference) if isinstance(reference, str) else None
             if relation.get("code") != "replaces" or key is None or key[0] != "DocumentReference":
                 continue
             old = api.store.get(*key)
@@ -526,7 +524,7 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
 
 
 def _is_submission_set(resource: dict[str, Any] | None) -> bool:
-    codings = _items(_obj(_obj(resource).get("code")).get("coding"))
+    codings = dicts(_obj(_obj(resource).get("code")).get("coding"))
     return any(c.get("system") == MHD_LIST_TYPES and c.get("code") == "submissionset" for c in codings)
 
 
