@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from pytest_mes.fhir.issues import Phrase
 from pytest_mes.fhir.valuesets import Expansion, ValueSetExpander, _Unavailable
 
 
@@ -61,13 +62,12 @@ def codings_of(value: Any, type_code: str) -> Iterator[tuple[str | None, str]]:
 
 def binding_verdict(
     expander: ValueSetExpander, valueset: str, context: str | None, value: Any, type_code: str
-) -> tuple[bool | None, str, str]:
-    """Judge a bound value: (True/False/None for not checkable, rendered code, why not checkable)."""
+) -> tuple[bool | None, Phrase, Phrase | None]:
+    """Judge a bound value: (True/False/None for not checkable, rendered codes, why not checkable)."""
     pairs = list(codings_of(value, type_code))
     if not pairs:
-        return True, "", ""
-    rendered = ", ".join(f"{s}#{c}" if s else c if type_code in ("code", "string", "uri") else f"(sans system)#{c}"
-                         for s, c in pairs)
+        return True, Phrase("", ""), None
+    rendered = Phrase(_render_codes(pairs, type_code, "(sans system)"), _render_codes(pairs, type_code, "(no system)"))
     expansion = expander.expand(valueset, context)
     if isinstance(expansion, _Unavailable):
         return None, rendered, expansion.why
@@ -77,8 +77,14 @@ def binding_verdict(
     bare = type_code in ("code", "string", "uri")
     verdicts = [expansion.check(s, c) if s is not None or bare else False for s, c in pairs]
     if any(v is True for v in verdicts):
-        return True, rendered, ""
+        return True, rendered, None
     if any(v is None for v in verdicts):
         open_system = next((s for (s, _), v in zip(pairs, verdicts, strict=True) if v is None), None)
         return None, rendered, expansion.why_open(open_system)
-    return False, rendered, ""
+    return False, rendered, None
+
+
+def _render_codes(pairs: list[tuple[str | None, str]], type_code: str, no_system: str) -> str:
+    """``system#code, …``; a Coding without a system says so with `no_system`."""
+    return ", ".join(f"{s}#{c}" if s else c if type_code in ("code", "string", "uri") else f"{no_system}#{c}"
+                     for s, c in pairs)

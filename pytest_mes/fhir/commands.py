@@ -12,11 +12,21 @@ from typing import Any
 
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
-from pytest_mes.fhir.issues import SEVERITIES, Issue, ValidationResult, make_issue, sort_issues
+from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.jsonread import loads_checked
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
-_SEVERITY_FR = {"fatal": "fatal", "error": "erreur", "warning": "avertissement", "information": "information"}
+# What a person reads besides the messages, in each language: severities (singular, plural) and labels.
+_SEVERITY_WORDS: dict[Lang, dict[str, tuple[str, str]]] = {
+    "fr": {"fatal": ("fatal", "fatals"), "error": ("erreur", "erreurs"), "warning": ("avertissement", "avertissements"),
+           "information": ("information", "information")},
+    "en": {"fatal": ("fatal", "fatal"), "error": ("error", "errors"), "warning": ("warning", "warnings"),
+           "information": ("information", "information")},
+}
+_LABELS: dict[Lang, dict[str, str]] = {
+    "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "rule": "règle :", "heading": " :"},
+    "en": {"valid": "VALID", "invalid": "INVALID", "rule": "rule:", "heading": ":"},
+}
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +48,8 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--profile", action="append", default=[], metavar="URL",
                           help="profile canonical to validate against (repeatable), besides meta.profile")
     validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    validate.add_argument("--lang", choices=LANGS, default=None,
+                          help="language of the messages: fr (default) or en; also MES_LANG")
     validate.add_argument("--context", metavar="ID#VERSION",
                           help="package whose dependencies pin unversioned canonicals (e.g. ans.fhir.fr.gap#3.0.0)")
     validate.set_defaults(func=run_validate)
@@ -78,35 +90,40 @@ def _load_store(args: argparse.Namespace, command: str):
 
 
 # ---- mes validate --------------------------------------------------------------------------------
-def _read_resource(path: Path, store: Any) -> tuple[Any, str | None, list[Issue]]:
+def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Issue]]:
     """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure) or (None, why
     it cannot be read, [])."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, f"fichier illisible : {exc.strerror or exc}", []
+        why = exc.strerror or exc
+        return None, Phrase(f"fichier illisible : {why}", f"unreadable file: {why}"), []
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM (Windows editors): not part of the document
         data = data[3:]
     if path.suffix.lower() == ".xml" or data.lstrip()[:1] == b"<":
         try:
             from pytest_mes.fhir.xml import read_xml
         except ImportError:
-            return None, "XML not supported yet (XML non pris en charge pour l'instant)", []
+            return None, Phrase("XML non pris en charge pour l'instant", "XML not supported yet"), []
         try:
             resource, problems = read_xml(data, store)
             return resource, None, [make_issue("error", mid, loc, **values) for mid, loc, values in problems]
         except Exception as exc:  # the XML reader's own errors: report, do not crash
-            return None, f"XML illisible : {exc}", []
+            return None, Phrase(f"XML illisible : {exc}", f"unreadable XML: {exc}"), []
     try:
         resource, duplicates = loads_checked(data)
     except ValueError as exc:
-        return None, f"JSON illisible : {exc}", []
+        return None, Phrase(f"JSON illisible : {exc}", f"unreadable JSON: {exc}"), []
     return resource, None, [make_issue("error", "DUPLICATE_KEY", loc, name=key) for loc, key in duplicates]
 
 
 def run_validate(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.validator import Validator
 
+    lang = args.lang or os.environ.get("MES_LANG") or "fr"
+    if lang not in LANGS:
+        print(f"mes validate: MES_LANG={lang!r}: the language must be one of {', '.join(LANGS)}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     store = _load_store(args, "validate")
     if store is None:
         return EXIT_CANNOT_RUN
@@ -142,38 +159,38 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         reports.append((name, result, True))
     if args.format == "json":
-        out = [{"file": name, "valid": result.valid, "outcome": result.to_operation_outcome()}
+        out = [{"file": name, "valid": result.valid, "outcome": result.to_operation_outcome(lang)}
                for name, result, _ in reports]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        print(render_text(reports))
+        print(render_text(reports, lang))
     if could_not_run:
         return EXIT_CANNOT_RUN
     return EXIT_OK if all(result.valid for _, result, _ in reports) else EXIT_INVALID
 
 
-def render_text(reports: Sequence[tuple[str, ValidationResult, bool]]) -> str:
-    """Human output, grouped by file, then severity, then location."""
+def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lang = "fr") -> str:
+    """Human output in `lang`, grouped by file, then severity, then location."""
+    words, labels = _SEVERITY_WORDS[lang], _LABELS[lang]
     lines: list[str] = []
     for name, result, _ in reports:
         counts = {s: len(result.by_severity(s)) for s in SEVERITIES}
-        verdict = "VALIDE" if result.valid else "INVALIDE"
-        summary = ", ".join(f"{n} {_SEVERITY_FR[s]}{'s' if n > 1 and s != 'information' else ''}"
-                            for s, n in counts.items() if n)
+        verdict = labels["valid"] if result.valid else labels["invalid"]
+        summary = ", ".join(f"{n} {words[s][n > 1]}" for s, n in counts.items() if n)
         lines.append(f"{name}: {verdict}" + (f" ({summary})" if summary else ""))
         for severity in SEVERITIES:
             issues = result.by_severity(severity)
             if not issues:
                 continue
-            lines.append(f"  {_SEVERITY_FR[severity]} :")
+            lines.append(f"  {words[severity][0]}{labels['heading']}")
             current = None
             for issue in issues:
                 if issue.expression != current:
                     current = issue.expression
                     lines.append(f"    {issue.expression or '(document)'}")
-                lines.append(f"      - {issue.message}")
+                lines.append(f"      - {issue.text(lang)}")
                 if issue.source:
-                    lines.append(f"        règle : {issue.source}")
+                    lines.append(f"        {labels['rule']} {issue.source}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,8 @@ from html import unescape
 from typing import Any
 from xml.parsers import expat
 
+from pytest_mes.fhir.issues import Phrase
+
 Native = Callable[[Any, "InvariantContext"], bool]
 
 
@@ -31,7 +33,12 @@ class InvariantContext:
 
 
 class NotEvaluable(Exception):
-    """The expression cannot be evaluated here (unsupported FHIRPath); reported as not checked."""
+    """The expression cannot be evaluated here (unsupported FHIRPath); reported as not checked, saying
+    ``why`` in the reader's language."""
+
+    def __init__(self, why: Phrase):
+        super().__init__(why.fr)
+        self.why = why
 
 
 def _has(obj: Any, key: str) -> bool:
@@ -679,7 +686,7 @@ class FhirPathInvariant:
     def __init__(self, expression: str):
         self.expression = expression
         self._parsed: Any = None
-        self._error: str | None = None
+        self._error: Phrase | None = None
         self._lock = threading.Lock()
 
     def _parse(self) -> Any:
@@ -691,7 +698,8 @@ class FhirPathInvariant:
 
                         self._parsed = parse(self.expression)
                     except Exception as exc:  # fhirpathpy raises bare Exceptions on syntax it lacks
-                        self._error = f"expression FHIRPath non prise en charge ({exc.__class__.__name__})"
+                        self._error = Phrase(f"expression FHIRPath non prise en charge ({exc.__class__.__name__})",
+                                             f"FHIRPath expression not supported ({exc.__class__.__name__})")
         if self._error is not None:
             raise NotEvaluable(self._error)
         return self._parsed
@@ -720,7 +728,9 @@ class FhirPathInvariant:
                 {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True, "traceFn": _no_trace},
             )
         except Exception as exc:  # an evaluation failure is "not checked", never a crash or a pass
-            raise NotEvaluable(f"évaluation FHIRPath impossible ({exc.__class__.__name__}: {str(exc)[:80]})") from exc
+            detail = f"{exc.__class__.__name__}: {str(exc)[:80]}"
+            raise NotEvaluable(Phrase(f"évaluation FHIRPath impossible ({detail})",
+                                      f"FHIRPath evaluation failed ({detail})")) from exc
         if not result:
             return None
         first = result[0]

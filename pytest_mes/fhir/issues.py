@@ -1,7 +1,9 @@
 """Validation findings: the issue catalogue (French messages), :class:`Issue` and :class:`ValidationResult`.
 
 Every finding has a catalogue id (``MSG``) so that tests and tools can rely on the kind of issue
-rather than on its wording; the wording is French because the users reading verdicts are.
+rather than on its wording. French is the default wording because most users reading verdicts are
+French; an issue keeps its id and arguments so that ``issue.text("en")`` renders it in English from
+the English catalogue (:mod:`pytest_mes.fhir.messages_en`) without validating again.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from pytest_mes.fhir.messages_en import MSG_EN
+
+Lang = Literal["fr", "en"]
+LANGS: tuple[Lang, ...] = ("fr", "en")
 SEVERITIES = ("fatal", "error", "warning", "information")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -177,11 +183,34 @@ MSG: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Phrase:
+    """A phrase given in every language: the argument values of a message a person reads (a reason, a
+    JSON kind), so that the whole message renders in the reader's language."""
+
+    fr: str
+    en: str
+
+    def get(self, lang: Lang = "fr") -> str:
+        return self.en if lang == "en" else self.fr
+
+    def __str__(self) -> str:
+        return self.fr
+
+
+def render(message_id: str, values: dict[str, object], lang: Lang = "fr") -> str:
+    """The message ``message_id`` in ``lang``, its placeholders filled with ``values``."""
+    template = MSG_EN[message_id] if lang == "en" else MSG[message_id][1]
+    return template.format(**{k: v.get(lang) if isinstance(v, Phrase) else v for k, v in values.items()})
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One finding.
 
     ``expression`` is a FHIRPath location with indexes (``Patient.identifier[0].system``);
-    ``source`` names the rule: profile url and element id, or an invariant key.
+    ``source`` names the rule: profile url and element id, or an invariant key. ``message`` is the
+    French text; ``args`` (the values of the message's placeholders) let :meth:`text` render it in
+    another language.
     """
 
     severity: str
@@ -190,9 +219,16 @@ class Issue:
     message: str
     source: str = ""
     message_id: str = ""
+    args: tuple[tuple[str, object], ...] = ()
 
-    def to_fhir(self) -> dict:
-        issue: dict = {"severity": self.severity, "code": self.code, "details": {"text": self.message}}
+    def text(self, lang: Lang = "fr") -> str:
+        """The message in ``lang`` (``fr`` or ``en``)."""
+        if lang == "fr" or not self.message_id:
+            return self.message
+        return render(self.message_id, dict(self.args), lang)
+
+    def to_fhir(self, lang: Lang = "fr") -> dict:
+        issue: dict = {"severity": self.severity, "code": self.code, "details": {"text": self.text(lang)}}
         if self.source:
             issue["diagnostics"] = self.source
         if self.expression:
@@ -208,8 +244,8 @@ class Issue:
 
 
 def make_issue(severity: str, message_id: str, expression: str, source: str = "", **values: object) -> Issue:
-    code, template = MSG[message_id]
-    return Issue(severity, code, expression, template.format(**values), source, message_id)
+    return Issue(severity, MSG[message_id][0], expression, render(message_id, values), source, message_id,
+                 tuple(values.items()))
 
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -226,6 +262,9 @@ def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     """Stable, documented order: by location (document order of indexes), then severity, then message."""
     unique = list({(i.severity, i.code, i.expression, i.message): i for i in reversed(list(issues))}.values())
     return sorted(unique, key=lambda i: (location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
+
+
+_NO_ISSUE = Phrase("Aucun problème détecté.", "No issue found.")
 
 
 @dataclass
@@ -246,13 +285,12 @@ class ValidationResult:
     def by_severity(self, severity: str) -> list[Issue]:
         return [i for i in self.issues if i.severity == severity]
 
-    def to_operation_outcome(self) -> dict:
-        """A FHIR R4 OperationOutcome; an empty result gives one "information" issue, as FHIR requires ≥1."""
-        issues = [i.to_fhir() for i in self.issues]
+    def to_operation_outcome(self, lang: Lang = "fr") -> dict:
+        """A FHIR R4 OperationOutcome with messages in ``lang``; an empty result gives one "information"
+        issue, as FHIR requires ≥1."""
+        issues = [i.to_fhir(lang) for i in self.issues]
         if not issues:
-            issues = [
-                {"severity": "information", "code": "informational", "details": {"text": "Aucun problème détecté."}}
-            ]
+            issues = [{"severity": "information", "code": "informational", "details": {"text": _NO_ISSUE.get(lang)}}]
         return {"resourceType": "OperationOutcome", "issue": issues}
 
     def __str__(self) -> str:

@@ -24,7 +24,7 @@ from pytest_mes.fhir.compiler import (
     primitive_rule,
 )
 from pytest_mes.fhir.invariants import NotEvaluable, native_for
-from pytest_mes.fhir.issues import Issue, ValidationResult, make_issue, sort_issues
+from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.slicing import SliceIndex
@@ -36,9 +36,13 @@ __all__ = ["Issue", "ValidationResult", "Validator"]
 MAX_PASSES = 10  # walks of one resource when chains of references are cut: MAX_CHAIN deeper each time
 
 
+_TEXT_ONLY = Phrase("règle énoncée en texte seulement, sans expression FHIRPath : à vérifier à la main",
+                    "rule stated in words only, without a FHIRPath expression: to check by hand")
+
+
 def _text_only(value: Any, ctx: object) -> bool:
     """A constraint stated in words only (PDSm's constr-bind-*): it cannot be evaluated, so it is said."""
-    raise NotEvaluable("règle énoncée en texte seulement, sans expression FHIRPath : à vérifier à la main")
+    raise NotEvaluable(_TEXT_ONLY)
 
 
 class Validator:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytest_mes.fhir.issues import Phrase
 from pytest_mes.fhir.packages import PackageStore
 
 # Systems that are never in a package: large external terminologies.
@@ -22,10 +23,10 @@ class Expansion:
 
     url: str
     codes: dict[str, set[str]] = field(default_factory=dict)
-    open_systems: dict[str, str] = field(default_factory=dict)  # system -> why it cannot be enumerated
+    open_systems: dict[str, Phrase] = field(default_factory=dict)  # system -> why it cannot be enumerated
     excluded: dict[str, set[str]] = field(default_factory=dict)
     # system ("*": any) -> why an exclude on it could not be evaluated: its codes are not checked.
-    excluded_open: dict[str, str] = field(default_factory=dict)
+    excluded_open: dict[str, Phrase] = field(default_factory=dict)
 
     def check(self, system: str | None, code: str) -> bool | None:
         """True: in the ValueSet; False: not in it; None: cannot tell offline."""
@@ -42,16 +43,17 @@ class Expansion:
             return None
         return False
 
-    def _exclusion_open(self, system: str) -> str:
-        return self.excluded_open.get(system) or self.excluded_open.get("*", "")
+    def _exclusion_open(self, system: str) -> Phrase | None:
+        return self.excluded_open.get(system) or self.excluded_open.get("*")
 
-    def why_open(self, system: str | None) -> str:
+    def why_open(self, system: str | None) -> Phrase:
         if system and system in self.open_systems:
             return self.open_systems[system]
-        if system and self._exclusion_open(system):
-            return self._exclusion_open(system)
-        reasons = set(self.open_systems.values()) | set(self.excluded_open.values())
-        return "; ".join(sorted(reasons)) or "inconnu"
+        excluded = self._exclusion_open(system) if system else None
+        if excluded:
+            return excluded
+        reasons = sorted(set(self.open_systems.values()) | set(self.excluded_open.values()), key=lambda r: r.fr)
+        return Phrase("; ".join(r.fr for r in reasons) or "inconnu", "; ".join(r.en for r in reasons) or "unknown")
 
 
 @dataclass
@@ -59,7 +61,7 @@ class _Unavailable:
     """A ValueSet that cannot be expanded at all (not loaded, or an unsupported construct)."""
 
     url: str
-    why: str
+    why: Phrase
 
 
 class ValueSetExpander:
@@ -70,13 +72,14 @@ class ValueSetExpander:
         self._cache: dict[tuple[str, str | None], Expansion | _Unavailable] = {}
         # Keyed by the resolved resource (package, entry): FR Core 2.0.1 and 2.2.0 publish different
         # versions of the same CodeSystem url.
-        self._cs_cache: dict[tuple[str, int], tuple[dict[str, list[str]] | None, str, str]] = {}
+        self._cs_cache: dict[tuple[str, int], tuple[dict[str, list[str]] | None, str, Phrase | None]] = {}
 
     def expand(self, url: str, context: str | None = None) -> Expansion | _Unavailable:
         key = (url, context)
         found = self._cache.get(key)
         if found is None:
-            self._cache[key] = _Unavailable(url, "définition circulaire")  # guards import cycles
+            # guards import cycles
+            self._cache[key] = _Unavailable(url, Phrase("définition circulaire", "circular definition"))
             try:
                 found = self._expand(url, context)
             finally:
@@ -88,7 +91,7 @@ class ValueSetExpander:
     # -- CodeSystems --------------------------------------------------------------------------------
     def _code_system(
         self, system: str, context: str | None, version: str | None = None
-    ) -> tuple[dict[str, list[str]] | None, str, str]:
+    ) -> tuple[dict[str, list[str]] | None, str, Phrase | None]:
         """(code -> children codes) or None, content mode, why-not. `version`: an include's pinned
         version of the CodeSystem; else the one `context` depends on."""
         canonical = f"{system}|{version}" if version else system
@@ -99,8 +102,9 @@ class ValueSetExpander:
             return cached
         cs = found[0].read(found[1]) if found is not None else None
         if cs is None or cs.get("resourceType") != "CodeSystem":
-            why = "système externe" if system.startswith(_EXTERNAL) else f"CodeSystem {canonical} non chargé"
-            return (None, "missing", why)
+            if system.startswith(_EXTERNAL):
+                return (None, "missing", Phrase("système externe", "external system"))
+            return (None, "missing", Phrase(f"CodeSystem {canonical} non chargé", f"CodeSystem {canonical} not loaded"))
         else:
             tree: dict[str, list[str]] = {}
 
@@ -114,7 +118,8 @@ class ValueSetExpander:
 
             walk(cs.get("concept") or [])
             content = cs.get("content", "complete")
-            why = "" if content == "complete" else f"CodeSystem {system} publié partiellement ({content})"
+            why = None if content == "complete" else Phrase(f"CodeSystem {system} publié partiellement ({content})",
+                                                            f"CodeSystem {system} published partially ({content})")
             result = (tree, content, why)
         self._cs_cache[key] = result  # type: ignore[index]
         return result
@@ -123,7 +128,9 @@ class ValueSetExpander:
     def _expand(self, url: str, context: str | None) -> Expansion | _Unavailable:
         vs = self.store.resolve(url, context)
         if vs is None or vs.get("resourceType") != "ValueSet":
-            return _Unavailable(url, f"ValueSet {url.split('|')[0]} introuvable dans les paquets chargés")
+            bare = url.split("|")[0]
+            return _Unavailable(url, Phrase(f"ValueSet {bare} introuvable dans les paquets chargés",
+                                            f"ValueSet {bare} not found in the loaded packages"))
         ctx = context
         package = self.store.package_of(url, context)
         if package is not None:
@@ -134,7 +141,8 @@ class ValueSetExpander:
             self._add_contains(exp, vs["expansion"].get("contains") or [])
             return exp
         if not compose:
-            return _Unavailable(url, "ValueSet sans compose ni expansion")
+            return _Unavailable(url, Phrase("ValueSet sans compose ni expansion",
+                                            "ValueSet without compose or expansion"))
         for include in compose.get("include") or []:
             problem = self._include(exp, include, ctx, exclude=False)
             if problem:
@@ -142,7 +150,8 @@ class ValueSetExpander:
         for exclude in compose.get("exclude") or []:
             problem = self._include(exp, exclude, ctx, exclude=True)
             if problem:  # an exclude that cannot be evaluated: the codes it might remove are not checked
-                exp.excluded_open["*"] = f"exclusion non évaluable ({problem})"
+                exp.excluded_open["*"] = Phrase(f"exclusion non évaluable ({problem.fr})",
+                                                f"exclusion not evaluable ({problem.en})")
         return exp
 
     def _add_contains(self, exp: Expansion, contains: list[dict]) -> None:
@@ -151,7 +160,8 @@ class ValueSetExpander:
                 exp.codes.setdefault(item["system"], set()).add(item["code"])
             self._add_contains(exp, item.get("contains") or [])
 
-    def _include(self, exp: Expansion, include: dict, ctx: str | None, *, exclude: bool) -> str:
+    def _include(self, exp: Expansion, include: dict, ctx: str | None, *, exclude: bool) -> Phrase | None:
+        """Adds what `include` (or an exclude) enumerates to `exp`; returns why it cannot be evaluated at all."""
         target = exp.excluded if exclude else exp.codes
         system = include.get("system")
         imported = include.get("valueSet") or []
@@ -167,38 +177,41 @@ class ValueSetExpander:
                 opened.update(sub.open_systems)
                 if exclude:
                     if sub.excluded_open or sub.excluded:
-                        opened["*"] = "exclusion d'un ValueSet qui a lui-même des exclusions"
+                        opened["*"] = Phrase("exclusion d'un ValueSet qui a lui-même des exclusions",
+                                             "exclusion of a ValueSet that has exclusions of its own")
                 else:
                     for s, why in sub.excluded_open.items():
                         exp.excluded_open.setdefault(s, why)
-            return ""
+            return None
         if not system:
-            return "include sans système"
+            return Phrase("include sans système", "include without a system")
         if imported:  # system intersected with other ValueSets: not enumerated here
-            opened[system] = "inclusion croisée avec un autre ValueSet"
-            return ""
+            opened[system] = Phrase("inclusion croisée avec un autre ValueSet",
+                                    "inclusion crossed with another ValueSet")
+            return None
         if include.get("concept"):
             target.setdefault(system, set()).update(
                 c["code"] for c in include["concept"] if isinstance(c, dict) and isinstance(c.get("code"), str)
             )
-            return ""
+            return None
         version = include.get("version") if isinstance(include.get("version"), str) else None
         tree, content, why = self._code_system(system, ctx, version)
         filters = include.get("filter") or []
         if tree is None:
-            opened[system] = why
-            return ""
+            opened[system] = why  # a missing CodeSystem always says why
+            return None
         if filters:
             codes = self._filter(tree, filters)
             if codes is None:
-                opened[system] = "filtre de ValueSet non pris en charge hors ligne"
-                return ""
+                opened[system] = Phrase("filtre de ValueSet non pris en charge hors ligne",
+                                        "ValueSet filter not supported offline")
+                return None
             target.setdefault(system, set()).update(codes)
         else:
             target.setdefault(system, set()).update(tree)
         if content != "complete":
-            opened[system] = why
-        return ""
+            opened[system] = why  # partial content always says why
+        return None
 
     @staticmethod
     def _filter(tree: dict[str, list[str]], filters: list[dict]) -> set[str] | None:

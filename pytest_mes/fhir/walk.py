@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
-from pytest_mes.fhir.issues import Issue, location_key, make_issue
+from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
@@ -32,21 +32,22 @@ _BINDING_MSG = {"required": "BINDING_REQUIRED", "extensible": "BINDING_EXTENSIBL
 _BINDABLE = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> Phrase | str:
     if isinstance(value, bool):
-        return "booléen"
+        return Phrase("booléen", "boolean")
     if isinstance(value, dict):
-        return "objet"
+        return Phrase("objet", "object")
     if isinstance(value, list):
-        return "tableau"
+        return Phrase("tableau", "array")
     if isinstance(value, str):
-        return "chaîne"
+        return Phrase("chaîne", "string")
     if isinstance(value, int | float | Decimal):
-        return "nombre"
+        return Phrase("nombre", "number")
     return "null" if value is None else type(value).__name__
 
 
-_JSON_KIND_TEXT = {"bool": "booléen JSON", "int": "entier JSON", "number": "nombre JSON", "str": "chaîne JSON"}
+_JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phrase("entier JSON", "JSON integer"),
+                   "number": Phrase("nombre JSON", "JSON number"), "str": Phrase("chaîne JSON", "JSON string")}
 
 
 class Walk(SlicingChecks, ReferenceChecks):
@@ -502,7 +503,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                     try:
                         ok = native(value, ctx)
                     except (AttributeError, TypeError, KeyError) as exc:  # malformed input the walk reports
-                        raise NotEvaluable(f"entrée mal formée ({exc.__class__.__name__})") from exc
+                        raise NotEvaluable(Phrase(f"entrée mal formée ({exc.__class__.__name__})",
+                                                   f"malformed input ({exc.__class__.__name__})")) from exc
                 else:
                     if elem is elem.schema.root and elem.schema.kind == "resource":
                         base = ""  # the resource carries its type; fhirpathpy mis-resolves "Type." with a base
@@ -513,7 +515,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     ok = fhirpath_invariant(constraint.expression).evaluate(value, base, ctx)
             except NotEvaluable as exc:
                 self.add("information", "INVARIANT_NOT_CHECKED", loc, f"{constraint.key} ({constraint.source})",
-                         key=constraint.key, why=str(exc))
+                         key=constraint.key, why=exc.why)
                 continue
             if not ok:
                 severity = "error" if constraint.severity == "error" else "warning"

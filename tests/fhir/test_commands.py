@@ -130,4 +130,4 @@ def test_xml_without_the_xml_reader(capsys, monkeypatch, fhir_packages_dir, tmp_
     path.write_text('<Slot xmlns="http://hl7.org/fhir"/>', encoding="utf-8")
     code, out, _ = run(capsys, str(path), "--packages", str(fhir_packages_dir), "--offline")
     assert code == 2
-    assert "XML not supported yet" in out
+    assert "XML non pris en charge" in out

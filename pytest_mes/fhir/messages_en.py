@@ -1,0 +1,79 @@
+"""The English wording of the validator's issue catalogue: one template per message id of
+:data:`pytest_mes.fhir.issues.MSG`, with the same placeholders (a test holds the two catalogues to
+the same ids and placeholders, so a message cannot ship untranslated)."""
+
+from __future__ import annotations
+
+MSG_EN: dict[str, str] = {
+    "UNKNOWN_ELEMENT": "Unknown element '{name}': it does not exist in {type}.",
+    "NOT_AN_OBJECT": "A JSON object is expected for an element of type {type}, found: {found}.",
+    "NOT_A_RESOURCE": "A FHIR resource (a JSON object with 'resourceType') is expected, found: {found}.",
+    "UNKNOWN_RESOURCE_TYPE": "Resource type unknown in FHIR R4: '{type}'.",
+    "ARRAY_EXPECTED": "'{name}' must be a JSON array (the element repeats), found: {found}.",
+    "XML_ORDER": "XML element '{name}' out of place: it must come before '{before}' (FHIR XML follows the order of "
+                 "the definitions).",
+    "XML_CHOICE": "Only one type is allowed for '{name}[x]': found '{first}' and '{second}'.",
+    "XML_REPEATED": "XML element '{name}' repeated although it allows one occurrence only (only the first is read).",
+    "DUPLICATE_KEY": "JSON property '{name}' appears twice in the same object: the document is invalid (a reader "
+                     "would keep only one of the values).",
+    "SINGLE_EXPECTED": "'{name}' must not be a JSON array (the element does not repeat).",
+    "EMPTY_ARRAY": "Empty array not allowed in FHIR JSON for '{name}': leave the element out.",
+    "NULL_VALUE": "Null value not allowed for '{name}'.",
+    "EMPTY_OBJECT": "Empty object not allowed: an element must have a value or child elements (ele-1).",
+    "COMPANION_MISMATCH": "'_{name}' does not match '{name}' (arrays of the same length expected).",
+    "WRONG_JSON_TYPE": "JSON value of type {found} for a FHIR {type}: {expected} expected.",
+    "BAD_FORMAT": "Value '{value}' is not a valid {type} (FHIR format not followed).",
+    "EMPTY_STRING": "Empty string not allowed: leave the element out rather than sending \"\".",
+    "BLANK_STRING": "String made of whitespace only: a value without content, to leave out or to fill in.",
+    "INTEGER_RANGE": "Value {value} out of the bounds of a FHIR {type}.",
+    "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
+    "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
+    "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",
+    "SLICE_MIN": "Slice '{slice}' of '{name}': {count} occurrence(s), at least {min} expected ({min}..{max}).",
+    "SLICE_MAX": "Slice '{slice}' of '{name}': {count} occurrence(s), at most {max} allowed ({min}..{max}).",
+    "SLICE_CLOSED": "This '{name}' element matches none of the allowed slices ({slices}) and the slicing is closed.",
+    "SLICE_ORDER": "Slice order not followed: '{slice}' after '{previous}' although the slicing is ordered.",
+    "SLICE_OPEN_AT_END": "Element outside any slice before the end of '{name}' although the slicing is 'openAtEnd'.",
+    "SLICE_NOT_CHECKED": "Slice of '{name}' not determined: the discriminator depends on a value set not available "
+                         "offline.",
+    "TYPE_PROFILE_NOT_FOUND": "Type profile {url} not found in the loaded packages: its constraints are not checked.",
+    "SLICE_UNDETERMINABLE": "Slice '{slice}' of '{name}' not determined: its discriminator '{path}' has no fixed "
+                            "value, no pattern and no required binding; membership of this slice is not checked.",
+    "SLICE_ASSUMED": "Element assigned to slice '{slice}' of '{name}' without checking its whole discriminator (value "
+                     "set not available offline).",
+    "FIXED": "Value {actual} differs from the fixed value {expected}.",
+    "PATTERN": "Value {actual} does not match the pattern {expected}.",
+    "BINDING_REQUIRED": "Code {code} is not in the required value set {valueset} (binding required).",
+    "BINDING_EXTENSIBLE": "Code {code} is not in the value set {valueset} (binding extensible: use it if one of its "
+                          "codes fits).",
+    "BINDING_PREFERRED": "Code {code} is not in the preferred value set {valueset} (binding preferred).",
+    "BINDING_NOT_CHECKED": "Code {code} not checked: the value set {valueset} cannot be expanded offline ({why}).",
+    "BINDING_NO_CODE": "No code given (text only) although the value set {valueset} is bound (binding {strength}): "
+                       "add a coding.",
+    "INVARIANT": "Constraint {key} not satisfied: {human}",
+    "INVARIANT_NOT_CHECKED": "Constraint {key} not checked: {why}.",
+    "EXTENSION_UNKNOWN": "Extension {url} not checked: its definition is not in the loaded FHIR packages.",
+    "EXTENSION_CONTEXT": "Extension {url} not allowed here (allowed contexts: {contexts}).",
+    "EXTENSION_CONTEXT_NOT_CHECKED": "Context of use of extension {url} not checked: its contexts ({contexts}) are "
+                                     "not evaluated by pytest-mes.",
+    "INTERNAL_ERROR": "Internal validator error ({why}): resource not checked, please report it.",
+    "EXTENSION_NO_URL": "Extension without an absolute 'url' ('{url}'): outside a complex extension, the url must be "
+                        "the canonical url of the extension's definition.",
+    "MODIFIER_EXTENSION_UNKNOWN": "Unknown modifier extension {url}: a resource carrying an unknown modifierExtension "
+                                  "must be rejected.",
+    "CONTEXT_UNKNOWN": "Unknown context {context}: this package is not loaded; canonical urls without a version "
+                       "resolve to the latest version loaded.",
+    "PROFILE_NOT_FOUND": "Profile not found in the loaded FHIR packages: {url}.",
+    "META_PROFILE_NOT_FOUND": "Profile declared in meta.profile not found, not checked: {url}.",
+    "PROFILE_WRONG_TYPE": "Profile {url} applies to {expected} resources, not to {type}.",
+    "REF_TARGET_TYPE": "Reference to a {type} not allowed here: allowed targets {allowed}.",
+    "REF_TARGET_PROFILE": "The referenced resource ({target}) conforms to none of the expected profiles: {profiles}.",
+    "REF_CHAIN_CUT": "Conformance of referenced resources not checked beyond {depth} chained references (each target "
+                     "is judged on its own references): the end of the chain is assumed conformant.",
+    "TOO_DEEP": "Document nested too deeply to be validated: resource not checked.",
+    "REF_NOT_CHECKED": "Target of reference {reference} not checked: target profile(s) not found in the loaded FHIR "
+                       "packages: {profiles}.",
+    "REF_NOT_CONTAINED": "Reference {reference} must point to a contained resource ('#id'): aggregation 'contained'.",
+    "MUST_SUPPORT": "Must-support element '{name}' absent: the system must be able to handle it.",
+    "NOT_JSON": "Unreadable document: {why}.",
+}
