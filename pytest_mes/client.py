@@ -103,10 +103,12 @@ class Exchange:
             return None, self.error
         if not self.body.strip():
             return None, f"the response has no body (HTTP {self.status})"
+        kind = self.content_type or "no Content-Type"
         try:
             return json.loads(self.body), None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            kind = self.content_type or "no Content-Type"
+        except RecursionError:
+            return None, f"the response body ({kind}) is JSON nested too deeply to be read (hundreds of levels)"
+        except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
             return None, f"the response body is not valid JSON ({kind}): {exc}"
 
     def json(self) -> Any:

@@ -103,7 +103,7 @@ def _body(exchange: Exchange) -> str:
 
 
 def _pretty(text: str) -> str:
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):  # shown as received when it cannot be re-indented
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     if len(text) > BODY_EXCERPT:
         text = text[:BODY_EXCERPT] + f"\n… ({len(text) - BODY_EXCERPT} more characters)"

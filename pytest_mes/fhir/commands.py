@@ -13,7 +13,7 @@ from typing import Any
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
-from pytest_mes.fhir.jsonread import loads_checked
+from pytest_mes.fhir.jsonread import TooDeep, loads_checked
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 # What a person reads besides the messages, in each language: severities (singular, plural) and labels.
@@ -91,8 +91,8 @@ def _load_store(args: argparse.Namespace, command: str):
 
 # ---- mes validate --------------------------------------------------------------------------------
 def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Issue]]:
-    """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure) or (None, why
-    it cannot be read, [])."""
+    """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure), (None, why
+    it cannot be read, []), or (None, None, [the fatal issue]) when it is too deeply nested to read."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -112,6 +112,8 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
             return None, Phrase(f"XML illisible : {exc}", f"unreadable XML: {exc}"), []
     try:
         resource, duplicates = loads_checked(data)
+    except TooDeep:
+        return None, None, [make_issue("fatal", "TOO_DEEP", "")]
     except ValueError as exc:
         return None, Phrase(f"JSON illisible : {exc}", f"unreadable JSON: {exc}"), []
     return resource, None, [make_issue("error", "DUPLICATE_KEY", loc, name=key) for loc, key in duplicates]
@@ -143,15 +145,17 @@ def run_validate(args: argparse.Namespace) -> int:
     could_not_run = False
     for name in args.files:
         resource, problem, read_issues = _read_resource(Path(name), store)
-        if problem is not None:
+        if problem is not None or any(i.severity == "fatal" for i in read_issues):
             could_not_run = True
-            result = ValidationResult([make_issue("fatal", "NOT_JSON", "", why=problem)])
+            result = ValidationResult(read_issues or [make_issue("fatal", "NOT_JSON", "", why=problem)])
             reports.append((name, result, False))
             continue
         try:
             result = validator.validate(resource, args.profile, context=args.context)
             if read_issues:
                 result = ValidationResult(sort_issues(read_issues + result.issues))
+            if any(i.message_id == "TOO_DEEP" for i in result.issues):
+                could_not_run = True  # not validated: as a file that cannot be read
         except Exception as exc:  # a validator bug must not hide the other files behind a traceback
             could_not_run = True
             result = ValidationResult([make_issue("fatal", "INTERNAL_ERROR", "", why=f"{type(exc).__name__}: {exc}")])

@@ -2,7 +2,9 @@
 
 ``json.loads`` and orjson keep the last of duplicate keys silently (``{"gender": "male", "gender":
 "x"}`` reads as ``"x"``); the HL7 validator rejects such a document. :func:`loads_checked` parses
-with the standard library, records each duplicate with its location, and drops a UTF-8 BOM.
+with the standard library, records each duplicate with its location, and drops a UTF-8 BOM. A
+document nested deeper than the parser's stack allows raises :class:`TooDeep` (a ValueError), not
+a RecursionError.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import json
 from typing import Any
 
 _BOM = "\ufeff"
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than Python's stack allows (hundreds of levels): it cannot be read."""
 
 
 def _no_constant(name: str) -> Any:
@@ -36,11 +42,14 @@ def loads_checked(data: bytes | str) -> tuple[Any, list[tuple[str, str]]]:
             obj[key] = value
         return obj
 
-    value = json.loads(data, object_pairs_hook=hook, parse_constant=_no_constant)
-    found: list[tuple[str, str]] = []
-    if duplicates:
-        root = value.get("resourceType") if isinstance(value, dict) else None
-        _locate(value, root if isinstance(root, str) else "$", duplicates, found)
+    try:
+        value = json.loads(data, object_pairs_hook=hook, parse_constant=_no_constant)
+        found: list[tuple[str, str]] = []
+        if duplicates:
+            root = value.get("resourceType") if isinstance(value, dict) else None
+            _locate(value, root if isinstance(root, str) else "$", duplicates, found)
+    except RecursionError:
+        raise TooDeep("JSON imbriqué trop profondément pour être lu") from None
     return value, found
 
 

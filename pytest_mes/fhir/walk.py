@@ -8,6 +8,7 @@ invariants and extensions; slicing and references are its mixins (:mod:`.slicing
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -458,7 +459,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                 elif kind == "int":
                     low = 1 if tcode == "positiveInt" else 0 if tcode == "unsignedInt" else _INT32[0]
                     if not low <= value <= _INT32[1]:
-                        self.add("error", "INTEGER_RANGE", loc, elem.schema.source(elem), value=value, type=tcode)
+                        self.add("error", "INTEGER_RANGE", loc, elem.schema.source(elem), value=_short(str(value)),
+                                 type=tcode)
+                elif type(value) is float and not math.isfinite(value):  # 1e400 reads as infinity
+                    self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=value, type=tcode)
                 if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
                     self.check_value_rules(elem, value, tcode, loc)
         if ext is not None:

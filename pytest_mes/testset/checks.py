@@ -262,6 +262,9 @@ def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     if problem:
         return CheckResult(label, "failed", "a FHIR resource", problem)
     result = context.validator.validate(body, profiles, context=context.package)
+    too_deep = next((i for i in result.issues if i.message_id == "TOO_DEEP"), None)
+    if too_deep is not None:  # not validated: a check not made, not a verdict
+        return CheckResult(label, "not_checked", "no error from the validator", f"not checked: {too_deep.message}")
     errors = [i for i in result.issues if i.severity in {"error", "fatal"}]
     # Errors first: must-support information on every resource would otherwise bury them.
     ranked = sorted(result.issues, key=lambda i: _SEVERITY_RANK.get(i.severity, 9))
@@ -293,7 +296,10 @@ def _verdict(label: str, ok: bool, expected: str, actual: str) -> CheckResult:
 def _shown(value: Any) -> str:
     if value is None:
         return "absent"
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # nested too deeply, or an integer too long to print
+        return "(a value too deeply nested to show)"
     return text if len(text) <= 300 else text[:297] + "..."
 
 

@@ -148,6 +148,7 @@ class FakeIssue:
     severity: str
     expression: str
     message: str
+    message_id: str = ""
 
 
 @dataclass

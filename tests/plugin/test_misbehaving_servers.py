@@ -22,6 +22,10 @@ CHECKS = "- status: 200\n- resource_type: Patient"
         (Reply(200, '{"resourceType": "Patient", ', content_type="application/fhir+json"),
          "✗ resource type (line 14): expected Patient, got the response body is not valid JSON "
          "(application/fhir+json)*"),
+        (Reply(200, '{"resourceType": "Patient", "extension": ' + "[" * 5000 + "]" * 5000 + "}",
+               content_type="application/fhir+json"),
+         "✗ resource type (line 14): expected Patient, got the response body (application/fhir+json) is JSON nested "
+         "too deeply to be read*"),
         (Reply(503, "Service Unavailable", content_type="text/plain"),
          "✗ status (line 13): expected 200, got 503 Service Unavailable"),
         (Reply(200, PATIENT, truncate=True),
@@ -30,7 +34,7 @@ CHECKS = "- status: 200\n- resource_type: Patient"
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
          "answer within 0.5 s (--mes-timeout)"),
     ],
-    ids=["html", "invalid-json", "5xx", "truncated", "timeout"],
+    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "timeout"],
 )
 def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message):
     server.route("GET /fhir/Patient/1", reply)
