@@ -25,3 +25,12 @@ def fhir_packages_dir() -> Path:
             "holding hl7.fhir.r4.core-4.0.1.tgz and the FR Core, GAP, PDSm and Annuaire packages)"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def catalogue(fhir_packages_dir: Path):
+    """The items of the IGs' server CapabilityStatements, read from the FHIR packages (offline)."""
+    from pytest_mes.coverage import Catalogue
+    from pytest_mes.fhir.packages import PackageStore
+
+    return Catalogue.from_store(PackageStore.load([fhir_packages_dir], offline=True))

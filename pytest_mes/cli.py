@@ -11,7 +11,7 @@ from pytest_mes import __version__
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
-_SUBCOMMAND_MODULES = ("pytest_mes.fhir.commands", "pytest_mes.sandbox.commands")
+_SUBCOMMAND_MODULES = ("pytest_mes.fhir.commands", "pytest_mes.sandbox.commands", "pytest_mes.coverage")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,7 +46,8 @@ class TestSetFile(pytest.File):
     def collect(self):
         # Errors name the file as the user typed it, relative to where pytest was started.
         path = Path(self.path)
-        self.testset = load_testset(path, os.path.relpath(path, self.config.invocation_params.dir))
+        self.testset = load_testset(path, os.path.relpath(path, self.config.invocation_params.dir),
+                                    catalogue=self.run.catalogue)
         for test in self.testset.tests:
             yield MesItem.from_parent(self, name=test.id, test=test)
 

@@ -10,6 +10,7 @@ from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
+    from pytest_mes.coverage import LazyCatalogue
     from pytest_mes.testset.checks import ProfileValidator
     from pytest_mes.testset.runner import Runner
 
@@ -62,6 +63,18 @@ class MesRun:
         if self._validator is None:
             self._validator = _load_validator(self.config)
         return self._validator
+
+    @cached_property
+    def catalogue(self) -> LazyCatalogue:
+        """The IGs' server CapabilityStatements, from the validator's packages, to check the tests'
+        `capability` references at collection (not checked when the packages cannot be loaded)."""
+        from pytest_mes.coverage import Catalogue, LazyCatalogue
+
+        def load() -> Catalogue | None:
+            validator, _ = self.validator()
+            return Catalogue.from_store(validator.store) if validator is not None else None
+
+        return LazyCatalogue(load)
 
     def close(self) -> None:
         if "client" in self.__dict__:

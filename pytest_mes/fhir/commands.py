@@ -29,8 +29,8 @@ _LABELS: dict[Lang, dict[str, str]] = {
 }
 
 
-def register(subparsers: Any) -> None:
-    """Add ``validate`` and ``packages`` to the ``mes`` command line."""
+def package_options() -> argparse.ArgumentParser:
+    """The options that say where FHIR packages come from, shared by the subcommands that load them."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--packages", action="append", default=[], metavar="DIR",
@@ -39,6 +39,12 @@ def register(subparsers: Any) -> None:
     common.add_argument("--offline", action="store_true", help="never download from the FHIR package registry")
     common.add_argument("--cache-dir", metavar="DIR", help="FHIR package cache (default ~/.fhir/packages)")
     common.add_argument("--registry", metavar="URL", help="FHIR package registry (default https://packages.fhir.org)")
+    return common
+
+
+def register(subparsers: Any) -> None:
+    """Add ``validate`` and ``packages`` to the ``mes`` command line."""
+    common = package_options()
 
     validate = subparsers.add_parser(
         "validate", parents=[common], help="validate FHIR resources (JSON) against R4 and the MES profiles",

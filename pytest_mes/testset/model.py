@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_mes.errors import TestSetError
+from pytest_mes.flows import FLOW_IDS
 from pytest_mes.testset.loader import JsonPath, LoadedDocument, load_yaml
-from pytest_mes.testset.schema import check_schema
+from pytest_mes.testset.schema import check_schema, suggest
+from pytest_mes.testset.templating import fill
 
 CHECK_KINDS = ("status", "header", "content_type", "resource_type", "bundle", "fhirpath", "max_time_ms",
                "conforms_to")
@@ -37,12 +40,40 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Covers:
+    """A checked reference to one item of a server CapabilityStatement of the IGs: an interaction, a search
+    parameter (by wire code or by its name in the statement) or a conditional interaction."""
+
+    actor: str
+    resource: str | None = None
+    interaction: str | None = None
+    search: str | None = None
+    conditional: str | None = None
+
+    def shape_problem(self) -> str | None:
+        kinds = [kind for kind in ("interaction", "search", "conditional") if getattr(self, kind)]
+        if len(kinds) != 1:
+            return f"name exactly one of interaction, search, conditional (found {', '.join(kinds) or 'none'})"
+        system_level = self.interaction in SYSTEM_INTERACTIONS
+        if not self.resource and not system_level:
+            return f"{kinds[0]} belongs to a resource: add 'resource: <Type>'"
+        return None
+
+
+class CapabilityCatalogue(Protocol):
+    """The server CapabilityStatements a `Covers` is checked against (see pytest_mes.coverage)."""
+
+    def problem(self, covers: Covers) -> str | None: ...
+
+
+@dataclass(frozen=True)
 class Requirement:
     ref: str
     level: str
     url: str | None = None
-    transaction: str | None = None
+    transaction: str | None = None  # a flow or transaction id (pytest_mes.flows)
     text: str | None = None
+    covers: tuple[Covers, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +170,7 @@ class TestCase:
     actor: str | None = None
     writes: bool = False
     line: int | None = None
+    case: str | None = None  # the case id of a parametrized test
 
     @property
     def level(self) -> str:
@@ -177,22 +209,26 @@ class TestSet:
         return [(number, lines[number - 1]) for number in range(start, end + 1)]
 
 
-def load_testset(path: Path, label: str | None = None) -> TestSet:
-    """Read, check and build a test set; raise TestSetError naming file (as `label`), line and what to do."""
+def load_testset(path: Path, label: str | None = None, catalogue: CapabilityCatalogue | None = None) -> TestSet:
+    """Read, check and build a test set; raise TestSetError naming file (as `label`), line and what to do.
+
+    With a `catalogue`, the requirements' `capability` references are checked against the IGs' server
+    CapabilityStatements too (without one, only their form is)."""
     document = load_yaml(path, label)
     if not isinstance(document.data, dict):
         raise TestSetError("a test set is a mapping with id, title, component and tests",
                            path=document.source.path, line=1)
     check_schema(document)
-    return _Builder(document, path).build()
+    return _Builder(document, path, catalogue).build()
 
 
 class _Builder:
     """Turns the validated data into the model; checks what the schema cannot express."""
 
-    def __init__(self, document: LoadedDocument, path: Path):
+    def __init__(self, document: LoadedDocument, path: Path, catalogue: CapabilityCatalogue | None = None):
         self.document = document
         self.path = path
+        self.catalogue = catalogue
         self.package = _package_context(document.data.get("specifications", []))
 
     def error(self, json_path: JsonPath, message: str) -> TestSetError:
@@ -204,8 +240,8 @@ class _Builder:
         setup = self.steps(data.get("setup", []), ("setup",), "setup")
         teardown = self.steps(data.get("teardown", []), ("teardown",), "teardown")
         set_writes = any(step.request.writes for step in (*setup, *teardown))
-        tests = tuple(self.test(item, ("tests", index), data, set_writes)
-                      for index, item in enumerate(data["tests"]))
+        tests = tuple(case for index, item in enumerate(data["tests"])
+                      for case in self.test(item, ("tests", index), data, set_writes))
         self.check_unique_ids(tests)
         return TestSet(
             id=data["id"], title=Text.of(data["title"]), component=data["component"], tests=tests,
@@ -224,13 +260,13 @@ class _Builder:
                                  f"test id '{test.id}' is used twice (first at line {first}): ids must be unique")
             seen[test.id] = test.line
 
-    def test(self, item: dict, json_path: JsonPath, data: dict, set_writes: bool) -> TestCase:
+    def test(self, item: dict, json_path: JsonPath, data: dict, set_writes: bool) -> list[TestCase]:
+        """The test, or one test per case of its `parametrize` table."""
         steps = self.steps(item["steps"], (*json_path, "steps"), "test")
         cleanup = self.steps(item.get("cleanup", []), (*json_path, "cleanup"), "cleanup")
         inferred = set_writes or any(step.request.writes for step in (*steps, *cleanup))
-        return TestCase(
-            id=item["id"], title=Text.of(item["title"]),
-            requirements=tuple(Requirement(**r) for r in item["requirements"]),
+        test = TestCase(
+            id=item["id"], title=Text.of(item["title"]), requirements=(),
             steps=steps, cleanup=cleanup,
             preconditions=tuple(self.precondition(p["capability"], (*json_path, "preconditions", n))
                                 for n, p in enumerate(item.get("preconditions", []))),
@@ -238,6 +274,87 @@ class _Builder:
             actor=item.get("actor", data.get("actor")), writes=item.get("writes", inferred),
             line=self.document.source.position(json_path)[0],
         )
+        if "parametrize" not in item:
+            return [replace(test, requirements=self.requirements(item["requirements"], json_path, {}, ""))]
+        return [self.case(test, item, json_path, *case) for case in self.cases(item, json_path)]
+
+    def cases(self, item: dict, json_path: JsonPath) -> list[tuple[str, dict[str, Any], JsonPath]]:
+        """The (case id, values, where) of a parametrize table; every case gives the same variables."""
+        table = item["parametrize"]
+        first_id, first_names = None, set()
+        seen: dict[str, int | None] = {}
+        cases = []
+        for index, case in enumerate(table):
+            where = (*json_path, "parametrize", index)
+            values = {name: value for name, value in case.items() if name != "id"}
+            case_id = str(case["id"]) if "id" in case else _case_id(values, index)
+            if index == 0:
+                first_id, first_names = case_id, set(values)
+            elif set(values) != first_names:
+                lacking, extra = sorted(first_names - set(values)), sorted(set(values) - first_names)
+                what = (f"has no {', '.join(map(repr, lacking))}" if lacking
+                        else f"has {', '.join(map(repr, extra))}, which case '{first_id}' has not")
+                names = ", ".join(sorted(first_names))
+                raise self.error(where, f"case '{case_id}' {what}: every case of a parametrize table gives the "
+                                        f"same variables (those of case '{first_id}': {names})")
+            clash = sorted(set(values) & set(item.get("variables", {})))
+            if clash:
+                raise self.error(where, f"case '{case_id}': variable '{clash[0]}' is set by the case and by the "
+                                        "test's variables: keep one")
+            if case_id in seen:
+                raise self.error(where, f"case id '{case_id}' is used twice (first at line {seen[case_id]}): "
+                                        "give each case its own 'id'")
+            seen[case_id] = self.document.source.position(where)[0]
+            cases.append((case_id, values, where))
+        return cases
+
+    def case(self, test: TestCase, item: dict, json_path: JsonPath, case_id: str, values: dict,
+             case_path: JsonPath) -> TestCase:
+        """One case of a parametrized test: its id and title show the case; its values are variables."""
+        title = Text(fill(test.title.fr, values), fill(test.title.en, values))
+        if title == test.title:
+            title = Text(f"{title.fr} [{case_id}]", f"{title.en} [{case_id}]" if title.en else None)
+        description = Text(fill(test.description.fr, values), fill(test.description.en, values)) \
+            if test.description else None
+        return replace(
+            test, id=f"{test.id}[{case_id}]", title=title, description=description, case=case_id,
+            variables={**values, **test.variables},
+            requirements=self.requirements(item["requirements"], json_path, values, f"case '{case_id}'",
+                                           case_path),
+        )
+
+    def requirements(self, items: list[dict], json_path: JsonPath, values: dict[str, Any], case: str,
+                     case_path: JsonPath | None = None) -> tuple[Requirement, ...]:
+        """The requirements, with the case's values in them; flow ids and capability references checked."""
+        built = []
+        for index, spec in enumerate(items):
+            where = (*json_path, "requirements", index)
+            spec = fill(spec, values)
+            transaction = spec.get("transaction")
+            if transaction is not None and transaction not in FLOW_IDS:
+                raise self.error((*where, "transaction"), _prefixed(case, (
+                    f"unknown flow or transaction '{transaction}'{suggest(transaction, list(FLOW_IDS))}; "
+                    f"known: {', '.join(FLOW_IDS)}")))
+            specs = spec.get("capability", [])
+            paths = [(*where, "capability")] if isinstance(specs, dict) else \
+                [(*where, "capability", n) for n in range(len(specs))]
+            specs = [specs] if isinstance(specs, dict) else specs
+            covers = tuple(self.covers(c, path, case, case_path) for c, path in zip(specs, paths, strict=True))
+            built.append(Requirement(ref=spec["ref"], level=spec["level"], url=spec.get("url"),
+                                     transaction=transaction, text=spec.get("text"), covers=covers))
+        return tuple(built)
+
+    def covers(self, spec: dict, json_path: JsonPath, case: str, case_path: JsonPath | None) -> Covers:
+        covers = Covers(**spec)
+        unfilled = next((v for v in spec.values() if "{{" in v), None)
+        if unfilled:
+            problem = f"{unfilled!r} uses a variable that is not one of the case's: only case values fill it here"
+        else:
+            problem = covers.shape_problem() or (self.catalogue.problem(covers) if self.catalogue else None)
+        if problem:
+            # A case's problem is reported at the case (its line names which one), the others where written.
+            raise self.error(case_path or json_path, _prefixed(case, f"capability: {problem}"))
+        return covers
 
     def precondition(self, spec: dict, json_path: JsonPath) -> Capability:
         need = Capability(**spec)
@@ -310,6 +427,18 @@ class _Builder:
             compile_expression(expression)
         except FhirPathError as exc:
             raise self.error(json_path, str(exc)) from None
+
+
+def _prefixed(case: str, message: str) -> str:
+    return f"{case}: {message}" if case else message
+
+
+def _case_id(values: dict[str, Any], index: int) -> str:
+    """A case id made of its values, as pytest makes ids: scalars joined by '-', others by position."""
+    parts = [str(value).lower() if isinstance(value, bool) else str(value)
+             for value in values.values() if isinstance(value, str | int | float | bool)]
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts)).strip("_")
+    return text[:60] if text and len(parts) == len(values) else f"case{index}"
 
 
 def _package_context(specifications: list[dict[str, str]]) -> str | None:

@@ -39,6 +39,19 @@ def render(value: Any, variables: Mapping[str, Any]) -> Any:
     return value
 
 
+def fill(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Like `render`, but only for the names in `variables`: other placeholders and built-ins stay as they are
+    (a parametrized test's case values are put in its title and requirements this way, at load)."""
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda m: _as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+                                value)
+    if isinstance(value, list):
+        return [fill(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {key: fill(item, variables) for key, item in value.items()}
+    return value
+
+
 def _render_string(text: str, variables: Mapping[str, Any]) -> Any:
     whole = _PLACEHOLDER.fullmatch(text)
     if whole:
