@@ -12,13 +12,14 @@ registry into that cache unless ``offline``. A missing dependency is named once,
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
 import re
 import tarfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ class Package:
     _memory: bytes | None = field(default=None, repr=False)  # .tgz, when the index cache is not writable
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[int, dict] = field(default_factory=dict, repr=False)
+    sha256: str | None = field(default=None, repr=False)  # of the .tgz file; None for an unpacked folder
 
     @property
     def key(self) -> str:
@@ -182,21 +184,31 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
             blob_file = target / "resources.bin"
             # resources.bin missing or truncated (a disk full, a cleaner): rebuild.
             if blob_file.stat().st_size == data["blob_size"]:
-                return Package(data["id"], data["version"], path, data["manifest"], data["entries"], _blob=blob_file)
+                return Package(data["id"], data["version"], path, data["manifest"], data["entries"], _blob=blob_file,
+                               sha256=data["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt below
     manifest, entries, blob_bytes = _extract_tgz(path)
     pid, version = str(manifest["name"]), str(manifest["version"])
+    digest = _sha256_of_file(path)
     try:
         target.mkdir(parents=True, exist_ok=True)
         tmp = target / f".resources.{os.getpid()}.tmp"
         tmp.write_bytes(blob_bytes)
         os.replace(tmp, target / "resources.bin")
         cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries,
-                                             "blob_size": len(blob_bytes)})
+                                             "blob_size": len(blob_bytes), "sha256": digest})
     except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
-        return Package(pid, version, path, manifest, entries, _memory=blob_bytes)
-    return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin")
+        return Package(pid, version, path, manifest, entries, _memory=blob_bytes, sha256=digest)
+    return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin", sha256=digest)
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _extract_tgz(path: Path) -> tuple[dict, list[dict], bytes]:
@@ -340,21 +352,57 @@ def _scan_source(path: Path, index_root: Path) -> tuple[list[Package], list[str]
 
 def default_package_set() -> list[str]:
     """The MES profile set (``profiles/packages.yaml``): the packages loaded when none are named."""
+    return [spec for spec, _ in _profile_set()]
+
+
+def pinned_sha256() -> dict[str, str]:
+    """``id#version`` -> the sha256 of its published ``.tgz``, as ``profiles/packages.yaml`` pins it."""
+    return dict(_profile_set())
+
+
+@functools.cache
+def _profile_set() -> tuple[tuple[str, str], ...]:
+    """(``id#version``, sha256) of each package of ``profiles/packages.yaml``, its shape checked."""
     import yaml  # imported here: only needed when the default set is used
 
     from pytest_mes.resources import bundled_dir
 
     path = bundled_dir("profiles") / "packages.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [str(p) for p in data.get("packages", [])]
+    found = []
+    for i, item in enumerate(data.get("packages") or []):
+        spec = item.get("package") if isinstance(item, dict) else None
+        digest = item.get("sha256") if isinstance(item, dict) else None
+        if not isinstance(spec, str) or "#" not in spec or not isinstance(digest, str) or \
+                not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise PackageError(f"{path}: packages[{i}] must be {{package: ID#VERSION, sha256: <64 hex digits>}}, "
+                               f"found {item!r}")
+        found.append((spec, digest))
+    return tuple(found)
+
+
+def check_pinned(package_key: str, digest: str, where: str, pins: Mapping[str, str]) -> None:
+    """Raise PackageError when `package_key` is pinned to another sha256 than `digest`."""
+    expected = pins.get(package_key)
+    if expected is None or expected == digest:
+        return
+    pid, _, version = package_key.partition("#")
+    raise PackageError(
+        f"{package_key} ({where}) is not the published package the MES profile set pins: its sha256 is {digest}, "
+        f"expected {expected} (profiles/packages.yaml). It was modified or comes from another build: replace it "
+        f"with the published one (`mes packages install {package_key}`, or {DEFAULT_REGISTRY}/{pid}/{version}) "
+        "and remove this copy."
+    )
 
 
 def download_package(
-    pid: str, version: str, cache_dir: Path, *, registry_url: str | None = None, timeout: float = 60.0
+    pid: str, version: str, cache_dir: Path, *, registry_url: str | None = None, timeout: float = 60.0,
+    pins: Mapping[str, str] | None = None,
 ) -> Path:
     """Download ``pid#version`` from the FHIR package registry and unpack it into the FHIR package cache.
 
-    Returns the ``<cache>/<id>#<version>`` folder. ``version`` empty means the registry's latest.
+    Returns the ``<cache>/<id>#<version>`` folder. ``version`` empty means the registry's latest. A
+    package whose sha256 is not the one `pins` (default: the MES profile set's) gives is refused.
     """
     import requests
 
@@ -368,13 +416,19 @@ def download_package(
         response.raise_for_status()
     except (requests.RequestException, KeyError, ValueError) as exc:
         raise PackageError(f"{pid}#{version or 'latest'}: download from {base} failed: {exc}") from exc
-    return install_tgz_bytes(response.content, cache_dir, expected=(pid, version), origin=f"{base}/{pid}/{version}")
+    return install_tgz_bytes(response.content, cache_dir, expected=(pid, version), origin=f"{base}/{pid}/{version}",
+                             pins=pins)
 
 
 def install_tgz_bytes(
-    data: bytes, cache_dir: Path, *, expected: tuple[str, str] | None = None, origin: str = ""
+    data: bytes, cache_dir: Path, *, expected: tuple[str, str] | None = None, origin: str = "",
+    pins: Mapping[str, str] | None = None,
 ) -> Path:
-    """Unpack a package ``.tgz`` (bytes) into the FHIR package cache; returns ``<cache>/<id>#<version>``."""
+    """Unpack a package ``.tgz`` (bytes) into the FHIR package cache; returns ``<cache>/<id>#<version>``.
+
+    Raises PackageError, installing nothing, when it is a package `pins` (default: the MES profile
+    set's) pins to another sha256: only the published packages enter the cache, where they are not
+    hashed again."""
     try:
         tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")  # noqa: SIM115 - closed by the `with` below
     except (tarfile.TarError, OSError, EOFError) as exc:
@@ -391,6 +445,8 @@ def install_tgz_bytes(
         pid, version = str(manifest["name"]), str(manifest["version"])
         if expected and expected[0] != pid:
             raise PackageError(f"{origin}: the registry sent {pid}#{version} instead of {expected[0]}")
+        check_pinned(f"{pid}#{version}", hashlib.sha256(data).hexdigest(), origin or "package",
+                     pinned_sha256() if pins is None else pins)
         target = cache_dir / f"{pid}#{version}"
         tmp = cache_dir / f".{pid}#{version}.{os.getpid()}.tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -443,6 +499,7 @@ class PackageStore:
         offline: bool = False,
         registry_url: str | None = None,
         packages: Sequence[str] | None = None,
+        pins: Mapping[str, str] | None = None,
     ) -> PackageStore:
         """Load packages and their dependency closure.
 
@@ -454,10 +511,15 @@ class PackageStore:
             registry_url: the FHIR package registry (default ``$MES_FHIR_REGISTRY`` or packages.fhir.org).
             packages: ``"id#version"`` to load; default: the MES profile set plus every package
                 found in `sources`.
+            pins: ``id#version`` -> sha256 of its ``.tgz``; default: the MES profile set's
+                (``profiles/packages.yaml``). Checked for each package read from a ``.tgz`` and each
+                download; an unpacked folder is not hashed (what pytest-mes unpacks was checked first).
 
         Raises:
-            PackageError: ``hl7.fhir.r4.core`` cannot be found; nothing can be validated without it.
+            PackageError: ``hl7.fhir.r4.core`` cannot be found (nothing can be validated without it), or a
+                pinned package is not the published one.
         """
+        pins = pinned_sha256() if pins is None else pins
         index_root = cache.index_cache_dir()
         fhir_cache = cache.fhir_package_cache(cache_dir)
         source_paths = [Path(s).expanduser() for s in sources]
@@ -469,8 +531,11 @@ class PackageStore:
             for package in found:
                 available.setdefault(package.key, package)
         requested = list(packages) if packages is not None else default_package_set() + sorted(available)
-        loader = _Loader(available, fhir_cache, index_root, offline, registry_url, source_paths)
+        loader = _Loader(available, fhir_cache, index_root, offline, registry_url, source_paths, pins)
         loaded = loader.load_closure(requested)
+        for package in loaded:
+            if package.sha256 is not None:
+                check_pinned(package.key, package.sha256, str(package.path), pins)
         warnings.extend(loader.warnings())
         if not any(p.id == CORE_ID for p in loaded):
             looked = ", ".join(str(p) for p in source_paths) or "(no --mes-packages folder)"
@@ -594,8 +659,10 @@ class _Loader:
         offline: bool,
         registry_url: str | None,
         sources: list[Path],
+        pins: Mapping[str, str],
     ):
         self.available = available
+        self.pins = pins
         self.fhir_cache = fhir_cache
         self.index_root = index_root
         self.offline = offline
@@ -631,7 +698,8 @@ class _Loader:
         package = self._from_cache(pid, version)
         if package is None and not self.offline:
             try:
-                folder = download_package(pid, version, self.fhir_cache, registry_url=self.registry_url)
+                folder = download_package(pid, version, self.fhir_cache, registry_url=self.registry_url,
+                                          pins=self.pins)
                 package = open_package(folder, index_root=self.index_root)
             except PackageError as exc:
                 self.errors.append(str(exc))

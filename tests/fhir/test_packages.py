@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -16,6 +18,9 @@ from pytest_mes.fhir import packages as packages_module
 from pytest_mes.fhir.packages import PackageStore, open_package
 
 FR_CORE_SD = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
+# The small packages below include a fake hl7.fhir.r4.core#4.0.1: not the published one the MES profile set
+# pins, so the stores made of them are loaded without pins (test_pinned_* checks the pins).
+NO_PINS: dict[str, str] = {}
 
 
 def make_tgz(name: str, version: str, *, deps: dict | None = None, resources: list[dict] = (),
@@ -66,7 +71,8 @@ def small_packages(tmp_path: Path) -> Path:
 
 
 def test_loads_tgz_and_unpacked_folders_with_dependency_closure(small_packages: Path):
-    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"],
+                              pins=NO_PINS)
     assert sorted(p.key for p in store.packages) == [
         "example.a#1.0.0", "example.b#0.1.0", "example.lib#1.0.0", "example.lib#2.0.0", "hl7.fhir.r4.core#4.0.1",
     ]
@@ -75,7 +81,8 @@ def test_loads_tgz_and_unpacked_folders_with_dependency_closure(small_packages: 
 
 
 def test_one_precise_warning_per_missing_dependency(small_packages: Path):
-    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"],
+                              pins=NO_PINS)
     gone = [w for w in store.warnings if "example.gone" in w]
     assert len(gone) == 1
     assert "example.gone#3.0.0 (required by example.a#1.0.0, example.b#0.1.0)" in gone[0]
@@ -83,7 +90,8 @@ def test_one_precise_warning_per_missing_dependency(small_packages: Path):
 
 
 def test_unversioned_canonical_follows_the_referencing_packages_pin(small_packages: Path):
-    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"])
+    store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"],
+                              pins=NO_PINS)
     url = "http://example.org/ValueSet/shared"
     assert store.resolve(url, context="example.a#1.0.0")["version"] == "1.0.0"
     assert store.resolve(url, context="example.b#0.1.0")["version"] == "2.0.0"
@@ -120,18 +128,20 @@ def test_download_from_the_registry_into_the_fhir_cache(tmp_path: Path):
     responses.get(f"{registry}/hl7.fhir.r4.core/4.0.1", body=make_tgz("hl7.fhir.r4.core", "4.0.1"))
     responses.get(f"{registry}/example.a/1.0.0",
                   body=make_tgz("example.a", "1.0.0", deps={"hl7.fhir.r4.core": "4.0.1"}))
-    store = PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"])
+    store = PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"],
+                              pins=NO_PINS)
     assert {p.key for p in store.packages} == {"example.a#1.0.0", "hl7.fhir.r4.core#4.0.1"}
     assert (cache_dir / "example.a#1.0.0" / "package" / "package.json").is_file()
     assert len(responses.calls) == 2
     # Second load: from the cache, no request.
-    PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"])
+    PackageStore.load([], cache_dir=cache_dir, registry_url=registry, packages=["example.a#1.0.0"],
+                      pins=NO_PINS)
     assert len(responses.calls) == 2
 
 
 @responses.activate
 def test_offline_never_downloads(tmp_path: Path, small_packages: Path):
-    store = PackageStore.load([small_packages], cache_dir=tmp_path / "empty", offline=True,
+    store = PackageStore.load([small_packages], cache_dir=tmp_path / "empty", offline=True, pins=NO_PINS,
                               registry_url="https://registry.example.org", packages=["example.a#1.0.0"])
     assert len(responses.calls) == 0
     assert any("example.gone" in w for w in store.warnings)
@@ -141,7 +151,7 @@ def test_offline_never_downloads(tmp_path: Path, small_packages: Path):
 def test_registry_failure_is_a_warning_naming_the_package(tmp_path: Path, small_packages: Path):
     registry = "https://registry.example.org"
     responses.get(f"{registry}/example.gone/3.0.0", status=404)
-    store = PackageStore.load([small_packages], cache_dir=tmp_path / "c", registry_url=registry,
+    store = PackageStore.load([small_packages], cache_dir=tmp_path / "c", registry_url=registry, pins=NO_PINS,
                               packages=["example.a#1.0.0"])
     assert any("example.gone#3.0.0" in w and "404" in w for w in store.warnings)
 
@@ -172,7 +182,7 @@ def test_examples_are_read_from_the_package(small_packages: Path):
 
 def test_broken_tgz_is_reported_not_fatal(small_packages: Path):
     (small_packages / "broken.tgz").write_bytes(b"not a tarball")
-    store = PackageStore.load([small_packages], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
+    store = PackageStore.load([small_packages], offline=True, packages=["hl7.fhir.r4.core#4.0.1"], pins=NO_PINS)
     assert any("broken.tgz" in w for w in store.warnings)
 
 
@@ -226,15 +236,58 @@ def test_default_package_set_is_the_mes_profile_set():
 # ---- mes packages ----------------------------------------------------------------------------------
 def test_mes_packages_install_from_file_then_list(tmp_path: Path, capsys):
     cache_dir = tmp_path / "cache"
-    core = tmp_path / "core.tgz"
-    core.write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
-    assert main(["packages", "install", "--from", str(core), "--cache-dir", str(cache_dir)]) == 0
-    assert (cache_dir / "hl7.fhir.r4.core#4.0.1" / "package" / "package.json").is_file()
+    lib = tmp_path / "lib.tgz"
+    lib.write_bytes(make_tgz("example.lib", "1.0.0"))
+    assert main(["packages", "install", "--from", str(lib), "--cache-dir", str(cache_dir)]) == 0
+    assert (cache_dir / "example.lib#1.0.0" / "package" / "package.json").is_file()
+    core = cache_dir / "hl7.fhir.r4.core#4.0.1" / "package"  # unpacked in the cache, as the HL7 tools leave it
+    core.mkdir(parents=True)
+    (core / "package.json").write_text(json.dumps({"name": "hl7.fhir.r4.core", "version": "4.0.1"}))
     capsys.readouterr()
     assert main(["packages", "list", "--cache-dir", str(cache_dir), "--offline"]) == 0
     out = capsys.readouterr()
     assert "hl7.fhir.r4.core#4.0.1" in out.out
     assert "hl7.fhir.fr.core#2.1.0" in out.err  # the MES set is missing here, and said so
+
+
+def _rebuilt(tgz: Path) -> bytes:
+    """The same package content compressed again: another build, another sha256."""
+    return gzip.compress(gzip.decompress(tgz.read_bytes()), compresslevel=1)
+
+
+def test_a_pinned_package_that_is_not_the_published_one_is_refused_at_load(tmp_path: Path, fhir_packages_dir: Path):
+    folder = tmp_path / "pkgs"
+    folder.mkdir()
+    for tgz in fhir_packages_dir.glob("*.tgz"):
+        if tgz.name.startswith("ans.fhir.fr.gap-"):
+            (folder / tgz.name).write_bytes(_rebuilt(tgz))
+        else:
+            (folder / tgz.name).symlink_to(tgz)
+    with pytest.raises(PackageError) as info:
+        PackageStore.load([folder], offline=True)
+    message = str(info.value)
+    published = packages_module.pinned_sha256()["ans.fhir.fr.gap#3.0.0"]
+    actual = hashlib.sha256((folder / "ans.fhir.fr.gap-3.0.0.tgz").read_bytes()).hexdigest()
+    assert message.startswith(f"ans.fhir.fr.gap#3.0.0 ({folder / 'ans.fhir.fr.gap-3.0.0.tgz'})")
+    assert f"its sha256 is {actual}, expected {published}" in message
+    assert "mes packages install ans.fhir.fr.gap#3.0.0" in message
+    # The published packages load (and keep loading from the index cache, which remembers their hash).
+    for _ in range(2):
+        assert PackageStore.load([fhir_packages_dir], offline=True).package("ans.fhir.fr.gap#3.0.0") is not None
+
+
+@responses.activate
+def test_a_pinned_package_that_is_not_the_published_one_is_never_installed(tmp_path: Path, fhir_packages_dir: Path,
+                                                                           capsys):
+    registry = "https://registry.example.org"
+    rebuilt = _rebuilt(fhir_packages_dir / "ans.fhir.fr.gap-3.0.0.tgz")
+    responses.get(f"{registry}/ans.fhir.fr.gap/3.0.0", body=rebuilt)
+    with pytest.raises(PackageError, match=r"ans\.fhir\.fr\.gap#3\.0\.0 .* is not the published package"):
+        packages_module.download_package("ans.fhir.fr.gap", "3.0.0", tmp_path, registry_url=registry)
+    (tmp_path / "gap.tgz").write_bytes(rebuilt)
+    assert main(["packages", "install", "--from", str(tmp_path / "gap.tgz"), "--cache-dir", str(tmp_path)]) == 2
+    assert "expected " + packages_module.pinned_sha256()["ans.fhir.fr.gap#3.0.0"] in capsys.readouterr().err
+    assert not list(tmp_path.glob("ans.fhir.fr.gap*"))
 
 
 @responses.activate

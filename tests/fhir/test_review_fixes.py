@@ -106,7 +106,7 @@ def test_coding_without_system_fails_a_required_binding(validator):
 def _lib_store(folder, cache_dir):
     from pytest_mes.fhir.packages import PackageStore
 
-    return PackageStore.load([folder], offline=True, cache_dir=cache_dir,
+    return PackageStore.load([folder], offline=True, cache_dir=cache_dir, pins={},  # a fake core: no pins
                              packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
 
 
@@ -162,7 +162,7 @@ def test_unpacked_folder_index_follows_in_place_edits(tmp_path, monkeypatch):
     folder_mtime = os.stat(pkg).st_mtime_ns
 
     def load():
-        return PackageStore.load([tmp_path], offline=True, cache_dir=tmp_path / "fc",
+        return PackageStore.load([tmp_path], offline=True, cache_dir=tmp_path / "fc", pins={},  # a fake core
                                  packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
 
     assert load().resolve("http://example.org/ValueSet/shared")["version"] == "1.0.0"
