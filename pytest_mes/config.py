@@ -70,6 +70,8 @@ OPTIONS = (
            metavar="NAME=VALUE"),
     Option("packages", "folder of FHIR packages (.tgz or unpacked), looked at before ~/.fhir/packages "
            "(repeatable)", kind="paths", env="MES_FHIR_PACKAGES", metavar="DIR"),
+    Option("ig", "conformance resources beside the packages: a folder or file, JSON or XML, with or without "
+           "snapshots (repeatable)", kind="paths", metavar="PATH"),
     Option("offline", "never download FHIR packages", kind="bool", env="MES_OFFLINE"),
     Option("strict", "fail a test when one of its checks could not be made (e.g. no validator)", kind="bool",
            env="MES_STRICT"),
@@ -127,6 +129,7 @@ class MesConfig:
     allow_writes: bool = False
     variables: dict[str, str] = field(default_factory=dict)
     packages: tuple[Path, ...] = ()
+    igs: tuple[Path, ...] = ()
     offline: bool = False
     strict: bool = False
 
@@ -168,6 +171,7 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         allow_writes=bool(values["allow_writes"]) or sandbox,
         variables=dict(_assignment(v) for v in values["var"] or ()),
         packages=tuple(values["packages"] or ()), offline=bool(values["offline"]), strict=bool(values["strict"]),
+        igs=tuple(values["ig"] or ()),
     )
 
 

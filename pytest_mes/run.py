@@ -89,6 +89,6 @@ def _load_validator(config: MesConfig) -> tuple[ProfileValidator | None, str]:
     except ImportError:
         return None, "the profile validator is not available in this version"
     try:
-        return load_validator(list(config.packages), offline=config.offline), ""
+        return load_validator(list(config.packages), offline=config.offline, igs=config.igs), ""
     except Exception as exc:  # any failure to load packages leaves the check 'not made', with its reason
         return None, f"the validator could not be loaded: {exc}"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_mes.fhir.issues import Issue, ValidationResult
+from pytest_mes.fhir.local import with_conformance
 from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.validator import Validator
 
@@ -31,20 +32,24 @@ def load_validator(
     *,
     offline: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
+    igs: Iterable[str | os.PathLike[str]] = (),
 ) -> Validator:
-    """A validator over the MES profile set plus the packages in `sources`, one per process.
+    """A validator over the MES profile set plus the packages in `sources` and the conformance
+    resources in `igs` (folders or files, JSON or XML: see :mod:`pytest_mes.fhir.local`), one per process.
 
     Equal arguments return the same (already warmed) :class:`Validator`; loading the packages and
     compiling profiles happens once per process.
 
     Raises:
-        PackageError: hl7.fhir.r4.core cannot be found.
+        PackageError: hl7.fhir.r4.core cannot be found, or a path of `igs` does not exist.
     """
     key = (tuple(str(Path(s).expanduser().resolve()) for s in sources), bool(offline),
-           str(cache_dir) if cache_dir else None)
+           str(cache_dir) if cache_dir else None, tuple(str(Path(p).expanduser().resolve()) for p in igs))
     with _LOCK:
         validator = _VALIDATORS.get(key)
         if validator is None:
             store = PackageStore.load(key[0], offline=offline, cache_dir=cache_dir)
+            if key[3]:
+                store = with_conformance(store, key[3])
             validator = _VALIDATORS[key] = Validator(store)
         return validator

@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     validate.add_argument("--lang", choices=LANGS, default=None,
                           help="language of the messages: fr (default) or en; also MES_LANG")
+    validate.add_argument("--ig", action="append", default=[], metavar="PATH",
+                          help="conformance resources (folder or file, JSON or XML, snapshots generated when "
+                               "missing) beside the packages, repeatable")
     validate.add_argument("--context", metavar="ID#VERSION",
                           help="package whose dependencies pin unversioned canonicals (e.g. ans.fhir.fr.gap#3.0.0)")
     validate.set_defaults(func=run_validate)
@@ -135,6 +138,17 @@ def run_validate(args: argparse.Namespace) -> int:
     store = _load_store(args, "validate")
     if store is None:
         return EXIT_CANNOT_RUN
+    if args.ig:
+        from pytest_mes.fhir.local import with_conformance
+
+        said = len(store.warnings)
+        try:
+            store = with_conformance(store, args.ig)
+        except PackageError as exc:
+            print(f"mes validate: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+        for warning in store.warnings[said:]:
+            print(f"mes validate: warning: {warning}", file=sys.stderr)
     validator = Validator(store)
     if args.context is not None and store.package(args.context) is None:
         print(f"mes validate: --context {args.context}: no such package loaded (loaded: "

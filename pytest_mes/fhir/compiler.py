@@ -155,7 +155,7 @@ def compile_structure_definition(sd: dict, package: str | None = None) -> Schema
     url = sd.get("url", "")
     snapshot = (sd.get("snapshot") or {}).get("element")
     if not snapshot:
-        raise ProfileError(f"{url}: StructureDefinition without a snapshot; pytest-mes needs published snapshots")
+        raise ProfileError(f"{url}: StructureDefinition without a snapshot nor a differential")
     schema = Schema(
         url=url,
         version=str(sd.get("version") or ""),

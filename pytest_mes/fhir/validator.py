@@ -28,6 +28,7 @@ from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, 
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.slicing import SliceIndex
+from pytest_mes.fhir.snapshot import generate_snapshot
 from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
 
@@ -61,6 +62,8 @@ class Validator:
         self._schemas: dict[tuple[str, str | None], Schema | None] = {}
         self._compiled: dict[str, Schema] = {}  # "package#index" -> schema: one compile per definition
         self._broken: dict[str, str] = {}
+        self._snapshots: dict[str, dict] = {}  # "package#index" -> the definition with a generated snapshot
+        self._generating: set[str] = set()
         self._types: dict[str, Schema | None] = {}
         self._primitives: dict[str, PrimitiveRule] = {}
         self._profile_types: dict[tuple[str, str | None], str | None] = {}
@@ -94,12 +97,44 @@ class Validator:
                     sd = package.read(index)
                     if sd.get("resourceType") == "StructureDefinition":
                         try:
+                            sd = self.with_snapshot(sd, package.key, ckey)
                             schema = compile_structure_definition(sd, package.key)
                             self._compiled[ckey] = schema
                         except ProfileError as exc:
                             self._broken[ckey] = str(exc)
             self._schemas[key] = schema
             return schema
+
+    def with_snapshot(self, sd: dict, package: str, key: str) -> dict:
+        """`sd`, with a snapshot generated from its differential when it has none (kept per definition).
+
+        Raises:
+            ProfileError: it cannot be generated (a base not found, a circular derivation…).
+        """
+        if (sd.get("snapshot") or {}).get("element"):
+            return sd
+        found = self._snapshots.get(key)
+        if found is not None:
+            return found
+        if key in self._generating:
+            raise ProfileError(f"{sd.get('url')}: circular baseDefinition")
+        self._generating.add(key)
+        try:
+            found = self._snapshots[key] = generate_snapshot(sd, lambda url: self.definition(url, package))
+        finally:
+            self._generating.discard(key)
+        return found
+
+    def definition(self, canonical: str, context: str | None) -> dict | None:
+        """A StructureDefinition with its snapshot (generated if needed), or None."""
+        found = self.store.resolve_entry(canonical, context)
+        if found is None:
+            return None
+        package, index = found
+        sd = package.read(index)
+        if sd.get("resourceType") != "StructureDefinition":
+            return None
+        return self.with_snapshot(sd, package.key, f"{package.key}#{index}")
 
     def broken_reason(self, canonical: str) -> str | None:
         found = self.store.resolve_entry(canonical)

@@ -131,3 +131,50 @@ def test_xml_without_the_xml_reader(capsys, monkeypatch, fhir_packages_dir, tmp_
     code, out, _ = run(capsys, str(path), "--packages", str(fhir_packages_dir), "--offline")
     assert code == 2
     assert "XML non pris en charge" in out
+
+
+_PROFILE_XML = """<StructureDefinition xmlns="http://hl7.org/fhir">
+  <url value="http://example.org/StructureDefinition/patient-other"/>
+  <name value="PatientOther"/>
+  <status value="draft"/>
+  <kind value="resource"/>
+  <abstract value="false"/>
+  <type value="Patient"/>
+  <baseDefinition value="http://hl7.org/fhir/StructureDefinition/Patient"/>
+  <derivation value="constraint"/>
+  <differential>
+    <element><path value="Patient.gender"/><fixedCode value="other"/></element>
+    <element><path value="Patient.birthDate"/><min value="1"/></element>
+  </differential>
+</StructureDefinition>
+"""
+
+
+def test_ig_folder_of_xml_differentials(capsys, fhir_packages_dir, tmp_path):
+    """--ig: a folder holding a FHIR XML profile without a snapshot; the resource names it in meta.profile."""
+    ig = tmp_path / "ig"
+    ig.mkdir()
+    (ig / "patient-other.xml").write_text(_PROFILE_XML, encoding="utf-8")
+    (ig / "notes.xml").write_text("<not-fhir/>", encoding="utf-8")
+    patient = tmp_path / "patient.json"
+    patient.write_text(json.dumps({"resourceType": "Patient", "gender": "male",
+                                   "meta": {"profile": ["http://example.org/StructureDefinition/patient-other"]}}))
+    code, out, err = run(capsys, str(patient), "--packages", str(fhir_packages_dir), "--offline", "--ig", str(ig),
+                         "--format", "json")
+    assert code == 1
+    issues = json.loads(out)[0]["outcome"]["issue"]
+    assert {(i["extension"][0]["valueString"], i["expression"][0]) for i in issues} >= {
+        ("FIXED", "Patient.gender"), ("CARD_MIN", "Patient")}
+    assert f"--ig {ig / 'notes.xml'}: not read" in err  # what cannot be read is named, the rest is loaded
+    patient.write_text(json.dumps({"resourceType": "Patient", "gender": "other", "birthDate": "2000-01-01"}))
+    code, _, _ = run(capsys, str(patient), "--packages", str(fhir_packages_dir), "--offline",
+                     "--ig", str(ig / "patient-other.xml"), "--profile",
+                     "http://example.org/StructureDefinition/patient-other")
+    assert code == 0
+
+
+def test_ig_path_that_does_not_exist_exits_2(capsys, fhir_packages_dir, slot_file, tmp_path):
+    code, _, err = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline",
+                       "--ig", str(tmp_path / "missing"))
+    assert code == 2 and "missing: no such file or folder" in err
+

@@ -244,3 +244,28 @@ def test_secret_values_are_masked_in_the_failure_output_but_checked_for_real(pyt
     assert "(1 other check passed)" in output  # the FHIRPath check saw the real value
     assert "key-123456" not in output.replace("value: key-123456", "") and "hunter2-xyz" not in output
     assert '"id": "***"' in output and "client_secret=***" in output
+
+
+def test_conforms_to_a_local_profile_given_with_mes_ig(pytester, add_set, server, fhir_packages_dir):
+    """--mes-ig: a profile without a snapshot, in a plain folder, judges the server's answers."""
+    profile = {"resourceType": "StructureDefinition", "url": "http://example.org/StructureDefinition/cs-json-only",
+               "name": "CsJsonOnly", "status": "draft", "kind": "resource", "abstract": False,
+               "type": "CapabilityStatement", "derivation": "constraint",
+               "baseDefinition": "http://hl7.org/fhir/StructureDefinition/CapabilityStatement",
+               "differential": {"element": [{"id": "CapabilityStatement.kind", "path": "CapabilityStatement.kind",
+                                             "fixedCode": "requirements"}]}}
+    (pytester.path / "ig").mkdir()
+    (pytester.path / "ig" / "cs.json").write_text(json.dumps(profile), encoding="utf-8")
+    checks = "- conforms_to: http://example.org/StructureDefinition/cs-json-only"
+    add_set(a_set(tests=read_test("CORE-V-01", checks=checks)))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-packages={fhir_packages_dir}",
+            "--mes-offline"]
+    result = pytester.runpytest(*base, "--mes-ig=ig")
+    result.assert_outcomes(failed=1)  # (the scripted statement also breaks base rules: cpb-14…)
+    result.stdout.fnmatch_lines(["*CapabilityStatement.kind: *fixée \"requirements\"*"])
+    profile["differential"]["element"][0]["fixedCode"] = "instance"  # what the server says
+    (pytester.path / "ig2").mkdir()  # another folder: the validator of "ig" is kept for the process
+    (pytester.path / "ig2" / "cs.json").write_text(json.dumps(profile), encoding="utf-8")
+    control = pytester.runpytest(*base, "--mes-ig=ig2")
+    control.stdout.fnmatch_lines(["*conforms to http://example.org/StructureDefinition/cs-json-only*"])
+    control.stdout.no_fnmatch_line("*CapabilityStatement.kind: *fixée*")

@@ -1,0 +1,154 @@
+"""Agreement with the HL7 Java validator on the public FHIR validator test cases.
+
+Run: ``python bench/agreement.py [CASES_DIR] [--packages DIR] [--verbose]`` (default
+``../shared/fhir-test-cases`` and ``../shared/fhir-packages``).
+
+Each case of ``manifest.json`` has a ``base`` step (validate the file against its resource type, with
+the case's supporting conformance resources loaded, as ``--ig``) and maybe a ``profile`` step (the
+same, plus the profile the case supplies, loaded with its own supporting files, and validated
+against). For every step it compares our error count (errors and fatal issues) with the reference
+validator's and prints, per step kind: verdict agreement (both valid, or both invalid), exact error
+count agreement, and crashes (a Python exception, or an internal error of the validator). With
+``--verbose``, every disagreement: file, expected and found counts, and our errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_mes.fhir.commands import _read_resource  # noqa: E402
+from pytest_mes.fhir.issues import ValidationResult, make_issue, sort_issues  # noqa: E402
+from pytest_mes.fhir.local import with_conformance  # noqa: E402
+from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore  # noqa: E402
+from pytest_mes.fhir.validator import Validator  # noqa: E402
+
+DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"
+DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
+
+
+@dataclass
+class Step:
+    case: str
+    kind: str  # base | profile
+    file: str
+    expected: int
+    found: int | None = None  # None: crashed
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def verdict_agrees(self) -> bool:
+        return self.found is not None and (self.found > 0) == (self.expected > 0)
+
+    @property
+    def exact(self) -> bool:
+        return self.found == self.expected
+
+
+def steps_of(case: dict) -> list[tuple[str, int, list[str], str | None]]:
+    """(kind, expected errors, conformance files to load, profile file) of each step of a case."""
+    entry = case["manifest_entry"]
+    base_files = [*entry.get("supporting", []), *entry.get("profiles", [])]
+    profile = entry.get("profile") or {}
+    out = []
+    for expectation in case["expectations"]:
+        counts = expectation["counts"]
+        expected = counts.get("error", 0) + counts.get("fatal", 0)
+        if expectation["step"] == "profile":
+            files = [*base_files, *profile.get("supporting", []), profile["source"]]
+            out.append(("profile", expected, files, profile["source"]))
+        else:
+            out.append(("base", expected, base_files, None))
+    return out
+
+
+def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected: int, files: list[str],
+             profile_file: str | None) -> Step:
+    step = Step(case["name"], kind, case["file"], expected)
+    try:
+        local = with_conformance(store, [folder / f for f in files]) if files else store
+        validator = Validator(local)
+        profiles = []
+        if profile_file is not None:
+            from pytest_mes.fhir.local import read_resource_file
+
+            profiles.append(read_resource_file(folder / profile_file, local)["url"])
+        resource, problem, read_issues = _read_resource(folder / case["file"], local)
+        if problem is not None:
+            result = ValidationResult([make_issue("fatal", "NOT_JSON", "", why=problem)])
+        else:
+            result = validator.validate(resource, profiles)
+            result = ValidationResult(sort_issues(read_issues + result.issues))
+        errors = result.errors
+        if any(i.message_id == "INTERNAL_ERROR" for i in errors):
+            step.errors = [i.message for i in errors]
+            return step
+        step.found = len(errors)
+        step.errors = [f"{i.expression}: {i.message_id} {i.message}" for i in errors]
+    except Exception:  # a crash is a figure of this bench, not its end
+        step.errors = traceback.format_exc().strip().splitlines()[-3:]
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="?", default=str(DEFAULT_CASES), help="folder holding manifest.json")
+    parser.add_argument("--packages", default=str(DEFAULT_PACKAGES), help="folder holding hl7.fhir.r4.core")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every disagreement")
+    args = parser.parse_args(argv)
+    manifest_path = Path(args.cases) / "manifest.json"
+    if not manifest_path.is_file():
+        print(f"agreement: no {manifest_path}: give the folder of the FHIR validator test cases", file=sys.stderr)
+        return 2
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    folder = Path(args.cases) / "validator"
+    store = PackageStore.load([args.packages], offline=True, packages=[f"{CORE_ID}#{CORE_VERSION}"])
+    started = time.perf_counter()
+    results = [run_step(store, folder, case, *step) for case in manifest["cases"] for step in steps_of(case)]
+    elapsed = time.perf_counter() - started
+    report(results, elapsed, args.verbose)
+    return 0
+
+
+def report(results: list[Step], elapsed: float, verbose: bool) -> None:
+    by_kind: dict[str, list[Step]] = defaultdict(list)
+    for step in results:
+        by_kind[step.kind].append(step)
+    print(f"{len(results)} steps in {elapsed:.1f} s (HL7 Java validator = reference)")
+    print(f"{'step':<8} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")
+    for kind in ("base", "profile"):
+        steps = by_kind.get(kind, [])
+        if steps:
+            print(_row(kind, steps))
+    print(_row("all", results))
+    if verbose:
+        print("\ndisagreements (expected errors vs found):")
+        for step in results:
+            if step.exact:
+                continue
+            mark = "CRASH" if step.found is None else ("verdict" if not step.verdict_agrees else "count")
+            print(f"  [{mark}] {step.kind:<7} {step.case} ({step.file}): expected {step.expected}, found "
+                  f"{'crash' if step.found is None else step.found}")
+            for line in step.errors:
+                print(f"      {line}")
+
+
+def _row(kind: str, steps: list[Step]) -> str:
+    n = len(steps)
+    verdict = sum(s.verdict_agrees for s in steps)
+    exact = sum(s.exact for s in steps)
+    crashes = sum(s.found is None for s in steps)
+    return f"{kind:<8} {n:>4} {verdict / n:>14.0%} {exact / n:>12.0%} {crashes:>8}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
