@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,20 @@ def examples(store: PackageStore):
         return copy.deepcopy(cache[key][name])
 
     return get
+
+
+def local_validator(fhir_packages_dir: Path, folder: Path, name: str, resources: list[dict]) -> Validator:
+    """A validator over R4 core and a package ``name#1.0.0`` of hand-made ``resources``, written under
+    ``folder``."""
+    package = folder / name / "package"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps(
+        {"name": name, "version": "1.0.0", "dependencies": {"hl7.fhir.r4.core": "4.0.1"}}))
+    for resource in resources:
+        (package / f"{resource['resourceType']}-{resource['id']}.json").write_text(json.dumps(resource))
+    store = PackageStore.load([fhir_packages_dir, package.parent], offline=True,
+                              packages=["hl7.fhir.r4.core#4.0.1", f"{name}#1.0.0"])
+    return Validator(store)
 
 
 def found(result: ValidationResult, severity: str | None = None) -> set[tuple[str, str]]:

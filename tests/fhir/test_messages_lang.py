@@ -3,21 +3,31 @@ in either language after validation, ``mes validate --lang``."""
 
 from __future__ import annotations
 
+import copy
+import io
 import json
 import re
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from string import Formatter
 
 import pytest
 
-from pytest_mes.fhir.issues import MSG, ValidationResult, render
+from pytest_mes.cli import main
+from pytest_mes.fhir.issues import MSG, Issue, ValidationResult, render
 from pytest_mes.fhir.messages_en import MSG_EN
+from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.validator import Validator
+from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
+from tests.fhir.test_reference_targets import _gp_target
+from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
 GAP = "ans.fhir.fr.gap#3.0.0"
-# What gives French away in an English text: French typography, accented letters, French words.
-FRENCH = re.compile(r"[«»àâçéèêëîïôûùœ]|\b(?:de|du|des|la|le|les|un|une|est|non|pour|dans|sans|attendue?s?|"
-                    r"trouvé|valeur|erreur|avertissement|règle|VALIDE|INVALIDE)\b", re.IGNORECASE)
+# What gives French away in an English text: French typography (a space before a colon, guillemets),
+# accented letters, French words.
+FRENCH = re.compile(r"[«»àâçéèêëîïôûùœ]| :|\b(?:de|du|des|la|le|les|un|une|est|non|pour|dans|sans|attendue?s?|"
+                    r"trouvé|valeur|erreur|avertissement|illisible|règle|VALIDE|INVALIDE)\b", re.IGNORECASE)
 
 
 def placeholders(template: str) -> set[str]:
@@ -111,3 +121,217 @@ def test_mes_validate_refuses_an_unknown_mes_lang(capsys, monkeypatch, bad_slot_
     code, out, err = validate(capsys, str(bad_slot_file), "--offline")
     assert code == 2 and out == ""
     assert "MES_LANG='de'" in err and "fr, en" in err
+
+
+# ---- every message, rendered with real arguments -----------------------------------------------------
+# Each message id of the catalogue, and a real resource (official examples of ../shared/fhir-packages,
+# mutated; small hand-made profiles) whose validation gives it.
+PDSM, CORE22 = "ans.fhir.fr.pdsm#3.1.1", "hl7.fhir.fr.core#2.2.0"
+PDSM_DOC = "DocumentReference-exemple-pdsm-documentreference.json"
+LOCAL = "http://example.org/StructureDefinition/"
+FHIRPATH_CONTEXT = "Patient.contact.where(relationship.exists())"
+
+
+def _patient(**extra) -> dict:
+    return {"resourceType": "Patient", "name": [{"family": "Martin"}], **extra}
+
+
+def _nested_extensions(depth: int) -> dict:
+    extension: dict = {"url": "urn:x", "valueString": "fin"}
+    for _ in range(depth):
+        extension = {"url": "urn:x", "extension": [extension]}
+    return _patient(extension=[extension])
+
+
+def _chain_of_organizations(n: int) -> dict:
+    profile = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-organization|2.2.0"
+    return {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": f"urn:uuid:o{i}", "resource": {
+            "resourceType": "Organization", "id": f"o{i}", "meta": {"profile": [profile]}, "name": f"O{i}",
+            **({"partOf": {"reference": f"urn:uuid:o{i + 1}"}} if i + 1 < n else {})}} for i in range(n)]}
+
+
+def _gap_slot(examples, **changes) -> dict:
+    return {**examples(GAP, "Slot-example.json"), **changes}
+
+
+def _slot_and_schedule_without_its_profile(examples) -> dict:
+    slot, schedule = examples(GAP, "Slot-example.json"), examples(GAP, "Schedule-example.json")
+    del schedule["meta"]
+    schedule["serviceType"] = [{"text": "0..0 in FR Core"}]
+    slot["schedule"] = {"reference": "Schedule/example"}
+    return {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "https://example.org/fhir/Slot/example", "resource": slot, "search": {"mode": "match"}},
+        {"fullUrl": "https://example.org/fhir/Schedule/example", "resource": schedule, "search": {"mode": "include"}}]}
+
+
+def _blood_pressure_in_wrong_units(examples) -> dict:
+    observation = examples(CORE22, "Observation-FRCoreObservationBPExample.json")
+    observation["component"][0]["valueQuantity"]["code"] = "mmHg"  # FR Core fixes mm[Hg]
+    return observation
+
+
+def _pdsm_patch_bundle() -> dict:
+    patch = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+        {"name": "value", "valueCode": "superseded"}]}]}
+    return {"resourceType": "Bundle", "type": "transaction", "meta": {"profile": [
+        "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-comprehensive-provide-document-bundle"]},
+        "entry": [{"fullUrl": "urn:uuid:55555555-1111-1111-1111-111111111111", "resource": patch,
+                   "request": {"method": "PATCH", "url": "DocumentReference/1"}}]}
+
+
+def _fhirpath_context_extension(store) -> dict:
+    """An extension (a copy of R4's patient-mothersMaidenName) whose context is a FHIRPath expression
+    that is more than a path: pytest-mes says it does not judge it."""
+    sd = copy.deepcopy(store.structure_definition("http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"))
+    url = LOCAL + "contact-note"
+    sd.update(id="contact-note", url=url, context=[{"type": "fhirpath", "expression": FHIRPATH_CONTEXT}])
+    for element in sd["snapshot"]["element"]:
+        if element["path"] == "Extension.url":
+            element["fixedUri"] = url
+    return sd
+
+
+@pytest.fixture(scope="module")
+def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
+    """Hand-made definitions for what the official packages never give: slicings of every rule, an
+    unloadable reference target profile, an extension context that is not a plain path."""
+    core = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("lang"), "example.lang", [
+        _profile(core, "Patient", "closed-ordered", _identifier_slices("closed", True)),
+        _profile(core, "Patient", "open-at-end", _identifier_slices("openAtEnd", False)),
+        _profile(core, "Patient", "blind", _blind_slices),
+        _profile(core, "Patient", "gp-missing", _gp_target),
+        _fhirpath_context_extension(core),
+    ])
+
+
+def validator_issues(validator, local, examples) -> list[Issue]:
+    """The issues of validating each case (a real resource, the profiles and package context it is
+    validated with) with the official packages, or with the hand-made ones (`local`)."""
+    cases = [
+        (validator, _patient(foo=1, name=["Martin"], gender=["male"], telecom=[], birthDate=None, address=[{}],
+                             active="yes", deceasedDateTime="1974-13-01", maritalStatus={"text": "Marié"},
+                             multipleBirthInteger=2**31, language="xx",
+                             photo={"title": "x"}, communication=[{"language": {"text": " "}}]), [], None),
+        (validator, _patient(name=[{"family": "", "given": ["A", "B"], "_given": [None]}], deceasedBoolean=False,
+                             deceasedDateTime="2020"), [], None),
+        (validator, _patient(name=[{"family": "x" * 1_048_577}]), [], None),
+        (validator, _patient(managingOrganization={"reference": "Practitioner/1"},
+                             extension=[{"url": "foo", "valueString": "x"},
+                                        {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-slot-date",
+                                         "valueDateTime": "2024-05-01"}],
+                             modifierExtension=[{"url": "http://example.org/mod", "valueBoolean": True}],
+                             meta={"profile": ["http://example.org/StructureDefinition/nowhere"]}),
+         ["https://example.org/nope"], CORE22),
+        (validator, _patient(contained=[{"resourceType": "Patiente", "id": "x"}]), [], "ans.fhir.fr.gap#9.9.9"),
+        (validator, ["not a resource"], [], None),
+        (validator, _gap_slot(examples, status="libre", schedule=None, comment=" "), [], GAP),
+        (validator, examples(GAP, "Slot-example.json"),
+         ["https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-schedule"], GAP),
+        (validator, _slot_and_schedule_without_its_profile(examples), [], GAP),
+        (validator, examples(PDSM, PDSM_DOC), [], PDSM),
+        (validator, examples(PDSM, "List-ExampleFolder.json"), [], PDSM),
+        (validator, _pdsm_patch_bundle(), [], PDSM),
+        (validator, _blood_pressure_in_wrong_units(examples), [], CORE22),
+        (validator, _chain_of_organizations(300), [], CORE22),
+        (validator, _nested_extensions(3000), [], None),
+        (local, _patient(identifier=[IPP, NIR, IPP, OTHER]), [LOCAL + "closed-ordered"], None),
+        (local, _patient(identifier=[NIR, NIR]), [LOCAL + "closed-ordered"], None),
+        (local, _patient(identifier=[OTHER, NIR]), [LOCAL + "open-at-end"], None),
+        (local, _patient(identifier=[{"type": {"text": "x"}, "value": "1"}]), [LOCAL + "blind"], None),
+        (local, _patient(generalPractitioner=[{"reference": "Practitioner/1"}],
+                         extension=[{"url": LOCAL + "contact-note", "valueString": "x"}]), [LOCAL + "gp-missing"],
+         None),
+    ]
+    return [issue for v, resource, profiles, context in cases
+            for issue in v.validate(resource, profiles, context=context).issues]
+
+
+
+def _mes_validate_json(*args: str) -> list[dict]:
+    """The OperationOutcome issues of ``mes validate --format json`` (output captured here: the fixture
+    that calls it outlives pytest's capsys)."""
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        main(["validate", *args, "--format", "json"])
+    return [issue for report in json.loads(out.getvalue()) for issue in report["outcome"]["issue"]]
+
+
+def reading_issues(fhir_packages_dir: Path, folder: Path) -> list[tuple[dict, dict]]:
+    """(French issue, English issue) pairs of `mes validate` on files whose reading finds problems:
+    FHIR XML structure, a duplicate JSON key, unreadable files; and on a validator failure
+    (INTERNAL_ERROR exists for validator bugs: that one is provoked)."""
+    files = {
+        "order.xml": '<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><id value="a"/></Patient>',
+        "choice.xml": '<Patient xmlns="http://hl7.org/fhir"><deceasedBoolean value="true"/>'
+                      '<deceasedDateTime value="2020"/></Patient>',
+        "repeated.xml": '<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><gender value="female"/>'
+                        '</Patient>',
+        "duplicate.json": '{"resourceType": "Patient", "gender": "male", "gender": "x"}',
+        "broken.json": "{not json",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    paths = [str(folder / name) for name in files] + [str(folder / "absent.json")]
+    common = ("--packages", str(fhir_packages_dir), "--offline")
+    pairs = list(zip(_mes_validate_json(*paths, *common, "--lang", "fr"),
+                     _mes_validate_json(*paths, *common, "--lang", "en"), strict=True))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(Validator, "validate", lambda *args, **kwargs: 1 / 0)
+        pairs += zip(_mes_validate_json(paths[0], *common, "--lang", "fr"),
+                     _mes_validate_json(paths[0], *common, "--lang", "en"), strict=True)
+    return pairs
+
+
+def _message_id(fhir_issue: dict) -> str:
+    return next(e["valueString"] for e in fhir_issue.get("extension", ()) if e["url"].endswith("message-id"))
+
+
+@pytest.fixture(scope="module")
+def renders(validator, local, examples, fhir_packages_dir, tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """message id -> (French text, English text) of the first issue of that id met in the cases."""
+    out: dict[str, tuple[str, str]] = {}
+    for issue in validator_issues(validator, local, examples):
+        assert issue.message == issue.text("fr") == render(issue.message_id, dict(issue.args), "fr")
+        out.setdefault(issue.message_id, (issue.text("fr"), issue.text("en")))
+    for fr, en in reading_issues(fhir_packages_dir, tmp_path_factory.mktemp("reading")):
+        assert _message_id(fr) == _message_id(en)
+        out.setdefault(_message_id(fr), (fr["details"]["text"], en["details"]["text"]))
+    return out
+
+
+def filled(template: str) -> re.Pattern[str]:
+    """A pattern of the texts `template` gives: its words as they are, each placeholder some text (the
+    same text wherever the placeholder repeats)."""
+    pattern, seen = "", set()
+    for literal, name, _, _ in Formatter().parse(template):
+        pattern += re.escape(literal)
+        if name is not None:
+            pattern += f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"
+            seen.add(name)
+    return re.compile(pattern, re.DOTALL)
+
+
+@pytest.mark.parametrize("message_id", sorted(MSG))
+def test_every_message_renders_in_both_languages_with_real_arguments(renders, message_id):
+    assert message_id in renders, f"no case gives {message_id}: add a real resource that does to validator_issues()"
+    fr, en = renders[message_id]
+    assert filled(MSG[message_id][1]).fullmatch(fr), fr
+    assert filled(MSG_EN[message_id]).fullmatch(en), en
+    assert en != fr
+
+
+# Messages whose arguments are the validator's own words (kinds, reasons) or names from the resource:
+# their English render must be English through and through.
+ENGLISH_THROUGH = ["ARRAY_EXPECTED", "BAD_FORMAT", "BINDING_NOT_CHECKED", "CARD_MIN", "EMPTY_STRING",
+                   "INVARIANT_NOT_CHECKED", "NOT_AN_OBJECT", "NOT_A_RESOURCE", "NOT_JSON", "SLICE_CLOSED",
+                   "UNKNOWN_ELEMENT", "WRONG_JSON_TYPE"]
+
+
+@pytest.mark.parametrize("message_id", ENGLISH_THROUGH)
+def test_english_render_has_no_french_leftovers(renders, message_id):
+    fr, en = renders[message_id]
+    assert FRENCH.search(fr)  # the control: the detector sees the French text
+    assert not FRENCH.search(en), en

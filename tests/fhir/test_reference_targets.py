@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from pytest_mes.fhir.packages import PackageStore
-from pytest_mes.fhir.validator import Validator
+from tests.fhir.conftest import local_validator
 from tests.fhir.test_slicing import BASE, _profile
 
 MISSING = "http://missing.example/StructureDefinition/gp"
@@ -18,16 +16,10 @@ def _gp_target(elements: list[dict]) -> None:
 
 def test_unloadable_target_profile_is_not_checked(fhir_packages_dir, tmp_path):
     core_only = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
-    folder = tmp_path / "refs" / "package"
-    folder.mkdir(parents=True)
-    (folder / "package.json").write_text(json.dumps(
-        {"name": "example.refs", "version": "1.0.0", "dependencies": {"hl7.fhir.r4.core": "4.0.1"}}))
-    sd = _profile(core_only, "Patient", "gp-missing", _gp_target)
-    (folder / "StructureDefinition-gp-missing.json").write_text(json.dumps(sd))
-    store = PackageStore.load([fhir_packages_dir, folder.parent.parent], offline=True,
-                              packages=["hl7.fhir.r4.core#4.0.1", "example.refs#1.0.0"])
+    validator = local_validator(fhir_packages_dir, tmp_path, "example.refs",
+                                [_profile(core_only, "Patient", "gp-missing", _gp_target)])
     patient = {"resourceType": "Patient", "generalPractitioner": [{"reference": "Practitioner/1"}]}
-    result = Validator(store).validate(patient, [BASE + "gp-missing"])
+    result = validator.validate(patient, [BASE + "gp-missing"])
     (issue,) = [i for i in result.issues if i.expression == "Patient.generalPractitioner[0].reference"]
     assert issue.severity == "information"
     assert "non vérifiée" in issue.message and MISSING in issue.message

@@ -4,7 +4,6 @@ closed, ordered and openAtEnd rules; slice cardinality."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.validator import Validator
-from tests.fhir.conftest import errors, found
+from tests.fhir.conftest import errors, found, local_validator
 
 BASE = "http://example.org/StructureDefinition/"
 
@@ -129,10 +128,6 @@ def _coding_slices(elements: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     core_only = PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"])
-    folder = tmp_path_factory.mktemp("slicing") / "package"
-    folder.mkdir()
-    (folder / "package.json").write_text(json.dumps(
-        {"name": "example.slicing", "version": "1.0.0", "dependencies": {"hl7.fhir.r4.core": "4.0.1"}}))
     profiles = [
         _profile(core_only, "Patient", "closed-ordered", _identifier_slices("closed", True)),
         _profile(core_only, "Patient", "open-at-end", _identifier_slices("openAtEnd", False)),
@@ -141,11 +136,7 @@ def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile(core_only, "Patient", "blind", _blind_slices),
         _profile(core_only, "Observation", "coded", _coding_slices),
     ]
-    for sd in profiles:
-        (folder / f"StructureDefinition-{sd['id']}.json").write_text(json.dumps(sd))
-    store = PackageStore.load([fhir_packages_dir, folder.parent], offline=True,
-                              packages=["hl7.fhir.r4.core#4.0.1", "example.slicing#1.0.0"])
-    return Validator(store)
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("slicing"), "example.slicing", profiles)
 
 
 NIR = {"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "1"}
