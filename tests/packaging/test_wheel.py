@@ -1,4 +1,5 @@
-"""The wheel carries the plugin, the console script, the schema, the bundled test sets and the profile set."""
+"""The wheel carries the plugin, the console script, the schemas, the report assets, the bundled test sets and the
+profile set."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 def test_wheel_ships_testsets_profiles_and_schema(wheel):
     names = set(wheel.namelist())
     assert "pytest_mes/testset/testset.schema.json" in names
+    assert {"pytest_mes/report/results.schema.json", "pytest_mes/report/report.js",
+            "pytest_mes/report/report.css"} <= names, "the report's schema, script and style ship in the wheel"
     for component in ("core", "gap", "pdsm"):
         shipped = {n for n in names if n.startswith(f"pytest_mes/testsets/{component}/") and n.endswith(".yaml")}
         in_repo = {f"pytest_mes/testsets/{component}/{p.name}" for p in (ROOT / "testsets" / component).glob("*.yaml")}

@@ -1,0 +1,154 @@
+"""The fixed words of the reports, in French and English (one table), and the choice of a bilingual text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("fr", "en")
+
+# key: (French, English). Verdict keys are the results document's codes.
+LABELS: dict[str, tuple[str, str]] = {
+    "title": ("Cahier de recette", "Acceptance file"),
+    "passed": ("conforme", "passed"),
+    "failed": ("non conforme", "failed"),
+    "advisory": ("non conforme (recommandation)", "failed (advisory)"),
+    "incomplete": ("incomplet", "incomplete"),
+    "skipped": ("non exécuté", "skipped"),
+    "waived": ("dérogation", "waived"),
+    "error": ("erreur", "error"),
+    "check.passed": ("satisfait", "met"),
+    "check.failed": ("non satisfait", "not met"),
+    "check.not_checked": ("non vérifié", "not checked"),
+    "check.error": ("erreur", "error"),
+    "check.skipped": ("non exécuté", "not run"),
+    "identification": ("Identification", "Identification"),
+    "publisher": ("Éditeur", "Publisher"),
+    "solution": ("Solution", "Solution"),
+    "solution_version": ("Version de la solution", "Solution version"),
+    "convergence_id": ("Référence Convergence", "Convergence reference"),
+    "not_given": ("non renseigné", "not given"),
+    "run": ("Exécution", "Run"),
+    "run_id": ("Identifiant d'exécution", "Run id"),
+    "started": ("Début", "Started"),
+    "finished": ("Fin", "Finished"),
+    "duration": ("Durée", "Duration"),
+    "base_url": ("URL de base testée", "Base URL tested"),
+    "sandbox": ("serveur de référence pytest-mes", "pytest-mes reference sandbox"),
+    "defects": ("défauts simulés", "simulated defects"),
+    "tool": ("Outil", "Tool"),
+    "validator": ("Validateur", "Validator"),
+    "unavailable": ("indisponible", "unavailable"),
+    "interrupted": ("Exécution interrompue", "Run interrupted"),
+    "testsets": ("Jeux de tests", "Test sets"),
+    "packages": ("Jeu de profils (paquets FHIR)", "Profile set (FHIR packages)"),
+    "missing_packages": ("Paquets manquants", "Missing packages"),
+    "options": ("Options qui changent les verdicts", "Options that change verdicts"),
+    "fail_on": ("Échec de l'exécution sur", "Run fails on"),
+    "fail_on.shall": ("exigences SHALL", "SHALL requirements"),
+    "fail_on.should": ("exigences SHALL et SHOULD", "SHALL and SHOULD requirements"),
+    "strict": ("Mode strict (un contrôle non vérifié fait échouer le test)",
+               "Strict mode (a check not made fails the test)"),
+    "ignore_preconditions": ("Préconditions de la CapabilityStatement ignorées",
+                             "CapabilityStatement preconditions ignored"),
+    "waivers_file": ("Fichier de dérogations", "Waivers file"),
+    "components": ("Composants", "Components"),
+    "workers": ("Processus parallèles", "Parallel workers"),
+    "yes": ("oui", "yes"),
+    "no": ("non", "no"),
+    "none": ("aucun", "none"),
+    "verdict": ("Verdict", "Verdict"),
+    "overall_verdict": ("Verdict global", "Overall verdict"),
+    "rule": ("Règle", "Rule"),
+    "reasons": ("Motifs", "Reasons"),
+    "summary": ("Synthèse par composant, acteur et niveau", "Summary by component, actor and level"),
+    "component": ("Composant", "Component"),
+    "actor": ("Acteur", "Actor"),
+    "level": ("Niveau", "Level"),
+    "total": ("Total", "Total"),
+    "requirements": ("Matrice des exigences", "Requirement matrix"),
+    "requirement": ("Exigence", "Requirement"),
+    "tests": ("Tests", "Tests"),
+    "waivers": ("Dérogations", "Waivers"),
+    "waiver": ("Dérogation", "Waiver"),
+    "waiver.used": ("appliquée", "applied"),
+    "waiver.unused": ("inutilisée", "unused"),
+    "waiver.expired": ("expirée (ne s'applique plus)", "expired (no longer applies)"),
+    "justification": ("Justification", "Justification"),
+    "author": ("Auteur", "Author"),
+    "expires": ("Expire le", "Expires"),
+    "target": ("Cible", "Target"),
+    "status": ("Statut", "Status"),
+    "source": ("Source", "Source"),
+    "matched": ("Tests concernés", "Tests matched"),
+    "id": ("Identifiant", "Id"),
+    "version": ("Version", "Version"),
+    "file": ("Fichier", "File"),
+    "title_col": ("Titre", "Title"),
+    "filters": ("Filtres", "Filters"),
+    "all": ("tous", "all"),
+    "search": ("Rechercher (identifiant, titre, exigence, motif)", "Search (id, title, requirement, reason)"),
+    "shown": ("tests affichés", "tests shown"),
+    "expand_all": ("Tout déplier (impression)", "Expand all (printing)"),
+    "reason": ("Motif", "Reason"),
+    "steps": ("Étapes", "Steps"),
+    "checks": ("Contrôles", "Checks"),
+    "expected": ("attendu", "expected"),
+    "actual": ("obtenu", "actual"),
+    "because": ("car", "because"),
+    "items": ("premiers éléments en cause", "first offending items"),
+    "issues": ("Anomalies de validation", "Validation issues"),
+    "occurrences": ("occurrences", "occurrences"),
+    "locations": ("Emplacements", "Locations"),
+    "profile": ("Profil", "Profile"),
+    "exchanges": ("Échanges HTTP", "HTTP exchanges"),
+    "exchange": ("échange", "exchange"),
+    "request": ("Requête", "Request"),
+    "response": ("Réponse", "Response"),
+    "headers": ("En-têtes", "Headers"),
+    "body": ("Corps", "Body"),
+    "no_body": ("(pas de corps)", "(no body)"),
+    "no_answer": ("pas de réponse", "no answer"),
+    "elapsed": ("durée", "elapsed"),
+    "truncated": ("corps tronqué à {cap} octets sur {size}", "body truncated to {cap} bytes of {size}"),
+    "body_cap": ("corps enregistrés jusqu'à {cap} octets", "bodies recorded up to {cap} bytes"),
+    "bodies_unavailable": ("Corps non affichables : ce navigateur ne sait pas décompresser (DecompressionStream) ; "
+                           "voir le fichier JSON des résultats.",
+                           "Bodies cannot be shown: this browser cannot decompress (DecompressionStream); "
+                           "see the JSON results file."),
+    "loading": ("chargement…", "loading…"),
+    "redirects": ("Redirections", "Redirects"),
+    "notes": ("Remarques", "Notes"),
+    "phase.setup": ("préparation", "setup"),
+    "phase.test": ("test", "test"),
+    "phase.cleanup": ("nettoyage", "cleanup"),
+    "phase.teardown": ("nettoyage du jeu", "set teardown"),
+    "no_tests": ("Aucun test ne correspond aux filtres.", "No test matches the filters."),
+    "no_requirements": ("Aucune exigence référencée.", "No requirement referenced."),
+    "no_waivers": ("Aucune dérogation.", "No waivers."),
+    "no_js": ("Le détail des tests nécessite JavaScript.", "Test details need JavaScript."),
+    "generated_by": ("Produit par", "Generated by"),
+    "tests_count": ("tests", "tests"),
+    "seconds": ("s", "s"),
+}
+
+
+def label(key: str, lang: str) -> str:
+    fr, en = LABELS[key]
+    return en if lang == "en" else fr
+
+
+def labels(lang: str) -> dict[str, str]:
+    """Every label in one language (handed to the report's script)."""
+    return {key: label(key, lang) for key in LABELS}
+
+
+def pick(text: Any, lang: str) -> str:
+    """A bilingual {"fr", "en"} text in ``lang`` (French when the English is missing); plain strings as they are."""
+    if isinstance(text, dict):
+        return str(text.get(lang) or text.get("fr") or next((v for v in text.values() if v), ""))
+    return "" if text is None else str(text)
+
+
+def run_lang(results: dict) -> str:
+    lang = (results.get("run") or {}).get("lang")
+    return lang if lang in LANGS else "fr"

@@ -1,0 +1,71 @@
+"""The results document's JSON Schema, and the writers: the same content, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib.resources import files
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from pytest_mes.report import write_html, write_json, write_testreport
+from pytest_mes.report.files import write_atomic
+from tests.report.factory import results_document
+
+
+@pytest.fixture(scope="module")
+def schema() -> Draft202012Validator:
+    document = json.loads(files("pytest_mes.report").joinpath("results.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(document)
+    return Draft202012Validator(document)
+
+
+def test_a_realistic_document_follows_the_schema(schema):
+    errors = [f"{e.json_path}: {e.message}" for e in schema.iter_errors(results_document(tests=30))]
+    assert errors == []
+
+
+@pytest.mark.parametrize(("where", "value", "path"), [
+    (("tests", 0, "verdict"), "maybe", "$.tests[0].verdict"),
+    (("verdict", "code"), "conforme", "$.verdict.code"),
+    (("run", "testsets", 0, "sha256"), "not-a-hash", "$.run.testsets[0].sha256"),
+    (("tests", 1, "steps", 2, "checks", 2, "issues", 0, "severity"), "bad",
+     "$.tests[1].steps[2].checks[2].issues[0].severity"),
+    (("summary", "counts", "failed"), -1, "$.summary.counts.failed"),
+])
+def test_the_schema_rejects_a_wrong_value_where_it_is(schema, where, value, path):
+    doc = results_document()
+    node = doc
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    assert [e.json_path for e in schema.iter_errors(doc)] == [path]
+
+
+def test_write_json_round_trips(tmp_path):
+    doc = results_document()
+    write_json(doc, tmp_path / "results.json")
+    assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8")) == doc
+
+
+@pytest.mark.parametrize("writer", [write_json, write_html, write_testreport])
+def test_an_interrupted_write_leaves_the_previous_file(tmp_path, monkeypatch, writer):
+    target = tmp_path / "report"
+    target.write_text("previous run", encoding="utf-8")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer(results_document(), target)
+    assert target.read_text(encoding="utf-8") == "previous run"
+    assert [p.name for p in tmp_path.iterdir()] == ["report"], "no temporary file left behind"
+
+
+def test_write_atomic_creates_the_folder_and_replaces(tmp_path):
+    target = tmp_path / "a" / "b" / "file.txt"
+    write_atomic(target, "one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
