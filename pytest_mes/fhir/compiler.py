@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import ProfileError
+
+if TYPE_CHECKING:
+    from pytest_mes.fhir.issues import Phrase
 
 FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
 _FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
@@ -48,6 +51,9 @@ class Constraint:
     human: str
     expression: str | None
     source: str
+    reads: str | None = None  # a project rule (profiles/rules.yaml): the key of the prose constraint it restates
+    statement: Phrase | None = None  # a project rule: what it asks, in each language
+    unread: Phrase | None = None  # a prose constraint the project does not restate: why
 
 
 @dataclass(slots=True)

@@ -134,6 +134,10 @@ MSG: dict[str, tuple[str, str]] = {
     ),
     "INVARIANT": ("invariant", "Contrainte {key} non respectée : {human}"),
     "INVARIANT_NOT_CHECKED": ("informational", "Contrainte {key} non vérifiée : {why}."),
+    "PROJECT_RULE": ("invariant", "Règle du projet pytest-mes {rule} non respectée — lecture de la contrainte {key}, "
+                     "énoncée en texte seulement par {profile} : {statement}."),
+    "PROJECT_RULE_NOT_CHECKED": ("informational", "Règle du projet pytest-mes {rule} (lecture de la contrainte {key}) "
+                                 "non vérifiée : {why}."),
     "EXTENSION_UNKNOWN": (
         "structure",
         "Extension {url} non vérifiée : sa définition est introuvable dans les paquets FHIR chargés.",

@@ -52,6 +52,9 @@ MSG_EN: dict[str, str] = {
                        "add a coding.",
     "INVARIANT": "Constraint {key} not satisfied: {human}",
     "INVARIANT_NOT_CHECKED": "Constraint {key} not checked: {why}.",
+    "PROJECT_RULE": "pytest-mes project rule {rule} not satisfied — the project's reading of constraint {key}, "
+                    "stated in words only by {profile}: {statement}.",
+    "PROJECT_RULE_NOT_CHECKED": "pytest-mes project rule {rule} (reading of constraint {key}) not checked: {why}.",
     "EXTENSION_UNKNOWN": "Extension {url} not checked: its definition is not in the loaded FHIR packages.",
     "EXTENSION_CONTEXT": "Extension {url} not allowed here (allowed contexts: {contexts}).",
     "EXTENSION_CONTEXT_NOT_CHECKED": "Context of use of extension {url} not checked: its contexts ({contexts}) are "

@@ -9,7 +9,7 @@ keeps it; :meth:`Validator.validate` walks a resource against its base definitio
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_mes.errors import ProfileError
@@ -27,6 +27,7 @@ from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
 from pytest_mes.fhir.references import MAX_CHAIN
+from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
 from pytest_mes.fhir.valuesets import ValueSetExpander
@@ -46,17 +47,31 @@ def _text_only(value: Any, ctx: object) -> bool:
     raise NotEvaluable(_TEXT_ONLY)
 
 
+def _not_restated(why: Phrase) -> Callable[[Any, object], bool]:
+    """A constraint in words only that the project's rules do not restate: said, with the reason."""
+    reason = Phrase(f"{_TEXT_ONLY.fr} ; non reprise par les règles du projet pytest-mes : {why.fr}",
+                    f"{_TEXT_ONLY.en}; not restated by the pytest-mes project rules: {why.en}")
+
+    def unread(value: Any, ctx: object) -> bool:
+        raise NotEvaluable(reason)
+
+    return unread
+
+
 class Validator:
     """Validates FHIR R4 JSON resources against base R4 and the profiles of a :class:`PackageStore`.
 
     Args:
         store: the loaded packages.
         must_support: report absent must-support elements as information issues.
+        rules: the project's own rules, applied with the profiles they name (default:
+            ``profiles/rules.yaml``; ``ProjectRules()`` for none).
     """
 
-    def __init__(self, store: PackageStore, *, must_support: bool = True):
+    def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None):
         self.store = store
         self.must_support = must_support
+        self.rules = bundled_rules() if rules is None else rules
         self.expander = ValueSetExpander(store)
         self._lock = threading.RLock()
         self._schemas: dict[tuple[str, str | None], Schema | None] = {}
@@ -99,6 +114,7 @@ class Validator:
                         try:
                             sd = self.with_snapshot(sd, package.key, ckey)
                             schema = compile_structure_definition(sd, package.key)
+                            self.rules.apply(schema)
                             self._compiled[ckey] = schema
                         except ProfileError as exc:
                             self._broken[ckey] = str(exc)
@@ -221,7 +237,10 @@ class Validator:
             if (c.key, c.expression) in seen or c.key == "ele-1":
                 continue  # ele-1 is checked structurally
             seen.add((c.key, c.expression))
-            native = native_for(c.key, c.expression) if c.expression else _text_only
+            if c.expression:
+                native = native_for(c.key, c.expression)
+            else:
+                native = _not_restated(c.unread) if c.unread is not None else _text_only
             result.append((c, native))
         elem.invariant_plans[type_code] = result
         return result

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.fhir import assertions
-from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, PrimitiveRule, Schema
+from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE
@@ -512,16 +512,25 @@ class Walk(SlicingChecks, ReferenceChecks):
                 else:
                     if elem is elem.schema.root and elem.schema.kind == "resource":
                         base = ""  # the resource carries its type; fhirpathpy mis-resolves "Type." with a base
-                    elif elem.choice or elem.schema.kind != "resource":
-                        base = tcode
+                    elif elem.choice or elem.schema.kind != "resource" or constraint.reads is not None:
+                        base = tcode  # a project rule reads its element by its type
                     else:
                         base = elem.path
                     ok = fhirpath_invariant(constraint.expression).evaluate(value, base, ctx)
             except NotEvaluable as exc:
-                self.add("information", "INVARIANT_NOT_CHECKED", loc, f"{constraint.key} ({constraint.source})",
-                         key=constraint.key, why=exc.why)
+                if constraint.reads is not None:
+                    self.add("information", "PROJECT_RULE_NOT_CHECKED", loc, _project_source(constraint),
+                             rule=constraint.key, key=constraint.reads, why=exc.why)
+                else:
+                    self.add("information", "INVARIANT_NOT_CHECKED", loc, f"{constraint.key} ({constraint.source})",
+                             key=constraint.key, why=exc.why)
                 continue
-            if not ok:
+            if ok:
+                continue
+            if constraint.reads is not None:  # the project's reading of a rule in words: labelled as such
+                self.add(constraint.severity, "PROJECT_RULE", loc, _project_source(constraint), rule=constraint.key,
+                         key=constraint.reads, profile=constraint.source, statement=constraint.statement)
+            else:
                 severity = "error" if constraint.severity == "error" else "warning"
                 self.add(severity, "INVARIANT", loc, f"{constraint.key} ({constraint.source})", key=constraint.key,
                          human=constraint.human or constraint.expression)
@@ -603,6 +612,10 @@ class Walk(SlicingChecks, ReferenceChecks):
             if expr.removesuffix("[x]") == path.removesuffix("[x]"):
                 return True
         return False
+
+
+def _project_source(constraint: Constraint) -> str:
+    return f"{constraint.key} (règle du projet pytest-mes, lecture de {constraint.reads} de {constraint.source})"
 
 
 def relocated(issues: list[Issue], loc: str) -> list[Issue]:
