@@ -207,6 +207,15 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     ])
 
 
+def _pdsm_doc_against_the_project_rules(examples) -> dict:
+    """A document type outside the terminologies a project rule reads, and a relatesTo target one
+    cannot be evaluated on (a number for a reference)."""
+    doc = examples(PDSM, PDSM_DOC)
+    doc["type"]["coding"][0]["system"] = "http://snomed.info/sct"
+    doc["relatesTo"] = [{"code": "replaces", "target": {"reference": 123}}]
+    return doc
+
+
 def validator_issues(validator, local, examples) -> list[Issue]:
     """The issues of validating each case (a real resource, the profiles and package context it is
     validated with) with the official packages, or with the hand-made ones (`local`)."""
@@ -232,6 +241,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
          ["https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-schedule"], GAP),
         (validator, _slot_and_schedule_without_its_profile(examples), [], GAP),
         (validator, examples(PDSM, PDSM_DOC), [], PDSM),
+        (validator, _pdsm_doc_against_the_project_rules(examples), [], PDSM),
         (validator, examples(PDSM, "List-ExampleFolder.json"), [], PDSM),
         (validator, _pdsm_patch_bundle(), [], PDSM),
         (validator, _blood_pressure_in_wrong_units(examples), [], CORE22),
