@@ -13,7 +13,7 @@ from typing import Any
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
-from pytest_mes.fhir.jsonread import TooDeep, loads_checked
+from pytest_mes.fhir.jsonread import NotJsonNumber, TooDeep, loads_checked
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 # What a person reads besides the messages, in each language: severities (singular, plural) and labels.
@@ -123,8 +123,9 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
         resource, duplicates = loads_checked(data)
     except TooDeep:
         return None, None, [make_issue("fatal", "TOO_DEEP", "")]
-    except ValueError as exc:
-        return None, Phrase(f"JSON illisible : {exc}", f"unreadable JSON: {exc}"), []
+    except ValueError as exc:  # the JSON reader's own words (English), or ours in each language
+        why = exc.why if isinstance(exc, NotJsonNumber) else Phrase(str(exc), str(exc))
+        return None, Phrase(f"JSON illisible : {why.fr}", f"unreadable JSON: {why.en}"), []
     return resource, None, [make_issue("error", "DUPLICATE_KEY", loc, name=key) for loc, key in duplicates]
 
 

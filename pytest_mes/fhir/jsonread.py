@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_mes.fhir.issues import Phrase
+
 _BOM = "\ufeff"
 
 
@@ -19,8 +21,17 @@ class TooDeep(ValueError):
     """JSON nested deeper than Python's stack allows (hundreds of levels): it cannot be read."""
 
 
+class NotJsonNumber(ValueError):
+    """NaN or Infinity: Python's JSON reader takes them, JSON has no such numbers. ``why`` says it in
+    each language."""
+
+    def __init__(self, name: str):
+        self.why = Phrase(f"{name} n'est pas un nombre JSON", f"{name} is not a JSON number")
+        super().__init__(self.why.fr)
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} n'est pas un nombre JSON")
+    raise NotJsonNumber(name)
 
 
 def loads_checked(data: bytes | str) -> tuple[Any, list[tuple[str, str]]]:

@@ -88,8 +88,9 @@ def bad_slot_file(tmp_path: Path, bad_slot) -> Path:
 
 
 def test_mes_validate_lang_en_prints_english(capsys, fhir_packages_dir, bad_slot_file, tmp_path):
-    unreadable = tmp_path / "absent.json"
-    code, out, _ = validate(capsys, str(bad_slot_file), str(unreadable), "--lang", "en", "--context", GAP,
+    unreadable, nan = tmp_path / "absent.json", tmp_path / "nan.json"
+    nan.write_text('{"resourceType": "Observation", "valueQuantity": {"value": NaN}}', encoding="utf-8")
+    code, out, _ = validate(capsys, str(bad_slot_file), str(unreadable), str(nan), "--lang", "en", "--context", GAP,
                             "--packages", str(fhir_packages_dir), "--offline")
     assert code == 2
     lines = out.splitlines()
@@ -100,6 +101,7 @@ def test_mes_validate_lang_en_prints_english(capsys, fhir_packages_dir, bad_slot
     assert f"        rule: {gap_slot} (Slot)" in lines
     assert f"{unreadable}: INVALID (1 fatal)" in lines
     assert any(line.startswith("      - Unreadable document: unreadable file: ") for line in lines)
+    assert "      - Unreadable document: unreadable JSON: NaN is not a JSON number." in lines
     messages = [line for line in lines if line.startswith("      - ")]
     assert [m for m in messages if FRENCH.search(m)] == []
 
