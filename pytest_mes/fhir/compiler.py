@@ -95,6 +95,10 @@ class ElementDef:
     optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
     has_invariants: bool = False  # a constraint other than ele-1 (checked structurally) applies
     invariant_plans: dict[str, list] = field(default_factory=dict, repr=False)  # per type code, see Validator
+    base_path: str = ""  # ElementDefinition.base.path: where the base definition states this element
+    # The base definition's element, when its required binding must be checked too: the profile binds
+    # another ValueSet (which may not be expandable offline), or none at all (see inherit_base_rules).
+    base_binding: ElementDef | None = field(default=None, repr=False)
 
     @property
     def type_codes(self) -> list[str]:
@@ -274,7 +278,34 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
         content_reference=raw.get("contentReference"),
         max_length=max_length if isinstance(max_length, int) else None,
         max_text=max_text,
+        base_path=str((raw.get("base") or {}).get("path") or path),
     )
+
+
+def inherit_base_rules(schema: Schema, base_element: Callable[[str], ElementDef | None]) -> None:
+    """A profile constrains its base and never removes its rules: merge into each element of a
+    constraint profile what its base definition's element (``base_element(base.path)``) states and the
+    profile's snapshot lacks — a narrower cardinality, invariants by key — and keep the base's required
+    binding beside the profile's own when they differ (checked when the profile's cannot be)."""
+    if schema.derivation != "constraint":
+        return
+    for node in schema.by_id.values():
+        base = base_element(node.base_path)
+        if base is None or base is node:
+            continue
+        if node.slice_name is None:  # a slice holds some of the occurrences the base counts
+            node.min = max(node.min, base.min)
+            if base.max is not None and (node.max is None or node.max > base.max):
+                node.max, node.max_text = base.max, base.max_text
+        keys = {c.key for c in node.constraints}
+        missing = [c for c in base.constraints if c.key not in keys]
+        if missing:
+            node.constraints = [*node.constraints, *missing]
+            node.has_invariants = any(c.key != "ele-1" for c in node.constraints)
+        if base.binding is not None and base.binding[0] == "required" and base.binding != node.binding:
+            node.base_binding = base
+    for node in schema.by_id.values():
+        node.required = [c for c in node.children.values() if c.min > 0]
 
 
 def _cap(code: str) -> str:

@@ -21,6 +21,7 @@ from pytest_mes.fhir.compiler import (
     Schema,
     TypeRef,
     compile_structure_definition,
+    inherit_base_rules,
     primitive_rule,
 )
 from pytest_mes.fhir.invariants import NotEvaluable, native_for
@@ -115,6 +116,7 @@ class Validator:
                             sd = self.with_snapshot(sd, package.key, ckey)
                             schema = compile_structure_definition(sd, package.key)
                             self.rules.apply(schema)
+                            inherit_base_rules(schema, self.base_element)
                             self._compiled[ckey] = schema
                         except ProfileError as exc:
                             self._broken[ckey] = str(exc)
@@ -151,6 +153,12 @@ class Validator:
         if sd.get("resourceType") != "StructureDefinition":
             return None
         return self.with_snapshot(sd, package.key, f"{package.key}#{index}")
+
+    def base_element(self, path: str) -> ElementDef | None:
+        """The element of the base R4 definitions at `path` (``DocumentReference.status``,
+        ``Attachment.contentType``): where a profile's element is stated first."""
+        ts = self.type_schema(path.split(".", 1)[0])
+        return ts.by_id.get(path) if ts is not None else None
 
     def broken_reason(self, canonical: str) -> str | None:
         found = self.store.resolve_entry(canonical)

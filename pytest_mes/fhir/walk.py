@@ -397,7 +397,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.check_object(holder, value, loc, tcode, elem)
             if tcode == "Reference":
                 self.check_reference(elem, tref, value, loc)
-        if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
+        if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
+                    elem.base_binding is not None:
             self.check_value_rules(elem, value, tcode, loc)
 
     def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
@@ -407,21 +408,26 @@ class Walk(SlicingChecks, ReferenceChecks):
         if elem.pattern is not None and not assertions.pattern_matches(elem.pattern, value):
             self.add("error", "PATTERN", loc, elem.schema.source(elem), actual=assertions.render(value),
                      expected=assertions.render(elem.pattern))
-        if elem.binding is not None and tcode in _BINDABLE:
-            self.check_binding(elem, value, tcode, loc)
+        if tcode in _BINDABLE:
+            # The base definition's required binding is checked when the profile's could not be (a
+            # ValueSet not available offline) or the profile states none: a profile never removes it.
+            checked = elem.binding is not None and self.check_binding(elem, value, tcode, loc)
+            if not checked and elem.base_binding is not None:
+                self.check_binding(elem.base_binding, value, tcode, loc)
 
-    def check_binding(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
+    def check_binding(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> bool:
+        """Check the value against `elem`'s binding; False when it could not be judged."""
         strength, valueset = elem.binding  # type: ignore[misc]
         severity = _SEVERITY_OF_STRENGTH.get(strength)
         if severity is None:
-            return  # example bindings are not checked, as in the HL7 validator
+            return False  # example bindings are not checked, as in the HL7 validator
         pairs = tuple(assertions.codings_of(value, tcode))
         if not pairs:
             if tcode == "CodeableConcept" and strength in ("required", "extensible"):
                 # Text only: as the HL7 validator, a required (extensible) binding wants a code.
                 self.add(severity, "BINDING_NO_CODE", loc, f"{elem.schema.source(elem)} binding {strength} "
                          f"{valueset}", valueset=valueset, strength=strength)
-            return
+            return True
         key = (valueset, elem.schema.package, pairs)
         cached = self.v._bindings.get(key)
         if cached is None:
@@ -435,6 +441,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("information", "BINDING_NOT_CHECKED", loc,
                      f"{elem.schema.source(elem)} binding {strength} {valueset}", code=rendered, valueset=valueset,
                      why=why)
+        return verdict is not None
 
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
@@ -463,7 +470,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                                  type=tcode)
                 elif type(value) is float and not math.isfinite(value):  # 1e400 reads as infinity
                     self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=value, type=tcode)
-                if elem.fixed is not None or elem.pattern is not None or elem.binding is not None:
+                if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
+                    elem.base_binding is not None:
                     self.check_value_rules(elem, value, tcode, loc)
         if ext is not None:
             ts = self.v.type_schema(tcode)
