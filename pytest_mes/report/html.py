@@ -281,15 +281,18 @@ def _page_data(results: dict, lang: str) -> tuple[dict, str]:
         bodies.append(str(text))
         return len(bodies) - 1
 
-    tests = []
-    for t in results.get("tests") or []:
-        exchanges = [{**{k: v for k, v in e.items() if k not in ("request_body", "response_body")},
-                      "request_body": body_ref(e.get("request_body")),
-                      "response_body": body_ref(e.get("response_body"))} for e in t.get("exchanges") or []]
-        waiver = t.get("waiver")
-        tests.append({**t, "title": pick(t.get("title"), lang), "exchanges": exchanges,
-                      "waiver": {**waiver, "justification": pick(waiver.get("justification"), lang)}
-                      if isinstance(waiver, dict) else None})
+    def in_lang(test: dict) -> dict:
+        """The test with its texts in ``lang`` and its bodies replaced by their index in ``bodies``."""
+        exchanges = [{**e, "request_body": body_ref(e.get("request_body")),
+                      "response_body": body_ref(e.get("response_body"))} for e in test.get("exchanges") or []]
+        requirements = [{**r, "text": pick(r.get("text"), lang) or None} for r in test.get("requirements") or []]
+        waiver = test.get("waiver")
+        if isinstance(waiver, dict):
+            waiver = {**waiver, "justification": pick(waiver.get("justification"), lang)}
+        return {**test, "title": pick(test.get("title"), lang), "requirements": requirements, "waiver": waiver,
+                "exchanges": exchanges}
+
+    tests = [in_lang(t) for t in results.get("tests") or []]
     packed = gzip.compress(json.dumps(bodies, ensure_ascii=False).encode("utf-8"), compresslevel=6, mtime=0)
     return {"lang": lang, "labels": labels(lang), "verdicts": list(VERDICTS), "tests": tests}, \
         base64.b64encode(packed).decode("ascii")

@@ -4,6 +4,7 @@
   var D = JSON.parse(document.getElementById('mes-data').textContent);
   var L = D.labels;
   var BATCH = 100;
+  var PRINTED_LINES = 60;
   var list = document.getElementById('test-list');
   var sentinel = document.getElementById('sentinel');
   var state = {verdicts: new Set(), component: '', level: '', q: ''};
@@ -148,6 +149,12 @@
       add(body, add(el('div', 'waiver-box'), el('strong', null, L.waiver + ' : '), t.waiver.justification || '',
         el('div', 'muted', [t.waiver.author, t.waiver.expires ? L.expires + ' ' + t.waiver.expires : ''].filter(Boolean).join(' · '))));
     }
+    if ((t.notes || []).length) add(body, el('h4', null, L.notes), el('pre', null, t.notes.join('\n')));
+    var names = Object.keys(t.variables || {});
+    if (names.length) {
+      add(body, add(el('details'), el('summary', null, L.variables + ' (' + names.length + ')'),
+        el('pre', null, names.map(function (n) { return n + ' = ' + t.variables[n]; }).join('\n'))));
+    }
     if ((t.steps || []).length) {
       body.append(el('h4', null, L.steps));
       t.steps.forEach(function (s) { body.append(step(s, d)); });
@@ -166,6 +173,13 @@
     var box = add(el('div', 'step'), add(el('div'), el('strong', null, (L['phase.' + s.phase] || s.phase || '') + ' · ' + (s.name || '')),
       ' ', el('span', 'o-' + s.outcome, L['check.' + s.outcome] || s.outcome), s.line ? el('span', 'muted', ' (l. ' + s.line + ')') : null));
     if (s.error) box.append(el('pre', null, s.error));
+    if ((s.source || []).length) {
+      var yaml = add(el('details'), el('summary', 'muted', L.yaml), el('pre', null, s.source.map(function (line) {
+        return String(line[0]).padStart(5) + ' | ' + line[1];
+      }).join('\n')));
+      yaml.open = s.outcome !== 'passed';
+      box.append(yaml);
+    }
     (s.checks || []).forEach(function (c) {
       var line = add(el('div', 'check'), el('span', 'o-' + c.outcome, '● ' + (L['check.' + c.outcome] || c.outcome)), ' ',
         el('code', null, c.label || c.kind), c.line ? el('span', 'muted', ' (l. ' + c.line + ')') : null);
@@ -187,7 +201,8 @@
     var box = add(el('div', 'issue'), el('span', 'sev-' + i.severity, (i.severity || '').toUpperCase()), ' ', i.message || '',
       i.message_id ? el('span', 'muted', ' [' + i.message_id + ']') : null);
     add(box, add(el('div'), el('code', null, i.expression || ''), i.count > 1 ? ' × ' + i.count + ' ' + L.occurrences : null,
-      i.profile ? add(el('span', 'muted'), ' · ' + L.profile + ' ', anchor(i.profile, i.profile)) : null));
+      i.profile ? add(el('span', 'muted'), ' · ' + L.profile + ' ', anchor(i.profile, i.profile)) : null,
+      i.source ? el('span', 'muted', ' · ' + L.source + ' ' + i.source) : null));
     if ((i.locations || []).length > 1) {
       var more = add(el('details'), el('summary', 'muted', L.locations + ' (' + i.locations.length + ')'));
       more.append(el('pre', null, i.locations.join('\n')));
@@ -228,9 +243,17 @@
   }
   function bodyBlock(ref) {
     if (ref === null || ref === undefined) return el('p', 'muted', L.no_body);
-    var pre = el('pre', 'body', bodies ? bodies[ref] : bodiesProblem || L.loading);
-    if (!bodies && !bodiesProblem) pendingBodies.push([pre, ref]);
-    return pre;
+    var box = add(el('div'), el('pre', 'body', bodiesProblem || L.loading));
+    if (bodies) fillBody(box, bodies[ref]); else if (!bodiesProblem) pendingBodies.push([box, ref]);
+    return box;
+  }
+  function fillBody(box, text) {
+    box.firstChild.textContent = text;
+    var lines = text.split('\n').length;
+    if (lines > PRINTED_LINES) {  // on paper a body is cut, and says so; the screen shows it whole
+      box.firstChild.classList.add('long');
+      box.append(el('p', 'print-only muted', fmt(L.print_cut, {n: PRINTED_LINES, total: lines})));
+    }
   }
   function openDetails(d) {
     if (d.classList.contains('test')) build(d); else if (d.classList.contains('exchange')) buildExchange(d);
@@ -257,10 +280,11 @@
     openDetails(d);
     bringIntoView(d);
   }
+  // Printing opens every test shown (and with it the exchanges of the steps that failed); the other exchanges
+  // stay one line each — method, URL, status, time — so that a PDF of 1,000 tests stays readable.
   function expandAll() {
     renderMore(shown.length);
     list.querySelectorAll('details.test').forEach(openDetails);
-    list.querySelectorAll('details.exchange, details.test details').forEach(openDetails);
   }
 
   // --- exchange bodies: one gzip block, decompressed after the list is drawn --------------------------------
@@ -269,7 +293,9 @@
     var finish = function (values, problem) {
       bodies = values;
       bodiesProblem = problem;
-      pendingBodies.forEach(function (p) { p[0].textContent = values ? values[p[1]] : problem; });
+      pendingBodies.forEach(function (p) {
+        if (values) fillBody(p[0], values[p[1]]); else p[0].firstChild.textContent = problem;
+      });
       pendingBodies = [];
       document.documentElement.setAttribute('data-bodies-ready', performance.now().toFixed(1));
     };

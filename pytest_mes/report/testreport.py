@@ -12,11 +12,13 @@ from pytest_mes.report.labels import label, pick, run_lang
 
 RUN_RESULT = {"conformant": "pass", "non-conformant": "fail", "incomplete": "pending"}
 # A check that could not be made is an "error" of the assert (it was not evaluated), never a pass.
-CHECK_RESULT = {"passed": "pass", "failed": "fail", "not_checked": "error", "error": "error", "skipped": "skip"}
+CHECK_RESULT = {"passed": "pass", "failed": "fail", "not_checked": "error", "error": "error", "skipped": "skip",
+                "waived": "warning"}
 # A test without any check or exchange still gets one assert saying its verdict.
 TEST_RESULT = {"passed": "pass", "failed": "fail", "advisory": "warning", "incomplete": "error", "skipped": "skip",
                "waived": "warning", "error": "error"}
 MAX_ISSUES = 10
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _NOT_FHIR_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -47,7 +49,8 @@ def to_testreport(results: dict) -> dict:
         "tester": fhir_text(f"{tool.get('name', 'pytest-mes')} {tool.get('version', '')}"),
         "issued": _datetime(run.get("finished") or run.get("started")),
         "participant": [{"type": "server", "uri": fhir_text(base_url),
-                         "display": fhir_text(identification.get("solution") or base_url)}] if base_url else None,
+                         "display": fhir_text(identification.get("solution") or base_url)}]
+        if base_url and _URI.match(base_url) else None,
         "test": [_test(t, lang) for t in results.get("tests") or []] or None,
     }
     return {key: value for key, value in report.items() if value is not None}

@@ -73,18 +73,20 @@ def check_passed(label: str, line: int) -> dict:
 
 
 def failing_checks(verdict: str) -> list[dict]:
+    outcome = "waived" if verdict == "waived" else "failed"
     if verdict in ("failed", "advisory", "waived"):
         return [
-            {"kind": "fhirpath", "label": "fhirpath Bundle.entry.all(resource.status = 'free')", "outcome": "failed",
+            {"kind": "fhirpath", "label": "fhirpath Bundle.entry.all(resource.status = 'free')", "outcome": outcome,
              "expected": "true", "actual": "[false]", "because": None, "line": 44, "detail": "",
              "items": [{"index": 3, "id": "slot-12"}], "issues": []},
-            {"kind": "conforms_to", "label": "conforms_to gap-fr-slot", "outcome": "failed", "expected": "no error",
+            {"kind": "conforms_to", "label": "conforms_to gap-fr-slot", "outcome": outcome, "expected": "no error",
              "actual": "181 errors", "because": None, "line": 45, "detail": "", "items": [], "issues": [
                  {"severity": "error", "code": "code-invalid", "message_id": "BINDING_REQUIRED",
                   "message": "Le code 'busy-tentative' n'est pas dans le ValueSet requis SlotStatus",
                   "expression": "Bundle.entry[*].resource.status",
                   "locations": [f"Bundle.entry[{i}].resource.status" for i in range(20)], "count": 180,
-                  "profile": "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-slot"},
+                  "profile": "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-slot",
+                  "source": "gap-fr-slot#Slot.status"},
                  {"severity": "warning", "code": "informational", "message_id": "MS_MISSING",
                   "message": "Élément Must Support absent : Slot.comment", "expression": "Bundle.entry[0].resource",
                   "locations": ["Bundle.entry[0].resource"], "count": 1, "profile": None}]},
@@ -114,6 +116,7 @@ def make_test(n: int, exchanges: int, day: datetime) -> dict:
     if steps and (extra := failing_checks(verdict)):
         steps[-1]["checks"] += extra
         steps[-1]["outcome"] = "not_checked" if verdict == "incomplete" else "failed"
+        steps[-1]["source"] = [[41, "      - name: step 3"], [44, "          - fhirpath: Bundle.entry.all(…)"]]
     if verdict == "error" and steps:
         steps[-1].update(outcome="error", error="no answer within 30 s")
     reasons = {"failed": "fhirpath Bundle.entry.all(resource.status = 'free'): expected true, got [false]",
@@ -131,6 +134,8 @@ def make_test(n: int, exchanges: int, day: datetime) -> dict:
         "waiver": ({"index": 0, "justification": "Correctif prévu en version 4.3", "author": "QA Éditeur",
                     "expires": "2027-01-31"} if verdict == "waived" else None),
         "steps": steps, "exchanges": exchange_list,
+        "variables": {"window_end": "2026-12-21", "token": "***"} if verdict == "failed" else {},
+        "notes": ["CapabilityStatement: Slot search declared"] if verdict == "failed" else [],
     }
 
 

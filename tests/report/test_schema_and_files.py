@@ -26,6 +26,15 @@ def test_a_realistic_document_follows_the_schema(schema):
     assert errors == []
 
 
+def test_what_a_run_may_not_know_is_null(schema):
+    """A test set file gone since the run has no title nor hash; a test may state no level."""
+    doc = results_document()
+    doc["run"]["testsets"][0].update(title=None, sha256=None)
+    doc["tests"][0]["level"] = doc["summary"]["rows"][0]["level"] = ""
+    doc["tests"][1]["level"] = None
+    assert [e.message for e in schema.iter_errors(doc)] == []
+
+
 @pytest.mark.parametrize(("where", "value", "path"), [
     (("tests", 0, "verdict"), "maybe", "$.tests[0].verdict"),
     (("verdict", "code"), "conforme", "$.verdict.code"),

@@ -29,6 +29,14 @@ def test_the_testreport_is_valid_r4(validator):  # noqa: F811
     assert not result.errors
 
 
+def test_a_target_that_is_not_a_uri_is_no_participant(validator):  # noqa: F811
+    doc = results_document()
+    doc["run"]["target"]["base_url"] = "reference sandbox (per xdist worker)"
+    report = to_testreport(doc)
+    assert "participant" not in report
+    assert validator.validate(report).valid
+
+
 def test_the_validator_would_see_a_broken_testreport(validator):  # noqa: F811
     """Control of the test above: the same report with a wrong code is caught."""
     report = to_testreport(results_document())
