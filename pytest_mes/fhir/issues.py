@@ -189,7 +189,8 @@ MSG: dict[str, tuple[str, str]] = {
 @dataclass(frozen=True, slots=True)
 class Phrase:
     """A phrase given in every language: the argument values of a message a person reads (a reason, a
-    JSON kind), so that the whole message renders in the reader's language."""
+    JSON kind), so that the whole message renders in the reader's language. It formats as its French,
+    the default language (so the French catalogue is filled by a plain ``format``)."""
 
     fr: str
     en: str
@@ -203,8 +204,9 @@ class Phrase:
 
 def render(message_id: str, values: dict[str, object], lang: Lang = "fr") -> str:
     """The message ``message_id`` in ``lang``, its placeholders filled with ``values``."""
-    template = MSG_EN[message_id] if lang == "en" else MSG[message_id][1]
-    return template.format(**{k: v.get(lang) if isinstance(v, Phrase) else v for k, v in values.items()})
+    if lang != "en":
+        return MSG[message_id][1].format(**values)
+    return MSG_EN[message_id].format(**{k: v.en if isinstance(v, Phrase) else v for k, v in values.items()})
 
 
 @dataclass(frozen=True, slots=True)
