@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_mes.report.files import write_atomic
-from pytest_mes.report.labels import label, labels, pick, run_lang
+from pytest_mes.report.labels import document_title, label, labels, pick, run_lang
 
 VERDICTS = ("passed", "failed", "advisory", "incomplete", "skipped", "waived", "error")
 
@@ -61,9 +61,7 @@ def render_html(results: dict) -> str:
     lang = run_lang(results)
     run = results.get("run") or {}
     data, bodies = _page_data(results, lang)
-    identification = run.get("identification") or {}
-    title = " — ".join(filter(None, [label("title", lang), identification.get("solution"),
-                                     identification.get("solution_version")]))
+    title = document_title(results, lang)
     return "".join([
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -75,7 +73,7 @@ def render_html(results: dict) -> str:
         f'{h((run.get("tool") or {}).get("name", "pytest-mes"))} {h((run.get("tool") or {}).get("version", ""))}'
         f" · {h(run.get('id'))}</p></header><main>",
         _verdict(results, lang),
-        _identification(identification, lang),
+        _identification(run.get("identification") or {}, lang),
         _run(run, lang),
         _summary(results.get("summary") or {}, lang),
         _requirements(results.get("requirements") or [], lang),

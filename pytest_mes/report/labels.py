@@ -154,6 +154,13 @@ def pick(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
+def document_title(results: dict, lang: str) -> str:
+    """"Cahier de recette — Agenda+ — 4.2": the file's name for the solution tested."""
+    identification = (results.get("run") or {}).get("identification") or {}
+    parts = [label("title", lang), identification.get("solution"), identification.get("solution_version")]
+    return " — ".join(str(part) for part in parts if part)
+
+
 def run_lang(results: dict) -> str:
     lang = (results.get("run") or {}).get("lang")
     return lang if lang in LANGS else "fr"

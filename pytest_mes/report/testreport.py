@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from pytest_mes.report.labels import label, pick, run_lang
+from pytest_mes.report.labels import document_title, label, pick, run_lang
 
 RUN_RESULT = {"conformant": "pass", "non-conformant": "fail", "incomplete": "pending"}
 # A check that could not be made is an "error" of the assert (it was not evaluated), never a pass.
@@ -40,8 +40,7 @@ def to_testreport(results: dict) -> dict:
         "resourceType": "TestReport",
         "text": {"status": "generated", "div": _narrative(results, lang)},
         "identifier": _identifier(run.get("id")),
-        "name": fhir_text(" ".join(filter(None, [label("title", lang), identification.get("solution"),
-                                                 identification.get("solution_version")]))),
+        "name": fhir_text(document_title(results, lang)),
         "status": "stopped" if run.get("interrupted") else "completed",
         "testScript": {"display": fhir_text(_testsets_display(run.get("testsets") or [], lang))},
         "result": RUN_RESULT.get(verdict.get("code"), "pending"),

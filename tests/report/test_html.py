@@ -84,6 +84,14 @@ def test_summary_rows_carry_the_counts_of_the_document():
     assert numbers == [counts[v] for v in order] + [len(doc["tests"])]
 
 
+def test_the_title_names_the_solution_and_its_version():
+    doc = results_document()
+    doc["run"]["identification"]["solution_version"] = 4.2  # a number from an ini file, say
+    assert "<title>Cahier de recette — Agenda+ — 4.2</title>" in render_html(doc)
+    doc["run"]["identification"].update(solution=None, solution_version=None)
+    assert "<title>Cahier de recette</title>" in render_html(doc)
+
+
 def test_english_when_the_run_is_in_english():
     page = Page(render_html(results_document(lang="en")))
     text = page.visible

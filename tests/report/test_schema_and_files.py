@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -78,3 +81,16 @@ def test_write_atomic_creates_the_folder_and_replaces(tmp_path):
     write_atomic(target, "one")
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two"
+
+
+def test_the_renderers_need_no_pytest(tmp_path):
+    """pytest_mes.report is a library: other tools render a results document without pytest installed."""
+    code = ("import sys, json; sys.modules['pytest'] = None\n"
+            "from pytest_mes.report import write_html, write_testreport\n"
+            "doc = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+            "write_html(doc, sys.argv[2]); write_testreport(doc, sys.argv[3])")
+    source = tmp_path / "results.json"
+    write_json(results_document(), source)
+    subprocess.run([sys.executable, "-c", code, str(source), str(tmp_path / "r.html"), str(tmp_path / "tr.json")],
+                   check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert (tmp_path / "r.html").stat().st_size > 0 and json.loads((tmp_path / "tr.json").read_text())["test"]
