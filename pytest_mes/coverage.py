@@ -125,7 +125,9 @@ def _unknown(what: str, value: str, known: list[str], where: str = "") -> str:
 
 def _same(item: Item, covers: Covers) -> bool:
     if item.kind == "search":
-        return covers.search in (item.name, item.code)
+        # A chained or modified parameter (patient.identifier, description:exact) is declared by its first name.
+        first = re.split(r"[.:]", covers.search or "")[0]
+        return covers.search == item.name or first in (item.name, item.code)
     return getattr(covers, item.kind) == item.name
 
 
@@ -175,8 +177,9 @@ def coverage_matrix(testsets: Iterable[TestSet], store: PackageStore | Catalogue
     for testset in testsets:
         for test in testset.tests:
             for requirement in test.requirements:
-                if requirement.transaction in by_flow and test.id not in by_flow[requirement.transaction]:
-                    by_flow[requirement.transaction].append(test.id)
+                for flow in requirement.flows:
+                    if test.id not in by_flow[flow]:
+                        by_flow[flow].append(test.id)
                 for covers in requirement.covers:
                     for item in catalogue.matching(covers):
                         if test.id not in by_item[item]:

@@ -71,9 +71,10 @@ class Requirement:
     ref: str
     level: str
     url: str | None = None
-    transaction: str | None = None  # a flow or transaction id (pytest_mes.flows)
+    transaction: str | None = None  # as written: flow or transaction ids, comma-separated
     text: str | None = None
     covers: tuple[Covers, ...] = ()
+    flows: tuple[str, ...] = ()  # the flow and transaction ids (pytest_mes.flows), checked
 
 
 @dataclass(frozen=True)
@@ -330,10 +331,12 @@ class _Builder:
         for index, spec in enumerate(items):
             where = (*json_path, "requirements", index)
             spec = fill(spec, values)
-            transaction = spec.get("transaction")
-            if transaction is not None and transaction not in FLOW_IDS:
+            flows = spec.get("transaction", [])
+            flows = [flows] if isinstance(flows, str) else flows
+            unknown = next((flow for flow in flows if flow not in FLOW_IDS), None)
+            if unknown is not None:
                 raise self.error((*where, "transaction"), _prefixed(case, (
-                    f"unknown flow or transaction '{transaction}'{suggest(transaction, list(FLOW_IDS))}; "
+                    f"unknown flow or transaction '{unknown}'{suggest(unknown, list(FLOW_IDS))}; "
                     f"known: {', '.join(FLOW_IDS)}")))
             specs = spec.get("capability", [])
             paths = [(*where, "capability")] if isinstance(specs, dict) else \
@@ -341,7 +344,8 @@ class _Builder:
             specs = [specs] if isinstance(specs, dict) else specs
             covers = tuple(self.covers(c, path, case, case_path) for c, path in zip(specs, paths, strict=True))
             built.append(Requirement(ref=spec["ref"], level=spec["level"], url=spec.get("url"),
-                                     transaction=transaction, text=spec.get("text"), covers=covers))
+                                     transaction=", ".join(flows) or None, text=spec.get("text"), covers=covers,
+                                     flows=tuple(flows)))
         return tuple(built)
 
     def covers(self, spec: dict, json_path: JsonPath, case: str, case_path: JsonPath | None) -> Covers:
