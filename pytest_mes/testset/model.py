@@ -269,14 +269,13 @@ class _Builder:
         test = TestCase(
             id=item["id"], title=Text.of(item["title"]), requirements=(),
             steps=steps, cleanup=cleanup,
-            preconditions=tuple(self.precondition(p["capability"], (*json_path, "preconditions", n))
-                                for n, p in enumerate(item.get("preconditions", []))),
             variables=dict(item.get("variables", {})), description=Text.of(item.get("description")),
             actor=item.get("actor", data.get("actor")), writes=item.get("writes", inferred),
             line=self.document.source.position(json_path)[0],
         )
         if "parametrize" not in item:
-            return [replace(test, requirements=self.requirements(item["requirements"], json_path, {}, ""))]
+            return [replace(test, requirements=self.requirements(item["requirements"], json_path, {}, ""),
+                            preconditions=self.preconditions(item, json_path, {}))]
         return [self.case(test, item, json_path, *case) for case in self.cases(item, json_path)]
 
     def cases(self, item: dict, json_path: JsonPath) -> list[tuple[str, dict[str, Any], JsonPath]]:
@@ -319,6 +318,8 @@ class _Builder:
             if test.description else None
         return replace(
             test, id=f"{test.id}[{case_id}]", title=title, description=description, case=case_id,
+            steps=tuple(replace(step, name=fill(step.name, values)) for step in test.steps),
+            preconditions=self.preconditions(item, json_path, values),
             variables={**values, **test.variables},
             requirements=self.requirements(item["requirements"], json_path, values, f"case '{case_id}'",
                                            case_path),
@@ -360,8 +361,17 @@ class _Builder:
             raise self.error(case_path or json_path, _prefixed(case, f"capability: {problem}"))
         return covers
 
+    def preconditions(self, item: dict, json_path: JsonPath, values: dict[str, Any]) -> tuple[Capability, ...]:
+        """The preconditions, with a parametrized test's case values in them."""
+        return tuple(self.precondition(fill(p["capability"], values), (*json_path, "preconditions", n))
+                     for n, p in enumerate(item.get("preconditions", [])))
+
     def precondition(self, spec: dict, json_path: JsonPath) -> Capability:
         need = Capability(**spec)
+        if need.resource and "{{" in need.resource:
+            raise self.error((*json_path, "capability", "resource"),
+                             f"{need.resource!r} names no case value: only a parametrized test's case values "
+                             "fill a precondition")
         resource_level = [key for key in ("search_param", "include", "conditional_update") if key in spec]
         if need.interaction and need.interaction not in SYSTEM_INTERACTIONS:
             resource_level.append("interaction")

@@ -23,7 +23,7 @@ from pytest_mes.testset.checks import (
 )
 from pytest_mes.testset.fhirpath import evaluate
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
-from pytest_mes.testset.templating import TemplateError, render
+from pytest_mes.testset.templating import Deferred, TemplateError, render
 
 _ENV_REFERENCE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Returns (validator, None) or (None, why there is none); called only when a step needs it.
@@ -82,10 +82,18 @@ class Runner:
         variables: dict[str, Any] = {"base_url": self.client.base_url.rstrip("/")}
         return self._layer(variables, testset.variables)
 
-    def _layer(self, variables: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    def _layer(self, variables: dict[str, Any], defaults: Mapping[str, Any], *, defer: bool = False) -> dict[str, Any]:
         variables = dict(variables)
         for name, value in defaults.items():
-            variables[name] = self.overrides[name] if name in self.overrides else render(value, variables)
+            if name in self.overrides:
+                variables[name] = self.overrides[name]
+                continue
+            try:
+                variables[name] = render(value, variables)
+            except TemplateError:
+                if not defer:
+                    raise
+                variables[name] = Deferred(value)  # it uses a value the test's steps save: rendered where used
         for name, value in self.overrides.items():
             variables.setdefault(name, value)
         return variables
@@ -94,7 +102,7 @@ class Runner:
         """Run the steps of a test until one fails, then its cleanup, which always runs."""
         result = CaseResult(test)
         try:
-            variables = self._layer(dict(set_variables), test.variables)
+            variables = self._layer(dict(set_variables), test.variables, defer=True)
         except MesError as exc:
             result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}"))
             return result
@@ -201,12 +209,13 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> A
         if value is None:
             raise ValueError(f"the response has no {rule.expression} header")
         return value
+    expression = str(render(rule.expression, variables))  # a parametrized test may build it from its case
     body, problem = exchange.parsed
-    if problem and not rule.expression.lstrip().startswith("%"):  # on variables alone: no body needed
+    if problem and not expression.lstrip().startswith("%"):  # on variables alone: no body needed
         raise ValueError(problem)
-    values = evaluate(body if body is not None else {}, rule.expression, fhirpath_variables(variables))
+    values = evaluate(body if body is not None else {}, expression, fhirpath_variables(variables))
     if not values:
-        raise ValueError(f"FHIRPath {rule.expression!r} found nothing in the response")
+        raise ValueError(f"FHIRPath {expression!r} found nothing in the response")
     return values[0] if len(values) == 1 else values
 
 

@@ -7,6 +7,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,17 @@ BUILTINS = ("today", "now", "uuid", "random_id", "env.NAME", "today+7d", "now-2h
 
 class TemplateError(MesError):
     """A `{{...}}` placeholder names no known variable or built-in."""
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A test variable that uses a value the test's own steps save (a parametrized case's request body that
+    names the id the test creates): it is rendered where it is used, once that value exists."""
+
+    template: Any
+
+    def __repr__(self) -> str:
+        return f"{self.template!r} (evaluated where used)"
 
 
 def render(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -61,7 +73,8 @@ def _render_string(text: str, variables: Mapping[str, Any]) -> Any:
 
 def resolve(name: str, variables: Mapping[str, Any]) -> Any:
     if name in variables:
-        return variables[name]
+        value = variables[name]
+        return render(value.template, variables) if isinstance(value, Deferred) else value
     if name == "uuid":
         return str(uuid.uuid4())
     if name == "random_id":
