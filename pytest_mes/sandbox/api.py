@@ -22,7 +22,7 @@ from pytest_mes.sandbox.capability import INTERACTIONS, allowed, capability_stat
 from pytest_mes.sandbox.matching import date_range
 from pytest_mes.sandbox.outcome import FhirError, operation_outcome
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
-from pytest_mes.sandbox.present import present
+from pytest_mes.sandbox.present import present, stored_form
 from pytest_mes.sandbox.r4 import R4Support
 from pytest_mes.sandbox.search import SearchRequest, search
 from pytest_mes.sandbox.store import Entry, Store
@@ -333,6 +333,8 @@ class Api:
         return self.resource_response(201 if created else 200, entry, request, location=created)
 
     def conditional_update(self, type_: str, request: Request) -> Response:
+        if type_ == "DocumentReference":
+            return self.metadata_update(request)
         self.check_type(type_, "update")
         resource = self.parse_resource(request, type_)
         if not isinstance(resource.get("id", ""), str):
@@ -357,6 +359,23 @@ class Api:
                 id_ = str(uuid.uuid4())
             entry = self.write(type_, id_, resource, None)
         return self.resource_response(201, entry, request, location=True)
+
+    def metadata_update(self, request: Request) -> Response:
+        """PUT [base]/DocumentReference?identifier=…: the PDSm metadata update (flux 03/04) as a conditional
+        update. The document must exist (documents are created by ITI-65 / ITI-105: 404 otherwise) and only
+        status, securityLabel and isArchived may differ from what is stored (405 otherwise)."""
+        resource = self.parse_resource(request, "DocumentReference")
+        with self.store.transaction():
+            match = self.single_match("DocumentReference", request, "update")[0]
+            entry = self.store.get("DocumentReference", match["id"])
+            assert entry is not None and entry.resource is not None
+            if resource.get("id") not in (None, entry.id):
+                raise FhirError(400, f"The body's id {resource['id']!r} differs from the matched "
+                                f"DocumentReference/{entry.id}", "invalid", expression="DocumentReference.id")
+            self.check_if_match(request, entry)
+            new = {**stored_form(resource, request.base), "id": entry.id}
+            pdsm.check_metadata_patch(entry.resource, new, self.defects)
+            return self.resource_response(200, self.write("DocumentReference", entry.id, new, entry), request)
 
     def patch(self, type_: str, id_: str, request: Request) -> Response:
         self.check_type(type_, "patch")

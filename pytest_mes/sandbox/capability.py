@@ -87,12 +87,11 @@ def capability_statement(base: str, defects: frozenset[str], *, xml: bool) -> di
             "readHistory": True,
             "updateCreate": "update" in interactions,
             "conditionalCreate": "create" in interactions,
-            "conditionalUpdate": "update" in interactions,
+            # DocumentReference: PDSm declares conditionalUpdate without update: a PUT by identifier that,
+            # like the conditional PATCH of flux 03/04, changes status, securityLabel or isArchived only.
+            "conditionalUpdate": "update" in interactions or type_ == "DocumentReference",
             "conditionalDelete": "single" if "delete" in interactions else "not-supported",
         }
-        # DocumentReference: PDSm's statement says conditionalUpdate=true, but what flux 03/04 needs
-        # is the conditional PATCH by identifier (offered); a conditional PUT is not (405), so it is
-        # not declared: the statement says what the server does.
         if type_ in SUPPORTED_PROFILES:
             entry["supportedProfile"] = SUPPORTED_PROFILES[type_]
         if "search-type" in declared:

@@ -39,3 +39,15 @@ def present(resource: dict[str, Any], base: str, defects: frozenset[str]) -> dic
                 if coding.get("system") == R38:
                     coding["system"] = _WRONG_R38
     return shown
+
+
+def stored_form(resource: dict[str, Any], base: str) -> dict[str, Any]:
+    """The inverse of `present` for a DocumentReference a client sends back (a metadata update by PUT):
+    its document URLs under this server's base are stored relative again."""
+    stored = copy.deepcopy(resource)
+    for content in stored.get("content", []) if isinstance(stored.get("content"), list) else []:
+        attachment = content.get("attachment") if isinstance(content, dict) else None
+        url = attachment.get("url") if isinstance(attachment, dict) else None
+        if isinstance(url, str) and url.startswith(f"{base}/Binary/"):
+            attachment["url"] = url.removeprefix(f"{base}/")
+    return stored

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.coverage import coverage_matrix, load_testsets, with_readme_table
 from pytest_mes.resources import bundled_dir
 from pytest_mes.testset.model import load_testset
 
@@ -29,7 +30,7 @@ needs_sandbox = pytest.mark.skipif(_sandbox is None, reason=_SANDBOX_PROBLEM or 
 
 TESTSETS = bundled_dir("testsets")
 SET_FILES = sorted(p for p in TESTSETS.rglob("*.y*ml") if not p.name.startswith("_"))
-TEST_ID = re.compile(r"^(CORE|GAP|PDSM)-[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{2}$")
+TEST_ID = re.compile(r"^(CORE|GAP|PDSM)-[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{2}(\[[A-Za-z0-9._-]+\])?$")
 
 # defect name -> ids of the bundled tests that must fail when the sandbox runs with that defect.
 # Each entry names the tests whose requirement the defect breaks; checks based on FHIRPath, status and
@@ -135,7 +136,25 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[
 def test_there_are_bundled_sets_for_every_component():
     components = {load_testset(path).component for path in SET_FILES}
     assert components == {"core", "gap", "pdsm"}
-    assert 40 <= len(_all_tests()) <= 70
+    assert 150 <= len(_all_tests()) <= 200
+
+
+def test_every_server_requirement_is_covered_by_a_test(catalogue):
+    """Each interaction, search parameter and conditional interaction of the IGs' server CapabilityStatements
+    (read from the packages) is named by at least one bundled test."""
+    matrix = coverage_matrix(load_testsets([TESTSETS], catalogue), catalogue)
+    assert not catalogue.missing
+    assert not matrix["uncovered"]["items"], "server requirements without a test: " + "; ".join(
+        matrix["uncovered"]["items"])
+    assert matrix["summary"]["items"] >= 80
+
+
+def test_the_readme_coverage_table_is_up_to_date(catalogue):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    matrix = coverage_matrix(load_testsets([TESTSETS], catalogue), catalogue)
+    assert with_readme_table(readme, matrix) == readme, (
+        "the coverage table in README.md is stale: run "
+        "MES_FHIR_PACKAGES=../shared/fhir-packages python scripts/update_readme_coverage.py")
 
 
 @pytest.mark.parametrize("path", SET_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -239,9 +239,18 @@ def test_capability_matches_behaviour(sandbox):
     cap = requests.get(f"{sandbox.base_url}/metadata").json()
     by_type = {r["type"]: r for r in cap["rest"][0]["resource"]}
     docref = by_type["DocumentReference"]
-    conditional_put = requests.put(f"{sandbox.base_url}/DocumentReference", params=DOCREF_TARGET,
-                                   json={"resourceType": "DocumentReference"}, headers={"Content-Type": FHIR_JSON})
-    assert conditional_put.status_code == 405 and docref["conditionalUpdate"] is False
+    # PDSm declares conditionalUpdate on DocumentReference: the metadata update (flux 03/04) as a PUT.
+    stored = requests.get(f"{sandbox.base_url}/DocumentReference", params=DOCREF_TARGET).json()["entry"][0]["resource"]
+    def put(body):
+        return requests.put(f"{sandbox.base_url}/DocumentReference", params=DOCREF_TARGET, json=body,
+                            headers={"Content-Type": FHIR_JSON})
+    emptied = put({"resourceType": "DocumentReference"})
+    unknown = requests.put(f"{sandbox.base_url}/DocumentReference", params={"identifier": "urn:x|none"},
+                           json=stored, headers={"Content-Type": FHIR_JSON})
+    same = put(stored)
+    assert docref["conditionalUpdate"] is True
+    assert emptied.status_code == 405 and unknown.status_code == 404
+    assert same.status_code == 200 and same.json()["meta"]["versionId"] != stored["meta"]["versionId"]
     for type_ in by_type:
         names = [p["name"] for p in by_type[type_].get("searchParam", [])]
         assert len(names) == len(set(names)), type_
