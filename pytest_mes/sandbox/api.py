@@ -11,14 +11,14 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pytest_mes.sandbox import gap, pdsm
 from pytest_mes.sandbox.capability import INTERACTIONS, allowed, capability_statement
+from pytest_mes.sandbox.defects import Defect
+from pytest_mes.sandbox.exchange import FORM, JSON_PATCH, JSON_TYPES, XML_TYPES, Request, Response
 from pytest_mes.sandbox.matching import date_range
 from pytest_mes.sandbox.outcome import FhirError, operation_outcome
 from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
@@ -26,45 +26,6 @@ from pytest_mes.sandbox.present import present, stored_form
 from pytest_mes.sandbox.r4 import R4Support
 from pytest_mes.sandbox.search import SearchRequest, search
 from pytest_mes.sandbox.store import Entry, Store
-
-JSON_TYPES = ("application/fhir+json", "application/json", "text/json")
-XML_TYPES = ("application/fhir+xml", "application/xml", "text/xml")
-JSON_PATCH = "application/json-patch+json"
-FORM = "application/x-www-form-urlencoded"
-
-
-@dataclass
-class Request:
-    """One HTTP request, as the API sees it."""
-
-    method: str
-    path: list[str]  # segments after the base, e.g. ["Slot", "abc"]
-    query: list[tuple[str, str]]
-    headers: Mapping[str, str]
-    body: bytes
-    base: str  # e.g. http://127.0.0.1:8080/fhir
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name) or ""
-
-    @property
-    def content_type(self) -> str:
-        return self.header("Content-Type").split(";")[0].strip().lower()
-
-    @property
-    def strict(self) -> bool:
-        return "handling=strict" in self.header("Prefer").replace(" ", "")
-
-
-@dataclass
-class Response:
-    """What to answer: a resource (serialised by the server in the negotiated format) or raw bytes."""
-
-    status: int
-    resource: dict[str, Any] | None = None
-    raw: bytes | None = None
-    content_type: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def http_date(instant: str) -> str:
@@ -75,7 +36,7 @@ def http_date(instant: str) -> str:
 class Api:
     """The sandbox's FHIR server logic over a `Store`."""
 
-    def __init__(self, store: Store, defects: frozenset[str], r4: R4Support):
+    def __init__(self, store: Store, defects: frozenset[Defect], r4: R4Support):
         self.store = store
         self.defects = defects
         self.r4 = r4
@@ -88,7 +49,7 @@ class Api:
 
     def resource_response(self, status: int, entry: Entry, request: Request, *, location: bool = False) -> Response:
         headers = {"ETag": entry.etag, "Last-Modified": http_date(entry.last_updated)}
-        if location and "no-location-header" not in self.defects:
+        if location and Defect.NO_LOCATION_HEADER not in self.defects:
             headers["Location"] = f"{request.base}/{entry.type}/{entry.id}/_history/{entry.version}"
         prefer = request.header("Prefer").replace(" ", "")
         assert entry.resource is not None
@@ -125,7 +86,10 @@ class Api:
     def check_type(self, type_: str, interaction: str) -> None:
         if type_ not in INTERACTIONS:
             raise FhirError(404, f"Resource type {type_!r} is not supported by this server", "not-supported")
-        if not allowed(type_, interaction):
+        refused = (Defect.RESOURCE_WRITES_REFUSED in self.defects and interaction in ("create", "update", "delete")
+                   and type_ in ("RelatedPerson", "HealthcareService", "Device"))
+        refused |= Defect.LIST_READ_REFUSED in self.defects and (type_, interaction) == ("List", "read")
+        if refused or not allowed(type_, interaction):
             raise FhirError(405, f"The {interaction} interaction is not supported on {type_}", "not-supported",
                             headers={"Allow": ", ".join(self.allowed_methods(type_))})
 
@@ -232,7 +196,7 @@ class Api:
         if entry is None:
             raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
         if entry.deleted:
-            if "deleted-read-404" in self.defects:
+            if Defect.DELETED_READ_404 in self.defects:
                 raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
             raise FhirError(410, f"{type_}/{id_} was deleted", "deleted")
         if type_ == "Binary":
@@ -288,7 +252,7 @@ class Api:
                 entry = pdsm.simplified_publish(self, resource)
             else:
                 entry = self.write(type_, str(uuid.uuid4()), resource, None)
-        status = 200 if "create-returns-200" in self.defects else 201
+        status = 200 if Defect.CREATE_RETURNS_200 in self.defects else 201
         return self.resource_response(status, entry, request, location=True)
 
     def write(self, type_: str, id_: str, resource: dict[str, Any], previous: Entry | None, *,
@@ -322,18 +286,23 @@ class Api:
     def update(self, type_: str, id_: str, request: Request) -> Response:
         self.check_type(type_, "update")
         resource = self.parse_resource(request, type_)
-        if resource.get("id") != id_:
+        if resource.get("id") != id_ and Defect.UPDATE_ID_MISMATCH_ACCEPTED not in self.defects:
             raise FhirError(400, f"The body's id ({resource.get('id')!r}) must equal the id in the URL ({id_!r})",
                             "invalid", expression=f"{type_}.id")
         with self.store.transaction():
             previous = self.store.get(type_, id_)
             self.check_if_match(request, previous)
-            entry = self.write(type_, id_, resource, previous)
+            if Defect.UPDATE_IGNORED in self.defects and previous is not None and not previous.deleted:
+                entry = previous
+            else:
+                entry = self.write(type_, id_, resource, previous)
         created = previous is None or previous.deleted
         return self.resource_response(201 if created else 200, entry, request, location=created)
 
     def conditional_update(self, type_: str, request: Request) -> Response:
         if type_ == "DocumentReference":
+            if Defect.DOCREF_CONDITIONAL_UPDATE_REFUSED in self.defects:
+                raise FhirError(405, "The conditional update of DocumentReference is not supported", "not-supported")
             return self.metadata_update(request)
         self.check_type(type_, "update")
         resource = self.parse_resource(request, type_)
@@ -341,7 +310,7 @@ class Api:
             raise FhirError(400, f"{type_}.id must be a string", "structure", expression=f"{type_}.id")
         with self.store.transaction():
             found = self.matches(type_, request.query, request.base)
-            if "conditional-update-duplicates" in self.defects:
+            if Defect.CONDITIONAL_UPDATE_DUPLICATES in self.defects:
                 found = []
             if len(found) > 1:
                 raise FhirError(412, f"The criteria match {len(found)} {type_} resources; "
@@ -355,7 +324,7 @@ class Api:
                 self.check_if_match(request, previous)
                 return self.resource_response(200, self.write(type_, id_, resource, previous), request)
             id_ = resource.get("id") or str(uuid.uuid4())
-            if "conditional-update-duplicates" in self.defects or self.store.get(type_, id_) is not None:
+            if Defect.CONDITIONAL_UPDATE_DUPLICATES in self.defects or self.store.get(type_, id_) is not None:
                 id_ = str(uuid.uuid4())
             entry = self.write(type_, id_, resource, None)
         return self.resource_response(201, entry, request, location=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mes import __version__
+from pytest_mes.sandbox.defects import Defect
 from pytest_mes.sandbox.params import COMMON, PARAMS
 
 GAP_CANONICAL = "https://interop.esante.gouv.fr/ig/fhir/gap"
@@ -73,12 +74,12 @@ def allowed(type_: str, interaction: str) -> bool:
     return interaction in INTERACTIONS.get(type_, frozenset())
 
 
-def capability_statement(base: str, defects: frozenset[str], *, xml: bool) -> dict[str, Any]:
+def capability_statement(base: str, defects: frozenset[Defect], *, xml: bool) -> dict[str, Any]:
     """The CapabilityStatement served at /metadata."""
     resources = []
     for type_, interactions in INTERACTIONS.items():
         declared = set(interactions)
-        if type_ == "Slot" and "capability-without-slot-search" in defects:
+        if type_ == "Slot" and Defect.CAPABILITY_WITHOUT_SLOT_SEARCH in defects:
             declared.discard("search-type")
         entry: dict[str, Any] = {
             "type": type_,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from pytest_mes.sandbox.defects import Defect
 from pytest_mes.sandbox.outcome import FhirError
 from pytest_mes.sandbox.params import Param, param
 from pytest_mes.sandbox.store import Store
@@ -187,7 +188,7 @@ _KM_PER_UNIT = {"km": 1.0, "m": 0.001, "mi": 1.609344, "[mi_i]": 1.609344, "[mi_
 class Engine:
     """Compiles the parameters of one search request and runs them over the store."""
 
-    def __init__(self, store: Store, defects: frozenset[str] = frozenset()):
+    def __init__(self, store: Store, defects: frozenset[Defect] = frozenset()):
         self.store = store
         self.defects = defects
         self._resolved: dict[str, dict[str, Any] | None] = {}
@@ -225,7 +226,7 @@ class Engine:
             targets = (modifier,) if modifier else definition.targets
             if not targets:
                 raise UnknownParameter(name)
-            if "chain-ignored" in self.defects:
+            if Defect.CHAIN_IGNORED in self.defects:
                 return lambda resource: True
             # The chain applies to the target types that support it (`author.given` reaches
             # Practitioner, not Organization); unknown on all of them, the parameter is unknown.
@@ -322,14 +323,16 @@ class Engine:
             return lambda resource: not test(resource)
         return test
 
-    @staticmethod
-    def _string(get: Callable, modifier: str, value: str, exact_default: bool = False) -> Predicate:
+    def _string(self, get: Callable, modifier: str, value: str, exact_default: bool = False) -> Predicate:
+        anywhere = Defect.STRING_MATCHES_ANYWHERE in self.defects
         if modifier == "exact" or (exact_default and not modifier):
+            if anywhere:
+                return lambda resource: any(fold(s) == fold(value) for v in get(resource) for s in strings_of(v))
             return lambda resource: any(s == value for v in get(resource) for s in strings_of(v))
         if modifier not in ("", "contains"):
             raise UnknownParameter(f":{modifier}")
         wanted = fold(value)
-        if modifier == "contains":
+        if modifier == "contains" or anywhere:
             return lambda resource: any(wanted in fold(s) for v in get(resource) for s in strings_of(v))
         return lambda resource: any(fold(s).startswith(wanted) for v in get(resource) for s in strings_of(v))
 
@@ -342,8 +345,10 @@ class Engine:
         query = date_range(value)
         if query is None:
             raise FhirError(400, f"Invalid date in search parameter {code}: {value!r}", "invalid")
-        if "date-prefix-ignored" in self.defects:
+        if Defect.DATE_PREFIX_IGNORED in self.defects:
             prefix = "eq"
+        if Defect.DATE_BOUND_INCLUSIVE in self.defects:
+            prefix = {"gt": "ge", "lt": "le"}.get(prefix, prefix)
         return lambda resource: any(_date_test(prefix, query, r) for v in get(resource) for r in ranges_of(v))
 
     @staticmethod

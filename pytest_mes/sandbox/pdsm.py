@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from pytest_mes.sandbox.capability import INTERACTIONS
+from pytest_mes.sandbox.defects import Defect
+from pytest_mes.sandbox.exchange import Request, Response
 from pytest_mes.sandbox.matching import dicts, reference_key
 from pytest_mes.sandbox.outcome import FhirError
 from pytest_mes.sandbox.params import IS_ARCHIVED_URL, MHD_LIST_TYPES
@@ -26,7 +28,7 @@ from pytest_mes.sandbox.patch import apply_fhirpath_patch, apply_json_patch
 from pytest_mes.sandbox.store import Entry
 
 if TYPE_CHECKING:
-    from pytest_mes.sandbox.api import Api, Request, Response
+    from pytest_mes.sandbox.api import Api
 
 PROVIDE_RESPONSE_PROFILE = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.ProvideDocumentBundleResponse"
 DOCREF_STATUS = frozenset({"current", "superseded"})
@@ -52,7 +54,7 @@ def _client_meta(resource: dict[str, Any]) -> Any:
     return {k: v for k, v in meta.items() if k not in _SERVER_META}
 
 
-def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: frozenset[str]) -> None:
+def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: frozenset[Defect]) -> None:
     """405 when a patch touches anything but status, securityLabel and isArchived; 422 on bad values.
 
     `meta` is compared without versionId and lastUpdated (the server's own); a change to
@@ -65,7 +67,7 @@ def check_metadata_patch(old: dict[str, Any], new: dict[str, Any], defects: froz
         changed.append("meta")
     if _other_extensions(old) != _other_extensions(new):
         changed.append("extension (other than isArchived)")
-    if changed and "patch-any-field" not in defects:
+    if changed and Defect.PATCH_ANY_FIELD not in defects:
         raise FhirError(405, "PDSm only allows patching DocumentReference.status, securityLabel and the "
                         f"isArchived extension; this patch changes {', '.join(changed)}", "business-rule",
                         expression=f"DocumentReference.{changed[0].split(' ')[0]}",
@@ -160,8 +162,6 @@ def _accepted(accept: str) -> list[str]:
 
 def retrieve_binary(api: Api, entry: Entry, request: Request) -> Response:
     """ITI-68: the raw document in its contentType, or the Binary resource when FHIR is asked for."""
-    from pytest_mes.sandbox.api import Response
-
     assert entry.resource is not None
     binary = entry.resource
     content_type = binary.get("contentType", "application/octet-stream")
@@ -172,7 +172,7 @@ def retrieve_binary(api: Api, entry: Entry, request: Request) -> Response:
     headers = {"ETag": entry.etag}
     main, _, _sub = content_type.partition("/")
     raw_ok = (not accepted or "*/*" in accepted or content_type.lower() in accepted
-              or f"{main}/*".lower() in accepted or "binary-ignores-accept" in api.defects)
+              or f"{main}/*".lower() in accepted or Defect.BINARY_IGNORES_ACCEPT in api.defects)
     if wants_fhir and content_type.lower() not in accepted:
         return api.resource_response(200, entry, request)
     if raw_ok:
@@ -403,6 +403,9 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         current = store.get(plan.type, plan.id)
         if current is None or current.resource is None:
             raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
+        if Defect.REPLACEMENT_KEEPS_CURRENT in api.defects and plan.type == "DocumentReference":
+            plan.entry, plan.status = current, 200
+            return
         body = plan.resource or {}
         if body.get("resourceType") == "Binary":
             operations = json.loads(decode_base64(body.get("data"), f"{plan.where}.resource.data"))
@@ -419,9 +422,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         plan.status = 204
     else:  # GET
         if plan.id is None:
-            from pytest_mes.sandbox.api import Request as Req
-
-            sub = Req("GET", [plan.type], plan.query, request.headers, b"", request.base)
+            sub = Request("GET", [plan.type], plan.query, request.headers, b"", request.base)
             plan.result, plan.status = api.search(plan.type, plan.query, sub).resource, 200
         else:
             entry = store.get(plan.type, plan.id)
@@ -452,7 +453,7 @@ def _supersede_replaced(api: Api, plans: list[_Plan]) -> None:
 def _response_entry(api: Api, plan: _Plan) -> dict[str, Any]:
     response: dict[str, Any] = {"status": _STATUS_TEXT.get(plan.status, str(plan.status))}
     if plan.entry is not None and plan.method in ("POST", "PUT", "PATCH"):
-        if "transaction-no-location" in api.defects:
+        if Defect.TRANSACTION_NO_LOCATION in api.defects:
             response["status"] = "200 OK"
         else:
             response["location"] = f"{plan.entry.type}/{plan.entry.id}/_history/{plan.entry.version}"
@@ -468,8 +469,6 @@ def _response_entry(api: Api, plan: _Plan) -> dict[str, Any]:
 
 def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
     """POST [base] with a transaction (atomic; ITI-65) or a batch Bundle."""
-    from pytest_mes.sandbox.api import Response
-
     kind = bundle.get("type")
     if kind not in ("transaction", "batch"):
         raise FhirError(400, f"Bundle.type must be transaction or batch to be posted to the base, not {kind!r}",
@@ -486,7 +485,7 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
     is_iti65 = any(p.type == "List" and _is_submission_set(p.resource) for p in plans)
     ordered = sorted(plans, key=lambda p: (_ORDER[p.method], p.index))
 
-    if "non-atomic-transaction" in api.defects:
+    if Defect.NON_ATOMIC_TRANSACTION in api.defects:
         mapping = _assign_ids(api, plans, request.base)
         _check_identities(plans)
         for plan in plans:
@@ -506,10 +505,11 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
                 _check_mhd(api, plans)
             for plan in ordered:
                 _execute(api, plan, request)
-            _supersede_replaced(api, plans)
+            if Defect.REPLACEMENT_KEEPS_CURRENT not in api.defects:
+                _supersede_replaced(api, plans)
 
     entries = [_response_entry(api, p) for p in plans]
-    if "transaction-response-reversed" in api.defects:
+    if Defect.TRANSACTION_RESPONSE_REVERSED in api.defects:
         entries.reverse()
     response_bundle: dict[str, Any] = {
         "resourceType": "Bundle",

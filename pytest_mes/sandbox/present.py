@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pytest_mes.sandbox.defects import Defect
 from pytest_mes.sandbox.seed import R38
 
 _WRONG_R38 = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale"
 
-_OUTPUT_DEFECTS = frozenset({"slot-without-end", "specialty-wrong-system", "docref-without-masterid"})
+_OUTPUT_DEFECTS = frozenset({Defect.SLOT_WITHOUT_END, Defect.SPECIALTY_WRONG_SYSTEM, Defect.DOCREF_WITHOUT_MASTERID})
 
 
-def present(resource: dict[str, Any], base: str, defects: frozenset[str]) -> dict[str, Any]:
+def present(resource: dict[str, Any], base: str, defects: frozenset[Defect]) -> dict[str, Any]:
     """The resource as served; never mutates the stored dict.
 
     DocumentReference.content.attachment.url is stored relative (`Binary/id`) so that a database
@@ -29,11 +30,11 @@ def present(resource: dict[str, Any], base: str, defects: frozenset[str]) -> dic
             url = attachment.get("url")
             if isinstance(url, str) and url.startswith("Binary/"):
                 attachment["url"] = f"{base}/{url}"
-        if "docref-without-masterid" in relevant:
+        if Defect.DOCREF_WITHOUT_MASTERID in relevant:
             shown.pop("masterIdentifier", None)
-    if type_ == "Slot" and "slot-without-end" in relevant:
+    if type_ == "Slot" and Defect.SLOT_WITHOUT_END in relevant:
         shown.pop("end", None)
-    if "specialty-wrong-system" in relevant:
+    if Defect.SPECIALTY_WRONG_SYSTEM in relevant:
         for concept in shown.get("specialty", []):
             for coding in concept.get("coding", []):
                 if coding.get("system") == R38:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from pytest_mes.sandbox.defects import Defect
 from pytest_mes.sandbox.matching import (
     MAX_INSTANT,
     Engine,
@@ -51,7 +52,7 @@ class SearchRequest:
     params: list[tuple[str, str]]
     base: str
     strict: bool = False
-    defects: frozenset[str] = field(default_factory=frozenset)
+    defects: frozenset[Defect] = field(default_factory=frozenset)
 
 
 # -- the search itself ----------------------------------------------------------------------
@@ -99,65 +100,116 @@ def _include_specs(values: list[str]) -> list[tuple[str, str, str | None]]:
     return specs
 
 
+# Defects that make the engine skip a parameter: (defect, resource type, parameter names without modifier).
+_IGNORED: tuple[tuple[Defect, str, frozenset[str]], ...] = (
+    (Defect.IGNORE_SLOT_STATUS, "Slot", frozenset({"status"})),
+    (Defect.PATIENT_IDENTIFIER_IGNORED, "DocumentReference", frozenset({"patient.identifier"})),
+    (Defect.SLOT_IDENTIFIER_IGNORED, "Slot", frozenset({"identifier"})),
+    (Defect.APPOINTMENT_PARAMS_IGNORED, "Appointment",
+     frozenset({"priority", "description", "created", "date", "service-type", "supporting-info", "actor"})),
+    (Defect.DOCREF_PARAMS_IGNORED, "DocumentReference",
+     frozenset({"type", "category", "setting", "creation", "security-label", "isArchived", "period",
+                "period-start", "period-end", "format", "event", "relatesto", "subject", "author.family",
+                "author.given"})),
+    (Defect.LIST_PARAMS_IGNORED, "List",
+     frozenset({"date", "designationType", "isArchived", "title", "sourceId", "source", "authorOrg"})),
+)
+
+
+@dataclass
+class _Query:
+    """A search request parsed: a predicate per parameter, the result controls, what was used and ignored."""
+
+    predicates: list[Predicate] = field(default_factory=list)
+    used: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    controls: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Page:
+    """The matches shown (one page of them) and the resources their _include / _revinclude bring."""
+
+    total: int
+    offset: int
+    count: int
+    summary_count: bool
+    matches: list[dict[str, Any]]
+    included: list[dict[str, Any]]
+
+
 def search(store: Store, request: SearchRequest, present: Present) -> dict[str, Any]:
-    """Run a search; returns a searchset Bundle (raises FhirError on a bad request)."""
-    type_ = request.type
-    defects = request.defects
-    engine = Engine(store, defects)
-    predicates: list[Predicate] = []
-    used: list[tuple[str, str]] = []
-    unknown: list[str] = []
-    controls: dict[str, list[str]] = {}
+    """Run a search: parse the request, select and sort the matches, cut the page with its includes, and
+    build the searchset Bundle. Raises FhirError on a bad request."""
+    engine = Engine(store, request.defects)
+    query = _parse(engine, request)
+    matches = _select(store, request, query)
+    page = _page(engine, store, request, query, matches)
+    return _bundle(request, query, page, present)
+
+
+def _parse(engine: Engine, request: SearchRequest) -> _Query:
+    query = _Query()
+    ignored = {name for defect, type_, names in _IGNORED if defect in request.defects and type_ == request.type
+               for name in names}
     for name, value in request.params:
         base_name = name.split(":")[0]
         if base_name in CONTROL:
-            controls.setdefault(base_name if base_name != "_include" or ":" not in name else "_include:iterate",
-                                []).append(value)
+            control = base_name if base_name != "_include" or ":" not in name else "_include:iterate"
+            query.controls.setdefault(control, []).append(value)
             continue
-        if type_ == "Slot" and name == "status" and "ignore-slot-status" in defects:
-            continue
-        if type_ == "DocumentReference" and name == "patient.identifier" and "patient-identifier-ignored" in defects:
+        if base_name in ignored:
             continue
         try:
-            predicates.append(engine.compile(type_, name, value))
-            used.append((name, value))
+            query.predicates.append(engine.compile(request.type, name, value))
+            query.used.append((name, value))
         except UnknownParameter:
-            unknown.append(name)
-    matches = [e.resource for e in store.all(type_) if _matches(e.resource, predicates)]
-    sort_spec = ",".join(controls.get("_sort", []))
+            query.unknown.append(name)
+    return query
+
+
+def _select(store: Store, request: SearchRequest, query: _Query) -> list[dict[str, Any]]:
+    """The current resources of the type that match every predicate, sorted (by _sort, or by start / id)."""
+    type_ = request.type
+    matches = [e.resource for e in store.all(type_) if _matches(e.resource, query.predicates)]
+    sort_spec = ",".join(query.controls.get("_sort", []))
     try:
         if sort_spec:
             _apply_sort(matches, type_, sort_spec)
-            used.append(("_sort", sort_spec))
+            query.used.append(("_sort", sort_spec))
         else:
             matches.sort(key=lambda r: _sort_key(r, type_))
     except UnknownParameter as exc:
-        unknown.append(str(exc))
-    if unknown and request.strict:
-        raise FhirError(400, f"Unknown or unsupported search parameter(s): {', '.join(unknown)} "
+        query.unknown.append(str(exc))
+    if query.unknown and request.strict:
+        raise FhirError(400, f"Unknown or unsupported search parameter(s): {', '.join(query.unknown)} "
                         "(refused because of Prefer: handling=strict)", "not-supported")
-    total = len(matches)
+    return matches
 
-    count = _int_control(controls, "_count", DEFAULT_COUNT)
-    count = min(count, MAX_COUNT)
+
+def _page(engine: Engine, store: Store, request: SearchRequest, query: _Query,
+          matches: list[dict[str, Any]]) -> _Page:
+    """_count, _offset and _summary=count cut the page; _include and _revinclude add to it."""
+    controls = query.controls
+    count = min(_int_control(controls, "_count", DEFAULT_COUNT), MAX_COUNT)
     offset = _int_control(controls, "_offset", 0)
     summary_count = controls.get("_summary", [""])[-1] == "count"
-    page = [] if summary_count else matches[offset:offset + count]
-
+    shown = [] if summary_count else matches[offset:offset + count]
     includes = _include_specs(controls.get("_include", []) + controls.get("_include:iterate", []))
     revincludes = _include_specs(controls.get("_revinclude", []))
-    if "ignore-include" in defects:
+    if Defect.IGNORE_INCLUDE in request.defects:
         includes, revincludes = [], []
     _check_includes(includes, "_include")
     _check_includes(revincludes, "_revinclude")
-    included = _collect_includes(engine, store, type_, page, includes, revincludes) if page else []
-    for value in controls.get("_include", []):
-        used.append(("_include", value))
-    for value in controls.get("_include:iterate", []):
-        used.append(("_include:iterate", value))
-    for value in controls.get("_revinclude", []):
-        used.append(("_revinclude", value))
+    included = _collect_includes(engine, store, request.type, shown, includes, revincludes) if shown else []
+    for name in ("_include", "_include:iterate", "_revinclude"):
+        query.used += [(name, value) for value in controls.get(name, [])]
+    return _Page(len(matches), offset, count, summary_count, shown, included)
 
+
+def _bundle(request: SearchRequest, query: _Query, page: _Page, present: Present) -> dict[str, Any]:
+    """The searchset Bundle: match, include and outcome entries, total, and self / next / previous links."""
+    type_, defects, controls = request.type, request.defects, query.controls
     elements = controls.get("_elements")
     keep = {e.strip() for v in elements for e in v.split(",")} if elements else None
 
@@ -171,16 +223,16 @@ def search(store: Store, request: SearchRequest, present: Present) -> dict[str, 
             "search": {"mode": mode},
         }
 
-    include_mode = "match" if "include-as-match" in defects else "include"
-    entries = [entry(r, "match") for r in page] + [entry(r, include_mode) for r in included]
-    if unknown:
+    include_mode = "match" if Defect.INCLUDE_AS_MATCH in defects else "include"
+    entries = [entry(r, "match") for r in page.matches] + [entry(r, include_mode) for r in page.included]
+    if query.unknown:
         entries.append({
             "fullUrl": f"urn:uuid:{uuid.uuid4()}",
             "resource": {
                 "resourceType": "OperationOutcome",
                 "issue": [{"severity": "warning", "code": "not-supported",
                            "diagnostics": f"Unknown or unsupported search parameter {name!r} ignored"}
-                          for name in unknown],
+                          for name in query.unknown],
             },
             "search": {"mode": "outcome"},
         })
@@ -189,33 +241,33 @@ def search(store: Store, request: SearchRequest, present: Present) -> dict[str, 
     shaping = [(name, value) for name in ("_elements", "_summary") for value in controls.get(name, [])]
 
     def link(off: int) -> str:
-        query = [*used, *shaping, ("_count", str(count))]
+        params = [*query.used, *shaping, ("_count", str(page.count))]
         if off:
-            query.append(("_offset", str(off)))
-        return f"{request.base}/{type_}?{urlencode(query)}"
+            params.append(("_offset", str(off)))
+        return f"{request.base}/{type_}?{urlencode(params)}"
 
     # _count=0 asks for no entries, like _summary=count: there is no page to go to (a next link
     # with _count=0 would point at the same empty page forever).
-    paged = not summary_count and count > 0
-    links = [{"relation": "self", "url": link(offset)}]
-    if paged and offset + count < total and "no-next-link" not in defects:
-        links.append({"relation": "next", "url": link(offset + count)})
-    if offset > 0 and paged:
-        links.append({"relation": "previous", "url": link(max(0, offset - count))})
+    paged = not page.summary_count and page.count > 0
+    links = [{"relation": "self", "url": link(page.offset)}]
+    if paged and page.offset + page.count < page.total and Defect.NO_NEXT_LINK not in defects:
+        links.append({"relation": "next", "url": link(page.offset + page.count)})
+    if page.offset > 0 and paged:
+        links.append({"relation": "previous", "url": link(max(0, page.offset - page.count))})
 
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": now_instant()},
-        "type": "collection" if "wrong-bundle-type" in defects else "searchset",
-        "total": total,
+        "type": "collection" if Defect.WRONG_BUNDLE_TYPE in defects else "searchset",
+        "total": page.total,
         "link": links,
     }
     # pdsm-find-lists-response slices its entries closed (SubmissionSet, Folder): an outcome entry
     # would break it, so the claim is dropped then; the other searchset profiles slice open.
-    if type_ in SEARCHSET_PROFILES and not (unknown and type_ == "List"):
+    if type_ in SEARCHSET_PROFILES and not (query.unknown and type_ == "List"):
         bundle["meta"]["profile"] = [SEARCHSET_PROFILES[type_]]
-    if "missing-total" in defects:
+    if Defect.MISSING_TOTAL in defects:
         del bundle["total"]
     if entries:
         bundle["entry"] = entries

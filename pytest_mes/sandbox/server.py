@@ -1,4 +1,4 @@
-"""The HTTP layer: a threaded stdlib server that turns requests into `api.Request` objects.
+"""The HTTP layer: a threaded stdlib server that turns requests into `exchange.Request` objects.
 
 It owns what is HTTP and not FHIR logic: reading bodies (with a size limit), content
 negotiation (`_format`, Accept), serialisation in JSON or XML, the transport defects, and one
@@ -17,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pytest_mes.sandbox.api import XML_TYPES, Api, Request, Response
+from pytest_mes.sandbox.api import Api
+from pytest_mes.sandbox.defects import Defect
+from pytest_mes.sandbox.exchange import XML_TYPES, Request, Response
 from pytest_mes.sandbox.outcome import FhirError, operation_outcome
 
 MAX_BODY = 20 * 1024 * 1024  # 20 MiB: far above any test document, small enough to stay safe
@@ -154,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
             return response.raw, response.content_type or "application/octet-stream"
         if response.resource is None:
             return b"", ""
-        if "error-without-outcome" in api.defects and response.status >= 400:
+        if Defect.ERROR_WITHOUT_OUTCOME in api.defects and response.status >= 400:
             issue = (response.resource.get("issue") or [{}])[0]
             return f"Error {response.status}: {issue.get('diagnostics', '')}\n".encode(), "text/plain; charset=utf-8"
         if fmt == "xml":
@@ -165,7 +167,7 @@ class Handler(BaseHTTPRequestHandler):
             text = json.dumps(response.resource, ensure_ascii=False, indent=2 if pretty else None,
                               separators=None if pretty else (",", ":"))
             ctype = "application/fhir+json; charset=utf-8"
-        if "non-fhir-content-type" in api.defects:
+        if Defect.NON_FHIR_CONTENT_TYPE in api.defects:
             ctype = "text/plain; charset=utf-8"
         return text.encode("utf-8"), ctype
 
@@ -176,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             response = Response(exc.status, exc.outcome())
             body, ctype = self._serialise(response, "json")
         headers = dict(response.headers)
-        if "no-etag" in self.server.api.defects:
+        if Defect.NO_ETAG in self.server.api.defects:
             headers.pop("ETag", None)
         if response.status in (204, 304):
             body = b""

@@ -160,6 +160,67 @@ def _slot_search_declared(base: str) -> bool:
     return "search-type" in {i["code"] for i in slot["interaction"]}
 
 
+def _total(base: str, type_: str, params: dict[str, str]) -> int:
+    return requests.get(f"{base}/{type_}", params={**params, "_summary": "count"}).json()["total"]
+
+
+def _appointments_of_priority_99(base: str) -> int:
+    return _total(base, "Appointment", {"priority": "99"})
+
+
+def _slots_of_unknown_identifier(base: str) -> int:
+    return _total(base, "Slot", {"identifier": "https://sandbox.pytest-mes.fr/slot|none"})
+
+
+def _documents_of_unknown_type(base: str) -> int:
+    return _total(base, "DocumentReference", {"type": "http://loinc.org|00000-0"})
+
+
+def _lists_titled_zzz(base: str) -> int:
+    return _total(base, "List", {"title": "zzz"})
+
+
+def _patients_named_upon(base: str) -> int:
+    return _total(base, "Patient", {"family": "UPON"})  # inside DUPONT, not at its start
+
+
+def _dupont_born_before_her_birthday(base: str) -> int:
+    return _total(base, "Patient", {"family": "DUPONT", "birthdate": "lt1985-03-12"})
+
+
+def _gender_after_update(base: str) -> str:
+    patient = requests.get(f"{base}/Patient/pat-moreau").json()
+    requests.put(f"{base}/Patient/pat-moreau", json={**patient, "gender": "other"})
+    return requests.get(f"{base}/Patient/pat-moreau").json()["gender"]
+
+
+def _update_with_other_id(base: str) -> int:
+    return requests.put(f"{base}/Patient/probe-a", json={"resourceType": "Patient", "id": "probe-b"}).status_code
+
+
+def _device_create(base: str) -> int:
+    return requests.post(f"{base}/Device", json={"resourceType": "Device", "status": "active"}).status_code
+
+
+def _list_read(base: str) -> int:
+    return requests.get(f"{base}/List/ss-dupont-1").status_code
+
+
+def _docref_conditional_update(base: str) -> int:
+    target = {"identifier": "urn:ietf:rfc:3986|urn:oid:1.2.250.1.999.1.1.3"}
+    stored = requests.get(f"{base}/DocumentReference", params=target).json()["entry"][0]["resource"]
+    return requests.put(f"{base}/DocumentReference", params=target, json=stored).status_code
+
+
+def _status_after_transaction_patch(base: str) -> str:
+    patch = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "DocumentReference.status"},
+        {"name": "value", "valueCode": "superseded"}]}]}
+    requests.post(base, json={"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patch, "request": {"method": "PATCH", "url": "DocumentReference/doc-moreau-cr-cardio"}}]})
+    return requests.get(f"{base}/DocumentReference/doc-moreau-cr-cardio").json()["status"]
+
+
 CASES: dict[str, tuple[Probe, Any, Any]] = {
     # defect: (probe, conformant value, defective value)
     "create-returns-200": (_create_status, 201, 200),
@@ -188,6 +249,18 @@ CASES: dict[str, tuple[Probe, Any, Any]] = {
     "specialty-wrong-system": (_specialty_system, R38, "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale"),
     "docref-without-masterid": (_has_master_identifier, True, False),
     "capability-without-slot-search": (_slot_search_declared, True, False),
+    "appointment-params-ignored": (_appointments_of_priority_99, 0, 4),
+    "slot-identifier-ignored": (_slots_of_unknown_identifier, 0, 270),
+    "docref-params-ignored": (_documents_of_unknown_type, 0, 3),
+    "list-params-ignored": (_lists_titled_zzz, 0, 2),
+    "string-matches-anywhere": (_patients_named_upon, 0, 1),
+    "date-bound-inclusive": (_dupont_born_before_her_birthday, 0, 1),
+    "update-ignored": (_gender_after_update, "other", "male"),
+    "update-id-mismatch-accepted": (_update_with_other_id, 400, 201),
+    "resource-writes-refused": (_device_create, 201, 405),
+    "list-read-refused": (_list_read, 200, 405),
+    "docref-conditional-update-refused": (_docref_conditional_update, 200, 405),
+    "replacement-keeps-current": (_status_after_transaction_patch, "superseded", "current"),
 }
 
 
