@@ -455,7 +455,9 @@ def submission_sets(today: date) -> list[dict]:
             "contained": [_contained_author(pr_id, org)],
             "extension": [
                 {"url": DESIGNATION_TYPE_URL,
-                 "valueCodeableConcept": _concept("http://loinc.org", "11488-4", "Compte rendu de consultation")},
+                 # PDSm constr-bind-designationtype: TRE_A00, TRE_R209 or TRE_R02 (the project's rule checks it).
+                 "valueCodeableConcept": _concept(NOS + "TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite",
+                                                  "SA05", "Centre de santé")},
                 {"url": SOURCE_ID_URL,
                  "valueIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.250.1.999.2"}},
                 {"url": IS_ARCHIVED_URL, "valueBoolean": False},

@@ -1,0 +1,76 @@
+"""Benchmark of the full bundled run against the reference sandbox (run: ``python bench/full_run.py``).
+
+Each figure is the wall time of one ``pytest --mes-sandbox`` process, as a publisher runs it (offline, FHIR
+packages from ``MES_FHIR_PACKAGES`` or ``../shared/fhir-packages``), measured in this run:
+
+* the baseline: the same command with ``--collect-only`` (interpreter, pytest, plugin, loading the test sets);
+* the full run, serial, and with ``-n 2`` (pytest-xdist);
+* each component alone (``--mes-component core|gap|pdsm``), serial.
+
+Targets: the serial run under 20 s, and ``-n 2`` faster than serial. Exit 1 when one is missed, 2 when a run
+does not pass (a benchmark of failing tests measures nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_SERIAL_S = 20.0
+
+
+def packages_dir() -> str:
+    configured = os.environ.get("MES_FHIR_PACKAGES")
+    return configured.split(os.pathsep)[0] if configured else str(ROOT.parent / "shared" / "fhir-packages")
+
+
+def timed_run(*extra: str) -> tuple[float, str]:
+    """Wall time of one pytest run of the bundled sets against the sandbox, and its summary line."""
+    command = [sys.executable, "-m", "pytest", "--mes-sandbox", f"--mes-packages={packages_dir()}", "--mes-offline",
+               "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", *extra]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else done.stderr.strip()[-300:]
+    if done.returncode not in (0,) and "--collect-only" not in extra:
+        print(f"pytest {' '.join(extra)} did not pass (exit {done.returncode}): {summary}", file=sys.stderr)
+        sys.exit(2)
+    return elapsed, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration; the best is kept")
+    args = parser.parse_args()
+
+    def best(*extra: str) -> tuple[float, str]:
+        runs = [timed_run(*extra) for _ in range(args.repeat)]
+        return min(runs, key=lambda run: run[0])
+
+    baseline, collected = best("--collect-only")
+    serial, serial_summary = best()
+    parallel, parallel_summary = best("-n", "2")
+    components = {name: best("--mes-component", name) for name in ("core", "gap", "pdsm")}
+
+    count = re.search(r"(\d+) tests? collected", collected)
+    print(f"baseline (collect only, {count.group(1) if count else '?'} tests): {baseline:6.2f} s")
+    print(f"full run, serial:        {serial:6.2f} s   {serial_summary}")
+    print(f"full run, -n 2:          {parallel:6.2f} s   {parallel_summary}")
+    for name, (elapsed, summary) in components.items():
+        print(f"  component {name:<5} serial: {elapsed:6.2f} s   {summary}")
+    print(f"serial / baseline: {serial / baseline:.2f}; -n 2 / serial: {parallel / serial:.2f}")
+    serial_ok, parallel_ok = serial < TARGET_SERIAL_S, parallel < serial
+    print(f"target serial < {TARGET_SERIAL_S:.0f} s: {'met' if serial_ok else 'MISSED'}; "
+          f"target -n 2 faster than serial: {'met' if parallel_ok else 'MISSED'}")
+    return 0 if serial_ok and parallel_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
