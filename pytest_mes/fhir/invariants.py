@@ -712,6 +712,13 @@ class FhirPathInvariant:
 
     def evaluate_raw(self, value: Any, base: str, ctx: InvariantContext) -> bool | None:
         """The boolean result, or None when the expression evaluates to empty."""
+        result = self.select(value, base, ctx)
+        if not result:
+            return None
+        return result[0] is not False
+
+    def select(self, value: Any, base: str, ctx: InvariantContext) -> list:
+        """What the expression selects (JSON values). Raises NotEvaluable."""
         parsed = self._parse()
         from fhirpathpy import apply_parsed_path
         from fhirpathpy.engine.nodes import ResourceNode
@@ -731,11 +738,7 @@ class FhirPathInvariant:
             detail = f"{exc.__class__.__name__}: {str(exc)[:80]}"
             raise NotEvaluable(Phrase(f"évaluation FHIRPath impossible ({detail})",
                                       f"FHIRPath evaluation failed ({detail})")) from exc
-        if not result:
-            return None
-        first = result[0]
-        data = getattr(first, "data", first)
-        return data is not False
+        return [getattr(x, "data", x) for x in result]
 
 
 _COMPILED: dict[str, FhirPathInvariant] = {}

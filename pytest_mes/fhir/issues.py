@@ -142,6 +142,16 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "Extension {url} non vérifiée : sa définition est introuvable dans les paquets FHIR chargés.",
     ),
+    "EXTENSION_NOT_FOUND": ("extension", "Extension {url} introuvable : sa définition n'est dans aucun paquet ni "
+                            "--ig chargé, elle n'est donc pas autorisée ici."),
+    "EXTENSION_EXAMPLE_DOMAIN": ("informational", "Extension {url} non vérifiée : url d'un domaine d'exemple, "
+                                 "acceptée sans définition (comme le fait le validateur HL7)."),
+    "BUNDLE_NO_FULLURL": ("required", "Entrée sans fullUrl : hors transaction et batch, chaque entrée porteuse d'une "
+                          "ressource doit avoir un fullUrl, l'identité de la ressource."),
+    "BUNDLE_FULLURL_RELATIVE": ("value", "fullUrl « {url} » relatif : il doit être une URL absolue (urn:uuid:…, "
+                                "https://…/Type/id)."),
+    "BUNDLE_FULLURL_MISMATCH": ("value", "fullUrl « {url} » d'allure RESTful : il doit se terminer par le type et "
+                                "l'id de la ressource ({expected})."),
     "EXTENSION_CONTEXT": ("structure", "Extension {url} interdite à cet endroit (contextes autorisés : {contexts})."),
     "EXTENSION_CONTEXT_NOT_CHECKED": ("informational", "Contexte d'usage de l'extension {url} non vérifié : "
                                       "ses contextes ({contexts}) ne sont pas évalués par pytest-mes."),

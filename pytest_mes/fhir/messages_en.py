@@ -57,6 +57,16 @@ MSG_EN: dict[str, str] = {
     "PROJECT_RULE_NOT_CHECKED": "pytest-mes project rule {rule} (reading of constraint {key}) not checked: {why}.",
     "EXTENSION_UNKNOWN": "Extension {url} not checked: its definition is not in the loaded FHIR packages.",
     "EXTENSION_CONTEXT": "Extension {url} not allowed here (allowed contexts: {contexts}).",
+    "EXTENSION_NOT_FOUND": "Extension {url} not found: its definition is in no loaded package nor --ig, so it is "
+                           "not allowed here.",
+    "EXTENSION_EXAMPLE_DOMAIN": "Extension {url} not checked: the url is in an example domain, accepted without a "
+                                "definition (as the HL7 validator does).",
+    "BUNDLE_NO_FULLURL": "Entry without a fullUrl: except in transactions and batches, each entry with a resource "
+                         "must have a fullUrl, the identity of the resource.",
+    "BUNDLE_FULLURL_RELATIVE": "fullUrl '{url}' is relative: it must be an absolute URL (urn:uuid:…, "
+                               "https://…/Type/id).",
+    "BUNDLE_FULLURL_MISMATCH": "fullUrl '{url}' looks like a RESTful URL: it must end with the resource's type "
+                               "and id ({expected}).",
     "EXTENSION_CONTEXT_NOT_CHECKED": "Context of use of extension {url} not checked: its contexts ({contexts}) are "
                                      "not evaluated by pytest-mes.",
     "INTERNAL_ERROR": "Internal validator error ({why}): resource not checked, please report it.",

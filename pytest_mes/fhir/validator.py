@@ -88,6 +88,8 @@ class Validator:
         self._bindings: dict[tuple, tuple[bool | None, str, str]] = {}  # verdict per (ValueSet, codes)
         self._discriminators: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]]] = {}
         self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
+        # A package that a loaded one depends on is missing: a definition not found may be in it.
+        self.dependencies_missing = any(store.package(dep) is None for p in store.packages for dep in p.dependencies)
         core = store.package(CORE_ID)
         self._core_key = core.key if core else None
         self.resource_types: frozenset[str] = frozenset(

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.fhir import assertions
+from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
@@ -54,8 +55,8 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("bundles", "conformance", "container", "done", "issues", "pkg", "resource", "resource_loc", "root",
-                 "said", "v")
+    __slots__ = ("bundles", "conformance", "container", "done", "extension_url", "issues", "pkg", "resource",
+                 "resource_loc", "root", "said", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
@@ -69,6 +70,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.root: dict = {}
         self.pkg: str | None = None  # package of the profile being walked: context for unversioned urls
         self.container: tuple[str, str] = ("", "")  # (element path, type) holding the extensions being checked
+        self.extension_url = ""  # url of the extension whose sub-extensions are being checked
 
     def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
         self.issues.append(make_issue(severity, message_id, expression, source, **values))
@@ -146,6 +148,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         if rtype == "Bundle":
             self.bundles.append(_bundle_index(res))
             pushed = True
+            if (id(res), "") not in self.done:
+                self.done.add((id(res), ""))
+                self.issues.extend(bundle_issues(res, loc, v.resource_types))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -226,8 +231,9 @@ class Walk(SlicingChecks, ReferenceChecks):
                     continue
                 if key != "resourceType":
                     hit = self.unrolled_elsewhere(holder, type_code, key)
-                elif holder.schema.root is holder and holder.schema.kind == "resource":
-                    continue
+                elif holder.schema.root is holder and (holder.schema.kind == "resource" or
+                                                       holder.schema.type in self.v.resource_types):
+                    continue  # (a hand-made profile of a resource may say kind complex-type)
                 if hit is None:
                     self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
                              type=holder.path)
@@ -560,38 +566,75 @@ class Walk(SlicingChecks, ReferenceChecks):
             package = self.pkg  # e.g. an FR Core extension inside an R4 core extension's Address
         schema = self.v.schema(url, package)
         if schema is None:
-            if elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
-                self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
-            else:
-                self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
+            self.unknown_extension(elem, url, loc)
             holder = self.holder_for(elem, "Extension")
             if holder is not None:
                 self.check_object(holder, obj, loc, "Extension", elem)
             return
-        self.check_extension_context(schema, url, loc)
-        saved = self.container  # nested extensions change it; siblings need it back
+        self.check_extension_context(schema, url, obj, loc)
+        saved = self.container, self.extension_url  # nested extensions change them; siblings need them back
+        self.extension_url = url
         self.check_object(schema.root, obj, loc, "Extension", schema.root)
-        self.container = saved
+        self.container, self.extension_url = saved
 
-    def check_extension_context(self, schema: Schema, url: str, loc: str) -> None:
-        """The extension's declared contexts must include where it is used. Element contexts and
-        FHIRPath contexts that are plain paths (FR Core's ``Patient.contact``) are judged; an extension
-        only allowed in contexts that cannot be judged here is said not checked."""
+    def unknown_extension(self, elem: ElementDef, url: str, loc: str) -> None:
+        """An extension whose definition is not loaded. As in the HL7 validator, it is not allowed
+        (an error), except from an example domain (example.org, acme.com…: information). When a package
+        some loaded package depends on is missing, the definition may be there: a warning (not checked)."""
+        if _example_domain(url):
+            self.add("information", "EXTENSION_EXAMPLE_DOMAIN", loc, url=url)
+        elif elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
+            self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
+        elif self.v.dependencies_missing:
+            self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
+        else:
+            self.add("error", "EXTENSION_NOT_FOUND", loc, self.v.broken_reason(url) or "", url=url)
+
+    def check_extension_context(self, schema: Schema, url: str, obj: dict, loc: str) -> None:
+        """The extension's declared contexts must include where it is used: element contexts, FHIRPath
+        contexts (a plain path such as FR Core's ``Patient.contact`` like an element; any other
+        expression evaluated on the resource, the holder of the extension among its results) and
+        extension contexts (inside an extension of that url). A context that cannot be evaluated makes
+        the use not checked, rather than wrong."""
         contexts = [c for c in schema.context if isinstance(c, dict)]
         if not contexts:
             return
-        judged = [c for c in contexts if c.get("type") == "element" or (
+        paths = [c for c in contexts if c.get("type") == "element" or (
             c.get("type") == "fhirpath" and _PLAIN_PATH.fullmatch(str(c.get("expression", ""))))]
         # A context names the element by its path in a resource (Patient.name) or in a datatype
         # (Address.line): both the path from the resource and the one in the definitions walked count.
-        if self.in_context(judged, url, self.element_path(loc)) or self.in_context(judged, url, self.container[0]):
+        if self.in_context(paths, url, self.element_path(loc)) or self.in_context(paths, url, self.container[0]):
             return
-        if len(judged) < len(contexts):
+        unjudged = []
+        for c in contexts:
+            expression = str(c.get("expression", ""))
+            if c.get("type") == "extension":
+                if self.extension_url and expression.split("|")[0] == self.extension_url:
+                    return
+            elif c.get("type") == "fhirpath" and c not in paths:
+                held = self.held_by(expression, obj)
+                if held is None:
+                    unjudged.append(c)
+                elif held:
+                    return
+        if unjudged:
             self.add("information", "EXTENSION_CONTEXT_NOT_CHECKED", loc, schema.canonical, url=url,
-                     contexts=", ".join(f"{c.get('type')} {c.get('expression')}" for c in contexts if c not in judged))
+                     contexts=", ".join(f"{c.get('type')} {c.get('expression')}" for c in unjudged))
             return
         self.add("error", "EXTENSION_CONTEXT", loc, schema.canonical, url=url,
                  contexts=", ".join(str(c.get("expression")) for c in contexts))
+
+    def held_by(self, expression: str, extension: dict) -> bool | None:
+        """Whether an element that FHIRPath `expression` selects in the resource holds `extension`;
+        None when it cannot be evaluated."""
+        try:
+            nodes = fhirpath_invariant(expression).select(self.resource, "", InvariantContext(self.resource,
+                                                                                               self.root))
+        except NotEvaluable:
+            return None
+        return any(isinstance(n, dict) and any(e == extension for key in ("extension", "modifierExtension")
+                                               for e in n.get(key) or () if isinstance(n.get(key), list))
+                   for n in nodes)
 
     def element_path(self, extension_loc: str) -> str:
         """The path of the element holding the extension at `extension_loc`, from its resource:
@@ -624,6 +667,14 @@ class Walk(SlicingChecks, ReferenceChecks):
 
 def _project_source(constraint: Constraint) -> str:
     return f"{constraint.key} (règle du projet pytest-mes, lecture de {constraint.reads} de {constraint.source})"
+
+
+_EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")
+
+
+def _example_domain(url: str) -> bool:
+    """An extension url the HL7 validator accepts without a definition (examples, DICOM, its tools)."""
+    return any(d in url for d in _EXAMPLE_DOMAINS) or url.startswith("http://hl7.org/fhir/tools/StructureDefinition/")
 
 
 def relocated(issues: list[Issue], loc: str) -> list[Issue]:

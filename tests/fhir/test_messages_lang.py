@@ -131,7 +131,7 @@ def test_mes_validate_refuses_an_unknown_mes_lang(capsys, monkeypatch, bad_slot_
 PDSM, CORE22 = "ans.fhir.fr.pdsm#3.1.1", "hl7.fhir.fr.core#2.2.0"
 PDSM_DOC = "DocumentReference-exemple-pdsm-documentreference.json"
 LOCAL = "http://example.org/StructureDefinition/"
-FHIRPATH_CONTEXT = "Patient.contact.where(relationship.exists())"
+FHIRPATH_CONTEXT = "Patient.where(memberOf('urn:x')).contact"  # memberOf(): not evaluated
 
 
 def _patient(**extra) -> dict:
@@ -233,7 +233,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                              extension=[{"url": "foo", "valueString": "x"},
                                         {"url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-slot-date",
                                          "valueDateTime": "2024-05-01"}],
-                             modifierExtension=[{"url": "http://example.org/mod", "valueBoolean": True}],
+                             modifierExtension=[{"url": "http://autre.test/mod", "valueBoolean": True}],
                              meta={"profile": ["http://example.org/StructureDefinition/nowhere"]}),
          ["https://example.org/nope"], CORE22),
         (validator, _patient(contained=[{"resourceType": "Patiente", "id": "x"}]), [], "ans.fhir.fr.gap#9.9.9"),
@@ -256,6 +256,11 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         (local, _patient(generalPractitioner=[{"reference": "Practitioner/1"}],
                          extension=[{"url": LOCAL + "contact-note", "valueString": "x"}]), [LOCAL + "gp-missing"],
          None),
+        (validator, {"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": _patient()}, {"fullUrl": "Patient/1", "resource": _patient(id="1")},
+            {"fullUrl": "https://example.org/fhir/Patient/2", "resource": _patient(id="3")}]}, [], None),
+        (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
+                                    {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
     return [issue for v, resource, profiles, context in cases
             for issue in v.validate(resource, profiles, context=context).issues]

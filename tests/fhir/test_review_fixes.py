@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, one
 
 CORE22 = "hl7.fhir.fr.core#2.2.0"
@@ -342,11 +344,25 @@ def test_top_level_extension_with_relative_url_is_an_error(validator):
 
 def test_unknown_modifier_extension_is_an_error(validator):
     patient = {"resourceType": "Patient",
-               "modifierExtension": [{"url": "http://example.org/mod", "valueBoolean": True}]}
+               "modifierExtension": [{"url": "http://autre.test/mod", "valueBoolean": True}]}
     issue = one(validator.validate(patient), "MODIFIER_EXTENSION_UNKNOWN", "Patient.modifierExtension[0]")
     assert issue.severity == "error"
-    plain = {"resourceType": "Patient", "extension": [{"url": "http://example.org/ext", "valueBoolean": True}]}
+    plain = {"resourceType": "Patient", "extension": [{"url": "http://autre.test/ext", "valueBoolean": True}]}
     assert one(validator.validate(plain), "EXTENSION_UNKNOWN", "Patient.extension[0]").severity == "warning"
+
+
+def test_unknown_extension_is_an_error_when_every_dependency_is_loaded(fhir_packages_dir):
+    """As the HL7 validator: an extension whose definition cannot be found is not allowed, except from an
+    example domain (accepted, said as information), modifier extensions too."""
+    core = Validator(PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"]))
+    assert not core.dependencies_missing
+    patient = {"resourceType": "Patient", "extension": [{"url": "http://autre.test/ext", "valueBoolean": True}]}
+    assert one(core.validate(patient), "EXTENSION_NOT_FOUND", "Patient.extension[0]").severity == "error"
+    for url in ("http://example.org/fhir/StructureDefinition/x", "http://acme.com/ext"):
+        for key in ("extension", "modifierExtension"):
+            result = core.validate({"resourceType": "Patient", key: [{"url": url, "valueBoolean": True}]})
+            assert result.valid
+            assert one(result, "EXTENSION_EXAMPLE_DOMAIN", f"Patient.{key}[0]").severity == "information"
 
 
 # ---- unknown --context ---------------------------------------------------------------------------------
