@@ -12,7 +12,8 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
     """Write to a temporary file in the same folder, flush it to disk, then rename it over ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode("utf-8") if isinstance(content, str) else content
+    # A lone surrogate (text a server sent, decoded leniently) is no UTF-8: written as "?" rather than failing.
+    data = content.encode("utf-8", "replace") if isinstance(content, str) else content
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:

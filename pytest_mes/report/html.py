@@ -25,6 +25,7 @@ from pytest_mes.report.files import write_atomic
 from pytest_mes.report.labels import document_title, label, labels, pick, run_lang
 
 VERDICTS = ("passed", "failed", "advisory", "incomplete", "skipped", "waived", "error")
+COMPRESSION = 3  # gzip level: 70 MB of bodies in 0.4 s (level 6: 0.9 s for a third less)
 
 
 @cache
@@ -270,13 +271,14 @@ def _duration(seconds: Any) -> str:
 # --- the data the script renders ------------------------------------------------------------------------------
 
 def _page_data(results: dict, lang: str) -> tuple[dict, str]:
-    """The tests as the script needs them (texts in ``lang``) and the bodies, gzip-compressed in base64."""
-    bodies: list[str] = []
+    """The tests as the script needs them (texts in ``lang``), and the bodies: their UTF-8 bytes end to end,
+    gzip-compressed, in base64 (their lengths go with the tests), so that no body is JSON-encoded or parsed."""
+    bodies: list[bytes] = []
 
     def body_ref(text: Any) -> int | None:
         if text is None or text == "":
             return None
-        bodies.append(str(text))
+        bodies.append(str(text).encode("utf-8", "replace"))
         return len(bodies) - 1
 
     def in_lang(test: dict) -> dict:
@@ -291,6 +293,7 @@ def _page_data(results: dict, lang: str) -> tuple[dict, str]:
                 "exchanges": exchanges}
 
     tests = [in_lang(t) for t in results.get("tests") or []]
-    packed = gzip.compress(json.dumps(bodies, ensure_ascii=False).encode("utf-8"), compresslevel=6, mtime=0)
-    return {"lang": lang, "labels": labels(lang), "verdicts": list(VERDICTS), "tests": tests}, \
-        base64.b64encode(packed).decode("ascii")
+    packed = gzip.compress(b"".join(bodies), compresslevel=COMPRESSION, mtime=0)
+    data = {"lang": lang, "labels": labels(lang), "verdicts": list(VERDICTS), "tests": tests,
+            "body_lengths": [len(b) for b in bodies]}
+    return data, base64.b64encode(packed).decode("ascii")

@@ -10,7 +10,8 @@
   var state = {verdicts: new Set(), component: '', level: '', q: ''};
   var shown = [];
   var rendered = 0;
-  var bodies = null;
+  var bodyBytes = null;  // every body's UTF-8 bytes end to end, once decompressed
+  var bodyStarts = [0];
   var bodiesProblem = null;
   var pendingBodies = [];
 
@@ -244,7 +245,7 @@
   function bodyBlock(ref) {
     if (ref === null || ref === undefined) return el('p', 'muted', L.no_body);
     var box = add(el('div'), el('pre', 'body', bodiesProblem || L.loading));
-    if (bodies) fillBody(box, bodies[ref]); else if (!bodiesProblem) pendingBodies.push([box, ref]);
+    if (bodyBytes) fillBody(box, bodyText(ref)); else if (!bodiesProblem) pendingBodies.push([box, ref]);
     return box;
   }
   function fillBody(box, text) {
@@ -287,24 +288,28 @@
     list.querySelectorAll('details.test').forEach(openDetails);
   }
 
-  // --- exchange bodies: one gzip block, decompressed after the list is drawn --------------------------------
+  // --- exchange bodies: one gzip block, decompressed after the list is drawn, decoded one by one when shown ----
+  function bodyText(ref) {
+    return new TextDecoder('utf-8').decode(bodyBytes.subarray(bodyStarts[ref], bodyStarts[ref + 1]));
+  }
   function loadBodies() {
     var node = document.getElementById('mes-bodies');
-    var finish = function (values, problem) {
-      bodies = values;
+    var finish = function (bytes, problem) {
+      bodyBytes = bytes;
       bodiesProblem = problem;
       pendingBodies.forEach(function (p) {
-        if (values) fillBody(p[0], values[p[1]]); else p[0].firstChild.textContent = problem;
+        if (bytes) fillBody(p[0], bodyText(p[1])); else p[0].firstChild.textContent = problem;
       });
       pendingBodies = [];
       document.documentElement.setAttribute('data-bodies-ready', performance.now().toFixed(1));
     };
+    D.body_lengths.forEach(function (n, i) { bodyStarts.push(bodyStarts[i] + n); });
     if (!node || typeof DecompressionStream === 'undefined') { finish(null, L.bodies_unavailable); return; }
     var binary = atob(node.textContent.trim());
     var bytes = new Uint8Array(binary.length);
     for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text()
-      .then(function (text) { finish(JSON.parse(text), null); })
+    new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()
+      .then(function (buffer) { finish(new Uint8Array(buffer), null); })
       .catch(function () { finish(null, L.bodies_unavailable); });
   }
 

@@ -76,6 +76,15 @@ def test_an_interrupted_write_leaves_the_previous_file(tmp_path, monkeypatch, wr
     assert [p.name for p in tmp_path.iterdir()] == ["report"], "no temporary file left behind"
 
 
+@pytest.mark.parametrize("writer", [write_json, write_html, write_testreport])
+def test_text_that_is_not_unicode_is_written_anyway(tmp_path, writer):
+    doc = results_document()
+    doc["tests"][0]["exchanges"][0]["response_body"] = "caf\udce9"  # a byte the server sent, kept as a surrogate
+    doc["tests"][0]["reason"] = "caf\udce9"
+    writer(doc, tmp_path / "out")
+    assert "caf?" in (tmp_path / "out").read_text(encoding="utf-8")
+
+
 def test_write_atomic_creates_the_folder_and_replaces(tmp_path):
     target = tmp_path / "a" / "b" / "file.txt"
     write_atomic(target, "one")
