@@ -80,6 +80,12 @@ SELF_CHECK = r"""
     search.dispatchEvent(new Event('input'));
     await wait(400);
     out.afterReset = document.getElementById('shown-count').innerText;
+    document.querySelector('input[name=verdict][value=error]').click();
+    document.querySelector('#requirements a[href="#test=GAP-T-0243"]').click();
+    await wait(100);
+    var linked = rows().filter(function (r) { return r.open; });
+    out.linked = [linked.map(function (r) { return r.dataset.id; }), rows().length,
+      document.getElementById('shown-count').innerText];
     window.dispatchEvent(new Event('beforeprint'));
     var openIds = function (selector) {
       return Array.from(document.querySelectorAll(selector)).map(function (x) { return x.dataset.ex || x.dataset.id; });
@@ -148,6 +154,10 @@ def test_a_reviewer_sees_the_verdict_summary_and_evidence_and_the_filters_work(d
     assert seen["hostileBody"] == f"<html><body>{HOSTILE}</body></html>"
     assert (seen["images"], seen["scripts"], seen["pwned"]) == (0, 4, None)
     assert seen["afterReset"] == "250 / 250 tests affichés"
+    # A test of the requirement matrix, hidden by the filters and beyond the rows drawn so far: the filters are
+    # cleared, the list drawn down to it, and it opens.
+    assert seen["linked"][0] == ["GAP-T-0243"] and seen["linked"][1] >= 244
+    assert seen["linked"][2] == "250 / 250 tests affichés"
     # Printing draws and opens every test, and with it the exchanges of the steps that did not pass; a passed
     # exchange stays one line.
     failed_steps = [f"{t['id']}/e3" for t in doc["tests"] if t["verdict"] in ("failed", "advisory", "waived",
