@@ -80,7 +80,9 @@
     var params = {};
     location.hash.replace(/^#/, '').split('&').forEach(function (part) {
       var i = part.indexOf('=');
-      if (i > 0) params[decodeURIComponent(part.slice(0, i))] = decodeURIComponent(part.slice(i + 1));
+      try {
+        if (i > 0) params[decodeURIComponent(part.slice(0, i))] = decodeURIComponent(part.slice(i + 1));
+      } catch (e) { /* a mangled link (a lone "%"): that filter is ignored, the page still opens */ }
     });
     return params;
   }
