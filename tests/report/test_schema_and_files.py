@@ -103,3 +103,18 @@ def test_the_renderers_need_no_pytest(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(source), str(tmp_path / "r.html"), str(tmp_path / "tr.json")],
                    check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert (tmp_path / "r.html").stat().st_size > 0 and json.loads((tmp_path / "tr.json").read_text())["test"]
+
+
+@pytest.mark.parametrize("writer", [write_json, write_html])
+def test_credentials_never_reach_a_report(tmp_path, writer):
+    """Even from a document that forgot to mask them: header and variable values with credential-like names."""
+    doc = results_document()
+    exchange = doc["tests"][1]["exchanges"][0]
+    exchange["request_headers"].update({"Authorization": "Bearer s3cr3t-t0ken", "X-Api-Key": "k3y-v4lue"})
+    exchange["response_headers"]["Set-Cookie"] = "SESSION=c00kie-v4lue"
+    doc["tests"][1]["variables"]["client_secret"] = "cl1ent-s3cret"
+    writer(doc, tmp_path / "out")
+    text = (tmp_path / "out").read_text(encoding="utf-8")
+    for secret in ("s3cr3t-t0ken", "k3y-v4lue", "c00kie-v4lue", "cl1ent-s3cret"):
+        assert secret not in text
+    assert doc["tests"][1]["variables"]["client_secret"] == "cl1ent-s3cret", "the caller's document is left as is"
