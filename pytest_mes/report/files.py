@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 
@@ -14,7 +14,9 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # A lone surrogate (text a server sent, decoded leniently) is no UTF-8: written as "?" rather than failing.
     data = content.encode("utf-8", "replace") if isinstance(content, str) else content
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    temp = target.parent / f".{target.name}.{uuid.uuid4().hex}.part"
+    # os.open applies the umask like any new file (mkstemp's 0600 would hide a report from its readers).
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)

@@ -186,12 +186,11 @@
     (s.checks || []).forEach(function (c) {
       var line = add(el('div', 'check'), el('span', 'o-' + c.outcome, '● ' + (L['check.' + c.outcome] || c.outcome)), ' ',
         el('code', null, c.label || c.kind), c.line ? el('span', 'muted', ' (l. ' + c.line + ')') : null);
-      if (c.outcome !== 'passed' || c.expected !== c.actual) {
+      if (c.outcome !== 'passed') {  // a met check is one line; one that was not says what and why
         add(line, el('div', null, L.expected + ' : ' + (c.expected === null || c.expected === undefined ? '' : c.expected)),
-          el('div', null, L.actual + ' : ' + (c.actual === null || c.actual === undefined ? '' : c.actual)));
+          el('div', null, L.actual + ' : ' + (c.actual === null || c.actual === undefined ? '' : c.actual)),
+          c.because ? el('div', 'muted', L.because + ' : ' + c.because) : null, c.detail ? el('pre', null, c.detail) : null);
       }
-      if (c.because) line.append(el('div', 'muted', L.because + ' : ' + c.because));
-      if (c.detail) line.append(el('pre', null, c.detail));
       if ((c.items || []).length) {
         line.append(el('div', null, L.items + ' : ' + c.items.map(function (i) { return '[' + i.index + ']' + (i.id ? ' ' + i.id : ''); }).join(', ')));
       }

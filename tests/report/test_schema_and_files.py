@@ -85,6 +85,17 @@ def test_text_that_is_not_unicode_is_written_anyway(tmp_path, writer):
     assert "caf?" in (tmp_path / "out").read_text(encoding="utf-8")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_report_is_readable_like_any_new_file(tmp_path):
+    """The temporary file must not keep a private mode (0600): colleagues and CI servers read the report."""
+    previous = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "mes-report.html", "x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "mes-report.html").stat().st_mode & 0o777 == 0o644
+
+
 def test_write_atomic_creates_the_folder_and_replaces(tmp_path):
     target = tmp_path / "a" / "b" / "file.txt"
     write_atomic(target, "one")
