@@ -1,18 +1,10 @@
 """Configuration of pytest-mes's own test suite."""
 
-import os
 from pathlib import Path
 
 import pytest
 
-_SHARED_PACKAGES = Path(__file__).resolve().parent.parent / "shared" / "fhir-packages"
-
-
-def shared_packages_dir() -> Path | None:
-    """The folder of published FHIR packages (.tgz) used in development and CI, if present."""
-    configured = os.environ.get("MES_TEST_FHIR_PACKAGES")
-    path = Path(configured) if configured else _SHARED_PACKAGES
-    return path if (path / "hl7.fhir.r4.core-4.0.1.tgz").is_file() else None
+from tests.support.packages import DEFAULT_SHARED_PACKAGES, shared_packages_dir
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +13,7 @@ def fhir_packages_dir() -> Path:
     path = shared_packages_dir()
     if path is None:
         pytest.skip(
-            f"FHIR packages not found at {_SHARED_PACKAGES} (set MES_TEST_FHIR_PACKAGES to a folder "
+            f"FHIR packages not found at {DEFAULT_SHARED_PACKAGES} (set MES_TEST_FHIR_PACKAGES to a folder "
             "holding hl7.fhir.r4.core-4.0.1.tgz and the FR Core, GAP, PDSm and Annuaire packages)"
         )
     return path

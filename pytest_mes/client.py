@@ -27,6 +27,7 @@ from pytest_mes.redaction import Redactor, is_secret_name
 FHIR_JSON = "application/fhir+json"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
+UNRESPONSIVE_AFTER = 2  # requests in a row without an answer after which the server is deemed unresponsive
 _FOLLOWED = frozenset({"GET", "HEAD"})  # a redirected POST or PUT is the server's answer, not ours to replay
 
 
@@ -77,6 +78,9 @@ class Exchange:
     body: bytes = b""
     elapsed_ms: float = 0.0
     error: str | None = None
+    # True when the server under test gave no answer (timeout, refused or dropped connection), or when the
+    # request was not sent because the server had already stopped answering: the test could not be made.
+    unreachable: bool = False
     redirects: list[str] = field(default_factory=list)  # "302 http://…" for each hop followed
     notes: list[str] = field(default_factory=list)
     redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
@@ -149,6 +153,7 @@ class FhirClient:
         self.base_url = settings.base_url.rstrip("/") + "/"
         self.redactor = Redactor(settings.secrets())
         self.exchanges: deque[Exchange] = deque(maxlen=KEPT_EXCHANGES)
+        self.silence = Silence()
         self.session = session or _Session()
         self._configure(self.session)
 
@@ -187,7 +192,12 @@ class FhirClient:
             request_body=self.redactor.text(data.decode("utf-8", "replace")) if data else None,
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds"), redactor=self.redactor,
         )
-        if _same_origin(url, self.base_url):
+        to_server = _same_origin(url, self.base_url)
+        if to_server and self.silence.unresponsive:
+            exchange.error = self.silence.describe()
+            exchange.unreachable = True
+            return self._record(exchange)
+        if to_server:
             headers = {**self.settings.credential_headers(), **headers}
         elif self.settings.credential_headers():
             exchange.notes.append(f"credentials not sent: {urlsplit(url).netloc} is not the server under test")
@@ -200,6 +210,8 @@ class FhirClient:
         exchange.url = self.redactor.text(prepared.url or url)
         exchange.request_headers = self.redactor.headers(dict(prepared.headers))
         self._send(prepared, exchange)
+        if to_server:
+            self.silence.count(exchange)
         return self._record(exchange)
 
     def _record(self, exchange: Exchange) -> Exchange:
@@ -226,6 +238,7 @@ class FhirClient:
             exchange.error = str(exc)
         except requests.exceptions.RequestException as exc:
             exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout))
+            exchange.unreachable = _no_answer(exc)
         finally:
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
 
@@ -268,6 +281,39 @@ class FhirClient:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class Silence:
+    """Whether the server under test still answers. After UNRESPONSIVE_AFTER requests in a row without an
+    answer, the next requests are not sent: each would wait its full timeout (a hung server would make a run
+    last hours). Any answer, even an error status, resets the count."""
+
+    def __init__(self) -> None:
+        self.streak: list[Exchange] = []
+
+    @property
+    def unresponsive(self) -> bool:
+        return len(self.streak) >= UNRESPONSIVE_AFTER
+
+    def count(self, exchange: Exchange) -> None:
+        if exchange.unreachable:
+            self.streak.append(exchange)
+        elif exchange.status is not None:
+            self.streak.clear()
+
+    def describe(self) -> str:
+        since = self.streak[0].started_at[11:19]
+        return (f"server unresponsive since {since} UTC ({len(self.streak)} requests in a row without an answer, "
+                f"the last: {self.streak[-1].error}): not sent")
+
+
+def _no_answer(exc: requests.exceptions.RequestException) -> bool:
+    """The server did not answer at all: a timeout, a refused or dropped connection (not TLS, not a cut body)."""
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ChunkedEncodingError):
+        return False
+    if not isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+        return False
+    return "IncompleteRead" not in str(exc)
 
 
 def _same_origin(url: str, base_url: str) -> bool:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_mes.client import DEFAULT_MAX_BYTES, ClientSettings
+from pytest_mes.environment import is_true, split_paths
 from pytest_mes.errors import ConfigError
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.resources import bundled_dir
@@ -104,9 +105,9 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
     if option.env and os.environ.get(option.env, "") != "":
         text = os.environ[option.env]
         if option.kind == "bool":
-            return text.strip().lower() in ("1", "true", "yes", "on"), option.env
+            return is_true(text), option.env
         if option.kind == "paths":
-            return [Path(p) for p in text.split(os.pathsep) if p], option.env
+            return split_paths(text), option.env
         if option.kind == "list":
             return [p.strip() for p in text.split(",") if p.strip()], option.env
         return text, option.env

@@ -40,6 +40,16 @@ def pytest_configure(config: pytest.Config) -> None:
     run = config.stash[RUN_KEY] = MesRun(settings)
     if settings.active:
         run.roots = _point_collection_at_testsets(config, settings)
+        if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
+            _require_validator(run)
+
+
+def _require_validator(run: MesRun) -> None:
+    """Stop at start when the FHIR R4 base package cannot be had: a run whose profile checks were all
+    'not made' would look like a pass. (Loading here also lets the registry be asked once, before workers.)"""
+    validator, problem = run.validator()
+    if validator is None:
+        raise pytest.UsageError(f"pytest-mes: {problem}")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -87,11 +97,16 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     target = settings.base_url or "reference sandbox (in-process, loopback)"
     if settings.sandbox_defects:
         target += " with defects " + ", ".join(settings.sandbox_defects)
-    return [
+    lines = [
         f"mes: target {target}",
         f"mes: test sets {', '.join(str(p) for p in settings.testsets)}; components "
         f"{', '.join(sorted(settings.components))}; writes {'allowed' if settings.allow_writes else 'not allowed'}",
     ]
+    validator, _ = config.stash[RUN_KEY].validator()
+    if validator is not None and validator.store.missing:
+        lines.append(f"mes: FHIR packages missing, checks that need them are not made: "
+                     f"{validator.store.missing_summary()} (`mes packages list` says who needs them)")
+    return lines
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

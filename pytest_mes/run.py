@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
+from pytest_mes.errors import PackageError
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
     from pytest_mes.coverage import LazyCatalogue
@@ -90,5 +91,7 @@ def _load_validator(config: MesConfig) -> tuple[ProfileValidator | None, str]:
         return None, "the profile validator is not available in this version"
     try:
         return load_validator(list(config.packages), offline=config.offline, igs=config.igs), ""
-    except Exception as exc:  # any failure to load packages leaves the check 'not made', with its reason
-        return None, f"the validator could not be loaded: {exc}"
+    except PackageError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a bug of the validator: the run stops at start with its reason
+        return None, f"the validator could not be loaded: {type(exc).__name__}: {exc}"

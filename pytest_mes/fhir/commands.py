@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_mes.environment import env_flag, env_packages
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
@@ -36,7 +37,8 @@ def package_options() -> argparse.ArgumentParser:
         "--packages", action="append", default=[], metavar="DIR",
         help="folder of FHIR packages (.tgz or unpacked), repeatable; also MES_FHIR_PACKAGES (path-separated)",
     )
-    common.add_argument("--offline", action="store_true", help="never download from the FHIR package registry")
+    common.add_argument("--offline", action="store_true", default=env_flag("MES_OFFLINE"),
+                        help="never download from the FHIR package registry (also MES_OFFLINE=1)")
     common.add_argument("--cache-dir", metavar="DIR", help="FHIR package cache (default ~/.fhir/packages)")
     common.add_argument("--registry", metavar="URL", help="FHIR package registry (default https://packages.fhir.org)")
     return common
@@ -75,10 +77,7 @@ def register(subparsers: Any) -> None:
 
 def package_sources(args: argparse.Namespace) -> list[str]:
     """``--packages`` folders, then ``MES_FHIR_PACKAGES`` (path-separated)."""
-    sources = list(args.packages)
-    env = os.environ.get("MES_FHIR_PACKAGES", "")
-    sources.extend(p for p in env.split(os.pathsep) if p)
-    return sources
+    return [*args.packages, *(str(p) for p in env_packages())]
 
 
 def _load_store(args: argparse.Namespace, command: str):
@@ -226,6 +225,8 @@ def run_packages_list(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_RUN
     for package in store.packages:
         print(f"{package.key:48} {package.path}")
+    for missing in store.missing:
+        print(f"missing: {missing.describe()}")
     return EXIT_OK
 
 

@@ -5,8 +5,9 @@ is cached (see :mod:`pytest_mes.fhir.cache`); definitions are parsed only when f
 
 Resolution order for ``id#version``: the folders given as ``sources`` (``.tgz`` files or unpacked
 packages), then the FHIR package cache (``~/.fhir/packages``), then a download from the FHIR package
-registry into that cache unless ``offline``. A missing dependency is named once, in
-:attr:`PackageStore.warnings`, and loading goes on; only a missing ``hl7.fhir.r4.core`` is fatal.
+registry into that cache unless ``offline`` (see :mod:`.registry`). Missing dependencies are listed in
+:attr:`PackageStore.missing` and named on one line of :attr:`PackageStore.warnings`, and loading goes on;
+only a missing ``hl7.fhir.r4.core`` is fatal.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any
 
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
+from pytest_mes.fhir.registry import DEFAULT_REGISTRY, Registry, fetch_tgz
 
 CORE_ID = "hl7.fhir.r4.core"
 CORE_VERSION = "4.0.1"
-DEFAULT_REGISTRY = "https://packages.fhir.org"
 FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
 
 # Resource types worth indexing by canonical url (the rest of a package is documentation).
@@ -396,7 +397,7 @@ def check_pinned(package_key: str, digest: str, where: str, pins: Mapping[str, s
 
 
 def download_package(
-    pid: str, version: str, cache_dir: Path, *, registry_url: str | None = None, timeout: float = 60.0,
+    pid: str, version: str, cache_dir: Path, *, registry_url: str | None = None,
     pins: Mapping[str, str] | None = None,
 ) -> Path:
     """Download ``pid#version`` from the FHIR package registry and unpack it into the FHIR package cache.
@@ -404,20 +405,8 @@ def download_package(
     Returns the ``<cache>/<id>#<version>`` folder. ``version`` empty means the registry's latest. A
     package whose sha256 is not the one `pins` (default: the MES profile set's) gives is refused.
     """
-    import requests
-
-    base = (registry_url or os.environ.get("MES_FHIR_REGISTRY") or DEFAULT_REGISTRY).rstrip("/")
-    try:
-        if not version or version in ("latest", "current"):
-            meta = requests.get(f"{base}/{pid}", timeout=timeout, headers={"Accept": "application/json"})
-            meta.raise_for_status()
-            version = meta.json()["dist-tags"]["latest"]
-        response = requests.get(f"{base}/{pid}/{version}", timeout=timeout, headers={"Accept": "application/tar+gzip"})
-        response.raise_for_status()
-    except (requests.RequestException, KeyError, ValueError) as exc:
-        raise PackageError(f"{pid}#{version or 'latest'}: download from {base} failed: {exc}") from exc
-    return install_tgz_bytes(response.content, cache_dir, expected=(pid, version), origin=f"{base}/{pid}/{version}",
-                             pins=pins)
+    data, version, origin = fetch_tgz(pid, version, registry_url)
+    return install_tgz_bytes(data, cache_dir, expected=(pid, version), origin=origin, pins=pins)
 
 
 def install_tgz_bytes(
@@ -473,12 +462,15 @@ class PackageStore:
     """Loaded FHIR packages and canonical resolution across them.
 
     Build it with :meth:`load`. ``packages`` lists the loaded packages (``.id``, ``.version``,
-    ``.path``); ``warnings`` says, once each, which packages or dependencies are missing.
+    ``.path``); ``missing`` the packages or dependencies that could not be had, and who needs them;
+    ``warnings`` says it in a few lines (unreadable sources, then one line naming the missing packages).
     """
 
-    def __init__(self, packages: Sequence[Package], warnings: Sequence[str] = ()):
+    def __init__(self, packages: Sequence[Package], warnings: Sequence[str] = (),
+                 missing: Sequence[MissingPackage] = ()):
         self.packages: list[Package] = list(packages)
         self.warnings: list[str] = list(warnings)
+        self.missing: list[MissingPackage] = list(missing)
         self._by_key = {p.key: p for p in self.packages}
         # url -> [(package, entry index)] ; versions disambiguated at resolve time
         self._by_url: dict[str, list[tuple[Package, int]]] = {}
@@ -508,7 +500,8 @@ class PackageStore:
                 looked at first.
             cache_dir: the FHIR package cache (default ``$FHIR_PACKAGE_CACHE`` or ``~/.fhir/packages``).
             offline: never download; missing packages become warnings.
-            registry_url: the FHIR package registry (default ``$MES_FHIR_REGISTRY`` or packages.fhir.org).
+            registry_url: the FHIR package registry (default ``$MES_FHIR_REGISTRY`` or packages.fhir.org);
+                a package that failed to download is not tried again for a day (see :mod:`.registry`).
             packages: ``"id#version"`` to load; default: the MES profile set plus every package
                 found in `sources`.
             pins: ``id#version`` -> sha256 of its ``.tgz``; default: the MES profile set's
@@ -531,27 +524,37 @@ class PackageStore:
             for package in found:
                 available.setdefault(package.key, package)
         requested = list(packages) if packages is not None else default_package_set() + sorted(available)
-        loader = _Loader(available, fhir_cache, index_root, offline, registry_url, source_paths, pins)
+        registry = None if offline else Registry(registry_url, index_root)
+        loader = _Loader(available, fhir_cache, index_root, registry, pins)
         loaded = loader.load_closure(requested)
         for package in loaded:
             if package.sha256 is not None:
                 check_pinned(package.key, package.sha256, str(package.path), pins)
-        warnings.extend(loader.warnings())
+        warnings.extend(loader.errors)
+        looked = ", ".join([*(str(p) for p in source_paths), f"the FHIR package cache {fhir_cache}"])
         if not any(p.id == CORE_ID for p in loaded):
-            looked = ", ".join(str(p) for p in source_paths) or "(no --mes-packages folder)"
-            download = "; downloads are off (offline)"
-            if not offline:
-                failures = [e for e in loader.errors if e.startswith(f"{CORE_ID}#")]
-                download = f"; the package registry ({failures[0]})" if failures else "; the package registry"
             raise PackageError(
-                f"{CORE_ID}#{CORE_VERSION} (the FHIR R4 base) was not found. Looked in: {looked}; "
-                f"the FHIR package cache {fhir_cache}"
-                + download
-                + f". Install it with `mes packages install {CORE_ID}#{CORE_VERSION}` (or "
-                f"`mes packages install --from hl7.fhir.r4.core-4.0.1.tgz`), or point --mes-packages / "
-                "MES_FHIR_PACKAGES at a folder that holds it."
+                f"{CORE_ID}#{CORE_VERSION} (the FHIR R4 base) was not found, so nothing can be validated. "
+                f"Looked in: {looked}; {_registry_state(registry, f'{CORE_ID}#{CORE_VERSION}')}. "
+                f"Fix: `mes packages install {CORE_ID}#{CORE_VERSION}` (or `mes packages install --from "
+                f"{CORE_ID}-{CORE_VERSION}.tgz`), or point --mes-packages (`mes … --packages`) or MES_FHIR_PACKAGES "
+                "at a folder that holds it."
             )
-        return cls(loaded, warnings)
+        store = cls(loaded, warnings, loader.missing_packages())
+        if store.missing:
+            store.warnings.append(
+                f"FHIR packages missing, checks that need them are not made: {store.missing_summary()} — "
+                f"looked in {looked}; {_registry_state(registry)}. `mes packages list` says who needs them."
+            )
+        return store
+
+    def missing_summary(self) -> str:
+        """The missing packages on one line: ``a (1.0, 2.0), b#3.0``; "" when none is missing."""
+        versions: dict[str, list[str]] = {}
+        for m in self.missing:
+            versions.setdefault(m.id, []).append(m.version)
+        return ", ".join(f"{pid}#{vs[0]}" if len(vs) == 1 else f"{pid} ({', '.join(vs)})"
+                         for pid, vs in versions.items())
 
     # ---- resolution ------------------------------------------------------------------------------
     def package(self, key: str) -> Package | None:
@@ -648,26 +651,49 @@ class PackageStore:
         return found[0].entries[found[1]] if found else None
 
 
+@dataclass(frozen=True)
+class MissingPackage:
+    """A package (or dependency) that could not be had: ``spec`` ``id#version``, the packages that need it,
+    and the loaded version that stands in for it in unversioned references, if any."""
+
+    id: str
+    version: str
+    required_by: tuple[str, ...] = ()
+    substitute: str | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"{self.id}#{self.version}" if self.version else self.id
+
+    def describe(self) -> str:
+        text = self.spec + (f" (required by {', '.join(self.required_by)})" if self.required_by else "")
+        return text + (f"; {self.substitute} stands in for it" if self.substitute else "")
+
+
+def _registry_state(registry: Registry | None, spec: str | None = None) -> str:
+    """How the registry was used, in a few words: offline, down, or what it said."""
+    if registry is None:
+        return "downloads off (offline)"
+    if spec is None:
+        reasons = list(registry.failures.values())
+    else:
+        reasons = [registry.failures[spec]] if spec in registry.failures else []
+    if not reasons:
+        return f"the package registry {registry.url}"
+    commonest = max(set(reasons), key=reasons.count)
+    return f"the package registry: {commonest}"
+
+
 class _Loader:
     """Finds each requested package and its dependencies, remembering what is missing and who needs it."""
 
-    def __init__(
-        self,
-        available: dict[str, Package],
-        fhir_cache: Path,
-        index_root: Path,
-        offline: bool,
-        registry_url: str | None,
-        sources: list[Path],
-        pins: Mapping[str, str],
-    ):
+    def __init__(self, available: dict[str, Package], fhir_cache: Path, index_root: Path, registry: Registry | None,
+                 pins: Mapping[str, str]):
         self.available = available
         self.pins = pins
         self.fhir_cache = fhir_cache
         self.index_root = index_root
-        self.offline = offline
-        self.registry_url = registry_url
-        self.sources = sources
+        self.registry = registry
         self.missing: dict[str, dict[str, list[str]]] = {}  # id -> version -> [required by]
         self.errors: list[str] = []
 
@@ -696,13 +722,16 @@ class _Loader:
         if local:
             return max(local, key=lambda p: _version_key(p.version))
         package = self._from_cache(pid, version)
-        if package is None and not self.offline:
-            try:
-                folder = download_package(pid, version, self.fhir_cache, registry_url=self.registry_url,
-                                          pins=self.pins)
-                package = open_package(folder, index_root=self.index_root)
-            except PackageError as exc:
-                self.errors.append(str(exc))
+        if package is None and self.registry is not None:
+            fetched = self.registry.fetch(pid, version)
+            if fetched is not None:
+                data, got_version, origin = fetched
+                try:
+                    folder = install_tgz_bytes(data, self.fhir_cache, expected=(pid, got_version), origin=origin,
+                                               pins=self.pins)
+                    package = open_package(folder, index_root=self.index_root)
+                except PackageError as exc:
+                    self.errors.append(str(exc))
         if package is not None:
             self.available[package.key] = package
         return package
@@ -734,23 +763,11 @@ class _Loader:
                 queue.append((dep_id, dep_version, package.key))
         return sorted(loaded.values(), key=lambda p: (p.id != CORE_ID, p.id, _version_key(p.version)))
 
-    def warnings(self) -> list[str]:
-        out = list(self.errors)
-        where = ", ".join(str(s) for s in self.sources)
-        looked = f"looked in {where + ', ' if where else ''}{self.fhir_cache}"
-        looked += " (offline: no download)" if self.offline else " and the package registry"
+    def missing_packages(self) -> list[MissingPackage]:
+        out = []
         for pid in sorted(self.missing):
-            loaded = sorted(
-                (p.version for p in self.available.values() if p.id == pid), key=_version_key
-            )
-            parts = []
-            for version, by in sorted(self.missing[pid].items()):
-                label = f"{pid}#{version}" if version else pid
-                parts.append(f"{label} (required by {', '.join(sorted(set(by)))})" if by else label)
-            msg = f"FHIR package not found: {'; '.join(parts)} — {looked}."
-            if loaded:
-                msg += f" Using {pid}#{loaded[-1]} in its place for unversioned references."
-            else:
-                msg += " Definitions from it (profiles, extensions, ValueSets) are reported as not checked."
-            out.append(msg)
+            loaded = sorted((p.version for p in self.available.values() if p.id == pid), key=_version_key)
+            substitute = f"{pid}#{loaded[-1]}" if loaded else None
+            for version, by in sorted(self.missing[pid].items(), key=lambda item: _version_key(item[0])):
+                out.append(MissingPackage(pid, version, tuple(sorted(set(by))), substitute))
         return out

@@ -34,12 +34,14 @@ class Sandbox:
         db: SQLite file to keep data across restarts; None keeps everything in memory.
         defects: names from `DEFECTS` to switch on.
         log: None (silent), a `logging.Logger`, or a callable receiving one line per request.
-        packages: folders of FHIR packages where `hl7.fhir.r4.core` is found for XML support
-            (`MES_FHIR_PACKAGES` and the FHIR package cache are also searched).
+        packages: folders of FHIR packages where `hl7.fhir.r4.core` is found, for FHIR XML and the structure
+            check of writes (`MES_FHIR_PACKAGES`, the FHIR package cache and, unless MES_OFFLINE, the
+            registry are also searched).
         seed: load the seed data when the store is empty.
 
     Raises:
         ConfigError: an unknown defect name (the message lists the valid ones).
+        PackageError: from `start()`, when `hl7.fhir.r4.core` cannot be found.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Sandbox:
         """Bind, load (and seed) the store, serve in a background thread; returns the base URL."""
         if self._server is not None:
             return self.base_url
+        r4 = R4Support(self.packages)  # first: without the R4 base package the sandbox does not start
         self.store = Store(self.db)
         if self.seed and self.store.is_empty():
             load_seed(self.store)
@@ -78,7 +81,7 @@ class Sandbox:
             self.store.close()
             self.store = None
             raise
-        server.api = Api(self.store, self.defects, R4Support(self.packages))
+        server.api = Api(self.store, self.defects, r4)
         server.log = self.log
         self._server = server
         host, port = server.server_address[:2]
@@ -101,11 +104,6 @@ class Sandbox:
             self._thread.join(timeout=5)
         if self.store is not None:
             self.store.close()
-
-    @property
-    def xml_available(self) -> bool:
-        """True when the running sandbox speaks FHIR XML (the R4 base package was found)."""
-        return self._server is not None and self._server.api.r4.available
 
     def __enter__(self) -> Sandbox:
         self.start()

@@ -40,7 +40,7 @@ class Api:
         self.store = store
         self.defects = defects
         self.r4 = r4
-        self._capabilities: dict[tuple[str, bool], dict[str, Any]] = {}
+        self._capabilities: dict[str, dict[str, Any]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -73,8 +73,8 @@ class Api:
             except (ValueError, UnicodeDecodeError) as exc:
                 raise FhirError(400, f"Malformed JSON: {exc}", "structure") from None
         else:
-            raise FhirError(415, f"Unsupported Content-Type {ctype!r}: send application/fhir+json"
-                            + (" or application/fhir+xml" if self.r4.available else ""), "not-supported")
+            raise FhirError(415, f"Unsupported Content-Type {ctype!r}: send application/fhir+json or "
+                            "application/fhir+xml", "not-supported")
         if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
             raise FhirError(400, "The body is not a FHIR resource: a JSON object with a resourceType is expected",
                             "structure")
@@ -131,10 +131,9 @@ class Api:
         if method == "HEAD":
             method = "GET"
         if path == ["metadata"] and method == "GET":
-            key = (request.base, self.r4.available)
-            if key not in self._capabilities:  # built once per base URL: it never changes while running
-                self._capabilities[key] = capability_statement(request.base, self.defects, xml=key[1])
-            return Response(200, self._capabilities[key])
+            if request.base not in self._capabilities:  # built once per base URL: it never changes while running
+                self._capabilities[request.base] = capability_statement(request.base, self.defects)
+            return Response(200, self._capabilities[request.base])
         if not path:
             if method == "POST":
                 return pdsm.transaction(self, request, self.parse_resource(request, "Bundle"))

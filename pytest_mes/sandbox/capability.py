@@ -74,7 +74,7 @@ def allowed(type_: str, interaction: str) -> bool:
     return interaction in INTERACTIONS.get(type_, frozenset())
 
 
-def capability_statement(base: str, defects: frozenset[Defect], *, xml: bool) -> dict[str, Any]:
+def capability_statement(base: str, defects: frozenset[Defect]) -> dict[str, Any]:
     """The CapabilityStatement served at /metadata."""
     resources = []
     for type_, interactions in INTERACTIONS.items():
@@ -105,9 +105,7 @@ def capability_statement(base: str, defects: frozenset[Defect], *, xml: bool) ->
                 if p.definition
             ]
         resources.append(entry)
-    formats = ["application/fhir+json", "json"]
-    if xml:
-        formats += ["application/fhir+xml", "xml"]
+    formats = ["application/fhir+json", "json", "application/fhir+xml", "xml"]
     return {
         "resourceType": "CapabilityStatement",
         "id": "mes-sandbox",

@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any
 
-from pytest_mes.errors import ConfigError
+from pytest_mes.errors import ConfigError, PackageError
 
 
 def register(subparsers: Any) -> None:
@@ -27,8 +27,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--defect", metavar="NAME", action="append", default=[],
                         help="switch on a named defect (repeatable; see --list-defects)")
     parser.add_argument("--packages", metavar="DIR", action="append", default=[],
-                        help="folder of FHIR packages holding hl7.fhir.r4.core, for XML and the structural "
-                        "check of writes (repeatable; MES_FHIR_PACKAGES and ~/.fhir/packages are also searched)")
+                        help="folder of FHIR packages holding hl7.fhir.r4.core, needed for XML and the structural "
+                        "check of writes (repeatable; MES_FHIR_PACKAGES, ~/.fhir/packages and, unless "
+                        "MES_OFFLINE, the registry are also searched)")
     parser.add_argument("--list-defects", action="store_true", help="list the named defects and exit")
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
     parser.set_defaults(func=run)
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox = Sandbox(args.host, args.port, db=args.db, defects=args.defect,
                           log=None if args.quiet else log, packages=args.packages)
         url = sandbox.start()
-    except ConfigError as exc:
+    except (ConfigError, PackageError) as exc:
         print(f"mes sandbox: {exc}", file=sys.stderr)
         return 2
     except sqlite3.Error as exc:

@@ -1,27 +1,25 @@
 """What the sandbox takes from the FHIR R4 base definitions: XML, and structural validation of writes.
 
-Both need the R4 base StructureDefinitions (`hl7.fhir.r4.core`), loaded once, offline, from the
-given package folders, `MES_FHIR_PACKAGES` and the FHIR package cache:
+Both need the R4 base StructureDefinitions (`hl7.fhir.r4.core`), loaded when the sandbox starts from
+the given package folders, `MES_FHIR_PACKAGES`, the FHIR package cache and (unless MES_OFFLINE) the
+registry. Without them the sandbox does not start: a reference server that answered XML with 415 would
+fail its own tests.
 
-- XML (PDSm requires JSON and XML) through `pytest_mes.fhir.xml`. Without the package, XML is
-  unavailable: requests in XML get 415 and `Accept: application/fhir+xml` gets 406, each with an
-  OperationOutcome.
+- XML (PDSm requires JSON and XML) through `pytest_mes.fhir.xml`.
 - Every resource written is checked against base R4 with `pytest_mes.fhir`'s validator (its
   `meta.profile` set aside: a server stores what is valid FHIR, profiles are the tests' business),
   so that malformed JSON shapes (a string where an array is due, an unknown element, a number
-  for a string) are refused with 400 instead of being stored. Without the package the check is
-  skipped and the sandbox relies on its own GAP/PDSm checks.
+  for a string) are refused with 400 instead of being stored.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_mes.errors import MesError
+from pytest_mes.environment import env_flag, env_packages
+from pytest_mes.errors import MesError, PackageError
 from pytest_mes.sandbox.outcome import FhirError
 
 _CORE = "hl7.fhir.r4.core#4.0.1"
@@ -31,59 +29,35 @@ _SHAPE_CODES = frozenset({"structure", "value"})
 
 
 class R4Support:
-    """Lazily loaded XML codec and base validator; `available` is False without the R4 base package."""
+    """The XML codec and the base validator over `hl7.fhir.r4.core`, without which the sandbox does not start.
+
+    Raises:
+        PackageError: the R4 base package is in none of the folders, nor in the FHIR package cache, nor
+            (unless MES_OFFLINE) on the FHIR package registry.
+    """
 
     def __init__(self, sources: Sequence[str | Path] = ()):
-        self._sources = [Path(s) for s in sources]
-        env = os.environ.get("MES_FHIR_PACKAGES")
-        if env:
-            self._sources += [Path(p) for p in env.split(os.pathsep) if p]
-        self._lock = threading.Lock()
-        self._loaded = False
-        self._store: Any = None
-        self._codec: Any = None
-        self._validator: Any = None
-        self.problem = ""
+        from pytest_mes.fhir import xml as codec
+        from pytest_mes.fhir.packages import PackageStore
+        from pytest_mes.fhir.validator import Validator
 
-    def _load(self) -> None:
-        with self._lock:
-            if self._loaded:
-                return
-            try:
-                from pytest_mes.fhir import xml as codec
-                from pytest_mes.fhir.packages import PackageStore
-
-                self._store = PackageStore.load(self._sources, offline=True, packages=[_CORE])
-                self._codec = codec
-                try:
-                    from pytest_mes.fhir.validator import Validator
-
-                    self._validator = Validator(self._store)
-                except ImportError:  # the validator is optional for the sandbox
-                    self._validator = None
-            except (ImportError, MesError, OSError) as exc:
-                self.problem = f"FHIR XML is not available in this sandbox ({exc})"
-                self._store = None
-            self._loaded = True
-
-    @property
-    def available(self) -> bool:
-        self._load()
-        return self._store is not None
+        try:
+            self._store = PackageStore.load([*(Path(s) for s in sources), *env_packages()],
+                                            offline=env_flag("MES_OFFLINE"), packages=[_CORE])
+        except PackageError as exc:
+            raise PackageError(f"the sandbox needs {_CORE} (FHIR XML, structure checks of writes): {exc}") from None
+        self._codec = codec
+        self._validator = Validator(self._store)
 
     def parse(self, data: bytes) -> dict[str, Any]:
-        """The JSON form of an XML resource; 415 when XML is unavailable, 400 when malformed."""
-        if not self.available:
-            raise FhirError(415, self.problem + "; send application/fhir+json", "not-supported")
+        """The JSON form of an XML resource; 400 when malformed."""
         try:
             return self._codec.parse_xml(data, self._store)
         except MesError as exc:
             raise FhirError(400, f"Malformed FHIR XML: {exc}", "structure") from None
 
     def structure_errors(self, resource: dict[str, Any]) -> list[tuple[str, str]]:
-        """(FHIRPath, message) of the JSON-shape errors of `resource` against base R4; [] if unchecked."""
-        if not self.available or self._validator is None:
-            return []
+        """(FHIRPath, message) of the JSON-shape errors of `resource` against base R4."""
         bare = dict(resource)
         meta = bare.get("meta")
         if isinstance(meta, dict) and "profile" in meta:
@@ -95,6 +69,4 @@ class R4Support:
                 if issue.severity in ("error", "fatal") and issue.code in _SHAPE_CODES]
 
     def dump(self, resource: dict[str, Any]) -> str:
-        if not self.available:
-            raise FhirError(406, self.problem + "; ask for application/fhir+json", "not-supported")
         return self._codec.to_xml(resource, self._store)

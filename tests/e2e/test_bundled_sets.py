@@ -259,13 +259,11 @@ def test_every_sandbox_defect_has_catching_tests():
 
 @needs_sandbox
 @pytest.mark.parametrize("defect", sorted(DEFECT_CATCHERS))
-def test_defect_is_caught(pytester: pytest.Pytester, defect: str):
+def test_defect_is_caught(pytester: pytest.Pytester, defect: str, fhir_packages_dir: Path):
     catchers = DEFECT_CATCHERS[defect]
-    # Offline and without the validator on purpose: the catching checks do not depend on it, and it keeps
-    # each run to a few seconds.
     result, outcomes = _run(
         pytester, "--mes-sandbox", "--mes-sandbox-defect", defect, "--mes-offline", "-p", "no:cacheprovider",
-        "-k", " or ".join(catchers),
+        "--mes-packages", str(fhir_packages_dir), "-k", " or ".join(catchers),
     )
     missed = [tid for tid in catchers if outcomes.get(tid, ("not run",))[0] != "failure"]
     assert not missed, (f"with the sandbox defect {defect!r} these tests did not fail: {missed}\n"

@@ -107,13 +107,36 @@ def test_network_failures_are_recorded_not_raised(client):
     responses.get(f"{BASE}/b", body=requests.exceptions.ReadTimeout("read timed out"))
     responses.get(f"{BASE}/c", body=requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"))
     responses.get(f"{BASE}/d", body=requests.exceptions.ConnectionError("Connection refused"))
-    errors = [client.request("GET", name).error for name in "abcd"]
+    exchanges = [FhirClient(client.settings).request("GET", name) for name in "abcd"]  # each a fresh client
+    errors = [e.error for e in exchanges]
+    assert [e.unreachable for e in exchanges] == [True, True, False, True]  # TLS: the server answered, wrongly
     assert errors[0] == "no connection to fhir.example.fr within 10 s (connect timeout)"
     assert errors[1] == ("fhir.example.fr accepted the connection but sent no complete answer within 30 s "
                          "(--mes-timeout)")
     assert errors[2].startswith("TLS failure talking to fhir.example.fr: CERTIFICATE_VERIFY_FAILED")
     assert errors[3].startswith("cannot connect to fhir.example.fr: Connection refused")
-    assert all(e.elapsed_ms >= 0 for e in client.exchanges)
+    assert all(e.elapsed_ms >= 0 for e in exchanges)
+
+
+@responses.activate
+def test_after_two_requests_in_a_row_without_an_answer_the_next_are_not_sent(client):
+    responses.get(f"{BASE}/ok", json={"resourceType": "Patient"})
+    responses.get(f"{BASE}/slow", body=requests.exceptions.ReadTimeout("read timed out"))
+    responses.get(f"{BASE}/refused", body=requests.exceptions.ConnectionError("Connection refused"))
+    responses.get("https://other.example.org/x", json={})
+    # One silence, then an answer (even an error status would do): the count starts again.
+    assert [client.request("GET", p).unreachable for p in ("slow", "ok", "refused")] == [True, False, True]
+    assert not client.silence.unresponsive
+    second = client.request("GET", "slow")
+    assert second.unreachable and client.silence.unresponsive
+    skipped = client.request("GET", "ok")
+    assert skipped.unreachable and skipped.status is None
+    assert skipped.error.startswith(f"server unresponsive since {client.exchanges[-3].started_at[11:19]} UTC "
+                                    "(2 requests in a row without an answer, the last: fhir.example.fr accepted")
+    assert skipped.error.endswith(": not sent")
+    assert len(responses.calls) == 4  # the skipped request never left
+    # Another host is not the server under test: still asked.
+    assert client.request("GET", "https://other.example.org/x").status == 200
 
 
 @responses.activate

@@ -7,14 +7,17 @@ import hashlib
 import io
 import json
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
+import requests
 import responses
 
 from pytest_mes.cli import main
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import packages as packages_module
+from pytest_mes.fhir import registry as registry_module
 from pytest_mes.fhir.packages import PackageStore, open_package
 
 FR_CORE_SD = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
@@ -80,12 +83,14 @@ def test_loads_tgz_and_unpacked_folders_with_dependency_closure(small_packages: 
     assert store.package("example.b#0.1.0").path == small_packages / "ig-b" / "package"
 
 
-def test_one_precise_warning_per_missing_dependency(small_packages: Path):
+def test_missing_dependencies_are_listed_with_who_needs_them_and_named_on_one_line(small_packages: Path):
     store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"],
                               pins=NO_PINS)
+    assert [(m.spec, m.required_by) for m in store.missing] == [
+        ("example.gone#3.0.0", ("example.a#1.0.0", "example.b#0.1.0"))]
     gone = [w for w in store.warnings if "example.gone" in w]
     assert len(gone) == 1
-    assert "example.gone#3.0.0 (required by example.a#1.0.0, example.b#0.1.0)" in gone[0]
+    assert "example.gone#3.0.0" in gone[0] and "mes packages list" in gone[0]
     assert "offline" in gone[0] and str(small_packages) in gone[0]
 
 
@@ -122,7 +127,7 @@ def test_fhir_cache_layout_is_used(tmp_path: Path):
 
 
 @responses.activate
-def test_download_from_the_registry_into_the_fhir_cache(tmp_path: Path):
+def test_download_from_the_registry_into_the_fhir_cache(tmp_path: Path, fresh_memory):
     cache_dir = tmp_path / "fhir-cache"
     registry = "https://registry.example.org/fhir"
     responses.get(f"{registry}/hl7.fhir.r4.core/4.0.1", body=make_tgz("hl7.fhir.r4.core", "4.0.1"))
@@ -148,12 +153,87 @@ def test_offline_never_downloads(tmp_path: Path, small_packages: Path):
 
 
 @responses.activate
-def test_registry_failure_is_a_warning_naming_the_package(tmp_path: Path, small_packages: Path):
+def test_registry_failure_is_a_warning_naming_the_package(tmp_path: Path, small_packages: Path, fresh_memory):
     registry = "https://registry.example.org"
     responses.get(f"{registry}/example.gone/3.0.0", status=404)
     store = PackageStore.load([small_packages], cache_dir=tmp_path / "c", registry_url=registry, pins=NO_PINS,
                               packages=["example.a#1.0.0"])
     assert any("example.gone#3.0.0" in w and "404" in w for w in store.warnings)
+
+
+@pytest.fixture
+def fresh_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A pytest-mes cache of this test's own, so that no other test's registry failures are remembered."""
+    monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "mes-cache"))
+    return tmp_path / "mes-cache"
+
+
+def _two_missing(folder: Path) -> Path:
+    """A core and an IG needing two packages that are nowhere but (perhaps) on the registry."""
+    (folder / "core.tgz").write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    (folder / "ig.tgz").write_bytes(make_tgz("example.ig", "1.0.0", deps={
+        "hl7.fhir.r4.core": "4.0.1", "example.x": "1.0.0", "example.y": "2.0.0"}))
+    return folder
+
+
+@responses.activate
+def test_a_failed_download_is_not_tried_again_for_a_day_by_any_process(tmp_path: Path, monkeypatch, fresh_memory):
+    registry = "https://registry.example.org"
+    responses.get(f"{registry}/example.x/1.0.0", status=404)
+    responses.get(f"{registry}/example.y/2.0.0", status=404)
+    sources = [_two_missing(tmp_path)]
+    first = PackageStore.load(sources, cache_dir=tmp_path / "c", registry_url=registry, packages=["example.ig#1.0.0"],
+                              pins=NO_PINS)
+    assert len(responses.calls) == 2
+    # Another process (a new load reads the memory from the pytest-mes cache): no request, same verdict.
+    again = PackageStore.load(sources, cache_dir=tmp_path / "c", registry_url=registry, packages=["example.ig#1.0.0"],
+                              pins=NO_PINS)
+    assert len(responses.calls) == 2
+    assert [m.spec for m in again.missing] == [m.spec for m in first.missing] == ["example.x#1.0.0", "example.y#2.0.0"]
+    assert "not retried before" in again.warnings[-1]
+    # A day later, the registry is asked again.
+    later = time.time() + registry_module.RETRY_AFTER_S + 60
+    monkeypatch.setattr(registry_module.time, "time", lambda: later)
+    PackageStore.load(sources, cache_dir=tmp_path / "c", registry_url=registry, packages=["example.ig#1.0.0"],
+                      pins=NO_PINS)
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+@pytest.mark.parametrize("failure", [
+    requests.ConnectionError("Failed to resolve 'registry.example.org' (NameResolutionError)"),
+    requests.ConnectTimeout("timed out"),
+    503,
+])
+def test_a_registry_that_does_not_answer_is_asked_once_and_said_so_in_one_short_line(tmp_path: Path, failure,
+                                                                                      fresh_memory):
+    registry = "https://registry.example.org"
+    for pid, version in (("example.x", "1.0.0"), ("example.y", "2.0.0")):
+        if isinstance(failure, int):
+            responses.get(f"{registry}/{pid}/{version}", status=failure)
+        else:
+            responses.get(f"{registry}/{pid}/{version}", body=failure)
+    store = PackageStore.load([_two_missing(tmp_path)], cache_dir=tmp_path / "c", registry_url=registry,
+                              packages=["example.ig#1.0.0"], pins=NO_PINS)
+    assert len(responses.calls) == 1  # the first failure says the registry is down: the second is not tried
+    assert [m.spec for m in store.missing] == ["example.x#1.0.0", "example.y#2.0.0"]
+    [line] = store.warnings
+    assert "example.x#1.0.0, example.y#2.0.0" in line and f"{registry} " in line
+    assert "HTTPSConnectionPool" not in line and "Max retries" not in line
+    assert len(line.replace(str(tmp_path), "T")) < 300
+
+
+@responses.activate
+def test_mes_validate_honours_mes_offline(tmp_path: Path, monkeypatch, capsys, fresh_memory,
+                                          fhir_packages_dir: Path):
+    monkeypatch.setenv("MES_OFFLINE", "1")
+    monkeypatch.setenv("MES_FHIR_PACKAGES", str(fhir_packages_dir))
+    resource = tmp_path / "basic.json"
+    resource.write_text(json.dumps({"resourceType": "Basic", "code": {"text": "x"}}))
+    main(["validate", str(resource), "--cache-dir", str(tmp_path / "c"), "--registry", "https://registry.example.org"])
+    assert len(responses.calls) == 0  # responses would have refused any request anyway: none was tried
+    err = capsys.readouterr().err
+    assert "ihe.iti.mhd#4.2.3" in err and "offline" in err
 
 
 def test_tgz_with_paths_out_of_the_tree_is_refused(tmp_path: Path):
@@ -192,18 +272,17 @@ def test_real_packages_and_their_missing_dependencies(store: PackageStore):
         "hl7.fhir.r4.core#4.0.1", "hl7.fhir.fr.core#2.0.1", "hl7.fhir.fr.core#2.1.0", "hl7.fhir.fr.core#2.2.0",
         "ans.fhir.fr.gap#3.0.0", "ans.fhir.fr.pdsm#3.1.1", "ans.fhir.fr.annuaire#1.2.0-snapshot-2",
     }
-    missing = {w.split(":", 1)[1].split("#", 1)[0].strip() for w in store.warnings}
-    assert missing == {
+    assert {m.id for m in store.missing} == {
         "ans.fhir.fr.annuaire", "ans.fr.nos", "ans.fr.terminologies", "hl7.fhir.uv.extensions.r4",
         "hl7.fhir.uv.xver-r5.r4", "hl7.terminology.r4", "ihe.iti.mhd",
     }
-    assert len(store.warnings) == len(missing)  # once each
-    mhd = next(w for w in store.warnings if "ihe.iti.mhd" in w)
-    assert "ihe.iti.mhd#4.2.3 (required by ans.fhir.fr.pdsm#3.1.1)" in mhd
-    annuaire = next(w for w in store.warnings if "ans.fhir.fr.annuaire" in w)
-    assert "ans.fhir.fr.annuaire#1.0.1 (required by ans.fhir.fr.gap#3.0.0)" in annuaire
-    assert "ans.fhir.fr.annuaire#1.1.0 (required by ans.fhir.fr.pdsm#3.1.1)" in annuaire
-    assert "Using ans.fhir.fr.annuaire#1.2.0-snapshot-2 in its place" in annuaire
+    [line] = store.warnings  # once, on one line
+    assert "ihe.iti.mhd#4.2.3" in line and "hl7.terminology.r4 (5.3.0, 5.5.0, 6.0.2, 7.1.0, 7.2.0)" in line
+    described = {m.spec: m.describe() for m in store.missing}
+    assert described["ihe.iti.mhd#4.2.3"] == "ihe.iti.mhd#4.2.3 (required by ans.fhir.fr.pdsm#3.1.1)"
+    assert described["ans.fhir.fr.annuaire#1.0.1"] == (
+        "ans.fhir.fr.annuaire#1.0.1 (required by ans.fhir.fr.gap#3.0.0); "
+        "ans.fhir.fr.annuaire#1.2.0-snapshot-2 stands in for it")
 
 
 @pytest.mark.parametrize(("context", "version"), [
@@ -247,7 +326,8 @@ def test_mes_packages_install_from_file_then_list(tmp_path: Path, capsys):
     assert main(["packages", "list", "--cache-dir", str(cache_dir), "--offline"]) == 0
     out = capsys.readouterr()
     assert "hl7.fhir.r4.core#4.0.1" in out.out
-    assert "hl7.fhir.fr.core#2.1.0" in out.err  # the MES set is missing here, and said so
+    assert "hl7.fhir.fr.core (2.0.1, 2.1.0, 2.2.0)" in out.err  # the MES set is missing here, and said so
+    assert "missing: hl7.fhir.fr.core#2.1.0" in out.out
 
 
 def _rebuilt(tgz: Path) -> bytes:

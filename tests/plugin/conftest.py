@@ -6,6 +6,14 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _fhir_packages(fhir_packages_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with a target stops at start without the FHIR R4 base package: give every run the shared
+    packages, offline (tests never touch the network)."""
+    monkeypatch.setenv("MES_FHIR_PACKAGES", str(fhir_packages_dir))
+    monkeypatch.setenv("MES_OFFLINE", "1")
+
+
 @pytest.fixture
 def add_set(pytester: pytest.Pytester):
     """Write a test set into <pytester>/sets/NAME and return the folder."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
 from tests.conftest import tls_context
 from tests.plugin.conftest import a_set, create_test, read_test
-from tests.support.server import CAPABILITY_STATEMENT, Reply, ScriptedServer
+from tests.support.server import CAPABILITY_STATEMENT, HungServer, Reply, ScriptedServer
 
 PATIENT = {"resourceType": "Patient", "id": "1"}
 CHECKS = "- status: 200\n- resource_type: Patient"
@@ -74,6 +75,24 @@ def test_connection_refused(pytester, add_set):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"  ✗ request: expected an HTTP response, got cannot connect to 127.0.0.1:{port}: "
                                  "*Is the server running, and is --mes-base-url right?"])
+
+
+def test_a_hung_server_costs_two_timeouts_then_every_other_request_ends_at_once(pytester, add_set):
+    tests = "".join(read_test(f"CORE-H-{n:02}", path=f"Patient/{n}") for n in range(1, 7))
+    add_set(a_set(tests=tests))
+    with HungServer() as hung:
+        started = time.monotonic()
+        result = pytester.runpytest(f"--mes-base-url={hung.base_url}", "--mes-testsets", "sets",
+                                    "--mes-timeout", "0.5")
+        elapsed = time.monotonic() - started
+        assert hung.connections == 2  # the third request and the next were never sent
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 6 and not outcomes.get("passed")
+    result.stdout.fnmatch_lines(["*accepted the connection but sent no complete answer within 0.5 s*"])
+    result.stdout.fnmatch_lines(["*server unresponsive since *UTC (2 requests in a row without an answer, "
+                                 "the last: *): not sent*"])
+    assert "Traceback" not in result.stdout.str()
+    assert elapsed < 2 * 0.5 + 15  # two timeouts, then no waiting (generous for a loaded machine)
 
 
 @pytest.fixture

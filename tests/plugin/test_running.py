@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import Reply
 
@@ -111,21 +113,30 @@ def test_preconditions_skip_with_the_reason(pytester, add_set, server):
     assert sum("metadata" in r.path for r in server.requests) == 2  # read once for preconditions, once by the test
 
 
-def test_conforms_to_reports_not_checked_when_no_validator_and_fails_under_strict(pytester, add_set, server,
-                                                                                   monkeypatch):
-    import pytest_mes.run
+def test_without_the_r4_package_the_run_stops_at_start_saying_how_to_fix_it(pytester, add_set, server,
+                                                                             monkeypatch, tmp_path,
+                                                                             fhir_packages_dir):
+    monkeypatch.delenv("MES_FHIR_PACKAGES")
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "empty-cache"))
+    add_set(a_set(tests=read_test("CORE-V-01")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = result.stderr.str()
+    assert "hl7.fhir.r4.core#4.0.1" in errors and str(tmp_path / "empty-cache") in errors
+    assert "mes packages install" in errors and "--mes-packages" in errors and "MES_FHIR_PACKAGES" in errors
+    assert "Traceback" not in errors + result.stdout.str()
+    assert not server.requests  # nothing was sent
+    # With the package, the same run goes.
+    monkeypatch.setenv("MES_FHIR_PACKAGES", str(fhir_packages_dir))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets").assert_outcomes(passed=1)
 
-    monkeypatch.setattr(pytest_mes.run, "_load_validator", lambda config: (None, "no packages (test)"))
-    checks = "- conforms_to: http://hl7.org/fhir/StructureDefinition/CapabilityStatement"
-    add_set(a_set(tests=read_test("CORE-V-01", checks=checks)))
-    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets"]
-    result = pytester.runpytest(*base)
-    result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*MesNotCheckedWarning: CORE-V-01: conforms to http://hl7.org/fhir/"
-                                 "StructureDefinition/CapabilityStatement: not checked: no packages (test)*"])
-    strict = pytester.runpytest(*base, "--mes-strict")
-    strict.assert_outcomes(failed=1)
-    strict.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on:*"])
+
+def test_the_header_names_the_missing_packages_once(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-V-01")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-p", "no:warnings")
+    header = [line for line in result.outlines if line.startswith("mes: FHIR packages missing")]
+    assert len(header) == 1
+    assert "ihe.iti.mhd#4.2.3" in header[0] and "mes packages list" in header[0]
 
 
 def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):

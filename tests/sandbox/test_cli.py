@@ -33,6 +33,15 @@ def test_bad_db_path_exits_2(tmp_path, capsys):
     assert "cannot open the database" in capsys.readouterr().err
 
 
+def test_without_the_r4_package_it_does_not_start(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MES_FHIR_PACKAGES")
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path))
+    assert main(["sandbox", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "hl7.fhir.r4.core#4.0.1" in err and "mes packages install" in err and "MES_FHIR_PACKAGES" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_serves_logs_and_stops_gracefully(tmp_path, stop_signal):
     process = subprocess.Popen([*_MES, "sandbox", "--port", "0", "--db", str(tmp_path / "s.db"),

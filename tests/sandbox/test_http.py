@@ -8,7 +8,7 @@ import socket
 import pytest
 import requests
 
-from pytest_mes.errors import ConfigError
+from pytest_mes.errors import ConfigError, PackageError
 from pytest_mes.sandbox import DEFECTS, Sandbox
 
 from .conftest import FHIR_JSON
@@ -160,8 +160,6 @@ def test_oversized_body_is_413(sandbox):
 
 
 def test_xml_in_and_out(sandbox, http):
-    if not sandbox.xml_available:
-        pytest.skip("hl7.fhir.r4.core not found: XML is unavailable in this environment")
     xml = ('<Patient xmlns="http://hl7.org/fhir"><name><family value="LEROY"/><given value="Anne"/></name>'
            '<gender value="female"/></Patient>')
     created = http.post(f"{sandbox.base_url}/Patient", data=xml.encode(),
@@ -178,17 +176,14 @@ def test_xml_in_and_out(sandbox, http):
     assert formatted.text.startswith("<Patient")
 
 
-def test_xml_unavailable_answers_415_and_406(tmp_path, monkeypatch):
+def test_without_the_r4_package_the_sandbox_does_not_start(tmp_path, monkeypatch):
     monkeypatch.delenv("MES_FHIR_PACKAGES", raising=False)
-    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path))
-    with Sandbox(packages=[tmp_path]) as server:
-        posted = requests.post(f"{server.base_url}/Patient", data=b"<Patient xmlns='http://hl7.org/fhir'/>",
-                               headers={"Content-Type": "application/fhir+xml"})
-        assert posted.status_code == 415
-        outcome_of(posted)
-        asked = requests.get(f"{server.base_url}/Patient/pat-dupont", headers={"Accept": "application/fhir+xml"})
-        assert asked.status_code == 406
-        outcome_of(asked)
+    monkeypatch.setenv("MES_OFFLINE", "1")
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "cache"))
+    server = Sandbox(packages=[tmp_path])
+    with pytest.raises(PackageError, match=r"sandbox needs hl7\.fhir\.r4\.core.*mes packages install"):
+        server.start()
+    assert server.base_url == "" and server.store is None
 
 
 def test_unknown_defect_is_a_config_error():

@@ -144,9 +144,7 @@ def test_iti65_unresolvable_references_are_422(fresh, mutate):
     assert response.status_code == 422 and response.json()["resourceType"] == "OperationOutcome"
 
 
-def test_iti65_accepts_xml_when_available(fresh):
-    if not fresh.xml_available:
-        pytest.skip("hl7.fhir.r4.core not found: XML is unavailable in this environment")
+def test_iti65_accepts_xml(fresh):
     bundle, _ = provide_bundle()
     xml = R4Support([SHARED_PACKAGES]).dump(bundle)
     response = requests.post(fresh.base_url, data=xml.encode(), headers={"Content-Type": "application/fhir+xml"})

@@ -351,18 +351,12 @@ def test_a_patch_in_a_transaction_may_not_change_the_resource_type():
         assert requests.get(f"{server.base_url}/Slot/{slot['id']}").json()["resourceType"] == "Slot"
 
 
-def test_odd_shapes_get_no_500_without_the_r4_package(monkeypatch):
-    """Without hl7.fhir.r4.core no structure check screens writes: the sandbox's own reading of a Schedule's
-    extensions and of a replaced document's relatesTo must still not fail on odd shapes."""
-    from pytest_mes.sandbox import Sandbox
-
-    monkeypatch.delenv("MES_FHIR_PACKAGES", raising=False)
-    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(Path(__file__).parent / "no-such-cache"))
-    with Sandbox() as server:
-        base = server.base_url
-        schedule = {"resourceType": "Schedule", "extension": [None], "actor": [{"reference": "Practitioner/pr-martin"}]}
-        assert requests.post(f"{base}/Schedule", json=schedule).status_code < 500
-        document = {"resourceType": "DocumentReference", "status": "current", "relatesTo": None}
-        bundle = {"resourceType": "Bundle", "type": "transaction",
-                  "entry": [{"resource": document, "request": {"method": "POST", "url": "DocumentReference"}}]}
-        assert post_bundle(base, bundle).status_code < 500
+def test_odd_shapes_get_no_500(fresh):
+    """A Schedule's extensions and a replaced document's relatesTo of odd shapes are refused, never a 500."""
+    base = fresh.base_url
+    schedule = {"resourceType": "Schedule", "extension": [None], "actor": [{"reference": "Practitioner/pr-martin"}]}
+    assert requests.post(f"{base}/Schedule", json=schedule).status_code < 500
+    document = {"resourceType": "DocumentReference", "status": "current", "relatesTo": None}
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"resource": document, "request": {"method": "POST", "url": "DocumentReference"}}]}
+    assert post_bundle(base, bundle).status_code < 500
