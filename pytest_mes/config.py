@@ -133,6 +133,9 @@ class MesConfig:
     igs: tuple[Path, ...] = ()
     offline: bool = False
     strict: bool = False
+    # Where options that only matter with a target were given (e.g. "--mes-testsets", "MES_TOKEN"): without
+    # a target, the run header then says how to set one.
+    targetless: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -173,7 +176,13 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         variables=dict(_assignment(v) for v in values["var"] or ()),
         packages=tuple(values["packages"] or ()), offline=bool(values["offline"]), strict=bool(values["strict"]),
         igs=tuple(values["ig"] or ()),
+        targetless=() if base_url or sandbox else tuple(
+            source for name, (value, source) in resolved.items() if name in _NEED_A_TARGET and value),
     )
+
+
+_NEED_A_TARGET = frozenset({"testsets", "component", "token", "header", "client_cert", "client_key", "ca_bundle",
+                            "timeout", "allow_writes", "var", "strict"})
 
 
 def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) -> tuple[str | None, bool]:

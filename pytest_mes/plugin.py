@@ -41,7 +41,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.active:
         run.roots = _point_collection_at_testsets(config, settings)
         if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
+            _check_overrides(run)
             _require_validator(run)
+
+
+def _check_overrides(run: MesRun) -> None:
+    if run.config.variables:
+        from pytest_mes.testset.variables import check_overrides
+
+        try:
+            check_overrides(run.config.variables, run.roots)
+        except MesError as exc:
+            raise pytest.UsageError(f"pytest-mes: {exc}") from None
 
 
 def _require_validator(run: MesRun) -> None:
@@ -93,6 +104,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = config.stash[RUN_KEY].config
     if not settings.active:
+        if settings.targetless:
+            return [f"mes: no server to test, so no test set is collected ({', '.join(settings.targetless)} given): "
+                    "add --mes-base-url=URL (or MES_BASE_URL) or --mes-sandbox"]
         return None
     target = settings.base_url or "reference sandbox (in-process, loopback)"
     if settings.sandbox_defects:

@@ -13,6 +13,7 @@ from typing import Any
 from pytest_mes.environment import env_flag, env_packages
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
+from pytest_mes.fhir.grouping import IssueGroup, group_issues
 from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.jsonread import NotJsonNumber, TooDeep, loads_checked
 
@@ -25,9 +26,12 @@ _SEVERITY_WORDS: dict[Lang, dict[str, tuple[str, str]]] = {
            "information": ("information", "information")},
 }
 _LABELS: dict[Lang, dict[str, str]] = {
-    "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "rule": "règle :", "heading": " :"},
-    "en": {"valid": "VALID", "invalid": "INVALID", "rule": "rule:", "heading": ":"},
+    "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "rule": "règle :", "heading": " :", "at": "à :",
+           "more": " … et {n} autres (--max-issues 0 les montre toutes)"},
+    "en": {"valid": "VALID", "invalid": "INVALID", "rule": "rule:", "heading": ":", "at": "at:",
+           "more": " … and {n} more (--max-issues 0 shows them all)"},
 }
+DEFAULT_LOCATIONS = 3  # locations shown for a group of identical issues
 
 
 def package_options() -> argparse.ArgumentParser:
@@ -52,7 +56,11 @@ def register(subparsers: Any) -> None:
         "validate", parents=[common], help="validate FHIR resources (JSON) against R4 and the MES profiles",
         description="Validate FHIR R4 resources offline. Exit 0: no error; 1: errors; 2: could not run.",
     )
-    validate.add_argument("files", nargs="+", metavar="FILE", help="resource files (.json, .xml)")
+    validate.add_argument("files", nargs="+", metavar="FILE",
+                          help="resource files (.json, .xml), or folders: their .json and .xml files, recursively")
+    validate.add_argument("--max-issues", type=_count, default=DEFAULT_LOCATIONS, metavar="N",
+                          help="identical issues at several locations are printed once with their count and their "
+                               f"first N locations (default {DEFAULT_LOCATIONS}; 0: all)")
     validate.add_argument("--profile", action="append", default=[], metavar="URL",
                           help="profile canonical to validate against (repeatable), besides meta.profile")
     validate.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -128,12 +136,42 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
     return resource, None, [make_issue("error", "DUPLICATE_KEY", loc, name=key) for loc, key in duplicates]
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number ≥ 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number (0 shows every location)")
+    return int(text)
+
+
+def resource_files(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(files to validate, folders holding none): each FILE as given, each folder's ``.json`` and ``.xml``
+    files at any depth, in name order (hidden files and folders left out)."""
+    files: list[str] = []
+    empty: list[str] = []
+    for name in names:
+        path = Path(name)
+        if not path.is_dir():
+            files.append(name)
+            continue
+        found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".json", ".xml") and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        files.extend(found)
+        if not found:
+            empty.append(name)
+    return files, empty
+
+
 def run_validate(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.validator import Validator
 
     lang = args.lang or os.environ.get("MES_LANG") or "fr"
     if lang not in LANGS:
         print(f"mes validate: MES_LANG={lang!r}: the language must be one of {', '.join(LANGS)}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    files, empty = resource_files(args.files)
+    for folder in empty:
+        print(f"mes validate: {folder}: no .json or .xml file in this folder", file=sys.stderr)
+    if empty:
         return EXIT_CANNOT_RUN
     store = _load_store(args, "validate")
     if store is None:
@@ -163,7 +201,7 @@ def run_validate(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_RUN
     reports: list[tuple[str, ValidationResult, bool]] = []
     could_not_run = False
-    for name in args.files:
+    for name in files:
         resource, problem, read_issues = _read_resource(Path(name), store)
         if problem is not None or any(i.severity == "fatal" for i in read_issues):
             could_not_run = True
@@ -187,14 +225,17 @@ def run_validate(args: argparse.Namespace) -> int:
                for name, result, _ in reports]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        print(render_text(reports, lang))
+        print(render_text(reports, lang, args.max_issues))
     if could_not_run:
         return EXIT_CANNOT_RUN
     return EXIT_OK if all(result.valid for _, result, _ in reports) else EXIT_INVALID
 
 
-def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lang = "fr") -> str:
-    """Human output in `lang`, grouped by file, then severity, then location."""
+def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lang = "fr",
+                max_locations: int = DEFAULT_LOCATIONS) -> str:
+    """Human output in `lang`, by file, then severity, then location; identical issues met at several
+    locations (the same mistake in every entry of a Bundle) are one group with its count and its first
+    `max_locations` locations (0: all)."""
     words, labels = _SEVERITY_WORDS[lang], _LABELS[lang]
     lines: list[str] = []
     for name, result, _ in reports:
@@ -208,14 +249,25 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
                 continue
             lines.append(f"  {words[severity][0]}{labels['heading']}")
             current = None
-            for issue in issues:
-                if issue.expression != current:
-                    current = issue.expression
-                    lines.append(f"    {issue.expression or '(document)'}")
-                lines.append(f"      - {issue.text(lang)}")
-                if issue.source:
-                    lines.append(f"        {labels['rule']} {issue.source}")
+            for group in group_issues(issues, lang):
+                single = group.count == 1
+                where = (group.first.expression or "(document)") if single else f"{group.pattern}  × {group.count}"
+                if where != current:
+                    current = where
+                    lines.append(f"    {where}")
+                lines.append(f"      - {group.first.text(lang) if single else group.message}")
+                if group.first.source:
+                    lines.append(f"        {labels['rule']} {group.first.source}")
+                if not single:
+                    lines.append("        " + _locations(group, max_locations, labels))
     return "\n".join(lines)
+
+
+def _locations(group: IssueGroup, limit: int, labels: dict[str, str]) -> str:
+    shown = group.locations(limit or None)
+    text = f"{labels['at']} {', '.join(shown)}"
+    hidden = group.count - len(shown)
+    return text + (labels["more"].format(n=hidden) if hidden else "")
 
 
 # ---- mes packages --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pytest_mes.flows import FLOW_IDS
 from pytest_mes.testset.loader import JsonPath, LoadedDocument, load_yaml
 from pytest_mes.testset.schema import check_schema, suggest
 from pytest_mes.testset.templating import fill
+from pytest_mes.testset.variables import check_placeholders
 
 CHECK_KINDS = ("status", "header", "content_type", "resource_type", "bundle", "fhirpath", "max_time_ms",
                "conforms_to")
@@ -220,6 +221,7 @@ def load_testset(path: Path, label: str | None = None, catalogue: CapabilityCata
         raise TestSetError("a test set is a mapping with id, title, component and tests",
                            path=document.source.path, line=1)
     check_schema(document)
+    check_placeholders(document)
     return _Builder(document, path, catalogue).build()
 
 

@@ -14,10 +14,11 @@ from typing import Any
 from pytest_mes.errors import MesError
 from pytest_mes.testset.schema import suggest
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _OFFSET = re.compile(r"^(today|now)\s*(?:([+-])\s*(\d+)\s*([wdhm]))?$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 BUILTINS = ("today", "now", "uuid", "random_id", "env.NAME", "today+7d", "now-2h")
+BUILTIN_VARIABLES = ("base_url",)  # given by the runner to every set
 
 
 class TemplateError(MesError):
@@ -55,7 +56,7 @@ def fill(value: Any, variables: Mapping[str, Any]) -> Any:
     """Like `render`, but only for the names in `variables`: other placeholders and built-ins stay as they are
     (a parametrized test's case values are put in its title and requirements this way, at load)."""
     if isinstance(value, str):
-        return _PLACEHOLDER.sub(lambda m: _as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+        return PLACEHOLDER.sub(lambda m: _as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
                                 value)
     if isinstance(value, list):
         return [fill(item, variables) for item in value]
@@ -65,10 +66,10 @@ def fill(value: Any, variables: Mapping[str, Any]) -> Any:
 
 
 def _render_string(text: str, variables: Mapping[str, Any]) -> Any:
-    whole = _PLACEHOLDER.fullmatch(text)
+    whole = PLACEHOLDER.fullmatch(text)
     if whole:
         return resolve(whole.group(1), variables)
-    return _PLACEHOLDER.sub(lambda m: _as_text(resolve(m.group(1), variables)), text)
+    return PLACEHOLDER.sub(lambda m: _as_text(resolve(m.group(1), variables)), text)
 
 
 def resolve(name: str, variables: Mapping[str, Any]) -> Any:
@@ -92,6 +93,11 @@ def resolve(name: str, variables: Mapping[str, Any]) -> Any:
         f"unknown variable {{{{{name}}}}}{suggest(name, known)}; known variables: {', '.join(known) or 'none'}; "
         f"built-ins: {', '.join(BUILTINS)}"
     )
+
+
+def is_builtin(name: str) -> bool:
+    """Whether `{{name}}` is a built-in: a date or instant (with an offset), a fresh id, or `env.NAME`."""
+    return name in ("uuid", "random_id") or name.startswith("env.") or _OFFSET.match(name) is not None
 
 
 def _moment(base: str, sign: str | None, amount: str | None, unit: str | None) -> str:

@@ -178,3 +178,43 @@ def test_ig_path_that_does_not_exist_exits_2(capsys, fhir_packages_dir, slot_fil
                        "--ig", str(tmp_path / "missing"))
     assert code == 2 and "missing: no such file or folder" in err
 
+
+
+def test_a_folder_is_validated_file_by_file(capsys, fhir_packages_dir, tmp_path, slot_file, bad_slot_file):
+    folder = tmp_path / "resources"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "nested" / "bad.json").write_bytes(bad_slot_file.read_bytes())
+    (folder / "good.json").write_bytes(slot_file.read_bytes())
+    (folder / "notes.txt").write_text("not a resource")
+    (folder / ".hidden.json").write_text("{")
+    code, out, _ = run(capsys, str(folder), "--packages", str(fhir_packages_dir), "--offline", "--format", "json")
+    assert code == 1
+    assert [(r["file"], r["valid"]) for r in json.loads(out)] == [
+        (str(folder / "good.json"), True), (str(folder / "nested" / "bad.json"), False)]
+
+
+def test_a_folder_without_resources_exits_2(capsys, fhir_packages_dir, tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing here")
+    code, _, err = run(capsys, str(tmp_path), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 2 and f"{tmp_path}: no .json or .xml file in this folder" in err
+
+
+def test_the_same_issue_in_many_entries_is_printed_once_with_its_count(capsys, fhir_packages_dir, tmp_path):
+    entries = [{"fullUrl": f"urn:uuid:{n:08d}-0000-4000-8000-000000000000",
+                "resource": {"resourceType": "Basic", "code": {"text": "x"}, "oops": n}} for n in range(40)]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    code, out, _ = run(capsys, str(bundle), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 1
+    assert "    Bundle.entry[*].resource.oops  × 40" in out
+    assert ("à : Bundle.entry[0].resource.oops, Bundle.entry[1].resource.oops, Bundle.entry[2].resource.oops"
+            " … et 37 autres (--max-issues 0 les montre toutes)") in out
+    assert len(out.splitlines()) < 20
+    code, every, _ = run(capsys, str(bundle), "--packages", str(fhir_packages_dir), "--offline", "--max-issues", "0")
+    assert all(f"Bundle.entry[{n}].resource.oops" in every for n in range(40)) and "autres" not in every
+
+
+def test_max_issues_must_be_a_whole_number(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "x.json", "--max-issues", "many"])
+    assert info.value.code == 2 and "give a whole number" in capsys.readouterr().err

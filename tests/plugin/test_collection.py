@@ -79,12 +79,45 @@ def test_bad_options_are_usage_errors(pytester, server):
 
 
 def test_options_come_from_env_and_ini(pytester, add_set, server, monkeypatch):
-    add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{pid}}")))
+    add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{pid}}"), extra="variables: {pid: '0'}"))
     server.route("GET /fhir/Patient/42", Reply(200, {"resourceType": "Patient", "id": "42"}))
     pytester.makeini("[pytest]\nmes_testsets = sets\nmes_var =\n    pid=42\nmes_base_url = http://127.0.0.1:9/fhir\n")
     monkeypatch.setenv("MES_BASE_URL", server.base_url)  # the environment wins over the ini file
     pytester.runpytest().assert_outcomes(passed=1)
     pytester.runpytest("--mes-var", "pid=41").assert_outcomes(failed=1)  # the command line wins over both
+
+
+def test_a_misspelt_mes_var_stops_the_run_with_did_you_mean(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{patient_key}}"),
+                  extra="variables: {patient_key: '0'}"))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
+                                "--mes-var=patient_kye=42")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mes-var patient_kye: no test set to run declares this variable — did you mean "
+                                 "'patient_key'?*"])
+    assert "Traceback" not in result.stderr.str() and not server.requests
+    # Under xdist the check is made once, by the controller, before any worker starts.
+    assert pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets", "--mes-var=patient_kye=42",
+                              "-n", "2").ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_unknown_variable_in_a_test_set_fails_collection_with_its_line(pytester, add_set, server):
+    add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{patient_idd}}") + read_test("CORE-A-02"),
+                  extra="variables: {patient_id: '1'}"))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*set.yaml:11:*unknown variable {{patient_idd}}: no variable, parametrize value or "
+                                 "saved value of this set has this name — did you mean 'patient_id'?*"])
+    assert not server.requests
+
+
+def test_without_a_target_one_header_line_says_how_to_set_one_when_mes_options_are_given(pytester):
+    pytester.makepyfile(test_user="def test_user():\n    assert True\n")
+    result = pytester.runpytest("--mes-component=gap")
+    result.assert_outcomes(passed=1)
+    hints = [line for line in result.outlines if line.startswith("mes:")]
+    assert hints == ["mes: no server to test, so no test set is collected (--mes-component given): add "
+                     "--mes-base-url=URL (or MES_BASE_URL) or --mes-sandbox"]
 
 
 def test_an_unrelated_xdist_run_is_left_alone(pytester):

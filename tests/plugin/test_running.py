@@ -247,7 +247,7 @@ def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
 def test_secret_values_are_masked_in_the_failure_output_but_checked_for_real(pytester, add_set, server):
     server.route("GET /fhir/echo", Reply(200, {"resourceType": "Parameters", "id": "key-123456"}))
     checks = "- fhirpath: {expression: Parameters.id, op: equals, value: key-123456}\n- status: 404"
-    add_set(a_set(tests=read_test("CORE-E-01", path="echo", checks=checks)))
+    add_set(a_set(tests=read_test("CORE-E-01", path="echo", checks=checks), extra="variables: {client_secret: x}"))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
                                 "--mes-header=X-Api-Key: key-123456", "--mes-var=client_secret=hunter2-xyz")
     result.assert_outcomes(failed=1)

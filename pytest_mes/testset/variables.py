@@ -1,0 +1,95 @@
+"""The variable names of a test set: those it declares (for `--mes-var`), and the `{{name}}` it uses that
+nothing can give (found at collection, with their line, instead of failing a step at run time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_mes.errors import ConfigError, TestSetError
+from pytest_mes.testset.loader import JsonPath, LoadedDocument
+from pytest_mes.testset.schema import suggest
+from pytest_mes.testset.templating import BUILTIN_VARIABLES, BUILTINS, PLACEHOLDER, is_builtin
+
+
+def declared_variables(data: Any) -> set[str]:
+    """Names `--mes-var` may set: the set's `variables` and its tests' `variables`."""
+    if not isinstance(data, dict):
+        return set()
+    names = set(_keys(data.get("variables")))
+    for test in data.get("tests") or []:
+        if isinstance(test, dict):
+            names.update(_keys(test.get("variables")))
+    return names
+
+
+def check_overrides(names: Iterable[str], roots: Sequence[Path]) -> None:
+    """Raise ConfigError for a `--mes-var` name that no test set under `roots` declares: a misspelt name
+    would otherwise be ignored, and the default value silently tested instead of the user's."""
+    declared: set[str] = set()
+    for path in _testset_files(roots):
+        try:
+            declared |= declared_variables(yaml.safe_load(path.read_bytes()))
+        except (OSError, yaml.YAMLError):
+            continue  # collection reports the broken file with its line
+    for name in sorted(set(names) - declared):
+        raise ConfigError(f"--mes-var {name}: no test set to run declares this variable"
+                          f"{suggest(name, sorted(declared))}. Declared: {', '.join(sorted(declared)) or 'none'}")
+
+
+def _testset_files(roots: Sequence[Path]) -> Iterator[Path]:
+    """The YAML test-set files under `roots`, as collection finds them (names starting with _ left out)."""
+    for root in roots:
+        candidates = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
+        yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
+
+
+def check_placeholders(document: LoadedDocument) -> None:
+    """Raise TestSetError (file:line, did you mean) for the first `{{name}}` that is no variable of the set, no
+    parametrize value, no value saved by a step of the set, and no built-in. Which test sees which name is
+    left to run time: this catches the names nothing in the set could ever give (typing mistakes)."""
+    data = document.data
+    known = _known_names(data)
+    for json_path, name in _placeholders(data, ()):
+        if name in known or is_builtin(name):
+            continue
+        line, column = document.source.position(json_path) or (None, None)
+        raise TestSetError(
+            f"unknown variable {{{{{name}}}}}: no variable, parametrize value or saved value of this set has this "
+            f"name{suggest(name, sorted(known))}. Known: {', '.join(sorted(known))}; built-ins: "
+            f"{', '.join(BUILTINS)}", path=document.source.path, line=line, column=column)
+
+
+def _known_names(data: Any) -> set[str]:
+    names = declared_variables(data) | set(BUILTIN_VARIABLES)
+    for json_path, value in _walk(data, ()):
+        if json_path and json_path[-1] == "save":
+            names.update(_keys(value))
+        elif len(json_path) >= 2 and json_path[-2] == "parametrize" and isinstance(value, dict):
+            names.update(name for name in _keys(value) if name != "id")
+    return names
+
+
+def _keys(value: Any) -> list[str]:
+    return [str(key) for key in value] if isinstance(value, dict) else []
+
+
+def _walk(value: Any, json_path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
+    yield json_path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*json_path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*json_path, index))
+
+
+def _placeholders(data: Any, root: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    for json_path, value in _walk(data, root):
+        texts = [value] if isinstance(value, str) else [str(k) for k in value] if isinstance(value, dict) else []
+        for text in texts:
+            for match in PLACEHOLDER.finditer(text):
+                yield json_path, match.group(1)
