@@ -21,7 +21,7 @@ from pytest_mes.fhir import cache
 DEFAULT_REGISTRY = "https://packages.fhir.org"
 RETRY_AFTER_S = 24 * 3600
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 60.0
+READ_TIMEOUT_S = 15.0  # between two reads, not for the whole download
 _MEMORY_FILE = "registry-failures.json"
 
 

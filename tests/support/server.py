@@ -48,12 +48,14 @@ Handler = Callable[[Seen], Reply]
 class ScriptedServer:
     """Routes 'METHOD /path' (path without query) to a Reply or a function; records every request."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None):
+    def __init__(self, tls: ssl.SSLContext | None = None, fallback: Reply | None = None):
         self.routes: dict[str, Reply | Handler] = {}
+        self.fallback = fallback or Reply(404, {"resourceType": "OperationOutcome"})  # for every other request
         self.requests: list[Seen] = []
         self._tls = tls
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # a client hanging up mid-answer is no news
         if tls is not None:
             self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -89,8 +91,7 @@ class ScriptedServer:
                 server.requests.append(seen)
                 path = urlsplit(self.path).path
                 route = server.routes.get(f"{self.command} {path}")
-                reply = Reply(404, {"resourceType": "OperationOutcome"}) if route is None else (
-                    route if isinstance(route, Reply) else route(seen))
+                reply = server.fallback if route is None else route if isinstance(route, Reply) else route(seen)
                 time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
