@@ -177,3 +177,12 @@ def test_screenshot(report, tmp_path):
     shot = screenshot(focused_copy(report, tmp_path / "focused.html").as_uri() + "#q=PDSM-T-0001&test=PDSM-T-0001",
                       tmp_path / "report.png", window="1200,2600")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_an_english_run_reads_in_english(tmp_path):
+    page = tmp_path / "report-en.html"
+    write_html(results_document(tests=20, lang="en"), page)
+    dom = dump_dom(page.as_uri() + "#verdict=advisory")
+    assert '<p class="big">non-conformant</p>' in dom
+    assert 'id="shown-count" class="muted">2 / 20 tests shown<' in dom
+    assert re.findall(r'<span class="badge v-advisory">([^<]+)</span>', dom)[0] == "failed (advisory)"
