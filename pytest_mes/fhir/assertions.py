@@ -63,28 +63,32 @@ def codings_of(value: Any, type_code: str) -> Iterator[tuple[str | None, str]]:
 def binding_verdict(
     expander: ValueSetExpander, valueset: str, context: str | None, value: Any, type_code: str
 ) -> tuple[bool | None, Phrase, Phrase | None]:
-    """Judge a bound value: (True/False/None for not checkable, rendered codes, why not checkable)."""
+    """Judge a bound value: (True/False/None for not checkable, the codes as a message shows them — empty
+    when in the ValueSet —, why not checkable)."""
     pairs = list(codings_of(value, type_code))
     if not pairs:
-        return True, Phrase("", ""), None
-    rendered = Phrase(_render_codes(pairs, type_code, "(sans system)"), _render_codes(pairs, type_code, "(no system)"))
+        return True, _NO_CODES, None
     expansion = expander.expand(valueset, context)
     if isinstance(expansion, _Unavailable):
-        return None, rendered, expansion.why
+        return None, _rendered(pairs, type_code), expansion.why
     assert isinstance(expansion, Expansion)
     # Only a bare code/string/uri takes its system from the binding. A Coding (CodeableConcept,
     # Quantity) without a system is not in any ValueSet, as the HL7 validator reports it.
     bare = type_code in ("code", "string", "uri")
     verdicts = [expansion.check(s, c) if s is not None or bare else False for s, c in pairs]
     if any(v is True for v in verdicts):
-        return True, rendered, None
+        return True, _NO_CODES, None
     if any(v is None for v in verdicts):
         open_system = next((s for (s, _), v in zip(pairs, verdicts, strict=True) if v is None), None)
-        return None, rendered, expansion.why_open(open_system)
-    return False, rendered, None
+        return None, _rendered(pairs, type_code), expansion.why_open(open_system)
+    return False, _rendered(pairs, type_code), None
 
 
-def _render_codes(pairs: list[tuple[str | None, str]], type_code: str, no_system: str) -> str:
-    """``system#code, …``; a Coding without a system says so with `no_system`."""
-    return ", ".join(f"{s}#{c}" if s else c if type_code in ("code", "string", "uri") else f"{no_system}#{c}"
-                     for s, c in pairs)
+_NO_CODES = Phrase("", "")
+
+
+def _rendered(pairs: list[tuple[str | None, str]], type_code: str) -> Phrase:
+    """``system#code, …``; a Coding without a system says so."""
+    bare = type_code in ("code", "string", "uri")
+    return Phrase(*(", ".join(f"{s}#{c}" if s else c if bare else f"{no_system}#{c}" for s, c in pairs)
+                    for no_system in ("(sans system)", "(no system)")))
