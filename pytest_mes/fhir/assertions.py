@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pytest_mes.fhir.issues import Phrase
@@ -23,6 +25,46 @@ def fixed_matches(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
     return expected == actual
+
+
+def beyond(value: Any, tcode: str, bound_type: str, bound: Any, *, below: bool) -> bool:
+    """Whether `value` is below a ``minValue[x]`` (`below`) or above a ``maxValue[x]`` of type
+    `bound_type`; values that cannot be compared (other units, malformed) are not said beyond.
+
+    Numbers compare by value; dates, times and instants on their common precision; Quantities of the
+    same unit by value; a Duration bound on a date means now minus (min) or plus (max) that duration."""
+    if bound_type == "Quantity" or (bound_type in _QUANTITIES and isinstance(value, dict)):
+        if not isinstance(value, dict) or not isinstance(bound, dict) or \
+                any(bound.get(k) is not None and value.get(k) != bound.get(k) for k in ("system", "code")):
+            return False
+        value, bound = value.get("value"), bound.get("value")
+    elif bound_type == "Duration" and tcode in ("date", "dateTime", "instant") and isinstance(bound, dict):
+        bound = _shifted_today(bound, -1 if below else 1)
+        if bound is None:
+            return False
+    if isinstance(value, str) and isinstance(bound, str):
+        n = min(len(value), len(bound))
+        value, bound = value[:n], bound[:n]
+    elif isinstance(value, bool) or isinstance(bound, bool) or not isinstance(value, int | float | Decimal) or \
+            not isinstance(bound, int | float | Decimal):
+        return False
+    return value < bound if below else value > bound
+
+
+_QUANTITIES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "Money", "SimpleQuantity"})
+_DAYS_PER_UNIT = {"a": 365.25, "mo": 30.4375, "wk": 7, "d": 1, "h": 1 / 24, "min": 1 / 1440, "s": 1 / 86400}
+
+
+def _shifted_today(duration: dict, sign: int) -> str | None:
+    """Today moved by a UCUM Duration (``{"value": 100, "code": "a"}``), as a date string."""
+    days = _DAYS_PER_UNIT.get(str(duration.get("code") or duration.get("unit")))
+    amount = duration.get("value")
+    if days is None or isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
+        return None
+    try:
+        return (date.today() + timedelta(days=sign * float(amount) * days)).isoformat()
+    except OverflowError:
+        return None
 
 
 def pattern_matches(expected: Any, actual: Any) -> bool:

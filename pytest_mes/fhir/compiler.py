@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
 _FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 _REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
+_MIN_LENGTH_EXT = "http://hl7.org/fhir/StructureDefinition/minLength"
 _SYSTEM_TYPES = {
     "String": "string", "Boolean": "boolean", "Integer": "integer", "Decimal": "decimal",
     "Date": "date", "DateTime": "dateTime", "Time": "time",
@@ -90,6 +91,8 @@ class ElementDef:
     must_support: bool = False
     content_reference: str | None = None
     max_length: int | None = None
+    min_length: int | None = None  # the minLength extension
+    bounds: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = None  # (minValue[x], maxValue[x])
     max_text: str = "*"
     required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
     optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
@@ -150,6 +153,14 @@ def _value_of(element: dict, prefix: str) -> Any:
     for key, value in element.items():
         if key.startswith(prefix) and key != prefix:
             return value
+    return None
+
+
+def _typed_value(element: dict, prefix: str) -> tuple[str, Any] | None:
+    """(type suffix, value) of a typed property such as ``minValueQuantity``, or None."""
+    for key, value in element.items():
+        if key.startswith(prefix) and key != prefix:
+            return key[len(prefix):], value
     return None
 
 
@@ -257,6 +268,7 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
             ordered=bool(s.get("ordered", False)),
         )
     max_length = raw.get("maxLength")
+    bounds = (_typed_value(raw, "minValue"), _typed_value(raw, "maxValue"))
     return ElementDef(
         id=element_id,
         path=path,
@@ -277,6 +289,9 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
         must_support=bool(raw.get("mustSupport", False)),
         content_reference=raw.get("contentReference"),
         max_length=max_length if isinstance(max_length, int) else None,
+        min_length=next((e.get("valueInteger") for e in raw.get("extension") or ()
+                         if isinstance(e, dict) and e.get("url") == _MIN_LENGTH_EXT), None),
+        bounds=bounds if bounds != (None, None) else None,
         max_text=max_text,
         base_path=str((raw.get("base") or {}).get("path") or path),
     )
@@ -305,7 +320,12 @@ def inherit_base_rules(schema: Schema, base_element: Callable[[str], ElementDef 
         if base.binding is not None and base.binding[0] == "required" and base.binding != node.binding:
             node.base_binding = base
     for node in schema.by_id.values():
-        node.required = [c for c in node.children.values() if c.min > 0]
+        node.required = _required(node)
+
+
+def _required(node: ElementDef) -> list[ElementDef]:
+    """Children that must be present: their minimum, or one of their slices', is above 0."""
+    return [c for c in node.children.values() if c.min > 0 or any(s.min > 0 for s in c.slices)]
 
 
 def _cap(code: str) -> str:
@@ -321,7 +341,7 @@ def _index_json_names(node: ElementDef) -> None:
             names[key] = (child, code, "_" + key if code in PRIMITIVES else None)
     node.json_names = names
     node.grouped = node.choice or bool(node.slices)
-    node.required = [c for c in node.children.values() if c.min > 0]
+    node.required = _required(node)
     node.optional_ms = [c for c in node.children.values() if c.must_support and c.min == 0 and c.max != 0]
 
 

@@ -75,6 +75,13 @@ def _hash_references(value: Any, out: set[str]) -> None:
             _hash_references(v, out)
     elif isinstance(value, str) and value.startswith("#"):
         out.add(value)
+    elif isinstance(value, str) and value.startswith("<div"):
+        # A narrative's own links to contained resources (<img src="#id">) refer to them too, as the
+        # HL7 validator counts them.
+        out.update("#" + m for m in _NARRATIVE_LINK.findall(value))
+
+
+_NARRATIVE_LINK = re.compile(r"""(?:src|href)\s*=\s*["']#([^"']+)["']""")
 
 
 def _dom_3(obj: Any, ctx: InvariantContext) -> bool:
@@ -108,6 +115,8 @@ def _ref_1(obj: Any, ctx: InvariantContext) -> bool:
     ref = obj.get("reference") if isinstance(obj, dict) else None
     if not isinstance(ref, str) or not ref.startswith("#"):
         return True
+    if ref == "#" and ctx.root_resource is not ctx.resource:
+        return True  # a contained resource's reference to its container
     ids = {c.get("id") for c in _items(ctx.root_resource.get("contained")) if isinstance(c, dict)}
     return ref[1:] in ids
 

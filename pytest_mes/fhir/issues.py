@@ -56,6 +56,11 @@ MSG: dict[str, tuple[str, str]] = {
     "EMPTY_STRING": ("value", "Chaîne vide interdite : omettez l'élément plutôt que d'envoyer \"\"."),
     "BLANK_STRING": ("value", "Chaîne composée uniquement d'espaces : valeur sans contenu, à omettre ou à renseigner."),
     "INTEGER_RANGE": ("value", "Valeur {value} hors des bornes d'un {type} FHIR."),
+    "MIN_LENGTH": ("value", "Valeur de {length} caractères : au moins {min} attendus (minLength)."),
+    "VALUE_BELOW_MIN": ("value", "Valeur {value} inférieure au minimum {bound} (minValue)."),
+    "VALUE_ABOVE_MAX": ("value", "Valeur {value} supérieure au maximum {bound} (maxValue)."),
+    "REF_CONTAINED_NOT_FOUND": ("not-found", "Référence {reference} introuvable : aucune ressource contenue n'a cet "
+                                "id."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",
@@ -184,6 +189,8 @@ MSG: dict[str, tuple[str, str]] = {
         "Cible de la référence {reference} non vérifiée : profil(s) cible(s) introuvable(s) dans les paquets "
         "FHIR chargés : {profiles}.",
     ),
+    "REF_NOT_BUNDLED": ("structure", "La référence {reference} doit désigner une ressource du Bundle (agrégation "
+                        "« bundled ») : elle n'y est pas."),
     "REF_NOT_CONTAINED": (
         "structure",
         "La référence {reference} doit désigner une ressource contenue (« #id ») : agrégation « contained ».",

@@ -26,6 +26,10 @@ MSG_EN: dict[str, str] = {
     "EMPTY_STRING": "Empty string not allowed: leave the element out rather than sending \"\".",
     "BLANK_STRING": "String made of whitespace only: a value without content, to leave out or to fill in.",
     "INTEGER_RANGE": "Value {value} out of the bounds of a FHIR {type}.",
+    "MIN_LENGTH": "Value of {length} characters: at least {min} expected (minLength).",
+    "VALUE_BELOW_MIN": "Value {value} is below the minimum {bound} (minValue).",
+    "VALUE_ABOVE_MAX": "Value {value} is above the maximum {bound} (maxValue).",
+    "REF_CONTAINED_NOT_FOUND": "Reference {reference} not found: no contained resource has this id.",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",
@@ -86,6 +90,8 @@ MSG_EN: dict[str, str] = {
     "TOO_DEEP": "Document nested too deeply to be validated: resource not checked.",
     "REF_NOT_CHECKED": "Target of reference {reference} not checked: target profile(s) not found in the loaded FHIR "
                        "packages: {profiles}.",
+    "REF_NOT_BUNDLED": "Reference {reference} must point to a resource in the Bundle (aggregation 'bundled'): it "
+                       "is not there.",
     "REF_NOT_CONTAINED": "Reference {reference} must point to a contained resource ('#id'): aggregation 'contained'.",
     "MUST_SUPPORT": "Must-support element '{name}' absent: the system must be able to handle it.",
     "NOT_JSON": "Unreadable document: {why}.",

@@ -44,11 +44,18 @@ class ReferenceChecks:
 
     def check_reference(self, elem: ElementDef, tref: TypeRef | None, obj: dict, loc: str) -> None:
         ref = obj.get("reference")
-        if not isinstance(ref, str) or tref is None:
+        if not isinstance(ref, str):
+            return
+        if ref.startswith("#") and ref != "#" and self.resolve_reference(ref)[0] is None:
+            self.add("error", "REF_CONTAINED_NOT_FOUND", loc, elem.schema.source(elem), reference=ref)
+        if tref is None:
             return
         if tref.aggregation == ("contained",) and not ref.startswith("#"):
             self.add("error", "REF_NOT_CONTAINED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         target, ttype = self.resolve_reference(ref)
+        if "bundled" in tref.aggregation and "referenced" not in tref.aggregation and not ref.startswith("#") \
+                and target is None:
+            self.add("error", "REF_NOT_BUNDLED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         if ttype is None and isinstance(obj.get("type"), str):
             ttype = obj["type"]
         if not tref.targets or ttype is None:

@@ -90,6 +90,7 @@ class Validator:
         self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
         # A package that a loaded one depends on is missing: a definition not found may be in it.
         self.dependencies_missing = any(store.package(dep) is None for p in store.packages for dep in p.dependencies)
+        self.extensions_pack = any(p.id.startswith("hl7.fhir.uv.extensions") for p in store.packages)
         core = store.package(CORE_ID)
         self._core_key = core.key if core else None
         self.resource_types: frozenset[str] = frozenset(

@@ -276,8 +276,13 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.check_items(child, items, loc, elem, type_code)
         for child in holder.required:
             if child not in present and child not in groups:  # in groups without items: counted above
-                self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
-                         min=child.min, max=child.max_text)
+                if child.min > 0:
+                    self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
+                             min=child.min, max=child.max_text)
+                for s in child.slices:  # a required slice of an absent element: said too, as the HL7 validator
+                    if s.min > 0:
+                        self.add("error", "SLICE_MIN", loc, s.schema.source(s), slice=s.slice_name, name=child.name,
+                                 count=0, min=s.min, max=s.max_text)
         if self.v.must_support and holder.optional_ms and holder.schema.derivation == "constraint":
             for child in holder.optional_ms:
                 if child not in present:
@@ -372,7 +377,10 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.check_primitive(elem, value, ext, tcode, loc)
             return
         if tcode == "Resource" or tcode in self.v.resource_types:
-            tref = elem.type_ref(tcode)
+            # An element of several resource types (Practitioner | PractitionerRole) takes the profiles of
+            # the type the resource has.
+            rtype = value.get("resourceType") if isinstance(value, dict) else None
+            tref = (elem.type_ref(rtype) if isinstance(rtype, str) else None) or elem.type_ref(tcode)
             self.validate_resource(
                 value,
                 loc,
@@ -404,7 +412,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             if tcode == "Reference":
                 self.check_reference(elem, tref, value, loc)
         if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
-                    elem.base_binding is not None:
+                    elem.base_binding is not None or elem.bounds is not None:
             self.check_value_rules(elem, value, tcode, loc)
 
     def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
@@ -414,6 +422,11 @@ class Walk(SlicingChecks, ReferenceChecks):
         if elem.pattern is not None and not assertions.pattern_matches(elem.pattern, value):
             self.add("error", "PATTERN", loc, elem.schema.source(elem), actual=assertions.render(value),
                      expected=assertions.render(elem.pattern))
+        if elem.bounds is not None:
+            for bound, message_id in zip(elem.bounds, ("VALUE_BELOW_MIN", "VALUE_ABOVE_MAX"), strict=True):
+                if bound is not None and assertions.beyond(value, tcode, *bound, below=message_id == "VALUE_BELOW_MIN"):
+                    self.add("error", message_id, loc, elem.schema.source(elem), value=assertions.render(value),
+                             bound=assertions.render(bound[1]))
         if tcode in _BINDABLE:
             # The base definition's required binding is checked when the profile's could not be (a
             # ValueSet not available offline) or the profile states none: a profile never removes it.
@@ -469,6 +482,9 @@ class Walk(SlicingChecks, ReferenceChecks):
                     limit = elem.max_length or rule.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
+                    if elem.min_length and len(value) < elem.min_length:
+                        self.add("error", "MIN_LENGTH", loc, elem.schema.source(elem), length=len(value),
+                                 min=elem.min_length)
                 elif kind == "int":
                     low = 1 if tcode == "positiveInt" else 0 if tcode == "unsignedInt" else _INT32[0]
                     if not low <= value <= _INT32[1]:
@@ -477,7 +493,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 elif type(value) is float and not math.isfinite(value):  # 1e400 reads as infinity
                     self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=value, type=tcode)
                 if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
-                    elem.base_binding is not None:
+                    elem.base_binding is not None or elem.bounds is not None:
                     self.check_value_rules(elem, value, tcode, loc)
         if ext is not None:
             ts = self.v.type_schema(tcode)
@@ -580,12 +596,15 @@ class Walk(SlicingChecks, ReferenceChecks):
     def unknown_extension(self, elem: ElementDef, url: str, loc: str) -> None:
         """An extension whose definition is not loaded. As in the HL7 validator, it is not allowed
         (an error), except from an example domain (example.org, acme.com…: information). When a package
-        some loaded package depends on is missing, the definition may be there: a warning (not checked)."""
+        some loaded package depends on is missing, or the url is HL7's and its extensions pack is not
+        loaded, the definition may be there: a warning (not checked)."""
         if _example_domain(url):
             self.add("information", "EXTENSION_EXAMPLE_DOMAIN", loc, url=url)
         elif elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
             self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
-        elif self.v.dependencies_missing:
+        elif self.v.dependencies_missing or (url.startswith(FHIR_BASE) and not self.v.extensions_pack):
+            # (HL7's own extensions outside the R4 core are in its extensions pack, which the HL7 validator
+            # always loads: without it here, one of them cannot be judged)
             self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
         else:
             self.add("error", "EXTENSION_NOT_FOUND", loc, self.v.broken_reason(url) or "", url=url)

@@ -71,7 +71,38 @@ def local(fhir_packages_dir, tmp_path_factory) -> Validator:
                 "status": "draft", "kind": "complex-type", "abstract": False, "type": "Patient",
                 "baseDefinition": FHIR + "Patient", "derivation": "constraint",
                 "differential": {"element": [{"id": "Patient.gender", "path": "Patient.gender", "min": 1}]}}
-    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("hl7"), "example.hl7", [inner, odd_kind])
+    bundled = _profile_of("Organization", "bundled-endpoint", [
+        {"id": "Organization.endpoint", "path": "Organization.endpoint",
+         "type": [{"code": "Reference", "aggregation": ["bundled"]}]}])
+    bounded = _profile_of("Observation", "bounded", [
+        {"id": "Observation.id", "path": "Observation.id",
+         "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/minLength", "valueInteger": 8}]},
+        {"id": "Observation.valueQuantity", "path": "Observation.valueQuantity",
+         "minValueQuantity": {"value": 0, "system": "http://unitsofmeasure.org", "code": "kg"},
+         "maxValueQuantity": {"value": 500, "system": "http://unitsofmeasure.org", "code": "kg"}}])
+    born = _profile_of("Patient", "born-lately", [
+        {"id": "Patient.birthDate", "path": "Patient.birthDate",
+         "minValueDuration": {"value": 100, "system": "http://unitsofmeasure.org", "code": "a"},
+         "maxValueDuration": {"value": 10, "system": "http://unitsofmeasure.org", "code": "a"}}])
+    two = _profile_of("Patient", "two-identifiers", [
+        {"id": "Patient.identifier", "path": "Patient.identifier",
+         "slicing": {"discriminator": [{"type": "value", "path": "system"}], "rules": "open"}},
+        {"id": "Patient.identifier:a", "path": "Patient.identifier", "sliceName": "a", "min": 1},
+        {"id": "Patient.identifier:a.system", "path": "Patient.identifier.system", "fixedUri": "urn:a"}])
+    role = _profile_of("PractitionerRole", "active-role", [
+        {"id": "PractitionerRole.active", "path": "PractitionerRole.active", "min": 1}])
+    people = _profile_of("Bundle", "people", [
+        {"id": "Bundle.entry.resource", "path": "Bundle.entry.resource",
+         "type": [{"code": "Practitioner", "profile": [FHIR + "Practitioner"]},
+                  {"code": "PractitionerRole", "profile": [LOCAL + "active-role"]}]}])
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("hl7"), "example.hl7",
+                           [inner, odd_kind, bundled, bounded, born, two, role, people])
+
+
+def _profile_of(type_: str, name: str, elements: list[dict]) -> dict:
+    return {"resourceType": "StructureDefinition", "id": name, "url": LOCAL + name, "name": name.title(),
+            "status": "draft", "kind": "resource", "abstract": False, "type": type_,
+            "baseDefinition": FHIR + type_, "derivation": "constraint", "differential": {"element": elements}}
 
 
 def test_extension_context_of_type_extension(local):
@@ -85,3 +116,89 @@ def test_extension_context_of_type_extension(local):
 def test_a_resource_profile_that_says_complex_type_still_takes_resource_type(local):
     result = local.validate(_patient(), [LOCAL + "odd-kind"])
     assert errors(result) == {("CARD_MIN", "Patient")}  # gender; resourceType is not an unknown element
+
+
+def test_unknown_hl7_extension_is_not_judged_without_the_extensions_pack(core):
+    """HL7's extensions outside the R4 core live in its extensions pack, which the HL7 validator always
+    has: without it, such an extension is a warning (not checked), another unknown one an error."""
+    assert not core.extensions_pack
+    hl7 = core.validate(_patient(extension=[{"url": FHIR + "patient-nope", "valueString": "x"}]))
+    assert {(i.message_id, i.severity) for i in hl7.issues} >= {("EXTENSION_UNKNOWN", "warning")}
+    other = core.validate(_patient(extension=[{"url": "http://autre.test/nope", "valueString": "x"}]))
+    assert ("EXTENSION_NOT_FOUND", "Patient.extension[0]") in errors(other)
+
+
+# ---- references and contained resources --------------------------------------------------------------------
+
+def test_a_local_reference_must_find_its_contained_resource(core):
+    gp = {"reference": "#nurse"}
+    result = core.validate(_patient(generalPractitioner=[gp]))
+    assert ("REF_CONTAINED_NOT_FOUND", "Patient.generalPractitioner[0]") in errors(result)
+    contained = _patient(generalPractitioner=[gp], contained=[{"resourceType": "Practitioner", "id": "nurse"}])
+    assert not errors(core.validate(contained))
+
+
+def test_a_contained_resource_may_refer_to_its_container_and_be_linked_from_the_narrative(core):
+    to_container = _patient(contained=[{"resourceType": "Observation", "id": "o", "status": "final",
+                                        "code": {"text": "x"}, "subject": {"reference": "#"}}])
+    assert not errors(core.validate(to_container))  # ref-1 (a reference to "#") and dom-3 hold
+    linked = _patient(text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                                                          '<img src="#pic" alt="x"/></div>'},
+                      contained=[{"resourceType": "Binary", "id": "pic", "contentType": "image/png"}])
+    assert not errors(core.validate(linked))
+    linked["text"]["div"] = '<div xmlns="http://www.w3.org/1999/xhtml"><p>no link</p></div>'  # the control
+    assert ("INVARIANT", "Patient") in errors(core.validate(linked))
+
+
+def test_aggregation_bundled_wants_the_target_in_the_bundle(local):
+    organization = {"resourceType": "Organization", "id": "o", "meta": {"profile": [LOCAL + "bundled-endpoint"]},
+                    "endpoint": [{"reference": "Endpoint/missing"}]}
+    bundle = _bundle("collection", {"fullUrl": "https://example.org/fhir/Organization/o", "resource": organization})
+    assert ("REF_NOT_BUNDLED", "Bundle.entry[0].resource.endpoint[0].reference") in errors(local.validate(bundle))
+    organization["endpoint"] = [{"reference": "Endpoint/e"}]
+    bundle["entry"].append({"fullUrl": "https://example.org/fhir/Endpoint/e", "resource": {
+        "resourceType": "Endpoint", "id": "e", "status": "active", "connectionType": {"code": "hl7-fhir-rest"},
+        "payloadType": [{"text": "x"}], "address": "https://example.org/fhir"}})
+    assert not [e for e in errors(local.validate(bundle)) if e[0] == "REF_NOT_BUNDLED"]
+
+
+# ---- what profiles state beyond cardinality ---------------------------------------------------------------------
+
+def test_min_and_max_values_and_min_length(local):
+    observation = {"resourceType": "Observation", "meta": {"profile": [LOCAL + "bounded"]}, "id": "short",
+                   "status": "final", "code": {"text": "x"},
+                   "valueQuantity": {"value": -1, "system": "http://unitsofmeasure.org", "code": "kg"}}
+    assert errors(local.validate(observation)) == {("VALUE_BELOW_MIN", "Observation.value.ofType(Quantity)"),
+                                                   ("MIN_LENGTH", "Observation.id")}
+    observation.update(id="long-enough-id", valueQuantity={"value": 70, "system": "http://unitsofmeasure.org",
+                                                           "code": "kg"})
+    assert not errors(local.validate(observation))
+    observation["valueQuantity"]["value"] = 700
+    assert errors(local.validate(observation)) == {("VALUE_ABOVE_MAX", "Observation.value.ofType(Quantity)")}
+    observation["valueQuantity"]["code"] = "g"  # another unit: not compared
+    assert not errors(local.validate(observation))
+
+
+def test_a_date_bounded_by_durations_from_today(local):
+    patient = _patient(meta={"profile": [LOCAL + "born-lately"]}, birthDate="1850-01-01")
+    assert errors(local.validate(patient)) == {("VALUE_BELOW_MIN", "Patient.birthDate")}
+    patient["birthDate"] = "2100-01-01"
+    assert errors(local.validate(patient)) == {("VALUE_ABOVE_MAX", "Patient.birthDate")}
+    patient["birthDate"] = "2000-01-01"
+    assert not errors(local.validate(patient))
+
+
+def test_required_slices_of_an_absent_element(local):
+    patient = _patient(meta={"profile": [LOCAL + "two-identifiers"]})
+    assert errors(local.validate(patient)) == {("SLICE_MIN", "Patient")}
+    patient["identifier"] = [{"system": "urn:a", "value": "1"}]
+    assert not errors(local.validate(patient))
+
+
+def test_a_resource_element_of_several_types_takes_the_profile_of_the_type_present(local):
+    role = {"resourceType": "PractitionerRole", "id": "r", "active": True}
+    bundle = {"resourceType": "Bundle", "type": "collection", "meta": {"profile": [LOCAL + "people"]},
+              "entry": [{"fullUrl": "urn:uuid:6f1f7b0e-9a43-4a43-9d0c-1d4f5e6a7b8c", "resource": role}]}
+    assert not errors(local.validate(bundle))
+    del role["active"]  # the PractitionerRole profile wants it
+    assert ("CARD_MIN", "Bundle.entry[0].resource") in errors(local.validate(bundle))

@@ -20,6 +20,7 @@ from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
+from tests.fhir.test_hl7_rules import _profile_of
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -206,6 +207,15 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile(core, "Patient", "blind", _blind_slices),
         _profile(core, "Patient", "gp-missing", _gp_target),
         _fhirpath_context_extension(core),
+        _profile_of("Observation", "bounded", [
+            {"id": "Observation.id", "path": "Observation.id",
+             "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/minLength", "valueInteger": 8}]},
+            {"id": "Observation.valueInteger", "path": "Observation.valueInteger", "minValueInteger": 0}]),
+        _profile_of("Patient", "recent", [{"id": "Patient.birthDate", "path": "Patient.birthDate",
+                                           "maxValueDate": "2030-01-01"}]),
+        _profile_of("Organization", "bundled-endpoint", [
+            {"id": "Organization.endpoint", "path": "Organization.endpoint",
+             "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
     ])
 
 
@@ -259,6 +269,12 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         (validator, {"resourceType": "Bundle", "type": "collection", "entry": [
             {"resource": _patient()}, {"fullUrl": "Patient/1", "resource": _patient(id="1")},
             {"fullUrl": "https://example.org/fhir/Patient/2", "resource": _patient(id="3")}]}, [], None),
+        (local, {"resourceType": "Observation", "id": "short", "status": "final", "code": {"text": "x"},
+                 "valueInteger": -1}, [LOCAL + "bounded"], None),
+        (local, _patient(birthDate="2100-01-01", generalPractitioner=[{"reference": "#nobody"}]),
+         [LOCAL + "recent"], None),
+        (local, {"resourceType": "Organization", "endpoint": [{"reference": "Endpoint/e"}]},
+         [LOCAL + "bundled-endpoint"], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
