@@ -172,6 +172,11 @@ setup:
                                            "--mes-allow-writes", "-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=10)
     assert counter["n"] == 1  # the set's setup ran once: all its tests were on one worker
+    # A set without setup or teardown is not kept together: its tests (and cases) spread like 'load'.
+    from pytest_mes.distribution import _shares_state
+
+    folder = pytester.path / "sets"
+    assert _shares_state(folder / "shared.yaml") and not _shares_state(folder / "other.yaml")
 
 
 def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, server):
