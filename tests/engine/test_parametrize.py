@@ -3,6 +3,8 @@ test id and title; a malformed table fails at load with the line of the case."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import responses
 
@@ -102,3 +104,30 @@ def test_a_case_with_a_bad_id_is_a_schema_error(write_set):
 def test_an_unknown_flow_gets_a_did_you_mean(write_set):
     with pytest.raises(TestSetError, match=r"unknown flow or transaction 'GAP-4B' — did you mean 'GAP-4b'\?"):
         load_testset(write_set(SET.replace("transaction: GAP-4b", "transaction: GAP-4B")))
+
+
+DEFERRED = """
+id: d
+title: D
+component: core
+tests:
+  - id: CORE-D-01
+    title: A body naming the id the test creates
+    requirements: [{ref: r, level: SHALL}]
+    parametrize:
+      - {id: ok, body: {resourceType: Patient, id: "{{new_id}}"}}
+    steps:
+      - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+        save: {new_id: {fhirpath: Patient.id}}
+      - request: {method: PUT, path: "Patient/{{new_id}}", body: "{{body}}"}
+"""
+
+
+@responses.activate
+def test_a_case_value_may_use_a_value_the_steps_save(write_set):
+    (ok,) = load_testset(write_set(DEFERRED)).tests
+    responses.post(f"{BASE}/Patient", status=201, json={"resourceType": "Patient", "id": "p7"})
+    responses.put(f"{BASE}/Patient/p7", json={"resourceType": "Patient", "id": "p7"})
+    runner = Runner(FhirClient(ClientSettings(BASE)))
+    assert runner.run_case(ok, {}).failed_step is None
+    assert json.loads(responses.calls[1].request.body) == {"resourceType": "Patient", "id": "p7"}
