@@ -289,3 +289,96 @@ def test_invariant_fhirpathpy_cannot_evaluate_is_not_checked(validator, monkeypa
            "dataAbsentReason": {"text": "inconnu"}}
     issue = one(validator.validate(obs), "INVARIANT_NOT_CHECKED", "Observation")
     assert issue.severity == "information" and "obs-6" in issue.source
+
+
+# ---- narrative (txt-1, txt-2) and per-1 ---------------------------------------------------------------
+_NS = 'xmlns="http://www.w3.org/1999/xhtml"'
+
+
+def _with_div(div: str) -> dict:
+    return {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+
+
+def _invariant_keys(result) -> set[str]:
+    return {i.source.split(" ")[0] for i in result.issues if i.message_id == "INVARIANT" and i.severity == "error"}
+
+
+@pytest.mark.parametrize("div", [
+    f'<div {_NS}><p onclick="alert(1)">x</p></div>',
+    f'<div {_NS}><a href=" JavaScript:alert(1)">x</a></div>',
+    f'<div {_NS}><p>x</div>',
+    "<div>http://www.w3.org/1999/xhtml</div>",
+    f'<span {_NS}>x</span>',
+    f'<div {_NS}><svg xmlns="http://www.w3.org/2000/svg"/>x</div>',
+    f'<div {_NS}><p foo="1">x</p></div>',
+    f'<div {_NS}><p style="x">x<script>1</script></p></div>',
+    f'<!DOCTYPE div [<!ENTITY e "x">]><div {_NS}>&e;</div>',
+    f'<div {_NS}><p title=">" onclick="x">a</p></div>',
+    f'<div {_NS}><!-- c --><p onmouseover="x">a</p></div>',
+    f'<div {_NS}><x:script xmlns:x="http://www.w3.org/1999/xhtml">1</x:script>a</div>',
+    f'<div {_NS}><a href="&#106;avascript:alert(1)">x</a></div>',
+    '<div><p>no namespace</p></div>',
+])
+def test_txt_1_rejects_active_or_foreign_content(validator, div):
+    assert "txt-1" in _invariant_keys(validator.validate(_with_div(div)))
+
+
+def test_txt_1_accepts_ordinary_narratives_and_txt_2_wants_content(validator):
+    good = f'<div {_NS} xml:lang="fr"><p class="a">Pierre&nbsp;D &amp; <a href="#x">lien</a></p>' \
+           '<table border="1"><tr><td colspan="2">x</td></tr></table></div>'
+    assert _invariant_keys(validator.validate(_with_div(good))) == set()
+    prefixed = f'<div {_NS}><!-- c --><x:p xmlns:x="http://www.w3.org/1999/xhtml">a</x:p></div>'
+    assert _invariant_keys(validator.validate(_with_div(prefixed))) == set()
+    assert _invariant_keys(validator.validate(_with_div(f'<div {_NS}><img src="#p" alt=""/></div>'))) == set()
+    assert _invariant_keys(validator.validate(_with_div(f'<div {_NS}> <p> </p></div>'))) == {"txt-2"}
+
+
+_TRICKY_DIVS = [
+    f'<div {_NS}><p title="a > b">x</p></div>',
+    f'<div {_NS}><p title=\'it"s\'>x</p><br/><br /></div>',
+    f'<div {_NS}><a href="java\tscript:alert(1)">x</a></div>',
+    f'<div {_NS}><a href="javascript&#58;alert(1)">x</a></div>',
+    f'<div {_NS}><a href="&amp;#106;avascript:alert(1)">x</a></div>',
+    f'<div {_NS}><![CDATA[<script>1</script>]]></div>',
+    f'<div {_NS}><?php echo 1 ?></div>',
+    f'<div {_NS}><P>upper case</P></div>',
+    f'<div {_NS}><p\n class="a"\tid=\'b\' >x</p></div>',
+    f'<div {_NS} ><img src="x.png" alt="x" /></div>',
+    f'<div {_NS}><img/></div>',
+    f'<div {_NS}><imgx>x</imgx></div>',
+    f'<div {_NS}><p xmlns="http://www.w3.org/1999/xhtml">x</p></div>',
+    f'<div {_NS}><p xmlns="urn:other">x</p></div>',
+    f'<div {_NS}><a href="http://x" name="n" onclick="y">x</a></div>',
+    f'<div {_NS}><td colspan="2">x</td><p href="x">y</p></div>',
+    f'<div {_NS}><p xml:lang="fr" xml:space="preserve">x</p></div>',
+    f' \n<div {_NS}><p>leading space</p></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml "><p>x</p></div>',
+    "<div xmlns='http://www.w3.org/1999/xhtml'><p>x</p></div>",
+    f'<div {_NS}><p>é – ’ 💊</p><span style="x:y">&lt;b&gt;</span></div>',
+    f'<div {_NS}><p>x</p></div><p>second root</p>',
+    f'<div {_NS}><p a="1" a="2">x</p></div>',
+    f'<div {_NS}>',
+    f'<div {_NS}></div>',
+    '',
+]
+
+
+def test_narratives_judged_by_their_tags_as_by_expat_events(store):
+    """The start-tag scan is a shortcut only: wherever it answers, the expat walk answers the same, for
+    every narrative of the loaded packages and for tricky ones; and it answers for ordinary narratives."""
+    from pytest_mes.fhir.invariants import _narrative_by_events, _narrative_by_tags
+
+    corpus = [r["text"]["div"] for p in store.packages for r in p.resources()
+              if isinstance(r.get("text"), dict) and isinstance(r["text"].get("div"), str)
+              and "xmlns:" not in r["text"]["div"]]
+    corpus += [div for p in store.packages for _, r in p.examples() for div in [(r.get("text") or {}).get("div")]
+               if isinstance(div, str) and "xmlns:" not in div]
+    assert len(corpus) > 400
+    answered = 0
+    for div in corpus + _TRICKY_DIVS:
+        for content in (True, False):
+            fast = _narrative_by_tags(div, content)
+            if fast is not None:
+                answered += 1
+                assert fast == _narrative_by_events(div, content), div
+    assert answered > 0.9 * 2 * len(corpus)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mes.cli import main
+from pytest_mes.fhir.validator import Validator
 
 GAP = "ans.fhir.fr.gap#3.0.0"
 
@@ -218,3 +219,68 @@ def test_max_issues_must_be_a_whole_number(capsys):
     with pytest.raises(SystemExit) as info:
         main(["validate", "x.json", "--max-issues", "many"])
     assert info.value.code == 2 and "give a whole number" in capsys.readouterr().err
+
+
+def test_mes_validate_turns_an_unexpected_exception_into_a_fatal_issue(tmp_path, capsys, fhir_packages_dir,
+                                                                       monkeypatch):
+    import json as _json
+
+    from pytest_mes.cli import main
+
+    good = tmp_path / "p.json"
+    good.write_text(_json.dumps({"resourceType": "Patient"}))
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Validator, "validate", boom)
+    code = main(["validate", str(good), "--packages", str(fhir_packages_dir), "--offline", "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 2
+    issue = _json.loads(out)[0]["outcome"]["issue"][0]
+    assert issue["severity"] == "fatal" and "RuntimeError: boom" in _json.dumps(issue, ensure_ascii=False)
+
+
+# ---- mes validate: reading the documents ------------------------------------------------------------
+def _validate_file(capsys, packages: Path, path: Path) -> tuple[int, list[dict]]:
+    from pytest_mes.cli import main
+
+    code = main(["validate", str(path), "--packages", str(packages), "--offline", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    return code, out[0]["outcome"]["issue"]
+
+
+def _at(issues: list[dict], severity: str) -> set[str]:
+    return {i["expression"][0] for i in issues if i["severity"] == severity and i.get("expression")}
+
+
+def test_duplicate_json_keys_are_errors_with_their_location(capsys, fhir_packages_dir, tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"resourceType": "Patient", "gender": "xx", "gender": "male", '
+                    '"name": [{"family": "a", "given": ["b"], "family": "c"}]}', encoding="utf-8")
+    code, issues = _validate_file(capsys, fhir_packages_dir, path)
+    assert code == 1
+    assert {"Patient.gender", "Patient.name[0].family"} <= _at(issues, "error")
+    assert "en double" in json.dumps(issues, ensure_ascii=False)
+
+
+def test_duplicate_keys_reader():
+    from pytest_mes.fhir.jsonread import loads_checked
+
+    value, dups = loads_checked(
+        b'\xef\xbb\xbf{"resourceType": "Bundle", "entry": [{"resource": {"id": "1", "id": "2"}}]}')
+    assert value["entry"][0]["resource"]["id"] == "2"
+    assert dups == [("Bundle.entry[0].resource.id", "id")]
+    with pytest.raises(ValueError):
+        loads_checked('{"a": NaN}')
+
+
+def test_utf8_bom_is_not_a_reading_error(capsys, fhir_packages_dir, tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"resourceType": "Patient", "gender": "male"}).encode())
+    code, issues = _validate_file(capsys, fhir_packages_dir, path)
+    assert code == 0, issues
+    path = tmp_path / "bom.xml"
+    path.write_bytes(b'\xef\xbb\xbf<Patient xmlns="http://hl7.org/fhir"><gender value="male"/></Patient>')
+    code, issues = _validate_file(capsys, fhir_packages_dir, path)
+    assert code == 0, issues

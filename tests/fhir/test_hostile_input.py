@@ -184,3 +184,11 @@ def test_a_fhirpath_result_too_deep_to_show_fails_the_check_without_a_traceback(
     result = at_depth(700, lambda: run_check(Check("fhirpath", {"expression": "Patient.extension", "op": "equals",
                                                                   "value": 1}), CheckContext(ex, {})))
     assert result.outcome == "failed"
+
+
+def test_nesting_deeper_than_the_stack_is_a_fatal_issue_not_a_crash(validator):
+    extension: dict = {"url": "urn:x", "valueString": "fin"}
+    for _ in range(3000):
+        extension = {"url": "urn:x", "extension": [extension]}
+    result = validator.validate({"resourceType": "Patient", "extension": [extension]})
+    assert [(i.severity, i.message_id) for i in result.issues] == [("fatal", "TOO_DEEP")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_mes.fhir.invariants import NATIVE, FhirPathInvariant, InvariantContext, NotEvaluable, native_for
+from tests.fhir.test_base_r4 import _invariant_keys
 
 EXT = "http://example.org/ext"
 SAMPLES = [
@@ -170,3 +171,16 @@ def test_native_per_1_compares_instants_across_time_zones():
     assert per_1({"start": "2024-01-01T10:00:00+01:00", "end": "2024-01-01T09:30:00Z"}, ctx) is True
     assert per_1({"start": "2024-01-01T10:00:00Z", "end": "2024-01-01T09:30:00+01:00"}, ctx) is False
     assert per_1({"start": "2024-01", "end": "2024-01-15"}, ctx) is True  # different precisions: not comparable
+
+
+@pytest.mark.parametrize(("start", "end", "violated"), [
+    ("2021", "2020-06", True),
+    ("2021-01-01", "2020-06-01T10:00:00Z", True),
+    ("2021-03", "2021-02-15", True),
+    ("2021", "2021-06", False),
+    ("2020", "2021-01", False),
+    ("2021-06-01", "2021-06-01T10:00:00Z", False),
+])
+def test_per_1_compares_field_by_field_across_precisions(validator, start, end, violated):
+    patient = {"resourceType": "Patient", "name": [{"family": "x", "period": {"start": start, "end": end}}]}
+    assert ("per-1" in _invariant_keys(validator.validate(patient))) is violated

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.rules import ProjectRules
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found, one
@@ -510,3 +511,71 @@ def test_extension_context_judged_where_a_datatype_profile_walks(validator, core
     # The control: on the Patient itself the same extension is out of its context.
     patient["extension"] = given
     one(validator.validate(patient, context=core), "EXTENSION_CONTEXT", "Patient.extension[0]")
+
+
+CORE22 = "hl7.fhir.fr.core#2.2.0"
+
+
+def test_sub_extension_choice_variant_outside_profile_types_is_unknown(validator, examples):
+    """fr-core-identity-reliability restricts its identityStatus sub-extension to valueCoding: the
+    base Extension's value[x] (which allows valueString) must not be used as a fall back."""
+    patient = examples(CORE22, "Patient-FRCorePatientExample.json")
+    ext = next(e for e in patient["extension"] if e["url"].endswith("fr-core-identity-reliability"))
+    index = patient["extension"].index(ext)
+    sub = next(s for s in ext["extension"] if s["url"] == "identityStatus")
+    sub_index = ext["extension"].index(sub)
+    assert errors(validator.validate(patient, context=CORE22)) == set()
+    del sub["valueCoding"]
+    sub["valueString"] = "VALI"
+    result = validator.validate(patient, context=CORE22)
+    one(result, "UNKNOWN_ELEMENT", f"Patient.extension[{index}].extension[{sub_index}].valueString")
+
+
+# ---- extension urls -----------------------------------------------------------------------------------
+def test_top_level_extension_with_relative_url_is_an_error(validator):
+    patient = {"resourceType": "Patient", "extension": [{"url": "foo", "valueString": "x"}]}
+    assert one(validator.validate(patient), "EXTENSION_NO_URL", "Patient.extension[0]").severity == "error"
+    # A sub-extension of a complex extension has a relative url: fine.
+    nested = {"resourceType": "Patient", "extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/patient-nationality",
+         "extension": [{"url": "code", "valueCodeableConcept": {"text": "FR"}}]}]}
+    assert not [i for i in validator.validate(nested).issues if i.message_id == "EXTENSION_NO_URL"]
+
+
+def test_unknown_modifier_extension_is_an_error(validator):
+    patient = {"resourceType": "Patient",
+               "modifierExtension": [{"url": "http://autre.test/mod", "valueBoolean": True}]}
+    issue = one(validator.validate(patient), "MODIFIER_EXTENSION_UNKNOWN", "Patient.modifierExtension[0]")
+    assert issue.severity == "error"
+    plain = {"resourceType": "Patient", "extension": [{"url": "http://autre.test/ext", "valueBoolean": True}]}
+    assert one(validator.validate(plain), "EXTENSION_UNKNOWN", "Patient.extension[0]").severity == "warning"
+
+
+def test_unknown_extension_is_an_error_when_every_dependency_is_loaded(fhir_packages_dir):
+    """As the HL7 validator: an extension whose definition cannot be found is not allowed, except from an
+    example domain (accepted, said as information), modifier extensions too."""
+    core = Validator(PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"]))
+    assert not core.dependencies_missing
+    patient = {"resourceType": "Patient", "extension": [{"url": "http://autre.test/ext", "valueBoolean": True}]}
+    assert one(core.validate(patient), "EXTENSION_NOT_FOUND", "Patient.extension[0]").severity == "error"
+    for url in ("http://example.org/fhir/StructureDefinition/x", "http://acme.com/ext"):
+        for key in ("extension", "modifierExtension"):
+            result = core.validate({"resourceType": "Patient", key: [{"url": url, "valueBoolean": True}]})
+            assert result.valid
+            assert one(result, "EXTENSION_EXAMPLE_DOMAIN", f"Patient.{key}[0]").severity == "information"
+
+
+# ---- unknown --context ---------------------------------------------------------------------------------
+def test_unknown_context_is_reported(validator, capsys, fhir_packages_dir, tmp_path):
+    from pytest_mes.cli import main
+
+    result = validator.validate({"resourceType": "Patient"}, context="ans.fhir.fr.gap#9.9.9")
+    assert [i.severity for i in result.issues if i.message_id == "CONTEXT_UNKNOWN"] == ["warning"]
+    assert not [i for i in validator.validate({"resourceType": "Patient"}, context="ans.fhir.fr.gap#3.0.0").issues
+                if i.message_id == "CONTEXT_UNKNOWN"]
+    path = tmp_path / "p.json"
+    path.write_text('{"resourceType": "Patient"}', encoding="utf-8")
+    code = main(["validate", str(path), "--packages", str(fhir_packages_dir), "--offline",
+                 "--context", "ans.fhir.fr.gap#9.9.9"])
+    assert code == 2
+    assert "--context ans.fhir.fr.gap#9.9.9" in capsys.readouterr().err

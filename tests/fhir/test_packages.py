@@ -398,3 +398,75 @@ def test_unwritable_index_cache_keeps_packages_in_memory(small_packages: Path, t
     monkeypatch.setenv("MES_CACHE_DIR", str(blocker / "cache"))  # cannot be created
     package = open_package(small_packages / "lib-2.tgz")
     assert next(package.resources("ValueSet"))["version"] == "2.0.0"
+
+
+# ---- damaged index cache, stale folder index ------------------------------------------------------
+def _lib_store(folder, cache_dir):
+    from pytest_mes.fhir.packages import PackageStore
+
+    return PackageStore.load([folder], offline=True, cache_dir=cache_dir, pins={},  # a fake core: no pins
+                             packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
+
+
+def _blob_files(index_root):
+    return list(index_root.rglob("resources.bin"))
+
+
+def test_missing_or_truncated_resources_bin_is_rebuilt(tmp_path, monkeypatch):
+    import json as _json
+
+    from tests.fhir.test_packages import make_tgz, value_set
+
+    monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "index"))
+    folder = tmp_path / "pkgs"
+    folder.mkdir()
+    (folder / "core.tgz").write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    (folder / "lib.tgz").write_bytes(make_tgz("example.lib", "1.0.0", resources=[value_set("shared", "1.0.0")]))
+    url = "http://example.org/ValueSet/shared"
+    assert _lib_store(folder, tmp_path / "fc").resolve(url)["version"] == "1.0.0"
+    blobs = [b for b in _blob_files(tmp_path / "index") if b.stat().st_size > 0]
+    assert blobs
+    for damage in ("truncate", "delete"):
+        for blob in blobs:
+            if damage == "truncate":
+                blob.write_bytes(blob.read_bytes()[:10])
+            else:
+                blob.unlink()
+        assert _lib_store(folder, tmp_path / "fc").resolve(url)["version"] == "1.0.0", damage
+    # Damaged after the store was loaded: the package itself is read again.
+    store = _lib_store(folder, tmp_path / "fc")
+    for blob in blobs:
+        blob.write_bytes(b"")
+    assert store.resolve(url)["version"] == "1.0.0"
+    assert _json.dumps(store.resolve(url))
+
+
+def test_unpacked_folder_index_follows_in_place_edits(tmp_path, monkeypatch):
+    import json as _json
+    import os
+
+    from pytest_mes.fhir.packages import PackageStore
+    from tests.fhir.test_packages import make_tgz, value_set
+
+    monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "index"))
+    (tmp_path / "core.tgz").write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
+    pkg = tmp_path / "lib" / "package"
+    (pkg / "example").mkdir(parents=True)
+    (pkg / "package.json").write_text(_json.dumps({"name": "example.lib", "version": "1.0.0"}))
+    vs_file = pkg / "ValueSet-shared.json"
+    vs_file.write_text(_json.dumps(value_set("shared", "1.0.0")))
+    ex_file = pkg / "example" / "Basic-ex.json"
+    ex_file.write_text(_json.dumps({"resourceType": "Basic", "id": "ex"}))
+    folder_mtime = os.stat(pkg).st_mtime_ns
+
+    def load():
+        return PackageStore.load([tmp_path], offline=True, cache_dir=tmp_path / "fc", pins={},  # a fake core
+                                 packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
+
+    assert load().resolve("http://example.org/ValueSet/shared")["version"] == "1.0.0"
+    vs_file.write_text(_json.dumps(value_set("shared", "1.0.1")))  # in place: same folder mtime
+    ex_file.write_text(_json.dumps({"resourceType": "Basic", "id": "ex", "code": {"text": "edited!"}}))
+    os.utime(pkg, ns=(folder_mtime, folder_mtime))
+    store = load()
+    assert store.resolve("http://example.org/ValueSet/shared")["version"] == "1.0.1"
+    assert dict(store.package("example.lib#1.0.0").examples())["example/Basic-ex.json"]["code"]["text"] == "edited!"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pytest_mes.fhir.packages import PackageStore
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_slicing import BASE, _profile
@@ -24,3 +26,38 @@ def test_unloadable_target_profile_is_not_checked(fhir_packages_dir, tmp_path):
     assert issue.severity == "information"
     assert "non vérifiée" in issue.message and MISSING in issue.message
     assert result.valid
+
+
+@pytest.mark.parametrize("bad_type", [["Organization"], {"x": 1}, 12])
+def test_reference_to_a_resource_with_a_malformed_type_does_not_crash(validator, bad_type):
+    """The target's resourceType is reported where it stands (validate() returning is the "no crash");
+    the reference to it is not judged."""
+    patient = {"resourceType": "Patient", "managingOrganization": {"reference": "#o"},
+               "contained": [{"resourceType": bad_type, "id": "o"}]}
+    result = validator.validate(patient)
+    assert ("NOT_A_RESOURCE", "Patient.contained[0]") in {(i.message_id, i.expression) for i in result.errors}
+    assert "REF_TARGET_TYPE" not in {i.message_id for i in result.issues}
+
+
+def _organization_chain(n: int, broken_last: bool = False) -> dict:
+    """n FR Core Organizations, each partOf the next (target profile fr-core-organization)."""
+    profile = "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-organization|2.2.0"
+    entries = [{"fullUrl": f"urn:uuid:o{i}", "resource": {
+        "resourceType": "Organization", "id": f"o{i}", "meta": {"profile": [profile]}, "name": f"O{i}",
+        **({"partOf": {"reference": f"urn:uuid:o{i + 1}"}} if i + 1 < n else {})}} for i in range(n)]
+    if broken_last:
+        del entries[-1]["resource"]["name"]  # org-1: a name or an identifier
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def test_a_long_chain_of_references_is_cut_and_said(validator):
+    """Each target's profile is judged through its own references, a walk inside a walk: a chain of 300
+    is followed 20 deep per walk, walked again from the cut up to 200 deep, the rest said once, and it
+    never blows Python's stack."""
+    result = validator.validate(_organization_chain(300), context="hl7.fhir.fr.core#2.2.0")
+    assert [i.message_id for i in result.issues if i.message_id == "REF_CHAIN_CUT"] == ["REF_CHAIN_CUT"]
+    assert not result.errors
+    short = validator.validate(_organization_chain(5, broken_last=True), context="hl7.fhir.fr.core#2.2.0")
+    assert ("REF_TARGET_PROFILE", "Bundle.entry[3].resource.partOf.reference") in {
+        (i.message_id, i.expression) for i in short.errors}
+    assert "REF_CHAIN_CUT" not in {i.message_id for i in short.issues}

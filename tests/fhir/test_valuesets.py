@@ -10,6 +10,7 @@ import pytest
 
 from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.valuesets import Expansion, ValueSetExpander
+from tests.fhir.conftest import errors, one
 
 CS = "http://example.org/cs"
 
@@ -108,3 +109,78 @@ def test_an_expansion_interrupted_leaves_no_verdict_behind(store, monkeypatch):
         expander.expand("http://hl7.org/fhir/ValueSet/administrative-gender")
     monkeypatch.setattr(ValueSetExpander, "_expand", real)
     assert isinstance(expander.expand("http://hl7.org/fhir/ValueSet/administrative-gender"), Expansion)
+
+
+def test_code_system_versions_do_not_share_a_cache_entry(store):
+    """fr-core-cs-mode-validation-identity has code AC in FR Core 2.2.0, not in 2.0.1: the verdict must
+    not depend on which version was expanded first."""
+    from pytest_mes.fhir.valuesets import ValueSetExpander
+
+    vs = "https://hl7.fr/ig/fhir/core/ValueSet/fr-core-vs-mode-validation-identity"
+    cs = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-mode-validation-identity"
+    for order in (("2.0.1", "2.2.0"), ("2.2.0", "2.0.1")):
+        expander = ValueSetExpander(store)
+        verdicts = {v: expander.expand(f"{vs}|{v}", f"hl7.fhir.fr.core#{v}").check(cs, "AC") for v in order}
+        assert verdicts == {"2.0.1": False, "2.2.0": True}, order
+
+
+def _expander_with(store, monkeypatch, valuesets: dict[str, dict]):
+    from pytest_mes.fhir.valuesets import ValueSetExpander
+
+    real = store.resolve
+
+    def resolve(canonical, context=None):
+        return valuesets.get(canonical) or real(canonical, context)
+
+    monkeypatch.setattr(store, "resolve", resolve)
+    return ValueSetExpander(store)
+
+
+GENDER = "http://hl7.org/fhir/administrative-gender"
+
+
+def test_imported_valueset_keeps_its_exclude(store, monkeypatch):
+    inner = {"resourceType": "ValueSet", "url": "urn:test:inner", "compose": {
+        "include": [{"system": GENDER}], "exclude": [{"system": GENDER, "concept": [{"code": "other"}]}]}}
+    outer = {"resourceType": "ValueSet", "url": "urn:test:outer",
+             "compose": {"include": [{"valueSet": ["urn:test:inner"]}]}}
+    expander = _expander_with(store, monkeypatch, {"urn:test:inner": inner, "urn:test:outer": outer})
+    expansion = expander.expand("urn:test:outer")
+    assert expansion.check(GENDER, "male") is True
+    assert expansion.check(GENDER, "other") is False
+    assert expansion.check(None, "other") is False
+
+
+def test_exclude_that_cannot_be_evaluated_makes_the_binding_not_checked(store, monkeypatch):
+    vs = {"resourceType": "ValueSet", "url": "urn:test:vs", "compose": {
+        "include": [{"system": GENDER}],
+        "exclude": [{"valueSet": ["urn:test:missing"]}]}}
+    vs2 = {"resourceType": "ValueSet", "url": "urn:test:vs2", "compose": {
+        "include": [{"system": GENDER}],
+        "exclude": [{"system": GENDER, "filter": [{"property": "status", "op": "=", "value": "x"}]}]}}
+    expander = _expander_with(store, monkeypatch, {"urn:test:vs": vs, "urn:test:vs2": vs2})
+    for url in ("urn:test:vs", "urn:test:vs2"):
+        expansion = expander.expand(url)
+        assert expansion.check(GENDER, "male") is None, url
+        assert expansion.check(None, "male") is None, url
+        assert expansion.check(GENDER, "nonsense") is False, url
+
+
+def test_coding_without_system_is_not_in_the_valueset_but_a_bare_code_is(validator):
+    patient = {"resourceType": "Patient", "maritalStatus": {"coding": [{"code": "M"}]},
+               "contact": [{"gender": "male"}]}
+    result = validator.validate(patient)
+    issue = one(result, "BINDING_EXTENSIBLE", "Patient.maritalStatus")
+    assert "sans system" in issue.message
+    # A bare code takes its system from the binding: still accepted.
+    assert ("BINDING_REQUIRED", "Patient.contact[0].gender") not in errors(result)
+
+
+def test_coding_without_system_fails_a_required_binding(validator):
+    allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/1"},
+               "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                              "code": "active"}]}}
+    assert errors(validator.validate(allergy)) == set()
+    del allergy["clinicalStatus"]["coding"][0]["system"]
+    issue = one(validator.validate(allergy), "BINDING_REQUIRED", "AllergyIntolerance.clinicalStatus")
+    assert issue.severity == "error"

@@ -12,6 +12,7 @@ import pytest
 from pytest_mes.errors import MesError
 from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.xml import MAX_DEPTH, FhirXmlError, parse_xml, to_xml
+from tests.fhir.test_commands import _at, _validate_file
 
 F = 'xmlns="http://hl7.org/fhir"'
 XHTML = 'xmlns="http://www.w3.org/1999/xhtml"'
@@ -655,3 +656,37 @@ def test_write_error_location(store):
         )
     assert info.value.location == "Bundle.entry[1].resource.name[0]"
     assert info.value.line is None
+
+
+@pytest.mark.parametrize(("xml", "location", "words"), [
+    ('<Patient xmlns="http://hl7.org/fhir"><id value="a"/><foo value="x"/><gender value="male"/></Patient>',
+     "Patient.foo", "inconnu"),
+    ('<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><id value="a"/></Patient>', "Patient.id",
+     "mal placé"),
+    ('<Patient xmlns="http://hl7.org/fhir"><id value="a"/><gender value="male"/><gender value="female"/></Patient>',
+     "Patient.gender", "répété"),
+    ('<Patient xmlns="http://hl7.org/fhir"><deceasedBoolean value="true"/><deceasedDateTime value="2020"/>'
+     '</Patient>', "Patient.deceased", "Un seul type"),
+])
+def test_fhir_xml_structure_problems_are_validation_issues(capsys, fhir_packages_dir, tmp_path, xml, location,
+                                                            words):
+    path = tmp_path / "r.xml"
+    path.write_text(xml, encoding="utf-8")
+    code, issues = _validate_file(capsys, fhir_packages_dir, path)
+    assert code == 1
+    assert location in _at(issues, "error")
+    assert words in json.dumps(issues, ensure_ascii=False)
+
+
+def test_xml_that_is_not_well_formed_still_cannot_be_validated(capsys, fhir_packages_dir, tmp_path):
+    path = tmp_path / "r.xml"
+    path.write_text('<Patient xmlns="http://hl7.org/fhir"><gender value="male"></Patient>', encoding="utf-8")
+    code, issues = _validate_file(capsys, fhir_packages_dir, path)
+    assert code == 2 and issues[0]["severity"] == "fatal"
+
+
+def test_parse_xml_still_raises_on_structure_problems(store):
+    from pytest_mes.fhir.xml import FhirXmlError, parse_xml
+
+    with pytest.raises(FhirXmlError):
+        parse_xml('<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><id value="a"/></Patient>', store)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -62,3 +64,33 @@ def test_serves_logs_and_stops_gracefully(tmp_path, stop_signal):
         if process.poll() is None:
             process.kill()
     assert (tmp_path / "s.db").is_file()
+
+
+@pytest.mark.parametrize(("latency_ms", "code"), [(500.0, 1), (5.0, 0)])
+def test_bench_exit_code_follows_the_target(monkeypatch, capsys, latency_ms, code):
+    spec = importlib.util.spec_from_file_location(
+        "bench_sandbox", Path(__file__).resolve().parents[2] / "bench" / "sandbox.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    class Process:
+        def terminate(self) -> None:
+            pass
+
+        def wait(self, timeout: float) -> int:
+            return 0
+
+    class Answer:
+        content = b"{}"
+
+        def json(self) -> dict:
+            return {"entry": [{"search": {"mode": "match"}}]}
+
+    monkeypatch.setattr(bench, "start_sandbox", lambda: (Process(), "http://x/fhir"))
+    monkeypatch.setattr(bench, "start_bare", lambda: (Process(), "http://x/"))
+    monkeypatch.setattr(bench, "latencies", lambda url, params, n: [latency_ms] * 20)
+    monkeypatch.setattr(bench, "throughput", lambda url, params, seconds: 100.0)
+    monkeypatch.setattr(bench.requests, "get", lambda *a, **k: Answer())
+    monkeypatch.setattr(sys, "argv", ["sandbox.py"])
+    assert bench.main() == code
+    assert ("MISSED" in capsys.readouterr().out) == (code == 1)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 import requests
 
 from pytest_mes.sandbox.seed import PARIS, working_days
 
 from .conftest import FHIR_JSON, INS, R38
+from .test_pdsm import post_bundle
 
 SLOT_SYSTEM = "https://sandbox.pytest-mes.fr/slot"
 APPOINTMENT_SYSTEM = "https://sandbox.pytest-mes.fr/appointment"
@@ -232,3 +234,74 @@ def test_search_modifiers_sort_elements_revinclude_and_near(sandbox):
     near_lyon = search(base, "Location", {"near": "45.75|4.85|5|km"})
     assert {r["id"] for r in resources(near_lyon)} == {"loc-pasteur-rdc", "loc-pasteur-etage1"}
     assert search(base, "Slot", {"schedule.actor:HealthcareService.name": "x", "_summary": "count"})["total"] == 0
+
+
+def _free_slot(base: str) -> dict:
+    return resources(search(base, "Slot", {"schedule": "sched-martin", "status": "free", "_count": "1"}))[0]
+
+
+def test_booking_a_slot_that_is_not_free_is_refused(fresh):
+    base = fresh.base_url
+    slot = _free_slot(base)
+    assert requests.post(f"{base}/Appointment", json=_appointment(slot, "RDV-A")).status_code == 201
+    second = requests.post(f"{base}/Appointment", json=_appointment(slot, "RDV-B", status="pending"))
+    assert second.status_code == 422, second.text
+    issue = second.json()["issue"][0]
+    assert issue["code"] == "business-rule" and issue["expression"] == ["Appointment.slot[0]"]
+    assert search(base, "Appointment", {"identifier": f"{APPOINTMENT_SYSTEM}|RDV-B"})["total"] == 0
+    # a proposed Appointment does not hold the slot: accepted
+    assert requests.post(f"{base}/Appointment", json=_appointment(slot, "RDV-C", status="proposed")).status_code == 201
+    unavailable = resources(search(base, "Slot", {"status": "busy-unavailable", "_count": "1"}))[0]
+    refused = requests.post(f"{base}/Appointment", json=_appointment(unavailable, "RDV-D"))
+    assert refused.status_code == 422
+
+
+def test_freeing_checks_the_other_holders(fresh):
+    """Two holders of one slot (stored before the rule, e.g. with --db): cancelling one keeps it busy."""
+    base = fresh.base_url
+    slot = _free_slot(base)
+    first = requests.post(f"{base}/Appointment", json=_appointment(slot, "RDV-X1")).json()
+    # the store accepts a second holder written directly (as an older database may hold)
+    second = _appointment(slot, "RDV-X2")
+    fresh.store.put("Appointment", "rdv-x2", second)
+    first["status"] = "cancelled"
+    assert requests.put(f"{base}/Appointment/{first['id']}", json=first).status_code == 200
+    assert requests.get(f"{base}/Slot/{slot['id']}").json()["status"] == "busy"
+
+
+@pytest.mark.parametrize(("element", "reference"), [
+    ("Appointment.slot[0]", "Slot/no-such-slot"),
+    ("Appointment.participant[0].actor", "Patient/no-such-patient"),
+])
+def test_appointment_with_a_missing_local_reference_is_422(fresh, element, reference):
+    base = fresh.base_url
+    body = _appointment(_free_slot(base), "RDV-REF", status="proposed")
+    if reference.startswith("Slot/"):
+        body["slot"] = [{"reference": reference}]
+    else:
+        body["participant"][0]["actor"] = {"reference": reference}
+    response = requests.post(f"{base}/Appointment", json=body)
+    assert response.status_code == 422, response.text
+    issue = response.json()["issue"][0]
+    assert issue["expression"] == [element] and reference in issue["diagnostics"]
+
+
+def test_a_patch_in_a_transaction_may_not_change_the_resource_type():
+    """A PATCH entry gets the checks of a direct PATCH: it may not turn a Slot into a Patient, even where
+    no R4 package checks the result's structure (a sandbox started without packages)."""
+    import base64
+    import json
+
+    from pytest_mes.sandbox import Sandbox
+
+    operations = [{"op": "replace", "path": "/resourceType", "value": "Patient"}]
+    with Sandbox() as server:
+        slot = _free_slot(server.base_url)
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+            "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json",
+                         "data": base64.b64encode(json.dumps(operations).encode()).decode()},
+            "request": {"method": "PATCH", "url": f"Slot/{slot['id']}"}}]}
+        response = post_bundle(server.base_url, bundle)
+        assert response.status_code == 422, response.text
+        assert "may not change resourceType" in response.text
+        assert requests.get(f"{server.base_url}/Slot/{slot['id']}").json()["resourceType"] == "Slot"

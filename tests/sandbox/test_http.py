@@ -12,6 +12,8 @@ from pytest_mes.errors import ConfigError, PackageError
 from pytest_mes.sandbox import DEFECTS, Sandbox
 
 from .conftest import FHIR_JSON
+from .test_gap import search
+from .test_pdsm import post_bundle, provide_bundle
 
 PATIENT = {
     "resourceType": "Patient",
@@ -250,3 +252,51 @@ def test_python_module_entry_point_lists_defects():
     out = subprocess.run([sys.executable, "-m", "pytest_mes.sandbox", "--list-defects"], capture_output=True,
                          text=True, check=True).stdout
     assert "missing-total" in out
+
+
+def test_count_zero_has_no_next_link(sandbox):
+    bundle = requests.get(f"{sandbox.base_url}/Slot", params={"_count": "0"}).json()
+    assert bundle["total"] > 0 and not bundle.get("entry")
+    assert [link["relation"] for link in bundle["link"]] == ["self"]
+    offset = requests.get(f"{sandbox.base_url}/Slot", params={"_count": "0", "_offset": "5"}).json()
+    assert [link["relation"] for link in offset["link"]] == ["self"]
+
+
+def test_links_keep_elements_and_summary(sandbox):
+    bundle = requests.get(f"{sandbox.base_url}/Slot", params={"_count": "2", "_elements": "start"}).json()
+    links = {link["relation"]: link["url"] for link in bundle["link"]}
+    assert "_elements=start" in links["self"] and "_elements=start" in links["next"]
+    page2 = requests.get(links["next"]).json()
+    assert all(set(e["resource"]) <= {"resourceType", "id", "meta", "start"} for e in page2["entry"])
+    counted = requests.get(f"{sandbox.base_url}/Slot", params={"_summary": "count"}).json()
+    assert "_summary=count" in counted["link"][0]["url"]
+
+
+def test_transaction_refuses_overlapping_identities(fresh):
+    base = fresh.base_url
+    patient = requests.get(f"{base}/Patient/pat-moreau").json()
+    twice = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patient, "request": {"method": "PUT", "url": "Patient/pat-moreau"}},
+        {"resource": patient, "request": {"method": "PUT", "url": "Patient/pat-moreau"}},
+    ]}
+    response = post_bundle(base, twice)
+    assert response.status_code == 400 and "Bundle.entry[1]" in response.json()["issue"][0]["diagnostics"]
+    bundle, _ = provide_bundle()
+    bundle["entry"][2]["fullUrl"] = bundle["entry"][1]["fullUrl"]
+    response = post_bundle(base, bundle)
+    assert response.status_code == 400 and "fullUrl" in response.json()["issue"][0]["diagnostics"]
+    assert requests.get(f"{base}/Patient/pat-moreau").json()["meta"]["versionId"] == "1"
+
+
+def test_missing_takes_only_true_or_false(sandbox):
+    assert requests.get(f"{sandbox.base_url}/Slot", params={"specialty:missing": "maybe"}).status_code == 400
+    assert requests.get(f"{sandbox.base_url}/Slot", params={"specialty:missing": "false"}).status_code == 200
+
+
+def test_near_in_miles(sandbox):
+    # Lyon Pasteur (45.75, 4.85) to Nantes (47.2, -1.55): about 510 km, 317 miles
+    lyon = "45.7578|4.8320"
+    miles = search(sandbox.base_url, "Location", {"near": f"{lyon}|400|mi"})
+    km = search(sandbox.base_url, "Location", {"near": f"{lyon}|400|km"})
+    assert miles["total"] > km["total"]
+    assert requests.get(f"{sandbox.base_url}/Location", params={"near": f"{lyon}|4|parsecs"}).status_code == 400

@@ -268,3 +268,83 @@ def test_conditional_patch_of_document_metadata(fresh):
     several = requests.patch(f"{base}/DocumentReference", params={"patient": "pat-dupont"}, json=archive,
                              headers=JSON_PATCH)
     assert several.status_code == 412
+
+
+DOCREF_TARGET = {"identifier": "urn:ietf:rfc:3986|urn:oid:1.2.250.1.999.1.1.3"}
+
+
+@pytest.mark.parametrize("patch", [
+    [{"op": "add", "path": "/text", "value": {"status": "generated",
+                                                "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}],
+    [{"op": "add", "path": "/meta/tag", "value": [{"system": "urn:x", "code": "y"}]}],
+    [{"op": "add", "path": "/meta/profile/-", "value": "https://example.org/StructureDefinition/other"}],
+])
+def test_metadata_patch_refuses_meta_and_text(fresh, patch):
+    response = requests.patch(f"{fresh.base_url}/DocumentReference", params=DOCREF_TARGET, json=patch,
+                              headers=JSON_PATCH)
+    assert response.status_code == 405, response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+    # the allowed fields still go through
+    allowed = requests.patch(f"{fresh.base_url}/DocumentReference", params=DOCREF_TARGET, headers=JSON_PATCH,
+                             json=[{"op": "replace", "path": "/status", "value": "superseded"}])
+    assert allowed.status_code == 200, allowed.text
+
+
+def test_patch_any_field_defect_still_refuses_bad_status():
+    from .conftest import start_with
+
+    server = start_with("patch-any-field")
+    try:
+        bad = requests.patch(f"{server.base_url}/DocumentReference", params=DOCREF_TARGET, headers=JSON_PATCH,
+                             json=[{"op": "replace", "path": "/status", "value": "entered-in-error"}])
+        assert bad.status_code == 422
+        anything = requests.patch(f"{server.base_url}/DocumentReference", params=DOCREF_TARGET, headers=JSON_PATCH,
+                                  json=[{"op": "replace", "path": "/description", "value": "changed"}])
+        assert anything.status_code == 200  # the defect itself
+    finally:
+        server.stop()
+
+
+def test_binary_with_invalid_base64_is_refused_at_write(fresh):
+    bundle, _ = provide_bundle()
+    bundle["entry"][2]["resource"]["data"] = "AB=CDEFG"  # base64Binary-shaped, not decodable
+    response = post_bundle(fresh.base_url, bundle)
+    assert response.status_code == 400, response.text
+    assert "Binary.data" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_iti65_unresolved_urn_uuid_is_refused(fresh):
+    base = fresh.base_url
+    before = requests.get(f"{base}/DocumentReference", params={"_summary": "count"}).json()["total"]
+    bundle, _ = provide_bundle()
+    bundle["entry"][0]["resource"]["entry"][0]["item"]["reference"] = f"urn:uuid:{uuid.uuid4()}"
+    response = post_bundle(base, bundle)
+    assert response.status_code == 422, response.text
+    issue = response.json()["issue"][0]
+    assert "Bundle.entry[0]" in issue["diagnostics"] and "entry[0].item.reference" in issue["expression"][0]
+    after = requests.get(f"{base}/DocumentReference", params={"_summary": "count"}).json()["total"]
+    assert after == before
+
+
+def test_capability_matches_behaviour(sandbox):
+    cap = requests.get(f"{sandbox.base_url}/metadata").json()
+    by_type = {r["type"]: r for r in cap["rest"][0]["resource"]}
+    docref = by_type["DocumentReference"]
+    # PDSm declares conditionalUpdate on DocumentReference: the metadata update (flux 03/04) as a PUT.
+    stored = requests.get(f"{sandbox.base_url}/DocumentReference", params=DOCREF_TARGET).json()["entry"][0]["resource"]
+    def put(body):
+        return requests.put(f"{sandbox.base_url}/DocumentReference", params=DOCREF_TARGET, json=body,
+                            headers={"Content-Type": FHIR_JSON})
+    emptied = put({"resourceType": "DocumentReference"})
+    unknown = requests.put(f"{sandbox.base_url}/DocumentReference", params={"identifier": "urn:x|none"},
+                           json=stored, headers={"Content-Type": FHIR_JSON})
+    same = put(stored)
+    assert docref["conditionalUpdate"] is True
+    assert emptied.status_code == 405 and unknown.status_code == 404
+    assert same.status_code == 200 and same.json()["meta"]["versionId"] != stored["meta"]["versionId"]
+    for type_ in by_type:
+        names = [p["name"] for p in by_type[type_].get("searchParam", [])]
+        assert len(names) == len(set(names)), type_
+    start = [p for p in by_type["Slot"]["searchParam"] if p["name"] == "start"]
+    assert start[0]["definition"].endswith("GAP-Slot-earliestStart")
+    assert "GAP-Slot-latestStart" in start[0]["documentation"]

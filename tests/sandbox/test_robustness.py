@@ -7,6 +7,9 @@ import random
 import pytest
 import requests
 
+from .conftest import FHIR_JSON
+from .test_pdsm import post_bundle
+
 WEIRD = [None, 1, "x", [], {}, [1], {"a": None}, True, -1, 1.5, "2026-13-01", {"reference": 5}, [{"reference": None}],
          [None]]
 TYPES = ["Patient", "Slot", "Appointment", "Schedule", "DocumentReference", "List", "Binary"]
@@ -57,3 +60,49 @@ def test_no_500_on_odd_requests(fresh, seed):
                 assert "unexpected structure" not in response.text, (method, url, kwargs, response.text)
     # and the server still answers normally afterwards
     assert requests.get(f"{fresh.base_url}/Slot", params={"status": "free", "_count": "1"}).status_code == 200
+
+
+def test_bad_transaction_entry_shapes_are_400_not_500(fresh):
+    for resource in ({"resourceType": "List", "extension": -1, "code": 1},
+                     {"resourceType": "List", "subject": 1, "entry": {"reference": 5}, "code": "x"}):
+        bundle = {"resourceType": "Bundle", "type": "transaction",
+                  "entry": [{"resource": resource, "request": {"method": "POST", "url": "List"}}]}
+        response = post_bundle(fresh.base_url, bundle)
+        assert response.status_code == 400, response.text
+        assert "unexpected structure" not in response.text
+        assert "Bundle.entry[0]" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PATCH", "Schedule/sched-martin", {"resourceType": "Parameters", "parameter": "x"}),
+    ("PATCH", "Schedule/sched-martin", {"resourceType": "Parameters", "parameter": [
+        {"name": "operation", "part": [{"name": "type", "valueCode": "replace"},
+                                       {"name": "path", "valueString": 5}]}]}),
+    ("POST", "DocumentReference", {"resourceType": "DocumentReference", "status": "current",
+                                   "subject": {"reference": "Patient/pat-dupont"}, "content": [1]}),
+])
+def test_bad_patch_and_publish_shapes_are_400_with_their_own_message(fresh, method, path, body):
+    response = requests.request(method, f"{fresh.base_url}/{path}", json=body, headers={"Content-Type": FHIR_JSON})
+    assert response.status_code == 400, response.text
+    assert "unexpected structure" not in response.text
+
+
+def test_a_bug_answers_500_with_an_outcome(fresh, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")  # was answered 400 "unexpected structure", as if the client were at fault
+
+    monkeypatch.setattr("pytest_mes.sandbox.api.search", broken)
+    response = requests.get(f"{fresh.base_url}/Slot")
+    assert response.status_code == 500
+    assert response.json()["resourceType"] == "OperationOutcome" and "a bug" not in response.text
+
+
+def test_odd_shapes_get_no_500(fresh):
+    """A Schedule's extensions and a replaced document's relatesTo of odd shapes are refused, never a 500."""
+    base = fresh.base_url
+    schedule = {"resourceType": "Schedule", "extension": [None], "actor": [{"reference": "Practitioner/pr-martin"}]}
+    assert requests.post(f"{base}/Schedule", json=schedule).status_code < 500
+    document = {"resourceType": "DocumentReference", "status": "current", "relatesTo": None}
+    bundle = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"resource": document, "request": {"method": "POST", "url": "DocumentReference"}}]}
+    assert post_bundle(base, bundle).status_code < 500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -72,3 +74,53 @@ def test_failed_store_transaction_leaves_nothing(tmp_path):
     assert store.get("Patient", "a") is None
     store.close()
     assert Store(tmp_path / "t.db").get("Patient", "a") is None
+
+
+def test_concurrent_conditional_creates_make_one_resource(fresh):
+    base = fresh.base_url
+    system = "https://sandbox.pytest-mes.fr/relatedperson"
+    for _round in range(8):  # the race is probabilistic: several rounds, each with new criteria
+        value = f"RP-{uuid.uuid4()}"
+        body = {"resourceType": "RelatedPerson", "patient": {"reference": "Patient/pat-dupont"},
+                "identifier": [{"system": system, "value": value}]}
+        barrier = threading.Barrier(5)  # within the server's listen backlog
+        statuses: list[int] = []
+
+        def create(body: dict = body, value: str = value, barrier: threading.Barrier = barrier,
+                   statuses: list[int] = statuses) -> None:
+            with requests.Session() as http:
+                barrier.wait()
+                statuses.append(http.post(f"{base}/RelatedPerson", json=body,
+                                          headers={"If-None-Exist": f"identifier={system}|{value}"}).status_code)
+
+        threads = [threading.Thread(target=create) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        found = requests.get(f"{base}/RelatedPerson", params={"identifier": f"{system}|{value}"}).json()
+        assert found["total"] == 1, statuses
+        assert sorted(statuses) == [200, 200, 200, 200, 201]
+
+
+def test_reads_do_not_see_uncommitted_writes():
+    store = Store()
+    written, seen = threading.Event(), []
+
+    def writer() -> None:
+        try:
+            with store.transaction():
+                store.put("Patient", "p1", {"resourceType": "Patient"})
+                written.set()
+                threading.Event().wait(0.3)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    written.wait(5)
+    seen.append(store.get("Patient", "p1"))
+    seen.append(store.resource("Patient", "p1"))
+    thread.join()
+    assert seen == [None, None]
