@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.plugin.conftest import a_set, create_test, read_test
-from tests.support.server import Reply
+from tests.support.server import Reply, ScriptedServer
 
 SLOT_BUNDLE = {"resourceType": "Bundle", "type": "searchset", "total": 1,
                "entry": [{"resource": {"resourceType": "Slot", "id": "s1", "status": "busy"},
@@ -137,6 +137,29 @@ def test_the_header_names_the_missing_packages_once(pytester, add_set, server):
     header = [line for line in result.outlines if line.startswith("mes: FHIR packages missing")]
     assert len(header) == 1
     assert "ihe.iti.mhd#4.2.3" in header[0] and "mes packages list" in header[0]
+
+
+def test_under_xdist_the_registry_is_asked_once_per_missing_package_not_once_per_worker(pytester, add_set, server,
+                                                                                         monkeypatch, tmp_path):
+    registry = ScriptedServer(fallback=Reply(404, "no such package", content_type="text/plain")).start()
+    try:
+        monkeypatch.delenv("MES_OFFLINE")
+        monkeypatch.setenv("MES_FHIR_REGISTRY", registry.base_url)
+        monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "mes-cache"))  # no failure remembered yet
+        monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "fhir-cache"))
+        checks = "- conforms_to: http://hl7.org/fhir/StructureDefinition/CapabilityStatement"  # workers load too
+        add_set(a_set(tests=read_test("CORE-V-01", checks=checks) + read_test("CORE-V-02", checks=checks)))
+        base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-n", "2"]
+        for _ in range(2):
+            outcomes = pytester.runpytest(*base).parseoutcomes()
+            assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
+        asked = [r.path for r in registry.requests]
+        assert "/fhir/ihe.iti.mhd/4.2.3" in asked
+        # Each missing package asked once, by the first run's controller; its workers and the second run's
+        # processes read the failures it remembered.
+        assert len(asked) == len(set(asked))
+    finally:
+        registry.stop()
 
 
 def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):
