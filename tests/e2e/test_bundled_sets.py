@@ -85,7 +85,7 @@ DEFECT_CATCHERS: dict[str, list[str]] = {
     "date-bound-inclusive": ["GAP-GA-APPT-06[date-gt-at]", "GAP-GA-APPT-06[date-lt-at]",
                              "PDSM-GP-ITI67-06[period-start-gt-at]", "PDSM-GP-ITI67-06[period-start-lt-at]",
                              "PDSM-GP-ITI67-06[period-end-lt-at]"],
-    "update-ignored": ["GAP-GA-APPT-07"],
+    "update-ignored": ["GAP-GA-APPT-07", "GAP-GR-RES-07[Patient]", "GAP-GR-RES-07[Device]"],
     "update-id-mismatch-accepted": ["CORE-FS-ERR-04", "GAP-GR-RES-06[Patient]", "GAP-GR-RES-06[Device]"],
     "resource-writes-refused": ["GAP-GR-RES-06[RelatedPerson]", "GAP-GR-RES-06[HealthcareService]",
                                 "GAP-GR-RES-06[Device]"],
@@ -131,7 +131,8 @@ DEFECT_EVIDENCE: dict[str, str] = {
                            r"got \[true\]",
     "string-matches-anywhere": r"expected equals false, got \[true\]",
     "date-bound-inclusive": r"expected equals false, got \[true\]",
-    "update-ignored": r"Appointment\.status = 'booked' and Appointment\.priority = 3",
+    "update-ignored": r"Appointment\.status = 'booked' and Appointment\.priority = 3"
+                      r"|Patient\.telecom\.where\(system = 'phone'\)|Device\.status = 'inactive'",
     "update-id-mismatch-accepted": r"status \(line \d+\): expected 400, got 20[01]",
     "resource-writes-refused": r"status \(line \d+\): expected 201, got 405",
     "list-read-refused": r"status \(line \d+\): expected 200, got 405",
