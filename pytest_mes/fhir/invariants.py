@@ -308,6 +308,24 @@ def _parse_narrative(parser: Any, text: str, state: list[bool], content: bool) -
     return state[0], content or state[1]
 
 
+def narrative_bad_elements(div: str) -> list[str]:
+    """The names of the elements a narrative may not hold (``script``, ``form``…), each once, in document
+    order: the HL7 validator reports each besides txt-1. Empty for a narrative txt-1 accepts."""
+    if _narrative(div)[0]:
+        return []
+    found: dict[str, None] = {}
+
+    def start(name: str, _attrs: dict[str, str]) -> None:
+        local = name.rpartition(" ")[2]
+        if local not in _NARRATIVE_ELEMENTS:
+            found.setdefault(local)
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    _parse_narrative(parser, _ENTITY.sub(_entity, div) if "&" in div else div, [True, False], False)
+    return list(found)
+
+
 def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
     """The namespace-aware check of :func:`_narrative`, through expat's events."""
     state = [True, False]  # txt-1 holds, an image was seen

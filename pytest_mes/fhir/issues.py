@@ -61,6 +61,9 @@ MSG: dict[str, tuple[str, str]] = {
     "VALUE_ABOVE_MAX": ("value", "Valeur {value} supérieure au maximum {bound} (maxValue)."),
     "REF_CONTAINED_NOT_FOUND": ("not-found", "Référence {reference} introuvable : aucune ressource contenue n'a cet "
                                 "id."),
+    "XHTML_ELEMENT": ("value", "Élément XHTML « {name} » interdit dans un narratif (seule la mise en forme HTML de "
+                      "base est permise : pas de script, formulaire, cadre ni objet)."),
+    "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",
@@ -99,6 +102,7 @@ MSG: dict[str, tuple[str, str]] = {
         "Tranche de « {name} » non déterminée : le discriminant dépend d'un jeu de valeurs non disponible "
         "hors ligne.",
     ),
+    "TYPE_PROFILE_NO_MATCH": ("structure", "Valeur conforme à aucun des profils permis pour son type : {profiles}."),
     "TYPE_PROFILE_NOT_FOUND": (
         "informational",
         "Profil de type {url} introuvable dans les paquets chargés : ses contraintes ne sont pas vérifiées.",
@@ -283,7 +287,7 @@ def location_key(expression: str) -> tuple:
 
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     """Stable, documented order: by location (document order of indexes), then severity, then message."""
-    unique = list({(i.severity, i.code, i.expression, i.message): i for i in reversed(list(issues))}.values())
+    unique = list({(i.severity, i.code, i.expression, i.message, i.source): i for i in reversed(list(issues))}.values())
     return sorted(unique, key=lambda i: (location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
 
 

@@ -30,6 +30,9 @@ MSG_EN: dict[str, str] = {
     "VALUE_BELOW_MIN": "Value {value} is below the minimum {bound} (minValue).",
     "VALUE_ABOVE_MAX": "Value {value} is above the maximum {bound} (maxValue).",
     "REF_CONTAINED_NOT_FOUND": "Reference {reference} not found: no contained resource has this id.",
+    "XHTML_ELEMENT": "XHTML element '{name}' is not allowed in a narrative (only basic HTML formatting: no script, "
+                     "form, frame nor object).",
+    "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",
@@ -40,6 +43,7 @@ MSG_EN: dict[str, str] = {
     "SLICE_OPEN_AT_END": "Element outside any slice before the end of '{name}' although the slicing is 'openAtEnd'.",
     "SLICE_NOT_CHECKED": "Slice of '{name}' not determined: the discriminator depends on a value set not available "
                          "offline.",
+    "TYPE_PROFILE_NO_MATCH": "The value conforms to none of the profiles allowed for its type: {profiles}.",
     "TYPE_PROFILE_NOT_FOUND": "Type profile {url} not found in the loaded packages: its constraints are not checked.",
     "SLICE_UNDETERMINABLE": "Slice '{slice}' of '{name}' not determined: its discriminator '{path}' has no fixed "
                             "value, no pattern and no required binding; membership of this slice is not checked.",

@@ -26,6 +26,7 @@ name and adds the differential's new elements after their parent's. What is not 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 from pytest_mes.errors import ProfileError
@@ -64,8 +65,12 @@ def generate_snapshot(sd: dict, resolve: Resolver) -> dict:
     elements = _rooted(base["snapshot"]["element"], str(sd.get("type") or ""), keep_base=True) \
         if specialization else copy.deepcopy(base["snapshot"]["element"])
     merger = _Merger(url, elements, resolve, specialization)
+    applied = []
     for diff in _with_ids((sd.get("differential") or {}).get("element") or []):
-        merger.apply(diff)
+        if diff["path"] not in (_path_of(diff["id"]), _path_of(_TYPE_SLICE.sub(r"\2", diff["id"]))):
+            raise ProfileError(f"{url}: differential element {diff['id']!r} has the path {diff['path']!r}")
+        applied.append(merger.apply(diff))
+    merger.check_order(applied)
     out = dict(sd)
     out["snapshot"] = {"element": merger.elements}
     return out
@@ -285,10 +290,24 @@ class _Merger:
         self.elements[at:at] = [{"id": element_id, "path": _path_of(element_id)}]
         return at
 
+    def check_order(self, ids: list[str]) -> None:
+        """The differential lists its elements in the snapshot's order (the HL7 tools walk both together
+        and find nothing for an element out of order)."""
+        position = {str(e.get("id")): i for i, e in enumerate(self.elements)}
+        last = ("", -1)
+        for element_id in ids:
+            at = position.get(element_id, -1)
+            if at < last[1]:
+                raise ProfileError(f"{self.url}: differential element {element_id!r} comes after {last[0]!r}, "
+                                   "against the order of the base's elements")
+            last = (element_id, at)
+
     # ---- merging ----------------------------------------------------------------------------------
-    def apply(self, diff: dict) -> None:
+    def apply(self, diff: dict) -> str:
+        """Merge one differential element; the id of the snapshot element it changed."""
         target = self.elements[self.locate(diff["id"])]
         merge_element(target, diff, self.url)
+        return str(target["id"])
 
 
 def _sliced_id(element_id: str) -> str | None:
@@ -299,6 +318,9 @@ def _sliced_id(element_id: str) -> str | None:
         return None
     parent = f"{head}.{name}" if head else name
     return f"{parent}:{slice_name.rpartition('/')[0]}" if "/" in slice_name else parent
+
+
+_TYPE_SLICE = re.compile(r"([^.:]+)\[x\]:(\1[A-Z][^.:]*)")  # value[x]:valueQuantity, as a path says valueQuantity
 
 
 def _path_of(element_id: str) -> str:

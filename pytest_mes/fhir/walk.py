@@ -16,14 +16,16 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
-from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
+from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant, narrative_bad_elements
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
+from pytest_mes.fhir.snapshot import generate_snapshot
 
 if TYPE_CHECKING:
     from pytest_mes.fhir.validator import Validator
@@ -112,6 +114,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                 schemas.append(schema)
         meta = res.get("meta")
         meta_profiles = meta.get("profile") if isinstance(meta, dict) and declared else None
+        if len(slice_profiles) > 1:
+            slice_profiles = self.one_of(res, slice_profiles, loc, context)
         wanted: list[tuple[str, bool]] = [(p, False) for p in slice_profiles]
         if isinstance(meta_profiles, list):
             wanted.extend((p, True) for p in meta_profiles if isinstance(p, str))
@@ -151,6 +155,8 @@ class Walk(SlicingChecks, ReferenceChecks):
             if (id(res), "") not in self.done:
                 self.done.add((id(res), ""))
                 self.issues.extend(bundle_issues(res, loc, v.resource_types))
+        elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
+            self.check_differential(res, loc, context)
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -171,6 +177,25 @@ class Walk(SlicingChecks, ReferenceChecks):
             if pushed:
                 self.bundles.pop()
             self.resource, self.resource_loc, self.root, self.pkg = saved
+
+    def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
+        """A StructureDefinition without a snapshot must give one: its differential is generated against
+        its base, as the HL7 validator does when it validates a profile."""
+        try:
+            generate_snapshot(sd, lambda url: self.v.definition(url, context))
+        except ProfileError as exc:
+            self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a malformed differential
+            self.add("error", "SNAPSHOT_ERROR", loc, why=f"{type(exc).__name__}: {exc}")
+
+    def one_of(self, res: dict, profiles: Sequence[str], loc: str, context: str | None) -> Sequence[str]:
+        """Of the profiles an element's type allows, the first the resource conforms to (a type's profiles
+        are alternatives); all of them, and TYPE_PROFILE_NO_MATCH, when it conforms to none."""
+        for url in profiles:
+            if self.conforms(res, url, context):
+                return [url]
+        self.add("error", "TYPE_PROFILE_NO_MATCH", loc, profiles=", ".join(profiles))
+        return profiles
 
     # ---- complex elements -----------------------------------------------------------------------
     def holder_for(self, elem: ElementDef, type_code: str) -> ElementDef | None:
@@ -398,13 +423,16 @@ class Walk(SlicingChecks, ReferenceChecks):
             tref = elem.type_ref(tcode)
             checked = False
             if tref is not None and tref.profiles:
+                schemas = []
                 for profile in tref.profiles:
                     ps = self.v.schema(profile, elem.schema.package)
                     if ps is None:
                         self.add("information", "TYPE_PROFILE_NOT_FOUND", loc, elem.schema.source(elem), url=profile)
                     elif ps.derivation == "constraint":
-                        self.check_object(ps.root, value, loc, tcode, ps.root)
-                        checked = checked or not elem.children
+                        schemas.append(ps)
+                if schemas:
+                    self.check_type_profiles(elem, schemas, value, loc, tcode)
+                    checked = not elem.children
             if not checked:
                 holder = elem if elem.children else self.holder_for(elem, tcode)
                 if holder is not None:
@@ -414,6 +442,31 @@ class Walk(SlicingChecks, ReferenceChecks):
         if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
                     elem.base_binding is not None or elem.bounds is not None:
             self.check_value_rules(elem, value, tcode, loc)
+
+    def check_type_profiles(self, elem: ElementDef, schemas: list[Schema], value: Any, loc: str, tcode: str) -> None:
+        """A value whose type names profiles must conform to one of them (as the HL7 validator reads
+        several type profiles): the issues of the first it conforms to; when none, TYPE_PROFILE_NO_MATCH
+        and the issues of each."""
+        if len(schemas) == 1:
+            self.check_object(schemas[0].root, value, loc, tcode, schemas[0].root)
+            return
+        found: list[list[Issue]] = []
+        saved = self.issues
+        try:
+            for ps in schemas:
+                self.issues = []
+                self.check_object(ps.root, value, loc, tcode, ps.root)
+                found.append(self.issues)
+        finally:
+            self.issues = saved
+        fitting = [issues for issues in found if not any(i.severity in ("error", "fatal") for i in issues)]
+        if fitting:
+            self.issues.extend(fitting[0])
+            return
+        self.add("error", "TYPE_PROFILE_NO_MATCH", loc, elem.schema.source(elem),
+                 profiles=", ".join(ps.canonical for ps in schemas))
+        for issues in found:
+            self.issues.extend(issues)
 
     def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
         if elem.fixed is not None and not assertions.fixed_matches(elem.fixed, value):
@@ -475,7 +528,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                     elif not _format_ok(rule, value, tcode):
                         self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
                                  type=tcode)
-                    elif tcode != "xhtml" and value.isspace():
+                    elif tcode == "xhtml":
+                        for name in narrative_bad_elements(value):
+                            self.add("error", "XHTML_ELEMENT", loc, elem.schema.source(elem), name=name)
+                    elif value.isspace():
                         # A whitespace-only string the format accepts (string, markdown): suspicious, a
                         # warning as in the HL7 validator, not the empty-string error.
                         self.add("warning", "BLANK_STRING", loc, elem.schema.source(elem))

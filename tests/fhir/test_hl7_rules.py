@@ -10,6 +10,7 @@ from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, local_validator
 
 FHIR = "http://hl7.org/fhir/StructureDefinition/"
+_DATATYPES = frozenset({"HumanName", "Address", "Identifier", "CodeableConcept", "Quantity"})
 LOCAL = "http://example.org/StructureDefinition/"
 
 
@@ -100,8 +101,9 @@ def local(fhir_packages_dir, tmp_path_factory) -> Validator:
 
 
 def _profile_of(type_: str, name: str, elements: list[dict]) -> dict:
+    kind = "resource" if type_[0].isupper() and type_ not in _DATATYPES else "complex-type"
     return {"resourceType": "StructureDefinition", "id": name, "url": LOCAL + name, "name": name.title(),
-            "status": "draft", "kind": "resource", "abstract": False, "type": type_,
+            "status": "draft", "kind": kind, "abstract": False, "type": type_,
             "baseDefinition": FHIR + type_, "derivation": "constraint", "differential": {"element": elements}}
 
 
@@ -202,3 +204,67 @@ def test_a_resource_element_of_several_types_takes_the_profile_of_the_type_prese
     assert not errors(local.validate(bundle))
     del role["active"]  # the PractitionerRole profile wants it
     assert ("CARD_MIN", "Bundle.entry[0].resource") in errors(local.validate(bundle))
+
+
+# ---- alternatives, narratives, differentials ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def alternatives(fhir_packages_dir, tmp_path_factory) -> Validator:
+    profiles = [
+        _profile_of("HumanName", "one-given", [{"id": "HumanName.given", "path": "HumanName.given", "max": "1"}]),
+        _profile_of("HumanName", "no-given", [{"id": "HumanName.given", "path": "HumanName.given", "max": "0"}]),
+        _profile_of("Patient", "named", [{"id": "Patient.name", "path": "Patient.name", "type": [
+            {"code": "HumanName", "profile": [LOCAL + "one-given", LOCAL + "no-given"]}]}]),
+        _profile_of("Patient", "female", [{"id": "Patient.gender", "path": "Patient.gender", "fixedCode": "female"}]),
+        _profile_of("Patient", "male", [{"id": "Patient.gender", "path": "Patient.gender", "fixedCode": "male"}]),
+        _profile_of("Bundle", "female-or-male", [{"id": "Bundle.entry.resource", "path": "Bundle.entry.resource",
+                                                   "type": [{"code": "Patient", "profile": [LOCAL + "female",
+                                                                                             LOCAL + "male"]}]}]),
+    ]
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("alt"), "example.alt", profiles)
+
+
+def test_the_profiles_of_a_type_are_alternatives(alternatives):
+    patient = _patient(meta={"profile": [LOCAL + "named"]}, name=[{"family": "Martin", "given": ["Jeanne"]}])
+    assert not errors(alternatives.validate(patient))  # one-given fits, no-given does not: enough
+    patient["name"][0]["given"].append("Marie")
+    assert errors(alternatives.validate(patient)) == {("TYPE_PROFILE_NO_MATCH", "Patient.name[0]"),
+                                                      ("CARD_MAX", "Patient.name[0]")}
+    # each profile's own finding is said, even when the two read alike
+    assert len([i for i in alternatives.validate(patient).issues if i.message_id == "CARD_MAX"]) == 2
+
+
+def test_the_resource_profiles_of_a_type_are_alternatives(alternatives):
+    bundle = {"resourceType": "Bundle", "type": "collection", "meta": {"profile": [LOCAL + "female-or-male"]},
+              "entry": [{"fullUrl": "urn:uuid:0c1b7a6e-5a4f-4b3e-8d2c-1f0e9d8c7b6a",
+                         "resource": _patient(gender="male")}]}
+    assert not errors(alternatives.validate(bundle))
+    bundle["entry"][0]["resource"]["gender"] = "other"
+    assert ("TYPE_PROFILE_NO_MATCH", "Bundle.entry[0].resource") in errors(alternatives.validate(bundle))
+
+
+def test_each_element_a_narrative_may_not_hold_is_said(core):
+    div = '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p><script>alert(1)</script><form/></div>'
+    patient = _patient(text={"status": "generated", "div": div})
+    result = errors(core.validate(patient))
+    assert {("XHTML_ELEMENT", "Patient.text.div"), ("INVARIANT", "Patient.text.div")} <= result
+    messages = [i.message for i in core.validate(patient).issues if i.message_id == "XHTML_ELEMENT"]
+    assert len(messages) == 2 and "script" in messages[0] and "form" in messages[1]
+    patient["text"]["div"] = '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div>'
+    assert not errors(core.validate(patient))
+
+
+def _differential(*elements: dict) -> dict:
+    return {"resourceType": "StructureDefinition", "url": LOCAL + "d", "name": "D", "status": "draft",
+            "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+            "baseDefinition": FHIR + "Patient", "differential": {"element": list(elements)}}
+
+
+def test_a_structure_definition_without_snapshot_must_give_one(core):
+    good = _differential({"id": "Patient.identifier", "path": "Patient.identifier", "min": 1},
+                         {"id": "Patient.birthDate", "path": "Patient.birthDate", "min": 1})
+    assert not errors(core.validate(good))
+    out_of_order = _differential(*reversed(good["differential"]["element"]))
+    assert errors(core.validate(out_of_order)) == {("SNAPSHOT_ERROR", "StructureDefinition")}
+    wrong_path = _differential({"id": "Patient.birthDate", "path": "Patient.deathDate"})
+    assert errors(core.validate(wrong_path)) == {("SNAPSHOT_ERROR", "StructureDefinition")}

@@ -213,6 +213,10 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
             {"id": "Observation.valueInteger", "path": "Observation.valueInteger", "minValueInteger": 0}]),
         _profile_of("Patient", "recent", [{"id": "Patient.birthDate", "path": "Patient.birthDate",
                                            "maxValueDate": "2030-01-01"}]),
+        _profile_of("HumanName", "one-given", [{"id": "HumanName.given", "path": "HumanName.given", "max": "1"}]),
+        _profile_of("HumanName", "no-given", [{"id": "HumanName.given", "path": "HumanName.given", "max": "0"}]),
+        _profile_of("Patient", "named", [{"id": "Patient.name", "path": "Patient.name", "type": [
+            {"code": "HumanName", "profile": [LOCAL + "one-given", LOCAL + "no-given"]}]}]),
         _profile_of("Organization", "bundled-endpoint", [
             {"id": "Organization.endpoint", "path": "Organization.endpoint",
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
@@ -275,6 +279,13 @@ def validator_issues(validator, local, examples) -> list[Issue]:
          [LOCAL + "recent"], None),
         (local, {"resourceType": "Organization", "endpoint": [{"reference": "Endpoint/e"}]},
          [LOCAL + "bundled-endpoint"], None),
+        (local, _patient(text={"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                                                           '<script>alert(1)</script></div>'},
+                         name=[{"family": "Martin", "given": ["A", "B"]}]), [LOCAL + "named"], None),
+        (local, {"resourceType": "StructureDefinition", "url": LOCAL + "broken", "name": "Broken", "status": "draft",
+                 "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+                 "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+                 "differential": {"element": [{"id": "Patient.nickname", "path": "Patient.nickname"}]}}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
