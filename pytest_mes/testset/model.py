@@ -221,7 +221,7 @@ def load_testset(path: Path, label: str | None = None, catalogue: CapabilityCata
         raise TestSetError("a test set is a mapping with id, title, component and tests",
                            path=document.source.path, line=1)
     check_schema(document)
-    check_placeholders(document)
+    check_placeholders(document, path.parent)
     return _Builder(document, path, catalogue).build()
 
 

@@ -47,20 +47,35 @@ def _testset_files(roots: Sequence[Path]) -> Iterator[Path]:
         yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
 
 
-def check_placeholders(document: LoadedDocument) -> None:
+def check_placeholders(document: LoadedDocument, folder: Path) -> None:
     """Raise TestSetError (file:line, did you mean) for the first `{{name}}` that is no variable of the set, no
-    parametrize value, no value saved by a step of the set, and no built-in. Which test sees which name is
-    left to run time: this catches the names nothing in the set could ever give (typing mistakes)."""
+    parametrize value, no value saved by a step of the set, and no built-in; in the set and in its `.json`
+    body files (in `folder`). Which test sees which name is left to run time: this catches the names
+    nothing in the set could ever give (typing mistakes)."""
     data = document.data
     known = _known_names(data)
     for json_path, name in _placeholders(data, ()):
-        if name in known or is_builtin(name):
-            continue
-        line, column = document.source.position(json_path) or (None, None)
-        raise TestSetError(
-            f"unknown variable {{{{{name}}}}}: no variable, parametrize value or saved value of this set has this "
-            f"name{suggest(name, sorted(known))}. Known: {', '.join(sorted(known))}; built-ins: "
-            f"{', '.join(BUILTINS)}", path=document.source.path, line=line, column=column)
+        if name not in known and not is_builtin(name):
+            line, column = document.source.position(json_path) or (None, None)
+            raise _unknown(name, known, document.source.path, line, column)
+    label_folder = Path(document.source.path).parent
+    for json_path, value in _walk(data, ()):
+        if json_path and json_path[-1] == "body_file" and isinstance(value, str) and value.endswith(".json"):
+            try:
+                text = (folder / value).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # the model says the file is missing, with the set's line
+            for match in PLACEHOLDER.finditer(text):
+                if match.group(1) not in known and not is_builtin(match.group(1)):
+                    line = text.count("\n", 0, match.start()) + 1
+                    raise _unknown(match.group(1), known, str(label_folder / value), line, None)
+
+
+def _unknown(name: str, known: set[str], path: str, line: int | None, column: int | None) -> TestSetError:
+    return TestSetError(
+        f"unknown variable {{{{{name}}}}}: no variable, parametrize value or saved value of this set has this "
+        f"name{suggest(name, sorted(known))}. Known: {', '.join(sorted(known))}; built-ins: "
+        f"{', '.join(BUILTINS)}", path=path, line=line, column=column)
 
 
 def _known_names(data: Any) -> set[str]:

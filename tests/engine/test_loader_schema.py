@@ -198,3 +198,30 @@ def test_steps_know_the_ig_of_their_set(write_set):
     testset = load_testset(write_set(MINIMAL.replace("tests:", specs + "tests:")))
     assert testset.tests[0].steps[0].package == "ans.fhir.fr.gap#3.0.0"
     assert load_testset(write_set(MINIMAL, "plain.yaml")).tests[0].steps[0].package is None
+
+
+def test_an_unknown_variable_is_found_at_load_with_its_line_and_did_you_mean(write_set):
+    text = MINIMAL.replace("tests:", "variables: {patient_id: '1'}\ntests:").replace(
+        "request: {path: metadata}", 'request: {path: "Patient/{{patient_idd}}"}')
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert info.value.line == 10
+    assert "unknown variable {{patient_idd}}" in info.value.detail and "did you mean 'patient_id'?" in info.value.detail
+
+
+def test_variables_saved_declared_parametrized_or_built_in_are_known(write_set):
+    text = MINIMAL.replace("tests:", "variables: {window: '{{today+7d}}'}\ntests:").replace(
+        "    steps:\n", "    parametrize: [{kind: a}]\n    steps:\n").replace(
+        "          - status: 200\n",
+        "          - status: 200\n        save: {found: {status: true}}\n"
+        '      - request: {path: "{{kind}}/{{found}}/{{window}}/{{uuid}}/{{env.HOME}}/{{now-2h}}/{{base_url}}"}\n')
+    assert load_testset(write_set(text)).tests[0].id == "CORE-X-01[a]"
+
+
+def test_an_unknown_variable_in_a_json_body_file_is_found_at_load(write_set):
+    path = write_set(MINIMAL.replace("request: {path: metadata}",
+                                     "request: {method: POST, path: Patient, body_file: patient.json}"))
+    (path.parent / "patient.json").write_text('{\n  "resourceType": "Patient",\n  "id": "{{patient_idd}}"\n}\n')
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert info.value.path.endswith("patient.json") and info.value.line == 3
