@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -64,6 +66,18 @@ def _shifted_today(duration: dict, sign: int) -> str | None:
     try:
         return (date.today() + timedelta(days=sign * float(amount) * days)).isoformat()
     except OverflowError:
+        return None
+
+
+def attachment_size(attachment: dict) -> int | None:
+    """The size in bytes of an Attachment's ``data``, when it states a ``size`` to compare with and its
+    data is base64 (a malformed one is reported by its format check)."""
+    data, size = attachment.get("data"), attachment.get("size")
+    if not isinstance(data, str) or isinstance(size, bool) or not isinstance(size, int):
+        return None
+    try:
+        return len(base64.b64decode(data, validate=False))
+    except (ValueError, binascii.Error):
         return None
 
 

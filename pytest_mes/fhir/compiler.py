@@ -156,6 +156,14 @@ def _value_of(element: dict, prefix: str) -> Any:
     return None
 
 
+# Invariants of R4 4.0.1 whose expression is known to be wrong (fixed in R4B and R5), read as corrected, as the
+# HL7 validator does: que-12 wants enableBehavior from the second enableWhen on, not the third.
+_CORRECTED = {
+    ("que-12", "enableWhen.count() > 2 implies enableBehavior.exists()"):
+        "enableWhen.count() > 1 implies enableBehavior.exists()",
+}
+
+
 def _typed_value(element: dict, prefix: str) -> tuple[str, Any] | None:
     """(type suffix, value) of a typed property such as ``minValueQuantity``, or None."""
     for key, value in element.items():
@@ -252,7 +260,7 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
             key=c.get("key", "?"),
             severity=c.get("severity", "error"),
             human=c.get("human", ""),
-            expression=c.get("expression"),
+            expression=_CORRECTED.get((c.get("key"), c.get("expression")), c.get("expression")),
             source=c.get("source") or schema.url,
         )
         for c in raw.get("constraint") or ()

@@ -64,6 +64,8 @@ MSG: dict[str, tuple[str, str]] = {
     "XHTML_ELEMENT": ("value", "Élément XHTML « {name} » interdit dans un narratif (seule la mise en forme HTML de "
                       "base est permise : pas de script, formulaire, cadre ni objet)."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
+    "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
+                        "octets)."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",

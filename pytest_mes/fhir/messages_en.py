@@ -33,6 +33,7 @@ MSG_EN: dict[str, str] = {
     "XHTML_ELEMENT": "XHTML element '{name}' is not allowed in a narrative (only basic HTML formatting: no script, "
                      "form, frame nor object).",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
+    "ATTACHMENT_SIZE": "Stated size {size} differs from the actual size of the data ({actual} bytes).",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",

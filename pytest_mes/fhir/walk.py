@@ -439,6 +439,11 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.check_object(holder, value, loc, tcode, elem)
             if tcode == "Reference":
                 self.check_reference(elem, tref, value, loc)
+            elif tcode == "Attachment":
+                actual = assertions.attachment_size(value)
+                if actual is not None and actual != value.get("size"):
+                    self.add("error", "ATTACHMENT_SIZE", loc, elem.schema.source(elem), size=value["size"],
+                             actual=actual)
         if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
                     elem.base_binding is not None or elem.bounds is not None:
             self.check_value_rules(elem, value, tcode, loc)

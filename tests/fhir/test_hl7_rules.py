@@ -268,3 +268,24 @@ def test_a_structure_definition_without_snapshot_must_give_one(core):
     assert errors(core.validate(out_of_order)) == {("SNAPSHOT_ERROR", "StructureDefinition")}
     wrong_path = _differential({"id": "Patient.birthDate", "path": "Patient.deathDate"})
     assert errors(core.validate(wrong_path)) == {("SNAPSHOT_ERROR", "StructureDefinition")}
+
+
+def test_an_attachment_states_the_size_of_its_data(core):
+    media = {"resourceType": "Media", "status": "completed",
+             "content": {"contentType": "text/plain", "data": "aGVsbG8=", "size": 100}}  # "hello": 5 bytes
+    assert errors(core.validate(media)) == {("ATTACHMENT_SIZE", "Media.content")}
+    media["content"]["size"] = 5
+    assert not errors(core.validate(media))
+
+
+def test_que_12_is_read_as_corrected(core):
+    """R4's que-12 says count() > 2; R4B and R5 (and the HL7 validator) say > 1: two enableWhen need an
+    enableBehavior."""
+    when = [{"question": "a", "operator": "=", "answerInteger": 1},
+            {"question": "b", "operator": "=", "answerInteger": 1}]
+    questionnaire = {"resourceType": "Questionnaire", "status": "draft", "item": [
+        {"linkId": "a", "type": "integer"}, {"linkId": "b", "type": "integer"},
+        {"linkId": "c", "type": "string", "enableWhen": when}]}
+    assert ("INVARIANT", "Questionnaire.item[2]") in errors(core.validate(questionnaire))
+    questionnaire["item"][2]["enableBehavior"] = "all"
+    assert not errors(core.validate(questionnaire))

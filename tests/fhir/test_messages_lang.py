@@ -286,6 +286,8 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                  "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
                  "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
                  "differential": {"element": [{"id": "Patient.nickname", "path": "Patient.nickname"}]}}, [], None),
+        (validator, {"resourceType": "Media", "status": "completed",
+                     "content": {"contentType": "text/plain", "data": "aGVsbG8=", "size": 100}}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
