@@ -18,6 +18,9 @@ from pytest_mes.resources import bundled_dir
 
 COMPONENTS = ("gap", "pdsm", "core")
 BUNDLED = "bundled"
+FAIL_ON = ("shall", "should")
+LANGS = ("fr", "en")
+DEFAULT_REPORT = "mes-report.html"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,28 @@ OPTIONS = (
     Option("offline", "never download FHIR packages", kind="bool", env="MES_OFFLINE"),
     Option("strict", "fail a test when one of its checks could not be made (e.g. no validator)", kind="bool",
            env="MES_STRICT"),
+    Option("fail_on", "which failures make the exit status non-zero: shall (default; SHOULD/MAY failures are "
+           "advisory) or should", env="MES_FAIL_ON", choices=FAIL_ON),
+    Option("ignore_preconditions", "run every test whatever the server's CapabilityStatement declares (stated in "
+           "the report)", kind="bool", env="MES_IGNORE_PRECONDITIONS"),
+    Option("report", f"HTML acceptance file to write (default {DEFAULT_REPORT} when a server is tested; "
+           "--mes-report= for none)", env="MES_REPORT", metavar="PATH"),
+    Option("report_json", "JSON results to write (format pytest-mes-results/1)", env="MES_REPORT_JSON",
+           metavar="PATH"),
+    Option("testreport", "FHIR R4 TestReport of the run to write", env="MES_TESTREPORT", metavar="PATH"),
+    Option("lang", "language of titles, verdicts, summaries, reports and validator messages: fr (default) or en",
+           env="MES_LANG", choices=LANGS),
+    Option("waivers", "YAML file of waivers: justified, dated exceptions to failures", env="MES_WAIVERS",
+           metavar="FILE"),
+    Option("redact_patient", "mask patient identifiers (INS/NIR), names and birth dates in every output",
+           kind="bool", env="MES_REDACT_PATIENT"),
+    Option("publisher", "identification: the publisher (éditeur) of the solution", env="MES_PUBLISHER",
+           metavar="NAME"),
+    Option("solution", "identification: the solution tested", env="MES_SOLUTION", metavar="NAME"),
+    Option("solution_version", "identification: the version of the solution", env="MES_SOLUTION_VERSION",
+           metavar="VERSION"),
+    Option("convergence_id", "identification: the Convergence reference of the listing application",
+           env="MES_CONVERGENCE_ID", metavar="ID"),
 )
 
 
@@ -116,6 +141,15 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
 
 
 @dataclass(frozen=True)
+class Reports:
+    """Where the run's records go; None: not written."""
+
+    html: Path | None = None
+    json: Path | None = None
+    testreport: Path | None = None
+
+
+@dataclass(frozen=True)
 class MesConfig:
     """The resolved, checked pytest-mes settings of a run."""
 
@@ -136,6 +170,13 @@ class MesConfig:
     # Where options that only matter with a target were given (e.g. "--mes-testsets", "MES_TOKEN"): without
     # a target, the run header then says how to set one.
     targetless: tuple[str, ...] = ()
+    fail_on: str = "shall"
+    ignore_preconditions: bool = False
+    lang: str = "fr"
+    reports: Reports = field(default_factory=lambda: Reports())
+    waivers: Path | None = None
+    redact_patient: bool = False
+    identification: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -178,11 +219,38 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         igs=tuple(values["ig"] or ()),
         targetless=() if base_url or sandbox else tuple(
             source for name, (value, source) in resolved.items() if name in _NEED_A_TARGET and value),
+        fail_on=_choice(values["fail_on"], FAIL_ON, "--mes-fail-on"),
+        ignore_preconditions=bool(values["ignore_preconditions"]),
+        lang=_choice(values["lang"], LANGS, "--mes-lang"),
+        reports=_reports(values, active=bool(base_url or sandbox)),
+        waivers=Path(values["waivers"]) if values["waivers"] else None,
+        redact_patient=bool(values["redact_patient"]),
+        identification={name: values[name] or None
+                        for name in ("publisher", "solution", "solution_version", "convergence_id")},
     )
 
 
 _NEED_A_TARGET = frozenset({"testsets", "component", "token", "header", "client_cert", "client_key", "ca_bundle",
                             "timeout", "allow_writes", "var", "strict"})
+
+
+def _choice(value: str | None, choices: tuple[str, ...], flag: str) -> str:
+    if value is None:
+        return choices[0]
+    value = value.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{flag} {value!r}: choose among {', '.join(choices)}")
+    return value
+
+
+def _reports(values: dict[str, Any], *, active: bool) -> Reports:
+    """The report files; the HTML acceptance file is written by default whenever a server is tested."""
+    html = values["report"]
+    if html is None and active:
+        html = DEFAULT_REPORT
+    return Reports(html=Path(html) if html else None,
+                   json=Path(values["report_json"]) if values["report_json"] else None,
+                   testreport=Path(values["testreport"]) if values["testreport"] else None)
 
 
 def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) -> tuple[str | None, bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +11,15 @@ import pytest
 
 from pytest_mes.capabilities import missing
 from pytest_mes.errors import MesError, TestSetError
-from pytest_mes.failure import explain_step
+from pytest_mes.failure import explain_step, explain_test
+from pytest_mes.recording import describe_test, exchange_record, step_record
+from pytest_mes.results import TestRecord
 from pytest_mes.run import MesRun
 from pytest_mes.testset.model import TestCase, TestSet, load_testset
-from pytest_mes.testset.runner import CaseResult
+from pytest_mes.testset.runner import StepResult
 
 WRITES_SKIP = ("writes data on the server (modifie des données sur le serveur): "
                "rerun with --mes-allow-writes on a test server")
-
-
-class MesNotCheckedWarning(UserWarning):
-    """A check of a test could not be made (for example no validator): the test proves less than it says."""
 
 
 class SetSetupFailed(pytest.fail.Exception):
@@ -71,15 +69,26 @@ class TestSetFile(pytest.File):
         for result in self.run.runner.run_steps(testset.setup, self.variables):
             self.variables.update(result.saved)
             if result.failed:
-                raise SetSetupFailed("set setup failed, so its tests cannot run:\n"
-                                     + explain_step(testset, result, variables=self.variables))
+                raise SetSetupFailed("set setup failed, so its tests cannot run:\n" + self._explain([result]))
 
     def _teardown(self) -> None:
         results = self.run.runner.run_steps(self.testset.teardown, self.variables, best_effort=True)
         failed = [r for r in results if r.failed]
         if failed:
-            pytest.fail("set teardown failed (data may be left on the server):\n"
-                        + "\n\n".join(explain_step(self.testset, r) for r in failed), pytrace=False)
+            pytest.fail("set teardown failed (data may be left on the server):\n" + self._explain(failed),
+                        pytrace=False)
+
+    def _explain(self, results: Iterable[StepResult]) -> str:
+        """Set-level steps, told like a test's (redacted records, then text)."""
+        texts = []
+        for n, result in enumerate(results):
+            exchange = None
+            if result.exchange is not None:
+                exchange = exchange_record(result.exchange, f"{self.testset.id}/{result.step.phase}{n}",
+                                           self.run.recorder.mask)
+            step = step_record(result, exchange and exchange.id, self.testset, with_source=True)
+            texts.append("\n".join(explain_step(step, exchange, file=self.testset.label)))
+        return "\n\n".join(texts)
 
 
 class MesItem(pytest.Item):
@@ -88,7 +97,9 @@ class MesItem(pytest.Item):
     def __init__(self, *, test: TestCase, **kwargs: Any):
         super().__init__(**kwargs)
         self.test = test
-        self.result: CaseResult | None = None
+        self.record: TestRecord | None = None  # the result of the test, once it ran
+        self.setup_verdict = "error"  # what a failure of setup() means: 'incomplete' for a precondition
+        self.index = 0  # position in the collected items, for reports in collection order
         testset = self.parent.testset
         self.add_marker(testset.component)
         self.add_marker(test.level.lower())
@@ -110,38 +121,36 @@ class MesItem(pytest.Item):
 
     def setup(self) -> None:
         if self.test.writes and not self.run.config.allow_writes:
-            pytest.skip(WRITES_SKIP)
-        if self.test.preconditions:
+            self._skip(WRITES_SKIP)
+        if self.test.preconditions and not self.run.config.ignore_preconditions:
             self._check_preconditions()
+
+    def _skip(self, reason: str) -> None:
+        # Located at the test in its YAML file, so that skip summaries name tests, not this module.
+        raise pytest.skip.Exception(reason, _use_item_location=True)
 
     def _check_preconditions(self) -> None:
         statement, problem = self.run.capabilities()
         if statement is None:
-            pytest.skip(f"precondition not verifiable (précondition non vérifiable): {problem}")
+            # Not a skip: the server escapes nothing by not describing itself (--mes-ignore-preconditions).
+            self.setup_verdict = "incomplete"
+            pytest.fail(f"precondition not verifiable (précondition non vérifiable): {problem}; "
+                        "run with --mes-ignore-preconditions to run every test anyway", pytrace=False)
         for need in self.test.preconditions:
             reason = missing(statement, need)
             if reason:
-                pytest.skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
-                            f"does not declare {need.describe()} — {reason}")
+                self._skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
+                           f"does not declare {need.describe()} — {reason}")
+
+    def describe(self, verdict: str, reason: str = "") -> TestRecord:
+        return describe_test(self.test, self.testset, index=self.index, nodeid=self.nodeid, verdict=verdict,
+                             reason=reason)
 
     def runtest(self) -> None:
-        self.result = result = self.run.runner.run_case(self.test, self.parent.variables)
-        failed = result.failed_step
-        problems = []
-        if failed is not None:
-            problems.append(explain_step(self.testset, failed, test=self.test, total=len(self.test.steps),
-                                         variables=result.variables))
-        if result.failed_cleanup is not None:
-            problems.append("cleanup failed (data may be left on the server):\n"
-                            + explain_step(self.testset, result.failed_cleanup))
-        not_checked = result.not_checked
-        if not_checked and self.run.config.strict:
-            problems.append("checks not made, and --mes-strict is on:\n"
-                            + "\n".join(f"  ? {c.label}: {c.actual}" for c in not_checked))
-        if problems:
-            pytest.fail("\n\n".join(problems), pytrace=False)
-        for check in not_checked:
-            warnings.warn(MesNotCheckedWarning(f"{self.test.id}: {check.label}: {check.actual}"), stacklevel=1)
+        result = self.run.runner.run_case(self.test, self.parent.variables)
+        self.record = record = self.run.recorder.case(result, self.testset, self.describe("passed"))
+        if record.verdict != "passed":
+            pytest.fail(explain_test(record, total=len(self.test.steps), lang=self.run.config.lang), pytrace=False)
 
     def reportinfo(self):
         return self.path, (self.test.line or 1) - 1, f"{self.test.id}: {self.test.title.get()}"

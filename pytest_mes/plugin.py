@@ -35,14 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
         settings = from_pytest(config)
+        run = config.stash[RUN_KEY] = MesRun(settings)
     except MesError as exc:
         raise pytest.UsageError(f"pytest-mes: {exc}") from None
-    run = config.stash[RUN_KEY] = MesRun(settings)
+    run.invocation_dir = config.invocation_params.dir
     if settings.active:
         run.roots = _point_collection_at_testsets(config, settings)
         if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
             _check_overrides(run)
             _require_validator(run)
+        from pytest_mes.reporting import ResultsPlugin
+
+        config.pluginmanager.register(ResultsPlugin(config, run), "mes-results")
 
 
 def _check_overrides(run: MesRun) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 # Names whose values are credentials wherever they appear: headers, and variables shown in failures.
@@ -40,4 +43,63 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        return text
+
+
+# The OIDs of French patient identifiers: INS-NIR (8), its test range (10), INS-NIA (9), NIR test (11).
+_INS_SYSTEM = re.compile(r"1\.2\.250\.1\.213\.1\.4\.(?:8|9|10|11)\b")
+_INS_IN_TEXT = re.compile(r"1\.2\.250\.1\.213\.1\.4\.(?:8|9|10|11)(?:%7C|\|)([0-9A-Za-z]{6,})")
+_PATIENT_TYPES = frozenset({"Patient", "RelatedPerson"})
+
+
+class PatientMask:
+    """--mes-redact-patient: learns patient identifiers, names and birth dates from the bodies exchanged, then
+    masks those values wherever they appear (bodies, URLs, headers, messages)."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._ordered: list[str] = []
+
+    def learn_text(self, text: str | None) -> None:
+        """Learn from a body as text (JSON is walked; INS/NIR identifiers are found in any text)."""
+        if not text:
+            return
+        for match in _INS_IN_TEXT.finditer(text):
+            self._add(match[1])
+        if text.lstrip()[:1] in ("{", "["):
+            with contextlib.suppress(ValueError, RecursionError):
+                self.learn(json.loads(text))
+
+    def learn(self, value: Any) -> None:
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                if item.get("resourceType") in _PATIENT_TYPES:
+                    self._learn_person(item)
+                if isinstance(item.get("system"), str) and _INS_SYSTEM.search(item["system"]):
+                    self._add(item.get("value"))
+                stack.extend(v for v in item.values() if isinstance(v, dict | list))
+
+    def _learn_person(self, person: dict) -> None:
+        for identifier in person.get("identifier") or []:
+            if isinstance(identifier, dict):
+                self._add(identifier.get("value"))
+        for name in person.get("name") or []:
+            if isinstance(name, dict):
+                for part in [name.get("family"), name.get("text"), *(name.get("given") or [])]:
+                    self._add(part)
+        self._add(person.get("birthDate"))
+
+    def _add(self, value: Any) -> None:
+        if isinstance(value, str) and len(value.strip()) >= 3 and value not in self._values:
+            self._values.add(value)
+            self._ordered = sorted(self._values, key=len, reverse=True)
+
+    def text(self, text: str) -> str:
+        for value in self._ordered:
+            if value in text:
+                text = text.replace(value, MASK)
         return text

@@ -12,8 +12,10 @@ from pytest_mes.errors import PackageError
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
     from pytest_mes.coverage import LazyCatalogue
+    from pytest_mes.recording import Recorder
     from pytest_mes.testset.checks import ProfileValidator
     from pytest_mes.testset.runner import Runner
+    from pytest_mes.waivers import Waiver
 
 
 class MesRun:
@@ -22,9 +24,15 @@ class MesRun:
     def __init__(self, config: MesConfig):
         self.config = config
         self.roots: tuple[Path, ...] = config.testsets  # where YAML files are test sets
+        self.invocation_dir = Path.cwd()  # where relative paths shown to the user start (pytest's invocation dir)
         self._sandbox: Any = None
         self._capabilities: tuple[dict | None, str] | None = None
         self._validator: tuple[ProfileValidator | None, str] | None = None
+        self.waivers: list[Waiver] = []
+        if config.waivers is not None:  # read now: a malformed file stops the run before any test
+            from pytest_mes.waivers import load_waivers
+
+            self.waivers = load_waivers(config.waivers)
 
     @cached_property
     def base_url(self) -> str:
@@ -44,6 +52,18 @@ class MesRun:
         from pytest_mes.testset.runner import Runner
 
         return Runner(self.client, validator=self.validator, overrides=self.config.variables)
+
+    @cached_property
+    def recorder(self) -> Recorder:
+        from pytest_mes.recording import Policy, Recorder
+
+        policy = Policy(fail_on=self.config.fail_on, strict=self.config.strict)
+        return Recorder(policy, self.waivers, self.config.redact_patient, self.client.redactor.text, self.config.lang)
+
+    @property
+    def sandbox_url(self) -> str | None:
+        """The sandbox's base URL when this process started one."""
+        return self.__dict__.get("base_url") if self._sandbox is not None else None
 
     def capabilities(self) -> tuple[dict | None, str]:
         """(CapabilityStatement, "") or (None, why it could not be read). Read once."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -16,6 +16,10 @@ from pytest_mes.testset.templating import TemplateError, render
 
 Outcome = Literal["passed", "failed", "not_checked"]
 _SEVERITY_RANK = {"fatal": 0, "error": 1, "warning": 2, "information": 3}
+# Validator findings that say a part of the check could not be made (a definition or package is missing).
+# TOO_DEEP: nesting beyond what can be walked, so the resource was not validated at all.
+UNMADE_CHECKS = frozenset({"PROFILE_NOT_FOUND", "CONTEXT_UNKNOWN", "TYPE_PROFILE_NOT_FOUND", "REF_NOT_CHECKED",
+                           "INTERNAL_ERROR", "TOO_DEEP"})
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
@@ -34,6 +38,9 @@ class CheckResult:
     detail: str = ""
     because: str | None = None
     line: int | None = None
+    kind: str = ""
+    items: tuple[tuple[int, str | None], ...] = ()  # (index, id) of the first items a `.all(…)` rejected
+    issues: tuple[Any, ...] = ()  # the validator's Issues of a conforms_to check, errors first
 
     @property
     def failed(self) -> bool:
@@ -58,18 +65,17 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
         result = _EVALUATORS[check.kind](spec, context)
     except (re.error, TypeError, ValueError) as exc:  # a bad regex or value in the test set, not a server fault
         result = CheckResult(check.kind, "failed", "", f"the check could not be evaluated: {exc}")
-    return CheckResult(result.label, result.outcome, result.expected, result.actual, result.detail,
-                       check.because, check.line)
+    return replace(result, because=check.because, line=check.line, kind=check.kind)
 
 
 def implicit_checks(checks: tuple[Check, ...], context: CheckContext) -> list[CheckResult]:
     """Checks every step gets: the request went through, and no server error unless a status was expected."""
     exchange = context.exchange
     if exchange.error:
-        return [CheckResult("request", "failed", "an HTTP response", exchange.error)]
+        return [CheckResult("request", "failed", "an HTTP response", exchange.error, kind="request")]
     if not any(c.kind == "status" for c in checks) and exchange.status and exchange.status >= 500:
         return [CheckResult("status", "failed", "no server error (status < 500)",
-                            f"{exchange.status} {exchange.reason}".strip())]
+                            f"{exchange.status} {exchange.reason}".strip(), kind="status")]
     return []
 
 
@@ -159,12 +165,56 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     body, problem = context.exchange.parsed
     if problem:
         return CheckResult(label, "failed", _describe_expectation(op, expected_value), problem)
+    variables = fhirpath_variables(context.variables)
     try:
-        result = evaluate(body, expression, fhirpath_variables(context.variables))
+        result = evaluate(body, expression, variables)
     except FhirPathError as exc:
         return CheckResult(label, "failed", _describe_expectation(op, expected_value), str(exc))
-    return _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
-                    _shown(result))
+    verdict = _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
+                       _shown(result))
+    if verdict.failed and op is None and result == [False]:
+        verdict = _name_offenders(verdict, body, expression, variables)
+    return verdict
+
+
+_ALL_CALL = re.compile(r"^(?P<collection>.+)\.all\((?P<criteria>.+)\)$", re.S)
+OFFENDERS_SHOWN = 5
+
+
+def _name_offenders(verdict: CheckResult, body: Any, expression: str, variables: dict[str, Any]) -> CheckResult:
+    """A false `X.all(criteria)`: say which items of X failed the criteria (index and id), not only 'false'."""
+    match = _ALL_CALL.match(expression.strip())
+    if match is None or not _balanced(match["criteria"]):
+        return verdict
+    try:
+        items = evaluate(body, match["collection"], variables)
+        offenders = [(n, _item_id(item)) for n, item in enumerate(items)
+                     if evaluate(item, match["criteria"], variables) != [True]]
+    except FhirPathError:
+        return verdict  # the criteria need the whole resource ($this is not the root): keep the plain verdict
+    if not offenders:
+        return verdict
+    shown = ", ".join(f"[{n}]" + (f" id={item_id}" if item_id else "") for n, item_id in offenders[:OFFENDERS_SHOWN])
+    more = f" and {len(offenders) - OFFENDERS_SHOWN} more" if len(offenders) > OFFENDERS_SHOWN else ""
+    actual = f"false for {len(offenders)} of {len(items)} items of {match['collection']}: {shown}{more}"
+    return replace(verdict, actual=actual, items=tuple(offenders[:OFFENDERS_SHOWN]))
+
+
+def _balanced(text: str) -> bool:
+    """Whether `text` closes every parenthesis it opens (so `.all(` really wraps the whole tail)."""
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _item_id(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    resource = item.get("resource") if isinstance(item.get("resource"), dict) else item
+    return resource.get("id") or item.get("fullUrl")
 
 
 def fhirpath_variables(variables: dict[str, Any]) -> dict[str, Any]:
@@ -262,17 +312,17 @@ def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     if problem:
         return CheckResult(label, "failed", "a FHIR resource", problem)
     result = context.validator.validate(body, profiles, context=context.package)
-    too_deep = next((i for i in result.issues if i.message_id == "TOO_DEEP"), None)
-    if too_deep is not None:  # not validated: a check not made, not a verdict
-        return CheckResult(label, "not_checked", "no error from the validator", f"not checked: {too_deep.message}")
-    errors = [i for i in result.issues if i.severity in {"error", "fatal"}]
     # Errors first: must-support information on every resource would otherwise bury them.
-    ranked = sorted(result.issues, key=lambda i: _SEVERITY_RANK.get(i.severity, 9))
-    detail = "\n".join(f"{i.severity}: {i.expression}: {i.message}" for i in ranked[:50])
-    if len(ranked) > 50:
-        detail += f"\n… and {len(ranked) - 50} more issues"
-    actual = f"{len(errors)} error(s)" if errors else "no error"
-    return CheckResult(label, "failed" if errors else "passed", "no error", actual, detail)
+    ranked = tuple(sorted(result.issues, key=lambda i: _SEVERITY_RANK.get(i.severity, 9)))
+    unmade = [i for i in ranked if i.message_id in UNMADE_CHECKS]
+    # "Profile not found" says what could not be checked, not what the server got wrong.
+    errors = [i for i in ranked if i.severity in {"error", "fatal"} and i.message_id not in UNMADE_CHECKS]
+    if errors:
+        return CheckResult(label, "failed", "no error", f"{len(errors)} error(s)", issues=ranked)
+    if unmade:
+        why = "; ".join(dict.fromkeys(i.message for i in unmade))
+        return CheckResult(label, "not_checked", "no error", f"not checked: {why}", issues=ranked)
+    return CheckResult(label, "passed", "no error", "no error", issues=ranked)
 
 
 def _resource_for_validation(context: CheckContext) -> tuple[Any, str | None]:

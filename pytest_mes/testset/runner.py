@@ -38,6 +38,7 @@ class StepResult:
     saved: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # a cleanup step with nothing to clean
+    harness_error: bool = False  # the step could not run as written (the test set's fault, not the server's)
 
     @property
     def failed(self) -> bool:
@@ -104,7 +105,7 @@ class Runner:
         try:
             variables = self._layer(dict(set_variables), test.variables, defer=True)
         except MesError as exc:
-            result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}"))
+            result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}", harness_error=True))
             return result
         result.variables = variables
         result.steps = self.run_steps(test.steps, variables)
@@ -135,10 +136,10 @@ class Runner:
             if best_effort:
                 result.skipped = f"not run, nothing to clean: {exc}"
             else:
-                result.error = f"the request could not be built: {exc}"
+                result.error, result.harness_error = f"the request could not be built: {exc}", True
             return result
         except (MesError, OSError, ValueError, TypeError) as exc:
-            result.error = f"the request could not be built: {exc}"
+            result.error, result.harness_error = f"the request could not be built: {exc}", True
             return result
         result.exchange = self.client.request(method, target, **options)
         context = self._context(step, result.exchange, variables)

@@ -25,13 +25,19 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    cls = jsonschema.validators.validator_for(schema())
-    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+    return validator_for(schema())
 
 
-def check_schema(document: LoadedDocument) -> None:
+def validator_for(document_schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(document_schema)
+    return cls(document_schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def check_schema(document: LoadedDocument, validator: jsonschema.protocols.Validator | None = None, *,
+                 what: str = "the test set", guide: str = "'Writing test sets'") -> None:
     """Raise one TestSetError listing every schema violation, each with its line, key path and a hint."""
-    errors = sorted(_validator().iter_errors(document.data), key=lambda e: _sort_key(e, document))
+    validator = validator or _validator()
+    errors = sorted(validator.iter_errors(document.data), key=lambda e: _sort_key(e, document))
     if not errors:
         return
     lines = []
@@ -45,7 +51,7 @@ def check_schema(document: LoadedDocument) -> None:
         lines.append(f"{where}: {_key_path(error)}: {_explain(error)}")
     count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
     raise TestSetError(
-        f"the test set does not follow the format ({count}; see the README, 'Writing test sets'):\n  "
+        f"{what} does not follow the format ({count}; see the README, {guide}):\n  "
         + "\n  ".join(lines),
         path=document.source.path,
         line=first_line,

@@ -149,6 +149,8 @@ class FakeIssue:
     expression: str
     message: str
     message_id: str = ""
+    code: str = "invalid"
+    source: str = ""
 
 
 @dataclass
@@ -172,12 +174,37 @@ def test_conforms_to_delegates_to_the_validator_and_lists_issues():
     result = check("conforms_to", ["http://p/1", "http://p/2"], validator=validator, package="ans.fhir.fr.gap#3.0.0")
     assert validator.calls == [("Bundle", ["http://p/1", "http://p/2"], "ans.fhir.fr.gap#3.0.0")]
     assert (result.outcome, result.actual) == ("failed", "1 error(s)")
-    assert result.detail == "error: Bundle.total: absent\nwarning: Bundle.entry[0]: hmm"
+    assert [(i.severity, i.expression, i.message) for i in result.issues] == [
+        ("error", "Bundle.total", "absent"), ("warning", "Bundle.entry[0]", "hmm")]
     ranked = check("conforms_to", "http://p/1", validator=RecordingValidator(
         [FakeIssue("information", "a", "must-support"), FakeIssue("error", "b", "broken")]))
-    assert ranked.detail.splitlines()[0] == "error: b: broken"
+    assert ranked.issues[0].message == "broken"
     clean = check("conforms_to", "http://p/1", validator=RecordingValidator([FakeIssue("warning", "x", "y")]))
     assert clean.outcome == "passed"
+
+
+def test_conforms_to_is_not_checked_when_only_definitions_are_missing_and_failed_beside_real_errors():
+    missing = FakeIssue("error", "Bundle", "Profil introuvable : http://p/1", "PROFILE_NOT_FOUND")
+    alone = check("conforms_to", "http://p/1", validator=RecordingValidator([missing]))
+    assert (alone.outcome, alone.actual) == ("not_checked", "not checked: Profil introuvable : http://p/1")
+    type_profile = FakeIssue("information", "List.identifier[0]", "Profil de type absent", "TYPE_PROFILE_NOT_FOUND")
+    partial = check("conforms_to", "http://p/1", validator=RecordingValidator([type_profile]))
+    assert partial.outcome == "not_checked"
+    both = check("conforms_to", "http://p/1", validator=RecordingValidator(
+        [missing, FakeIssue("error", "Bundle.type", "wrong", "BINDING_REQUIRED")]))
+    assert (both.outcome, both.actual) == ("failed", "1 error(s)")
+
+
+def test_a_false_all_names_the_first_offending_items_by_index_and_id():
+    entries = [{"resource": {"resourceType": "Slot", "id": f"s{n}", "status": "busy" if n in (1, 3) else "free"}}
+               for n in range(4)]
+    body = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+    result = check("fhirpath", "Bundle.entry.all(resource.status = 'free')", exchange(body))
+    assert result.outcome == "failed"
+    assert result.actual == "false for 2 of 4 items of Bundle.entry: [1] id=s1, [3] id=s3"
+    assert result.items == ((1, "s1"), (3, "s3"))
+    passing = check("fhirpath", "Bundle.entry.all(resource.status.exists())", exchange(body))
+    assert passing.outcome == "passed" and passing.items == ()
 
 
 def test_implicit_checks_fail_transport_errors_and_unexpected_server_errors():

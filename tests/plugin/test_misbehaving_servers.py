@@ -16,33 +16,37 @@ CHECKS = "- status: 200\n- resource_type: Patient"
 
 
 @pytest.mark.parametrize(
-    ("reply", "message"),
+    ("reply", "message", "verdict"),
     [
         (Reply(200, "<html><body>Welcome</body></html>", content_type="text/html"),
-         "✗ resource type (line 14): expected Patient, got the response body is not valid JSON (text/html)*"),
+         "✗ resource type (line 14): expected Patient, got the response body is not valid JSON (text/html)*",
+         "failed"),
         (Reply(200, '{"resourceType": "Patient", ', content_type="application/fhir+json"),
          "✗ resource type (line 14): expected Patient, got the response body is not valid JSON "
-         "(application/fhir+json)*"),
+         "(application/fhir+json)*", "failed"),
         (Reply(200, '{"resourceType": "Patient", "extension": ' + "[" * 5000 + "]" * 5000 + "}",
                content_type="application/fhir+json"),
          "✗ resource type (line 14): expected Patient, got the response body (application/fhir+json) is JSON nested "
-         "too deeply to be read*"),
+         "too deeply to be read*", "failed"),
         (Reply(503, "Service Unavailable", content_type="text/plain"),
-         "✗ status (line 13): expected 200, got 503 Service Unavailable"),
+         "✗ status (line 13): expected 200, got 503 Service Unavailable", "failed"),
         (Reply(200, PATIENT, truncate=True),
-         "✗ request: expected an HTTP response, got the response from 127.0.0.1:* was cut off before its end*"),
+         "✗ request: expected an HTTP response, got the response from 127.0.0.1:* was cut off before its end*",
+         "failed"),
+        # No answer at all: the server could not run the test, which is an error, not a verdict on it.
         (Reply(200, PATIENT, delay=1.5),
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
-         "answer within 0.5 s (--mes-timeout)"),
+         "answer within 0.5 s (--mes-timeout)", "errors"),
     ],
     ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "timeout"],
 )
-def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message):
+def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message,
+                                                                        verdict):
     server.route("GET /fhir/Patient/1", reply)
     add_set(a_set(tests=read_test("CORE-M-01", path="Patient/1", checks=CHECKS) + read_test("CORE-M-02")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
                                 "--mes-timeout", "0.5")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, **{verdict: 1})
     result.stdout.fnmatch_lines([f"  {message}"])
     assert "Traceback" not in result.stdout.str()
 
@@ -51,7 +55,7 @@ def test_a_request_the_server_may_have_received_is_never_sent_twice(pytester, ad
     server.route("POST /fhir/Patient", Reply(drop=True))
     add_set(a_set(tests=create_test("CORE-D-01")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*127.0.0.1:* closed the connection without answering (the request was not sent "
                                  "again)"])
     assert [r.method for r in server.requests] == ["POST"]
@@ -72,7 +76,7 @@ def test_connection_refused(pytester, add_set):
         port = sock.getsockname()[1]
     add_set(a_set(tests=read_test("CORE-M-01")))
     result = pytester.runpytest(f"--mes-base-url=http://127.0.0.1:{port}/fhir", "--mes-testsets", "sets")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"  ✗ request: expected an HTTP response, got cannot connect to 127.0.0.1:{port}: "
                                  "*Is the server running, and is --mes-base-url right?"])
 
@@ -107,7 +111,7 @@ def test_tls_with_a_self_signed_authority(pytester, add_set, tls_server, tls_ca,
     add_set(a_set(tests=read_test("CORE-T-01")))
     base = [f"--mes-base-url={tls_server.base_url}", "--mes-testsets", "sets"]
     refused = pytester.runpytest(*base)
-    refused.assert_outcomes(failed=1)
+    refused.assert_outcomes(errors=1)
     refused.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got TLS failure talking to 127.0.0.1:*"
                                   "CERTIFICATE_VERIFY_FAILED*Check --mes-ca-bundle*"])
     ca_file = tmp_path / "ca.pem"
@@ -127,7 +131,7 @@ def test_mutual_tls_with_a_client_certificate(pytester, add_set, tls_ca, tmp_pat
         add_set(a_set(tests=read_test("CORE-T-01")))
         base = [f"--mes-base-url={srv.base_url}", "--mes-testsets", "sets", "--mes-ca-bundle", str(ca_file)]
         without = pytester.runpytest(*base)
-        without.assert_outcomes(failed=1)
+        without.assert_outcomes(errors=1)
         without.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got *"])
         pytester.runpytest(*base, "--mes-client-cert", str(cert_file),
                            "--mes-client-key", str(key_file)).assert_outcomes(passed=1)

@@ -162,6 +162,22 @@ def test_under_xdist_the_registry_is_asked_once_per_missing_package_not_once_per
         registry.stop()
 
 
+def test_a_check_that_cannot_be_made_leaves_the_test_incomplete_and_fails_it_under_strict(pytester, add_set, server):
+    checks = "- conforms_to: https://example.org/StructureDefinition/not-in-any-package"
+    add_set(a_set(tests=read_test("CORE-V-01", checks=checks)))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets"]
+    result = pytester.runpytest(*base)
+    # Never a pass: the test is incomplete, the run too, and the exit status says so.
+    assert result.parseoutcomes() == {"incomplete": 1}
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["Verdict global : INCOMPLET", "incomplet (1):",
+                                 "  CORE-V-01: conforms to https://example.org/StructureDefinition/not-in-any-package:"
+                                 " not checked: *not-in-any-package*"])
+    strict = pytester.runpytest(*base, "--mes-strict")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on:*"])
+
+
 def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):
     pytester.makepyfile(test_mine="""
         def test_metadata(mes_client, mes_config, mes_base_url, mes_capabilities):

@@ -1,0 +1,139 @@
+"""The results document of a run ("pytest-mes-results/1"): what was tested, against what, with which verdicts.
+
+It is built once, at the end of the run, from the test records; every report file is a rendering of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import uuid
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_mes import __version__
+from pytest_mes.config import Reports
+from pytest_mes.errors import MesError
+from pytest_mes.resources import bundled_dir
+from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary
+from pytest_mes.run import MesRun
+from pytest_mes.waivers import waiver_statuses
+
+
+def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, duration_s: float,
+                   interrupted: str | None, workers: int) -> dict[str, Any]:
+    config = run.config
+    verdict = run_verdict(tests, interrupted)
+    document = {
+        "format": FORMAT,
+        "run": {
+            "id": str(uuid.uuid4()), "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"), "duration_s": round(duration_s, 2),
+            "lang": config.lang,
+            "target": {"base_url": config.base_url or run.sandbox_url or "reference sandbox (per xdist worker)",
+                       "sandbox": config.sandbox, "defects": list(config.sandbox_defects)},
+            "tool": {"name": "pytest-mes", "version": __version__, "python": platform.python_version(),
+                     "pytest": pytest.__version__},
+            "identification": dict(config.identification),
+            "testsets": _testsets(run, tests),
+            **_profile_set(run),
+            "options": {"fail_on": config.fail_on, "strict": config.strict,
+                        "ignore_preconditions": config.ignore_preconditions, "allow_writes": config.allow_writes,
+                        "redact_patient": config.redact_patient, "components": sorted(config.components),
+                        "waivers": str(config.waivers) if config.waivers else None, "workers": workers},
+            "interrupted": interrupted,
+        },
+        "verdict": verdict.as_dict(),
+        "summary": summary(tests),
+        "requirements": requirement_matrix(tests),
+        "waivers": waiver_statuses(run.waivers, tests, date.today()),
+        "tests": [test.as_dict() for test in tests],
+    }
+    if run.recorder.patients is not None:
+        document = _masked(document, run.recorder.mask)
+    return document
+
+
+def _testsets(run: MesRun, tests: list[TestRecord]) -> list[dict[str, Any]]:
+    """Each test set that gave a test: id, title, component, path and the sha256 of the file as run."""
+    from pytest_mes.testset.model import load_testset
+
+    sets: dict[str, dict[str, Any]] = {}
+    bundled = bundled_dir("testsets")
+    for test in tests:
+        if test.file is None or test.set is None or test.file in sets:
+            if test.file in sets:
+                sets[test.file]["tests"] += 1
+            continue
+        path = Path(run.invocation_dir, test.file)
+        entry: dict[str, Any] = {"id": test.set, "title": None, "version": None, "component": test.component,
+                                 "actor": test.actor, "path": test.file, "sha256": None, "tests": 1}
+        try:
+            entry["sha256"] = _sha256(path)
+            testset = load_testset(path)
+            entry["title"] = {"fr": testset.title.fr, "en": testset.title.en}
+            entry["actor"] = testset.actor
+        except (OSError, MesError):
+            pass  # the file changed or went away since: the id and path still say which set it was
+        if bundled in path.resolve().parents:
+            entry["version"] = __version__  # the bundled sets are versioned with pytest-mes
+        sets[test.file] = entry
+    return list(sets.values())
+
+
+def _profile_set(run: MesRun) -> dict[str, Any]:
+    """The FHIR packages the verdicts rest on, each with its sha256, and what was missing."""
+    validator, problem = run.validator()
+    info = {"name": "pytest-mes FHIR R4 validator", "version": __version__, "available": validator is not None,
+            "problem": problem}
+    store = getattr(validator, "store", None)
+    if store is None:
+        return {"packages": [], "missing_packages": [], "validator": info}
+    packages = [{"id": p.id, "version": p.version, "source": str(p.path),
+                 "sha256": _sha256(Path(p.path)) if Path(p.path).is_file() else None} for p in store.packages]
+    return {"packages": packages, "missing_packages": list(store.warnings), "validator": info}
+
+
+@cache
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _masked(value: Any, mask) -> Any:
+    """Every string of the document through the patient mask (values learnt late are masked everywhere)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_masked(v, mask) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v, mask) for k, v in value.items()}
+    return value
+
+
+def write_reports(document: dict[str, Any], reports: Reports) -> tuple[list[str], list[str]]:
+    """Write every report asked for; return (paths written, problems). A report that cannot be written is said,
+    never a traceback, and the others are still written."""
+    from pytest_mes import report
+
+    written, problems = [], []
+    for path, writer in ((reports.html, report.write_html), (reports.json, report.write_json),
+                         (reports.testreport, report.write_testreport)):
+        if path is None:
+            continue
+        try:
+            writer(document, path)
+            written.append(str(path))
+        except OSError as exc:
+            problems.append(f"could not write {path}: {exc.strerror or exc}")
+    return written, problems
+
+
+

@@ -1,0 +1,225 @@
+"""From what the runner did to the result model: records of tests, steps, checks and exchanges, and verdicts.
+
+Everything recorded here is already redacted (secrets, and patient data with --mes-redact-patient) and capped,
+so any rendering of a record may be written or printed as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pytest_mes.client import Exchange
+from pytest_mes.redaction import MASK, PatientMask, is_secret_name
+from pytest_mes.results import (
+    CheckRecord,
+    ExchangeRecord,
+    IssueGroup,
+    OffendingItem,
+    RequirementRef,
+    StepRecord,
+    TestRecord,
+    Verdict,
+)
+from pytest_mes.testset.checks import CheckResult
+from pytest_mes.testset.model import TestCase, TestSet
+from pytest_mes.testset.runner import CaseResult, StepResult
+from pytest_mes.waivers import apply_waivers
+
+BODY_CAP = 64 * 1024  # characters of a body kept in a record; the cap is stated where it cuts
+LOCATIONS_KEPT = 20  # locations listed per group of identical issues; its count says how many in all
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The options that turn check outcomes into verdicts."""
+
+    fail_on: str = "shall"  # shall | should: which failures are failures rather than advisory
+    strict: bool = False  # a check not made fails the test instead of leaving it incomplete
+
+
+def describe_test(test: TestCase, testset: TestSet, *, index: int, nodeid: str, verdict: Verdict,
+                  reason: str = "") -> TestRecord:
+    """A record of a test with what is known before it runs (skipped, or stopped before its steps)."""
+    return TestRecord(
+        index=index, nodeid=nodeid, id=test.id, verdict=verdict, reason=reason, set=testset.id,
+        component=testset.component, actor=test.actor, level=test.level,
+        title={"fr": test.title.fr, "en": test.title.en}, file=testset.label, line=test.line,
+        requirements=[RequirementRef(r.ref, r.level, r.url, r.text, r.transaction) for r in test.requirements],
+    )
+
+
+def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy: Policy,
+                mask: Callable[[str], str] = str, lang: str = "fr") -> TestRecord:
+    """Fill `record` (from describe_test) with the steps, exchanges and verdict of a run test."""
+    record.verdict, record.reason = case_verdict(result, record.level or "SHALL", policy)
+    failing = record.verdict not in ("passed",)
+    for step_result in (*result.steps, *result.cleanup):
+        exchange_id = None
+        if step_result.exchange is not None:
+            exchange_id = f"{record.id}/e{len(record.exchanges) + 1}"
+            record.exchanges.append(exchange_record(step_result.exchange, exchange_id, mask))
+        record.steps.append(step_record(step_result, exchange_id, testset, with_source=step_result.failed,
+                                        lang=lang))
+    if failing:
+        record.variables = shown_variables(result.variables, mask)
+    record.reason = mask(record.reason)
+    return record
+
+
+def case_verdict(result: CaseResult, level: str, policy: Policy) -> tuple[Verdict, str]:
+    failed = result.failed_step
+    if failed is not None:
+        if failed.harness_error:
+            return "error", f"the test could not run: {failed.error}"
+        if failed.exchange is not None and failed.exchange.status is None and failed.exchange.error:
+            return "error", f"no answer from the server: {failed.exchange.error}"
+        check = next((c for c in failed.checks if c.failed), None)
+        reason = _check_reason(check) if check else str(failed.error)
+        advisory = level != "SHALL" and policy.fail_on != "should"
+        return ("advisory" if advisory else "failed"), f"step {failed.step.index + 1} \"{failed.step.name}\": {reason}"
+    if result.failed_cleanup is not None:
+        cleanup = result.failed_cleanup
+        return "error", f"cleanup failed, data may be left on the server: {cleanup.error or _first_failure(cleanup)}"
+    unmade = result.not_checked
+    if unmade:
+        reason = "; ".join(f"{c.label}: {c.actual}" for c in unmade)
+        return ("failed", f"checks not made, and --mes-strict is on: {reason}") if policy.strict else (
+            "incomplete", reason)
+    return "passed", ""
+
+
+def _first_failure(step: StepResult) -> str:
+    check = next((c for c in step.checks if c.failed), None)
+    return _check_reason(check) if check else "failed"
+
+
+def _check_reason(check: CheckResult) -> str:
+    if check.kind == "request" or not check.expected:
+        return f"{check.label}: {check.actual}"
+    return f"{check.label}: expected {check.expected}, got {check.actual}"
+
+
+def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *, with_source: bool,
+                lang: str = "fr") -> StepRecord:
+    step = result.step
+    if result.skipped:
+        outcome = "skipped"
+    elif result.harness_error or (result.exchange is not None and result.exchange.status is None
+                                  and result.exchange.error):
+        outcome = "error"
+    elif result.failed:
+        outcome = "failed"
+    else:
+        outcome = "not_checked" if result.not_checked else "passed"
+    return StepRecord(
+        name=step.name, phase=step.phase, index=step.index, line=step.line, outcome=outcome,
+        error=result.error or result.skipped, exchange=exchange_id,
+        checks=[check_record(c, lang) for c in result.checks],
+        source=testset.source_lines(step.line, step.end_line) if with_source else [],
+    )
+
+
+def check_record(check: CheckResult, lang: str = "fr") -> CheckRecord:
+    return CheckRecord(
+        kind=check.kind or check.label.split(" ")[0], label=check.label, outcome=check.outcome,
+        expected=check.expected, actual=check.actual, because=check.because, line=check.line, detail=check.detail,
+        items=[OffendingItem(index, item_id) for index, item_id in check.items],
+        issues=issue_groups(check.issues, lang),
+    )
+
+
+def issue_groups(issues: tuple, lang: str) -> list[IssueGroup]:
+    """The validator's issues, grouped as every output shows them, in the run's language."""
+    if not issues:
+        return []
+    from pytest_mes.fhir.grouping import group_issues  # the validator is loaded whenever there are issues
+
+    return [IssueGroup(g.severity, g.first.code, g.message_id, g.message,
+                       g.pattern if g.count > 1 else g.first.expression, g.locations(LOCATIONS_KEPT), g.count,
+                       g.first.source) for g in group_issues(issues, lang)]
+
+
+def exchange_record(exchange: Exchange, exchange_id: str, mask: Callable[[str], str] = str,
+                    cap: int = BODY_CAP) -> ExchangeRecord:
+    shown = exchange.shown()  # secrets of the response masked; the request side was recorded masked
+    body, truncated = _body_text(shown, cap)
+    request_body = _capped(_pretty(shown.request_body), cap)[0] if shown.request_body else None
+    return ExchangeRecord(
+        id=exchange_id, method=shown.method, url=mask(shown.url),
+        request_headers={k: mask(v) for k, v in shown.request_headers.items()},
+        request_body=mask(request_body) if request_body else None,
+        started_at=shown.started_at, elapsed_ms=shown.elapsed_ms, status=shown.status, reason=shown.reason,
+        response_headers={k: mask(v) for k, v in shown.response_headers.items()},
+        response_body=mask(body) if body else body, response_size=len(exchange.body), body_cap=cap,
+        body_truncated=truncated, error=mask(shown.error) if shown.error else None,
+        redirects=[mask(r) for r in shown.redirects], notes=list(shown.notes),
+    )
+
+
+def _body_text(exchange: Exchange, cap: int) -> tuple[str | None, bool]:
+    if not exchange.body:
+        return None, False
+    kind = exchange.content_type
+    try:
+        text = exchange.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"({len(exchange.body)} bytes of {kind or 'binary data'}, not shown)", False
+    textual = not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or "x-www-form" in kind
+    if not textual:
+        return f"({len(exchange.body)} bytes of {kind}, not shown)", False
+    return _capped(_pretty(text), cap)
+
+
+def _pretty(text: str) -> str:
+    if len(text) > 5 * 1024 * 1024:
+        return text  # not worth parsing what will be cut anyway
+    with contextlib.suppress(ValueError, RecursionError):
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    return text
+
+
+def _capped(text: str, cap: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= cap else (text[:cap], True)
+
+
+def shown_variables(variables: dict, mask: Callable[[str], str] = str) -> dict[str, str]:
+    """The scalar variables of a test as they may be shown: credential-like names masked."""
+    shown = {}
+    for name, value in sorted(variables.items()):
+        if isinstance(value, str | int | float | bool):
+            shown[name] = MASK if is_secret_name(name) else mask(repr(value))
+    return shown
+
+
+class Recorder:
+    """Makes the records of one process's tests: verdict policy, waivers and redaction in one place."""
+
+    def __init__(self, policy: Policy, waivers: list | None = None, mask_patients: bool = False,
+                 secrets: Callable[[str], str] = str, lang: str = "fr"):
+        self.policy = policy
+        self.lang = lang
+        self.waivers = waivers or []
+        self.patients = PatientMask() if mask_patients else None
+        self.secrets = secrets
+
+    def mask(self, text: str) -> str:
+        text = self.secrets(text)
+        return self.patients.text(text) if self.patients is not None else text
+
+    def case(self, result: CaseResult, testset: TestSet, record: TestRecord) -> TestRecord:
+        if self.patients is not None:
+            self._learn(result)
+        record = record_case(result, testset, record, self.policy, self.mask, self.lang)
+        apply_waivers(record, self.waivers, date.today())
+        return record
+
+    def _learn(self, result: CaseResult) -> None:
+        for step in (*result.steps, *result.cleanup):
+            if step.exchange is not None:
+                self.patients.learn_text(step.exchange.request_body)
+                self.patients.learn_text(step.exchange.url)
+                self.patients.learn_text(step.exchange.text)

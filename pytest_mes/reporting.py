@@ -1,0 +1,172 @@
+"""pytest hooks of the result model: a record on each test's report, verdicts in pytest's terms, the summary,
+and the report files. Registered only when pytest-mes has a server to test.
+
+A record travels on its TestReport as a plain dict (`report.mes_record`), so pytest-xdist carries every worker's
+records to the controller, which alone writes the reports.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pytest_mes.results import TestRecord, label, record_from_dict
+from pytest_mes.run import MesRun
+
+_LETTERS = {"passed": ".", "failed": "F", "advisory": "a", "incomplete": "I", "skipped": "s", "waived": "w",
+            "error": "E"}
+_COLOURS = {"passed": "green", "failed": "red", "advisory": "yellow", "incomplete": "yellow", "skipped": "yellow",
+            "waived": "cyan", "error": "red"}
+# pytest's own categories where one fits, so that its sections (FAILURES, ERRORS, -rs) keep working.
+_CATEGORIES = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error",
+               "advisory": "advisory", "incomplete": "incomplete", "waived": "waived"}
+_NOT_FAILING = ("advisory", "waived")  # shown, but not counted as failures by pytest (xfail-like)
+
+
+class ResultsPlugin:
+    def __init__(self, config: pytest.Config, run: MesRun):
+        self.config = config
+        self.run = run
+        self.records: dict[str, dict[str, Any]] = {}
+        self.started = datetime.now(UTC)
+        self.clock = time.monotonic()
+        self.document: dict[str, Any] | None = None
+        self.written: list[str] = []
+        self.write_problems: list[str] = []
+
+    # --- on every process that runs tests -------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for index, item in enumerate(session.items):
+            item.mes_index = index  # the same on every xdist worker: they all collect everything
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        record = self._record(item, call, report)
+        if record is not None:
+            record.duration_ms = round(report.duration * 1000, 1)
+            self._as_verdict(report, record)
+            report.mes_record = record.as_dict()
+            report.user_properties.append(("mes_verdict", record.verdict))
+        elif call.when == "teardown" and report.failed:
+            report.mes_teardown_failure = _first_line(report)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> TestRecord | None:
+        from pytest_mes.nodes import MesItem
+
+        index = getattr(item, "mes_index", 0)
+        if (call.when == "setup" and report.passed) or call.when == "teardown":
+            return None
+        if not isinstance(item, MesItem):
+            return _plain_record(item, report, index)
+        if call.when == "call" and item.record is not None:
+            return item.record
+        item.index = index
+        if report.skipped:
+            return item.describe("skipped", _skip_reason(report))
+        verdict = item.setup_verdict if call.when == "setup" else "error"
+        return item.describe(verdict, _first_line(report))
+
+    def _as_verdict(self, report: pytest.TestReport, record: TestRecord) -> None:
+        """Advisory failures and waived ones do not fail the run: pytest sees them like xfail."""
+        if record.verdict in _NOT_FAILING and report.failed:
+            report.outcome = "skipped"
+            report.wasxfail = f"{label(record.verdict, 'en')}: {record.reason}"
+
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
+        record = getattr(report, "mes_record", None)
+        if record is None:
+            return None
+        verdict = record["verdict"]
+        word = label(verdict, self.run.config.lang).upper()
+        if config.option.verbose > 0 and record.get("level"):
+            title = record["title"].get(self.run.config.lang) or record["title"].get("fr") or ""
+            word = f"{word} [{record['level']}] {title}"
+        return _CATEGORIES[verdict], _LETTERS[verdict], (word, {_COLOURS[verdict]: True})
+
+    # --- where reports are gathered (the only process without xdist, the controller with it) ------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "mes_record", None)
+        if record is not None:
+            self.records[report.nodeid] = record
+        failure = getattr(report, "mes_teardown_failure", None)
+        if failure and report.nodeid in self.records:
+            kept = self.records[report.nodeid]
+            kept["notes"] = [*kept.get("notes", []), f"teardown failed: {failure}"]
+            if kept["verdict"] in ("passed", "skipped"):
+                kept["verdict"], kept["reason"] = "error", f"teardown failed: {failure}"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # an xdist worker: its records went to the controller
+        from pytest_mes.acceptance import build_document, write_reports
+
+        tests = sorted((record_from_dict(r) for r in self.records.values()), key=lambda t: t.index)
+        self.document = build_document(self.run, tests, started=self.started,
+                                       duration_s=time.monotonic() - self.clock,
+                                       interrupted=_interruption(session, exitstatus),
+                                       workers=getattr(self.config.option, "numprocesses", None) or 0)
+        self.written, self.write_problems = write_reports(self.document, self.run.config.reports)
+        if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. nothing could run: nothing is proven
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.document is None:
+            return
+        from pytest_mes.terminal import summary_lines
+
+        terminalreporter.section("pytest-mes", sep="=")
+        for line, markup in summary_lines(self.document, self.run.config.lang):
+            terminalreporter.write_line(line, **markup)
+        for path in self.written:
+            terminalreporter.write_line(f"mes: wrote {path}")
+        for problem in self.write_problems:
+            terminalreporter.write_line(f"mes: {problem}", red=True)
+
+
+def _plain_record(item: pytest.Item, report: pytest.TestReport, index: int) -> TestRecord:
+    """A user's own Python test in a pytest-mes run: its outcome, in the same model."""
+    if report.skipped:
+        verdict, reason = "skipped", _skip_reason(report)
+    elif report.failed:
+        verdict, reason = ("failed" if report.when == "call" else "error"), _first_line(report)
+    else:
+        verdict, reason = "passed", ""
+    return TestRecord(index=index, nodeid=item.nodeid, id=item.name, verdict=verdict, reason=reason,
+                      file=str(item.location[0]), line=(item.location[1] or 0) + 1)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr or "")
+    return reason.removeprefix("Skipped: ")
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    text = report.longreprtext or ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    # A Python traceback ends with the error; a pytest-mes message starts with it.
+    return (lines[-1] if lines[0].startswith(("Traceback", "self =", "def ")) else lines[0]).strip()[:500]
+
+
+def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted (Ctrl-C or a fatal error) before every test had run"
+    if session.shouldstop:
+        return f"stopped early: {session.shouldstop}"
+    if session.shouldfail:
+        return f"stopped early: {session.shouldfail}"
+    return None
+
+
+

@@ -1,0 +1,67 @@
+"""The end-of-run summary in the terminal: overall verdict with its rule, counts per component and level, and
+the tests a reader must look at (incomplete, advisory, waived, error), from the results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_mes.results import VERDICTS, label
+
+_RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
+               "incomplete": {"yellow": True, "bold": True}}
+_LISTED = ("incomplete", "error", "advisory", "waived")  # failures have pytest's own FAILURES section
+_TEXT = {
+    "fr": {"verdict": "Verdict global", "rule": "Règle", "component": "composant", "actor": "acteur",
+           "level": "niveau", "total": "total", "waivers": "Dérogations", "unused": "non utilisée",
+           "expired": "expirée", "used": "utilisée", "more": "autres"},
+    "en": {"verdict": "Overall verdict", "rule": "Rule", "component": "component", "actor": "actor",
+           "level": "level", "total": "total", "waivers": "Waivers", "unused": "unused", "expired": "expired",
+           "used": "used", "more": "more"},
+}
+LISTED_PER_VERDICT = 20
+
+Line = tuple[str, dict[str, bool]]
+
+
+def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
+    text = _TEXT.get(lang, _TEXT["fr"])
+    verdict = document["verdict"]
+    lines: list[Line] = [(f"{text['verdict']} : {verdict['label'][lang].upper()}", _RUN_MARKUP[verdict["code"]])]
+    lines += [(f"  - {reason[lang]}", {}) for reason in verdict["reasons"]]
+    lines.append((f"{text['rule']} : {verdict['rule'][lang]}", {}))
+    lines += [("", {}), *_table(document["summary"], lang, text)]
+    tests = document["tests"]
+    for verdict_name in _LISTED:
+        chosen = [t for t in tests if t["verdict"] == verdict_name]
+        if not chosen:
+            continue
+        lines += [("", {}), (f"{label(verdict_name, lang)} ({len(chosen)}):", {"bold": True})]
+        for test in chosen[:LISTED_PER_VERDICT]:
+            reason = test["reason"] or ""
+            if test.get("waiver"):
+                reason = f"{test['waiver']['justification']} ({test['waiver']['author']}, {test['waiver']['source']})"
+            lines.append((f"  {test['id']}: {reason}", {}))
+        if len(chosen) > LISTED_PER_VERDICT:
+            lines.append((f"  … {len(chosen) - LISTED_PER_VERDICT} {text['more']}", {}))
+    problems = [w for w in document["waivers"] if w["status"] != "used"]
+    if problems:
+        lines += [("", {}), (f"{text['waivers']}:", {"bold": True})]
+        lines += [(f"  {w['source']} ({text[w['status']]}, {w['expires']}): {w['test'] or w['message']}",
+                   {"yellow": True}) for w in problems]
+    return lines
+
+
+def _table(summary: dict[str, Any], lang: str, text: dict[str, str]) -> list[Line]:
+    """Counts per component, actor and level; columns only for verdicts that occur."""
+    shown = [v for v in VERDICTS if summary["counts"][v]] or ["passed"]
+    header = [text["component"], text["actor"], text["level"], *(label(v, lang) for v in shown)]
+    rows = [[r["component"] or "-", r["actor"] or "-", r["level"] or "-", *(str(r["counts"][v]) for v in shown)]
+            for r in summary["rows"]]
+    rows.append([text["total"], "", "", *(str(summary["counts"][v]) for v in shown)])
+    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) if n < 3 else cell.rjust(width)
+                         for n, (cell, width) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [(line(header), {"bold": True}), *((line(row), {}) for row in rows)]

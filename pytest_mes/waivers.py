@@ -1,0 +1,119 @@
+"""Waivers: known failures a publisher justifies, with an author and an expiry date (--mes-waivers FILE).
+
+A waiver names a test (its id or node id), or a pattern of validation messages, or both. A failure it covers is
+shown as waived ("dérogation") with its justification; an expired waiver no longer applies and the report says
+so; a waiver that covered nothing is listed as unused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_mes.errors import ConfigError, TestSetError
+from pytest_mes.results import TestRecord
+from pytest_mes.testset.loader import load_yaml
+from pytest_mes.testset.schema import check_schema, validator_for
+
+WAIVABLE = ("failed", "advisory")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    index: int
+    justification: str
+    author: str
+    expires: date
+    source: str  # file:line
+    test: str | None = None
+    message: re.Pattern[str] | None = None
+
+    def expired(self, today: date) -> bool:
+        return self.expires < today
+
+    def covers_test(self, record: TestRecord) -> bool:
+        return self.test is None or self.test in (record.id, record.nodeid)
+
+    def covers_message(self, message: str, message_id: str) -> bool:
+        return self.message is not None and bool(self.message.search(message) or self.message.search(message_id))
+
+    def shown(self) -> dict[str, Any]:
+        return {"index": self.index, "justification": self.justification, "author": self.author,
+                "expires": self.expires.isoformat(), "source": self.source}
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.shown(), "test": self.test, "message": self.message.pattern if self.message else None}
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files("pytest_mes").joinpath("waivers.schema.json").read_text(encoding="utf-8"))
+
+
+def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
+    """Read and check a waivers file; raise ConfigError naming file:line and what to write instead."""
+    if not path.is_file():
+        raise ConfigError(f"--mes-waivers {path}: file not found")
+    try:
+        document = load_yaml(path, label)
+        check_schema(document, validator_for(_schema()), what="the waivers file",
+                     guide="'Waivers'")
+    except TestSetError as exc:
+        raise ConfigError(str(exc)) from None
+    waivers = []
+    for index, item in enumerate(document.data["waivers"]):
+        line = (document.source.position(("waivers", index)) or (0, 0))[0]
+        where = f"{document.source.path}:{line}"
+        try:
+            pattern = re.compile(item["message"]) if "message" in item else None
+        except re.error as exc:
+            raise ConfigError(f"{where}: message: not a valid regular expression ({exc})") from None
+        waivers.append(Waiver(index, item["justification"].strip(), item["author"].strip(),
+                              date.fromisoformat(item["expires"]), where, item.get("test"), pattern))
+    return waivers
+
+
+def apply_waivers(record: TestRecord, waivers: list[Waiver], today: date) -> None:
+    """Turn the failures that a valid waiver covers into waived ones (checks, and the test when all are)."""
+    if record.verdict not in WAIVABLE:
+        return
+    covering = [w for w in waivers if w.covers_test(record)]
+    record.notes += [f"waiver {w.source} expired on {w.expires.isoformat()}: it no longer applies"
+                     for w in covering if w.expired(today)]
+    valid = [w for w in covering if not w.expired(today)]
+    whole = next((w for w in valid if w.message is None), None)
+    if whole is not None:
+        record.verdict, record.waiver = "waived", whole.shown()
+        return
+    for check in record.failed_checks():
+        errors = [g for g in check.issues if g.severity in ("error", "fatal")]
+        waiver = next((w for w in valid if errors and all(w.covers_message(g.message, g.message_id)
+                                                           for g in errors)), None)
+        if waiver is not None:
+            check.outcome, check.because = "waived", f"dérogation / waiver: {waiver.justification}"
+            record.notes.append(f"waiver {waiver.source} applied to {check.label}")
+            record.waiver = record.waiver or waiver.shown()
+    if not record.failed_checks() and record.waiver is not None and not _other_failure(record):
+        record.verdict = "waived"
+
+
+def _other_failure(record: TestRecord) -> bool:
+    """A failed step whose failure is not a check (a save rule, a 5xx without status check…)."""
+    return any(s.outcome == "failed" and not any(c.outcome == "failed" for c in s.checks) and
+               not any(c.outcome == "waived" for c in s.checks) for s in record.steps)
+
+
+def waiver_statuses(waivers: list[Waiver], records: list[TestRecord], today: date) -> list[dict[str, Any]]:
+    """Each waiver with its status — used, unused or expired — and the tests it covered."""
+    statuses = []
+    for waiver in waivers:
+        matched = [r.id for r in records if r.waiver and r.waiver["index"] == waiver.index]
+        status = "expired" if waiver.expired(today) else ("used" if matched else "unused")
+        statuses.append({**waiver.describe(), "status": status, "matched": matched})
+    return statuses
