@@ -163,8 +163,9 @@ def test_under_xdist_the_registry_is_asked_once_per_missing_package_not_once_per
 
 
 def test_a_check_that_cannot_be_made_leaves_the_test_incomplete_and_fails_it_under_strict(pytester, add_set, server):
+    server.route("GET /fhir/Patient/1", Reply(200, {"resourceType": "Patient", "id": "1"}))
     checks = "- conforms_to: https://example.org/StructureDefinition/not-in-any-package"
-    add_set(a_set(tests=read_test("CORE-V-01", checks=checks)))
+    add_set(a_set(tests=read_test("CORE-V-01", path="Patient/1", checks=checks)))
     base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets"]
     result = pytester.runpytest(*base)
     # Never a pass: the test is incomplete, the run too, and the exit status says so.
