@@ -233,6 +233,7 @@ class FhirClient:
                 exchange.status = response.status_code
                 exchange.reason = response.reason or ""
                 exchange.response_headers = dict(response.headers)
+                self._mask_cookies(response)
                 exchange.body = self._read_body(response)
         except BodyTooLarge as exc:
             exchange.error = str(exc)
@@ -241,6 +242,11 @@ class FhirClient:
             exchange.unreachable = _no_answer(exc)
         finally:
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    def _mask_cookies(self, response: requests.Response) -> None:
+        """A cookie the server sets is a credential: its value is masked wherever it shows up from now on."""
+        for cookie in response.raw.headers.getlist("Set-Cookie") if response.raw is not None else []:
+            self.redactor.add(cookie.split(";", 1)[0].partition("=")[2])
 
     def _read_body(self, response: requests.Response) -> bytes:
         limit = self.settings.max_response_bytes

@@ -47,6 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_mes.reporting import ResultsPlugin
 
         config.pluginmanager.register(ResultsPlugin(config, run), "mes-results")
+        if config.pluginmanager.hasplugin("html"):
+            from pytest_mes.html_extras import HtmlExtras
+
+            config.pluginmanager.register(HtmlExtras(config, run), "mes-html-extras")
 
 
 def _check_overrides(run: MesRun) -> None:

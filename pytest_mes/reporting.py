@@ -52,7 +52,8 @@ class ResultsPlugin:
             record.duration_ms = round(report.duration * 1000, 1)
             self._as_verdict(report, record)
             report.mes_record = record.as_dict()
-            report.user_properties.append(("mes_verdict", record.verdict))
+            # junitxml reads an item's properties from its teardown report, made from the item's list.
+            item.user_properties.append(("mes_verdict", record.verdict))
         elif call.when == "teardown" and report.failed:
             report.mes_teardown_failure = _first_line(report)
         return report

@@ -44,7 +44,8 @@ class LoadedDocument:
     text: str
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when PyYAML has it: 10x faster
+# Not libyaml's CSafeLoader: faster, but a second in-process run (pytester) gets nodes without tags from it.
+class _Loader(yaml.SafeLoader):
     """YAML with the values a FHIR test author means: 1970-01-01 stays a string (FHIR dates are strings),
     0612345670 stays a phone number, and only true/false are booleans (not yes/no/on/off)."""
 
@@ -105,10 +106,12 @@ def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) 
     """Record positions of `node` and its children; reject duplicate keys, which YAML would silently merge."""
     source.positions[json_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     source.end_lines[json_path] = _last_line(node)
-    if isinstance(node, yaml.MappingNode):
+    # Node kinds by their `id`, not isinstance: libyaml's parser builds nodes from the classes of the yaml module
+    # it first saw, which an in-process re-import (pytester) replaces.
+    if node.id == "mapping":
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node.value)
+            key = key_node.value if key_node.id == "scalar" else repr(key_node.value)
             if key == "<<":  # merge key: its children land under the mapping's own keys
                 continue
             line = key_node.start_mark.line + 1
@@ -119,15 +122,15 @@ def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) 
             _index(value_node, (*json_path, key), source, where)
             # Point at the key rather than its value: that is where a user looks.
             source.positions[(*json_path, key)] = (line, key_node.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
+    elif node.id == "sequence":
         for index, item in enumerate(node.value):
             _index(item, (*json_path, index), source, where)
 
 
 def _last_line(node: yaml.Node) -> int:
     """Last line (1-based) holding part of `node`; a block node's own end mark lies on the next token."""
-    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False) or not node.value:
+    if node.id == "scalar" or getattr(node, "flow_style", False) or not node.value:
         end = node.end_mark
         return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
-    children = [value for pair in node.value for value in pair] if isinstance(node, yaml.MappingNode) else node.value
+    children = [value for pair in node.value for value in pair] if node.id == "mapping" else node.value
     return max(_last_line(child) for child in children)

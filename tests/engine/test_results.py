@@ -1,0 +1,201 @@
+"""The result model: verdicts of tests and of the run, summaries, the requirement matrix, waivers, redaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from pytest_mes.client import Exchange
+from pytest_mes.errors import ConfigError
+from pytest_mes.recording import Policy, Recorder, case_verdict, describe_test
+from pytest_mes.redaction import PatientMask
+from pytest_mes.results import (
+    CheckRecord,
+    IssueGroup,
+    RequirementRef,
+    StepRecord,
+    TestRecord,
+    record_from_dict,
+    requirement_matrix,
+    run_verdict,
+    summary,
+)
+from pytest_mes.testset.checks import CheckResult
+from pytest_mes.testset.model import Check, Request, Requirement, Step, TestCase, TestSet, Text
+from pytest_mes.testset.runner import CaseResult, StepResult
+from pytest_mes.waivers import apply_waivers, load_waivers, waiver_statuses
+
+STEP = Step("read", Request(path="Patient/1"), (Check("status", 200, line=9),), (), "test", 0, line=8, end_line=10)
+
+
+def _test(level: str = "SHALL") -> TestCase:
+    return TestCase("CORE-X-01", Text("Lecture", "Read"), (Requirement("FHIR R4 read", level, "https://x"),),
+                    (STEP,))
+
+
+TESTSET = TestSet("core-x", Text("Ensemble"), "core", (_test(),), path=None, text="a\n" * 12, label="sets/x.yaml")
+
+
+def _exchange(status: int | None = 200, error: str | None = None, body: dict | None = None) -> Exchange:
+    return Exchange("GET", "http://h/fhir/Patient/1", {"Accept": "application/fhir+json"}, None, "now",
+                    status=status, reason="OK" if status else "", error=error,
+                    response_headers={"Content-Type": "application/fhir+json"},
+                    body=json.dumps(body or {"resourceType": "Patient", "id": "1"}).encode())
+
+
+def _case(*checks: CheckResult, exchange: Exchange | None = None, level: str = "SHALL", **step) -> CaseResult:
+    result = CaseResult(_test(level))
+    result.steps = [StepResult(STEP, exchange or _exchange(), list(checks), **step)]
+    return result
+
+
+PASSED = CheckResult("status", "passed", "200", "200 OK", kind="status")
+FAILED = CheckResult("status", "failed", "200", "404 Not Found", kind="status", line=9)
+UNMADE = CheckResult("conforms to P", "not_checked", "no error", "not checked: profile P missing", kind="conforms_to")
+
+
+@pytest.mark.parametrize(("case", "level", "policy", "verdict"), [
+    (_case(PASSED), "SHALL", Policy(), "passed"),
+    (_case(FAILED), "SHALL", Policy(), "failed"),
+    (_case(FAILED, level="SHOULD"), "SHOULD", Policy(), "advisory"),
+    (_case(FAILED, level="SHOULD"), "SHOULD", Policy(fail_on="should"), "failed"),
+    (_case(PASSED, UNMADE), "SHALL", Policy(), "incomplete"),
+    (_case(PASSED, UNMADE), "SHALL", Policy(strict=True), "failed"),
+    (_case(CheckResult("request", "failed", "an HTTP response", "refused", kind="request"),
+           exchange=_exchange(status=None, error="refused")), "SHALL", Policy(), "error"),
+    (_case(error="the request could not be built: unknown variable", harness_error=True), "SHALL", Policy(), "error"),
+], ids=["passed", "shall-failed", "should-advisory", "fail-on-should", "incomplete", "strict", "no-answer",
+        "harness"])
+def test_the_verdict_of_a_test(case, level, policy, verdict):
+    assert case_verdict(case, level, policy)[0] == verdict
+
+
+def test_a_failure_reason_names_the_step_and_the_check():
+    assert case_verdict(_case(FAILED), "SHALL", Policy())[1] == (
+        'step 1 "read": status: expected 200, got 404 Not Found')
+
+
+def _record(verdict: str, *, id: str = "T-1", component: str = "core", level: str = "SHALL",
+            ref: str = "R1") -> TestRecord:
+    return TestRecord(index=0, nodeid=f"x::{id}", id=id, verdict=verdict, component=component, actor="a",
+                      level=level, requirements=[RequirementRef(ref, level)])
+
+
+@pytest.mark.parametrize(("verdicts", "interrupted", "code"), [
+    (["passed", "skipped", "waived", "advisory"], None, "conformant"),
+    (["passed", "failed", "incomplete"], None, "non-conformant"),
+    (["passed", "incomplete"], None, "incomplete"),
+    (["passed", "error"], None, "incomplete"),
+    (["passed"], "Ctrl-C", "incomplete"),
+    (["skipped", "skipped"], None, "incomplete"),  # nothing ran: nothing is proven
+])
+def test_the_run_verdict_follows_its_stated_rule(verdicts, interrupted, code):
+    verdict = run_verdict([_record(v) for v in verdicts], interrupted)
+    assert verdict.code == code
+    document = verdict.as_dict()
+    assert document["label"]["fr"] in ("conforme", "non conforme", "incomplet")
+    assert "SHALL" in document["rule"]["fr"] and "SHALL" in document["rule"]["en"]
+    assert (code == "conformant") == (not verdict.reasons)
+
+
+def test_summary_rows_per_component_actor_and_level_and_the_requirement_matrix():
+    tests = [_record("passed", id="A"), _record("failed", id="B"), _record("advisory", id="C", level="SHOULD",
+                                                                           ref="R2"),
+             _record("passed", id="D", component="gap", ref="R2")]
+    data = summary(tests)
+    assert data["counts"]["passed"] == 2 and data["counts"]["failed"] == 1 and data["counts"]["advisory"] == 1
+    assert [(r["component"], r["level"]) for r in data["rows"]] == [("core", "SHALL"), ("core", "SHOULD"),
+                                                                    ("gap", "SHALL")]
+    matrix = {(row["ref"], row["level"]): row for row in requirement_matrix(tests)}
+    assert matrix[("R1", "SHALL")]["tests"] == ["A", "B"] and matrix[("R1", "SHALL")]["verdict"] == "failed"
+    assert matrix[("R2", "SHOULD")]["verdict"] == "advisory" and matrix[("R2", "SHALL")]["verdict"] == "passed"
+
+
+def test_a_record_survives_its_dict_form_unchanged():
+    record = describe_test(_test(), TESTSET, index=3, nodeid="sets/x.yaml::CORE-X-01", verdict="failed",
+                           reason="why")
+    issue = IssueGroup("error", "code-invalid", "BINDING", "msg", "Bundle.entry[*].x", ["Bundle.entry[0].x"], 2)
+    record.steps = [StepRecord("read", "test", 0, 8, "failed", exchange="CORE-X-01/e1",
+                               checks=[CheckRecord("conforms_to", "conforms to P", "failed", issues=[issue])],
+                               source=[(8, "- request: …")])]
+    data = json.loads(json.dumps(record.as_dict()))  # as it crosses xdist's wire or a JSON file
+    assert record_from_dict(data) == record
+
+
+def test_records_are_redacted_and_capped(tmp_path):
+    recorder = Recorder(Policy(), secrets=lambda text: text.replace("s3cret", "***"))
+    exchange = _exchange(status=404, body={"resourceType": "OperationOutcome", "note": "s3cret" + "x" * 70_000})
+    record = recorder.case(_case(FAILED, exchange=exchange), TESTSET, describe_test(
+        _test(), TESTSET, index=0, nodeid="n", verdict="passed"))
+    [shown] = record.exchanges
+    assert "s3cret" not in json.dumps(record.as_dict())
+    assert shown.body_truncated and len(shown.response_body) <= shown.body_cap < shown.response_size
+    assert record.steps[0].source and record.steps[0].exchange == shown.id
+
+
+def test_patient_mask_learns_identifiers_names_and_birth_dates_then_masks_them_everywhere():
+    mask = PatientMask()
+    mask.learn_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": {
+        "resourceType": "Patient", "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "1234567890123"}],
+        "name": [{"family": "Dupont", "given": ["Jeanne"]}], "birthDate": "1970-05-01"}}]}))
+    mask.learn_text("GET /fhir/Slot?patient.identifier=urn:oid:1.2.250.1.213.1.4.10|2750573190123")
+    shown = mask.text("Jeanne Dupont née le 1970-05-01, INS 1234567890123, NIR 2750573190123; Slot libre")
+    assert shown == "*** *** née le ***, INS ***, NIR ***; Slot libre"
+
+
+WAIVERS = """\
+waivers:
+  - test: CORE-X-01
+    justification: Correctif prévu en version 4.3 (ticket 1234)
+    author: Marie Martin
+    expires: 2099-12-31
+  - message: "Code .* absent"
+    justification: Terminologie locale en cours de publication
+    author: Paul Durand
+    expires: 2099-12-31
+  - test: CORE-X-02
+    justification: Ancienne dérogation, plus valable
+    author: Paul Durand
+    expires: 2020-01-01
+"""
+
+
+def test_waivers_cover_tests_and_messages_expire_and_unused_ones_are_listed(tmp_path):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVERS, encoding="utf-8")
+    waivers = load_waivers(path, "waivers.yaml")
+    today = date(2026, 12, 5)
+    whole = _record("failed", id="CORE-X-01")
+    apply_waivers(whole, waivers, today)
+    assert whole.verdict == "waived" and whole.waiver["source"] == "waivers.yaml:2"
+    issue = IssueGroup("error", "code-invalid", "BINDING_REQUIRED", "Code ZZ absent du jeu de valeurs", "Slot.status")
+    by_message = _record("failed", id="CORE-X-03")
+    by_message.steps = [StepRecord("s", "test", 0, 1, "failed",
+                                   checks=[CheckRecord("conforms_to", "conforms to P", "failed", issues=[issue])])]
+    apply_waivers(by_message, waivers, today)
+    assert by_message.verdict == "waived" and by_message.steps[0].checks[0].outcome == "waived"
+    expired = _record("failed", id="CORE-X-02")
+    apply_waivers(expired, waivers, today)
+    assert expired.verdict == "failed" and "expired on 2020-01-01" in expired.notes[0]
+    statuses = waiver_statuses(waivers, [whole, by_message, expired], today)
+    assert [s["status"] for s in statuses] == ["used", "used", "expired"]
+    assert waiver_statuses(waivers, [expired], today)[0]["status"] == "unused"
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("waivers:\n  - test: X\n    author: A\n    expires: 2027-01-01\n", "waivers.yaml:2:*justification*"),
+    ("waivers:\n  - test: X\n    justification: une raison valable\n    author: A\n    expires: 31/01/2027\n",
+     "waivers.yaml:5:*expires*"),
+    ("waivers:\n  - message: '[unclosed'\n    justification: une raison valable\n    author: A\n"
+     "    expires: 2027-01-01\n", "waivers.yaml:2: message: not a valid regular expression*"),
+])
+def test_a_malformed_waivers_file_is_an_error_naming_file_and_line(tmp_path, text, error):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_waivers(path, "waivers.yaml")
+    from fnmatch import fnmatch
+
+    assert any(fnmatch(line.strip(), error) for line in str(raised.value).splitlines()), str(raised.value)
