@@ -157,6 +157,10 @@ MSG: dict[str, tuple[str, str]] = {
                             "--ig chargé, elle n'est donc pas autorisée ici."),
     "EXTENSION_EXAMPLE_DOMAIN": ("informational", "Extension {url} non vérifiée : url d'un domaine d'exemple, "
                                  "acceptée sans définition (comme le fait le validateur HL7)."),
+    "BUNDLE_REF_NOT_FOUND": ("not-found", "Référence {reference} introuvable dans le document (Bundle de type "
+                             "document, qui doit se suffire à lui-même ; résolution par fullUrl)."),
+    "BUNDLE_ENTRY_UNREACHABLE": ("structure", "Entrée {url} inatteignable depuis la Composition en suivant les "
+                                 "références : un document ne contient que ce que la Composition désigne."),
     "BUNDLE_NO_FULLURL": ("required", "Entrée sans fullUrl : hors transaction et batch, chaque entrée porteuse d'une "
                           "ressource doit avoir un fullUrl, l'identité de la ressource."),
     "BUNDLE_FULLURL_RELATIVE": ("value", "fullUrl « {url} » relatif : il doit être une URL absolue (urn:uuid:…, "

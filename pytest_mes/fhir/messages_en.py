@@ -70,6 +70,10 @@ MSG_EN: dict[str, str] = {
                            "not allowed here.",
     "EXTENSION_EXAMPLE_DOMAIN": "Extension {url} not checked: the url is in an example domain, accepted without a "
                                 "definition (as the HL7 validator does).",
+    "BUNDLE_REF_NOT_FOUND": "Reference {reference} not found in the document (a document Bundle is self-contained; "
+                            "resolved by fullUrl).",
+    "BUNDLE_ENTRY_UNREACHABLE": "Entry {url} cannot be reached from the Composition by following references: a "
+                                "document holds only what its Composition points to.",
     "BUNDLE_NO_FULLURL": "Entry without a fullUrl: except in transactions and batches, each entry with a resource "
                          "must have a fullUrl, the identity of the resource.",
     "BUNDLE_FULLURL_RELATIVE": "fullUrl '{url}' is relative: it must be an absolute URL (urn:uuid:…, "

@@ -289,3 +289,20 @@ def test_que_12_is_read_as_corrected(core):
     assert ("INVARIANT", "Questionnaire.item[2]") in errors(core.validate(questionnaire))
     questionnaire["item"][2]["enableBehavior"] = "all"
     assert not errors(core.validate(questionnaire))
+
+
+def test_a_document_is_self_contained_and_reachable_from_its_composition(core):
+    composition = {"resourceType": "Composition", "id": "c", "status": "final", "type": {"text": "x"},
+                   "date": "2024-01-01", "author": [{"display": "Dr"}], "title": "t",
+                   "subject": {"reference": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8"}}
+    document = {"resourceType": "Bundle", "type": "document", "timestamp": "2024-01-01T00:00:00Z",
+                "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:7c4a5a3e-9c1b-4d7e-8f6a-1b2c3d4e5f60"},
+                "entry": [{"fullUrl": "urn:uuid:30551ce1-5a28-4356-b684-1e639094ad4d", "resource": composition},
+                          {"fullUrl": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8", "resource": _patient(id="p")}]}
+    assert not {e for e in errors(core.validate(document)) if e[0].startswith("BUNDLE_")}
+    composition["subject"] = {"reference": "Patient/p"}  # relative: never resolved against a urn:uuid fullUrl
+    assert {e for e in errors(core.validate(document)) if e[0].startswith("BUNDLE_")} == {
+        ("BUNDLE_REF_NOT_FOUND", "Bundle.entry[0].resource.subject"), ("BUNDLE_ENTRY_UNREACHABLE", "Bundle.entry[1]")}
+    document["entry"][1]["fullUrl"] = "https://example.org/fhir/Patient/p"
+    document["entry"][0]["fullUrl"] = "https://example.org/fhir/Composition/c"  # same base: resolved
+    assert not {e for e in errors(core.validate(document)) if e[0].startswith("BUNDLE_")}

@@ -288,6 +288,10 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                  "differential": {"element": [{"id": "Patient.nickname", "path": "Patient.nickname"}]}}, [], None),
         (validator, {"resourceType": "Media", "status": "completed",
                      "content": {"contentType": "text/plain", "data": "aGVsbG8=", "size": 100}}, [], None),
+        (validator, {"resourceType": "Bundle", "type": "document", "entry": [
+            {"fullUrl": "urn:uuid:30551ce1-5a28-4356-b684-1e639094ad4d",
+             "resource": {"resourceType": "Composition", "subject": {"reference": "Patient/p"}}},
+            {"fullUrl": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8", "resource": _patient(id="p")}]}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
