@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pytest_mes.fhir.messages_en import MSG_EN
@@ -177,6 +177,11 @@ MSG: dict[str, tuple[str, str]] = {
                                    "d'un modifierExtension inconnu doit être rejetée."),
     "CONTEXT_UNKNOWN": ("not-found", "Contexte {context} inconnu : ce paquet n'est pas chargé ; les url canoniques "
                         "sans version sont résolues vers la dernière version chargée."),
+    "DEPENDENCY_SUBSTITUTED": (
+        "informational",
+        "Dépendance {wanted} (requise par {by}) absente : {used} est utilisé à sa place ; ses règles, que {wanted} "
+        "n'a peut-être pas, sont signalées en avertissements et non en erreurs.",
+    ),
     "PROFILE_NOT_FOUND": ("not-found", "Profil introuvable dans les paquets FHIR chargés : {url}."),
     "META_PROFILE_NOT_FOUND": ("not-found", "Profil déclaré dans meta.profile introuvable, non vérifié : {url}."),
     "PROFILE_WRONG_TYPE": ("structure", "Le profil {url} s'applique aux ressources {expected}, pas à {type}."),
@@ -253,12 +258,18 @@ class Issue:
     source: str = ""
     message_id: str = ""
     args: tuple[tuple[str, object], ...] = ()
+    note: Phrase | None = None  # said after the message (already in ``message``): why its severity changed
 
     def text(self, lang: Lang = "fr") -> str:
         """The message in ``lang`` (``fr`` or ``en``)."""
         if lang == "fr" or not self.message_id:
             return self.message
-        return render(self.message_id, dict(self.args), lang)
+        text = render(self.message_id, dict(self.args), lang)
+        return f"{text} {self.note.get(lang)}" if self.note is not None else text
+
+    def noted(self, severity: str, note: Phrase) -> Issue:
+        """The same finding with another severity, and the note saying why."""
+        return replace(self, severity=severity, message=f"{self.message} {note.fr}", note=note)
 
     def to_fhir(self, lang: Lang = "fr") -> dict:
         issue: dict = {"severity": self.severity, "code": self.code, "details": {"text": self.text(lang)}}

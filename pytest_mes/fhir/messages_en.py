@@ -89,6 +89,8 @@ MSG_EN: dict[str, str] = {
                                   "must be rejected.",
     "CONTEXT_UNKNOWN": "Unknown context {context}: this package is not loaded; canonical urls without a version "
                        "resolve to the latest version loaded.",
+    "DEPENDENCY_SUBSTITUTED": "Dependency {wanted} (required by {by}) is missing: {used} stands in for it; its rules, "
+                              "which {wanted} may not have, are reported as warnings, not errors.",
     "PROFILE_NOT_FOUND": "Profile not found in the loaded FHIR packages: {url}.",
     "META_PROFILE_NOT_FOUND": "Profile declared in meta.profile not found, not checked: {url}.",
     "PROFILE_WRONG_TYPE": "Profile {url} applies to {expected} resources, not to {type}.",

@@ -458,6 +458,15 @@ def install_tgz_bytes(
 # The store
 
 
+@dataclass(frozen=True)
+class Substitution:
+    """A pinned dependency that is missing, and the loaded version used in its place."""
+
+    used: str  # id#version loaded
+    wanted: str  # id#version pinned
+    by: str  # the package that pins it
+
+
 class PackageStore:
     """Loaded FHIR packages and canonical resolution across them.
 
@@ -480,6 +489,7 @@ class PackageStore:
                 if url:
                     self._by_url.setdefault(url, []).append((package, i))
         self._closure_cache: dict[str, list[str]] = {}
+        self._substitutions: dict[str, dict[str, Substitution]] = {}
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -586,6 +596,21 @@ class PackageStore:
                     queue.append(match.key)
         self._closure_cache[key] = order
         return order
+
+    def substitutions(self, context: str) -> dict[str, Substitution]:
+        """The packages of `context`'s closure loaded in place of a pinned dependency that is missing:
+        key of the package used -> :class:`Substitution`."""
+        found = self._substitutions.get(context)
+        if found is None:
+            found = {}
+            for key in self.closure(context):
+                package = self._by_key.get(key)
+                for dep_id, dep_version in (package.dependencies.items() if package else ()):
+                    match = self._match_loaded(dep_id, dep_version)
+                    if match is not None and not _version_matches(dep_version, match.version):
+                        found.setdefault(match.key, Substitution(match.key, f"{dep_id}#{dep_version}", key))
+            self._substitutions[context] = found
+        return found
 
     def _match_loaded(self, pid: str, version: str) -> Package | None:
         exact = self._by_key.get(f"{pid}#{version}")

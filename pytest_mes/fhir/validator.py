@@ -303,4 +303,14 @@ class Validator:
             run.said.clear()
         else:
             run.add("information", "REF_CHAIN_CUT", rtype, depth=MAX_CHAIN * MAX_PASSES)
-        return ValidationResult(sort_issues([*run.issues, *run.said.values()]))
+        return ValidationResult(sort_issues(_unshadowed([*run.issues, *run.said.values()])))
+
+
+def _unshadowed(issues: list[Issue]) -> list[Issue]:
+    """Without the warnings a stand-in package's rules gave (see Walk.add) that another definition reports
+    as errors at the same place: the finding stands as an error, once."""
+    noted = [i for i in issues if i.note is not None]
+    if not noted:
+        return issues
+    errors = {(i.message_id, i.expression, i.args) for i in issues if i.severity in ("error", "fatal")}
+    return [i for i in issues if i.note is None or (i.message_id, i.expression, i.args) not in errors]

@@ -22,7 +22,7 @@ from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant, narrative_bad_elements
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
-from pytest_mes.fhir.packages import FHIR_BASE
+from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.snapshot import generate_snapshot
@@ -57,8 +57,8 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("bundles", "conformance", "container", "done", "extension_url", "issues", "pkg", "resource",
-                 "resource_loc", "root", "said", "v")
+    __slots__ = ("bundles", "conformance", "container", "done", "extension_url", "issues", "origin", "pkg",
+                 "resource", "resource_loc", "root", "said", "substitute", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
@@ -73,9 +73,31 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.pkg: str | None = None  # package of the profile being walked: context for unversioned urls
         self.container: tuple[str, str] = ("", "")  # (element path, type) holding the extensions being checked
         self.extension_url = ""  # url of the extension whose sub-extensions are being checked
+        self.origin: str | None = None  # the package whose pins chose the definitions of the resource walked
+        self.substitute: Substitution | None = None  # the definitions walked come from a stand-in package
 
     def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
-        self.issues.append(make_issue(severity, message_id, expression, source, **values))
+        issue = make_issue(severity, message_id, expression, source, **values)
+        if self.substitute is not None and severity == "error":
+            # A rule of a package standing in for a missing pinned one: the pinned version may not have it.
+            sub = self.substitute
+            issue = issue.noted("warning", Phrase(
+                f"(règle de {sub.used}, utilisé à la place de {sub.wanted} requis par {sub.by} : avertissement au "
+                "lieu d'erreur)",
+                f"(a rule of {sub.used}, standing in for {sub.wanted} required by {sub.by}: a warning instead of an "
+                "error)"))
+        self.issues.append(issue)
+
+    def substitution(self, schema: Schema, loc: str) -> Substitution | None:
+        """The substitution `schema` comes from, relative to the package that pinned the definitions of
+        the resource walked (said once per validation), or None."""
+        if self.origin is None or schema.package is None:
+            return None
+        sub = self.v.store.substitutions(self.origin).get(schema.package)
+        if sub is not None:
+            self.say_once((0, sub.used), make_issue("information", "DEPENDENCY_SUBSTITUTED", loc, used=sub.used,
+                                                    wanted=sub.wanted, by=sub.by))
+        return sub
 
     def say_once(self, about: tuple[int, str], issue: Issue) -> None:
         """Keep one issue per `about`: the first in document order, whatever order the walk takes."""
@@ -138,13 +160,17 @@ class Walk(SlicingChecks, ReferenceChecks):
         if len(schemas) > 1:
             inherited = set().union(*(v.ancestors(s) for s in schemas))
             schemas = [s for s in schemas if s.canonical not in inherited]
-        if not any(s.type == rtype for s in schemas):
+        saved = (self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute)
+        self.origin = context
+        substitutes = {id(s): self.substitution(s, loc) for s in schemas}
+        # Under a stand-in package's profile only the base definition's findings stay errors: walk it too.
+        if not any(s.type == rtype and substitutes[id(s)] is None for s in schemas):
             base = v.type_schema(rtype)
             if base is None:
                 self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
+                self.origin = saved[4]
                 return
             schemas.insert(0, base)
-        saved = (self.resource, self.resource_loc, self.root, self.pkg)
         self.resource, self.resource_loc = res, loc
         if not contained:
             self.root = res
@@ -165,8 +191,11 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.done.add(key)
                 if schema.package != v._core_key:
                     self.pkg = schema.package
-                elif context is not None:
-                    self.pkg = context
+                    self.substitute = substitutes.get(id(schema)) or saved[5]
+                else:
+                    self.substitute = None  # the base definitions are never substituted
+                    if context is not None:
+                        self.pkg = context
                 around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
                 replay = None if contained else self.conformance.replay(res, schema.canonical, self.pkg, around)
                 if replay is not None:  # conforms() walked it already, for a slice or a reference
@@ -176,7 +205,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         finally:
             if pushed:
                 self.bundles.pop()
-            self.resource, self.resource_loc, self.root, self.pkg = saved
+            self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute = saved
 
     def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
         """A StructureDefinition without a snapshot must give one: its differential is generated against
@@ -650,11 +679,13 @@ class Walk(SlicingChecks, ReferenceChecks):
             if holder is not None:
                 self.check_object(holder, obj, loc, "Extension", elem)
             return
+        # nested extensions change them; siblings need them back
+        saved = self.container, self.extension_url, self.substitute
+        self.substitute = self.substitution(schema, loc) or self.substitute
         self.check_extension_context(schema, url, obj, loc)
-        saved = self.container, self.extension_url  # nested extensions change them; siblings need them back
         self.extension_url = url
         self.check_object(schema.root, obj, loc, "Extension", schema.root)
-        self.container, self.extension_url = saved
+        self.container, self.extension_url, self.substitute = saved
 
     def unknown_extension(self, elem: ElementDef, url: str, loc: str) -> None:
         """An extension whose definition is not loaded. As in the HL7 validator, it is not allowed
