@@ -9,6 +9,7 @@ and evaluated natively. Anything else is compiled once with fhirpathpy and cache
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -551,6 +552,39 @@ NATIVE: dict[str, Native] = {
 }
 
 
+def _obs_7(obj: Any, ctx: InvariantContext) -> bool:
+    """No component carries the Observation's own code when it has a value (FHIRPath intersect: equal
+    Codings)."""
+    if not _has_choice(obj, "value"):
+        return True
+    code = ctx.resource.get("code")
+    own = _items(code.get("coding")) if isinstance(code, dict) else []
+    for component in _items(obj.get("component")):
+        concept = component.get("code") if isinstance(component, dict) else None
+        if any(c in own for c in _items(concept.get("coding") if isinstance(concept, dict) else None)):
+            return False
+    return True
+
+
+def _at_least_a_date(value: Any, _: InvariantContext) -> bool:
+    # A dateTime value is a JSON string (a Period an object, outside the "is dateTime" antecedent).
+    return not isinstance(value, str) or len(value) >= 10
+
+
+# FHIR R4 Observation and the vital signs profiles (FR Core's): on every vital-sign Observation.
+NATIVE.update({
+    "dataAbsentReason.empty() or value.empty()": lambda obj, _: not (_has(obj, "dataAbsentReason")
+                                                                     and _has_choice(obj, "value")),
+    "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()": _obs_7,
+    "(component.empty() and hasMember.empty()) implies (dataAbsentReason.exists() or value.exists())":
+        lambda obj, _: any(_has(obj, k) for k in ("component", "hasMember", "dataAbsentReason"))
+        or _has_choice(obj, "value"),
+    "value.exists() or dataAbsentReason.exists()": lambda obj, _: _has_choice(obj, "value")
+    or _has(obj, "dataAbsentReason"),
+    "$this is dateTime implies $this.toString().length() >= 10": _at_least_a_date,
+})
+
+
 def _location_kind(obj: Any, url: str, code: str) -> bool:
     if not any(isinstance(e, dict) and e.get("url") == url for e in _items(obj.get("extension"))):
         return True
@@ -715,6 +749,9 @@ class FhirPathInvariant:
         self._parsed: Any = None
         self._error: Phrase | None = None
         self._lock = threading.Lock()
+        # Its verdicts by (type, JSON of the value), when nothing but the value decides them: codings,
+        # identifiers and periods repeat across the resources of a server.
+        self._verdicts: dict[tuple[str, str], bool] | None = None if _IMPURE.search(expression) else {}
 
     def _parse(self) -> Any:
         if self._parsed is None and self._error is None:
@@ -735,7 +772,17 @@ class FhirPathInvariant:
         """True when satisfied; an empty result is not satisfied (as in the HL7 validator).
 
         Raises NotEvaluable when fhirpathpy cannot evaluate it."""
-        return self.evaluate_raw(value, base, ctx) is True
+        verdicts = self._verdicts
+        key = _value_key(value, base) if verdicts is not None else None
+        if key is None:
+            return self.evaluate_raw(value, base, ctx) is True
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = self.evaluate_raw(value, base, ctx) is True
+            if len(verdicts) >= _VERDICTS_KEPT:
+                verdicts.clear()
+            verdicts[key] = verdict
+        return verdict
 
     def evaluate_raw(self, value: Any, base: str, ctx: InvariantContext) -> bool | None:
         """The boolean result, or None when the expression evaluates to empty."""
@@ -766,6 +813,21 @@ class FhirPathInvariant:
             raise NotEvaluable(Phrase(f"évaluation FHIRPath impossible ({detail})",
                                       f"FHIRPath evaluation failed ({detail})")) from exc
         return [getattr(x, "data", x) for x in result]
+
+
+# What makes a verdict depend on more than the value: the resource around it, other resources, the clock.
+_IMPURE = re.compile(r"%|resolve\(|now\(|today\(|timeOfDay\(")
+_VERDICTS_KEPT = 4096
+_KEY_LIMIT = 4096  # a longer value (a whole resource) is seldom met twice: not kept
+
+
+def _value_key(value: Any, base: str) -> tuple[str, str] | None:
+    """The value as exact JSON (a Decimal, an unusual object: None, not kept), with its type."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return (base, text) if len(text) <= _KEY_LIMIT else None
 
 
 _COMPILED: dict[str, FhirPathInvariant] = {}

@@ -57,8 +57,8 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("bundles", "conformance", "container", "done", "extension_url", "issues", "origin", "pkg",
-                 "resource", "resource_loc", "root", "said", "substitute", "v")
+    __slots__ = ("base_walk", "bundles", "conformance", "container", "done", "extension_url", "issues", "origin",
+                 "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
@@ -75,10 +75,11 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.extension_url = ""  # url of the extension whose sub-extensions are being checked
         self.origin: str | None = None  # the package whose pins chose the definitions of the resource walked
         self.substitute: Substitution | None = None  # the definitions walked come from a stand-in package
+        self.base_walk = False  # walking the base definition beside a stand-in's profile: its own rules stand
 
     def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
         issue = make_issue(severity, message_id, expression, source, **values)
-        if self.substitute is not None and severity == "error":
+        if self.substitute is not None and severity == "error" and not (self.base_walk and _core_rule(source)):
             # A rule of a package standing in for a missing pinned one: the pinned version may not have it.
             sub = self.substitute
             issue = issue.noted("warning", Phrase(
@@ -160,10 +161,13 @@ class Walk(SlicingChecks, ReferenceChecks):
         if len(schemas) > 1:
             inherited = set().union(*(v.ancestors(s) for s in schemas))
             schemas = [s for s in schemas if s.canonical not in inherited]
-        saved = (self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute)
+        saved = (self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute, self.base_walk)
         self.origin = context
         substitutes = {id(s): self.substitution(s, loc) for s in schemas}
-        # Under a stand-in package's profile only the base definition's findings stay errors: walk it too.
+        # Under a stand-in package's profile only the base definition's own findings stay errors: walk it
+        # too, as the stand-in's companion (what it finds through other definitions, e.g. extensions, is
+        # the stand-in's view too).
+        stand_in = next((sub for sub in substitutes.values() if sub is not None), None)
         if not any(s.type == rtype and substitutes[id(s)] is None for s in schemas):
             base = v.type_schema(rtype)
             if base is None:
@@ -171,6 +175,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.origin = saved[4]
                 return
             schemas.insert(0, base)
+            substitutes[id(base)] = stand_in
         self.resource, self.resource_loc = res, loc
         if not contained:
             self.root = res
@@ -192,8 +197,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if schema.package != v._core_key:
                     self.pkg = schema.package
                     self.substitute = substitutes.get(id(schema)) or saved[5]
+                    self.base_walk = False
                 else:
-                    self.substitute = None  # the base definitions are never substituted
+                    self.substitute = substitutes.get(id(schema))  # the base beside a stand-in, else None
+                    self.base_walk = self.substitute is not None
                     if context is not None:
                         self.pkg = context
                 around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
@@ -205,7 +212,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         finally:
             if pushed:
                 self.bundles.pop()
-            self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute = saved
+            self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute, self.base_walk = saved
 
     def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
         """A StructureDefinition without a snapshot must give one: its differential is generated against
@@ -776,6 +783,11 @@ class Walk(SlicingChecks, ReferenceChecks):
             if expr.removesuffix("[x]") == path.removesuffix("[x]"):
                 return True
         return False
+
+
+def _core_rule(source: str) -> bool:
+    """Whether an issue's source names a rule of the base R4 definitions (an element, an invariant)."""
+    return source.startswith(FHIR_BASE) or f"({FHIR_BASE}" in source or source == "ele-1"
 
 
 def _project_source(constraint: Constraint) -> str:

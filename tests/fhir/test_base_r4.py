@@ -268,27 +268,29 @@ def test_text_only_concept_under_a_required_binding(validator):
 
 
 def test_invariant_through_fhirpathpy(validator):
-    """obs-6 has no native implementation: fhirpathpy evaluates it."""
+    """obs-3 has no native implementation: fhirpathpy evaluates it."""
     from pytest_mes.fhir.invariants import native_for
 
-    assert native_for("obs-6", "dataAbsentReason.empty() or value.empty()") is None
+    assert native_for("obs-3", OBS_3) is None
     obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"},
-           "valueQuantity": {"value": 72}, "dataAbsentReason": {"text": "inconnu"}}
-    issue = one(validator.validate(obs), "INVARIANT", "Observation")
-    assert issue.source.startswith("obs-6")
-    del obs["dataAbsentReason"]
+           "valueQuantity": {"value": 72}, "referenceRange": [{"type": {"text": "normal"}}]}
+    issue = one(validator.validate(obs), "INVARIANT", "Observation.referenceRange[0]")
+    assert issue.source.startswith("obs-3")
+    obs["referenceRange"][0]["text"] = "50-90 kg"
     assert errors(validator.validate(obs)) == set()
+
+
+OBS_3 = "low.exists() or high.exists() or text.exists()"
 
 
 def test_invariant_fhirpathpy_cannot_evaluate_is_not_checked(validator, monkeypatch):
     from pytest_mes.fhir import invariants
 
-    monkeypatch.setitem(invariants._COMPILED, "dataAbsentReason.empty() or value.empty()",
-                        invariants.FhirPathInvariant("dataAbsentReason.noSuchFunction()"))
+    monkeypatch.setitem(invariants._COMPILED, OBS_3, invariants.FhirPathInvariant("low.noSuchFunction()"))
     obs = {"resourceType": "Observation", "status": "final", "code": {"text": "poids"},
-           "dataAbsentReason": {"text": "inconnu"}}
-    issue = one(validator.validate(obs), "INVARIANT_NOT_CHECKED", "Observation")
-    assert issue.severity == "information" and "obs-6" in issue.source
+           "referenceRange": [{"type": {"text": "normal"}}]}
+    issue = one(validator.validate(obs), "INVARIANT_NOT_CHECKED", "Observation.referenceRange[0]")
+    assert issue.severity == "information" and "obs-3" in issue.source
 
 
 # ---- narrative (txt-1, txt-2) and per-1 ---------------------------------------------------------------

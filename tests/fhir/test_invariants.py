@@ -98,11 +98,34 @@ SAMPLES += [  # Patients for the FR Core identity invariants (fr-core-1, -2, -3 
     {"identifier": [_ins("99")]},
 ]
 
+LOINC = "http://loinc.org"
+SAMPLES += [  # Observations for the R4 / vital signs invariants (obs-6, obs-7, vs-2, vs-3)
+    {"code": {"coding": [{"system": LOINC, "code": "85354-9"}]}, "valueQuantity": {"value": 1},
+     "component": [{"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 120}}]},
+    {"code": {"coding": [{"system": LOINC, "code": "85354-9"}]}, "valueQuantity": {"value": 1},
+     "component": [{"code": {"coding": [{"system": LOINC, "code": "85354-9"}]}}]},
+    {"code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+     "component": [{"code": {"coding": [{"system": LOINC, "code": "85354-9"}]}, "valueQuantity": {"value": 1}}]},
+    {"code": {"text": "x"}, "valueString": "x", "dataAbsentReason": {"text": "unknown"}},
+    {"code": {"text": "x"}, "dataAbsentReason": {"text": "unknown"}},
+    {"code": {"text": "x"}, "_valueString": {"extension": [{"url": EXT, "valueString": "x"}]}},
+    {"code": {"text": "x"}, "hasMember": [{"reference": "Observation/1"}]},
+    {"code": {"text": "x"}},
+]
+
 # Expressions whose fhirpathpy evaluation is not a fair judge: unsupported functions (htmlChecks,
 # children() of primitives), or %resource-wide searches checked in the validator tests instead.
-SKIP = {"htmlChecks()", "hasValue() or (children().count() > id.count())"}
+SKIP = {"htmlChecks()", "hasValue() or (children().count() > id.count())",
+        "$this is dateTime implies $this.toString().length() >= 10"}  # on strings: test_native_vs_1
 
-_BASES = {"extension.exists() != value.exists()": "Extension"}
+_BASES = {
+    "extension.exists() != value.exists()": "Extension",
+    # value[x] is found through the model: fhirpathpy needs the type
+    "dataAbsentReason.empty() or value.empty()": "Observation",
+    "value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()": "Observation",
+    "(component.empty() and hasMember.empty()) implies (dataAbsentReason.exists() or value.exists())": "Observation",
+    "value.exists() or dataAbsentReason.exists()": "Observation.component",
+}
 
 
 def _base(expression: str) -> str:
@@ -184,3 +207,53 @@ def test_native_per_1_compares_instants_across_time_zones():
 def test_per_1_compares_field_by_field_across_precisions(validator, start, end, violated):
     patient = {"resourceType": "Patient", "name": [{"family": "x", "period": {"start": start, "end": end}}]}
     assert ("per-1" in _invariant_keys(validator.validate(patient))) is violated
+
+
+@pytest.mark.parametrize("value", ["2024", "2024-05", "2024-05-01", "2024-05-01T10:00:00+02:00",
+                                   {"start": "2024-05-01"}])
+def test_native_vs_1_agrees_with_fhirpathpy(value):
+    """FR Core's vs-1 on Observation.effective[x]: a dateTime is at least a full date."""
+    expression = "$this is dateTime implies $this.toString().length() >= 10"
+    ctx = InvariantContext({}, {})
+    base = "dateTime" if isinstance(value, str) else "Period"
+    assert NATIVE[expression](value, ctx) == FhirPathInvariant(expression).evaluate(value, base, ctx)
+
+
+MEMO_EXPRESSIONS = [
+    "coding.where(system = 'http://loinc.org' or system.startsWith('https://mos.esante.gouv.fr/NOS/TRE_A05-'))"
+    ".exists()",
+    "system = 'urn:oid:1.3.6.1.4.1.19376.1.2.3' or system.startsWith('https://mos.esante.gouv.fr/NOS/TRE_A11-')",
+    "start.exists() = end.exists()",
+    "value.exists() or dataAbsentReason.exists()",
+]
+CODINGS = [
+    {"coding": [{"system": "http://loinc.org", "code": "1"}]},
+    {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]},
+    {"coding": [{"system": "https://mos.esante.gouv.fr/NOS/TRE_A05-X/FHIR/TRE-A05-X", "code": "1"}]},
+    {"system": "urn:oid:1.3.6.1.4.1.19376.1.2.3", "code": "x"}, {"system": "http://x", "code": "x"},
+    {"start": "2024"}, {"start": "2024", "end": "2025"}, {"valueQuantity": {"value": 1}}, {"text": "x"},
+]
+
+
+@pytest.mark.parametrize("expression", MEMO_EXPRESSIONS)
+def test_verdicts_kept_by_value_agree_with_a_fresh_evaluation(expression):
+    """An invariant that reads only its value keeps its verdict per value: each kept verdict is the one
+    a fresh evaluation gives, whatever the order the values come in."""
+    ctx = InvariantContext({}, {})
+    kept = FhirPathInvariant(expression)
+    for base in ("CodeableConcept", "Coding", "Period", "Observation.component"):
+        for value in CODINGS + CODINGS[::-1]:
+            fresh = FhirPathInvariant(expression).evaluate_raw(value, base, ctx) is True
+            assert kept.evaluate(value, base, ctx) == fresh, (base, value)
+    assert kept._verdicts  # the verdicts were kept
+
+
+def test_verdicts_that_depend_on_the_resource_are_not_kept():
+    expression = "reference.startsWith('#').not() or (reference.substring(1) in %rootResource.contained.id)"
+    inv = FhirPathInvariant(expression)
+    value = {"reference": "#o"}
+    with_o = {"resourceType": "Basic", "contained": [{"resourceType": "Organization", "id": "o"}]}
+    without = {"resourceType": "Basic"}
+    assert inv.evaluate(value, "Reference", InvariantContext(with_o, with_o)) is True
+    assert inv.evaluate(value, "Reference", InvariantContext(without, without)) is False
+    assert inv._verdicts is None

@@ -47,8 +47,11 @@ CASES: dict[str, list[tuple[str, Callable, Callable, str]]] = {
         for name in (COMPREHENSIVE, SIMPLIFIED)
     ],
     "mes-pdsm-format-terminologie": [
-        (name, _nothing, _system(lambda r: r["content"][0]["format"]), "DocumentReference.content[0].format")
+        (name, _system(lambda r: r["content"][0]["format"], system), _system(lambda r: r["content"][0]["format"]),
+         "DocumentReference.content[0].format")
         for name in (COMPREHENSIVE, SIMPLIFIED)
+        for system in ("https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode",
+                       "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode")
     ],
     "mes-pdsm-facilitytype-terminologie": [
         (COMPREHENSIVE, _system(lambda r: r["context"]["facilityType"]["coding"][0], "urn:oid:1.2.250.1.213.1.1.4.6"),
