@@ -96,6 +96,19 @@ def pattern_matches(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+KEY_LIMIT = 4096  # a longer value (a whole resource) is seldom met twice: not worth a key
+
+
+def json_key(value: Any) -> str | None:
+    """The value as exact JSON, a key for verdicts that depend on the value only; None for a Decimal or
+    another object JSON does not write, or a value longer than KEY_LIMIT."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return text if len(text) <= KEY_LIMIT else None
+
+
 def render(value: Any, limit: int = 160) -> str:
     """A short JSON rendering for messages."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -9,7 +9,6 @@ and evaluated natively. Anything else is compiled once with fhirpathpy and cache
 from __future__ import annotations
 
 import functools
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from html import unescape
 from typing import Any
 from xml.parsers import expat
 
+from pytest_mes.fhir.assertions import json_key
 from pytest_mes.fhir.issues import Phrase
 
 Native = Callable[[Any, "InvariantContext"], bool]
@@ -773,9 +773,10 @@ class FhirPathInvariant:
 
         Raises NotEvaluable when fhirpathpy cannot evaluate it."""
         verdicts = self._verdicts
-        key = _value_key(value, base) if verdicts is not None else None
-        if key is None:
+        text = json_key(value) if verdicts is not None else None
+        if text is None:
             return self.evaluate_raw(value, base, ctx) is True
+        key = (base, text)
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = self.evaluate_raw(value, base, ctx) is True
@@ -818,16 +819,6 @@ class FhirPathInvariant:
 # What makes a verdict depend on more than the value: the resource around it, other resources, the clock.
 _IMPURE = re.compile(r"%|resolve\(|now\(|today\(|timeOfDay\(")
 _VERDICTS_KEPT = 4096
-_KEY_LIMIT = 4096  # a longer value (a whole resource) is seldom met twice: not kept
-
-
-def _value_key(value: Any, base: str) -> tuple[str, str] | None:
-    """The value as exact JSON (a Decimal, an unusual object: None, not kept), with its type."""
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return None
-    return (base, text) if len(text) <= _KEY_LIMIT else None
 
 
 _COMPILED: dict[str, FhirPathInvariant] = {}

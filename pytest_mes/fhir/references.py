@@ -83,7 +83,9 @@ class ReferenceChecks:
     def conforms(self, resource: dict, profile: str, context: str | None) -> bool:
         """Whether `resource` conforms to `profile` (a reference target, a ``profile`` discriminator)."""
         c = self.conformance
-        key = (id(resource), profile)
+        schema = self.v.schema(profile, context)
+        # By the definition it resolves to: "…/as-organization" and "…/as-organization|1.2.0" are one check.
+        key = (id(resource), schema.canonical if schema is not None else profile)
         if key in c.verdicts:
             found = c.verdicts[key]
             if found is None:  # being checked: a reference cycle, where conformance is assumed
@@ -136,15 +138,27 @@ class ReferenceChecks:
         sub = type(self)(self.v)  # a fresh walk of the same kind
         sub.bundles = self.bundles
         sub.conformance = c = self.conformance
+        sub.substitute = self.substitute  # reached from a stand-in package's definitions: its view still
         contained = any(resource is x for x in _as_list(self.root.get("contained")))
         sub.root = self.root if contained else resource
         sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)
         ok = not any(i.severity in ("error", "fatal") for i in sub.issues)
         # A cycle's first check assumed itself conformant: its walk stands only if it is.
-        if not contained and not sub.said and not c.heads.get(key) and (ok or key not in c.dependents):
+        # What it said once is kept with it when it is only the substitutions met (said again on a replay).
+        said_again = all(about[0] == 0 for about in sub.said)
+        if said_again and not c.heads.get(key) and (ok or key not in c.dependents):
             pkg = schema.package if schema.package != self.v._core_key else context
-            c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles)] = sub.issues
+            c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles, self.stand_in(schema, context))] = (
+                sub.issues, list(sub.said.items()))
         return ok
+
+
+    def stand_in(self, schema: Schema, context: str | None) -> object:
+        """The substitution under which `schema` is walked from here (as validate_resource decides it)."""
+        if schema.package == self.v._core_key:
+            return None
+        found = self.v.store.substitutions(context).get(schema.package) if context and schema.package else None
+        return found or self.substitute
 
 
 class Conformance:
@@ -167,7 +181,7 @@ class Conformance:
         self.open: list[tuple] = []
         self.heads: dict[tuple, set[tuple]] = {}  # check -> open checks it assumed
         self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
-        self.walked: dict[tuple, list[Issue]] = {}
+        self.walked: dict[tuple, tuple[list[Issue], list[tuple[tuple, Issue]]]] = {}
         self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
 
     def assume(self, head: tuple) -> None:
@@ -211,12 +225,15 @@ class Conformance:
             self.dependents.get(head, set()).discard(key)
 
     @staticmethod
-    def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> tuple:
-        # The Bundles open around the resource resolve its references: part of the key.
-        return id(resource), canonical, pkg, tuple(map(id, bundles))
+    def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict], stand_in: object) -> tuple:
+        # The Bundles open around the resource resolve its references, and a stand-in package reached on
+        # the way makes its rules warnings: both part of the key.
+        return id(resource), canonical, pkg, tuple(map(id, bundles)), stand_in
 
-    def replay(self, resource: dict, canonical: str, pkg: str | None, bundles: list[dict]) -> list[Issue] | None:
-        return self.walked.get(self.walk_key(resource, canonical, pkg, bundles))
+    def replay(self, resource: dict, canonical: str, pkg: str | None, bundles: list[dict], stand_in: object
+               ) -> tuple[list[Issue], list[tuple[tuple, Issue]]] | None:
+        """(issues, what was said once) of a walk done already, or None."""
+        return self.walked.get(self.walk_key(resource, canonical, pkg, bundles, stand_in))
 
 
 _CUT = (0, "")  # the pseudo-check a chain cut assumes: never judged, so what depends on it stays as it is

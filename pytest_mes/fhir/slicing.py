@@ -18,6 +18,8 @@ from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
 from pytest_mes.fhir.issues import make_issue
 from pytest_mes.fhir.references import _as_list
 
+_VERDICTS_KEPT = 8192
+
 
 class SlicingChecks:
     """Checks of sliced elements."""
@@ -144,12 +146,31 @@ class SlicingChecks:
             values = values_at.get(path)
             if values is None:
                 values = values_at[path] = self.eval_path(value, tcode, path)
-            verdict = self.discriminator_matches(s, values, dtype, path)
+            if dtype in ("value", "pattern"):
+                verdict = self.value_discriminator(s, values, dtype, path)
+            else:
+                verdict = self.discriminator_matches(s, values, dtype, path)
             if verdict is False:
                 return False
             if verdict is None:
                 result = None
         return result
+
+    def value_discriminator(self, s: ElementDef, values: list[tuple[Any, str]], dtype: str, path: str
+                            ) -> bool | None:
+        """discriminator_matches for a value or pattern discriminator, whose verdict depends on the values
+        only: kept per (slice, path, values), as the same codings and systems come again and again."""
+        text = assertions.json_key(values)
+        if text is None:
+            return self.discriminator_matches(s, values, dtype, path)
+        key = (id(s), path, dtype, text)
+        kept = self.v._slice_verdicts
+        if key in kept:
+            return kept[key]
+        verdict = kept[key] = self.discriminator_matches(s, values, dtype, path)
+        if len(kept) > _VERDICTS_KEPT:
+            kept.clear()
+        return verdict
 
     def undeterminable(self, s: ElementDef, path: str) -> bool:
         plan = self.discriminator_plan(s, path)

@@ -204,9 +204,13 @@ class Walk(SlicingChecks, ReferenceChecks):
                     if context is not None:
                         self.pkg = context
                 around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
-                replay = None if contained else self.conformance.replay(res, schema.canonical, self.pkg, around)
+                # A contained resource is walked with the same root either way: its walk is replayed too.
+                replay = self.conformance.replay(res, schema.canonical, self.pkg, around, self.substitute)
                 if replay is not None:  # conforms() walked it already, for a slice or a reference
-                    self.issues.extend(relocated(replay, loc))
+                    issues, said = replay
+                    self.issues.extend(relocated(issues, loc))
+                    for about, issue in said:
+                        self.say_once(about, *relocated([issue], loc))
                     continue
                 self.check_object(schema.root, res, loc, rtype, schema.root)
         finally:

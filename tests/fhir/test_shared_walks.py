@@ -66,7 +66,17 @@ def _locations_in_a_cycle(broken: bool) -> dict:
 def _cases(examples) -> list[tuple[str, dict, str]]:
     cases = [(name, bundle, GAP) for name, bundle in _mutants(examples)]
     cases += [(f"location cycle {broken}", _locations_in_a_cycle(broken), CORE21) for broken in (False, True)]
+    # Contained resources judged through references (and under a stand-in Annuaire): replayed too.
+    pdsm = [examples(PDSM, name) for name in PDSM_CONTAINING]
+    cases += [(name, resource, PDSM) for name, resource in zip(PDSM_CONTAINING, pdsm, strict=True)]
+    cases.append(("PDSm searchset", {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": f"https://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r} for r in pdsm]}, None))
     return cases
+
+
+PDSM = "ans.fhir.fr.pdsm#3.1.1"
+PDSM_CONTAINING = ("List-ExampleSubmissionSet.json", "DocumentReference-exemple-pdsm-documentreference.json",
+                   "List-ExampleFolder.json")
 
 
 def test_replayed_walks_give_the_issues_of_walking_again(validator, examples, monkeypatch):
