@@ -88,6 +88,7 @@ class Validator:
         self._bindings: dict[tuple, tuple[bool | None, str, str]] = {}  # verdict per (ValueSet, codes)
         self._discriminators: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]]] = {}
         self._slice_verdicts: dict[tuple[int, str, str, str], bool | None] = {}  # see value_discriminator
+        self._contexts_met: dict[tuple[str, str, tuple[str, str]], bool] = {}  # see check_extension_context
         self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
         # A package that a loaded one depends on is missing: a definition not found may be in it.
         self.dependencies_missing = any(store.package(dep) is None for p in store.packages for dep in p.dependencies)

@@ -727,7 +727,13 @@ class Walk(SlicingChecks, ReferenceChecks):
             c.get("type") == "fhirpath" and _PLAIN_PATH.fullmatch(str(c.get("expression", ""))))]
         # A context names the element by its path in a resource (Patient.name) or in a datatype
         # (Address.line): both the path from the resource and the one in the definitions walked count.
-        if self.in_context(paths, url, self.element_path(loc)) or self.in_context(paths, url, self.container[0]):
+        # The verdict depends on those two paths and the holder's type only: kept per extension.
+        key = (schema.canonical, self.element_path(loc), self.container)
+        in_place = self.v._contexts_met.get(key)
+        if in_place is None:
+            in_place = self.v._contexts_met[key] = self.in_context(paths, url, key[1]) or \
+                self.in_context(paths, url, self.container[0])
+        if in_place:
             return
         unjudged = []
         for c in contexts:

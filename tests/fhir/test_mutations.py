@@ -462,6 +462,18 @@ def test_extension_with_a_fhirpath_context_that_is_a_path(validator):
     assert "Patient.contact" in issue.message
 
 
+def test_extension_context_verdicts_kept_per_place_agree_with_judging_again(validator):
+    """Where an extension is allowed is kept per (extension, path, holder): in any order of use, each
+    place gets the verdict a fresh validator gives it."""
+    places = [True, False, True, False, False, True]
+    kept = [errors(validator.validate(_patient_with_comment(p), context=CORE21)) for p in places]
+    fresh = [errors(type(validator)(validator.store).validate(_patient_with_comment(p), context=CORE21))
+             for p in places]
+    assert kept == fresh
+    assert ("EXTENSION_CONTEXT", "Patient.extension[0]") in kept[1]
+    assert ("EXTENSION_CONTEXT", "Patient.contact[0].extension[0]") not in kept[2]
+
+
 def test_extension_with_a_fhirpath_context_is_judged_by_evaluating_it(validator):
     """A FHIRPath context beyond a path is evaluated on the resource: the extension must sit on an element
     it selects; one that cannot be evaluated is said not checked, never passed in silence."""
