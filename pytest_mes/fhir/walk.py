@@ -96,8 +96,10 @@ class Walk(SlicingChecks, ReferenceChecks):
             return None
         sub = self.v.store.substitutions(self.origin).get(schema.package)
         if sub is not None:
-            self.say_once((0, sub.used), make_issue("information", "DEPENDENCY_SUBSTITUTED", loc, used=sub.used,
-                                                    wanted=sub.wanted, by=sub.by))
+            said = self.said.get((0, sub.used))
+            if said is None or location_key(loc) < location_key(said.expression):  # say_once, the issue made once
+                self.said[(0, sub.used)] = make_issue("information", "DEPENDENCY_SUBSTITUTED", loc, used=sub.used,
+                                                      wanted=sub.wanted, by=sub.by)
         return sub
 
     def say_once(self, about: tuple[int, str], issue: Issue) -> None:
