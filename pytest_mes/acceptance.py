@@ -19,7 +19,7 @@ from pytest_mes import __version__
 from pytest_mes.config import Reports
 from pytest_mes.errors import MesError
 from pytest_mes.resources import bundled_dir
-from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary
+from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary, worst
 from pytest_mes.run import MesRun
 from pytest_mes.waivers import waiver_statuses
 
@@ -50,12 +50,40 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
         "verdict": verdict.as_dict(),
         "summary": summary(tests),
         "requirements": requirement_matrix(tests),
+        "coverage": _coverage(run, tests),
         "waivers": waiver_statuses(run.waivers, tests, date.today()),
         "tests": [test.as_dict() for test in tests],
     }
     if run.recorder.patients is not None:
         document = _masked(document, run.recorder.mask)
     return document
+
+
+def _coverage(run: MesRun, tests: list[TestRecord]) -> dict[str, Any] | None:
+    """The `mes coverage` matrix of the test sets that ran, each item and flow with its verdict in this run."""
+    from pytest_mes.coverage import coverage_matrix
+    from pytest_mes.testset.model import load_testset
+
+    catalogue = run.catalogue.get()
+    if catalogue is None:
+        return None
+    files = dict.fromkeys(Path(run.invocation_dir, t.file) for t in tests if t.set is not None and t.file)
+    try:
+        matrix = coverage_matrix([load_testset(path, catalogue=catalogue) for path in files], catalogue)
+    except (OSError, MesError):
+        return None  # a set changed since it ran: the requirement matrix above still says what ran
+    verdicts: dict[str, list[str]] = {}
+    for test in tests:
+        verdicts.setdefault(test.id.split("[")[0], []).append(test.verdict)
+        verdicts.setdefault(test.id, []).append(test.verdict)
+
+    def row(entry: dict[str, Any], **shown: Any) -> dict[str, Any]:
+        ran = [v for test_id in entry["tests"] for v in verdicts.get(test_id, [])]
+        return {**shown, "url": entry.get("url"), "tests": entry["tests"], "verdict": worst(ran) if ran else "not_run"}
+
+    return {"items": [row(i, actor=i["actor"], label=i["label"]) for i in matrix["items"]],
+            "flows": [row(f, actor=f["actor"], id=f["id"], title=f["title"]) for f in matrix["flows"]],
+            "summary": matrix["summary"]}
 
 
 def _testsets(run: MesRun, tests: list[TestRecord]) -> list[dict[str, Any]]:

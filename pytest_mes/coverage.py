@@ -112,10 +112,13 @@ class LazyCatalogue:
         self._load = load
         self._loaded: tuple[Catalogue | None] | None = None
 
-    def problem(self, covers: Covers) -> str | None:
+    def get(self) -> Catalogue | None:
         if self._loaded is None:
             self._loaded = (self._load(),)
-        catalogue = self._loaded[0]
+        return self._loaded[0]
+
+    def problem(self, covers: Covers) -> str | None:
+        catalogue = self.get()
         return catalogue.problem(covers) if catalogue else None
 
 

@@ -99,7 +99,7 @@ class MesItem(pytest.Item):
         self.test = test
         self.record: TestRecord | None = None  # the result of the test, once it ran
         self.setup_verdict = "error"  # what a failure of setup() means: 'incomplete' for a precondition
-        self.index = 0  # position in the collected items, for reports in collection order
+        self.mes_index = 0  # position in the collected items (set once collected), for reports in that order
         testset = self.parent.testset
         self.add_marker(testset.component)
         self.add_marker(test.level.lower())
@@ -143,7 +143,7 @@ class MesItem(pytest.Item):
                            f"does not declare {need.describe()} — {reason}")
 
     def describe(self, verdict: str, reason: str = "") -> TestRecord:
-        return describe_test(self.test, self.testset, index=self.index, nodeid=self.nodeid, verdict=verdict,
+        return describe_test(self.test, self.testset, index=self.mes_index, nodeid=self.nodeid, verdict=verdict,
                              reason=reason)
 
     def runtest(self) -> None:

@@ -68,7 +68,6 @@ class ResultsPlugin:
             return _plain_record(item, report, index)
         if call.when == "call" and item.record is not None:
             return item.record
-        item.index = index
         if report.skipped:
             return item.describe("skipped", _skip_reason(report))
         verdict = item.setup_verdict if call.when == "setup" else "error"
@@ -114,7 +113,7 @@ class ResultsPlugin:
         self.document = build_document(self.run, tests, started=self.started,
                                        duration_s=time.monotonic() - self.clock,
                                        interrupted=_interruption(session, exitstatus),
-                                       workers=getattr(self.config.option, "numprocesses", None) or 0)
+                                       workers=getattr(self.config.option, "numprocesses", None) or 1)
         self.written, self.write_problems = write_reports(self.document, self.run.config.reports)
         if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. nothing could run: nothing is proven

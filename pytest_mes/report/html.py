@@ -79,6 +79,7 @@ def render_html(results: dict) -> str:
         _run(run, lang),
         _summary(results.get("summary") or {}, lang),
         _requirements(results.get("requirements") or [], lang),
+        _coverage(results.get("coverage"), lang),
         _waivers(results.get("waivers") or [], lang),
         _tests_shell(lang),
         "</main>",
@@ -226,6 +227,18 @@ def _requirements(requirements: list[dict], lang: str) -> str:
               " ".join(_test_link(t) for t in r.get("tests") or []), _badge(r.get("verdict", ""), lang)]
              for r in requirements])
     return f'<section id="requirements"><h2>{h(label("requirements", lang))}</h2>{body}</section>'
+
+
+def _coverage(coverage: dict | None, lang: str) -> str:
+    """Each server item and flow of the IGs -> the tests that cover it and their verdict in this run."""
+    if not coverage:
+        return ""
+    rows = [[h(r.get("actor")), link(r.get("label") or f"{r.get('id')} — {r.get('title') or ''}", r.get("url")),
+             " ".join(_test_link(t) for t in r.get("tests") or []),
+             _badge(r["verdict"], lang) if r.get("verdict") != "not_run" else h(label("not_run", lang))]
+            for r in [*coverage.get("items", []), *coverage.get("flows", [])]]
+    head = [h(label(k, lang)) for k in ("actor", "coverage_item", "tests", "verdict")]
+    return f'<section id="coverage"><h2>{h(label("coverage", lang))}</h2>{_table(head, rows)}</section>'
 
 
 def _waivers(waivers: list[dict], lang: str) -> str:

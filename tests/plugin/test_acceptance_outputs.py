@@ -99,3 +99,81 @@ def test_a_run_interrupted_still_writes_its_report_saying_so(pytester, add_set, 
     assert document["verdict"]["code"] == "non-conformant"
     assert (pytester.path / "r.html").stat().st_size > 1000
     assert not list(pytester.path.glob(".r.*.part"))  # written atomically: no half file left behind
+
+
+def test_without_a_capability_statement_preconditions_leave_tests_incomplete_unless_ignored(pytester, add_set,
+                                                                                           server):
+    # A server that answers /metadata with something else escapes nothing by not describing itself.
+    server.route("GET /fhir/metadata", Reply(200, {"resourceType": "Bundle", "type": "searchset"}))
+    server.route("GET /fhir/Slot", Reply(200, {"resourceType": "Bundle", "type": "searchset"}))
+    test = read_test("GAP-GA-SLOT-02", path="Slot") + """  preconditions:
+    - capability: {resource: Slot, interaction: search-type}
+"""
+    add_set(a_set(tests=test))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-report-json=r.json"]
+    result = pytester.runpytest(*base)
+    assert result.parseoutcomes() == {"incomplete": 1} and result.ret == 1
+    result.stdout.fnmatch_lines(["*GAP-GA-SLOT-02: precondition not verifiable (précondition non vérifiable): "
+                                 "GET [[]base[]]/metadata did not return a CapabilityStatement*"])
+    ignored = pytester.runpytest(*base, "--mes-ignore-preconditions")
+    ignored.assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert document["run"]["options"]["ignore_preconditions"] is True  # the report states it was used
+
+
+def test_waivers_turn_a_covered_failure_into_a_waived_one_and_list_the_others(pytester, add_set, server):
+    server.route("GET /fhir/Patient/1", Reply(404, "gone", content_type="text/plain"))
+    add_set(a_set(tests=read_test("CORE-W-01", path="Patient/1") + read_test("CORE-W-02", path="Patient/1")))
+    (pytester.path / "waivers.yaml").write_text(
+        "waivers:\n"
+        "  - test: CORE-W-01\n    justification: Correctif livré en version 4.3\n    author: Marie Martin\n"
+        "    expires: 2099-01-31\n"
+        "  - test: CORE-W-99\n    justification: Test retiré du périmètre\n    author: Marie Martin\n"
+        "    expires: 2099-01-31\n", encoding="utf-8")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-waivers=waivers.yaml", "--mes-report-json=r.json")
+    assert result.parseoutcomes() == {"failed": 1, "waived": 1}
+    result.stdout.fnmatch_lines(["dérogation (1):", "  CORE-W-01: Correctif livré en version 4.3 (Marie Martin, "
+                                 "waivers.yaml:2)", "Dérogations:", "  waivers.yaml:6 (non utilisée, 2099-01-31): "
+                                 "CORE-W-99"])
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert [w["status"] for w in document["waivers"]] == ["used", "unused"]
+    # A malformed waivers file stops the run before any test, naming file and line.
+    (pytester.path / "waivers.yaml").write_text("waivers:\n  - test: X\n    author: A\n", encoding="utf-8")
+    bad = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                             "--mes-waivers=waivers.yaml")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*waivers.yaml:2:*justification*"])
+    assert not any("Patient/1" in r.path for r in server.requests[2:])
+
+
+def test_a_server_that_stops_answering_mid_run_makes_the_run_incomplete_saying_why(pytester, add_set, server):
+    server.route("GET /fhir/Patient/2", Reply(drop=True))
+    add_set(a_set(tests=read_test("CORE-D-01") + read_test("CORE-D-02", path="Patient/2")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-report-json=r.json")
+    assert result.parseoutcomes() == {"passed": 1, "errors": 1}
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert document["verdict"]["code"] == "incomplete"
+    assert "en erreur" in document["verdict"]["reasons"][0]["fr"]
+    assert "closed the connection without answering" in document["tests"][1]["reason"]
+
+
+def test_patient_data_is_masked_in_every_output_with_redact_patient(pytester, add_set, server):
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1961-07-14", "name": [
+        {"family": "Lefebvre", "given": ["Aurélie"]}],
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "2610714123456"}]}
+    server.route("GET /fhir/Patient/p1", Reply(200, patient))
+    add_set(a_set(tests=read_test("CORE-R-01", path="Patient/p1", checks="- status: 404")))
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-report-json=r.json",
+            "--mes-report=r.html"]
+    plain = pytester.runpytest(*base)
+    assert "Lefebvre" in (pytester.path / "r.json").read_text(encoding="utf-8")  # the control
+    assert "Lefebvre" in plain.stdout.str()
+    masked = pytester.runpytest(*base, "--mes-redact-patient")
+    outputs = [masked.stdout.str(), *((pytester.path / name).read_text(encoding="utf-8")
+                                      for name in ("r.json", "r.html"))]
+    for text in outputs:
+        for value in ("Lefebvre", "Aurélie", "1961-07-14", "2610714123456"):
+            assert value not in text
+    assert json.loads(outputs[1])["run"]["options"]["redact_patient"] is True
