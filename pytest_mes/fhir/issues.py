@@ -35,6 +35,7 @@ MSG: dict[str, tuple[str, str]] = {
     ),
     "XML_ORDER": ("structure", "Élément XML « {name} » mal placé : il doit précéder « {before} » (FHIR XML suit "
                   "l'ordre des définitions)."),
+    "XML_ATTRIBUTE": ("structure", "Attribut XML « {name} » inconnu sur {type} (ignoré)."),
     "XML_CHOICE": ("structure", "Un seul type est permis pour « {name}[x] » : trouvé « {first} » et « {second} »."),
     "XML_REPEATED": ("structure", "Élément XML « {name} » répété alors qu'il n'admet qu'une occurrence (seule la "
                      "première est lue)."),

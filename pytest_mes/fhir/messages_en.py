@@ -12,6 +12,7 @@ MSG_EN: dict[str, str] = {
     "ARRAY_EXPECTED": "'{name}' must be a JSON array (the element repeats), found: {found}.",
     "XML_ORDER": "XML element '{name}' out of place: it must come before '{before}' (FHIR XML follows the order of "
                  "the definitions).",
+    "XML_ATTRIBUTE": "Unknown XML attribute '{name}' on {type} (ignored).",
     "XML_CHOICE": "Only one type is allowed for '{name}[x]': found '{first}' and '{second}'.",
     "XML_REPEATED": "XML element '{name}' repeated although it allows one occurrence only (only the first is read).",
     "DUPLICATE_KEY": "JSON property '{name}' appears twice in the same object: the document is invalid (a reader "

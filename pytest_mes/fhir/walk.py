@@ -600,7 +600,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
                     elem.base_binding is not None or elem.bounds is not None:
                     self.check_value_rules(elem, value, tcode, loc)
-        if ext is not None:
+        if ext is not None and not (value is not None and isinstance(ext, dict) and ext.keys() == {"id"}):
+            # (an id beside a value is a whole element: ele-1 holds)
             ts = self.v.type_schema(tcode)
             if not isinstance(ext, dict):
                 self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type="Element", found=_kind(ext))

@@ -423,7 +423,9 @@ class _Reader:
             slot = None if ans else cont.attributes.get(aname)
             if slot is None:
                 shown = ("xml:" if ans == XML_NS else f"{{{ans}}}" if ans else "") + aname
-                raise self.fail(f"attribute '{shown}' is not allowed on {cont.label}", node, location)
+                self.problem(self.fail(f"attribute '{shown}' is not allowed on {cont.label}", node, location),
+                             "XML_ATTRIBUTE", location, name=shown, type=cont.label)
+                continue
             values[slot.json_name] = (slot, [value])
         last: _Slot | None = None
         for child in node.children:
@@ -501,12 +503,10 @@ class _Reader:
         parts = self.container(node, self.defs.container(slot.type_code), location)
         raw = parts.pop("value", None)
         if raw is None and not parts:
-            raise self.fail(
-                f"element '{slot.xml_name}' has no value attribute, id or extension "
-                "(FHIR does not allow empty elements)",
-                node,
-                location,
-            )
+            if self.problems is None:
+                raise self.fail(f"element '{slot.xml_name}' has no value attribute, id or extension "
+                                "(FHIR does not allow empty elements)", node, location)
+            return None, {}  # read as an empty element, which the validator reports (ele-1)
         return (None if raw is None else self.convert(raw, kind)), (parts or None)
 
     def convert(self, raw: str, kind: str) -> Any:

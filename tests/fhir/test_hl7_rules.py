@@ -306,3 +306,15 @@ def test_a_document_is_self_contained_and_reachable_from_its_composition(core):
     document["entry"][1]["fullUrl"] = "https://example.org/fhir/Patient/p"
     document["entry"][0]["fullUrl"] = "https://example.org/fhir/Composition/c"  # same base: resolved
     assert not {e for e in errors(core.validate(document)) if e[0].startswith("BUNDLE_")}
+
+
+def test_fhir_xml_with_an_unknown_attribute_and_an_empty_primitive_is_still_validated(core):
+    from pytest_mes.fhir.xml import read_xml
+
+    xml = (b'<Observation xmlns="http://hl7.org/fhir"><status id="s" colour="blue" value="final"/>'
+           b'<code><text value="x"/></code><valueInteger><value value="0"/></valueInteger></Observation>')
+    resource, problems = read_xml(xml, core.store)
+    assert [(p[0], p[1]) for p in problems] == [("XML_ATTRIBUTE", "Observation.status"),
+                                                ("UNKNOWN_ELEMENT", "Observation.valueInteger.value")]
+    # the id beside the status value is fine; the empty valueInteger is not (ele-1)
+    assert errors(core.validate(resource)) == {("EMPTY_OBJECT", "Observation.value.ofType(integer)")}

@@ -322,6 +322,7 @@ def reading_issues(fhir_packages_dir: Path, folder: Path) -> list[tuple[dict, di
         "repeated.xml": '<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><gender value="female"/>'
                         '</Patient>',
         "duplicate.json": '{"resourceType": "Patient", "gender": "male", "gender": "x"}',
+        "attribute.xml": '<Patient xmlns="http://hl7.org/fhir"><gender value="male" colour="blue"/></Patient>',
         "broken.json": "{not json",
     }
     for name, text in files.items():
