@@ -39,7 +39,8 @@ class HtmlExtras:
 
             record = record_from_dict(data)
             report.extras = [*getattr(report, "extras", []), extras.html(self._summary(record)),
-                             *(extras.text("\n".join(explain_exchange(e)), name=e.id) for e in record.exchanges)]
+                             *(extras.text("\n".join(explain_exchange(e, self.run.config.lang)), name=e.id)
+                               for e in record.exchanges)]
         return report
 
     def _summary(self, record: TestRecord) -> str:

@@ -87,7 +87,7 @@ class TestSetFile(pytest.File):
                 exchange = exchange_record(result.exchange, f"{self.testset.id}/{result.step.phase}{n}",
                                            self.run.recorder.mask)
             step = step_record(result, exchange and exchange.id, self.testset, with_source=True)
-            texts.append("\n".join(explain_step(step, exchange, file=self.testset.label)))
+            texts.append("\n".join(explain_step(step, exchange, file=self.testset.label, lang=self.run.config.lang)))
         return "\n\n".join(texts)
 
 

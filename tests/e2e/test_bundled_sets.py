@@ -171,7 +171,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[
             record = record_from_dict(data)
             text = record.reason
             if record.verdict != "passed":
-                text += "\n" + explain_test(record, total=len(record.steps))
+                text += "\n" + explain_test(record, total=len(record.steps), lang="en")  # the evidence regexes
             outcomes[record.id] = (record.verdict, text)
     return result, outcomes
 

@@ -371,7 +371,8 @@ def test_a_pinned_package_that_is_not_the_published_one_is_never_installed(tmp_p
 
 
 @responses.activate
-def test_mes_packages_install_from_registry(tmp_path: Path):
+def test_mes_packages_install_from_registry(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("MES_OFFLINE", raising=False)  # CI runs offline; this install is answered by `responses`
     registry = "https://registry.example.org"
     responses.get(f"{registry}/example.a/1.0.0", body=make_tgz("example.a", "1.0.0"))
     assert main(["packages", "install", "example.a#1.0.0", "--cache-dir", str(tmp_path),

@@ -15,6 +15,12 @@ def _fhir_packages(fhir_packages_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs in English (--mes-lang=en through its environment variable), for tests that match English text."""
+    monkeypatch.setenv("MES_LANG", "en")
+
+
+@pytest.fixture
 def add_set(pytester: pytest.Pytester):
     """Write a test set into <pytester>/sets/NAME and return the folder."""
 

@@ -11,6 +11,8 @@ from tests.conftest import tls_context
 from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import CAPABILITY_STATEMENT, HungServer, Reply, ScriptedServer
 
+pytestmark = pytest.mark.usefixtures("english")  # the messages below are matched in English
+
 PATIENT = {"resourceType": "Patient", "id": "1"}
 CHECKS = "- status: 200\n- resource_type: Patient"
 

@@ -27,23 +27,30 @@ def test_a_failure_lists_every_failed_check_with_request_and_response(pytester, 
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
                                 "--mes-token", "tok-123456")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
+    result.stdout.fnmatch_lines([  # French by default, as a reader at the ANS reads it
         "GAP-GA-SLOT-01 — Test GAP-GA-SLOT-01",
-        "Requirement: FHIR R4 (SHALL)",
-        'Step 1 of 1 "GET Slot?status=free" (sets/set.yaml:11) failed:',
-        "  ✗ content type (line 14): expected application/fhir+json, got application/json",
-        '  ✗ fhirpath Bundle.entry.resource.status (line 16): expected in ["free"], got ["busy"]',
-        "      because: status=free must filter the slots",
-        "  (2 other checks passed)",
+        "Exigence: FHIR R4 (SHALL)",
+        'Verdict: non conforme — step 1 "GET Slot?status=free": content type: expected *',
+        'Étape 1 sur 1 "GET Slot?status=free" (sets/set.yaml:11) en échec:',
+        "  ✗ content type (ligne 14): attendu application/fhir+json, obtenu application/json",
+        '  ✗ fhirpath Bundle.entry.resource.status (ligne 16): attendu in ["free"], obtenu ["busy"]',
+        "      car: status=free must filter the slots",
+        "  (2 autre(s) vérification(s) réussie(s))",
         "Source (sets/set.yaml:11-17):",
-        "Request:",
+        "Requête:",
         "  GET http://127.0.0.1:*/fhir/Slot?status=free",
         "  Authorization: ***",
-        "Response: 200 OK in * ms",
+        "Réponse: 200 OK en * ms",
         '    "resourceType": "Bundle",',
     ])
     assert "tok-123456" not in result.stdout.str()
     assert server.requests[-1].headers["Authorization"] == "Bearer tok-123456"
+    english = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=en")
+    english.stdout.fnmatch_lines(["Requirement: FHIR R4 (SHALL)",
+                                  'Step 1 of 1 "GET Slot?status=free" (sets/set.yaml:11) failed:',
+                                  "  ✗ content type (line 14): expected application/fhir+json, got application/json",
+                                  "  (2 other check(s) passed)", "Request:", "Response: 200 OK in * ms",
+                                  "Overall verdict : NON-CONFORMANT"])
 
 
 def test_set_setup_feeds_every_test_and_teardown_always_runs(pytester, add_set, server):
@@ -86,7 +93,7 @@ setup:
     assert len(full) == 1  # in full once (the short summary may quote it too), then by name
     assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in output
     result.stdout.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
-                                 'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
+                                 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec:'])
 
 
 def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server):
@@ -242,6 +249,7 @@ def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, se
     assert seen.headers["Content-Type"] == "application/fhir+json"
 
 
+@pytest.mark.usefixtures("english")
 def test_sandbox_option_starts_the_reference_server_and_allows_writes(pytester, add_set):
     add_set(a_set(tests=read_test("CORE-SB-01", checks="- resource_type: CapabilityStatement") + """
 - id: CORE-SB-02
@@ -280,6 +288,7 @@ def test_an_absolute_url_to_another_host_gets_no_credentials(pytester, add_set, 
     assert "Authorization" not in other_host.headers
 
 
+@pytest.mark.usefixtures("english")
 def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
     server.route("POST /fhir/Patient", Reply(302, "", headers={"Location": "/fhir/Patient/1"}))
     add_set(a_set(tests=create_test("CORE-P-01", checks="[{status: 201}]")))
@@ -289,6 +298,7 @@ def test_a_redirected_post_is_reported_not_replayed(pytester, add_set, server):
     assert [r.method for r in server.requests if "metadata" not in r.path] == ["POST"]
 
 
+@pytest.mark.usefixtures("english")
 def test_secret_values_are_masked_in_the_failure_output_but_checked_for_real(pytester, add_set, server):
     server.route("GET /fhir/echo", Reply(200, {"resourceType": "Parameters", "id": "key-123456"}))
     checks = "- fhirpath: {expression: Parameters.id, op: equals, value: key-123456}\n- status: 404"
@@ -297,7 +307,7 @@ def test_secret_values_are_masked_in_the_failure_output_but_checked_for_real(pyt
                                 "--mes-header=X-Api-Key: key-123456", "--mes-var=client_secret=hunter2-xyz")
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
-    assert "(1 other check passed)" in output  # the FHIRPath check saw the real value
+    assert "(1 other check(s) passed)" in output  # the FHIRPath check saw the real value
     assert "key-123456" not in output.replace("value: key-123456", "") and "hunter2-xyz" not in output
     assert '"id": "***"' in output and "client_secret=***" in output
 
