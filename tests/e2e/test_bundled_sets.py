@@ -167,7 +167,12 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[
                                            "--mes-report=", timeout=600)
     outcomes: dict[str, tuple[str, str]] = {}
     if report.is_file():
-        for data in json.loads(report.read_text(encoding="utf-8"))["tests"]:
+        document = json.loads(report.read_text(encoding="utf-8"))
+        # The report's verdicts are the terminal's: the same counts, read from pytest's last line.
+        terminal = {"errors" if k == "error" else k: v for k, v in document["summary"]["counts"].items() if v}
+        shown = {k: v for k, v in result.parseoutcomes().items() if k not in ("deselected", "warnings")}
+        assert shown == terminal, (shown, terminal)
+        for data in document["tests"]:
             record = record_from_dict(data)
             text = record.reason
             if record.verdict != "passed":
