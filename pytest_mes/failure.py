@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_mes.results import CheckRecord, ExchangeRecord, IssueGroup, StepRecord, TestRecord, label
+from pytest_mes.report.labels import label
+from pytest_mes.results import CheckRecord, ExchangeRecord, IssueGroup, StepRecord, TestRecord
 
 BODY_EXCERPT = 1500  # characters of a body shown in the terminal (the reports keep more)
 GROUPS_SHOWN = 50  # groups of validator issues listed under a failed conforms_to check

@@ -8,7 +8,8 @@ from html import escape
 import pytest
 
 from pytest_mes.failure import explain_exchange
-from pytest_mes.results import TestRecord, label, record_from_dict
+from pytest_mes.report.labels import label
+from pytest_mes.results import TestRecord, record_from_dict
 from pytest_mes.run import MesRun
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mes.results import TestRecord, label, record_from_dict
+from pytest_mes.report.labels import label
+from pytest_mes.results import TestRecord, record_from_dict
 from pytest_mes.run import MesRun
 
 _LETTERS = {"passed": ".", "failed": "F", "advisory": "a", "incomplete": "I", "skipped": "s", "waived": "w",

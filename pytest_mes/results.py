@@ -20,12 +20,6 @@ VERDICTS: tuple[Verdict, ...] = ("passed", "failed", "advisory", "incomplete", "
 _SEVERITY: tuple[Verdict, ...] = ("failed", "error", "incomplete", "advisory", "waived", "skipped", "passed")
 LEVELS = ("SHALL", "SHOULD", "MAY")
 
-VERDICT_LABELS: dict[str, dict[str, str]] = {
-    "fr": {"passed": "conforme", "failed": "non conforme", "advisory": "non conforme (recommandation)",
-           "incomplete": "incomplet", "skipped": "non exécuté", "waived": "dérogation", "error": "erreur"},
-    "en": {"passed": "passed", "failed": "failed", "advisory": "failed (advisory)", "incomplete": "incomplete",
-           "skipped": "skipped", "waived": "waived", "error": "error"},
-}
 RUN_LABELS = {
     "conformant": {"fr": "conforme", "en": "conformant"},
     "non-conformant": {"fr": "non conforme", "en": "non-conformant"},
@@ -42,9 +36,6 @@ RULE = {
           "not prevent conformance.",
 }
 
-
-def label(verdict: str, lang: str = "fr") -> str:
-    return VERDICT_LABELS.get(lang, VERDICT_LABELS["fr"]).get(verdict, verdict)
 
 
 @dataclass

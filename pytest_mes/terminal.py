@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mes.results import VERDICTS, label
+from pytest_mes.report.labels import label
+from pytest_mes.results import VERDICTS
 
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
                "incomplete": {"yellow": True, "bold": True}}
