@@ -76,7 +76,9 @@ def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected:
     step = Step(case["name"], kind, case["file"], expected)
     try:
         local = with_conformance(store, [folder / f for f in files]) if files else store
-        validator = Validator(local)
+        entry = case["manifest_entry"]  # the options the HL7 harness sets for the case, set here too
+        validator = Validator(local, security_checks=bool(entry.get("security-checks")),
+                              example_urls=entry.get("examples", True) is not False)
         profiles = []
         if profile_file is not None:
             from pytest_mes.fhir.local import read_resource_file
@@ -124,7 +126,7 @@ def report(results: list[Step], elapsed: float, verbose: bool) -> None:
     for step in results:
         by_kind[step.kind].append(step)
     print(f"{len(results)} steps in {elapsed:.1f} s (HL7 Java validator = reference)")
-    print(f"{'step':<8} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")
+    print(f"{'step':<8} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")  # share (steps)
     for kind in ("base", "profile"):
         steps = by_kind.get(kind, [])
         if steps:
@@ -147,7 +149,7 @@ def _row(kind: str, steps: list[Step]) -> str:
     verdict = sum(s.verdict_agrees for s in steps)
     exact = sum(s.exact for s in steps)
     crashes = sum(s.found is None for s in steps)
-    return f"{kind:<8} {n:>4} {verdict / n:>14.0%} {exact / n:>12.0%} {crashes:>8}"
+    return f"{kind:<8} {n:>4} {verdict / n:>7.1%} ({verdict:>3}) {exact / n:>6.1%} ({exact:>3}) {crashes:>8}"
 
 
 if __name__ == "__main__":

@@ -67,6 +67,9 @@ MSG: dict[str, tuple[str, str]] = {
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),
+    "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
+                    "sans échappement, il serait interprété ; à vérifier."),
+    "EXAMPLE_URL": ("business-rule", "Url d'exemple ({url}) non permise ici : les domaines d'exemple sont refusés."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",

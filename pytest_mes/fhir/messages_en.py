@@ -35,6 +35,9 @@ MSG_EN: dict[str, str] = {
                      "form, frame nor object).",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "ATTACHMENT_SIZE": "Stated size {size} differs from the actual size of the data ({actual} bytes).",
+    "STRING_HTML": "Text holding what looks like an HTML tag ('{tag}'): shown as HTML without escaping, it would be "
+                   "interpreted; to be checked.",
+    "EXAMPLE_URL": "Example URL ({url}) not allowed here: example domains are refused.",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",

@@ -69,9 +69,12 @@ class Validator:
             ``profiles/rules.yaml``; ``ProjectRules()`` for none).
     """
 
-    def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None):
+    def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None,
+                 security_checks: bool = False, example_urls: bool = True):
         self.store = store
         self.must_support = must_support
+        self.security_checks = security_checks  # HTML in a string or markdown: an error, not a warning
+        self.example_urls = example_urls  # extensions from example domains accepted without a definition
         self.rules = bundled_rules() if rules is None else rules
         self.expander = ValueSetExpander(store)
         self._lock = threading.RLock()

@@ -584,6 +584,11 @@ class Walk(SlicingChecks, ReferenceChecks):
                         # A whitespace-only string the format accepts (string, markdown): suspicious, a
                         # warning as in the HL7 validator, not the empty-string error.
                         self.add("warning", "BLANK_STRING", loc, elem.schema.source(elem))
+                    elif "<" in value and tcode in ("string", "markdown") and _HTML_TAG.search(value):
+                        # Rendered as HTML without escaping, it would run: a security risk the HL7 validator
+                        # warns of (an error with its security checks on).
+                        self.add("error" if self.v.security_checks else "warning", "STRING_HTML", loc,
+                                 elem.schema.source(elem), tag=_short(_HTML_TAG.search(value).group(), 20))
                     limit = elem.max_length or rule.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
@@ -706,7 +711,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         (an error), except from an example domain (example.org, acme.com…: information). When a package
         some loaded package depends on is missing, or the url is HL7's and its extensions pack is not
         loaded, the definition may be there: a warning (not checked)."""
-        if _example_domain(url):
+        if _example_domain(url) and self.v.example_urls:
             self.add("information", "EXTENSION_EXAMPLE_DOMAIN", loc, url=url)
         elif elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
             self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
@@ -716,6 +721,8 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
         else:
             self.add("error", "EXTENSION_NOT_FOUND", loc, self.v.broken_reason(url) or "", url=url)
+        if _example_domain(url) and not self.v.example_urls:
+            self.add("error", "EXAMPLE_URL", f"{loc}.url", url=url)
 
     def check_extension_context(self, schema: Schema, url: str, obj: dict, loc: str) -> None:
         """The extension's declared contexts must include where it is used: element contexts, FHIRPath
@@ -807,6 +814,7 @@ def _project_source(constraint: Constraint) -> str:
     return f"{constraint.key} (règle du projet pytest-mes, lecture de {constraint.reads} de {constraint.source})"
 
 
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")
 
 

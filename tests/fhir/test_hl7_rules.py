@@ -318,3 +318,23 @@ def test_fhir_xml_with_an_unknown_attribute_and_an_empty_primitive_is_still_vali
                                                 ("UNKNOWN_ELEMENT", "Observation.valueInteger.value")]
     # the id beside the status value is fine; the empty valueInteger is not (ele-1)
     assert errors(core.validate(resource)) == {("EMPTY_OBJECT", "Observation.value.ofType(integer)")}
+
+
+def test_html_in_a_string_or_markdown_is_a_security_warning_or_error(core):
+    patient = _patient(name=[{"family": "Martin", "text": "<script>alert(1)</script>"}])
+    issue = next(i for i in core.validate(patient).issues if i.message_id == "STRING_HTML")
+    assert issue.severity == "warning" and issue.expression == "Patient.name[0].text" and "<script" in issue.message
+    strict = Validator(core.store, security_checks=True)
+    assert ("STRING_HTML", "Patient.name[0].text") in errors(strict.validate(patient))
+    note = {"resourceType": "Communication", "status": "completed", "note": [{"text": "see <resource type>"}]}
+    assert ("STRING_HTML", "Communication.note[0].text") in errors(strict.validate(note))
+    patient["name"][0]["text"] = "a < b and c > d"  # no tag: nothing said
+    assert "STRING_HTML" not in {i.message_id for i in strict.validate(patient).issues}
+
+
+def test_example_urls_can_be_refused(core):
+    patient = _patient(extension=[{"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "x"}])
+    assert core.validate(patient).valid
+    refusing = Validator(core.store, example_urls=False)
+    assert errors(refusing.validate(patient)) == {("EXTENSION_NOT_FOUND", "Patient.extension[0]"),
+                                                  ("EXAMPLE_URL", "Patient.extension[0].url")}

@@ -294,6 +294,9 @@ def validator_issues(validator, local, examples) -> list[Issue]:
             {"fullUrl": "urn:uuid:30551ce1-5a28-4356-b684-1e639094ad4d",
              "resource": {"resourceType": "Composition", "subject": {"reference": "Patient/p"}}},
             {"fullUrl": "urn:uuid:2b90dd2b-2dab-4c75-9bb9-a355e07401e8", "resource": _patient(id="p")}]}, [], None),
+        (Validator(validator.store, example_urls=False),
+         _patient(name=[{"text": "<b>Martin</b>"}],
+                  extension=[{"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "x"}]), [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
