@@ -4,6 +4,8 @@ Secrets never reach any of them; pytest-xdist keeps every record, in collection 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -177,3 +179,26 @@ def test_patient_data_is_masked_in_every_output_with_redact_patient(pytester, ad
         for value in ("Lefebvre", "Aurélie", "1961-07-14", "2610714123456"):
             assert value not in text
     assert json.loads(outputs[1])["run"]["options"]["redact_patient"] is True
+
+
+def test_ctrl_c_mid_run_still_writes_the_report_saying_the_run_was_interrupted(pytester, add_set, server):
+    import signal
+    import time
+
+    server.route("GET /fhir/Patient/slow", Reply(200, {"resourceType": "Patient", "id": "slow"}, delay=20))
+    add_set(a_set(tests=read_test("CORE-C-01") + read_test("CORE-C-02", path="Patient/slow")
+                  + read_test("CORE-C-03")))
+    process = pytester.popen([sys.executable, "-m", "pytest", f"--mes-base-url={server.base_url}",
+                              "--mes-testsets", "sets", "--mes-report-json=r.json", "--mes-report=r.html",
+                              "-p", "no:cacheprovider"], stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(r.path.endswith("/Patient/slow") for r in server.requests) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert document["verdict"]["code"] == "incomplete"
+    assert document["run"]["interrupted"].startswith("interrupted")
+    assert [t["id"] for t in document["tests"]] == ["CORE-C-01"]
+    assert (pytester.path / "r.html").is_file() and "Traceback" not in output
