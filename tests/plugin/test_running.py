@@ -108,9 +108,10 @@ def test_skips_say_which_test_and_where_in_its_set(pytester, add_set, server):
     add_set(a_set(tests=create_test("CORE-W-01") + create_test("CORE-W-02")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["SKIPPED [1] sets/set.yaml:7: CORE-W-01: writes data on the server*",
-                                 "SKIPPED [1] sets/set.yaml:13: CORE-W-02: writes data on the server*"])
-    assert "nodes.py" not in result.stdout.str()
+    output = result.stdout.str()
+    assert "SKIPPED [1] sets/set.yaml:7: CORE-W-01: writes data on the server" in output
+    assert "SKIPPED [1] sets/set.yaml:13: CORE-W-02: writes data on the server" in output
+    assert "nodes.py" not in output
 
 
 def test_preconditions_skip_with_the_reason(pytester, add_set, server):
