@@ -157,15 +157,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A failed set setup fails every test of the set: show it in full once, then name the first. A skipped
-    test is reported with its id, at its own line of its test set (`-rs`), not where pytest-mes raised the skip."""
+    test is reported at the line of its id in its test set (`-rs`), not where pytest-mes raised the skip."""
     report = yield
     if call.when != "setup" or call.excinfo is None or not item.config.stash[RUN_KEY].config.active:
         return report
     from pytest_mes.nodes import MesItem, SetSetupFailed
 
     if report.skipped and isinstance(item, MesItem) and isinstance(report.longrepr, tuple):
-        reason = report.longrepr[2].removeprefix("Skipped: ")
-        report.longrepr = (str(item.path), item.test.line or 1, f"Skipped: {item.test.id}: {reason}")
+        report.longrepr = (str(item.path), item.test.line or 1, report.longrepr[2])  # the reason is kept as is
 
     error = call.excinfo.value
     if isinstance(error, SetSetupFailed):
