@@ -22,6 +22,7 @@ FHIRPATH_SYSTEM = "http://hl7.org/fhirpath/System."
 _FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 _REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
 _MIN_LENGTH_EXT = "http://hl7.org/fhir/StructureDefinition/minLength"
+_LANGUAGE_CONTROL_EXT = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
 _SYSTEM_TYPES = {
     "String": "string", "Boolean": "boolean", "Integer": "integer", "Decimal": "decimal",
     "Date": "date", "DateTime": "dateTime", "Time": "time",
@@ -92,6 +93,7 @@ class ElementDef:
     content_reference: str | None = None
     max_length: int | None = None
     min_length: int | None = None  # the minLength extension
+    narrative_languages: tuple[str, ...] = ()  # narrative-language-control: _no, _yes, _resource or languages
     bounds: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = None  # (minValue[x], maxValue[x])
     max_text: str = "*"
     required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
@@ -300,6 +302,8 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
         min_length=next((e.get("valueInteger") for e in raw.get("extension") or ()
                          if isinstance(e, dict) and e.get("url") == _MIN_LENGTH_EXT), None),
         bounds=bounds if bounds != (None, None) else None,
+        narrative_languages=tuple(str(e.get("valueCode")) for e in raw.get("extension") or ()
+                                  if isinstance(e, dict) and e.get("url") == _LANGUAGE_CONTROL_EXT),
         max_text=max_text,
         base_path=str((raw.get("base") or {}).get("path") or path),
     )

@@ -327,6 +327,28 @@ def narrative_bad_elements(div: str) -> list[str]:
     return list(found)
 
 
+def narrative_sections(div: str) -> list[str] | None:
+    """The languages of a narrative's language sections (the root div's children carrying ``lang`` or
+    ``xml:lang``), in document order; None when the div is not well-formed XML."""
+    depth, found = [0], []
+
+    def start(_name: str, attrs: dict[str, str]) -> None:
+        depth[0] += 1
+        lang = attrs.get("lang") or attrs.get(f"{_XML_NS} lang")
+        if depth[0] == 2 and lang and lang not in found:
+            found.append(lang)
+
+    def end(_name: str) -> None:
+        depth[0] -= 1
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    state = [True, False]
+    _parse_narrative(parser, _ENTITY.sub(_entity, div) if "&" in div else div, state, False)
+    return found if state[0] or found else None
+
+
 def _narrative_events(text: str, content: bool) -> tuple[bool, bool]:
     """The namespace-aware check of :func:`_narrative`, through expat's events."""
     state = [True, False]  # txt-1 holds, an image was seen

@@ -70,6 +70,12 @@ MSG: dict[str, tuple[str, str]] = {
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
                     "sans échappement, il serait interprété ; à vérifier."),
     "EXAMPLE_URL": ("business-rule", "Url d'exemple ({url}) non permise ici : les domaines d'exemple sont refusés."),
+    "NARRATIVE_SECTIONS_PROHIBITED": ("business-rule", "Le narratif a des sections de langue ({found}) alors que le "
+                                      "profil les interdit."),
+    "NARRATIVE_SECTIONS_REQUIRED": ("business-rule", "Le narratif n'a pas de section de langue (<div lang=\"…\">) "
+                                    "alors que le profil en exige."),
+    "NARRATIVE_SECTION_MISSING": ("business-rule", "Le narratif n'a pas de section pour la langue {language} "
+                                  "exigée par le profil (sections trouvées : {found})."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",

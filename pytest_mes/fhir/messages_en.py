@@ -38,6 +38,12 @@ MSG_EN: dict[str, str] = {
     "STRING_HTML": "Text holding what looks like an HTML tag ('{tag}'): shown as HTML without escaping, it would be "
                    "interpreted; to be checked.",
     "EXAMPLE_URL": "Example URL ({url}) not allowed here: example domains are refused.",
+    "NARRATIVE_SECTIONS_PROHIBITED": "The narrative has language sections ({found}) but the profile prohibits "
+                                     "them.",
+    "NARRATIVE_SECTIONS_REQUIRED": "The narrative has no language section (<div lang=\"…\">) but the profile "
+                                   "requires them.",
+    "NARRATIVE_SECTION_MISSING": "The narrative has no section for the language {language} the profile requires "
+                                 "(sections found: {found}).",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",

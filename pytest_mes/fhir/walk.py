@@ -20,7 +20,13 @@ from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
-from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant, narrative_bad_elements
+from pytest_mes.fhir.invariants import (
+    InvariantContext,
+    NotEvaluable,
+    fhirpath_invariant,
+    narrative_bad_elements,
+    narrative_sections,
+)
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
@@ -481,6 +487,8 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.check_object(holder, value, loc, tcode, elem)
             if tcode == "Reference":
                 self.check_reference(elem, tref, value, loc)
+            elif tcode == "Narrative" and elem.narrative_languages:
+                self.check_narrative_languages(elem, value, loc)
             elif tcode == "Attachment":
                 actual = assertions.attachment_size(value)
                 if actual is not None and actual != value.get("size"):
@@ -516,6 +524,25 @@ class Walk(SlicingChecks, ReferenceChecks):
                  profiles=", ".join(ps.canonical for ps in schemas))
         for issues in found:
             self.issues.extend(issues)
+
+    def check_narrative_languages(self, elem: ElementDef, narrative: dict, loc: str) -> None:
+        """The narrative-language-control extension: language sections (``<div lang="…">`` children of the
+        root) prohibited (``_no``), required (``_yes``), one for the resource's language (``_resource``), or
+        one for each language listed."""
+        div = narrative.get("div")
+        sections = narrative_sections(div) if isinstance(div, str) else None
+        if sections is None:
+            return  # a narrative that is not XML: txt-1 says so
+        found = ", ".join(sections) or "-"
+        for control in elem.narrative_languages:
+            language = self.resource.get("language") if control == "_resource" else control
+            if control == "_no" and sections:
+                self.add("error", "NARRATIVE_SECTIONS_PROHIBITED", loc, elem.schema.source(elem), found=found)
+            elif control == "_yes" and not sections:
+                self.add("error", "NARRATIVE_SECTIONS_REQUIRED", loc, elem.schema.source(elem))
+            elif control not in ("_no", "_yes") and isinstance(language, str) and language not in sections:
+                self.add("error", "NARRATIVE_SECTION_MISSING", loc, elem.schema.source(elem), language=language,
+                         found=found)
 
     def check_value_rules(self, elem: ElementDef, value: Any, tcode: str, loc: str) -> None:
         if elem.fixed is not None and not assertions.fixed_matches(elem.fixed, value):

@@ -338,3 +338,31 @@ def test_example_urls_can_be_refused(core):
     refusing = Validator(core.store, example_urls=False)
     assert errors(refusing.validate(patient)) == {("EXTENSION_NOT_FOUND", "Patient.extension[0]"),
                                                   ("EXAMPLE_URL", "Patient.extension[0].url")}
+
+
+def _language_control(name: str, code: str) -> dict:
+    return _profile_of("Patient", name, [{"id": "Patient.text", "path": "Patient.text", "extension": [
+        {"url": "http://hl7.org/fhir/StructureDefinition/narrative-language-control", "valueCode": code}]}])
+
+
+@pytest.fixture(scope="module")
+def languages(fhir_packages_dir, tmp_path_factory) -> Validator:
+    profiles = [_language_control("no-sections", "_no"), _language_control("sections", "_yes"),
+                _language_control("resource-section", "_resource")]
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("lang-ctl"), "example.langs", profiles)
+
+
+def _with_sections(*langs: str) -> dict:
+    body = "".join(f'<div lang="{lang}" xml:lang="{lang}"><p>{lang}</p></div>' for lang in langs) or "<p>x</p>"
+    return _patient(language="en", text={"status": "generated",
+                                         "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'})
+
+
+@pytest.mark.parametrize(("profile", "langs", "expected"), [
+    ("no-sections", (), set()), ("no-sections", ("pt", "de"), {"NARRATIVE_SECTIONS_PROHIBITED"}),
+    ("sections", ("pt",), set()), ("sections", (), {"NARRATIVE_SECTIONS_REQUIRED"}),
+    ("resource-section", ("en", "de"), set()), ("resource-section", ("pt", "de"), {"NARRATIVE_SECTION_MISSING"}),
+])
+def test_narrative_language_control(languages, profile, langs, expected):
+    result = languages.validate(_with_sections(*langs), [LOCAL + profile])
+    assert {e[0] for e in errors(result)} == expected

@@ -217,6 +217,9 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile_of("HumanName", "no-given", [{"id": "HumanName.given", "path": "HumanName.given", "max": "0"}]),
         _profile_of("Patient", "named", [{"id": "Patient.name", "path": "Patient.name", "type": [
             {"code": "HumanName", "profile": [LOCAL + "one-given", LOCAL + "no-given"]}]}]),
+        *(_profile_of("Patient", f"sections-{code}", [{"id": "Patient.text", "path": "Patient.text", "extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/narrative-language-control", "valueCode": code}]}])
+          for code in ("_no", "_yes", "fr")),
         _profile_of("Organization", "bundled-endpoint", [
             {"id": "Organization.endpoint", "path": "Organization.endpoint",
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
@@ -297,6 +300,10 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         (Validator(validator.store, example_urls=False),
          _patient(name=[{"text": "<b>Martin</b>"}],
                   extension=[{"url": "http://example.org/fhir/StructureDefinition/x", "valueString": "x"}]), [], None),
+        *((local, _patient(text={"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{div}</div>'}),
+           [LOCAL + f"sections-{code}"], None)
+          for code, div in (("_no", '<div lang="de"><p>x</p></div>'), ("_yes", "<p>x</p>"),
+                            ("fr", '<div lang="de"><p>x</p></div>'))),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
