@@ -94,6 +94,10 @@ class ElementDef:
     max_length: int | None = None
     min_length: int | None = None  # the minLength extension
     narrative_languages: tuple[str, ...] = ()  # narrative-language-control: _no, _yes, _resource or languages
+    # R5's mustHaveValue and valueAlternatives (as extensions on R4): a primitive needs its value, or one of
+    # these extensions in its place
+    must_have_value: bool = False
+    value_alternatives: tuple[str, ...] = ()
     bounds: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = None  # (minValue[x], maxValue[x])
     max_text: str = "*"
     required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
@@ -304,6 +308,10 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
         bounds=bounds if bounds != (None, None) else None,
         narrative_languages=tuple(str(e.get("valueCode")) for e in raw.get("extension") or ()
                                   if isinstance(e, dict) and e.get("url") == _LANGUAGE_CONTROL_EXT),
+        must_have_value=any(isinstance(e, dict) and str(e.get("url")).endswith(".mustHaveValue") and
+                            e.get("valueBoolean") is True for e in raw.get("extension") or ()),
+        value_alternatives=tuple(str(e.get("valueCanonical")).split("|")[0] for e in raw.get("extension") or ()
+                                 if isinstance(e, dict) and str(e.get("url")).endswith(".valueAlternatives")),
         max_text=max_text,
         base_path=str((raw.get("base") or {}).get("path") or path),
     )

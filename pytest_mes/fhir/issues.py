@@ -76,6 +76,10 @@ MSG: dict[str, tuple[str, str]] = {
                                     "alors que le profil en exige."),
     "NARRATIVE_SECTION_MISSING": ("business-rule", "Le narratif n'a pas de section pour la langue {language} "
                                   "exigée par le profil (sections trouvées : {found})."),
+    "VALUE_REQUIRED": ("required", "Valeur absente : le profil exige une valeur, une extension à sa place ne suffit "
+                       "pas (mustHaveValue)."),
+    "VALUE_ALTERNATIVE": ("required", "Valeur absente sans l'une des extensions que le profil permet à sa place : "
+                          "{alternatives} (valueAlternatives)."),
     "MAX_LENGTH": ("value", "Valeur de {length} caractères : au plus {max} autorisés."),
     "CARD_MIN": (
         "required",

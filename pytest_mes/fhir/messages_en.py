@@ -44,6 +44,9 @@ MSG_EN: dict[str, str] = {
                                    "requires them.",
     "NARRATIVE_SECTION_MISSING": "The narrative has no section for the language {language} the profile requires "
                                  "(sections found: {found}).",
+    "VALUE_REQUIRED": "No value: the profile requires one, an extension in its place is not enough (mustHaveValue).",
+    "VALUE_ALTERNATIVE": "No value, and none of the extensions the profile allows in its place: {alternatives} "
+                         "(valueAlternatives).",
     "MAX_LENGTH": "Value of {length} characters: at most {max} allowed.",
     "CARD_MIN": "{count} occurrence(s) of '{name}', at least {min} expected (cardinality {min}..{max}).",
     "CARD_MAX": "{count} occurrence(s) of '{name}', at most {max} allowed (cardinality {min}..{max}).",

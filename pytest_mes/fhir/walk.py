@@ -641,6 +641,13 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.check_object(ts.root, ext, loc, tcode, elem)
         elif value is None:
             self.add("error", "EMPTY_OBJECT", loc, "ele-1")
+        if value is None and isinstance(ext, dict) and (elem.must_have_value or elem.value_alternatives):
+            urls = {e.get("url") for e in ext.get("extension") or () if isinstance(e, dict)}
+            if elem.must_have_value:
+                self.add("error", "VALUE_REQUIRED", loc, elem.schema.source(elem))
+            elif not urls & set(elem.value_alternatives):
+                self.add("error", "VALUE_ALTERNATIVE", loc, elem.schema.source(elem),
+                         alternatives=", ".join(elem.value_alternatives))
         if elem.has_invariants:
             self.check_invariants(elem, tcode, value, loc)
 

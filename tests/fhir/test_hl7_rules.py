@@ -366,3 +366,31 @@ def _with_sections(*langs: str) -> dict:
 def test_narrative_language_control(languages, profile, langs, expected):
     result = languages.validate(_with_sections(*langs), [LOCAL + profile])
     assert {e[0] for e in errors(result)} == expected
+
+
+@pytest.fixture(scope="module")
+def values(fhir_packages_dir, tmp_path_factory) -> Validator:
+    r5 = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition."
+    profiles = [
+        _profile_of("Patient", "active-value", [{"id": "Patient.active", "path": "Patient.active", "min": 1,
+                                                 "extension": [{"url": r5 + "mustHaveValue", "valueBoolean": True}]}]),
+        _profile_of("Patient", "active-or-absent", [{"id": "Patient.active", "path": "Patient.active", "extension": [
+            {"url": r5 + "valueAlternatives", "valueCanonical": FHIR + "data-absent-reason"}]}]),
+    ]
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("values"), "example.values", profiles)
+
+
+def _active(url: str | None = None) -> dict:
+    if url is None:
+        return _patient(active=True)
+    return _patient(_active={"extension": [{"url": url, "valueCode": "unknown"}]})
+
+
+def test_must_have_value_and_value_alternatives(values):
+    absent = FHIR + "data-absent-reason"
+    assert not errors(values.validate(_active(), [LOCAL + "active-value"]))
+    assert errors(values.validate(_active(absent), [LOCAL + "active-value"])) == {("VALUE_REQUIRED", "Patient.active")}
+    assert not errors(values.validate(_active(absent), [LOCAL + "active-or-absent"]))
+    null_flavor = FHIR + "iso21090-nullFlavor"
+    assert ("VALUE_ALTERNATIVE", "Patient.active") in errors(values.validate(_active(null_flavor),
+                                                                             [LOCAL + "active-or-absent"]))

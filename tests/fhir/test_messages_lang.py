@@ -220,6 +220,12 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         *(_profile_of("Patient", f"sections-{code}", [{"id": "Patient.text", "path": "Patient.text", "extension": [
             {"url": "http://hl7.org/fhir/StructureDefinition/narrative-language-control", "valueCode": code}]}])
           for code in ("_no", "_yes", "fr")),
+        _profile_of("Patient", "active-value", [{"id": "Patient.active", "path": "Patient.active", "extension": [
+            {"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue",
+             "valueBoolean": True}]}]),
+        _profile_of("Patient", "active-or-absent", [{"id": "Patient.active", "path": "Patient.active", "extension": [
+            {"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives",
+             "valueCanonical": "http://hl7.org/fhir/StructureDefinition/data-absent-reason"}]}]),
         _profile_of("Organization", "bundled-endpoint", [
             {"id": "Organization.endpoint", "path": "Organization.endpoint",
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
@@ -304,6 +310,9 @@ def validator_issues(validator, local, examples) -> list[Issue]:
            [LOCAL + f"sections-{code}"], None)
           for code, div in (("_no", '<div lang="de"><p>x</p></div>'), ("_yes", "<p>x</p>"),
                             ("fr", '<div lang="de"><p>x</p></div>'))),
+        *((local, _patient(_active={"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-nullFlavor",
+                                                    "valueCode": "MSK"}]}), [LOCAL + name], None)
+          for name in ("active-value", "active-or-absent")),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]
