@@ -21,9 +21,6 @@ _LETTERS = {"passed": ".", "failed": "F", "advisory": "a", "incomplete": "I", "s
             "error": "E"}
 _COLOURS = {"passed": "green", "failed": "red", "advisory": "yellow", "incomplete": "yellow", "skipped": "yellow",
             "waived": "cyan", "error": "red"}
-# pytest's own categories where one fits, so that its sections (FAILURES, ERRORS, -rs) keep working.
-_CATEGORIES = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "error",
-               "advisory": "advisory", "incomplete": "incomplete", "waived": "waived"}
 _NOT_FAILING = ("advisory", "waived")  # shown, but not counted as failures by pytest (xfail-like)
 
 
@@ -89,7 +86,9 @@ class ResultsPlugin:
         if config.option.verbose > 0 and record.get("level"):
             title = record["title"].get(self.run.config.lang) or record["title"].get("fr") or ""
             word = f"{word} [{record['level']}] {title}"
-        return _CATEGORIES[verdict], _LETTERS[verdict], (word, {_COLOURS[verdict]: True})
+        # The verdict is the category: pytest's own where one fits (passed, failed, skipped, error), so that its
+        # sections (FAILURES, ERRORS, -rs) keep working; the others get their own count in the last line.
+        return verdict, _LETTERS[verdict], (word, {_COLOURS[verdict]: True})
 
     # --- where reports are gathered (the only process without xdist, the controller with it) ------------
 
