@@ -107,8 +107,9 @@ def _testsets(run: MesRun, tests: list[TestRecord]) -> list[dict[str, Any]]:
             entry["actor"] = testset.actor
         except (OSError, MesError):
             pass  # the file changed or went away since: the id and path still say which set it was
-        if bundled in path.resolve().parents:
+        if bundled in path.resolve().parents:  # shown as shipped, not as a path into site-packages
             entry["version"] = __version__  # the bundled sets are versioned with pytest-mes
+            entry["path"] = f"pytest-mes {__version__}: testsets/{path.resolve().relative_to(bundled).as_posix()}"
         sets[test.file] = entry
     return list(sets.values())
 
