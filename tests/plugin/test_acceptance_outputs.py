@@ -38,6 +38,9 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
         for secret in (TOKEN, HEADER_KEY, COOKIE):
             assert secret not in text, f"{secret} leaked into {name}"
     assert "Patient/1" in texts["r.json"] and "***" in texts["r.json"]
+    # pytest-html got the same evidence as extras, and the run's identification in its environment table.
+    assert "mes-record" in texts["ph.html"] and "pytest-mes target" in texts["ph.html"]
+    assert "expected 201, got 200 OK" in texts["ph.html"]
 
 
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):
