@@ -284,3 +284,28 @@ def test_utf8_bom_is_not_a_reading_error(capsys, fhir_packages_dir, tmp_path):
     path.write_bytes(b'\xef\xbb\xbf<Patient xmlns="http://hl7.org/fhir"><gender value="male"/></Patient>')
     code, issues = _validate_file(capsys, fhir_packages_dir, path)
     assert code == 0, issues
+
+
+def test_ig_takes_a_fhir_package_and_a_bundle_of_definitions(capsys, fhir_packages_dir, tmp_path):
+    """--ig also takes an unpacked FHIR package, and a file holding a Bundle of definitions."""
+    profile = {"resourceType": "StructureDefinition", "id": "p", "url": "http://example.org/StructureDefinition/p",
+               "name": "P", "status": "draft", "kind": "resource", "abstract": False, "type": "Patient",
+               "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient", "derivation": "constraint",
+               "differential": {"element": [{"id": "Patient.gender", "path": "Patient.gender", "min": 1}]}}
+    package = tmp_path / "pkg" / "package"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"name": "example.p", "version": "1.0.0",
+                                                      "dependencies": {"hl7.fhir.r4.core": "4.0.1"}}))
+    (package / "StructureDefinition-p.json").write_text(json.dumps(profile))
+    bundle = tmp_path / "definitions.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "http://example.org/StructureDefinition/q", "resource": {**profile, "id": "q",
+                                                                           "url": "http://example.org/StructureDefinition/q"}}]}))
+    patient = tmp_path / "patient.json"
+    patient.write_text(json.dumps({"resourceType": "Patient"}))
+    for ig, url in ((tmp_path / "pkg", "p"), (bundle, "q")):
+        code, out, _ = run(capsys, str(patient), "--packages", str(fhir_packages_dir), "--offline", "--ig", str(ig),
+                           "--profile", f"http://example.org/StructureDefinition/{url}", "--format", "json")
+        assert code == 1, out
+        assert [i["expression"][0] for i in json.loads(out)[0]["outcome"]["issue"] if i["severity"] == "error"] == \
+            ["Patient"]
