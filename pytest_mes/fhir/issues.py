@@ -69,6 +69,11 @@ MSG: dict[str, tuple[str, str]] = {
                         "octets)."),
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
                     "sans échappement, il serait interprété ; à vérifier."),
+    "QR_QUESTIONNAIRE_NOT_FOUND": ("informational", "Réponses non vérifiées contre leur questionnaire : {url} n'est "
+                                   "dans aucun paquet ni --ig chargé."),
+    "QR_LINKID_UNKNOWN": ("structure", "Item « {link} » absent du questionnaire à cet endroit."),
+    "QR_ITEM_NOT_ENABLED": ("business-rule", "L'item « {link} » a une réponse alors que son enableWhen le désactive."),
+    "QR_REQUIRED_MISSING": ("required", "Item obligatoire « {link} » sans réponse (questionnaire complété)."),
     "EXAMPLE_URL": ("business-rule", "Url d'exemple ({url}) non permise ici : les domaines d'exemple sont refusés."),
     "NARRATIVE_SECTIONS_PROHIBITED": ("business-rule", "Le narratif a des sections de langue ({found}) alors que le "
                                       "profil les interdit."),

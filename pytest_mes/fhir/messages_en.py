@@ -34,6 +34,11 @@ MSG_EN: dict[str, str] = {
     "XHTML_ELEMENT": "XHTML element '{name}' is not allowed in a narrative (only basic HTML formatting: no script, "
                      "form, frame nor object).",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
+    "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
+                                  "nor --ig.",
+    "QR_LINKID_UNKNOWN": "Item '{link}' is not in the questionnaire at this place.",
+    "QR_ITEM_NOT_ENABLED": "Item '{link}' has an answer though its enableWhen disables it.",
+    "QR_REQUIRED_MISSING": "Required item '{link}' has no answer (completed questionnaire).",
     "ATTACHMENT_SIZE": "Stated size {size} differs from the actual size of the data ({actual} bytes).",
     "STRING_HTML": "Text holding what looks like an HTML tag ('{tag}'): shown as HTML without escaping, it would be "
                    "interpreted; to be checked.",

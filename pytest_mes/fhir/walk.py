@@ -29,6 +29,7 @@ from pytest_mes.fhir.invariants import (
 )
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.packages import FHIR_BASE, Substitution
+from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.snapshot import generate_snapshot
@@ -196,6 +197,9 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.issues.extend(bundle_issues(res, loc, v.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
+        elif rtype == "QuestionnaireResponse" and (id(res), "") not in self.done:
+            self.done.add((id(res), ""))
+            self.issues.extend(questionnaire_response_issues(res, loc, lambda url: v.store.resolve(url, context)))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)

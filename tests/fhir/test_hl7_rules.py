@@ -97,7 +97,30 @@ def local(fhir_packages_dir, tmp_path_factory) -> Validator:
          "type": [{"code": "Practitioner", "profile": [FHIR + "Practitioner"]},
                   {"code": "PractitionerRole", "profile": [LOCAL + "active-role"]}]}])
     return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("hl7"), "example.hl7",
-                           [inner, odd_kind, bundled, bounded, born, two, role, people])
+                           [inner, odd_kind, bundled, bounded, born, two, role, people, QUESTIONNAIRE])
+
+
+# A repeated group: "details" is asked only when "smoker" is answered true in the same group.
+QUESTIONNAIRE = {
+    "resourceType": "Questionnaire", "id": "smoking", "url": "http://example.org/Questionnaire/smoking",
+    "version": "2.0", "status": "draft", "item": [{
+        "linkId": "habit", "type": "group", "repeats": True, "item": [
+            {"linkId": "smoker", "type": "boolean", "required": True},
+            {"linkId": "details", "type": "string", "required": True,
+             "enableWhen": [{"question": "smoker", "operator": "=", "answerBoolean": True}]}]}]}
+
+
+def smoking_response(*groups: tuple[bool, str | None], status: str = "completed",
+                     questionnaire: str = "http://example.org/Questionnaire/smoking|2.0") -> dict:
+    """A response with one "habit" group per (smoker, details) given; details None: not answered."""
+    items = []
+    for smoker, details in groups:
+        group = [{"linkId": "smoker", "answer": [{"valueBoolean": smoker}]}]
+        if details is not None:
+            group.append({"linkId": "details", "answer": [{"valueString": details}]})
+        items.append({"linkId": "habit", "item": group})
+    return {"resourceType": "QuestionnaireResponse", "questionnaire": questionnaire, "status": status,
+            "item": items}
 
 
 def _profile_of(type_: str, name: str, elements: list[dict]) -> dict:
@@ -276,6 +299,24 @@ def test_an_attachment_states_the_size_of_its_data(core):
     assert {(i.message_id, i.severity) for i in core.validate(media).issues} >= {("ATTACHMENT_SIZE", "warning")}
     media["content"]["size"] = 5
     assert "ATTACHMENT_SIZE" not in {i.message_id for i in core.validate(media).issues}
+
+
+def test_a_questionnaire_response_follows_its_questionnaire_and_enable_when(local):
+    assert not errors(local.validate(smoking_response((True, "10 a day"), (False, None))))  # the control
+    result = local.validate(smoking_response((True, "10 a day"), (False, "none"), (True, None)))
+    assert errors(result) == {("QR_ITEM_NOT_ENABLED", "QuestionnaireResponse.item[1].item[1]"),
+                              ("QR_REQUIRED_MISSING", "QuestionnaireResponse.item[2]")}
+    assert not errors(local.validate(smoking_response((True, None), status="in-progress")))  # not finished yet
+    unknown = smoking_response((True, "x"))
+    unknown["item"][0]["item"].append({"linkId": "alcohol", "answer": [{"valueBoolean": False}]})
+    assert errors(local.validate(unknown)) == {("QR_LINKID_UNKNOWN", "QuestionnaireResponse.item[0].item[2]")}
+
+
+def test_a_questionnaire_response_whose_questionnaire_is_not_loaded_is_said_not_checked(local):
+    result = local.validate(smoking_response((False, "x"), questionnaire="http://example.org/Questionnaire/smoking|3.0"))
+    assert not errors(result)
+    assert ("QR_QUESTIONNAIRE_NOT_FOUND", "QuestionnaireResponse.questionnaire") in {
+        (i.message_id, i.expression) for i in result.issues}
 
 
 def test_que_12_is_read_as_corrected(core):

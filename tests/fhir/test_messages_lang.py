@@ -20,7 +20,7 @@ from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
-from tests.fhir.test_hl7_rules import _profile_of
+from tests.fhir.test_hl7_rules import QUESTIONNAIRE, _profile_of, smoking_response
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -229,6 +229,7 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         _profile_of("Organization", "bundled-endpoint", [
             {"id": "Organization.endpoint", "path": "Organization.endpoint",
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
+        QUESTIONNAIRE,
     ])
 
 
@@ -313,6 +314,10 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         *((local, _patient(_active={"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-nullFlavor",
                                                     "valueCode": "MSK"}]}), [LOCAL + name], None)
           for name in ("active-value", "active-or-absent")),
+        (local, smoking_response((False, "x"), (True, None)), [], None),
+        (local, smoking_response((False, None), questionnaire="http://example.org/Questionnaire/absent"), [], None),
+        (local, {"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": QUESTIONNAIRE["url"],
+                 "item": [{"linkId": "alcohol"}]}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
     ]

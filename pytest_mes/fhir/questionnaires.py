@@ -1,0 +1,175 @@
+"""A QuestionnaireResponse against its Questionnaire (resolved by canonical url, ``url|version`` too), as
+the HL7 validator checks it:
+
+- each answered item's ``linkId`` is an item of the Questionnaire at that place;
+- an item the Questionnaire's ``enableWhen`` disables has no answer;
+- in a completed (or amended) response, each required item that is enabled is answered.
+
+``enableWhen`` reads the answers of the question nearest the item: in its own group first, then in the
+groups around it (a repeated group is judged on its own answers), as the HL7 validator does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pytest_mes.fhir.issues import Issue, make_issue
+
+_FINISHED = frozenset({"completed", "amended"})
+# FHIR enableWhen operators on comparable answers (exists is apart)
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
+}
+
+
+def questionnaire_response_issues(response: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
+    """The issues of these rules for `response` at `loc`; `resolve` gives a Questionnaire by canonical."""
+    canonical = response.get("questionnaire")
+    if not isinstance(canonical, str):
+        return []
+    questionnaire = resolve(canonical)
+    if questionnaire is None or questionnaire.get("resourceType") != "Questionnaire":
+        return [make_issue("information", "QR_QUESTIONNAIRE_NOT_FOUND", f"{loc}.questionnaire", url=canonical)]
+    check = _Check(response.get("status") in _FINISHED)
+    check.items(_list(questionnaire.get("item")), _list(response.get("item")), loc, [])
+    return check.issues
+
+
+class _Check:
+    def __init__(self, finished: bool):
+        self.finished = finished
+        self.issues: list[Issue] = []
+
+    def items(self, questions: list, answered: list, loc: str, scopes: list[list]) -> None:
+        """`answered` (response items at `loc`) against `questions` (the Questionnaire's items there);
+        `scopes`: the response item lists around, innermost last, where enableWhen looks for answers."""
+        by_link = {q.get("linkId"): q for q in questions if isinstance(q, dict)}
+        scopes = [*scopes, answered]
+        for i, item in enumerate(answered):
+            if not isinstance(item, dict):
+                continue
+            where = f"{loc}.item[{i}]"
+            question = by_link.get(item.get("linkId"))
+            if question is None:
+                self.issues.append(make_issue("error", "QR_LINKID_UNKNOWN", where, link=str(item.get("linkId"))))
+                continue
+            answers = _list(item.get("answer"))
+            if answers and not self.enabled(question, scopes):
+                self.issues.append(make_issue("error", "QR_ITEM_NOT_ENABLED", where, link=question["linkId"]))
+            children = _list(question.get("item"))
+            self.items(children, _list(item.get("item")), where, scopes)
+            for j, answer in enumerate(answers):
+                if isinstance(answer, dict) and "item" in answer:
+                    self.items(children, _list(answer["item"]), f"{where}.answer[{j}]", scopes)
+        if self.finished:
+            self.required(questions, answered, loc, scopes)
+
+    def required(self, questions: list, answered: list, loc: str, scopes: list[list]) -> None:
+        """Each required, enabled question has a response item: with an answer, or items for a group."""
+        for question in questions:
+            if not isinstance(question, dict) or question.get("required") is not True:
+                continue
+            link = question.get("linkId")
+            mine = [a for a in answered if isinstance(a, dict) and a.get("linkId") == link]
+            given = any(a.get("item") if question.get("type") == "group" else a.get("answer") for a in mine)
+            if not given and self.enabled(question, scopes):
+                self.issues.append(make_issue("error", "QR_REQUIRED_MISSING", loc, link=str(link)))
+
+    def enabled(self, question: dict, scopes: list[list]) -> bool:
+        conditions = [c for c in _list(question.get("enableWhen")) if isinstance(c, dict)]
+        if not conditions:
+            return True
+        results = [_condition_holds(c, _answers_of(c.get("question"), scopes)) for c in conditions]
+        return any(results) if question.get("enableBehavior") == "any" else all(results)
+
+
+def _answers_of(link: Any, scopes: list[list]) -> list[dict]:
+    """The answers to question `link` in the nearest scope that has it (innermost first)."""
+    for scope in reversed(scopes):
+        found: list[dict] = []
+        _collect(scope, link, found)
+        if found:
+            return found
+    return []
+
+
+def _collect(items: list, link: Any, found: list[dict]) -> bool:
+    """Adds the answers of the items `link` among `items` and their descendants; True if one is there."""
+    seen = False
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        answers = [a for a in _list(item.get("answer")) if isinstance(a, dict)]
+        if item.get("linkId") == link:
+            seen = True
+            found.extend(answers)
+        seen = _collect(_list(item.get("item")), link, found) or seen
+        for answer in answers:
+            seen = _collect(_list(answer.get("item")), link, found) or seen
+    return seen
+
+
+def _condition_holds(condition: dict, answers: list[dict]) -> bool:
+    operator = condition.get("operator")
+    expected = _value(condition, "answer")
+    if operator == "exists":
+        return bool(answers) == (expected is True)
+    compare = _COMPARE.get(str(operator))
+    if compare is None or expected is None:
+        return False
+    for answer in answers:
+        given = _value(answer, "value")
+        try:
+            if given is not None and type(given) is type(expected) and compare(given, expected):
+                return True
+        except TypeError:  # values of one FHIR type that do not order (codings) only compare for (in)equality
+            continue
+    return False
+
+
+def _value(holder: dict, prefix: str) -> Any:
+    """The comparable value of ``answer[x]`` / ``value[x]``: numbers as Decimal, codings and quantities
+    as tuples, references by their reference, the rest as given."""
+    for key, value in holder.items():
+        if not key.startswith(prefix) or key == prefix:
+            continue
+        kind = key[len(prefix):]
+        if kind in ("Decimal", "Integer"):
+            return _number(value)
+        if kind == "Coding" and isinstance(value, dict):
+            return _Coding(value.get("system"), value.get("code"))
+        if kind == "Quantity" and isinstance(value, dict):
+            number = _number(value.get("value"))
+            return None if number is None else (number, value.get("code"))
+        if kind == "Reference" and isinstance(value, dict):
+            return value.get("reference")
+        return value
+    return None
+
+
+class _Coding:
+    """A Coding as enableWhen compares it: same code, and same system when both give one."""
+
+    def __init__(self, system: Any, code: Any):
+        self.system, self.code = system, code
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Coding) and self.code == other.code and (
+            self.system is None or other.system is None or self.system == other.system)
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if isinstance(value, (int, float, str)) else None
+    except InvalidOperation:
+        return None
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
