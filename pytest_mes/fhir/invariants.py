@@ -819,7 +819,8 @@ class FhirPathInvariant:
         parsed = self._parse()
         from fhirpathpy import apply_parsed_path
         from fhirpathpy.engine.nodes import ResourceNode
-        from fhirpathpy.models import models
+
+        from pytest_mes.fhir.fhirpath_model import R4_MODEL
 
         try:
             node = ResourceNode.create_node(value, base) if base else value
@@ -827,7 +828,7 @@ class FhirPathInvariant:
                 node,
                 parsed,
                 {"resource": ctx.resource, "rootResource": ctx.root_resource},
-                models["r4"],
+                R4_MODEL,
                 # trace() would print to stdout; invariants use it for diagnostics only.
                 {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True, "traceFn": _no_trace},
             )

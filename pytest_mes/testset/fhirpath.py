@@ -10,13 +10,11 @@ from typing import Any
 import fhirpathpy
 from antlr4 import CommonTokenStream, InputStream, Token
 from antlr4.error.ErrorListener import ErrorListener
-from fhirpathpy.models import models
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from pytest_mes.errors import MesError
-
-_R4 = models["r4"]
+from pytest_mes.fhir.fhirpath_model import R4_MODEL as _R4
 
 
 class FhirPathError(MesError):

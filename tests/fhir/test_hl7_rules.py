@@ -319,6 +319,17 @@ def test_a_questionnaire_response_whose_questionnaire_is_not_loaded_is_said_not_
         (i.message_id, i.expression) for i in result.issues}
 
 
+def test_a_fhir_primitive_is_its_fhirpath_system_type_too(core):
+    """R4 que-7: ``operator = 'exists' implies (answer is Boolean)``: an answerBoolean is a Boolean."""
+    question = {"resourceType": "Questionnaire", "status": "draft", "item": [
+        {"linkId": "a", "type": "boolean"},
+        {"linkId": "b", "type": "string",
+         "enableWhen": [{"question": "a", "operator": "exists", "answerBoolean": True}]}]}
+    assert not errors(core.validate(question))
+    question["item"][1]["enableWhen"][0] = {"question": "a", "operator": "exists", "answerString": "x"}  # the control
+    assert errors(core.validate(question)) == {("INVARIANT", "Questionnaire.item[1].enableWhen[0]")}
+
+
 def test_que_12_is_read_as_corrected(core):
     """R4's que-12 says count() > 2; R4B and R5 (and the HL7 validator) say > 1: two enableWhen need an
     enableBehavior."""
