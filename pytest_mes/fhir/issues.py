@@ -64,6 +64,8 @@ MSG: dict[str, tuple[str, str]] = {
                                 "id."),
     "XHTML_ELEMENT": ("value", "Élément XHTML « {name} » interdit dans un narratif (seule la mise en forme HTML de "
                       "base est permise : pas de script, formulaire, cadre ni objet)."),
+    "FIXED_VALUE_CHANGED": ("structure", "L'élément {element} fixe la valeur {value} alors que sa base la fixe à "
+                            "{base} : un profil dérivé ne peut pas changer une valeur fixée."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),

@@ -33,6 +33,8 @@ MSG_EN: dict[str, str] = {
     "REF_CONTAINED_NOT_FOUND": "Reference {reference} not found: no contained resource has this id.",
     "XHTML_ELEMENT": "XHTML element '{name}' is not allowed in a narrative (only basic HTML formatting: no script, "
                      "form, frame nor object).",
+    "FIXED_VALUE_CHANGED": "Element {element} fixes the value {value} where its base fixes {base}: a derived "
+                           "profile cannot change a fixed value.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
                                   "nor --ig.",

@@ -26,8 +26,10 @@ name and adds the differential's new elements after their parent's. What is not 
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from pytest_mes.errors import ProfileError
 from pytest_mes.fhir.compiler import type_code
@@ -74,6 +76,31 @@ def generate_snapshot(sd: dict, resolve: Resolver) -> dict:
     out = dict(sd)
     out["snapshot"] = {"element": merger.elements}
     return out
+
+
+def changed_fixed_values(sd: dict, resolve: Resolver) -> list[tuple[str, str, str]]:
+    """The elements of `sd`'s differential that give another fixed value than their base's, as
+    ``(element id, base's value, differential's value)`` (values as JSON text): a derived profile may
+    only add rules (the HL7 validator rejects an extension that changes the url its base fixes)."""
+    base = resolve(str(sd.get("baseDefinition") or ""))
+    if base is None or sd.get("derivation") == "specialization":
+        return []
+    by_id = {e.get("id"): e for e in (base.get("snapshot") or {}).get("element") or () if isinstance(e, dict)}
+    changed = []
+    for diff in _with_ids((sd.get("differential") or {}).get("element") or []):
+        fixed = _fixed(diff)
+        before = _fixed(by_id.get(diff["id"]) or {})
+        if fixed is not None and before is not None and fixed != before:
+            changed.append((diff["id"], _text(before[1]), _text(fixed[1])))
+    return changed
+
+
+def _fixed(element: dict) -> tuple[str, Any] | None:
+    return next(((k, v) for k, v in element.items() if k.startswith("fixed")), None)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _with_ids(differential: list[dict]) -> list[dict]:

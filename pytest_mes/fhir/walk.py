@@ -32,7 +32,7 @@ from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.slicing import SlicingChecks
-from pytest_mes.fhir.snapshot import generate_snapshot
+from pytest_mes.fhir.snapshot import changed_fixed_values, generate_snapshot
 
 if TYPE_CHECKING:
     from pytest_mes.fhir.validator import Validator
@@ -233,12 +233,18 @@ class Walk(SlicingChecks, ReferenceChecks):
     def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
         """A StructureDefinition without a snapshot must give one: its differential is generated against
         its base, as the HL7 validator does when it validates a profile."""
+        resolve = lambda url: self.v.definition(url, context)  # noqa: E731
         try:
-            generate_snapshot(sd, lambda url: self.v.definition(url, context))
+            generate_snapshot(sd, resolve)
         except ProfileError as exc:
             self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
+            return
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a malformed differential
             self.add("error", "SNAPSHOT_ERROR", loc, why=f"{type(exc).__name__}: {exc}")
+            return
+        for element_id, before, after in changed_fixed_values(sd, resolve):
+            self.add("error", "FIXED_VALUE_CHANGED", loc, element=element_id, value=_short(after),
+                     base=_short(before))
 
     def one_of(self, res: dict, profiles: Sequence[str], loc: str, context: str | None) -> Sequence[str]:
         """Of the profiles an element's type allows, the first the resource conforms to (a type's profiles

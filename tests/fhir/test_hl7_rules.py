@@ -130,6 +130,17 @@ def _profile_of(type_: str, name: str, elements: list[dict]) -> dict:
             "baseDefinition": FHIR + type_, "derivation": "constraint", "differential": {"element": elements}}
 
 
+def derived_extension(url: str) -> dict:
+    """An extension derived from the local "inner" one, fixing its url to `url`."""
+    return {**_extension(url, [{"type": "element", "expression": "Element"}]), "baseDefinition": LOCAL + "inner"}
+
+
+def test_a_derived_profile_cannot_change_a_fixed_value(local):
+    assert not errors(local.validate(derived_extension(LOCAL + "inner")))  # the control: same fixed url
+    assert errors(local.validate(derived_extension(LOCAL + "derived"))) == {
+        ("FIXED_VALUE_CHANGED", "StructureDefinition")}
+
+
 def test_extension_context_of_type_extension(local):
     inner = {"url": LOCAL + "inner", "valueString": "x"}
     nested = _patient(extension=[{"url": FHIR + "patient-nationality", "extension": [

@@ -20,7 +20,7 @@ from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
-from tests.fhir.test_hl7_rules import QUESTIONNAIRE, _profile_of, smoking_response
+from tests.fhir.test_hl7_rules import QUESTIONNAIRE, _profile_of, derived_extension, smoking_response
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -314,6 +314,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         *((local, _patient(_active={"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-nullFlavor",
                                                     "valueCode": "MSK"}]}), [LOCAL + name], None)
           for name in ("active-value", "active-or-absent")),
+        (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
         (local, smoking_response((False, "x"), (True, None)), [], None),
         (local, smoking_response((False, None), questionnaire="http://example.org/Questionnaire/absent"), [], None),
         (local, {"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": QUESTIONNAIRE["url"],
