@@ -19,6 +19,7 @@ from pytest_mes.fhir.issues import make_issue
 from pytest_mes.fhir.references import _as_list
 
 _VERDICTS_KEPT = 8192
+AtPath = tuple[list[tuple[Any, str]], str | None]  # an item's values at a discriminator path, and their JSON key
 
 
 class SlicingChecks:
@@ -74,7 +75,7 @@ class SlicingChecks:
         discriminators = base.slicing.discriminators if base.slicing else ()
         match = -1
         candidates: list[int] = []
-        values_at: dict[str, list[tuple[Any, str]]] = {}  # the item's values at each path, for every slice
+        values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
         for i, s in enumerate(slices):
             verdict = self.slice_matches(s, item, discriminators, base, values_at)
             if verdict is True:
@@ -127,7 +128,7 @@ class SlicingChecks:
         return SliceIndex(tuple(p for _, p in discriminators), tables)
 
     def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef,
-                      values_at: dict[str, list[tuple[Any, str]]]) -> bool | None:
+                      values_at: dict[str, AtPath]) -> bool | None:
         """True, False, or None when a discriminator cannot be evaluated offline."""
         value, _, tcode, _ = item
         if not discriminators:
@@ -143,11 +144,14 @@ class SlicingChecks:
                                                         path=path))
                 result = None
                 continue
-            values = values_at.get(path)
-            if values is None:
-                values = values_at[path] = self.eval_path(value, tcode, path)
+            at = values_at.get(path)
+            if at is None:
+                values = self.eval_path(value, tcode, path)
+                # Their JSON key too (value_discriminator's), written once for all the slices tried.
+                at = values_at[path] = (values, assertions.json_key(values) if dtype in ("value", "pattern") else None)
+            values, text = at
             if dtype in ("value", "pattern"):
-                verdict = self.value_discriminator(s, values, dtype, path)
+                verdict = self.value_discriminator(s, values, text, dtype, path)
             else:
                 verdict = self.discriminator_matches(s, values, dtype, path)
             if verdict is False:
@@ -156,11 +160,11 @@ class SlicingChecks:
                 result = None
         return result
 
-    def value_discriminator(self, s: ElementDef, values: list[tuple[Any, str]], dtype: str, path: str
-                            ) -> bool | None:
+    def value_discriminator(self, s: ElementDef, values: list[tuple[Any, str]], text: str | None, dtype: str,
+                            path: str) -> bool | None:
         """discriminator_matches for a value or pattern discriminator, whose verdict depends on the values
-        only: kept per (slice, path, values), as the same codings and systems come again and again."""
-        text = assertions.json_key(values)
+        only: kept per (slice, path, values), the values by their JSON key `text` (None: not kept), as the
+        same codings and systems come again and again."""
         if text is None:
             return self.discriminator_matches(s, values, dtype, path)
         key = (id(s), path, dtype, text)

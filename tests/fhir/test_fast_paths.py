@@ -1,0 +1,90 @@
+"""The validator's shortcuts, held to the exact issues of the path each one replaces, on every official
+example of GAP 3.0.0, FR Core 2.1.0 and PDSm 3.1.1 (the traffic of ``bench/validate.py`` (d)) and on
+mutants of them that break their slices."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from pytest_mes.fhir import assertions
+from pytest_mes.fhir.slicing import SlicingChecks
+from pytest_mes.fhir.validator import Validator
+
+REAL_TRAFFIC = ("ans.fhir.fr.gap#3.0.0", "hl7.fhir.fr.core#2.1.0", "ans.fhir.fr.pdsm#3.1.1")
+
+
+def _examples(store) -> list[tuple[str, dict, str]]:
+    """(name, example, package) for the examples of REAL_TRAFFIC but Bundles and Binaries, each
+    ``meta.profile`` pinned to the version its package depends on."""
+    out = []
+    for key in REAL_TRAFFIC:
+        for name, resource in store.package(key).examples():
+            if resource["resourceType"] in ("Bundle", "Binary"):
+                continue
+            resource = copy.deepcopy(resource)
+            meta = resource.get("meta") or {}
+            meta["profile"] = [f"{url}|{store.entry(url, key)['v']}" for url in meta.get("profile", ())]
+            out.append((name, resource, key))
+    return out
+
+
+def _mutated(value: Any) -> Any:
+    """The value with every code and system changed: each item of a sliced element lands elsewhere."""
+    if isinstance(value, list):
+        return [_mutated(x) for x in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: (v + "-x" if k in ("code", "system") and isinstance(v, str) else _mutated(v)) for k, v in value.items()}
+
+
+@pytest.fixture(scope="module")
+def traffic(store) -> list[tuple[str, dict, str]]:
+    cases = _examples(store)
+    if not cases:
+        pytest.skip("no official example of GAP, FR Core 2.1.0 or PDSm in ../shared/fhir-packages")
+    return cases + [(f"{name} mutated", _mutated(resource), key) for name, resource, key in cases]
+
+
+def _issues(validator: Validator, cases) -> list[list]:
+    return [validator.validate(copy.deepcopy(resource), context=key).issues for _, resource, key in cases]
+
+
+def test_slice_verdicts_by_json_key_give_the_issues_of_judging_each_slice(store, traffic, monkeypatch):
+    """value_discriminator keeps verdicts per (slice, path, JSON key of the values), the key written
+    once per item for every slice tried: the same issues as judging every slice on the values."""
+    keys = []
+    real_key = assertions.json_key
+
+    def counting_key(value):
+        keys.append(value)
+        return real_key(value)
+
+    monkeypatch.setattr(assertions, "json_key", counting_key)
+    kept = _issues(Validator(store), traffic)
+    tried = []
+    real_matches = SlicingChecks.discriminator_matches
+
+    def counting_matches(self, s, values, dtype, path):
+        tried.append(dtype)
+        return real_matches(self, s, values, dtype, path)
+
+    monkeypatch.setattr(SlicingChecks, "discriminator_matches", counting_matches)
+    monkeypatch.setattr(SlicingChecks, "value_discriminator",
+                        lambda self, s, values, text, dtype, path: self.discriminator_matches(s, values, dtype, path))
+    judged = _issues(Validator(store), traffic)
+    assert len(keys) < tried.count("value") + tried.count("pattern"), "no key served several slices"
+    for (name, _, _), one, other in zip(traffic, kept, judged, strict=True):
+        assert one == other, name
+
+
+def test_mutants_break_slices(store, traffic):
+    """The mutants above do exercise other slice verdicts: many of them are found wrong."""
+    issues = _issues(Validator(store), traffic)
+    half = len(traffic) // 2
+    changed = [name for (name, _, _), before, after in zip(traffic[:half], issues[:half], issues[half:], strict=True)
+               if {i.message_id for i in before if i.severity == "error"} !=
+               {i.message_id for i in after if i.severity == "error"}]
+    assert len(changed) > half // 2, changed
