@@ -48,7 +48,7 @@ Handler = Callable[[Seen], Reply]
 class ScriptedServer:
     """Routes 'METHOD /path' (path without query) to a Reply or a function; records every request."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, fallback: Reply | None = None):
+    def __init__(self, tls: ssl.SSLContext | None = None, fallback: Reply | Handler | None = None):
         self.routes: dict[str, Reply | Handler] = {}
         self.fallback = fallback or Reply(404, {"resourceType": "OperationOutcome"})  # for every other request
         self.requests: list[Seen] = []
@@ -90,8 +90,8 @@ class ScriptedServer:
                 seen = Seen(self.command, self.path, dict(self.headers), self.rfile.read(length) if length else b"")
                 server.requests.append(seen)
                 path = urlsplit(self.path).path
-                route = server.routes.get(f"{self.command} {path}")
-                reply = server.fallback if route is None else route if isinstance(route, Reply) else route(seen)
+                route = server.routes.get(f"{self.command} {path}", server.fallback)
+                reply = route if isinstance(route, Reply) else route(seen)
                 time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
