@@ -66,6 +66,7 @@ MSG: dict[str, tuple[str, str]] = {
                       "base est permise : pas de script, formulaire, cadre ni objet)."),
     "FIXED_VALUE_CHANGED": ("structure", "L'élément {element} fixe la valeur {value} alors que sa base la fixe à "
                             "{base} : un profil dérivé ne peut pas changer une valeur fixée."),
+    "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne dans le Bundle une ressource de type {type}."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),

@@ -35,6 +35,7 @@ MSG_EN: dict[str, str] = {
                      "form, frame nor object).",
     "FIXED_VALUE_CHANGED": "Element {element} fixes the value {value} where its base fixes {base}: a derived "
                            "profile cannot change a fixed value.",
+    "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type} in the Bundle.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
                                   "nor --ig.",

@@ -30,7 +30,9 @@ class ReferenceChecks:
         for index in reversed(self.bundles):
             found = index.get(ref)
             if found is None and not ref.startswith(("urn:", "http:", "https:")):
-                found = index.get("/" + ref)
+                # "Patient/x" is the entry of that type and id, else, as the HL7 validator matches it, the
+                # entry "urn:uuid:x" (whose type check_reference compares)
+                found = index.get("/" + ref) or index.get("urn:uuid:" + ref.rpartition("/")[2])
             if found is not None:
                 return found, _type_of(found)
         if ref.startswith("urn:"):
@@ -53,6 +55,11 @@ class ReferenceChecks:
         if tref.aggregation == ("contained",) and not ref.startswith("#"):
             self.add("error", "REF_NOT_CONTAINED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         target, ttype = self.resolve_reference(ref)
+        named = ref.split("/")[-2] if ref.count("/") == 1 else None  # "Type/id"
+        if target is not None and named in self.v.resource_types and ttype != named:
+            self.add("error", "REF_WRONG_TYPE", f"{loc}.reference", elem.schema.source(elem), reference=ref,
+                     type=str(ttype))
+            return
         if "bundled" in tref.aggregation and "referenced" not in tref.aggregation and not ref.startswith("#") \
                 and target is None:
             self.add("error", "REF_NOT_BUNDLED", f"{loc}.reference", elem.schema.source(elem), reference=ref)

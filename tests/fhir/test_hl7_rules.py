@@ -52,6 +52,25 @@ def test_a_restful_fullurl_ends_with_the_resource_type_and_id(core):
     assert "/Patient/b" in next(i.message for i in result.issues if i.message_id == "BUNDLE_FULLURL_MISMATCH")
 
 
+UUID = "5d9588d8-3cd6-4b32-8fb7-ad13694e069d"
+
+
+def gp_in_collection(target_type: str) -> dict:
+    """A collection whose Patient names its GP "Practitioner/<uuid>", the entry "urn:uuid:<uuid>" being a
+    `target_type`."""
+    return _bundle("collection",
+                   {"fullUrl": "urn:uuid:54fc3e09-e279-4b74-a8ff-2649ec968642",
+                    "resource": _patient(generalPractitioner=[{"reference": f"Practitioner/{UUID}"}])},
+                   {"fullUrl": f"urn:uuid:{UUID}", "resource": {"resourceType": target_type, "name": [{"text": "x"}]
+                                                                if target_type == "Practitioner" else "x"}})
+
+
+def test_a_type_and_id_reference_matches_a_urn_uuid_entry_of_that_type(core):
+    assert not errors(core.validate(gp_in_collection("Practitioner")))  # the control
+    assert errors(core.validate(gp_in_collection("Organization"))) == {
+        ("REF_WRONG_TYPE", "Bundle.entry[0].resource.generalPractitioner[0].reference")}
+
+
 # ---- extensions ------------------------------------------------------------------------------------------
 
 def _extension(url: str, contexts: list[dict]) -> dict:

@@ -20,7 +20,13 @@ from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
-from tests.fhir.test_hl7_rules import QUESTIONNAIRE, _profile_of, derived_extension, smoking_response
+from tests.fhir.test_hl7_rules import (
+    QUESTIONNAIRE,
+    _profile_of,
+    derived_extension,
+    gp_in_collection,
+    smoking_response,
+)
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -315,6 +321,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                                                     "valueCode": "MSK"}]}), [LOCAL + name], None)
           for name in ("active-value", "active-or-absent")),
         (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
+        (validator, gp_in_collection("Organization"), [], None),
         (local, smoking_response((False, "x"), (True, None)), [], None),
         (local, smoking_response((False, None), questionnaire="http://example.org/Questionnaire/absent"), [], None),
         (local, {"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": QUESTIONNAIRE["url"],
