@@ -72,6 +72,11 @@ MSG: dict[str, tuple[str, str]] = {
                         "octets)."),
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
                     "sans échappement, il serait interprété ; à vérifier."),
+    "MR_MEASURE_NOT_FOUND": ("informational", "Rapport non vérifié contre sa mesure : {url} n'est dans aucun "
+                             "paquet ni --ig chargé."),
+    "MR_POPULATION_UNKNOWN": ("business-rule", "Population {code} absente du groupe correspondant de la mesure."),
+    "MR_SUBJECTS_NOT_LISTED": ("business-rule", "Un rapport de type {type} ne liste pas de sujets (subjectResults) : "
+                               "seul un rapport subject-list le fait."),
     "QR_QUESTIONNAIRE_NOT_FOUND": ("informational", "Réponses non vérifiées contre leur questionnaire : {url} n'est "
                                    "dans aucun paquet ni --ig chargé."),
     "QR_LINKID_UNKNOWN": ("structure", "Item « {link} » absent du questionnaire à cet endroit."),

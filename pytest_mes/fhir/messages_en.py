@@ -37,6 +37,10 @@ MSG_EN: dict[str, str] = {
                            "profile cannot change a fixed value.",
     "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type} in the Bundle.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
+    "MR_MEASURE_NOT_FOUND": "Report not checked against its measure: {url} is in no loaded package nor --ig.",
+    "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",
+    "MR_SUBJECTS_NOT_LISTED": "A report of type {type} lists no subjects (subjectResults): only a subject-list "
+                              "report does.",
     "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
                                   "nor --ig.",
     "QR_LINKID_UNKNOWN": "Item '{link}' is not in the questionnaire at this place.",

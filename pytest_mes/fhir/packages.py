@@ -38,7 +38,7 @@ _CANONICAL_TYPES = frozenset(
     {
         "StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter", "CapabilityStatement",
         "OperationDefinition", "ConceptMap", "NamingSystem", "ImplementationGuide", "CompartmentDefinition",
-        "Questionnaire",  # a QuestionnaireResponse is checked against its Questionnaire
+        "Questionnaire", "Measure",  # a QuestionnaireResponse, a MeasureReport is checked against them
     }
 )
 

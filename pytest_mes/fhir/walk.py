@@ -28,6 +28,7 @@ from pytest_mes.fhir.invariants import (
     narrative_sections,
 )
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
+from pytest_mes.fhir.measures import measure_report_issues
 from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
@@ -197,9 +198,9 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.issues.extend(bundle_issues(res, loc, v.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
-        elif rtype == "QuestionnaireResponse" and (id(res), "") not in self.done:
+        elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
-            self.issues.extend(questionnaire_response_issues(res, loc, lambda url: v.store.resolve(url, context)))
+            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: v.store.resolve(url, context)))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -859,6 +860,11 @@ def _project_source(constraint: Constraint) -> str:
 
 
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
+# Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
+_AGAINST_DEFINITION = {
+    "QuestionnaireResponse": questionnaire_response_issues,
+    "MeasureReport": measure_report_issues,
+}
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")
 
 

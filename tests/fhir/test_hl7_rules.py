@@ -116,7 +116,7 @@ def local(fhir_packages_dir, tmp_path_factory) -> Validator:
          "type": [{"code": "Practitioner", "profile": [FHIR + "Practitioner"]},
                   {"code": "PractitionerRole", "profile": [LOCAL + "active-role"]}]}])
     return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("hl7"), "example.hl7",
-                           [inner, odd_kind, bundled, bounded, born, two, role, people, QUESTIONNAIRE])
+                           [inner, odd_kind, bundled, bounded, born, two, role, people, QUESTIONNAIRE, MEASURE])
 
 
 # A repeated group: "details" is asked only when "smoker" is answered true in the same group.
@@ -347,6 +347,35 @@ def test_a_questionnaire_response_whose_questionnaire_is_not_loaded_is_said_not_
     assert not errors(result)
     assert ("QR_QUESTIONNAIRE_NOT_FOUND", "QuestionnaireResponse.questionnaire") in {
         (i.message_id, i.expression) for i in result.issues}
+
+
+POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
+MEASURE = {"resourceType": "Measure", "id": "screened", "url": "http://example.org/Measure/screened",
+           "status": "active", "group": [{"population": [
+               {"code": {"coding": [{"system": POPULATION, "code": "initial-population"}]},
+                "criteria": {"language": "text/cql", "expression": "Screened.InInitialPopulation"}}]}]}
+
+
+def measure_report(kind: str, *codes: str, subjects: bool = False,
+                   measure: str = "http://example.org/Measure/screened") -> dict:
+    """A report of `kind` with one group whose populations have these codes (each listing its subjects
+    when `subjects`)."""
+    populations = [{"code": {"coding": [{"system": POPULATION, "code": code}]}, "count": 1,
+                    **({"subjectResults": {"reference": "List/l"}} if subjects else {})} for code in codes]
+    return {"resourceType": "MeasureReport", "status": "complete", "type": kind, "measure": measure,
+            "period": {"start": "2026-01-01", "end": "2026-03-31"}, "group": [{"population": populations}]}
+
+
+def test_a_measure_report_follows_its_measure(local):
+    assert not errors(local.validate(measure_report("summary", "initial-population")))  # the control
+    assert not errors(local.validate(measure_report("subject-list", "initial-population", subjects=True)))
+    result = local.validate(measure_report("summary", "initial-population", "numerator", subjects=True))
+    assert errors(result) == {("MR_SUBJECTS_NOT_LISTED", "MeasureReport.group[0].population[0]"),
+                              ("MR_SUBJECTS_NOT_LISTED", "MeasureReport.group[0].population[1]"),
+                              ("MR_POPULATION_UNKNOWN", "MeasureReport.group[0].population[1]")}
+    absent = local.validate(measure_report("summary", "numerator", measure="http://example.org/Measure/absent"))
+    assert not errors(absent)
+    assert ("MR_MEASURE_NOT_FOUND", "MeasureReport.measure") in {(i.message_id, i.expression) for i in absent.issues}
 
 
 def test_a_fhir_primitive_is_its_fhirpath_system_type_too(core):

@@ -21,10 +21,12 @@ from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
 from tests.fhir.test_hl7_rules import (
+    MEASURE,
     QUESTIONNAIRE,
     _profile_of,
     derived_extension,
     gp_in_collection,
+    measure_report,
     smoking_response,
 )
 from tests.fhir.test_reference_targets import _gp_target
@@ -236,6 +238,7 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
             {"id": "Organization.endpoint", "path": "Organization.endpoint",
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
         QUESTIONNAIRE,
+        MEASURE,
     ])
 
 
@@ -322,6 +325,8 @@ def validator_issues(validator, local, examples) -> list[Issue]:
           for name in ("active-value", "active-or-absent")),
         (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
         (validator, gp_in_collection("Organization"), [], None),
+        (local, measure_report("summary", "numerator", subjects=True), [], None),
+        (local, measure_report("summary", "numerator", measure="http://example.org/Measure/absent"), [], None),
         (local, smoking_response((False, "x"), (True, None)), [], None),
         (local, smoking_response((False, None), questionnaire="http://example.org/Questionnaire/absent"), [], None),
         (local, {"resourceType": "QuestionnaireResponse", "status": "completed", "questionnaire": QUESTIONNAIRE["url"],
