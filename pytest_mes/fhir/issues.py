@@ -77,6 +77,10 @@ MSG: dict[str, tuple[str, str]] = {
     "MR_POPULATION_UNKNOWN": ("business-rule", "Population {code} absente du groupe correspondant de la mesure."),
     "MR_SUBJECTS_NOT_LISTED": ("business-rule", "Un rapport de type {type} ne liste pas de sujets (subjectResults) : "
                                "seul un rapport subject-list le fait."),
+    "SP_EXPRESSION_TYPE": ("invalid", "L'expression de recherche part de {types}, qui n'est pas une base du paramètre "
+                           "({bases})."),
+    "SP_BASE_NOT_DERIVED": ("business-rule", "La base {type} n'est pas une base du paramètre de recherche {url} "
+                            "dont celui-ci dérive."),
     "QR_QUESTIONNAIRE_NOT_FOUND": ("informational", "Réponses non vérifiées contre leur questionnaire : {url} n'est "
                                    "dans aucun paquet ni --ig chargé."),
     "QR_LINKID_UNKNOWN": ("structure", "Item « {link} » absent du questionnaire à cet endroit."),

@@ -41,6 +41,8 @@ MSG_EN: dict[str, str] = {
     "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",
     "MR_SUBJECTS_NOT_LISTED": "A report of type {type} lists no subjects (subjectResults): only a subject-list "
                               "report does.",
+    "SP_EXPRESSION_TYPE": "The search expression starts from {types}, which is not a base of the parameter ({bases}).",
+    "SP_BASE_NOT_DERIVED": "Base {type} is not a base of the search parameter {url} this one derives from.",
     "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
                                   "nor --ig.",
     "QR_LINKID_UNKNOWN": "Item '{link}' is not in the questionnaire at this place.",

@@ -32,6 +32,7 @@ from pytest_mes.fhir.measures import measure_report_issues
 from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
+from pytest_mes.fhir.search_parameters import search_parameter_issues
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.snapshot import changed_fixed_values, generate_snapshot
 
@@ -864,6 +865,7 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b"
 _AGAINST_DEFINITION = {
     "QuestionnaireResponse": questionnaire_response_issues,
     "MeasureReport": measure_report_issues,
+    "SearchParameter": search_parameter_issues,
 }
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")
 

@@ -378,6 +378,20 @@ def test_a_measure_report_follows_its_measure(local):
     assert ("MR_MEASURE_NOT_FOUND", "MeasureReport.measure") in {(i.message_id, i.expression) for i in absent.issues}
 
 
+def search_parameter(base: str, expression: str) -> dict:
+    """A search parameter derived from R4's Organization-name."""
+    return {"resourceType": "SearchParameter", "url": "http://example.org/SearchParameter/name", "name": "Name",
+            "status": "draft", "description": "x", "code": "name", "base": [base], "type": "string",
+            "derivedFrom": "http://hl7.org/fhir/SearchParameter/Organization-name", "expression": expression}
+
+
+def test_a_search_parameter_keeps_its_parents_bases_and_its_expression_starts_from_them(core):
+    assert not errors(core.validate(search_parameter("Organization", "Organization.name | Organization.alias")))
+    assert not errors(core.validate(search_parameter("Organization", "(Resource.id as string) | name")))
+    assert errors(core.validate(search_parameter("Patient", "Organization.name | Patient.name"))) == {
+        ("SP_BASE_NOT_DERIVED", "SearchParameter"), ("SP_EXPRESSION_TYPE", "SearchParameter.expression")}
+
+
 def test_a_fhir_primitive_is_its_fhirpath_system_type_too(core):
     """R4 que-7: ``operator = 'exists' implies (answer is Boolean)``: an answerBoolean is a Boolean."""
     question = {"resourceType": "Questionnaire", "status": "draft", "item": [

@@ -27,6 +27,7 @@ from tests.fhir.test_hl7_rules import (
     derived_extension,
     gp_in_collection,
     measure_report,
+    search_parameter,
     smoking_response,
 )
 from tests.fhir.test_reference_targets import _gp_target
@@ -325,6 +326,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
           for name in ("active-value", "active-or-absent")),
         (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
         (validator, gp_in_collection("Organization"), [], None),
+        (validator, search_parameter("Patient", "Organization.name"), [], None),
         (local, measure_report("summary", "numerator", subjects=True), [], None),
         (local, measure_report("summary", "numerator", measure="http://example.org/Measure/absent"), [], None),
         (local, smoking_response((False, "x"), (True, None)), [], None),
