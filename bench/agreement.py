@@ -77,8 +77,10 @@ def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected:
     try:
         local = with_conformance(store, [folder / f for f in files]) if files else store
         entry = case["manifest_entry"]  # the options the HL7 harness sets for the case, set here too
+        bundle_param = entry.get("bundle-param") or {}
         validator = Validator(local, security_checks=bool(entry.get("security-checks")),
-                              example_urls=entry.get("examples", True) is not False)
+                              example_urls=entry.get("examples", True) is not False,
+                              bundle_rules=[(bundle_param["rule"], bundle_param["profile"])] if bundle_param else ())
         profiles = []
         if profile_file is not None:
             from pytest_mes.fhir.local import read_resource_file

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ _LABELS: dict[Lang, dict[str, str]] = {
            "more": " … and {n} more (--max-issues 0 shows them all)"},
 }
 DEFAULT_LOCATIONS = 3  # locations shown for a group of identical issues
+_BUNDLE_RULE = re.compile(r"[A-Za-z]*:\d*")  # --bundle TYPE:INDEX, either part may be empty
 
 
 def package_options() -> argparse.ArgumentParser:
@@ -69,6 +71,9 @@ def register(subparsers: Any) -> None:
     validate.add_argument("--ig", action="append", default=[], metavar="PATH",
                           help="conformance resources (folder or file, JSON or XML, snapshots generated when "
                                "missing) beside the packages, repeatable")
+    validate.add_argument("--bundle", nargs=2, action="append", default=[], metavar=("RULE", "URL"),
+                          help="validate the Bundle entries RULE selects (TYPE:INDEX, e.g. Patient:0, Patient:, :2) "
+                               "against profile URL too, as the HL7 validator's -bundle (repeatable)")
     validate.add_argument("--context", metavar="ID#VERSION",
                           help="package whose dependencies pin unversioned canonicals (e.g. ans.fhir.fr.gap#3.0.0)")
     validate.set_defaults(func=run_validate)
@@ -187,12 +192,17 @@ def run_validate(args: argparse.Namespace) -> int:
             return EXIT_CANNOT_RUN
         for warning in store.warnings[said:]:
             print(f"mes validate: warning: {warning}", file=sys.stderr)
-    validator = Validator(store)
+    bad_rules = [rule for rule, _ in args.bundle if not _BUNDLE_RULE.fullmatch(rule)]
+    if bad_rules:
+        print(f"mes validate: --bundle {bad_rules[0]}: a rule is TYPE:INDEX (Patient:0, Patient:, :2)", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    validator = Validator(store, bundle_rules=[tuple(b) for b in args.bundle])
     if args.context is not None and store.package(args.context) is None:
         print(f"mes validate: --context {args.context}: no such package loaded (loaded: "
               + ", ".join(sorted(p.key for p in store.packages)) + ")", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    unknown = [url for url in args.profile if validator.schema(url, args.context) is None]
+    unknown = [url for url in [*args.profile, *(b[1] for b in args.bundle)]
+               if validator.schema(url, args.context) is None]
     if unknown:
         for url in unknown:
             reason = validator.broken_reason(url)

@@ -67,11 +67,17 @@ class Validator:
         must_support: report absent must-support elements as information issues.
         rules: the project's own rules, applied with the profiles they name (default:
             ``profiles/rules.yaml``; ``ProjectRules()`` for none).
+        bundle_rules: ``(rule, profile url)`` pairs: the Bundle entries a rule ``TYPE:INDEX`` selects
+            (``Patient:0``, ``Patient:``, ``:2``) are validated against that profile too.
     """
 
     def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None,
-                 security_checks: bool = False, example_urls: bool = True):
+                 security_checks: bool = False, example_urls: bool = True,
+                 bundle_rules: Sequence[tuple[str, str]] = ()):
         self.store = store
+        # (rule, profile): the Bundle entries the rule selects ("Type:index", either part may be empty, as
+        # the HL7 validator's -bundle) are validated against that profile too
+        self.bundle_rules = tuple(bundle_rules)
         self.must_support = must_support
         self.security_checks = security_checks  # HTML in a string or markdown: an error, not a warning
         self.example_urls = example_urls  # extensions from example domains accepted without a definition
@@ -161,6 +167,15 @@ class Validator:
         if sd.get("resourceType") != "StructureDefinition":
             return None
         return self.with_snapshot(sd, package.key, f"{package.key}#{index}")
+
+    def bundle_profiles(self, rtype: str, index: int) -> list[str]:
+        """The profiles `bundle_rules` give the entry `index` of a Bundle, a `rtype`."""
+        found = []
+        for rule, profile in self.bundle_rules:
+            wanted_type, _, wanted_index = rule.partition(":")
+            if wanted_type in ("", rtype) and wanted_index in ("", str(index)):
+                found.append(profile)
+        return found
 
     def base_element(self, path: str) -> ElementDef | None:
         """The element of the base R4 definitions at `path` (``DocumentReference.status``,

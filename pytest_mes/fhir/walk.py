@@ -232,6 +232,18 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.bundles.pop()
             self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute, self.base_walk = saved
 
+    def by_bundle_rules(self, elem: ElementDef, rtype: Any, loc: str) -> list[Schema]:
+        """The profiles the validator's bundle rules give this Bundle entry's resource."""
+        entry = _ENTRY_INDEX.search(loc) if elem.path == "Bundle.entry.resource" and isinstance(rtype, str) else None
+        schemas = []
+        for url in self.v.bundle_profiles(rtype, int(entry.group(1))) if entry else ():
+            schema = self.v.schema(url, None)
+            if schema is None:
+                self.add("error", "PROFILE_NOT_FOUND", loc, source=self.v.broken_reason(url) or "", url=url)
+            else:
+                schemas.append(schema)
+        return schemas
+
     def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
         """A StructureDefinition without a snapshot must give one: its differential is generated against
         its base, as the HL7 validator does when it validates a profile."""
@@ -469,6 +481,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.validate_resource(
                 value,
                 loc,
+                explicit=self.by_bundle_rules(elem, rtype, loc) if self.v.bundle_rules else (),
                 slice_profiles=tref.profiles if tref else (),
                 context=elem.schema.package,
                 contained=elem.path.endswith(".contained"),
@@ -861,6 +874,7 @@ def _project_source(constraint: Constraint) -> str:
 
 
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
+_ENTRY_INDEX = re.compile(r"\.entry\[(\d+)\]\.resource$")
 # Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
 _AGAINST_DEFINITION = {
     "QuestionnaireResponse": questionnaire_response_issues,

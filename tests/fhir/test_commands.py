@@ -309,3 +309,27 @@ def test_ig_takes_a_fhir_package_and_a_bundle_of_definitions(capsys, fhir_packag
         assert code == 1, out
         assert [i["expression"][0] for i in json.loads(out)[0]["outcome"]["issue"] if i["severity"] == "error"] == \
             ["Patient"]
+
+
+def test_bundle_rule_validates_the_entries_it_selects_against_a_profile(capsys, fhir_packages_dir, tmp_path):
+    """--bundle TYPE:INDEX URL, as the HL7 validator's -bundle: only the entries the rule selects."""
+    url = "http://example.org/StructureDefinition/gendered"
+    (tmp_path / "gendered.json").write_text(json.dumps({
+        "resourceType": "StructureDefinition", "id": "gendered", "url": url, "name": "Gendered", "status": "draft",
+        "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+        "differential": {"element": [{"id": "Patient.gender", "path": "Patient.gender", "min": 1}]}}))
+    entries = [{"fullUrl": f"urn:uuid:0c2a5b8e-6a4e-4c55-9d1e-7f3b1c2d4e5{i}",
+                "resource": {"resourceType": "Patient", "active": True}} for i in range(2)]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    common = (str(bundle), "--ig", str(tmp_path / "gendered.json"), "--packages", str(fhir_packages_dir),
+              "--offline", "--format", "json")
+    assert run(capsys, *common)[0] == 0  # the control: no rule, no profile
+    for rule, at in (("Patient:1", ["Bundle.entry[1].resource"]),
+                     ("Patient:", ["Bundle.entry[0].resource", "Bundle.entry[1].resource"]), ("Practitioner:", [])):
+        code, out, _ = run(capsys, *common, "--bundle", rule, url)
+        errors = [i for i in json.loads(out)[0]["outcome"]["issue"] if i["severity"] == "error"]
+        assert [i["expression"][0] for i in errors] == at and code == (1 if at else 0)
+    code, out, err = run(capsys, *common, "--bundle", "Patient-0", url)
+    assert code == 2 and out == "" and "--bundle Patient-0: a rule is TYPE:INDEX" in err
