@@ -10,6 +10,9 @@ from typing import Any
 import fhirpathpy
 from antlr4 import CommonTokenStream, InputStream, Token
 from antlr4.error.ErrorListener import ErrorListener
+from antlr4.tree.Tree import ParseTreeWalker
+from fhirpathpy.engine.util import set_paths
+from fhirpathpy.parser.ASTPathListener import ASTPathListener
 from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
 from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
@@ -29,8 +32,9 @@ class _Collect(ErrorListener):
         self.errors.append(f"column {column + 1}: {msg}")
 
 
-def check_syntax(expression: str) -> None:
-    """Raise FhirPathError for a syntax error (fhirpathpy itself silently returns an empty result)."""
+def check_syntax(expression: str) -> Any:
+    """Parse once; raise FhirPathError for a syntax error (fhirpathpy itself silently returns an empty result).
+    Returns the parse tree."""
     listener = _Collect()
     lexer = FHIRPathLexer(InputStream(expression))
     lexer.removeErrorListeners()
@@ -39,17 +43,21 @@ def check_syntax(expression: str) -> None:
     parser = FHIRPathParser(tokens)
     parser.removeErrorListeners()
     parser.addErrorListener(listener)
-    parser.expression()
+    tree = parser.expression()
     if not listener.errors and tokens.LA(1) != Token.EOF:
         listener.errors.append(f"unexpected '{tokens.LT(1).text}' at column {tokens.LT(1).column + 1}")
     if listener.errors:
         raise FhirPathError(f"invalid FHIRPath expression {expression!r}: {listener.errors[0]}")
+    return tree
 
 
 @lru_cache(maxsize=2048)
 def compile_expression(expression: str) -> Callable[[Any, dict], list]:
-    check_syntax(expression)
-    return fhirpathpy.compile(expression, _R4)
+    # The checked parse tree is the one fhirpathpy evaluates: each expression is parsed once, not twice
+    # (ANTLR's Python runtime makes parsing the main cost of collecting test sets).
+    listener = ASTPathListener()
+    ParseTreeWalker().walk(listener, check_syntax(expression))
+    return set_paths(fhirpathpy.apply_parsed_path, parsedPath=listener.parentStack[0], model=_R4)
 
 
 def evaluate(resource: Any, expression: str, variables: dict[str, Any] | None = None) -> list[Any]:

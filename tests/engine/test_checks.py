@@ -219,3 +219,21 @@ def test_a_bad_regex_fails_the_check_with_the_reason():
     result = check("fhirpath", {"expression": "Bundle.type", "op": "matches", "value": "["})
     assert result.outcome == "failed"
     assert result.actual.startswith("the check could not be evaluated: unterminated character set")
+
+
+@pytest.mark.parametrize("expression", [
+    "Bundle.entry.resource.ofType(Slot).status", "Bundle.entry.where(search.mode = 'match').count() > 0",
+    "Bundle.total.exists() and Bundle.type = 'searchset'", "Bundle.entry.all(resource is Slot)",
+    "Bundle.link.where(relation = 'self').url.startsWith(%base_url)", "(1 + 2) * 3 = 9", "'a' | 'b'",
+    "Bundle.entry.resource.select(id + '-' + status).first()", "today() > @2020-01-01",
+])
+def test_one_parse_evaluates_as_fhirpathpy_parsing_again_would(expression):
+    import fhirpathpy
+
+    from pytest_mes.fhir.fhirpath_model import R4_MODEL
+    from pytest_mes.testset.fhirpath import compile_expression
+
+    variables = {"base_url": "http://x/fhir"}
+    ours = compile_expression(expression)(json.loads(json.dumps(BUNDLE)), dict(variables))
+    theirs = fhirpathpy.compile(expression, R4_MODEL)(json.loads(json.dumps(BUNDLE)), dict(variables))
+    assert ours == theirs
