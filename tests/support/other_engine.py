@@ -9,7 +9,8 @@ Its choices, each allowed by R4 and each different from the sandbox's:
 - paging by an opaque cursor at the base ([base]?_getpages=…&_offset=…), not by offsets on the type's URL;
 - every error is an OperationOutcome; every body is `application/fhir+json; charset=utf-8`.
 - versioned (the default): versions 1, 2, …, ETag W/"n", Location [base]/Patient/[id]/_history/[n], If-Match.
-  Unversioned (`versioned=False`): no meta.versionId, no ETag, Location [base]/Patient/[id], no vread (#versions).
+  Unversioned (`versioned=False`): no meta.versionId, no ETag, no vread (#versions), and a relative Location
+  Patient/[id] ("The Location MAY be an absolute or relative URL", #create).
 
 And one choice R4 does NOT allow, on purpose: /metadata answers a searchset Bundle, as some third-party engines
 do, instead of a CapabilityStatement (`capability_statement=True` serves one, declaring what the engine does).
@@ -147,9 +148,9 @@ class OtherEngine:
         return _json(200, resource, self._version_headers(resource))
 
     def _written(self, status: int, stored: dict[str, Any], seen: Seen) -> Reply:
-        location = f"{self.base_url}/{stored['resourceType']}/{stored['id']}"
+        location = f"{stored['resourceType']}/{stored['id']}"  # relative to [base]: "absolute or relative" (#create)
         if self.versioned:
-            location += f"/_history/{stored['meta']['versionId']}"
+            location = f"{self.base_url}/{location}/_history/{stored['meta']['versionId']}"
         headers = {"Location": location, **self._version_headers(stored)}
         if (_header(seen, "Prefer") or "").replace(" ", "") == "return=representation":
             return _json(status, stored, headers)
