@@ -67,6 +67,8 @@ MSG: dict[str, tuple[str, str]] = {
     "FIXED_VALUE_CHANGED": ("structure", "L'élément {element} fixe la valeur {value} alors que sa base la fixe à "
                             "{base} : un profil dérivé ne peut pas changer une valeur fixée."),
     "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne dans le Bundle une ressource de type {type}."),
+    "DISCRIMINATOR_PATH": ("structure", "Le chemin de discriminateur « {path} » ne désigne aucun élément de {element}, "
+                           "l'élément découpé en tranches."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),

@@ -36,6 +36,7 @@ MSG_EN: dict[str, str] = {
     "FIXED_VALUE_CHANGED": "Element {element} fixes the value {value} where its base fixes {base}: a derived "
                            "profile cannot change a fixed value.",
     "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type} in the Bundle.",
+    "DISCRIMINATOR_PATH": "Discriminator path '{path}' names no element of {element}, the sliced element.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "MR_MEASURE_NOT_FOUND": "Report not checked against its measure: {url} is in no loaded package nor --ig.",
     "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",

@@ -95,6 +95,49 @@ def changed_fixed_values(sd: dict, resolve: Resolver) -> list[tuple[str, str, st
     return changed
 
 
+def bad_discriminator_paths(sd: dict, children_of: Callable[[str], set[str] | None]
+                            ) -> list[tuple[int, int, str, str]]:
+    """The slicing discriminators of `sd`'s differential whose path starts with a name that is not an
+    element of the sliced element, as ``(differential index, discriminator index, path, sliced element id)``.
+    `sd` has its generated snapshot; `children_of` gives the element names of a datatype. Paths that
+    start with ``$this`` or a function (``extension(…)``, ``resolve()``, ``ofType(…)``) are not judged."""
+    snapshot = {e.get("id"): e for e in (sd.get("snapshot") or {}).get("element") or () if isinstance(e, dict)}
+    bad = []
+    for i, diff in enumerate(_with_ids((sd.get("differential") or {}).get("element") or [])):
+        slicing = diff.get("slicing")
+        element = snapshot.get(diff["id"])
+        if not isinstance(slicing, dict) or element is None:
+            continue
+        sliced = _sliced_id(diff["id"]) if diff.get("sliceName") else None  # a re-slicing: the slice's element
+        names = _element_names(snapshot, element, children_of)
+        if names is None:
+            continue
+        for j, discriminator in enumerate(slicing.get("discriminator") or ()):
+            path = str(discriminator.get("path", "")) if isinstance(discriminator, dict) else ""
+            first = _DISCRIMINATOR_START.match(path)
+            if first is not None and not _named(first.group(1), names):
+                bad.append((i, j, path, sliced or diff["id"]))
+    return bad
+
+
+def _element_names(snapshot: dict, element: dict, children_of: Callable[[str], set[str] | None]) -> set[str] | None:
+    """The names of `element`'s children: its own in the snapshot, else its single type's; None if unknown."""
+    prefix = element["id"] + "."
+    own = {k[len(prefix):] for k in snapshot if isinstance(k, str) and k.startswith(prefix)}
+    own = {name for name in own if "." not in name and ":" not in name}
+    if own:
+        return own
+    codes = {type_code(t) for t in element.get("type") or () if isinstance(t, dict)}
+    return children_of(codes.pop()) if len(codes) == 1 else None
+
+
+def _named(name: str, names: set[str]) -> bool:
+    return name in names or any(n.endswith("[x]") and name.startswith(n[:-3]) for n in names)
+
+
+_DISCRIMINATOR_START = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)(?![A-Za-z0-9_]*\s*\()")  # a name, not a function
+
+
 def _fixed(element: dict) -> tuple[str, Any] | None:
     return next(((k, v) for k, v in element.items() if k.startswith("fixed")), None)
 

@@ -34,7 +34,7 @@ from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues
 from pytest_mes.fhir.slicing import SlicingChecks
-from pytest_mes.fhir.snapshot import changed_fixed_values, generate_snapshot
+from pytest_mes.fhir.snapshot import bad_discriminator_paths, changed_fixed_values, generate_snapshot
 
 if TYPE_CHECKING:
     from pytest_mes.fhir.validator import Validator
@@ -249,7 +249,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         its base, as the HL7 validator does when it validates a profile."""
         resolve = lambda url: self.v.definition(url, context)  # noqa: E731
         try:
-            generate_snapshot(sd, resolve)
+            generated = generate_snapshot(sd, resolve)
         except ProfileError as exc:
             self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
             return
@@ -259,6 +259,16 @@ class Walk(SlicingChecks, ReferenceChecks):
         for element_id, before, after in changed_fixed_values(sd, resolve):
             self.add("error", "FIXED_VALUE_CHANGED", loc, element=element_id, value=_short(after),
                      base=_short(before))
+        for i, j, path, sliced in bad_discriminator_paths(generated, self.type_children):
+            self.add("error", "DISCRIMINATOR_PATH", f"{loc}.differential.element[{i}].slicing.discriminator[{j}]",
+                     path=_short(path), element=sliced)
+
+    def type_children(self, code: str) -> set[str] | None:
+        """The names of a datatype's elements (``value[x]`` for a choice), or None when it is unknown."""
+        schema = self.v.type_schema(code)
+        if schema is None:
+            return None
+        return {k[len(code) + 1:] for k in schema.by_id if k.startswith(code + ".") and "." not in k[len(code) + 1:]}
 
     def one_of(self, res: dict, profiles: Sequence[str], loc: str, context: str | None) -> Sequence[str]:
         """Of the profiles an element's type allows, the first the resource conforms to (a type's profiles

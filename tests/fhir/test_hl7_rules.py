@@ -313,6 +313,24 @@ def _differential(*elements: dict) -> dict:
             "baseDefinition": FHIR + "Patient", "differential": {"element": list(elements)}}
 
 
+def sliced_by(identifier_path: str, extension_path: str) -> dict:
+    """A differential slicing Patient.identifier and Patient.extension by these discriminator paths."""
+    return _differential(
+        {"id": "Patient.extension", "path": "Patient.extension",
+         "slicing": {"discriminator": [{"type": "value", "path": extension_path}], "rules": "open"}},
+        {"id": "Patient.identifier", "path": "Patient.identifier",
+         "slicing": {"discriminator": [{"type": "value", "path": identifier_path}], "rules": "open"}})
+
+
+def test_a_discriminator_path_names_an_element_of_the_sliced_element(core):
+    assert not errors(core.validate(sliced_by("system", "url")))  # the control
+    assert not errors(core.validate(sliced_by("type.coding.code", "value.ofType(Coding).code")))
+    assert not errors(core.validate(sliced_by("$this", "extension('http://example.org/x').value")))
+    assert errors(core.validate(sliced_by("sytem", "type"))) == {
+        ("DISCRIMINATOR_PATH", f"StructureDefinition.differential.element[{i}].slicing.discriminator[0]")
+        for i in (0, 1)}
+
+
 def test_a_structure_definition_without_snapshot_must_give_one(core):
     good = _differential({"id": "Patient.identifier", "path": "Patient.identifier", "min": 1},
                          {"id": "Patient.birthDate", "path": "Patient.birthDate", "min": 1})

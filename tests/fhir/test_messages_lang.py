@@ -28,6 +28,7 @@ from tests.fhir.test_hl7_rules import (
     gp_in_collection,
     measure_report,
     search_parameter,
+    sliced_by,
     smoking_response,
 )
 from tests.fhir.test_reference_targets import _gp_target
@@ -326,6 +327,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
           for name in ("active-value", "active-or-absent")),
         (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
         (validator, gp_in_collection("Organization"), [], None),
+        (validator, sliced_by("sytem", "url"), [], None),
         (validator, search_parameter("Patient", "Organization.name"), [], None),
         (local, measure_report("summary", "numerator", subjects=True), [], None),
         (local, measure_report("summary", "numerator", measure="http://example.org/Measure/absent"), [], None),
