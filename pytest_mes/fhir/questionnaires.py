@@ -58,7 +58,7 @@ class _Check:
                 continue
             answers = _list(item.get("answer"))
             if answers and not self.enabled(question, scopes):
-                self.issues.append(make_issue("error", "QR_ITEM_NOT_ENABLED", where, link=question["linkId"]))
+                self.issues.append(make_issue("error", "QR_ITEM_NOT_ENABLED", where, link=str(question["linkId"])))
             children = _list(question.get("item"))
             self.items(children, _list(item.get("item")), where, scopes)
             for j, answer in enumerate(answers):

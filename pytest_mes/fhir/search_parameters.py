@@ -18,7 +18,7 @@ _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
 
 def search_parameter_issues(sp: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
     """The issues of these rules for `sp` at `loc`; `resolve` gives a SearchParameter by canonical."""
-    bases = [b for b in sp.get("base") if isinstance(b, str)] if isinstance(sp.get("base"), list) else []
+    bases = _strings(sp.get("base"))
     issues: list[Issue] = []
     expression = sp.get("expression")
     if isinstance(expression, str) and bases and not _ANY_RESOURCE & set(bases):
@@ -30,11 +30,15 @@ def search_parameter_issues(sp: dict, loc: str, resolve: Callable[[str], dict | 
     derived = sp.get("derivedFrom")
     parent = resolve(derived) if isinstance(derived, str) else None
     if parent is not None and parent.get("resourceType") == "SearchParameter":
-        allowed = set(parent.get("base") or ())
+        allowed = set(_strings(parent.get("base")))
         for base in bases:
             if base not in allowed and not _ANY_RESOURCE & allowed:
                 issues.append(make_issue("error", "SP_BASE_NOT_DERIVED", loc, type=base, url=derived))
     return issues
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _terms(expression: str) -> list[str]:

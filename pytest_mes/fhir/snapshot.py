@@ -112,7 +112,8 @@ def bad_discriminator_paths(sd: dict, children_of: Callable[[str], set[str] | No
         names = _element_names(snapshot, element, children_of)
         if names is None:
             continue
-        for j, discriminator in enumerate(slicing.get("discriminator") or ()):
+        discriminators = slicing.get("discriminator")
+        for j, discriminator in enumerate(discriminators if isinstance(discriminators, list) else ()):
             path = str(discriminator.get("path", "")) if isinstance(discriminator, dict) else ""
             first = _DISCRIMINATOR_START.match(path)
             if first is not None and not _named(first.group(1), names):

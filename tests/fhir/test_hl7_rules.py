@@ -410,6 +410,24 @@ def test_a_search_parameter_keeps_its_parents_bases_and_its_expression_starts_fr
         ("SP_BASE_NOT_DERIVED", "SearchParameter"), ("SP_EXPRESSION_TYPE", "SearchParameter.expression")}
 
 
+@pytest.mark.parametrize("shape", [None, 5, "x", {}, [5], [None, "x"], [{"linkId": 5, "answer": "x", "item": 3}]])
+def test_malformed_definitions_and_answers_give_issues_never_a_crash(shape):
+    """Shapes the walk reports elsewhere (or a malformed --ig definition) do not break these rules."""
+    from pytest_mes.fhir.measures import measure_report_issues
+    from pytest_mes.fhir.questionnaires import questionnaire_response_issues
+    from pytest_mes.fhir.search_parameters import search_parameter_issues
+
+    questionnaire = {"resourceType": "Questionnaire", "item": shape}
+    assert isinstance(questionnaire_response_issues({"questionnaire": "q", "status": "completed", "item": shape},
+                                                    "QR", lambda _: questionnaire), list)
+    measure = {"resourceType": "Measure", "group": shape}
+    assert isinstance(measure_report_issues({"measure": "m", "type": shape, "group": shape}, "MR", lambda _: measure),
+                      list)
+    parent = {"resourceType": "SearchParameter", "base": shape}
+    assert search_parameter_issues({"base": shape, "derivedFrom": "p", "expression": "(x"}, "SP", lambda _: parent) \
+        == []
+
+
 def test_a_fhir_primitive_is_its_fhirpath_system_type_too(core):
     """R4 que-7: ``operator = 'exists' implies (answer is Boolean)``: an answerBoolean is a Boolean."""
     question = {"resourceType": "Questionnaire", "status": "draft", "item": [
