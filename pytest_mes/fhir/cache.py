@@ -22,7 +22,7 @@ try:  # orjson is several times faster on the big R4 StructureDefinitions; optio
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-INDEX_FORMAT = 6  # bump when the index layout changes, so that old caches are rebuilt
+INDEX_FORMAT = 7  # bump when the index layout changes, so that old caches are rebuilt
 
 
 def loads(data: bytes | str) -> Any:

@@ -74,6 +74,7 @@ MSG: dict[str, tuple[str, str]] = {
                         "octets)."),
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
                     "sans échappement, il serait interprété ; à vérifier."),
+    "MEASURE_CQL_UNKNOWN": ("business-rule", "{name} n'est pas défini dans la bibliothèque {url}."),
     "MR_MEASURE_NOT_FOUND": ("informational", "Rapport non vérifié contre sa mesure : {url} n'est dans aucun "
                              "paquet ni --ig chargé."),
     "MR_POPULATION_UNKNOWN": ("business-rule", "Population {code} absente du groupe correspondant de la mesure."),

@@ -1,14 +1,21 @@
-"""A MeasureReport against its Measure (resolved by canonical), as the HL7 validator checks it:
+"""A MeasureReport against its Measure, a Measure against its Libraries (resolved by canonical), as the
+HL7 validator checks them:
 
 - each population of a report group has a code among its Measure group's population codes;
-- only a report of type ``subject-list`` lists subjects (``population.subjectResults``).
+- only a report of type ``subject-list`` lists subjects (``population.subjectResults``);
+- a Measure's CQL criterion ``Library.Name`` names a definition of that Library (by the Library's
+  ``name``), read from its ELM (XML or JSON) or, without ELM, its CQL text.
 
 A report group goes with the Measure group of the same code, or with the only group when both have one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pytest_mes.fhir.issues import Issue, make_issue
@@ -40,6 +47,73 @@ def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict 
             if "subjectResults" in population and report.get("type") != "subject-list":
                 issues.append(make_issue("error", "MR_SUBJECTS_NOT_LISTED", at, type=str(report.get("type"))))
     return issues
+
+
+def measure_issues(measure: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
+    """The issues of the CQL rule for `measure` at `loc`; `resolve` gives a Library by canonical."""
+    libraries: dict[str, tuple[str, set[str]]] = {}  # Library.name -> (url, names it defines)
+    for url in measure.get("library") if isinstance(measure.get("library"), list) else []:
+        library = resolve(url) if isinstance(url, str) else None
+        names = _defined_names(library) if library is not None and library.get("resourceType") == "Library" else None
+        if names is not None and isinstance(library.get("name"), str):
+            libraries[library["name"]] = (url, names)
+    issues = []
+    for where, criteria in _criteria(measure, loc):
+        expression = criteria.get("expression")
+        if criteria.get("language") != "text/cql" or not isinstance(expression, str):
+            continue
+        prefix, _, name = expression.partition(".")
+        found = libraries.get(prefix)
+        if found is not None and name and name.strip('"') not in found[1]:
+            issues.append(make_issue("error", "MEASURE_CQL_UNKNOWN", f"{where}.criteria", name=name, url=found[0]))
+    return issues
+
+
+def _criteria(measure: dict, loc: str) -> Iterator[tuple[str, dict]]:
+    """(location, criteria) of the Measure's populations, stratifiers (and components), supplemental data."""
+    for i, group in enumerate(measure.get("group") if isinstance(measure.get("group"), list) else []):
+        if not isinstance(group, dict):
+            continue
+        for key in ("population", "stratifier"):
+            for j, item in enumerate(group.get(key) if isinstance(group.get(key), list) else []):
+                if not isinstance(item, dict):
+                    continue
+                at = f"{loc}.group[{i}].{key}[{j}]"
+                if isinstance(item.get("criteria"), dict):
+                    yield at, item["criteria"]
+                for k, part in enumerate(_dicts(item.get("component"))):
+                    if isinstance(part.get("criteria"), dict):
+                        yield f"{at}.component[{k}]", part["criteria"]
+    for i, item in enumerate(measure.get("supplementalData") if isinstance(measure.get("supplementalData"), list)
+                             else []):
+        if isinstance(item, dict) and isinstance(item.get("criteria"), dict):
+            yield f"{loc}.supplementalData[{i}]", item["criteria"]
+
+
+_ELM_XML_DEF = re.compile(r'<def\b[^>]*?\bname="([^"]+)"')
+_CQL_DEFINE = re.compile(r'\bdefine\s+(?:(?:public|private)\s+)?(?:fluent\s+)?(?:function\s+)?(?:"([^"]+)"|(\w+))')
+
+
+def _defined_names(library: dict) -> set[str] | None:
+    """The names a Library defines, from its ELM (XML or JSON), else its CQL; None when it gives none."""
+    texts = {}
+    for content in _dicts(library.get("content")):
+        try:
+            texts[content.get("contentType")] = base64.b64decode(str(content.get("data", "")), validate=True
+                                                                 ).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+    if "application/elm+xml" in texts:
+        return set(_ELM_XML_DEF.findall(texts["application/elm+xml"]))
+    if "application/elm+json" in texts:
+        try:
+            statements = json.loads(texts["application/elm+json"])["library"]["statements"]["def"]
+            return {d["name"] for d in statements if isinstance(d, dict) and isinstance(d.get("name"), str)}
+        except (ValueError, KeyError, TypeError):
+            return None
+    if "text/cql" in texts:
+        return {a or b for a, b in _CQL_DEFINE.findall(texts["text/cql"])}
+    return None
 
 
 def _by_code(candidates: list[dict], item: dict) -> dict | None:

@@ -38,6 +38,7 @@ MSG_EN: dict[str, str] = {
     "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type} in the Bundle.",
     "DISCRIMINATOR_PATH": "Discriminator path '{path}' names no element of {element}, the sliced element.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
+    "MEASURE_CQL_UNKNOWN": "{name} is not defined in the library {url}.",
     "MR_MEASURE_NOT_FOUND": "Report not checked against its measure: {url} is in no loaded package nor --ig.",
     "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",
     "MR_SUBJECTS_NOT_LISTED": "A report of type {type} lists no subjects (subjectResults): only a subject-list "

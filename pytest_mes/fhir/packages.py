@@ -38,7 +38,7 @@ _CANONICAL_TYPES = frozenset(
     {
         "StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter", "CapabilityStatement",
         "OperationDefinition", "ConceptMap", "NamingSystem", "ImplementationGuide", "CompartmentDefinition",
-        "Questionnaire", "Measure",  # a QuestionnaireResponse, a MeasureReport is checked against them
+        "Questionnaire", "Measure", "Library",  # QuestionnaireResponse, MeasureReport, Measure are checked against
     }
 )
 

@@ -28,7 +28,7 @@ from pytest_mes.fhir.invariants import (
     narrative_sections,
 )
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
-from pytest_mes.fhir.measures import measure_report_issues
+from pytest_mes.fhir.measures import measure_issues, measure_report_issues
 from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
@@ -889,6 +889,7 @@ _ENTRY_INDEX = re.compile(r"\.entry\[(\d+)\]\.resource$")
 _AGAINST_DEFINITION = {
     "QuestionnaireResponse": questionnaire_response_issues,
     "MeasureReport": measure_report_issues,
+    "Measure": measure_issues,
     "SearchParameter": search_parameter_issues,
 }
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")

@@ -3,6 +3,8 @@ has its control, and fails without the rule."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from pytest_mes.fhir.packages import PackageStore
@@ -116,7 +118,8 @@ def local(fhir_packages_dir, tmp_path_factory) -> Validator:
          "type": [{"code": "Practitioner", "profile": [FHIR + "Practitioner"]},
                   {"code": "PractitionerRole", "profile": [LOCAL + "active-role"]}]}])
     return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("hl7"), "example.hl7",
-                           [inner, odd_kind, bundled, bounded, born, two, role, people, QUESTIONNAIRE, MEASURE])
+                           [inner, odd_kind, bundled, bounded, born, two, role, people, QUESTIONNAIRE, MEASURE,
+                            LIBRARY])
 
 
 # A repeated group: "details" is asked only when "smoker" is answered true in the same group.
@@ -372,6 +375,27 @@ MEASURE = {"resourceType": "Measure", "id": "screened", "url": "http://example.o
            "status": "active", "group": [{"population": [
                {"code": {"coding": [{"system": POPULATION, "code": "initial-population"}]},
                 "criteria": {"language": "text/cql", "expression": "Screened.InInitialPopulation"}}]}]}
+
+
+_CQL = ('library Screening\ncontext Patient\ndefine "Initial Population":\n  true\n'
+        'define function Adult(a Integer):\n  a > 17\n')
+LIBRARY = {"resourceType": "Library", "id": "screening", "url": "http://example.org/Library/screening",
+           "name": "Screening", "status": "active", "type": {"text": "logic-library"},
+           "content": [{"contentType": "text/cql", "data": base64.b64encode(_CQL.encode()).decode()}]}
+
+
+def cql_measure(*expressions: str) -> dict:
+    """A Measure on the Screening library, a population per CQL expression."""
+    return {"resourceType": "Measure", "status": "draft", "library": [LIBRARY["url"]], "group": [{"population": [
+        {"code": {"coding": [{"system": POPULATION, "code": "initial-population"}]},
+         "criteria": {"language": "text/cql", "expression": e}} for e in expressions]}]}
+
+
+def test_a_measure_names_definitions_of_its_library(local):
+    assert not errors(local.validate(cql_measure('Screening."Initial Population"', "Screening.Adult",
+                                                 "Other.Unknown")))  # the control: another library is not judged
+    assert errors(local.validate(cql_measure("Screening.Child"))) == {
+        ("MEASURE_CQL_UNKNOWN", "Measure.group[0].population[0].criteria")}
 
 
 def measure_report(kind: str, *codes: str, subjects: bool = False,

@@ -21,9 +21,11 @@ from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate
 from tests.fhir.test_hl7_rules import (
+    LIBRARY,
     MEASURE,
     QUESTIONNAIRE,
     _profile_of,
+    cql_measure,
     derived_extension,
     gp_in_collection,
     measure_report,
@@ -241,6 +243,7 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
              "type": [{"code": "Reference", "aggregation": ["bundled"]}]}]),
         QUESTIONNAIRE,
         MEASURE,
+        LIBRARY,
     ])
 
 
@@ -327,6 +330,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
           for name in ("active-value", "active-or-absent")),
         (local, {**derived_extension(LOCAL + "changed"), "baseDefinition": LOCAL + "contact-note"}, [], None),
         (validator, gp_in_collection("Organization"), [], None),
+        (local, cql_measure("Screening.Child"), [], None),
         (validator, sliced_by("sytem", "url"), [], None),
         (validator, search_parameter("Patient", "Organization.name"), [], None),
         (local, measure_report("summary", "numerator", subjects=True), [], None),
