@@ -110,21 +110,26 @@ def build_gap_bundle(store) -> dict:
 REAL_TRAFFIC = ("ans.fhir.fr.gap#3.0.0", "hl7.fhir.fr.core#2.1.0", "ans.fhir.fr.pdsm#3.1.1")
 
 
-def build_real_traffic(store) -> dict:
-    """(d) Every official example of the REAL_TRAFFIC IGs but Bundles and Binaries, one IG after the
-    other (equal shares), each IG's examples in turn. Each ``meta.profile`` is pinned to the version its
-    IG depends on (``url|version``), as the IG's own validation judges it."""
-    shares = []
+def real_traffic_examples(store) -> list[tuple[str, dict, str]]:
+    """(file name, example, package key) for every official example of the REAL_TRAFFIC IGs but Bundles and
+    Binaries, each ``meta.profile`` pinned to the version its IG depends on (``url|version``), as the IG's own
+    validation judges it. tests/fhir/test_fast_paths.py holds the validator's shortcuts to these."""
+    out = []
     for key in REAL_TRAFFIC:
-        examples = []
-        for _, resource in store.package(key).examples():
+        for name, resource in store.package(key).examples():
             if resource["resourceType"] in ("Bundle", "Binary"):
                 continue
             resource = copy.deepcopy(resource)
             meta = resource.get("meta") or {}
             meta["profile"] = [f"{url}|{store.entry(url, key)['v']}" for url in meta.get("profile", ())]
-            examples.append(resource)
-        shares.append(examples)
+            out.append((name, resource, key))
+    return out
+
+
+def build_real_traffic(store) -> dict:
+    """(d) The real_traffic_examples, one IG after the other (equal shares), each IG's examples in turn."""
+    examples = real_traffic_examples(store)
+    shares = [[resource for _, resource, k in examples if k == key] for key in REAL_TRAFFIC]
     entries = []
     for i in range(N):
         share = shares[i % len(shares)]

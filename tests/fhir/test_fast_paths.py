@@ -9,26 +9,10 @@ from typing import Any
 
 import pytest
 
+from bench.validate import real_traffic_examples
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.validator import Validator
-
-REAL_TRAFFIC = ("ans.fhir.fr.gap#3.0.0", "hl7.fhir.fr.core#2.1.0", "ans.fhir.fr.pdsm#3.1.1")
-
-
-def _examples(store) -> list[tuple[str, dict, str]]:
-    """(name, example, package) for the examples of REAL_TRAFFIC but Bundles and Binaries, each
-    ``meta.profile`` pinned to the version its package depends on."""
-    out = []
-    for key in REAL_TRAFFIC:
-        for name, resource in store.package(key).examples():
-            if resource["resourceType"] in ("Bundle", "Binary"):
-                continue
-            resource = copy.deepcopy(resource)
-            meta = resource.get("meta") or {}
-            meta["profile"] = [f"{url}|{store.entry(url, key)['v']}" for url in meta.get("profile", ())]
-            out.append((name, resource, key))
-    return out
 
 
 def _mutated(value: Any) -> Any:
@@ -42,7 +26,7 @@ def _mutated(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def traffic(store) -> list[tuple[str, dict, str]]:
-    cases = _examples(store)
+    cases = real_traffic_examples(store)
     if not cases:
         pytest.skip("no official example of GAP, FR Core 2.1.0 or PDSm in ../shared/fhir-packages")
     return cases + [(f"{name} mutated", _mutated(resource), key) for name, resource, key in cases]
