@@ -123,22 +123,25 @@
   }
 
   // --- a test --------------------------------------------------------------------------------------------
+  // A test or an exchange is one line until opened: its body is built once, the first time it is opened.
+  function lazyDetails(cls, fill) {
+    var d = el('details', cls);
+    var filled = false;
+    d._fill = function () { if (!filled) { filled = true; fill(); } };
+    d.addEventListener('toggle', function () { if (d.open) d._fill(); });
+    return d;
+  }
   function row(t) {
-    var d = el('details', 'test');
+    var d = lazyDetails('test', function () { build(d, t); });
     d.dataset.verdict = t.verdict;
     d.dataset.id = t.id;
     var s = add(el('summary'), badge(t.verdict), el('span', 'tid', t.id), el('span', 'ttitle', t.title),
       el('span', 'muted', [t.component, t.actor, t.level].filter(Boolean).join(' · ')), el('span', 'muted', ms(t.duration_ms)));
     if (t.reason) s.append(el('span', 'reason', t.reason));
     d.append(s);
-    d._test = t;
-    d.addEventListener('toggle', function () { if (d.open) build(d); });
     return d;
   }
-  function build(d) {
-    if (d._built) return;
-    d._built = true;
-    var t = d._test;
+  function build(d, t) {
     var body = el('div', 'tbody');
     var reqs = el('ul', 'reqs');
     (t.requirements || []).forEach(function (r) {
@@ -219,18 +222,13 @@
     return box;
   }
   function exchange(e) {
-    var x = el('details', 'exchange');
+    var x = lazyDetails('exchange', function () { buildExchange(x, e); });
     x.dataset.ex = e.id;
     var status = e.status !== null && e.status !== undefined ? e.status + ' ' + (e.reason || '') : L.no_answer;
     x.append(el('summary', null, e.id + ' · ' + e.method + ' ' + e.url + ' → ' + status + ' · ' + ms(e.elapsed_ms)));
-    x._exchange = e;
-    x.addEventListener('toggle', function () { if (x.open) buildExchange(x); });
     return x;
   }
-  function buildExchange(x) {
-    if (x._built) return;
-    x._built = true;
-    var e = x._exchange;
+  function buildExchange(x, e) {
     if (e.error) x.append(add(el('p', 'alert'), e.error));
     add(x, el('h5', null, L.request), headers(e.request_headers), bodyBlock(e.request_body),
       el('h5', null, L.response + (e.started_at ? ' · ' + e.started_at : '') + ' · ' + L.elapsed + ' ' + ms(e.elapsed_ms)),
@@ -258,7 +256,7 @@
     }
   }
   function openDetails(d) {
-    if (d.classList.contains('test')) build(d); else if (d.classList.contains('exchange')) buildExchange(d);
+    d._fill();
     d.open = true;
   }
   function bringIntoView(node) {
