@@ -24,8 +24,8 @@ from urllib.parse import quote
 from pytest_mes.report.files import write_atomic
 from pytest_mes.report.labels import document_title, label, labels, pick, run_lang
 from pytest_mes.report.masking import mask_credentials
+from pytest_mes.results import VERDICTS
 
-VERDICTS = ("passed", "failed", "advisory", "incomplete", "skipped", "waived", "error")
 COMPRESSION = 3  # gzip level: 70 MB of bodies in 0.4 s (level 6: 0.9 s for a third less)
 
 
