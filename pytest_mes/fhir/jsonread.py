@@ -30,6 +30,12 @@ class NotJsonNumber(ValueError):
         super().__init__(self.why.fr)
 
 
+def as_list(value: Any) -> list:
+    """A JSON array as a list; anything else (absent, wrong shape) as no items — shape errors are reported
+    by the walk, helpers must not crash on them."""
+    return value if isinstance(value, list) else []
+
+
 def _no_constant(name: str) -> Any:
     raise NotJsonNumber(name)
 

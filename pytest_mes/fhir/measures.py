@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pytest_mes.fhir.issues import Issue, make_issue
+from pytest_mes.fhir.jsonread import as_list
 
 
 def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
@@ -32,12 +33,12 @@ def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict 
     issues: list[Issue] = []
     groups = _dicts(measure.get("group"))
     report_groups = _dicts(report.get("group"))
-    for i, group in enumerate(report.get("group") if isinstance(report.get("group"), list) else []):
+    for i, group in enumerate(as_list(report.get("group"))):
         if not isinstance(group, dict):
             continue
         where = f"{loc}.group[{i}]"
         defined = groups[0] if len(groups) == 1 and len(report_groups) == 1 else _by_code(groups, group)
-        for j, population in enumerate(group.get("population") if isinstance(group.get("population"), list) else []):
+        for j, population in enumerate(as_list(group.get("population"))):
             if not isinstance(population, dict):
                 continue
             at = f"{where}.population[{j}]"
@@ -52,7 +53,7 @@ def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict 
 def measure_issues(measure: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
     """The issues of the CQL rule for `measure` at `loc`; `resolve` gives a Library by canonical."""
     libraries: dict[str, tuple[str, set[str]]] = {}  # Library.name -> (url, names it defines)
-    for url in measure.get("library") if isinstance(measure.get("library"), list) else []:
+    for url in as_list(measure.get("library")):
         library = resolve(url) if isinstance(url, str) else None
         names = _defined_names(library) if library is not None and library.get("resourceType") == "Library" else None
         if names is not None and isinstance(library.get("name"), str):
@@ -71,11 +72,11 @@ def measure_issues(measure: dict, loc: str, resolve: Callable[[str], dict | None
 
 def _criteria(measure: dict, loc: str) -> Iterator[tuple[str, dict]]:
     """(location, criteria) of the Measure's populations, stratifiers (and components), supplemental data."""
-    for i, group in enumerate(measure.get("group") if isinstance(measure.get("group"), list) else []):
+    for i, group in enumerate(as_list(measure.get("group"))):
         if not isinstance(group, dict):
             continue
         for key in ("population", "stratifier"):
-            for j, item in enumerate(group.get(key) if isinstance(group.get(key), list) else []):
+            for j, item in enumerate(as_list(group.get(key))):
                 if not isinstance(item, dict):
                     continue
                 at = f"{loc}.group[{i}].{key}[{j}]"
@@ -84,8 +85,7 @@ def _criteria(measure: dict, loc: str) -> Iterator[tuple[str, dict]]:
                 for k, part in enumerate(_dicts(item.get("component"))):
                     if isinstance(part.get("criteria"), dict):
                         yield f"{at}.component[{k}]", part["criteria"]
-    for i, item in enumerate(measure.get("supplementalData") if isinstance(measure.get("supplementalData"), list)
-                             else []):
+    for i, item in enumerate(as_list(measure.get("supplementalData"))):
         if isinstance(item, dict) and isinstance(item.get("criteria"), dict):
             yield f"{loc}.supplementalData[{i}]", item["criteria"]
 
@@ -132,4 +132,4 @@ def _code_text(item: dict) -> str:
 
 
 def _dicts(value: Any) -> list[dict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+    return [v for v in as_list(value) if isinstance(v, dict)]

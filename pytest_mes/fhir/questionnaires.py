@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pytest_mes.fhir.issues import Issue, make_issue
+from pytest_mes.fhir.jsonread import as_list
 
 _FINISHED = frozenset({"completed", "amended"})
 # FHIR enableWhen operators on comparable answers (exists is apart)
@@ -34,7 +35,7 @@ def questionnaire_response_issues(response: dict, loc: str, resolve: Callable[[s
     if questionnaire is None or questionnaire.get("resourceType") != "Questionnaire":
         return [make_issue("information", "QR_QUESTIONNAIRE_NOT_FOUND", f"{loc}.questionnaire", url=canonical)]
     check = _Check(response.get("status") in _FINISHED)
-    check.items(_list(questionnaire.get("item")), _list(response.get("item")), loc, [])
+    check.items(as_list(questionnaire.get("item")), as_list(response.get("item")), loc, [])
     return check.issues
 
 
@@ -56,14 +57,14 @@ class _Check:
             if question is None:
                 self.issues.append(make_issue("error", "QR_LINKID_UNKNOWN", where, link=str(item.get("linkId"))))
                 continue
-            answers = _list(item.get("answer"))
+            answers = as_list(item.get("answer"))
             if answers and not self.enabled(question, scopes):
                 self.issues.append(make_issue("error", "QR_ITEM_NOT_ENABLED", where, link=str(question["linkId"])))
-            children = _list(question.get("item"))
-            self.items(children, _list(item.get("item")), where, scopes)
+            children = as_list(question.get("item"))
+            self.items(children, as_list(item.get("item")), where, scopes)
             for j, answer in enumerate(answers):
                 if isinstance(answer, dict) and "item" in answer:
-                    self.items(children, _list(answer["item"]), f"{where}.answer[{j}]", scopes)
+                    self.items(children, as_list(answer["item"]), f"{where}.answer[{j}]", scopes)
         if self.finished:
             self.required(questions, answered, loc, scopes)
 
@@ -79,7 +80,7 @@ class _Check:
                 self.issues.append(make_issue("error", "QR_REQUIRED_MISSING", loc, link=str(link)))
 
     def enabled(self, question: dict, scopes: list[list]) -> bool:
-        conditions = [c for c in _list(question.get("enableWhen")) if isinstance(c, dict)]
+        conditions = [c for c in as_list(question.get("enableWhen")) if isinstance(c, dict)]
         if not conditions:
             return True
         results = [_condition_holds(c, _answers_of(c.get("question"), scopes)) for c in conditions]
@@ -102,13 +103,13 @@ def _collect(items: list, link: Any, found: list[dict]) -> bool:
     for item in items:
         if not isinstance(item, dict):
             continue
-        answers = [a for a in _list(item.get("answer")) if isinstance(a, dict)]
+        answers = [a for a in as_list(item.get("answer")) if isinstance(a, dict)]
         if item.get("linkId") == link:
             seen = True
             found.extend(answers)
-        seen = _collect(_list(item.get("item")), link, found) or seen
+        seen = _collect(as_list(item.get("item")), link, found) or seen
         for answer in answers:
-            seen = _collect(_list(answer.get("item")), link, found) or seen
+            seen = _collect(as_list(answer.get("item")), link, found) or seen
     return seen
 
 
@@ -169,7 +170,3 @@ def _number(value: Any) -> Decimal | None:
         return Decimal(str(value)) if isinstance(value, (int, float, str)) else None
     except InvalidOperation:
         return None
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []

@@ -6,10 +6,9 @@ Validator), ``self.add``, ``self.root`` and ``self.bundles``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.issues import Issue
+from pytest_mes.fhir.jsonread import as_list
 from pytest_mes.fhir.packages import FHIR_BASE
 
 MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (each one is a nested walk)
@@ -23,7 +22,7 @@ class ReferenceChecks:
     def resolve_reference(self, ref: str) -> tuple[dict | None, str | None]:
         """(resolved resource or None, type) of a reference string, within the resource or its Bundles."""
         if ref.startswith("#"):
-            for c in _as_list(self.root.get("contained")):
+            for c in as_list(self.root.get("contained")):
                 if isinstance(c, dict) and c.get("id") == ref[1:]:
                     return c, _type_of(c)
             return None, None
@@ -131,7 +130,7 @@ class ReferenceChecks:
     def declared_derivation(self, resource: dict, schema: Schema, context: str | None) -> Schema | None:
         """A profile in the resource's ``meta.profile`` that derives from `schema`, if any."""
         meta = resource.get("meta")
-        for url in _as_list(meta.get("profile")) if isinstance(meta, dict) else ():
+        for url in as_list(meta.get("profile")) if isinstance(meta, dict) else ():
             declared = self.v.schema(url, context) if isinstance(url, str) else None
             if declared is not None and declared.type == schema.type and \
                     schema.canonical in self.v.ancestors(declared):
@@ -146,7 +145,7 @@ class ReferenceChecks:
         sub.bundles = self.bundles
         sub.conformance = c = self.conformance
         sub.substitute = self.substitute  # reached from a stand-in package's definitions: its view still
-        contained = any(resource is x for x in _as_list(self.root.get("contained")))
+        contained = any(resource is x for x in as_list(self.root.get("contained")))
         sub.root = self.root if contained else resource
         sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)
         ok = not any(i.severity in ("error", "fatal") for i in sub.issues)
@@ -249,7 +248,7 @@ _CUT = (0, "")  # the pseudo-check a chain cut assumes: never judged, so what de
 def _bundle_index(bundle: dict) -> dict[str, dict]:
     """fullUrl -> resource for the entries of a Bundle; also keyed by "/Type/id" for relative references."""
     index: dict[str, dict] = {}
-    for entry in _as_list(bundle.get("entry")):
+    for entry in as_list(bundle.get("entry")):
         if not isinstance(entry, dict):
             continue
         resource = entry.get("resource")
@@ -268,9 +267,3 @@ def _type_of(resource: dict) -> str | None:
     """A resource's type, when it has a usable one (a malformed one is reported where it stands)."""
     rtype = resource.get("resourceType")
     return rtype if isinstance(rtype, str) else None
-
-
-def _as_list(value: Any) -> list:
-    """A JSON array as a list; anything else (absent, wrong shape) as no items — shape errors are reported
-    by the walk, helpers must not crash on them."""
-    return value if isinstance(value, list) else []

@@ -16,7 +16,7 @@ from typing import Any
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
 from pytest_mes.fhir.issues import make_issue
-from pytest_mes.fhir.references import _as_list
+from pytest_mes.fhir.jsonread import as_list
 
 _VERDICTS_KEPT = 8192
 AtPath = tuple[list[tuple[Any, str]], str | None]  # an item's values at a discriminator path, and their JSON key
@@ -300,7 +300,7 @@ class SlicingChecks:
                 url = arg.rstrip(")").strip("'\"")
                 for val, _ in current:
                     if isinstance(val, dict):
-                        for e in _as_list(val.get(name)):
+                        for e in as_list(val.get(name)):
                             if isinstance(e, dict) and e.get("url") == url:
                                 nxt.append((e, "Extension"))
             elif segment.startswith("ofType("):
