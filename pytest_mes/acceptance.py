@@ -21,6 +21,7 @@ from pytest_mes.errors import MesError
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary, worst
 from pytest_mes.run import MesRun
+from pytest_mes.testset.model import TestSet
 from pytest_mes.waivers import waiver_statuses
 
 
@@ -28,6 +29,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
                    interrupted: str | None, workers: int) -> dict[str, Any]:
     config = run.config
     verdict = run_verdict(tests, interrupted)
+    testsets = _ran_testsets(run, tests)
     document = {
         "format": FORMAT,
         "run": {
@@ -39,7 +41,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
             "tool": {"name": "pytest-mes", "version": __version__, "python": platform.python_version(),
                      "pytest": pytest.__version__},
             "identification": dict(config.identification),
-            "testsets": _testsets(run, tests),
+            "testsets": _testsets(run, tests, testsets),
             **_profile_set(run),
             "options": {"fail_on": config.fail_on, "strict": config.strict,
                         "ignore_preconditions": config.ignore_preconditions, "allow_writes": config.allow_writes,
@@ -50,7 +52,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
         "verdict": verdict.as_dict(),
         "summary": summary(tests),
         "requirements": requirement_matrix(tests),
-        "coverage": _coverage(run, tests),
+        "coverage": _coverage(run, tests, testsets),
         "waivers": waiver_statuses(run.waivers, tests, date.today()),
         "tests": [test.as_dict() for test in tests],
     }
@@ -59,19 +61,28 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
     return document
 
 
-def _coverage(run: MesRun, tests: list[TestRecord]) -> dict[str, Any] | None:
-    """The `mes coverage` matrix of the test sets that ran, each item and flow with its verdict in this run."""
-    from pytest_mes.coverage import coverage_matrix
+def _ran_testsets(run: MesRun, tests: list[TestRecord]) -> dict[str, TestSet | None]:
+    """Each test-set file that gave a test (as the records name it), read once more for the report: None when
+    it changed or went away since it ran (the records still say which set it was)."""
     from pytest_mes.testset.model import load_testset
 
+    testsets: dict[str, TestSet | None] = {}
+    for file in dict.fromkeys(t.file for t in tests if t.set is not None and t.file):
+        try:
+            testsets[file] = load_testset(Path(run.invocation_dir, file), catalogue=run.catalogue)
+        except (OSError, MesError):
+            testsets[file] = None
+    return testsets
+
+
+def _coverage(run: MesRun, tests: list[TestRecord], testsets: dict[str, TestSet | None]) -> dict[str, Any] | None:
+    """The `mes coverage` matrix of the test sets that ran, each item and flow with its verdict in this run."""
+    from pytest_mes.coverage import coverage_matrix
+
     catalogue = run.catalogue.get()
-    if catalogue is None:
-        return None
-    files = dict.fromkeys(Path(run.invocation_dir, t.file) for t in tests if t.set is not None and t.file)
-    try:
-        matrix = coverage_matrix([load_testset(path, catalogue=catalogue) for path in files], catalogue)
-    except (OSError, MesError):
-        return None  # a set changed since it ran: the requirement matrix above still says what ran
+    if catalogue is None or None in testsets.values():
+        return None  # no CapabilityStatements, or a set changed since it ran: the requirement matrix says what ran
+    matrix = coverage_matrix(testsets.values(), catalogue)
     verdicts: dict[str, list[str]] = {}
     for test in tests:
         verdicts.setdefault(test.id.split("[")[0], []).append(test.verdict)
@@ -86,10 +97,8 @@ def _coverage(run: MesRun, tests: list[TestRecord]) -> dict[str, Any] | None:
             "summary": matrix["summary"]}
 
 
-def _testsets(run: MesRun, tests: list[TestRecord]) -> list[dict[str, Any]]:
+def _testsets(run: MesRun, tests: list[TestRecord], testsets: dict[str, TestSet | None]) -> list[dict[str, Any]]:
     """Each test set that gave a test: id, title, component, path and the sha256 of the file as run."""
-    from pytest_mes.testset.model import load_testset
-
     sets: dict[str, dict[str, Any]] = {}
     bundled = bundled_dir("testsets")
     for test in tests:
@@ -100,13 +109,11 @@ def _testsets(run: MesRun, tests: list[TestRecord]) -> list[dict[str, Any]]:
         path = Path(run.invocation_dir, test.file)
         entry: dict[str, Any] = {"id": test.set, "title": None, "version": None, "component": test.component,
                                  "actor": test.actor, "path": test.file, "sha256": None, "tests": 1}
-        try:
+        testset = testsets.get(test.file)
+        if testset is not None:  # else the file changed or went away since: the id and path still say which set
             entry["sha256"] = _sha256(path)
-            testset = load_testset(path)
             entry["title"] = {"fr": testset.title.fr, "en": testset.title.en}
             entry["actor"] = testset.actor
-        except (OSError, MesError):
-            pass  # the file changed or went away since: the id and path still say which set it was
         if bundled in path.resolve().parents:  # shown as shipped, not as a path into site-packages
             entry["version"] = __version__  # the bundled sets are versioned with pytest-mes
             entry["path"] = f"pytest-mes {__version__}: testsets/{path.resolve().relative_to(bundled).as_posix()}"

@@ -121,13 +121,9 @@ class MesItem(pytest.Item):
 
     def setup(self) -> None:
         if self.test.writes and not self.run.config.allow_writes:
-            self._skip(WRITES_SKIP)
+            pytest.skip(WRITES_SKIP)
         if self.test.preconditions and not self.run.config.ignore_preconditions:
             self._check_preconditions()
-
-    def _skip(self, reason: str) -> None:
-        # Located at the test in its YAML file, so that skip summaries name tests, not this module.
-        raise pytest.skip.Exception(reason, _use_item_location=True)
 
     def _check_preconditions(self) -> None:
         statement, problem = self.run.capabilities()
@@ -139,7 +135,7 @@ class MesItem(pytest.Item):
         for need in self.test.preconditions:
             reason = missing(statement, need)
             if reason:
-                self._skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
+                pytest.skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
                            f"does not declare {need.describe()} — {reason}")
 
     def describe(self, verdict: str, reason: str = "") -> TestRecord:

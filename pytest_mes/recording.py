@@ -56,7 +56,6 @@ def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy
                 mask: Callable[[str], str] = str, lang: str = "fr") -> TestRecord:
     """Fill `record` (from describe_test) with the steps, exchanges and verdict of a run test."""
     record.verdict, record.reason = case_verdict(result, record.level or "SHALL", policy)
-    failing = record.verdict not in ("passed",)
     for step_result in (*result.steps, *result.cleanup):
         exchange_id = None
         if step_result.exchange is not None:
@@ -64,7 +63,7 @@ def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy
             record.exchanges.append(exchange_record(step_result.exchange, exchange_id, mask))
         record.steps.append(step_record(step_result, exchange_id, testset, with_source=step_result.failed,
                                         lang=lang))
-    if failing:
+    if record.verdict != "passed":
         record.variables = shown_variables(result.variables, mask)
     record.reason = mask(record.reason)
     return record
@@ -75,7 +74,7 @@ def case_verdict(result: CaseResult, level: str, policy: Policy) -> tuple[Verdic
     if failed is not None:
         if failed.harness_error:
             return "error", f"the test could not run: {failed.error}"
-        if failed.exchange is not None and failed.exchange.status is None and failed.exchange.error:
+        if _unanswered(failed):
             return "error", f"no answer from the server: {failed.exchange.error}"
         check = next((c for c in failed.checks if c.failed), None)
         reason = _check_reason(check) if check else str(failed.error)
@@ -90,6 +89,11 @@ def case_verdict(result: CaseResult, level: str, policy: Policy) -> tuple[Verdic
         return ("failed", f"checks not made, and --mes-strict is on: {reason}") if policy.strict else (
             "incomplete", reason)
     return "passed", ""
+
+
+def _unanswered(step: StepResult) -> bool:
+    """The request got no HTTP answer at all (refused, timeout, TLS): the server could not run the step."""
+    return step.exchange is not None and step.exchange.status is None and bool(step.exchange.error)
 
 
 def _first_failure(step: StepResult) -> str:
@@ -108,8 +112,7 @@ def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *
     step = result.step
     if result.skipped:
         outcome = "skipped"
-    elif result.harness_error or (result.exchange is not None and result.exchange.status is None
-                                  and result.exchange.error):
+    elif result.harness_error or _unanswered(result):
         outcome = "error"
     elif result.failed:
         outcome = "failed"
