@@ -67,6 +67,9 @@ class Validator:
         must_support: report absent must-support elements as information issues.
         rules: the project's own rules, applied with the profiles they name (default:
             ``profiles/rules.yaml``; ``ProjectRules()`` for none).
+        security_checks: what looks like an HTML tag in a string is an error (STRING_HTML), not a warning.
+        example_urls: extensions from example domains (example.org, acme.com…) are accepted without a
+            definition (information); False makes them an error (EXAMPLE_URL).
         bundle_rules: ``(rule, profile url)`` pairs: the Bundle entries a rule ``TYPE:INDEX`` selects
             (``Patient:0``, ``Patient:``, ``:2``) are validated against that profile too.
     """
