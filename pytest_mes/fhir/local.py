@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
+from pytest_mes.fhir.jsonread import as_list
 from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, Package, PackageStore, _index_entry, open_package
 
 LOCAL_ID, LOCAL_VERSION = "local", "ig"
@@ -76,7 +77,7 @@ def _resources_in(resource: Any) -> list[dict]:
         raise ValueError("not a FHIR resource (no resourceType)")
     if resource["resourceType"] != "Bundle":
         return [resource]
-    entries = resource.get("entry") if isinstance(resource.get("entry"), list) else []
+    entries = as_list(resource.get("entry"))
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 

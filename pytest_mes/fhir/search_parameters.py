@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 
 from pytest_mes.fhir.issues import Issue, make_issue
+from pytest_mes.fhir.jsonread import as_list
 
 _TYPE_START = re.compile(r"\(*\s*([A-Z][A-Za-z]*)\b(?!\s*\()")  # a term starting with a type name, not a call
 _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
@@ -38,7 +39,7 @@ def search_parameter_issues(sp: dict, loc: str, resolve: Callable[[str], dict | 
 
 
 def _strings(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    return [v for v in as_list(value) if isinstance(v, str)]
 
 
 def _terms(expression: str) -> list[str]:
