@@ -11,26 +11,18 @@ from pytest_mes.results import VERDICTS
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
                "incomplete": {"yellow": True, "bold": True}}
 _LISTED = ("incomplete", "error", "advisory", "waived")  # failures have pytest's own FAILURES section
-_TEXT = {
-    "fr": {"verdict": "Verdict global", "rule": "Règle", "component": "composant", "actor": "acteur",
-           "level": "niveau", "total": "total", "waivers": "Dérogations", "unused": "non utilisée",
-           "expired": "expirée", "used": "utilisée", "more": "autres"},
-    "en": {"verdict": "Overall verdict", "rule": "Rule", "component": "component", "actor": "actor",
-           "level": "level", "total": "total", "waivers": "Waivers", "unused": "unused", "expired": "expired",
-           "used": "used", "more": "more"},
-}
 LISTED_PER_VERDICT = 20
 
 Line = tuple[str, dict[str, bool]]
 
 
 def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
-    text = _TEXT.get(lang, _TEXT["fr"])
     verdict = document["verdict"]
-    lines: list[Line] = [(f"{text['verdict']} : {verdict['label'][lang].upper()}", _RUN_MARKUP[verdict["code"]])]
+    lines: list[Line] = [(f"{label('overall_verdict', lang)} : {verdict['label'][lang].upper()}",
+                          _RUN_MARKUP[verdict["code"]])]
     lines += [(f"  - {reason[lang]}", {}) for reason in verdict["reasons"]]
-    lines.append((f"{text['rule']} : {verdict['rule'][lang]}", {}))
-    lines += [("", {}), *_table(document["summary"], lang, text)]
+    lines.append((f"{label('rule', lang)} : {verdict['rule'][lang]}", {}))
+    lines += [("", {}), *_table(document["summary"], lang)]
     tests = document["tests"]
     for verdict_name in _LISTED:
         chosen = [t for t in tests if t["verdict"] == verdict_name]
@@ -43,22 +35,22 @@ def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
                 reason = f"{test['waiver']['justification']} ({test['waiver']['author']}, {test['waiver']['source']})"
             lines.append((f"  {test['id']}: {reason}", {}))
         if len(chosen) > LISTED_PER_VERDICT:
-            lines.append((f"  … {len(chosen) - LISTED_PER_VERDICT} {text['more']}", {}))
+            lines.append((f"  … {len(chosen) - LISTED_PER_VERDICT} {label('more', lang)}", {}))
     problems = [w for w in document["waivers"] if w["status"] != "used"]
     if problems:
-        lines += [("", {}), (f"{text['waivers']}:", {"bold": True})]
-        lines += [(f"  {w['source']} ({text[w['status']]}, {w['expires']}): {w['test'] or w['message']}",
-                   {"yellow": True}) for w in problems]
+        lines += [("", {}), (f"{label('waivers', lang)}:", {"bold": True})]
+        lines += [(f"  {w['source']} ({label('waiver.' + w['status'], lang)}, {w['expires']}): "
+                   f"{w['test'] or w['message']}", {"yellow": True}) for w in problems]
     return lines
 
 
-def _table(summary: dict[str, Any], lang: str, text: dict[str, str]) -> list[Line]:
+def _table(summary: dict[str, Any], lang: str) -> list[Line]:
     """Counts per component, actor and level; columns only for verdicts that occur."""
     shown = [v for v in VERDICTS if summary["counts"][v]] or ["passed"]
-    header = [text["component"], text["actor"], text["level"], *(label(v, lang) for v in shown)]
+    header = [*(label(key, lang) for key in ("component", "actor", "level")), *(label(v, lang) for v in shown)]
     rows = [[r["component"] or "-", r["actor"] or "-", r["level"] or "-", *(str(r["counts"][v]) for v in shown)]
             for r in summary["rows"]]
-    rows.append([text["total"], "", "", *(str(summary["counts"][v]) for v in shown)])
+    rows.append([label("total", lang), "", "", *(str(summary["counts"][v]) for v in shown)])
     widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
 
     def line(cells: list[str]) -> str:

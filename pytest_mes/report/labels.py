@@ -66,6 +66,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "actor": ("Acteur", "Actor"),
     "level": ("Niveau", "Level"),
     "total": ("Total", "Total"),
+    "more": ("autres", "more"),
     "requirements": ("Matrice des exigences", "Requirement matrix"),
     "requirement": ("Exigence", "Requirement"),
     "coverage": ("Couverture des exigences serveur des guides (CapabilityStatements, flux et transactions)",

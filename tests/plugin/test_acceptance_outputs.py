@@ -139,7 +139,7 @@ def test_waivers_turn_a_covered_failure_into_a_waived_one_and_list_the_others(py
                                 "--mes-waivers=waivers.yaml", "--mes-report-json=r.json")
     assert result.parseoutcomes() == {"failed": 1, "waived": 1}
     result.stdout.fnmatch_lines(["dérogation (1):", "  CORE-W-01: Correctif livré en version 4.3 (Marie Martin, "
-                                 "waivers.yaml:2)", "Dérogations:", "  waivers.yaml:6 (non utilisée, 2099-01-31): "
+                                 "waivers.yaml:2)", "Dérogations:", "  waivers.yaml:6 (inutilisée, 2099-01-31): "
                                  "CORE-W-99"])
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
     assert [w["status"] for w in document["waivers"]] == ["used", "unused"]
