@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import MesError
 from pytest_mes.flows import FLOWS
+from pytest_mes.testset.loader import find_testset_files
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Covers, TestSet, load_testset
 from pytest_mes.testset.schema import suggest
 
@@ -203,11 +204,8 @@ def coverage_matrix(testsets: Iterable[TestSet], store: PackageStore | Catalogue
 
 
 def load_testsets(roots: Iterable[Path], catalogue: Catalogue | None = None) -> list[TestSet]:
-    """Every test set under `roots` (YAML files not starting with '_'), in a stable order."""
-    files: list[Path] = []
-    for root in roots:
-        files += [root] if root.is_file() else sorted(p for p in root.rglob("*.y*ml") if not p.name.startswith("_"))
-    return [load_testset(path, catalogue=catalogue) for path in files]
+    """Every test set under `roots`, as collection finds them, in a stable order."""
+    return [load_testset(path, catalogue=catalogue) for path in find_testset_files(roots)]
 
 
 # ---- rendering -----------------------------------------------------------------------------------

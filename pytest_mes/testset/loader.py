@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                               re.compile(r"^[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$"),
                               list("-+0123456789"))
+
+
+def find_testset_files(roots: Iterable[Path]) -> Iterator[Path]:
+    """The YAML test-set files under `roots`, as collection finds them (names starting with _ left out), in a
+    stable order."""
+    for root in roots:
+        candidates = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
+        yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
 
 
 def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from pytest_mes.errors import ConfigError, TestSetError
-from pytest_mes.testset.loader import JsonPath, LoadedDocument
+from pytest_mes.testset.loader import JsonPath, LoadedDocument, find_testset_files
 from pytest_mes.testset.schema import suggest
 from pytest_mes.testset.templating import BUILTIN_VARIABLES, BUILTINS, PLACEHOLDER, is_builtin
 
@@ -30,7 +30,7 @@ def check_overrides(names: Iterable[str], roots: Sequence[Path]) -> None:
     """Raise ConfigError for a `--mes-var` name that no test set under `roots` declares: a misspelt name
     would otherwise be ignored, and the default value silently tested instead of the user's."""
     declared: set[str] = set()
-    for path in _testset_files(roots):
+    for path in find_testset_files(roots):
         try:
             declared |= declared_variables(yaml.safe_load(path.read_bytes()))
         except (OSError, yaml.YAMLError):
@@ -38,13 +38,6 @@ def check_overrides(names: Iterable[str], roots: Sequence[Path]) -> None:
     for name in sorted(set(names) - declared):
         raise ConfigError(f"--mes-var {name}: no test set to run declares this variable"
                           f"{suggest(name, sorted(declared))}. Declared: {', '.join(sorted(declared)) or 'none'}")
-
-
-def _testset_files(roots: Sequence[Path]) -> Iterator[Path]:
-    """The YAML test-set files under `roots`, as collection finds them (names starting with _ left out)."""
-    for root in roots:
-        candidates = [root] if root.is_file() else sorted(root.rglob("*.y*ml")) if root.is_dir() else []
-        yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
 
 
 def check_placeholders(document: LoadedDocument, folder: Path) -> None:

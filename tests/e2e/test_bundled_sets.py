@@ -17,6 +17,7 @@ from pytest_mes.coverage import coverage_matrix, load_testsets, with_readme_tabl
 from pytest_mes.failure import explain_test
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import record_from_dict
+from pytest_mes.testset.loader import find_testset_files
 from pytest_mes.testset.model import load_testset
 
 try:
@@ -31,7 +32,7 @@ DEFECTS: dict[str, str] = dict(getattr(_sandbox, "DEFECTS", {}))
 needs_sandbox = pytest.mark.skipif(_sandbox is None, reason=_SANDBOX_PROBLEM or "sandbox available")
 
 TESTSETS = bundled_dir("testsets")
-SET_FILES = sorted(p for p in TESTSETS.rglob("*.y*ml") if not p.name.startswith("_"))
+SET_FILES = list(find_testset_files([TESTSETS]))
 TEST_ID = re.compile(r"^(CORE|GAP|PDSM)-[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{2}(\[[A-Za-z0-9._-]+\])?$")
 
 # defect name -> ids of the bundled tests that must fail when the sandbox runs with that defect.
