@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pytest_mes.failure import explain_test
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import record_from_dict
 from pytest_mes.testset.loader import find_testset_files
-from pytest_mes.testset.model import load_testset
+from pytest_mes.testset.model import TestCase, TestSet, load_testset
 
 try:
     from pytest_mes import sandbox as _sandbox
@@ -152,8 +153,14 @@ EXPECTED_INCOMPLETE: dict[str, str] = {tid: "IHE.MHD" for tid in (
     "PDSM-GP-ITI67-01", "PDSM-GP-DOCREF-01", "PDSM-GP-XML-01", "PDSM-GP-ITI65-02")}
 
 
-def _all_tests():
-    return [(path, test) for path in SET_FILES for test in load_testset(path).tests]
+@cache
+def _bundled_sets() -> list[tuple[Path, TestSet]]:
+    """Each bundled set, loaded once for the tests of this module that read them all."""
+    return [(path, load_testset(path)) for path in SET_FILES]
+
+
+def _all_tests() -> list[tuple[Path, TestCase]]:
+    return [(path, test) for path, testset in _bundled_sets() for test in testset.tests]
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, tuple[str, str]]]:
@@ -186,24 +193,28 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[
 
 
 def test_there_are_bundled_sets_for_every_component():
-    components = {load_testset(path).component for path in SET_FILES}
+    components = {testset.component for _, testset in _bundled_sets()}
     assert components == {"core", "gap", "pdsm"}
     assert 150 <= len(_all_tests()) <= 200
 
 
-def test_every_server_requirement_is_covered_by_a_test(catalogue):
+@pytest.fixture(scope="module")
+def matrix(catalogue) -> dict:
+    """The coverage matrix of the bundled sets, built once for the tests that read it."""
+    return coverage_matrix(load_testsets([TESTSETS], catalogue), catalogue)
+
+
+def test_every_server_requirement_is_covered_by_a_test(catalogue, matrix):
     """Each interaction, search parameter and conditional interaction of the IGs' server CapabilityStatements
     (read from the packages) is named by at least one bundled test."""
-    matrix = coverage_matrix(load_testsets([TESTSETS], catalogue), catalogue)
     assert not catalogue.missing
     assert not matrix["uncovered"]["items"], "server requirements without a test: " + "; ".join(
         matrix["uncovered"]["items"])
     assert matrix["summary"]["items"] >= 80
 
 
-def test_the_readme_coverage_table_is_up_to_date(catalogue):
+def test_the_readme_coverage_table_is_up_to_date(matrix):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    matrix = coverage_matrix(load_testsets([TESTSETS], catalogue), catalogue)
     assert with_readme_table(readme, matrix) == readme, (
         "the coverage table in README.md is stale: run "
         "MES_FHIR_PACKAGES=../shared/fhir-packages python scripts/update_readme_coverage.py")
@@ -225,7 +236,7 @@ def test_test_ids_are_unique_across_all_sets():
     for path, test in _all_tests():
         assert test.id not in seen, f"{test.id} is used in {seen[test.id].name} and {path.name}"
         seen[test.id] = path
-    set_ids = [load_testset(path).id for path in SET_FILES]
+    set_ids = [testset.id for _, testset in _bundled_sets()]
     assert len(set_ids) == len(set(set_ids))
 
 
