@@ -368,7 +368,7 @@ _TRICKY_DIVS = [
 def test_narratives_judged_by_their_tags_as_by_expat_events(store):
     """The start-tag scan is a shortcut only: wherever it answers, the expat walk answers the same, for
     every narrative of the loaded packages and for tricky ones; and it answers for ordinary narratives."""
-    from pytest_mes.fhir.invariants import _narrative_by_events, _narrative_by_tags
+    from pytest_mes.fhir.narrative import _narrative_by_events, _narrative_by_tags
 
     corpus = [r["text"]["div"] for p in store.packages for r in p.resources()
               if isinstance(r.get("text"), dict) and isinstance(r["text"].get("div"), str)
