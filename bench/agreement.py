@@ -30,6 +30,7 @@ from pytest_mes.fhir.commands import _read_resource  # noqa: E402
 from pytest_mes.fhir.issues import ValidationResult, make_issue, sort_issues  # noqa: E402
 from pytest_mes.fhir.local import with_conformance  # noqa: E402
 from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore  # noqa: E402
+from pytest_mes.fhir.resolution import Resolver  # noqa: E402
 from pytest_mes.fhir.validator import Validator  # noqa: E402
 
 DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"
@@ -78,9 +79,11 @@ def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected:
         local = with_conformance(store, [folder / f for f in files]) if files else store
         entry = case["manifest_entry"]  # the options the HL7 harness sets for the case, set here too
         bundle_param = entry.get("bundle-param") or {}
+        fetching = entry.get("validateReference", "IGNORE") != "IGNORE"  # the harness's reference policy
         validator = Validator(local, security_checks=bool(entry.get("security-checks")),
                               example_urls=entry.get("examples", True) is not False,
-                              bundle_rules=[(bundle_param["rule"], bundle_param["profile"])] if bundle_param else ())
+                              bundle_rules=[(bundle_param["rule"], bundle_param["profile"])] if bundle_param else (),
+                              resolver=harness_fetcher(folder, local) if fetching else None)
         profiles = []
         if profile_file is not None:
             from pytest_mes.fhir.local import read_resource_file
@@ -101,6 +104,24 @@ def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected:
     except Exception:  # a crash is a figure of this bench, not its end
         step.errors = traceback.format_exc().strip().splitlines()[-3:]
     return step
+
+
+def harness_fetcher(folder: Path, store: PackageStore) -> Resolver:
+    """A reference's target as the HL7 test harness fetches it: the file of the suite named by the reference
+    with "/" as "-", lower-cased, ``.json`` then ``.xml``; else the same for what follows its first "/"
+    (``Patient/x`` -> ``patient-x.json``, ``x.json``); ``Patient/test``, an empty Patient."""
+    def fetch(ref: str) -> dict | None:
+        if ref == "Patient/test":
+            return {"resourceType": "Patient"}
+        for name in (ref, ref.partition("/")[2]):
+            for suffix in (".json", ".xml"):
+                path = folder / (name.replace("/", "-").lower() + suffix)
+                if name and path.is_file():
+                    resource, problem, _ = _read_resource(path, store)
+                    return resource if problem is None else None
+        return None
+
+    return fetch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,7 @@ MSG: dict[str, tuple[str, str]] = {
                       "base est permise : pas de script, formulaire, cadre ni objet)."),
     "FIXED_VALUE_CHANGED": ("structure", "L'élément {element} fixe la valeur {value} alors que sa base la fixe à "
                             "{base} : un profil dérivé ne peut pas changer une valeur fixée."),
-    "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne dans le Bundle une ressource de type {type}."),
+    "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne une ressource de type {type}."),
     "DISCRIMINATOR_PATH": ("structure", "Le chemin de discriminateur « {path} » ne désigne aucun élément de {element}, "
                            "l'élément découpé en tranches."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
@@ -238,6 +238,8 @@ MSG: dict[str, tuple[str, str]] = {
         "Cible de la référence {reference} non vérifiée : profil(s) cible(s) introuvable(s) dans les paquets "
         "FHIR chargés : {profiles}.",
     ),
+    "REF_RESOLVE_FAILED": ("informational", "Cible de la référence {reference} non obtenue (le résolveur de "
+                           "références a échoué : {why}) : non vérifiée."),
     "REF_NOT_BUNDLED": ("structure", "La référence {reference} doit désigner une ressource du Bundle (agrégation "
                         "« bundled ») : elle n'y est pas."),
     "REF_NOT_CONTAINED": (

@@ -35,7 +35,7 @@ MSG_EN: dict[str, str] = {
                      "form, frame nor object).",
     "FIXED_VALUE_CHANGED": "Element {element} fixes the value {value} where its base fixes {base}: a derived "
                            "profile cannot change a fixed value.",
-    "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type} in the Bundle.",
+    "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type}.",
     "DISCRIMINATOR_PATH": "Discriminator path '{path}' names no element of {element}, the sliced element.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "MEASURE_CQL_UNKNOWN": "{name} is not defined in the library {url}.",
@@ -130,6 +130,8 @@ MSG_EN: dict[str, str] = {
     "TOO_DEEP": "Document nested too deeply to be validated: resource not checked.",
     "REF_NOT_CHECKED": "Target of reference {reference} not checked: target profile(s) not found in the loaded FHIR "
                        "packages: {profiles}.",
+    "REF_RESOLVE_FAILED": "Target of reference {reference} not obtained (the reference resolver failed: {why}): not "
+                          "checked.",
     "REF_NOT_BUNDLED": "Reference {reference} must point to a resource in the Bundle (aggregation 'bundled'): it "
                        "is not there.",
     "REF_NOT_CONTAINED": "Reference {reference} must point to a contained resource ('#id'): aggregation 'contained'.",

@@ -10,6 +10,7 @@ from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.issues import Issue
 from pytest_mes.fhir.jsonread import as_list
 from pytest_mes.fhir.packages import FHIR_BASE
+from pytest_mes.fhir.resolution import Fetched
 
 MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (each one is a nested walk)
 
@@ -54,13 +55,18 @@ class ReferenceChecks:
         if tref.aggregation == ("contained",) and not ref.startswith("#"):
             self.add("error", "REF_NOT_CONTAINED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         target, ttype = self.resolve_reference(ref)
+        bundled = target is not None
+        if target is None and self.v.resolver is not None and not ref.startswith("#"):
+            target = self.fetch_target(ref, loc)
+            if target is not None:
+                ttype = target["resourceType"]
         named = ref.split("/")[-2] if ref.count("/") == 1 else None  # "Type/id"
         if target is not None and named in self.v.resource_types and ttype != named:
             self.add("error", "REF_WRONG_TYPE", f"{loc}.reference", elem.schema.source(elem), reference=ref,
                      type=str(ttype))
             return
         if "bundled" in tref.aggregation and "referenced" not in tref.aggregation and not ref.startswith("#") \
-                and target is None:
+                and not bundled:
             self.add("error", "REF_NOT_BUNDLED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         if ttype is None and isinstance(obj.get("type"), str):
             ttype = obj["type"]
@@ -85,6 +91,16 @@ class ReferenceChecks:
         if not any(self.conforms(target, p, elem.schema.package) for p in profiles):
             self.add("error", "REF_TARGET_PROFILE", f"{loc}.reference", elem.schema.source(elem), target=ref,
                      profiles=", ".join(profiles))
+
+    def fetch_target(self, ref: str, loc: str) -> dict | None:
+        """The target of `ref` from the validator's resolver (see :mod:`.resolution`), or None."""
+        c = self.conformance
+        if c.fetched is None:
+            c.fetched = Fetched(self.v.resolver)  # type: ignore[arg-type]  # checked by the caller
+        target, failure = c.fetched.get(ref)
+        if failure is not None:
+            self.add("information", "REF_RESOLVE_FAILED", f"{loc}.reference", reference=ref, why=failure)
+        return target
 
     def conforms(self, resource: dict, profile: str, context: str | None) -> bool:
         """Whether `resource` conforms to `profile` (a reference target, a ``profile`` discriminator)."""
@@ -180,7 +196,7 @@ class Conformance:
     profile, in the same Bundles, a second time (a Bundle profile's ``profile:resource`` slices
     validate each entry to sort it)."""
 
-    __slots__ = ("cut", "dependents", "heads", "open", "verdicts", "walked")
+    __slots__ = ("cut", "dependents", "fetched", "heads", "open", "verdicts", "walked")
 
     def __init__(self) -> None:
         self.verdicts: dict[tuple, bool | None] = {}
@@ -189,6 +205,7 @@ class Conformance:
         self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
         self.walked: dict[tuple, tuple[list[Issue], list[tuple[tuple, Issue]]]] = {}
         self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
+        self.fetched: Fetched | None = None  # the targets the validator's resolver gave, made when first asked
 
     def assume(self, head: tuple) -> None:
         """`head` is assumed conformant: every check opened after it depends on that."""

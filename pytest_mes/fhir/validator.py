@@ -28,6 +28,7 @@ from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
 from pytest_mes.fhir.references import MAX_CHAIN
+from pytest_mes.fhir.resolution import Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
@@ -72,12 +73,17 @@ class Validator:
             definition (information); False makes them an error (EXAMPLE_URL).
         bundle_rules: ``(rule, profile url)`` pairs: the Bundle entries a rule ``TYPE:INDEX`` selects
             (``Patient:0``, ``Patient:``, ``:2``) are validated against that profile too.
+        resolver: gives the target of a literal reference found neither in the resource (contained) nor in
+            its Bundle, or None (see :mod:`pytest_mes.fhir.resolution`): a target found must be of the type
+            its reference names and conform to one of the element's target profiles. Default: none, such
+            targets are not judged.
     """
 
     def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None,
                  security_checks: bool = False, example_urls: bool = True,
-                 bundle_rules: Sequence[tuple[str, str]] = ()):
+                 bundle_rules: Sequence[tuple[str, str]] = (), resolver: Resolver | None = None):
         self.store = store
+        self.resolver = resolver
         # (rule, profile): the Bundle entries the rule selects ("Type:index", either part may be empty, as
         # the HL7 validator's -bundle) are validated against that profile too
         self.bundle_rules = tuple(bundle_rules)

@@ -9,21 +9,25 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore
+
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT.parent / "shared" / "fhir-test-cases"
 
 
 @pytest.fixture(scope="module")
-def steps(fhir_packages_dir: Path):
+def agreement():
+    spec = importlib.util.spec_from_file_location("agreement", ROOT / "bench" / "agreement.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["agreement"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def steps(fhir_packages_dir: Path, agreement):
     if not (CASES / "manifest.json").is_file():
         pytest.skip(f"FHIR validator test cases not found at {CASES}")
-    spec = importlib.util.spec_from_file_location("agreement", ROOT / "bench" / "agreement.py")
-    agreement = importlib.util.module_from_spec(spec)
-    sys.modules["agreement"] = agreement  # its dataclasses look their module up
-    spec.loader.exec_module(agreement)
-
-    from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore
-
     manifest = json.loads((CASES / "manifest.json").read_text(encoding="utf-8"))
     store = PackageStore.load([fhir_packages_dir], offline=True, packages=[f"{CORE_ID}#{CORE_VERSION}"])
     return [agreement.run_step(store, CASES / "validator", case, *step)
@@ -39,3 +43,15 @@ def test_every_profile_step_runs(steps):
     profile_steps = [s for s in steps if s.kind == "profile"]
     assert profile_steps
     assert [s.case for s in profile_steps if any("PROFILE_NOT_FOUND" in e for e in s.errors)] == []
+
+
+def test_the_harness_fetcher_finds_targets_as_the_hl7_harness_does(agreement, fhir_packages_dir, tmp_path):
+    """"Type/id" is the file "type-id" (lower-cased), JSON then XML, else the file of the id alone."""
+    (tmp_path / "patient-a1.json").write_text(json.dumps({"resourceType": "Patient", "id": "A1"}))
+    (tmp_path / "b2.xml").write_text('<Group xmlns="http://hl7.org/fhir"><id value="b2"/></Group>')
+    store = PackageStore.load([fhir_packages_dir], offline=True, packages=[f"{CORE_ID}#{CORE_VERSION}"])
+    fetch = agreement.harness_fetcher(tmp_path, store)
+    assert fetch("Patient/A1") == {"resourceType": "Patient", "id": "A1"}
+    assert fetch("Patient/b2")["resourceType"] == "Group"
+    assert fetch("Patient/test") == {"resourceType": "Patient"}
+    assert fetch("Patient/none") is None
