@@ -247,6 +247,11 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     ])
 
 
+def _unreachable(ref: str) -> dict:
+    """A reference resolver whose server does not answer."""
+    raise ConnectionError(f"{ref}: connection refused")
+
+
 def _pdsm_doc_against_the_project_rules(examples) -> dict:
     """A document type outside the terminologies a project rule reads, and a relatesTo target one
     cannot be evaluated on (a number for a reference)."""
@@ -341,6 +346,8 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                  "item": [{"linkId": "alcohol"}]}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
+        (Validator(validator.store, resolver=_unreachable),
+         _patient(generalPractitioner=[{"reference": "Practitioner/1"}]), [], None),
     ]
     return [issue for v, resource, profiles, context in cases
             for issue in v.validate(resource, profiles, context=context).issues]
