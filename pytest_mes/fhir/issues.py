@@ -69,6 +69,11 @@ MSG: dict[str, tuple[str, str]] = {
     "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne une ressource de type {type}."),
     "DISCRIMINATOR_PATH": ("structure", "Le chemin de discriminateur « {path} » ne désigne aucun élément de {element}, "
                            "l'élément découpé en tranches."),
+    "BINDING_NOT_BINDABLE": ("business-rule", "L'élément {element} a une liaison (binding) à un jeu de valeurs alors "
+                             "que ses types ({types}) ne se codent pas : seuls code, Coding, CodeableConcept, "
+                             "Quantity, string, uri et leurs dérivés se lient à un jeu de valeurs."),
+    "SLICING_REDEFINED": ("structure", "L'élément {element} découpe en tranches selon {slicing}, mais sa tranche "
+                          "{slice} redéfinit ce découpage en {other}."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),

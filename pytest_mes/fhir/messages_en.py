@@ -37,6 +37,11 @@ MSG_EN: dict[str, str] = {
                            "profile cannot change a fixed value.",
     "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type}.",
     "DISCRIMINATOR_PATH": "Discriminator path '{path}' names no element of {element}, the sliced element.",
+    "BINDING_NOT_BINDABLE": "Element {element} has a binding to a ValueSet but its types ({types}) are not coded: only "
+                            "code, Coding, CodeableConcept, Quantity, string, uri and the types deriving from them "
+                            "bind to a ValueSet.",
+    "SLICING_REDEFINED": "Element {element} is sliced by {slicing}, but its slice {slice} redefines that slicing as "
+                         "{other}.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "MEASURE_CQL_UNKNOWN": "{name} is not defined in the library {url}.",
     "MR_MEASURE_NOT_FOUND": "Report not checked against its measure: {url} is in no loaded package nor --ig.",

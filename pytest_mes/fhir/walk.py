@@ -20,6 +20,7 @@ from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
+from pytest_mes.fhir.differentials import redefined_slicings, unbindable_bindings
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.measures import measure_issues, measure_report_issues
@@ -243,13 +244,18 @@ class Walk(SlicingChecks, ReferenceChecks):
         """A StructureDefinition without a snapshot must give one: its differential is generated against
         its base, as the HL7 validator does when it validates a profile."""
         resolve = lambda url: self.v.definition(url, context)  # noqa: E731
+        generated = None
         try:
             generated = generate_snapshot(sd, resolve)
         except ProfileError as exc:
             self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
-            return
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a malformed differential
             self.add("error", "SNAPSHOT_ERROR", loc, why=f"{type(exc).__name__}: {exc}")
+        # judged on the types the differential states when no snapshot could be generated
+        for i, element_id, codes in unbindable_bindings(generated or sd, resolve):
+            self.add("error", "BINDING_NOT_BINDABLE", f"{loc}.differential.element[{i}]", element=element_id,
+                     types=", ".join(codes))
+        if generated is None:
             return
         for element_id, before, after in changed_fixed_values(sd, resolve):
             self.add("error", "FIXED_VALUE_CHANGED", loc, element=element_id, value=_short(after),
@@ -257,6 +263,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         for i, j, path, sliced in bad_discriminator_paths(generated, self.type_children):
             self.add("error", "DISCRIMINATOR_PATH", f"{loc}.differential.element[{i}].slicing.discriminator[{j}]",
                      path=_short(path), element=sliced)
+        for element_id, slicing, slice_id, other in redefined_slicings(sd, resolve):
+            self.add("error", "SLICING_REDEFINED", loc, element=element_id, slicing=slicing, slice=slice_id,
+                     other=other)
 
     def type_children(self, code: str) -> set[str] | None:
         """The names of a datatype's elements (``value[x]`` for a choice), or None when it is unknown."""

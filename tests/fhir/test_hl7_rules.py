@@ -310,7 +310,7 @@ def test_each_element_a_narrative_may_not_hold_is_said(core):
     assert not errors(core.validate(patient))
 
 
-def _differential(*elements: dict) -> dict:
+def differential(*elements: dict) -> dict:
     return {"resourceType": "StructureDefinition", "url": LOCAL + "d", "name": "D", "status": "draft",
             "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
             "baseDefinition": FHIR + "Patient", "differential": {"element": list(elements)}}
@@ -318,7 +318,7 @@ def _differential(*elements: dict) -> dict:
 
 def sliced_by(identifier_path: str, extension_path: str) -> dict:
     """A differential slicing Patient.identifier and Patient.extension by these discriminator paths."""
-    return _differential(
+    return differential(
         {"id": "Patient.extension", "path": "Patient.extension",
          "slicing": {"discriminator": [{"type": "value", "path": extension_path}], "rules": "open"}},
         {"id": "Patient.identifier", "path": "Patient.identifier",
@@ -334,13 +334,53 @@ def test_a_discriminator_path_names_an_element_of_the_sliced_element(core):
         for i in (0, 1)}
 
 
+def bound(element_id: str, **extra) -> dict:
+    return {"id": element_id, "path": element_id, **extra,
+            "binding": {"strength": "required", "valueSet": "http://example.org/ValueSet/x"}}
+
+
+def test_a_binding_applies_to_coded_types_only(core):
+    """code, Coding, CodeableConcept, Quantity, string, uri and their derivatives (Age from Quantity, id from
+    string…) bind; a date or a boolean does not: its types stated, or (none stated) its base's."""
+    coded = differential(bound("Patient.gender"), bound("Patient.maritalStatus"),
+                          bound("Patient.generalPractitioner.identifier.system"),
+                          bound("Patient.link.other.display", type=[{"code": "markdown"}]))
+    assert not errors(core.validate(coded))
+    not_coded = differential(bound("Patient.active"), bound("Patient.birthDate", type=[{"code": "date"}]))
+    assert errors(core.validate(not_coded)) == {
+        ("BINDING_NOT_BINDABLE", f"StructureDefinition.differential.element[{i}]") for i in (0, 1)}
+    # judged on the types the differential states when its snapshot cannot be generated
+    broken = differential(bound("Patient.birthDate", type=[{"code": "date"}]), {"id": "Patient.x", "path": "Patient.x"})
+    assert errors(core.validate(broken)) == {("SNAPSHOT_ERROR", "StructureDefinition"),
+                                            ("BINDING_NOT_BINDABLE", "StructureDefinition.differential.element[0]")}
+
+
+def sliced_identifier(slice_slicing: dict | None) -> dict:
+    slicing = {"discriminator": [{"type": "value", "path": "system"}], "ordered": False, "rules": "open"}
+    nir = {"id": "Patient.identifier:nir", "path": "Patient.identifier", "sliceName": "nir"}
+    return differential({"id": "Patient.identifier", "path": "Patient.identifier", "slicing": slicing},
+                         {**nir, **({"slicing": slice_slicing} if slice_slicing else {})})
+
+
+@pytest.mark.parametrize("slice_slicing, redefined", [
+    (None, False),
+    ({"discriminator": [{"type": "value", "path": "system"}], "ordered": False, "rules": "open"}, False),
+    ({"discriminator": [{"type": "value", "path": "system"}], "rules": "open"}, False),  # ordered left out
+    ({"discriminator": [{"type": "value", "path": "use"}], "rules": "open"}, True),
+    ({"discriminator": [{"type": "value", "path": "system"}], "rules": "closed"}, True),
+])
+def test_a_slice_keeps_the_slicing_its_element_introduces(core, slice_slicing, redefined):
+    found = errors(core.validate(sliced_identifier(slice_slicing)))
+    assert found == ({("SLICING_REDEFINED", "StructureDefinition")} if redefined else set())
+
+
 def test_a_structure_definition_without_snapshot_must_give_one(core):
-    good = _differential({"id": "Patient.identifier", "path": "Patient.identifier", "min": 1},
+    good = differential({"id": "Patient.identifier", "path": "Patient.identifier", "min": 1},
                          {"id": "Patient.birthDate", "path": "Patient.birthDate", "min": 1})
     assert not errors(core.validate(good))
-    out_of_order = _differential(*reversed(good["differential"]["element"]))
+    out_of_order = differential(*reversed(good["differential"]["element"]))
     assert errors(core.validate(out_of_order)) == {("SNAPSHOT_ERROR", "StructureDefinition")}
-    wrong_path = _differential({"id": "Patient.birthDate", "path": "Patient.deathDate"})
+    wrong_path = differential({"id": "Patient.birthDate", "path": "Patient.deathDate"})
     assert errors(core.validate(wrong_path)) == {("SNAPSHOT_ERROR", "StructureDefinition")}
 
 

@@ -25,12 +25,15 @@ from tests.fhir.test_hl7_rules import (
     MEASURE,
     QUESTIONNAIRE,
     _profile_of,
+    bound,
     cql_measure,
     derived_extension,
+    differential,
     gp_in_collection,
     measure_report,
     search_parameter,
     sliced_by,
+    sliced_identifier,
     smoking_response,
 )
 from tests.fhir.test_reference_targets import _gp_target
@@ -346,6 +349,9 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                  "item": [{"linkId": "alcohol"}]}, [], None),
         (local, _patient(extension=[{"url": "http://autre.test/ext", "valueString": "x"},
                                     {"url": "http://example.org/ext", "valueString": "x"}]), [], None),
+        (validator, differential(bound("Patient.birthDate")), [], None),
+        (validator, sliced_identifier({"discriminator": [{"type": "value", "path": "use"}], "rules": "open"}), [],
+         None),
         (Validator(validator.store, resolver=_unreachable),
          _patient(generalPractitioner=[{"reference": "Practitioner/1"}]), [], None),
     ]

@@ -1,0 +1,92 @@
+"""Rules a StructureDefinition's differential must keep, which the HL7 validator checks when it validates a
+profile and generates its snapshot: bindings only on types that can be bound, and the slices of an element
+keeping the slicing their element declares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pytest_mes.fhir.packages import FHIR_BASE
+from pytest_mes.fhir.snapshot import Resolver, _with_ids
+
+# The types a binding applies to (and those deriving from them: code, id, markdown from string; url,
+# canonical, oid, uuid from uri; Age, Duration… from Quantity), as the HL7 validator lists them.
+BINDABLE = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "CodeableReference", "string", "uri"})
+
+
+def unbindable_bindings(sd: dict, resolve: Resolver) -> Iterator[tuple[int, str, list[str]]]:
+    """``(differential index, element id, type codes)`` of each element of `sd`'s differential with a
+    binding whose types (its own, else those of its snapshot element) cannot be bound. `sd` has its
+    snapshot; `resolve` gives a definition by url. An element whose types are unknown is not judged."""
+    snapshot = _by_id(sd)
+    for i, element in enumerate(_with_ids(_differential(sd))):
+        if not isinstance(element.get("binding"), dict):
+            continue
+        types = element.get("type") or (snapshot.get(element["id"]) or {}).get("type") or ()
+        codes = [t["code"] for t in types if isinstance(t, dict) and isinstance(t.get("code"), str)]
+        if codes and not any(_bindable(code, resolve) for code in codes):
+            yield i, element["id"], codes
+
+
+def _bindable(code: str, resolve: Resolver) -> bool:
+    """`code` or a type it derives from (through baseDefinition) is one a binding applies to; a type whose
+    definition is not found (a logical model's, by url) is given the benefit of the doubt."""
+    seen: set[str] = set()
+    current = code
+    while current not in seen:
+        if current in BINDABLE:
+            return True
+        seen.add(current)
+        definition = resolve(current if ":" in current else FHIR_BASE + current)
+        if definition is None:
+            return True  # not found: not judged
+        base = str(definition.get("baseDefinition") or "")
+        if not base.startswith(FHIR_BASE):
+            return False
+        current = base[len(FHIR_BASE):]
+    return False
+
+
+def redefined_slicings(sd: dict, resolve: Resolver) -> Iterator[tuple[str, str, str, str]]:
+    """``(element id, its slicing, slice id, the slice's slicing)`` for each slice of `sd`'s differential
+    that states a slicing other than the one its element introduces there (on an element its base does
+    not slice yet): a slice may repeat its element's slicing, or leave out its ``ordered`` and ``rules``,
+    not change it."""
+    base = _by_id(resolve(str(sd.get("baseDefinition") or "")) or {})
+    elements = _with_ids(_differential(sd))
+    for intro in elements:
+        slicing = intro.get("slicing")
+        if intro.get("sliceName") or not isinstance(slicing, dict) or (base.get(intro["id"]) or {}).get("slicing"):
+            continue
+        prefix = intro["id"] + ":"
+        for element in elements:
+            other = element.get("slicing")
+            if element["id"].startswith(prefix) and "." not in element["id"][len(prefix):] and \
+                    isinstance(other, dict) and not _same_slicing(slicing, other):
+                yield intro["id"], _summary(slicing), element["id"], _summary(other)
+
+
+def _same_slicing(first: dict, then: dict) -> bool:
+    """As the HL7 snapshot generator compares them: `then` may omit `ordered` and `rules`, not add or change
+    them; the discriminators must be the same."""
+    for key in ("ordered", "rules"):
+        if key in then and (key not in first or first[key] != then[key]):
+            return False
+    return (first.get("discriminator") or []) == (then.get("discriminator") or [])
+
+
+def _summary(slicing: dict) -> str:
+    ordered = {True: "ordered", False: "unordered"}.get(slicing.get("ordered"), "??")  # type: ignore[arg-type]
+    discriminators = slicing.get("discriminator") if isinstance(slicing.get("discriminator"), list) else []
+    named = ", ".join(f"{d.get('type')}={d.get('path')}" for d in discriminators if isinstance(d, dict))
+    return f"{ordered}/{slicing.get('rules') or '??'} [{named}]"
+
+
+def _by_id(sd: dict) -> dict[str, dict]:
+    elements = (sd.get("snapshot") or {}).get("element")
+    return {e.get("id"): e for e in elements if isinstance(e, dict)} if isinstance(elements, list) else {}
+
+
+def _differential(sd: dict) -> list:
+    elements = (sd.get("differential") or {}).get("element")
+    return elements if isinstance(elements, list) else []
