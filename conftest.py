@@ -23,6 +23,6 @@ def fhir_packages_dir() -> Path:
 def catalogue(fhir_packages_dir: Path):
     """The items of the IGs' server CapabilityStatements, read from the FHIR packages (offline)."""
     from pytest_mes.coverage import Catalogue
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
 
     return Catalogue.from_store(PackageStore.load([fhir_packages_dir], offline=True))

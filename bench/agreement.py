@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from pytest_mes.fhir.commands import _read_resource  # noqa: E402
 from pytest_mes.fhir.issues import ValidationResult, make_issue, sort_issues  # noqa: E402
 from pytest_mes.fhir.local import with_conformance  # noqa: E402
-from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore  # noqa: E402
+from pytest_mes.fhir.package import CORE_ID, CORE_VERSION  # noqa: E402
 from pytest_mes.fhir.resolution import Resolver  # noqa: E402
+from pytest_mes.fhir.store import PackageStore  # noqa: E402
 from pytest_mes.fhir.validator import Validator  # noqa: E402
 
 DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"

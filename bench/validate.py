@@ -55,7 +55,7 @@ def _timed_subprocess(code: str, env: dict[str, str]) -> float:
 def _load_code(packages: Path) -> str:
     return (
         "import time; t=time.perf_counter();"
-        "from pytest_mes.fhir.packages import PackageStore;"
+        "from pytest_mes.fhir.store import PackageStore;"
         f"s=PackageStore.load([{str(packages)!r}], offline=True);"
         "print(time.perf_counter()-t)"
     )

@@ -24,7 +24,7 @@ from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Covers, TestSet, load_
 from pytest_mes.testset.schema import suggest
 
 if TYPE_CHECKING:
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
 
 SERVER_STATEMENTS = (
     "https://interop.esante.gouv.fr/ig/fhir/gap/CapabilityStatement/GAP-GestionnaireAgenda",
@@ -292,7 +292,7 @@ def register(subparsers: Any) -> None:
 
 def run_coverage(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.commands import package_sources
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
     from pytest_mes.resources import bundled_dir
 
     try:  # the packages' own missing dependencies do not matter here: they are not printed

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from pytest_mes.coverage import Catalogue, coverage_matrix, load_testsets, with_readme_table
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.resources import bundled_dir
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pytest_mes.fhir.issues import Issue, ValidationResult
 from pytest_mes.fhir.local import with_conformance
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 
 __all__ = ["Issue", "PackageStore", "ValidationResult", "Validator", "load_validator"]

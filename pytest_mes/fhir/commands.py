@@ -96,7 +96,7 @@ def package_sources(args: argparse.Namespace) -> list[str]:
 def _load_store(args: argparse.Namespace, command: str):
     """The packages for `mes COMMAND`, its warnings printed once; None (after saying why) when the
     FHIR R4 base cannot be found."""
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
 
     try:
         store = PackageStore.load(
@@ -293,7 +293,8 @@ def run_packages_list(args: argparse.Namespace) -> int:
 
 
 def run_packages_install(args: argparse.Namespace) -> int:
-    from pytest_mes.fhir.packages import download_package, install_tgz_bytes, split_spec
+    from pytest_mes.fhir.package import split_spec
+    from pytest_mes.fhir.sources import download_package, install_tgz_bytes
 
     target_cache = cache.fhir_package_cache(args.cache_dir)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pytest_mes.fhir.packages import FHIR_BASE
+from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.snapshot import Resolver, _with_ids
 
 # The types a binding applies to (and those deriving from them: code, id, markdown from string; url,

@@ -18,7 +18,8 @@ from typing import Any
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.jsonread import as_list
-from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, Package, PackageStore, _index_entry, open_package
+from pytest_mes.fhir.package import CORE_ID, CORE_VERSION, Package, _index_entry, open_package
+from pytest_mes.fhir.store import PackageStore
 
 LOCAL_ID, LOCAL_VERSION = "local", "ig"
 _SUFFIXES = (".json", ".xml")

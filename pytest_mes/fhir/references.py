@@ -6,10 +6,10 @@ Validator), ``self.add``, ``self.root`` and ``self.bundles``.
 
 from __future__ import annotations
 
+from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.issues import Issue
 from pytest_mes.fhir.jsonread import as_list
-from pytest_mes.fhir.packages import FHIR_BASE
 from pytest_mes.fhir.resolution import Fetched
 
 MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (each one is a nested walk)

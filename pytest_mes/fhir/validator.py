@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_mes.errors import ProfileError
+from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.compiler import (
     PRIMITIVES,
     Constraint,
@@ -26,12 +27,13 @@ from pytest_mes.fhir.compiler import (
 )
 from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, sort_issues
-from pytest_mes.fhir.packages import CORE_ID, FHIR_BASE, PackageStore
+from pytest_mes.fhir.package import CORE_ID
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.resolution import Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
 

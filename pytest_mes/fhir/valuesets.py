@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytest_mes.fhir.issues import Phrase
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 
 # Systems that are never in a package: large external terminologies.
 _EXTERNAL = ("http://loinc.org", "http://snomed.info/sct", "urn:ietf:bcp:47", "urn:iso:std:iso:4217",

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
+from pytest_mes.fhir.canonicals import FHIR_BASE, Substitution
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
 from pytest_mes.fhir.differentials import redefined_slicings, unbindable_bindings
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.measures import measure_issues, measure_report_issues
 from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
-from pytest_mes.fhir.packages import FHIR_BASE, Substitution
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues

@@ -38,7 +38,7 @@ class R4Support:
 
     def __init__(self, sources: Sequence[str | Path] = ()):
         from pytest_mes.fhir import xml as codec
-        from pytest_mes.fhir.packages import PackageStore
+        from pytest_mes.fhir.store import PackageStore
         from pytest_mes.fhir.validator import Validator
 
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mes.fhir.issues import Issue, ValidationResult
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 
 

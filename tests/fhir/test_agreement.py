@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mes.fhir.packages import CORE_ID, CORE_VERSION, PackageStore
+from pytest_mes.fhir.package import CORE_ID, CORE_VERSION
+from pytest_mes.fhir.store import PackageStore
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT.parent / "shared" / "fhir-test-cases"

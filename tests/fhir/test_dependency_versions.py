@@ -3,7 +3,7 @@ missing and another version stands in, the outcome says so once, and the stand-i
 
 from __future__ import annotations
 
-from pytest_mes.fhir.packages import Substitution
+from pytest_mes.fhir.canonicals import Substitution
 from tests.fhir.conftest import errors, one
 
 PDSM = "ans.fhir.fr.pdsm#3.1.1"

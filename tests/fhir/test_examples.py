@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import shared_packages_dir
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 
 IGS = ("hl7.fhir.fr.core", "ans.fhir.fr.gap", "ans.fhir.fr.pdsm", "ans.fhir.fr.annuaire")
 

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, local_validator
 

@@ -16,7 +16,7 @@ import pytest
 from pytest_mes.cli import main
 from pytest_mes.fhir.issues import MSG, Issue, ValidationResult, render
 from pytest_mes.fhir.messages_en import MSG_EN
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_commands import run as validate

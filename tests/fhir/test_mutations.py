@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.rules import ProjectRules
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found, one
 

@@ -16,9 +16,11 @@ import responses
 
 from pytest_mes.cli import main
 from pytest_mes.errors import PackageError
-from pytest_mes.fhir import packages as packages_module
+from pytest_mes.fhir import package as package_module
 from pytest_mes.fhir import registry as registry_module
-from pytest_mes.fhir.packages import PackageStore, open_package
+from pytest_mes.fhir import sources
+from pytest_mes.fhir.package import open_package
+from pytest_mes.fhir.store import PackageStore
 
 FR_CORE_SD = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
 # The small packages below include a fake hl7.fhir.r4.core#4.0.1: not the published one the MES profile set
@@ -239,7 +241,7 @@ def test_mes_validate_honours_mes_offline(tmp_path: Path, monkeypatch, capsys, f
 def test_tgz_with_paths_out_of_the_tree_is_refused(tmp_path: Path):
     evil = make_tgz("example.evil", "1.0.0", extra_members={"../../escape.txt": b"x"})
     with pytest.raises(PackageError):
-        packages_module.install_tgz_bytes(evil, tmp_path / "cache")
+        sources.install_tgz_bytes(evil, tmp_path / "cache")
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -249,7 +251,7 @@ def test_second_process_reads_the_index_cache_not_the_tgz(small_packages: Path, 
     def no_tar(*args, **kwargs):
         raise AssertionError("the .tgz was read again")
 
-    monkeypatch.setattr(packages_module.tarfile, "open", no_tar)
+    monkeypatch.setattr(package_module.tarfile, "open", no_tar)
     package = open_package(small_packages / "lib-1.tgz")
     assert package.key == "example.lib#1.0.0"
     assert next(package.resources("ValueSet"))["version"] == "1.0.0"
@@ -306,7 +308,7 @@ def test_structure_definition_by_type_or_url(store: PackageStore):
 
 
 def test_default_package_set_is_the_mes_profile_set():
-    assert packages_module.default_package_set() == [
+    assert sources.default_package_set() == [
         "hl7.fhir.r4.core#4.0.1", "hl7.fhir.fr.core#2.0.1", "hl7.fhir.fr.core#2.1.0", "hl7.fhir.fr.core#2.2.0",
         "ans.fhir.fr.gap#3.0.0", "ans.fhir.fr.pdsm#3.1.1", "ans.fhir.fr.annuaire#1.2.0-snapshot-2",
     ]
@@ -346,7 +348,7 @@ def test_a_pinned_package_that_is_not_the_published_one_is_refused_at_load(tmp_p
     with pytest.raises(PackageError) as info:
         PackageStore.load([folder], offline=True)
     message = str(info.value)
-    published = packages_module.pinned_sha256()["ans.fhir.fr.gap#3.0.0"]
+    published = sources.pinned_sha256()["ans.fhir.fr.gap#3.0.0"]
     actual = hashlib.sha256((folder / "ans.fhir.fr.gap-3.0.0.tgz").read_bytes()).hexdigest()
     assert message.startswith(f"ans.fhir.fr.gap#3.0.0 ({folder / 'ans.fhir.fr.gap-3.0.0.tgz'})")
     assert f"its sha256 is {actual}, expected {published}" in message
@@ -363,10 +365,10 @@ def test_a_pinned_package_that_is_not_the_published_one_is_never_installed(tmp_p
     rebuilt = _rebuilt(fhir_packages_dir / "ans.fhir.fr.gap-3.0.0.tgz")
     responses.get(f"{registry}/ans.fhir.fr.gap/3.0.0", body=rebuilt)
     with pytest.raises(PackageError, match=r"ans\.fhir\.fr\.gap#3\.0\.0 .* is not the published package"):
-        packages_module.download_package("ans.fhir.fr.gap", "3.0.0", tmp_path, registry_url=registry)
+        sources.download_package("ans.fhir.fr.gap", "3.0.0", tmp_path, registry_url=registry)
     (tmp_path / "gap.tgz").write_bytes(rebuilt)
     assert main(["packages", "install", "--from", str(tmp_path / "gap.tgz"), "--cache-dir", str(tmp_path)]) == 2
-    assert "expected " + packages_module.pinned_sha256()["ans.fhir.fr.gap#3.0.0"] in capsys.readouterr().err
+    assert "expected " + sources.pinned_sha256()["ans.fhir.fr.gap#3.0.0"] in capsys.readouterr().err
     assert not list(tmp_path.glob("ans.fhir.fr.gap*"))
 
 
@@ -403,7 +405,7 @@ def test_unwritable_index_cache_keeps_packages_in_memory(small_packages: Path, t
 
 # ---- damaged index cache, stale folder index ------------------------------------------------------
 def _lib_store(folder, cache_dir):
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
 
     return PackageStore.load([folder], offline=True, cache_dir=cache_dir, pins={},  # a fake core: no pins
                              packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
@@ -446,7 +448,7 @@ def test_unpacked_folder_index_follows_in_place_edits(tmp_path, monkeypatch):
     import json as _json
     import os
 
-    from pytest_mes.fhir.packages import PackageStore
+    from pytest_mes.fhir.store import PackageStore
     from tests.fhir.test_packages import make_tgz, value_set
 
     monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "index"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from tests.fhir.conftest import local_validator
 from tests.fhir.test_slicing import BASE, _profile
 

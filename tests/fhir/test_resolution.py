@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found, local_validator
 from tests.fhir.test_slicing import BASE, _profile

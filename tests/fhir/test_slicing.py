@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
 from pytest_mes.fhir.slicing import SlicingChecks
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found, local_validator
 

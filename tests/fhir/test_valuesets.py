@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import Expansion, ValueSetExpander
 from tests.fhir.conftest import errors, one
 

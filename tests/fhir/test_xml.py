@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from pytest_mes.errors import MesError
-from pytest_mes.fhir.packages import PackageStore
+from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.xml import MAX_DEPTH, FhirXmlError, parse_xml, to_xml
 from tests.fhir.test_commands import _at, _validate_file
 
