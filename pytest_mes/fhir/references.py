@@ -56,7 +56,7 @@ class ReferenceChecks:
             self.add("error", "REF_NOT_CONTAINED", f"{loc}.reference", elem.schema.source(elem), reference=ref)
         target, ttype = self.resolve_reference(ref)
         bundled = target is not None
-        if target is None and self.v.resolver is not None and not ref.startswith("#"):
+        if target is None and self.conformance.fetched is not None and not ref.startswith("#"):
             target = self.fetch_target(ref, loc)
             if target is not None:
                 ttype = target["resourceType"]
@@ -93,11 +93,8 @@ class ReferenceChecks:
                      profiles=", ".join(profiles))
 
     def fetch_target(self, ref: str, loc: str) -> dict | None:
-        """The target of `ref` from the validator's resolver (see :mod:`.resolution`), or None."""
-        c = self.conformance
-        if c.fetched is None:
-            c.fetched = Fetched(self.v.resolver)  # type: ignore[arg-type]  # checked by the caller
-        target, failure = c.fetched.get(ref)
+        """The target of `ref` from the validation's resolver (see :mod:`.resolution`), or None."""
+        target, failure = self.conformance.fetched.get(ref)  # type: ignore[union-attr]  # checked by the caller
         if failure is not None:
             self.add("information", "REF_RESOLVE_FAILED", f"{loc}.reference", reference=ref, why=failure)
         return target
@@ -205,7 +202,7 @@ class Conformance:
         self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
         self.walked: dict[tuple, tuple[list[Issue], list[tuple[tuple, Issue]]]] = {}
         self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
-        self.fetched: Fetched | None = None  # the targets the validator's resolver gave, made when first asked
+        self.fetched: Fetched | None = None  # the targets the validation's resolver gave; None: no resolver
 
     def assume(self, head: tuple) -> None:
         """`head` is assumed conformant: every check opened after it depends on that."""

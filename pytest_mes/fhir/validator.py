@@ -29,7 +29,7 @@ from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Issue, Phrase, ValidationResult, make_issue, sort_issues
 from pytest_mes.fhir.package import CORE_ID
 from pytest_mes.fhir.references import MAX_CHAIN
-from pytest_mes.fhir.resolution import Resolver
+from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
@@ -288,8 +288,8 @@ class Validator:
         return result
 
     # ---- front door -----------------------------------------------------------------------------
-    def validate(self, resource: Any, profiles: Sequence[str] = (), *, context: str | None = None
-                 ) -> ValidationResult:
+    def validate(self, resource: Any, profiles: Sequence[str] = (), *, context: str | None = None,
+                 resolver: Resolver | None = None) -> ValidationResult:
         """Validate one resource (parsed JSON) against base R4, its ``meta.profile`` and `profiles`.
 
         Args:
@@ -299,8 +299,12 @@ class Validator:
             context: a package key (``"ans.fhir.fr.gap#3.0.0"``) whose dependencies pin the version of
                 unversioned canonicals (``meta.profile``, ``profiles``); default: the latest loaded. A
                 package that is not loaded gives one warning issue (CONTEXT_UNKNOWN) and is ignored.
+            resolver: for this validation, instead of the validator's (see :class:`Validator`).
         """
         run = Walk(self)
+        resolver = resolver or self.resolver
+        if resolver is not None:
+            run.conformance.fetched = Fetched(resolver)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             run.add("fatal", "NOT_A_RESOURCE", "", found=_kind(resource))
             return ValidationResult(run.issues)

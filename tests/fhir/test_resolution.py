@@ -124,3 +124,14 @@ def test_a_cycle_of_resolved_targets_is_judged_once_each(store, far_gender, vali
     assert result.valid is valid, result
     if not valid:
         assert errors(result) == {("REF_TARGET_PROFILE", "Patient.link[0].other.reference")}
+
+
+def test_a_resolver_given_to_one_validation(store):
+    """validate(resolver=…) serves that validation only, in place of the validator's."""
+    validator = Validator(store, resolver=Server({}))
+    undated = Server({"Patient/p1": {"resourceType": "Patient", "id": "p1"}})
+    result = validator.validate(_observation(), [BASE + "dated-subject"], resolver=undated)
+    assert errors(result) == {("REF_TARGET_PROFILE", SUBJECT)}
+    assert undated.asked == ["Patient/p1"] and validator.resolver.asked == []
+    assert validator.validate(_observation(), [BASE + "dated-subject"]).valid
+    assert validator.resolver.asked == ["Patient/p1"]
