@@ -4,9 +4,10 @@ The HL7 validator asks its host to fetch the target of a literal reference that 
 nor in the Bundle being validated; when the host finds it, the target's type is checked against the
 reference's and, when the reference's element names target profiles, the target must conform to one
 of them ("Unable to find a profile match"). A :data:`Resolver` is that host, given as
-``Validator(store, resolver=...)`` or ``validate(..., resolver=...)``: a callable taking the reference string (``Patient/123``, an absolute
-url, ``urn:uuid:…``) and returning the resource (parsed JSON) or None. Without a resolver, or when it
-finds nothing, the target is not judged (only the type its reference names is), as before.
+``Validator(store, resolver=...)`` or ``validate(..., resolver=...)``: a callable taking the reference
+string (``Patient/123``, an absolute url, ``urn:uuid:…``) and returning the resource (parsed JSON) or
+None. Without a resolver, or when it finds nothing, the target is not judged (only the type its
+reference names is), as before.
 """
 
 from __future__ import annotations
