@@ -97,13 +97,14 @@ def pattern_matches(expected: Any, actual: Any) -> bool:
 
 
 KEY_LIMIT = 4096  # a longer value (a whole resource) is seldom met twice: not worth a key
+_KEY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # json.dumps would make one per call
 
 
 def json_key(value: Any) -> str | None:
     """The value as exact JSON, a key for verdicts that depend on the value only; None for a Decimal or
     another object JSON does not write, or a value longer than KEY_LIMIT."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        text = _KEY_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return None
     return text if len(text) <= KEY_LIMIT else None
