@@ -11,7 +11,7 @@ A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
@@ -22,17 +22,35 @@ _VERDICTS_KEPT = 8192
 AtPath = tuple[list[tuple[Any, str]], str | None]  # an item's values at a discriminator path, and their JSON key
 
 
+class Item(NamedTuple):
+    """One occurrence of an element in a JSON object, as the walk checks it."""
+
+    value: Any  # the JSON value (None: a primitive with extensions only)
+    ext: Any  # its "_" companion (id and extensions of a primitive), or None
+    tcode: str  # its type code ("string", "Coding"; "" for a content reference)
+    loc: str  # its FHIRPath location
+
+
+class SliceDecision(NamedTuple):
+    """Where match_slice puts an item, decided once for the items of the same values."""
+
+    match: int | None  # the slice's index, -1 for none, None when it cannot be told
+    maybe: tuple[int, ...]  # the slices that may hold it all the same (they cannot be told apart)
+    message: str | None  # SLICE_ASSUMED or SLICE_NOT_CHECKED, said at the item
+    undeterminable: tuple[tuple[int, str], ...]  # (slice, path) where nothing tells the slice apart: said once
+
+
 class SlicingChecks:
     """Checks of sliced elements."""
 
     __slots__ = ()  # a mixin of Walk, which has slots
 
-    def check_slices(self, base: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str) -> None:
+    def check_slices(self, base: ElementDef, items: list[Item], loc: str) -> None:
         slicing = base.slicing
         slices = base.slices
         rules = slicing.rules if slicing else "open"
         counts = dict.fromkeys(range(len(slices)), 0)
-        assigned: list[tuple[ElementDef, tuple[Any, Any, str, str]]] = []
+        assigned: list[tuple[ElementDef, Item]] = []
         last = -1
         unmatched_seen = False
         maybe = dict.fromkeys(range(len(slices)), 0)  # items that could not be ruled in or out
@@ -46,13 +64,13 @@ class SlicingChecks:
                 unmatched_seen = True
                 if rules == "closed":
                     names = ", ".join(s.slice_name or "?" for s in slices)
-                    self.add("error", "SLICE_CLOSED", item[3], base.schema.source(base), name=base.name, slices=names)
+                    self.add("error", "SLICE_CLOSED", item.loc, base.schema.source(base), name=base.name, slices=names)
                 assigned.append((base, item))
                 continue
             if rules == "openAtEnd" and unmatched_seen:
-                self.add("error", "SLICE_OPEN_AT_END", item[3], base.schema.source(base), name=base.name)
+                self.add("error", "SLICE_OPEN_AT_END", item.loc, base.schema.source(base), name=base.name)
             if slicing is not None and slicing.ordered and match < last:
-                self.add("error", "SLICE_ORDER", item[3], base.schema.source(base), slice=slices[match].slice_name,
+                self.add("error", "SLICE_ORDER", item.loc, base.schema.source(base), slice=slices[match].slice_name,
                          previous=slices[last].slice_name)
             last = max(last, match)
             counts[match] += 1
@@ -68,16 +86,65 @@ class SlicingChecks:
         for node, (value, ext, tcode, iloc) in assigned:
             self.check_item(node, value, ext, tcode, iloc)
 
-    def match_slice(self, base: ElementDef, item: tuple[Any, Any, str, str], maybe: dict[int, int]) -> int | None:
+    def match_slice(self, base: ElementDef, item: Item, maybe: dict[int, int]) -> int | None:
         """The index of the first slice `item` belongs to, -1 for none, None when it cannot be told
         (counted in `maybe` for the slices it might belong to)."""
+        values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
+        key = self.decision_key(base, item, values_at)
+        decisions = self.v._slice_decisions
+        decision = decisions.get(key) if key is not None else None
+        if decision is None:
+            decision = self.decide_slice(base, item, values_at)
+            if key is not None:
+                if len(decisions) >= _VERDICTS_KEPT:
+                    decisions.clear()
+                decisions[key] = decision
+        for i, path in decision.undeterminable:
+            s = base.slices[i]
+            # Nothing at the path says what the slice holds (no fixed value, pattern or required binding):
+            # the slice can never be told apart. Not checked, said once, never guessed.
+            self.say_once((id(s), path), make_issue("information", "SLICE_UNDETERMINABLE", item.loc,
+                                                    s.schema.source(s), slice=s.slice_name, name=base.name,
+                                                    path=path))
+        for i in decision.maybe:
+            maybe[i] += 1
+        if decision.message == "SLICE_ASSUMED":
+            # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
+            self.add("information", "SLICE_ASSUMED", item.loc, base.schema.source(base), name=base.name,
+                     slice=base.slices[decision.match].slice_name)  # type: ignore[index]
+        elif decision.message == "SLICE_NOT_CHECKED":
+            self.add("information", "SLICE_NOT_CHECKED", item.loc, base.schema.source(base), name=base.name)
+        return decision.match
+
+    def decision_key(self, base: ElementDef, item: Item, values_at: dict[str, AtPath]) -> tuple | None:
+        """What the slice of `item` depends on when every discriminator is a value or pattern read in the
+        item itself: the item's values at each path (by their JSON key); None when it depends on more."""
+        discriminators = base.slicing.discriminators if base.slicing else ()
+        if not discriminators:
+            return None
+        texts = []
+        for dtype, path in discriminators:
+            if dtype not in ("value", "pattern") or "resolve()" in path:
+                return None
+            at = values_at.get(path)
+            if at is None:
+                values = self.eval_path(item.value, item.tcode, path)
+                at = values_at[path] = (values, assertions.json_key(values))
+            if at[1] is None:
+                return None
+            texts.append(at[1])
+        return base, *texts
+
+    def decide_slice(self, base: ElementDef, item: Item, values_at: dict[str, AtPath]) -> SliceDecision:
         slices = base.slices
         discriminators = base.slicing.discriminators if base.slicing else ()
         match = -1
         candidates: list[int] = []
-        values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
+        undeterminable: list[tuple[int, str]] = []
         for i, s in enumerate(slices):
-            verdict = self.slice_matches(s, item, discriminators, base, values_at)
+            blind_paths: list[str] = []
+            verdict = self.slice_matches(s, item, discriminators, base, values_at, blind_paths)
+            undeterminable.extend((i, p) for p in blind_paths)
             if verdict is True:
                 match = i
                 break
@@ -85,24 +152,17 @@ class SlicingChecks:
                 candidates.append(i)
         blind = [i for i in candidates if any(
             self.undeterminable(slices[i], p) for t, p in discriminators if t in ("value", "pattern"))]
-        for i in blind:
-            maybe[i] += 1  # never told apart: it may hold this item too
+        # never told apart: they may hold this item too
         if match >= 0:
-            return match
+            return SliceDecision(match, tuple(blind), None, tuple(undeterminable))
         if candidates and len(blind) == len(candidates):
-            return None  # only slices that can never be told apart (said once per slice)
+            return SliceDecision(None, tuple(blind), None, tuple(undeterminable))  # said once per slice
         candidates = [i for i in candidates if i not in blind]
         if len(candidates) == 1:
-            # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
-            self.add("information", "SLICE_ASSUMED", item[3], base.schema.source(base), name=base.name,
-                     slice=slices[candidates[0]].slice_name)
-            return candidates[0]
+            return SliceDecision(candidates[0], tuple(blind), "SLICE_ASSUMED", tuple(undeterminable))
         if candidates:
-            for i in candidates:
-                maybe[i] += 1
-            self.add("information", "SLICE_NOT_CHECKED", item[3], base.schema.source(base), name=base.name)
-            return None
-        return -1
+            return SliceDecision(None, tuple(blind + candidates), "SLICE_NOT_CHECKED", tuple(undeterminable))
+        return SliceDecision(-1, tuple(blind), None, tuple(undeterminable))
 
     def slice_index(self, base: ElementDef) -> SliceIndex | None:
         """The lookup table of a slicing whose slices all state string values at every discriminator
@@ -127,9 +187,10 @@ class SlicingChecks:
                     table.setdefault(x, set()).add(i)
         return SliceIndex(tuple(p for _, p in discriminators), tables)
 
-    def slice_matches(self, s: ElementDef, item: tuple[Any, Any, str, str], discriminators: tuple, base: ElementDef,
-                      values_at: dict[str, AtPath]) -> bool | None:
-        """True, False, or None when a discriminator cannot be evaluated offline."""
+    def slice_matches(self, s: ElementDef, item: Item, discriminators: tuple, base: ElementDef,
+                      values_at: dict[str, AtPath], blind_paths: list[str]) -> bool | None:
+        """True, False, or None when a discriminator cannot be evaluated offline (the paths where nothing
+        tells the slice apart added to `blind_paths`)."""
         value, _, tcode, _ = item
         if not discriminators:
             # Type slices of a choice element (value[x]:valueQuantity) carry no discriminator in some snapshots.
@@ -137,11 +198,7 @@ class SlicingChecks:
         result: bool | None = True
         for dtype, path in discriminators:
             if dtype in ("value", "pattern") and self.undeterminable(s, path):
-                # Nothing at the path says what the slice holds (no fixed value, pattern or required
-                # binding): the slice can never be told apart. Not checked, said once, never guessed.
-                self.say_once((id(s), path), make_issue("information", "SLICE_UNDETERMINABLE", item[3],
-                                                        s.schema.source(s), slice=s.slice_name, name=base.name,
-                                                        path=path))
+                blind_paths.append(path)
                 result = None
                 continue
             at = values_at.get(path)
@@ -427,7 +484,7 @@ class SliceIndex:
         self.paths = paths
         self.tables = tables
 
-    def match(self, walk: SlicingChecks, item: tuple[Any, Any, str, str]) -> int:
+    def match(self, walk: SlicingChecks, item: Item) -> int:
         value, _, tcode, _ = item
         found: set[int] | None = None
         for path, table in zip(self.paths, self.tables, strict=True):

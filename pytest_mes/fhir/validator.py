@@ -31,7 +31,7 @@ from pytest_mes.fhir.package import CORE_ID
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
-from pytest_mes.fhir.slicing import SliceIndex
+from pytest_mes.fhir.slicing import SliceDecision, SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import ValueSetExpander
@@ -108,6 +108,7 @@ class Validator:
         self._bindings: dict[tuple, tuple[bool | None, str, str]] = {}  # verdict per (ValueSet, codes)
         self._discriminators: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]]] = {}
         self._slice_verdicts: dict[tuple[int, str, str, str], bool | None] = {}  # see value_discriminator
+        self._slice_decisions: dict[tuple, SliceDecision] = {}  # see match_slice
         self._contexts_met: dict[tuple[str, str, tuple[str, str]], bool] = {}  # see check_extension_context
         self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
         # A package that a loaded one depends on is missing: a definition not found may be in it.

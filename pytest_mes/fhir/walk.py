@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues
-from pytest_mes.fhir.slicing import SlicingChecks
+from pytest_mes.fhir.slicing import Item, SlicingChecks
 from pytest_mes.fhir.snapshot import bad_discriminator_paths, changed_fixed_values, generate_snapshot
 
 if TYPE_CHECKING:
@@ -326,7 +325,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "EMPTY_OBJECT", loc, "ele-1")
             return
         names = holder.json_names
-        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]] = {}  # the elements not checked on the spot
+        groups: dict[ElementDef, list[Item]] = {}  # the elements not checked on the spot
         present: set[ElementDef] = set()
         for key, val in obj.items():
             hit = names.get(key)
@@ -357,18 +356,18 @@ class Walk(SlicingChecks, ReferenceChecks):
                 grouped = child.grouped
                 if child.is_array:
                     if type(val) is list and val and None not in val:
-                        items = [(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)]
                         if grouped:
-                            groups.setdefault(child, []).extend(items)
+                            groups.setdefault(child, []).extend(
+                                [Item(x, None, tcode, f"{loc}.{key}[{i}]") for i, x in enumerate(val)])
                         else:
                             present.add(child)
-                            self.check_count(holder, child, len(items), loc)
-                            self.check_items(child, items, loc, elem, type_code)
+                            self.check_count(holder, child, len(val), loc)
+                            self.check_array(child, val, tcode, f"{loc}.{key}", elem, type_code)
                         continue
                 elif type(val) is not list:
                     if grouped:
                         step = f"{child.name}.ofType({tcode})" if child.choice else key  # FHIRPath, as HL7's
-                        groups.setdefault(child, []).append((val, None, tcode, f"{loc}.{step}"))
+                        groups.setdefault(child, []).append(Item(val, None, tcode, f"{loc}.{step}"))
                         continue
                     present.add(child)
                     if child.max == 0 or child.min > 1:
@@ -410,13 +409,10 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
                      min=child.min, max=child.max_text)
 
-    def check_items(self, child: ElementDef, items: list[tuple[Any, Any, str, str]], loc: str, elem: ElementDef,
-                    type_code: str) -> None:
+    def check_items(self, child: ElementDef, items: list[Item], loc: str, elem: ElementDef, type_code: str) -> None:
         """Check the occurrences of `child` in the object at `loc` (an `elem` of `type_code`), through its
-        slices if it has some; extensions are told where they are used."""
-        saved = self.container
-        if child.name in ("extension", "modifierExtension"):
-            self.container = (elem.path, type_code)
+        slices if it has some."""
+        saved = self.enter(child, elem, type_code)
         if child.slices:
             self.check_slices(child, items, loc)
         else:
@@ -427,9 +423,26 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.check_item(child, value, ext, tcode, iloc)
         self.container = saved
 
+    def check_array(self, child: ElementDef, values: list, tcode: str, at: str, elem: ElementDef,
+                    type_code: str) -> None:
+        """Check the values of an array of `child`, neither sliced nor a choice, found at `at` in an `elem` of
+        `type_code` (the common case: no items made)."""
+        saved = self.enter(child, elem, type_code)
+        check = self.check_primitive if tcode in PRIMITIVES else self.check_item
+        for i, value in enumerate(values):
+            check(child, value, None, tcode, f"{at}[{i}]")
+        self.container = saved
+
+    def enter(self, child: ElementDef, elem: ElementDef, type_code: str) -> tuple[str, str]:
+        """Tell the extensions about to be checked where they are used; the previous holder, to restore."""
+        saved = self.container
+        if child.name in ("extension", "modifierExtension"):
+            self.container = (elem.path, type_code)
+        return saved
+
     def collect(
         self, child: ElementDef, tcode: str, key: str, val: Any, companion: Any, loc: str,
-        groups: dict[ElementDef, list[tuple[Any, Any, str, str]]],
+        groups: dict[ElementDef, list[Item]],
     ) -> None:
         """Split one JSON property (and its ``_`` companion) into items with their locations."""
         bucket = groups.setdefault(child, [])
@@ -457,7 +470,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if value is None and ext is None:
                     self.add("error", "NULL_VALUE", f"{loc}.{step}[{i}]", child.schema.source(child), name=key)
                     continue
-                bucket.append((value, ext, tcode, f"{loc}.{step}[{i}]"))
+                bucket.append(Item(value, ext, tcode, f"{loc}.{step}[{i}]"))
         else:
             if isinstance(val, list) or isinstance(companion, list):
                 # Reported once; the values are still checked so that one mistake gives one error.
@@ -468,12 +481,12 @@ class Walk(SlicingChecks, ReferenceChecks):
                     value = values[i] if i < len(values) else None
                     ext = exts[i] if i < len(exts) else None
                     if value is not None or ext is not None:
-                        bucket.append((value, ext, tcode, f"{loc}.{step}"))
+                        bucket.append(Item(value, ext, tcode, f"{loc}.{step}"))
                 return
             if val is None and companion is None:
                 self.add("error", "NULL_VALUE", f"{loc}.{step}", child.schema.source(child), name=key)
                 return
-            bucket.append((val, companion, tcode, f"{loc}.{step}"))
+            bucket.append(Item(val, companion, tcode, f"{loc}.{step}"))
 
     def check_item(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         """Check one occurrence of `elem` (type `tcode`) at `loc`."""
@@ -906,7 +919,7 @@ def _example_domain(url: str) -> bool:
 
 def relocated(issues: list[Issue], loc: str) -> list[Issue]:
     """Issues found at the placeholder location "x", moved under `loc`."""
-    return [replace(i, expression=loc + i.expression[1:]) for i in issues]
+    return [i.moved(loc + i.expression[1:]) for i in issues]
 
 
 _INDEX_OR_TYPE = re.compile(r"\[\d+\]|\.ofType\([^)]*\)")
