@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_mes.report.labels import label
 from pytest_mes.results import VERDICTS
+from pytest_mes.testset.checks import STATED_LIMITS
 
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
                "incomplete": {"yellow": True, "bold": True}}
@@ -36,12 +37,27 @@ def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
             lines.append((f"  {test['id']}: {reason}", {}))
         if len(chosen) > LISTED_PER_VERDICT:
             lines.append((f"  … {len(chosen) - LISTED_PER_VERDICT} {label('more', lang)}", {}))
+    lines += _stated_limits(tests, lang)
     problems = [w for w in document["waivers"] if w["status"] != "used"]
     if problems:
         lines += [("", {}), (f"{label('waivers', lang)}:", {"bold": True})]
         lines += [(f"  {w['source']} ({label('waiver.' + w['status'], lang)}, {w['expires']}): "
                    f"{w['test'] or w['message']}", {"yellow": True}) for w in problems]
     return lines
+
+
+def _stated_limits(tests: list[dict[str, Any]], lang: str) -> list[Line]:
+    """The codes left "not checked" by a stated limit, with the tests where it happened: they do not change
+    the verdict, but must never read as checked."""
+    found = {t["id"]: sum(i["count"] for step in t["steps"] for check in step["checks"] for i in check["issues"]
+                          if i["message_id"] in STATED_LIMITS) for t in tests}
+    found = {tid: n for tid, n in found.items() if n}
+    if not found:
+        return []
+    shown = ", ".join(list(found)[:LISTED_PER_VERDICT])
+    more = f" … {len(found) - LISTED_PER_VERDICT} {label('more', lang)}" if len(found) > LISTED_PER_VERDICT else ""
+    return [("", {}), (f"{label('stated_limits', lang)} ({sum(found.values())}):", {"bold": True}),
+            (f"  {shown}{more}", {})]
 
 
 def _table(summary: dict[str, Any], lang: str) -> list[Line]:

@@ -177,6 +177,10 @@ MSG: dict[str, tuple[str, str]] = {
         "informational",
         "Code {code} non vérifié : le jeu de valeurs {valueset} ne peut pas être déplié hors ligne ({why}).",
     ),
+    "BINDING_DEFINITION_NOT_FOUND": (
+        "informational",
+        "Jeu de valeurs obligatoire {valueset} (binding required) non vérifié, vérification non faite : {why}.",
+    ),
     "BINDING_NO_CODE": (
         "code-invalid",
         "Aucun code fourni (texte seul) alors que le jeu de valeurs {valueset} est lié (binding {strength}) :"

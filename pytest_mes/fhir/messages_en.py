@@ -91,6 +91,8 @@ MSG_EN: dict[str, str] = {
                           "codes fits).",
     "BINDING_PREFERRED": "Code {code} is not in the preferred value set {valueset} (binding preferred).",
     "BINDING_NOT_CHECKED": "Code {code} not checked: the value set {valueset} cannot be expanded offline ({why}).",
+    "BINDING_DEFINITION_NOT_FOUND": "Required value set {valueset} (binding required) not checked, check not made: "
+                                    "{why}.",
     "BINDING_NO_CODE": "No code given (text only) although the value set {valueset} is bound (binding {strength}): "
                        "add a coding.",
     "INVARIANT": "Constraint {key} not satisfied: {human}",

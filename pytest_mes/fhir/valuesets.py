@@ -2,7 +2,9 @@
 
 An :class:`Expansion` knows the codes it enumerates, and the code systems it includes but cannot
 enumerate (not loaded, ``content`` not complete, unsupported filters): a code from such a system
-is *not checked* (``None``), never passed and never failed.
+is *not checked* (``None``), never passed and never failed. Why it is not checked is a :class:`NotLoaded`
+phrase when a FHIR package would supply what is missing (a ValueSet, or a CodeSystem that is not an
+external terminology): that is a check not made, which the loaded packages could make.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from pytest_mes.fhir.store import PackageStore
 # Systems that are never in a package: large external terminologies.
 _EXTERNAL = ("http://loinc.org", "http://snomed.info/sct", "urn:ietf:bcp:47", "urn:iso:std:iso:4217",
              "http://unitsofmeasure.org", "urn:ietf:bcp:13", "http://www.nlm.nih.gov/research/umls/rxnorm")
+
+
+@dataclass(frozen=True, slots=True)
+class NotLoaded(Phrase):
+    """Why a binding cannot be judged when the ValueSet or CodeSystem it needs is missing from the loaded
+    packages (and names the missing packages it may come from) — unlike an external terminology or a
+    CodeSystem published without its content, which no package supplies."""
 
 
 @dataclass
@@ -53,7 +62,8 @@ class Expansion:
         if excluded:
             return excluded
         reasons = sorted(set(self.open_systems.values()) | set(self.excluded_open.values()), key=lambda r: r.fr)
-        return Phrase("; ".join(r.fr for r in reasons) or "inconnu", "; ".join(r.en for r in reasons) or "unknown")
+        why = NotLoaded if any(isinstance(r, NotLoaded) for r in reasons) else Phrase
+        return why("; ".join(r.fr for r in reasons) or "inconnu", "; ".join(r.en for r in reasons) or "unknown")
 
 
 @dataclass
@@ -88,6 +98,20 @@ class ValueSetExpander:
             self._cache[key] = found
         return found
 
+    def _not_loaded(self, fr: str, en: str, context: str | None) -> NotLoaded:
+        """`fr`/`en` said of a missing definition, with the missing packages that `context` (the package
+        that refers to it) depends on — directly if any, else through its dependencies: one should have it."""
+        missing = [m for m in self.store.missing if m.substitute is None]
+        if context:
+            closure = set(self.store.closure(context))
+            missing = [m for m in missing if context in m.required_by] or \
+                [m for m in missing if closure & set(m.required_by)]
+        wanted = ", ".join(m.spec for m in missing)
+        if not wanted:
+            return NotLoaded(fr, en)
+        return NotLoaded(f"{fr} ; paquets manquants qui peuvent le fournir : {wanted}",
+                         f"{en}; missing packages that may supply it: {wanted}")
+
     # -- CodeSystems --------------------------------------------------------------------------------
     def _code_system(
         self, system: str, context: str | None, version: str | None = None
@@ -104,7 +128,8 @@ class ValueSetExpander:
         if cs is None or cs.get("resourceType") != "CodeSystem":
             if system.startswith(_EXTERNAL):
                 return (None, "missing", Phrase("système externe", "external system"))
-            return (None, "missing", Phrase(f"CodeSystem {canonical} non chargé", f"CodeSystem {canonical} not loaded"))
+            return (None, "missing", self._not_loaded(f"CodeSystem {canonical} non chargé",
+                                                      f"CodeSystem {canonical} not loaded", context))
         else:
             tree: dict[str, list[str]] = {}
 
@@ -129,8 +154,8 @@ class ValueSetExpander:
         vs = self.store.resolve(url, context)
         if vs is None or vs.get("resourceType") != "ValueSet":
             bare = url.split("|")[0]
-            return _Unavailable(url, Phrase(f"ValueSet {bare} introuvable dans les paquets chargés",
-                                            f"ValueSet {bare} not found in the loaded packages"))
+            return _Unavailable(url, self._not_loaded(f"ValueSet {bare} introuvable dans les paquets chargés",
+                                                      f"ValueSet {bare} not found in the loaded packages", context))
         ctx = context
         package = self.store.package_of(url, context)
         if package is not None:
@@ -150,8 +175,8 @@ class ValueSetExpander:
         for exclude in compose.get("exclude") or []:
             problem = self._include(exp, exclude, ctx, exclude=True)
             if problem:  # an exclude that cannot be evaluated: the codes it might remove are not checked
-                exp.excluded_open["*"] = Phrase(f"exclusion non évaluable ({problem.fr})",
-                                                f"exclusion not evaluable ({problem.en})")
+                exp.excluded_open["*"] = type(problem)(f"exclusion non évaluable ({problem.fr})",
+                                                       f"exclusion not evaluable ({problem.en})")
         return exp
 
     def _add_contains(self, exp: Expansion, contains: list[dict]) -> None:

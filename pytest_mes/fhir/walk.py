@@ -30,6 +30,7 @@ from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_ind
 from pytest_mes.fhir.search_parameters import search_parameter_issues
 from pytest_mes.fhir.slicing import Item, SlicingChecks
 from pytest_mes.fhir.snapshot import bad_discriminator_paths, changed_fixed_values, generate_snapshot
+from pytest_mes.fhir.valuesets import NotLoaded
 
 if TYPE_CHECKING:
     from pytest_mes.fhir.validator import Validator
@@ -638,7 +639,12 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add(severity, _BINDING_MSG[strength], loc, f"{elem.schema.source(elem)} binding {strength} {valueset}",
                      code=rendered, valueset=valueset)
         elif verdict is None and strength in ("required", "extensible"):
-            self.add("information", "BINDING_NOT_CHECKED", loc,
+            # A required binding whose ValueSet or CodeSystem is missing from the loaded packages is a check
+            # not made (the check reports it incomplete); other reasons — an external terminology, a
+            # CodeSystem published without its codes, a filter only a terminology server evaluates — are
+            # stated limits; an extensible binding's verdict is a warning at most, never a failure.
+            not_made = strength == "required" and isinstance(why, NotLoaded)
+            self.add("information", "BINDING_DEFINITION_NOT_FOUND" if not_made else "BINDING_NOT_CHECKED", loc,
                      f"{elem.schema.source(elem)} binding {strength} {valueset}", code=rendered, valueset=valueset,
                      why=why)
         return verdict is not None

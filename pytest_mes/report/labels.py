@@ -22,6 +22,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "check.error": ("erreur", "error"),
     "check.skipped": ("non exécuté", "not run"),
     "check.waived": ("dérogation", "waived"),
+    "stated_limits": ("Codes non vérifiés — limite déclarée, sans effet sur le verdict (terminologie qu'aucun paquet "
+                      "n'énumère, ou binding extensible) ; détail dans le rapport",
+                      "Codes not checked — a stated limit that does not change the verdict (a terminology no package "
+                      "enumerates, or an extensible binding); details in the report"),
     "identification": ("Identification", "Identification"),
     "publisher": ("Éditeur", "Publisher"),
     "solution": ("Solution", "Solution"),

@@ -15,20 +15,22 @@ BASE_STATUS = "http://hl7.org/fhir/StructureDefinition/DocumentReference|4.0.1 (
 
 
 def test_base_required_binding_applies_when_the_profiles_valueset_is_not_loaded(validator, examples):
-    """PDSm binds status to IHE MHD's DocumentReferenceStats, not available offline: its own binding is
-    "not checked", and R4's required document-reference-status still rejects a code outside it."""
+    """PDSm binds status to IHE MHD's DocumentReferenceStats, not available offline: its own binding is a
+    check not made (naming the missing package), and R4's required document-reference-status still rejects a
+    code outside it."""
     doc = examples(PDSM, "DocumentReference-exemple-pdsm-documentreference.json")
     doc["status"] = "not-a-status"
     result = validator.validate(doc, context=PDSM)
     issue = one(result, "BINDING_REQUIRED", "DocumentReference.status")
     assert issue.severity == "error" and issue.source.startswith(BASE_STATUS)
-    note = one(result, "BINDING_NOT_CHECKED", "DocumentReference.status")
+    note = one(result, "BINDING_DEFINITION_NOT_FOUND", "DocumentReference.status")
     assert "profiles.ihe.net/ITI/MHD/ValueSet/DocumentReferenceStats" in note.source
+    assert "ihe.iti.mhd#4.2.3" in note.message
     # The control: a code of the base ValueSet is left to the profile's (unverifiable) binding.
     doc["status"] = "superseded"
     result = validator.validate(doc, context=PDSM)
     assert ("BINDING_REQUIRED", "DocumentReference.status") not in errors(result)
-    one(result, "BINDING_NOT_CHECKED", "DocumentReference.status")
+    one(result, "BINDING_DEFINITION_NOT_FOUND", "DocumentReference.status")
 
 
 LAX = "http://example.org/StructureDefinition/lax-patient"

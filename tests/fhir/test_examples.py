@@ -162,12 +162,12 @@ def test_expectations_name_real_examples():
 
 def test_fr_core_2_0_1_insee_binding_is_not_checked_rather_than_failed(validator, examples):
     """FR Core 2.0.1's fr-core-vs-insee-code includes all of TRE_R13-Commune, whose CodeSystem is in the
-    missing ans.fr.nos package: the code cannot be judged offline, so it is reported as not checked
+    missing ans.fr.nos package: the code cannot be judged offline, so it is reported as a check not made
     (the reference validator, online, could not load it either and made it an error)."""
     result = validator.validate(examples("hl7.fhir.fr.core#2.0.1", "Patient-ExamplefrCorePatient001.json"),
                                 context="hl7.fhir.fr.core#2.0.1")
     assert result.valid
-    notes = [i for i in result.issues if i.message_id == "BINDING_NOT_CHECKED"]
+    notes = [i for i in result.issues if i.message_id == "BINDING_DEFINITION_NOT_FOUND"]
     assert notes and notes[0].severity == "information"
     assert notes[0].expression == "Patient.extension[1].value.ofType(Address).extension[0].value.ofType(Coding)"
 

@@ -333,12 +333,14 @@ def test_unknown_extension_is_a_warning_not_a_pass_when_a_dependency_is_missing(
     assert result.valid
 
 
-def test_binding_that_cannot_be_expanded_is_not_checked_information(validator, examples):
-    """fr-core-vs-practitioner-specialty includes all of TRE_R38 (ans.fr.nos, not available offline)."""
+def test_required_binding_over_a_codesystem_of_a_missing_package_is_a_check_not_made(validator, examples):
+    """fr-core-vs-practitioner-specialty includes all of TRE_R38, whose CodeSystem is in ans.fr.nos, which FR
+    Core 2.0.1 depends on and which is not loaded: the check is not made, and says which package is missing."""
     result = validator.validate(examples(GAP, "Slot-example.json"), context=GAP)
-    issue = one(result, "BINDING_NOT_CHECKED", "Slot.specialty[0]")
-    assert issue.severity == "information"
-    assert "TRE-R38-SpecialiteOrdinale" in issue.message
+    issue = one(result, "BINDING_DEFINITION_NOT_FOUND", "Slot.specialty[0]")
+    assert issue.severity == "information" and result.valid
+    assert "TRE-R38-SpecialiteOrdinale" in issue.message and "ans.fr.nos#1.2.0" in issue.message
+    assert "fr-core-vs-practitioner-specialty" in issue.message
 
 
 def test_extensible_binding_gives_a_warning(validator, examples):

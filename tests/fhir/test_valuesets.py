@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.client import Exchange
 from pytest_mes.fhir.store import PackageStore
-from pytest_mes.fhir.valuesets import Expansion, ValueSetExpander
+from pytest_mes.fhir.valuesets import Expansion, NotLoaded, ValueSetExpander
+from pytest_mes.testset.checks import CheckContext, run_check
+from pytest_mes.testset.model import Check
 from tests.fhir.conftest import errors, one
 
 CS = "http://example.org/cs"
@@ -184,3 +187,61 @@ def test_coding_without_system_fails_a_required_binding(validator):
     del allergy["clinicalStatus"]["coding"][0]["system"]
     issue = one(validator.validate(allergy), "BINDING_REQUIRED", "AllergyIntolerance.clinicalStatus")
     assert issue.severity == "error"
+
+
+# A required binding that cannot be judged: a check not made when a package would supply what is missing,
+# a stated limit (information "not checked") for a terminology no package carries.
+
+def test_why_a_binding_is_not_checked_tells_a_missing_definition_from_a_limit(expander):
+    missing_system = expander.expand("http://example.org/vs/missing-system")
+    assert isinstance(missing_system.why_open("http://example.org/absent"), NotLoaded)
+    assert isinstance(expander.expand("http://example.org/vs/nope").why, NotLoaded)
+    # An external terminology, a CodeSystem published in part, a filter offline: no package would help.
+    assert not isinstance(expander.expand("http://example.org/vs/mixed").why_open("http://loinc.org"), NotLoaded)
+    assert not isinstance(expander.expand("http://example.org/vs/fragment").why_open("http://example.org/frag"),
+                          NotLoaded)
+    assert not isinstance(expander.expand("http://example.org/vs/regex").why_open(CS), NotLoaded)
+
+
+def test_required_binding_to_a_valueset_of_a_missing_package_makes_the_check_not_made(validator, examples):
+    """PDSm binds List.code to IHE MHD's MHDlistTypesVS; ihe.iti.mhd is not among the packages: the
+    conforms_to check is incomplete, naming the ValueSet and the package, never a pass."""
+    folder = examples("ans.fhir.fr.pdsm#3.1.1", "List-ExampleFolder.json")
+    result = validator.validate(folder, context="ans.fhir.fr.pdsm#3.1.1")
+    issue = one(result, "BINDING_DEFINITION_NOT_FOUND", "List.code")
+    assert "MHDlistTypesVS" in issue.message and "ihe.iti.mhd#4.2.3" in issue.message
+    checked = _conforms_to(validator, folder, "ans.fhir.fr.pdsm#3.1.1")
+    assert checked.outcome == "not_checked"
+    assert "MHDlistTypesVS" in checked.actual and "ihe.iti.mhd#4.2.3" in checked.actual
+
+
+def test_extensible_binding_to_a_missing_valueset_is_information_only(validator, examples):
+    """A code outside an extensible binding is a warning at most: not judging it hides no failure."""
+    doc = examples("ans.fhir.fr.pdsm#3.1.1", "DocumentReference-exemple-pdsm-documentreference.json")
+    result = validator.validate(doc, context="ans.fhir.fr.pdsm#3.1.1")
+    notes = [i for i in result.issues if "JDV-J08-XdsConfidentialityCode-CISIS" in i.source]
+    assert notes and {i.message_id for i in notes} == {"BINDING_NOT_CHECKED"}
+    assert all("binding extensible" in i.source for i in notes)
+
+
+def test_external_terminology_is_a_stated_limit_not_an_unmade_check(validator):
+    """R4 binds Binary.contentType (required) to all MIME types (urn:ietf:bcp:13), which no package
+    enumerates: "not checked" information on a check that passes; a wrong code elsewhere still fails it."""
+    binary = {"resourceType": "Binary", "contentType": "text/plain", "data": "aGk="}
+    note = one(validator.validate(binary), "BINDING_NOT_CHECKED", "Binary.contentType")
+    assert note.severity == "information" and "système externe" in note.message
+    checked = _conforms_to(validator, binary, None)
+    assert checked.outcome == "passed" and [i.message_id for i in checked.issues] == ["BINDING_NOT_CHECKED"]
+    binary["securityContext"] = {"reference": "Patient/1"}
+    binary["contentType"] = ""
+    assert _conforms_to(validator, binary, None).outcome == "failed"
+
+
+def _conforms_to(validator, resource: dict, package: str | None):
+    exchange = Exchange("GET", "http://x/fhir/R/1", {}, None, "now", status=200, reason="OK",
+                        response_headers={"Content-Type": "application/fhir+json"},
+                        body=json.dumps(resource).encode(), elapsed_ms=1.0)
+    profile = f"http://hl7.org/fhir/StructureDefinition/{resource['resourceType']}"
+    if package:
+        profile = resource["meta"]["profile"][0]
+    return run_check(Check("conforms_to", profile), CheckContext(exchange, {}, validator=validator, package=package))
