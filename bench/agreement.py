@@ -38,6 +38,10 @@ DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"
 DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
 
 
+# The harness's best-practice levels (its default: Ignore, as no reference outcome says dom-6 without one)
+_BEST_PRACTICE = {"ignore": "ignore", "hint": "information", "warning": "warning", "error": "error"}
+
+
 @dataclass
 class Step:
     case: str
@@ -84,7 +88,8 @@ def run_step(store: PackageStore, folder: Path, case: dict, kind: str, expected:
         validator = Validator(local, security_checks=bool(entry.get("security-checks")),
                               example_urls=entry.get("examples", True) is not False,
                               bundle_rules=[(bundle_param["rule"], bundle_param["profile"])] if bundle_param else (),
-                              resolver=harness_fetcher(folder, local) if fetching else None)
+                              resolver=harness_fetcher(folder, local) if fetching else None,
+                              best_practice=_BEST_PRACTICE[str(entry.get("best-practice", "Ignore")).lower()])
         profiles = []
         if profile_file is not None:
             from pytest_mes.fhir.local import read_resource_file

@@ -56,6 +56,7 @@ class Constraint:
     reads: str | None = None  # a project rule (profiles/rules.yaml): the key of the prose constraint it restates
     statement: Phrase | None = None  # a project rule: what it asks, in each language
     unread: Phrase | None = None  # a prose constraint the project does not restate: why
+    best_practice: bool = False  # a recommendation (dom-6…): its severity is the validator's best_practice
 
 
 @dataclass(slots=True)
@@ -161,6 +162,8 @@ def _value_of(element: dict, prefix: str) -> Any:
             return value
     return None
 
+
+_BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 # Invariants of R4 4.0.1 whose expression is known to be wrong (fixed in R4B and R5), read as corrected, as the
 # HL7 validator does: que-12 wants enableBehavior from the second enableWhen on, not the third.
@@ -268,6 +271,8 @@ def _build_element(raw: dict, element_id: str, schema: Schema) -> ElementDef:
             human=c.get("human", ""),
             expression=_CORRECTED.get((c.get("key"), c.get("expression")), c.get("expression")),
             source=c.get("source") or schema.url,
+            best_practice=any(isinstance(x, dict) and x.get("url") == _BEST_PRACTICE and x.get("valueBoolean") is True
+                              for x in c.get("extension") or ()),
         )
         for c in raw.get("constraint") or ()
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pytest_mes.errors import ProfileError
@@ -39,6 +40,7 @@ from pytest_mes.fhir.walk import Walk, _kind
 
 __all__ = ["Issue", "ValidationResult", "Validator"]
 
+BEST_PRACTICE = ("ignore", "information", "warning", "error")  # severities a best-practice invariant may take
 MAX_PASSES = 10  # walks of one resource when chains of references are cut: MAX_CHAIN deeper each time
 
 
@@ -75,6 +77,9 @@ class Validator:
             definition (information); False makes them an error (EXAMPLE_URL).
         bundle_rules: ``(rule, profile url)`` pairs: the Bundle entries a rule ``TYPE:INDEX`` selects
             (``Patient:0``, ``Patient:``, ``:2``) are validated against that profile too.
+        best_practice: the severity of the invariants HL7 marks as best practice (dom-6, a resource should
+            have a narrative…): ``"warning"`` (the default), ``"error"``, ``"information"``, or ``"ignore"`` (not
+            checked), as the HL7 validator's ``-best-practice``.
         resolver: gives the target of a literal reference found neither in the resource (contained) nor in
             its Bundle, or None (see :mod:`pytest_mes.fhir.resolution`): a target found must be of the type
             its reference names and conform to one of the element's target profiles. Default: none, such
@@ -83,7 +88,11 @@ class Validator:
 
     def __init__(self, store: PackageStore, *, must_support: bool = True, rules: ProjectRules | None = None,
                  security_checks: bool = False, example_urls: bool = True,
-                 bundle_rules: Sequence[tuple[str, str]] = (), resolver: Resolver | None = None):
+                 bundle_rules: Sequence[tuple[str, str]] = (), resolver: Resolver | None = None,
+                 best_practice: str = "warning"):
+        if best_practice not in BEST_PRACTICE:
+            raise ValueError(f"best_practice must be one of {', '.join(BEST_PRACTICE)}, not {best_practice!r}")
+        self.best_practice = best_practice
         self.store = store
         self.resolver = resolver
         # (rule, profile): the Bundle entries the rule selects ("Type:index", either part may be empty, as
@@ -280,6 +289,10 @@ class Validator:
             if (c.key, c.expression) in seen or c.key == "ele-1":
                 continue  # ele-1 is checked structurally
             seen.add((c.key, c.expression))
+            if c.best_practice:
+                if self.best_practice == "ignore":
+                    continue
+                c = replace(c, severity=self.best_practice)
             if c.expression:
                 native = native_for(c.key, c.expression)
             else:

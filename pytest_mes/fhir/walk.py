@@ -764,7 +764,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.add(constraint.severity, "PROJECT_RULE", loc, _project_source(constraint), rule=constraint.key,
                          key=constraint.reads, profile=constraint.source, statement=constraint.statement)
             else:
-                severity = "error" if constraint.severity == "error" else "warning"
+                severity = constraint.severity if constraint.severity in ("error", "information") else "warning"
                 self.add(severity, "INVARIANT", loc, f"{constraint.key} ({constraint.source})", key=constraint.key,
                          human=constraint.human or constraint.expression)
 

@@ -619,3 +619,20 @@ def test_must_have_value_and_value_alternatives(values):
     null_flavor = FHIR + "iso21090-nullFlavor"
     assert ("VALUE_ALTERNATIVE", "Patient.active") in errors(values.validate(_active(null_flavor),
                                                                              [LOCAL + "active-or-absent"]))
+
+
+@pytest.mark.parametrize("level, severity", [("warning", "warning"), ("error", "error"),
+                                             ("information", "information"), ("ignore", None)])
+def test_best_practice_invariants_take_the_validator_s_severity(core, level, severity):
+    """dom-6 (a resource should have a narrative) is a best-practice invariant: its severity is chosen, as
+    with the HL7 validator's -best-practice; other invariants keep theirs (dom-3: error)."""
+    validator = Validator(core.store, best_practice=level)
+    patient = _patient(contained=[{"resourceType": "Organization", "id": "o", "name": "x"}])
+    found = {(dict(i.args)["key"], i.severity) for i in validator.validate(patient).issues
+             if i.message_id == "INVARIANT"}
+    assert found == {("dom-3", "error"), *((("dom-6", severity),) if severity else ())}
+
+
+def test_an_unknown_best_practice_level_is_refused(core):
+    with pytest.raises(ValueError, match="best_practice must be one of"):
+        Validator(core.store, best_practice="hint")
