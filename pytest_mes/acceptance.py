@@ -79,7 +79,7 @@ def _coverage(run: MesRun, tests: list[TestRecord], testsets: dict[str, TestSet 
     """The `mes coverage` matrix of the test sets that ran, each item and flow with its verdict in this run."""
     from pytest_mes.coverage import coverage_matrix
 
-    catalogue = run.catalogue.get()
+    catalogue = run.catalogue.loaded
     if catalogue is None or None in testsets.values():
         return None  # no CapabilityStatements, or a set changed since it ran: the requirement matrix says what ran
     matrix = coverage_matrix(testsets.values(), catalogue)

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,16 +112,13 @@ class LazyCatalogue:
 
     def __init__(self, load: Callable[[], Catalogue | None]):
         self._load = load
-        self._loaded: tuple[Catalogue | None] | None = None
 
-    def get(self) -> Catalogue | None:
-        if self._loaded is None:
-            self._loaded = (self._load(),)
-        return self._loaded[0]
+    @cached_property
+    def loaded(self) -> Catalogue | None:
+        return self._load()
 
     def problem(self, covers: Covers) -> str | None:
-        catalogue = self.get()
-        return catalogue.problem(covers) if catalogue else None
+        return self.loaded.problem(covers) if self.loaded else None
 
 
 def _unknown(what: str, value: str, known: list[str], where: str = "") -> str:

@@ -274,6 +274,9 @@ def test_bundled_sets_pass_against_the_sandbox(pytester: pytest.Pytester, fhir_p
     assert outcomes["CORE-FS-CAP-01"][0] == "passed"
     result.stdout.fnmatch_lines(["Codes non vérifiés — limite déclarée, sans effet sur le verdict*",
                                  "  CORE-FS-CAP-01,*"])
+    # The report's coverage of the IGs' server requirements (the CapabilityStatements, loaded on first use).
+    coverage = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))["coverage"]
+    assert coverage and len(coverage["items"]) >= 89 and all(i["verdict"] != "not_run" for i in coverage["items"])
 
 
 # 3. Each named defect of the sandbox is caught by the tests that claim to catch it.
