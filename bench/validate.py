@@ -164,7 +164,7 @@ def main() -> int:
         validator.validate(prof_bundle)
         first = time.perf_counter() - t0
         validator.validate(base_bundle)
-        print(f"first profile validation (compiles {len(validator._compiled)} definitions): {first:.3f} s")
+        print(f"first profile validation (compiles {validator.definitions.compiled_count} definitions): {first:.3f} s")
         try:
             from fhir.resources.R4B.bundle import Bundle
         except ImportError:

@@ -202,10 +202,10 @@ def run_validate(args: argparse.Namespace) -> int:
               + ", ".join(sorted(p.key for p in store.packages)) + ")", file=sys.stderr)
         return EXIT_CANNOT_RUN
     unknown = [url for url in [*args.profile, *(b[1] for b in args.bundle)]
-               if validator.schema(url, args.context) is None]
+               if validator.definitions.schema(url, args.context) is None]
     if unknown:
         for url in unknown:
-            reason = validator.broken_reason(url)
+            reason = validator.definitions.broken_reason(url)
             print(f"mes validate: profile not found: {url}" + (f" ({reason})" if reason else "")
                   + " — check the url, or add its package with --packages", file=sys.stderr)
         return EXIT_CANNOT_RUN

@@ -1,7 +1,7 @@
 """References: resolution (contained, Bundle fullUrl), allowed target types and target profiles.
 
 A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`): it uses ``self.v`` (the
-Validator), ``self.add``, ``self.root`` and ``self.bundles``.
+Validator), ``self.defs`` (its compiled definitions), ``self.add``, ``self.root`` and ``self.bundles``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ReferenceChecks:
         parts = ref.split("/")
         if "_history" in parts:
             parts = parts[: parts.index("_history")]
-        if len(parts) >= 2 and parts[-2] in self.v.resource_types:
+        if len(parts) >= 2 and parts[-2] in self.defs.resource_types:
             return None, parts[-2]
         return None, None
 
@@ -61,7 +61,7 @@ class ReferenceChecks:
             if target is not None:
                 ttype = target["resourceType"]
         named = ref.split("/")[-2] if ref.count("/") == 1 else None  # "Type/id"
-        if target is not None and named in self.v.resource_types and ttype != named:
+        if target is not None and named in self.defs.resource_types and ttype != named:
             self.add("error", "REF_WRONG_TYPE", f"{loc}.reference", elem.schema.source(elem), reference=ref,
                      type=str(ttype))
             return
@@ -72,9 +72,9 @@ class ReferenceChecks:
             ttype = obj["type"]
         if not tref.targets or ttype is None:
             return
-        allowed = self.v.reference_targets(tref, elem.schema.package)
+        allowed = self.defs.reference_targets(tref, elem.schema.package)
         if allowed is None:  # any resource will do, or a target profile cannot be loaded: say which
-            missing = [c for c in tref.targets if self.v.type_of_profile(c, elem.schema.package) is None]
+            missing = [c for c in tref.targets if self.defs.type_of_profile(c, elem.schema.package) is None]
             if missing:
                 self.add("information", "REF_NOT_CHECKED", f"{loc}.reference", elem.schema.source(elem),
                          reference=ref, profiles=", ".join(missing))
@@ -102,7 +102,7 @@ class ReferenceChecks:
     def conforms(self, resource: dict, profile: str, context: str | None) -> bool:
         """Whether `resource` conforms to `profile` (a reference target, a ``profile`` discriminator)."""
         c = self.conformance
-        schema = self.v.schema(profile, context)
+        schema = self.defs.schema(profile, context)
         # By the definition it resolves to: "…/as-organization" and "…/as-organization|1.2.0" are one check.
         key = (id(resource), schema.canonical if schema is not None else profile)
         if key in c.verdicts:
@@ -127,7 +127,7 @@ class ReferenceChecks:
         return found
 
     def judge_conformance(self, resource: dict, profile: str, context: str | None, key: tuple) -> bool:
-        schema = self.v.schema(profile, context)
+        schema = self.defs.schema(profile, context)
         if schema is None:
             return True  # not loadable: cannot be judged here (reported where the profile is used)
         if schema.type != resource.get("resourceType"):
@@ -144,9 +144,9 @@ class ReferenceChecks:
         """A profile in the resource's ``meta.profile`` that derives from `schema`, if any."""
         meta = resource.get("meta")
         for url in as_list(meta.get("profile")) if isinstance(meta, dict) else ():
-            declared = self.v.schema(url, context) if isinstance(url, str) else None
+            declared = self.defs.schema(url, context) if isinstance(url, str) else None
             if declared is not None and declared.type == schema.type and \
-                    schema.canonical in self.v.ancestors(declared):
+                    schema.canonical in self.defs.ancestors(declared):
                 return declared
         return None
 
@@ -166,7 +166,7 @@ class ReferenceChecks:
         # What it said once is kept with it when it is only the substitutions met (said again on a replay).
         said_again = all(about[0] == 0 for about in sub.said)
         if said_again and not c.heads.get(key) and (ok or key not in c.dependents):
-            pkg = schema.package if schema.package != self.v._core_key else context
+            pkg = schema.package if schema.package != self.defs.core_key else context
             c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles, self.stand_in(schema, context))] = (
                 sub.issues, list(sub.said.items()))
         return ok
@@ -174,7 +174,7 @@ class ReferenceChecks:
 
     def stand_in(self, schema: Schema, context: str | None) -> object:
         """The substitution under which `schema` is walked from here (as validate_resource decides it)."""
-        if schema.package == self.v._core_key:
+        if schema.package == self.defs.core_key:
             return None
         found = self.v.store.substitutions(context).get(schema.package) if context and schema.package else None
         return found or self.substitute

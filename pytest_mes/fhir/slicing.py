@@ -91,7 +91,7 @@ class SlicingChecks:
         (counted in `maybe` for the slices it might belong to)."""
         values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
         key = self.decision_key(base, item, values_at)
-        decisions = self.v._slice_decisions
+        decisions = self.v.slice_decisions
         decision = decisions.get(key) if key is not None else None
         if decision is None:
             decision = self.decide_slice(base, item, values_at)
@@ -167,7 +167,7 @@ class SlicingChecks:
     def slice_index(self, base: ElementDef) -> SliceIndex | None:
         """The lookup table of a slicing whose slices all state string values at every discriminator
         path (extensions by url, identifiers by system…), or None: computed once per sliced element."""
-        indexes = self.v._slice_indexes
+        indexes = self.defs.slice_indexes
         if base not in indexes:
             indexes[base] = self.build_slice_index(base)
         return indexes[base]
@@ -225,7 +225,7 @@ class SlicingChecks:
         if text is None:
             return self.discriminator_matches(s, values, dtype, path)
         key = (id(s), path, dtype, text)
-        kept = self.v._slice_verdicts
+        kept = self.v.slice_verdicts
         if key in kept:
             return kept[key]
         verdict = kept[key] = self.discriminator_matches(s, values, dtype, path)
@@ -296,7 +296,7 @@ class SlicingChecks:
                     if not resolved and t.code not in ("Resource", val.get("resourceType")):
                         continue
                     for profile in t.targets if resolved else t.profiles:
-                        if self.v.schema(profile, node.schema.package) is None:
+                        if self.defs.schema(profile, node.schema.package) is None:
                             unsure = True  # its package is missing: cannot tell, do not guess
                         elif self.conforms(val, profile, node.schema.package):
                             return True
@@ -306,8 +306,8 @@ class SlicingChecks:
     def discriminator_plan(self, s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any], list[Any]] | None:
         """(definitions, fixed values, pattern values) a slice states at a discriminator path; computed once."""
         key = (id(s), path)
-        plan = self.v._discriminators.get(key)
-        if plan is not None or key in self.v._discriminators:
+        plan = self.defs.discriminator_plans.get(key)
+        if plan is not None or key in self.defs.discriminator_plans:
             return plan
         nodes, carried = _slice_definition(s, path)
         missing = False
@@ -315,7 +315,7 @@ class SlicingChecks:
             # The discriminating element may be constrained by the slice's type profile, not unrolled here.
             for t in s.types:
                 for profile in t.profiles:
-                    ps = self.v.schema(profile, s.schema.package)
+                    ps = self.defs.schema(profile, s.schema.package)
                     if ps is None:
                         missing = True
                         continue
@@ -323,7 +323,7 @@ class SlicingChecks:
                     nodes.extend(more)
                     carried.extend(more_carried)
         if missing and not nodes and not carried:
-            self.v._discriminators[key] = None  # type: ignore[assignment]
+            self.defs.discriminator_plans[key] = None  # type: ignore[assignment]
             return None
         fixed_values = [n.fixed for n in nodes if n.fixed is not None]
         pattern_values = carried + [n.pattern for n in nodes if n.pattern is not None]
@@ -336,7 +336,7 @@ class SlicingChecks:
             # pattern (FR Core's identifier:finess fixes type.coding.system only).
             pattern_values = [p for p in (_descendant_pattern(n) for n in nodes) if p]
         plan = (nodes, fixed_values, pattern_values)
-        self.v._discriminators[key] = plan
+        self.defs.discriminator_plans[key] = plan
         return plan
 
     def eval_path(self, value: Any, tcode: str, path: str) -> list[tuple[Any, str]]:

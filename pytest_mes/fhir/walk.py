@@ -62,11 +62,12 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("base_walk", "bundles", "conformance", "container", "done", "extension_url", "issues", "origin",
-                 "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
+    __slots__ = ("base_walk", "bundles", "conformance", "container", "defs", "done", "extension_url", "issues",
+                 "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
+        self.defs = validator.definitions  # the compiled definitions: asked for every schema, type and rule
         self.issues: list[Issue] = []
         self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
         self.said: dict[tuple[int, str], Issue] = {}  # the messages said once, by what they are about
@@ -127,12 +128,12 @@ class Walk(SlicingChecks, ReferenceChecks):
     ) -> None:
         """Validate a resource against its base definition (unless a profile of it applies), the
         profiles a slice or type demands, and (when `declared`) its ``meta.profile``."""
-        v = self.v
+        v, defs = self.v, self.defs
         if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
             self.add("error", "NOT_A_RESOURCE", loc, found=_kind(res))
             return
         rtype = res["resourceType"]
-        if rtype not in v.resource_types:
+        if rtype not in defs.resource_types:
             self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
             return
         schemas: list[Schema] = []
@@ -152,9 +153,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         for url, from_meta in wanted:
             if url.startswith(FHIR_BASE) and url[len(FHIR_BASE):] == rtype:
                 continue  # the base definition is checked anyway
-            schema = v.schema(url, context)
+            schema = defs.schema(url, context)
             if schema is None:
-                self.add("warning", "META_PROFILE_NOT_FOUND", loc, source=v.broken_reason(url) or "", url=url)
+                self.add("warning", "META_PROFILE_NOT_FOUND", loc, source=defs.broken_reason(url) or "", url=url)
                 continue
             if schema.type != rtype:
                 self.add("error", "PROFILE_WRONG_TYPE", loc, source=schema.canonical, url=url, expected=schema.type,
@@ -166,7 +167,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         # ancestor too (gap-fr-appointment and its parent fr-core-appointment, both declared) or the
         # base definition would only repeat the same findings.
         if len(schemas) > 1:
-            inherited = set().union(*(v.ancestors(s) for s in schemas))
+            inherited = set().union(*(defs.ancestors(s) for s in schemas))
             schemas = [s for s in schemas if s.canonical not in inherited]
         saved = (self.resource, self.resource_loc, self.root, self.pkg, self.origin, self.substitute, self.base_walk)
         self.origin = context
@@ -176,7 +177,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         # the stand-in's view too).
         stand_in = next((sub for sub in substitutes.values() if sub is not None), None)
         if not any(s.type == rtype and substitutes[id(s)] is None for s in schemas):
-            base = v.type_schema(rtype)
+            base = defs.type_schema(rtype)
             if base is None:
                 self.add("error", "UNKNOWN_RESOURCE_TYPE", loc, type=rtype)
                 self.origin = saved[4]
@@ -192,7 +193,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             pushed = True
             if (id(res), "") not in self.done:
                 self.done.add((id(res), ""))
-                self.issues.extend(bundle_issues(res, loc, v.resource_types))
+                self.issues.extend(bundle_issues(res, loc, defs.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
         elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
@@ -204,7 +205,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if key in self.done or schema.type != rtype:
                     continue
                 self.done.add(key)
-                if schema.package != v._core_key:
+                if schema.package != defs.core_key:
                     self.pkg = schema.package
                     self.substitute = substitutes.get(id(schema)) or saved[5]
                     self.base_walk = False
@@ -233,9 +234,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         entry = _ENTRY_INDEX.search(loc) if elem.path == "Bundle.entry.resource" and isinstance(rtype, str) else None
         schemas = []
         for url in self.v.bundle_profiles(rtype, int(entry.group(1))) if entry else ():
-            schema = self.v.schema(url, None)
+            schema = self.defs.schema(url, None)
             if schema is None:
-                self.add("error", "PROFILE_NOT_FOUND", loc, source=self.v.broken_reason(url) or "", url=url)
+                self.add("error", "PROFILE_NOT_FOUND", loc, source=self.defs.broken_reason(url) or "", url=url)
             else:
                 schemas.append(schema)
         return schemas
@@ -243,7 +244,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     def check_differential(self, sd: dict, loc: str, context: str | None) -> None:
         """A StructureDefinition without a snapshot must give one: its differential is generated against
         its base, as the HL7 validator does when it validates a profile."""
-        resolve = lambda url: self.v.definition(url, context)  # noqa: E731
+        resolve = lambda url: self.defs.definition(url, context)  # noqa: E731
         generated = None
         try:
             generated = generate_snapshot(sd, resolve)
@@ -269,7 +270,7 @@ class Walk(SlicingChecks, ReferenceChecks):
 
     def type_children(self, code: str) -> set[str] | None:
         """The names of a datatype's elements (``value[x]`` for a choice), or None when it is unknown."""
-        schema = self.v.type_schema(code)
+        schema = self.defs.type_schema(code)
         if schema is None:
             return None
         return {k[len(code) + 1:] for k in schema.by_id if k.startswith(code + ".") and "." not in k[len(code) + 1:]}
@@ -291,16 +292,16 @@ class Walk(SlicingChecks, ReferenceChecks):
             return elem
         if elem.content_reference:
             return self.content_target(elem)
-        ts = self.v.type_schema(type_code)
+        ts = self.defs.type_schema(type_code)
         return ts.root if ts is not None else None
 
     def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str
                            ) -> tuple[ElementDef, str, str | None] | None:
         """A child a (hand-made) snapshot left out of a partially unrolled element: its type defines it."""
         if holder.schema.root is holder or type_code in ("BackboneElement", "Element", "") or \
-                type_code in self.v.resource_types:
+                type_code in self.defs.resource_types:
             return None
-        ts = self.v.type_schema(type_code)
+        ts = self.defs.type_schema(type_code)
         hit = ts.root.json_names.get(key) if ts is not None else None
         if hit is not None and hit[0].name in holder.children:
             # The profile describes this element (e.g. a sub-extension's value[x] restricted to
@@ -313,7 +314,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         target_id = ref.split("#", 1)[1] if "#" in ref else ref
         node = elem.schema.by_id.get(target_id)
         if node is None:
-            ts = self.v.type_schema(target_id.split(".", 1)[0])
+            ts = self.defs.type_schema(target_id.split(".", 1)[0])
             node = ts.by_id.get(target_id) if ts else None
         return node
 
@@ -343,7 +344,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if key != "resourceType":
                     hit = self.unrolled_elsewhere(holder, type_code, key)
                 elif holder.schema.root is holder and (holder.schema.kind == "resource" or
-                                                       holder.schema.type in self.v.resource_types):
+                                                       holder.schema.type in self.defs.resource_types):
                     continue  # (a hand-made profile of a resource may say kind complex-type)
                 if hit is None:
                     self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
@@ -501,7 +502,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         if tcode in PRIMITIVES:
             self.check_primitive(elem, value, ext, tcode, loc)
             return
-        if tcode == "Resource" or tcode in self.v.resource_types:
+        if tcode == "Resource" or tcode in self.defs.resource_types:
             # An element of several resource types (Practitioner | PractitionerRole) takes the profiles of
             # the type the resource has.
             rtype = value.get("resourceType") if isinstance(value, dict) else None
@@ -526,7 +527,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             if tref is not None and tref.profiles:
                 schemas = []
                 for profile in tref.profiles:
-                    ps = self.v.schema(profile, elem.schema.package)
+                    ps = self.defs.schema(profile, elem.schema.package)
                     if ps is None:
                         self.add("information", "TYPE_PROFILE_NOT_FOUND", loc, elem.schema.source(elem), url=profile)
                     elif ps.derivation == "constraint":
@@ -630,10 +631,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                          f"{valueset}", valueset=valueset, strength=strength)
             return True
         key = (valueset, elem.schema.package, pairs)
-        cached = self.v._bindings.get(key)
+        cached = self.v.binding_verdicts.get(key)
         if cached is None:
             cached = assertions.binding_verdict(self.v.expander, valueset, elem.schema.package, value, tcode)
-            self.v._bindings[key] = cached
+            self.v.binding_verdicts[key] = cached
         verdict, rendered, why = cached
         if verdict is False:
             self.add(severity, _BINDING_MSG[strength], loc, f"{elem.schema.source(elem)} binding {strength} {valueset}",
@@ -652,7 +653,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         if value is not None:
-            rule = self.v._primitives.get(tcode) or self.v.primitive(tcode)
+            rule = self.defs.primitive(tcode)
             kind = rule.json_kind if rule is not None else None
             if (kind == "str" and isinstance(value, str)) or (  # most primitives: strings of the right kind
                     kind is not None and self.check_json_kind(rule, value, tcode, loc, elem)):
@@ -692,7 +693,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     self.check_value_rules(elem, value, tcode, loc)
         if ext is not None and not (value is not None and isinstance(ext, dict) and ext.keys() == {"id"}):
             # (an id beside a value is a whole element: ele-1 holds)
-            ts = self.v.type_schema(tcode)
+            ts = self.defs.type_schema(tcode)
             if not isinstance(ext, dict):
                 self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type="Element", found=_kind(ext))
             elif ts is not None:
@@ -728,7 +729,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     def check_invariants(self, elem: ElementDef, tcode: str, value: Any, loc: str) -> None:
         plans = elem.invariant_plans.get(tcode)
         if plans is None:
-            plans = self.v.invariants_for(elem, tcode)
+            plans = self.defs.invariants_for(elem, tcode)
         if not plans:
             return
         ctx = None
@@ -781,9 +782,9 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.check_object(holder, obj, loc, "Extension", elem)
             return
         package = elem.schema.package
-        if package == self.v._core_key and self.pkg is not None:
+        if package == self.defs.core_key and self.pkg is not None:
             package = self.pkg  # e.g. an FR Core extension inside an R4 core extension's Address
-        schema = self.v.schema(url, package)
+        schema = self.defs.schema(url, package)
         if schema is None:
             self.unknown_extension(elem, url, loc)
             holder = self.holder_for(elem, "Extension")
@@ -806,13 +807,13 @@ class Walk(SlicingChecks, ReferenceChecks):
         if _example_domain(url) and self.v.example_urls:
             self.add("information", "EXTENSION_EXAMPLE_DOMAIN", loc, url=url)
         elif elem.name == "modifierExtension":  # FHIR: an unknown modifier must make the resource rejected
-            self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.v.broken_reason(url) or "", url=url)
-        elif self.v.dependencies_missing or (url.startswith(FHIR_BASE) and not self.v.extensions_pack):
+            self.add("error", "MODIFIER_EXTENSION_UNKNOWN", loc, self.defs.broken_reason(url) or "", url=url)
+        elif self.defs.dependencies_missing or (url.startswith(FHIR_BASE) and not self.defs.extensions_pack):
             # (HL7's own extensions outside the R4 core are in its extensions pack, which the HL7 validator
             # always loads: without it here, one of them cannot be judged)
             self.add("warning", "EXTENSION_UNKNOWN", loc, url=url)
         else:
-            self.add("error", "EXTENSION_NOT_FOUND", loc, self.v.broken_reason(url) or "", url=url)
+            self.add("error", "EXTENSION_NOT_FOUND", loc, self.defs.broken_reason(url) or "", url=url)
         if _example_domain(url) and not self.v.example_urls:
             self.add("error", "EXAMPLE_URL", f"{loc}.url", url=url)
 
@@ -831,9 +832,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         # (Address.line): both the path from the resource and the one in the definitions walked count.
         # The verdict depends on those two paths and the holder's type only: kept per extension.
         key = (schema.canonical, self.element_path(loc), self.container)
-        in_place = self.v._contexts_met.get(key)
+        in_place = self.v.contexts_met.get(key)
         if in_place is None:
-            in_place = self.v._contexts_met[key] = self.in_context(paths, url, key[1]) or \
+            in_place = self.v.contexts_met[key] = self.in_context(paths, url, key[1]) or \
                 self.in_context(paths, url, self.container[0])
         if in_place:
             return
@@ -879,7 +880,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     def in_context(self, contexts: list[dict], url: str, path: str) -> bool:
         """Whether the element at `path` holding the extension being checked is one of these contexts."""
         type_code = self.container[1]
-        resource_root = "." not in path and type_code in self.v.resource_types
+        resource_root = "." not in path and type_code in self.defs.resource_types
         # The core specification's own definitions use some of its extensions next to their declared
         # context (structuredefinition-fhir-type on ElementDefinition.type, declared for .type.code);
         # the HL7 validator accepts that, so core extensions match an ancestor or descendant path too.

@@ -80,6 +80,6 @@ def test_a_conformant_resource_is_still_valid_under_the_merged_rules(lax):
 
 def test_a_profile_never_widens_the_base_cardinality(lax):
     """birthDate is 0..1 in R4 (and a single JSON value): the profile's 0..2 does not make it 0..2."""
-    schema = lax.schema(LAX)
+    schema = lax.definitions.schema(LAX)
     assert (schema.by_id["Patient.birthDate"].min, schema.by_id["Patient.birthDate"].max) == (0, 1)
     assert schema.by_id["Patient.link.other"].min == 1

@@ -66,13 +66,14 @@ def test_broken_profiles_raise_profile_error(store):
 
 
 def test_validator_reports_a_broken_requested_profile(validator, monkeypatch):
-    from pytest_mes.fhir import validator as validator_module
+    from pytest_mes.fhir import definitions
+    from pytest_mes.fhir.validator import Validator
 
     def broken(sd, package=None):
         raise ProfileError(f"{sd['url']}: broken on purpose")
 
-    fresh = validator_module.Validator(validator.store)
-    monkeypatch.setattr(validator_module, "compile_structure_definition", broken)
+    fresh = Validator(validator.store)
+    monkeypatch.setattr(definitions, "compile_structure_definition", broken)
     result = fresh.validate({"resourceType": "Basic", "code": {"text": "x"}}, [FR + "fr-core-patient|2.1.0"])
     [issue] = [i for i in result.issues if i.message_id == "PROFILE_NOT_FOUND"]
     assert "broken on purpose" in issue.source
@@ -105,7 +106,7 @@ def test_regex_shortcuts_accept_only_what_the_r4_regexes_accept(value):
 def test_regex_shortcuts_are_those_of_the_r4_primitives(validator):
     """The shortcuts are keyed by the regex text of the R4 package: a different text would silently
     lose them (only speed, never a verdict), so the test names them."""
-    shortcut = {code: validator.primitive(code).shortcut for code in ("string", "markdown", "uri", "url",
+    shortcut = {code: validator.definitions.primitive(code).shortcut for code in ("string", "markdown", "uri", "url",
                                                                       "canonical", "code", "id", "dateTime")}
     assert all(shortcut[c] is not None for c in ("string", "markdown", "uri", "url", "canonical", "code"))
     assert shortcut["id"] is None and shortcut["dateTime"] is None

@@ -179,7 +179,7 @@ def test_a_resource_profile_that_says_complex_type_still_takes_resource_type(loc
 def test_unknown_hl7_extension_is_not_judged_without_the_extensions_pack(core):
     """HL7's extensions outside the R4 core live in its extensions pack, which the HL7 validator always
     has: without it, such an extension is a warning (not checked), another unknown one an error."""
-    assert not core.extensions_pack
+    assert not core.definitions.extensions_pack
     hl7 = core.validate(_patient(extension=[{"url": FHIR + "patient-nope", "valueString": "x"}]))
     assert {(i.message_id, i.severity) for i in hl7.issues} >= {("EXTENSION_UNKNOWN", "warning")}
     other = core.validate(_patient(extension=[{"url": "http://autre.test/nope", "valueString": "x"}]))

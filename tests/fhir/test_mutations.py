@@ -324,7 +324,7 @@ def test_pdsm_provide_bundle_closed_slicing(validator, examples):
 
 def test_unknown_extension_is_a_warning_not_a_pass_when_a_dependency_is_missing(validator, examples):
     """The MES set misses ihe.iti.mhd (a PDSm dependency): a definition not found may be there."""
-    assert validator.dependencies_missing
+    assert validator.definitions.dependencies_missing
     slot = examples(GAP, "Slot-example.json")
     slot["extension"] = [{"url": "https://autre.test/fhir/StructureDefinition/inconnue", "valueString": "x"}]
     result = validator.validate(slot, context=GAP)
@@ -480,7 +480,7 @@ def test_extension_with_a_fhirpath_context_is_judged_by_evaluating_it(validator)
     """A FHIRPath context beyond a path is evaluated on the resource: the extension must sit on an element
     it selects; one that cannot be evaluated is said not checked, never passed in silence."""
     fresh = type(validator)(validator.store)
-    schema = fresh.schema(FR_COMMENT, CORE21)
+    schema = fresh.definitions.schema(FR_COMMENT, CORE21)
     schema.context = [{"type": "fhirpath", "expression": "Patient.contact.where(relationship.exists())"}]
     on_patient = fresh.validate(_patient_with_comment(False), context=CORE21)
     assert "where(relationship.exists())" in one(on_patient, "EXTENSION_CONTEXT", "Patient.extension[0]").message
@@ -569,7 +569,7 @@ def test_unknown_extension_is_an_error_when_every_dependency_is_loaded(fhir_pack
     """As the HL7 validator: an extension whose definition cannot be found is not allowed, except from an
     example domain (accepted, said as information), modifier extensions too."""
     core = Validator(PackageStore.load([fhir_packages_dir], offline=True, packages=["hl7.fhir.r4.core#4.0.1"]))
-    assert not core.dependencies_missing
+    assert not core.definitions.dependencies_missing
     patient = {"resourceType": "Patient", "extension": [{"url": "http://autre.test/ext", "valueBoolean": True}]}
     assert one(core.validate(patient), "EXTENSION_NOT_FOUND", "Patient.extension[0]").severity == "error"
     for url in ("http://example.org/fhir/StructureDefinition/x", "http://acme.com/ext"):

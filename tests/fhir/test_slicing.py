@@ -229,7 +229,7 @@ def test_slices_told_apart_by_two_values_need_both(slicing_validator):
     result = slicing_validator.validate(obs(("urn:s", "1"), ("urn:s", "1")), profile)
     assert [i.source.rpartition("(")[2] for i in result.issues if i.message_id == "SLICE_MAX"] == [
         "Observation.code.coding:a)"]
-    indexed = [base for base, index in slicing_validator._slice_indexes.items() if index is not None]
+    indexed = [base for base, index in slicing_validator.definitions.slice_indexes.items() if index is not None]
     assert "Observation.code.coding" in {base.id for base in indexed}, "this slicing is matched by lookup"
 
 
@@ -241,7 +241,7 @@ def test_slices_matched_by_lookup_or_one_by_one_give_the_same_issues(validator, 
     if not EXAMPLES:
         pytest.skip("FHIR packages not available")
     fast = [validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
-    assert any(index is not None for index in validator._slice_indexes.values())
+    assert any(index is not None for index in validator.definitions.slice_indexes.values())
     slow_validator = Validator(validator.store)
     monkeypatch.setattr(SlicingChecks, "slice_index", lambda self, base: None)
     slow = [slow_validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
