@@ -69,7 +69,7 @@ def _ran_testsets(run: MesRun, tests: list[TestRecord]) -> dict[str, TestSet | N
     testsets: dict[str, TestSet | None] = {}
     for file in dict.fromkeys(t.file for t in tests if t.set is not None and t.file):
         try:
-            testsets[file] = load_testset(Path(run.invocation_dir, file), catalogue=run.catalogue)
+            testsets[file] = load_testset(Path(run.invocation_dir, file), file, catalogue=run.catalogue)
         except (OSError, MesError):
             testsets[file] = None
     return testsets

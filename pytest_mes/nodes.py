@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from pytest_mes.failure import explain_step, explain_test
 from pytest_mes.recording import describe_test, exchange_record, step_record
 from pytest_mes.results import TestRecord
 from pytest_mes.run import MesRun
+from pytest_mes.testset.loader import shown_path
 from pytest_mes.testset.model import TestCase, TestSet, load_testset
 from pytest_mes.testset.runner import StepResult
 
@@ -44,7 +44,7 @@ class TestSetFile(pytest.File):
     def collect(self):
         # Errors name the file as the user typed it, relative to where pytest was started.
         path = Path(self.path)
-        self.testset = load_testset(path, os.path.relpath(path, self.config.invocation_params.dir),
+        self.testset = load_testset(path, shown_path(path, self.config.invocation_params.dir),
                                     catalogue=self.run.catalogue)
         for test in self.testset.tests:
             yield MesItem.from_parent(self, name=test.id, test=test)

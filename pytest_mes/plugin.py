@@ -59,7 +59,7 @@ def _check_overrides(run: MesRun) -> None:
         from pytest_mes.testset.variables import check_overrides
 
         try:
-            check_overrides(run.config.variables, run.roots)
+            check_overrides(run.config.variables, run.roots, run.invocation_dir)
         except MesError as exc:
             raise pytest.UsageError(f"pytest-mes: {exc}") from None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +75,17 @@ def find_testset_files(roots: Iterable[Path]) -> Iterator[Path]:
         yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
 
 
+def shown_path(path: Path, start: Path) -> str:
+    """How messages name a test-set file: relative to where pytest was started (`start`)."""
+    return os.path.relpath(path, start)
+
+
 def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
-    """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem."""
+    """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem.
+
+    The same text read again under the same label in this process (the `--mes-var` check at start, then
+    collection; the report's reading of the sets that ran) is not parsed again: callers only read the document.
+    """
     where = label or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -82,6 +93,11 @@ def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
         raise TestSetError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
     except OSError as exc:
         raise TestSetError(f"cannot read the file: {exc.strerror}", path=where) from None
+    return _parse(text, where)
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str, where: str) -> LoadedDocument:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

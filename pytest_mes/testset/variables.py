@@ -7,10 +7,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pytest_mes.errors import ConfigError, TestSetError
-from pytest_mes.testset.loader import JsonPath, LoadedDocument, find_testset_files
+from pytest_mes.testset.loader import JsonPath, LoadedDocument, find_testset_files, load_yaml, shown_path
 from pytest_mes.testset.schema import suggest
 from pytest_mes.testset.templating import BUILTIN_VARIABLES, BUILTINS, PLACEHOLDER, is_builtin
 
@@ -26,14 +24,16 @@ def declared_variables(data: Any) -> set[str]:
     return names
 
 
-def check_overrides(names: Iterable[str], roots: Sequence[Path]) -> None:
+def check_overrides(names: Iterable[str], roots: Sequence[Path], start: Path) -> None:
     """Raise ConfigError for a `--mes-var` name that no test set under `roots` declares: a misspelt name
-    would otherwise be ignored, and the default value silently tested instead of the user's."""
+    would otherwise be ignored, and the default value silently tested instead of the user's. Each file is
+    read as collection reads it (named relative to `start`, pytest's invocation folder), which then finds
+    it parsed already."""
     declared: set[str] = set()
     for path in find_testset_files(roots):
         try:
-            declared |= declared_variables(yaml.safe_load(path.read_bytes()))
-        except (OSError, yaml.YAMLError):
+            declared |= declared_variables(load_yaml(path, shown_path(path, start)).data)
+        except TestSetError:
             continue  # collection reports the broken file with its line
     for name in sorted(set(names) - declared):
         raise ConfigError(f"--mes-var {name}: no test set to run declares this variable"
