@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.traffic import REAL_TRAFFIC, real_traffic_examples  # noqa: E402
+
 DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
 N = 1000
 
@@ -105,25 +109,6 @@ def build_gap_bundle(store) -> dict:
                         "search": {"mode": "include"}})
     return {"resourceType": "Bundle", "type": "searchset", "total": N // 2, "meta": {"profile": [GAP_BUNDLE]},
             "entry": entries}
-
-
-REAL_TRAFFIC = ("ans.fhir.fr.gap#3.0.0", "hl7.fhir.fr.core#2.1.0", "ans.fhir.fr.pdsm#3.1.1")
-
-
-def real_traffic_examples(store) -> list[tuple[str, dict, str]]:
-    """(file name, example, package key) for every official example of the REAL_TRAFFIC IGs but Bundles and
-    Binaries, each ``meta.profile`` pinned to the version its IG depends on (``url|version``), as the IG's own
-    validation judges it. tests/fhir/test_fast_paths.py holds the validator's shortcuts to these."""
-    out = []
-    for key in REAL_TRAFFIC:
-        for name, resource in store.package(key).examples():
-            if resource["resourceType"] in ("Bundle", "Binary"):
-                continue
-            resource = copy.deepcopy(resource)
-            meta = resource.get("meta") or {}
-            meta["profile"] = [f"{url}|{store.entry(url, key)['v']}" for url in meta.get("profile", ())]
-            out.append((name, resource, key))
-    return out
 
 
 def build_real_traffic(store) -> dict:

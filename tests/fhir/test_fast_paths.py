@@ -1,6 +1,6 @@
 """The validator's shortcuts, held to the exact issues of the path each one replaces, on every official
-example of GAP 3.0.0, FR Core 2.1.0 and PDSm 3.1.1 (the traffic of ``bench/validate.py`` (d)) and on
-mutants of them that break their slices."""
+example of GAP 3.0.0, FR Core 2.1.0 and PDSm 3.1.1 (``tests/support/traffic.py``, the traffic
+``bench/validate.py`` (d) measures) and on mutants of them that break their slices."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bench.validate import real_traffic_examples
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.validator import Validator
+from tests.support.traffic import real_traffic_examples
 
 
 def _mutated(value: Any) -> Any:
