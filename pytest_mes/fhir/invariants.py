@@ -3,20 +3,21 @@
 The base R4 invariants run on nearly every element (ele-1, ext-1, dom-*, ref-1, bdl-*…): through
 fhirpathpy they would cost tens of microseconds each, hundreds of times per resource. They are
 matched by their exact expression text (keys are reused with different expressions, e.g. ``inv-1``)
-and evaluated natively. Anything else is compiled once with fhirpathpy and cached by expression.
+and evaluated natively. Anything else goes through :mod:`pytest_mes.fhirpath` (parsed once per expression).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pytest_mes import fhirpath
 from pytest_mes.fhir.assertions import json_key
 from pytest_mes.fhir.issues import Phrase
 from pytest_mes.fhir.narrative import narrative_verdict
+from pytest_mes.fhirpath import FhirPathError
 
 Native = Callable[[Any, "InvariantContext"], bool]
 
@@ -488,44 +489,14 @@ NATIVE.update({
 # fhirpathpy for everything else
 
 
-def _has_value(inputs: list) -> list:
-    # fhirpathpy 2.2.4 lacks hasValue(): a single primitive with a value.
-    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], dict | list)]
-
-
-def _no_trace(*_: Any) -> None:
-    return None
-
-
-_USER_FUNCTIONS = {"hasValue": {"fn": _has_value, "arity": {0: []}}}
-
-
 class FhirPathInvariant:
-    """A FHIRPath expression parsed once (lazily) and evaluated against elements."""
+    """A FHIRPath expression evaluated against elements (parsed once, see :func:`pytest_mes.fhirpath.parse`)."""
 
     def __init__(self, expression: str):
         self.expression = expression
-        self._parsed: Any = None
-        self._error: Phrase | None = None
-        self._lock = threading.Lock()
         # Its verdicts by (type, JSON of the value), when nothing but the value decides them: codings,
         # identifiers and periods repeat across the resources of a server.
         self._verdicts: dict[tuple[str, str], bool] | None = None if _IMPURE.search(expression) else {}
-
-    def _parse(self) -> Any:
-        if self._parsed is None and self._error is None:
-            with self._lock:
-                if self._parsed is None and self._error is None:
-                    try:
-                        from fhirpathpy import parse
-
-                        self._parsed = parse(self.expression)
-                    except Exception as exc:  # fhirpathpy raises bare Exceptions on syntax it lacks
-                        self._error = Phrase(f"expression FHIRPath non prise en charge ({exc.__class__.__name__})",
-                                             f"FHIRPath expression not supported ({exc.__class__.__name__})")
-        if self._error is not None:
-            raise NotEvaluable(self._error)
-        return self._parsed
 
     def evaluate(self, value: Any, base: str, ctx: InvariantContext) -> bool:
         """True when satisfied; an empty result is not satisfied (as in the HL7 validator).
@@ -553,27 +524,16 @@ class FhirPathInvariant:
 
     def select(self, value: Any, base: str, ctx: InvariantContext) -> list:
         """What the expression selects (JSON values). Raises NotEvaluable."""
-        parsed = self._parse()
-        from fhirpathpy import apply_parsed_path
-        from fhirpathpy.engine.nodes import ResourceNode
-
-        from pytest_mes.fhir.fhirpath_model import R4_MODEL
-
         try:
-            node = ResourceNode.create_node(value, base) if base else value
-            result = apply_parsed_path(
-                node,
-                parsed,
-                {"resource": ctx.resource, "rootResource": ctx.root_resource},
-                R4_MODEL,
-                # trace() would print to stdout; invariants use it for diagnostics only.
-                {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": True, "traceFn": _no_trace},
-            )
-        except Exception as exc:  # an evaluation failure is "not checked", never a crash or a pass
-            detail = f"{exc.__class__.__name__}: {str(exc)[:80]}"
+            return fhirpath.select(value, self.expression, {"resource": ctx.resource,
+                                                            "rootResource": ctx.root_resource}, base=base)
+        except FhirPathError as exc:  # "not checked", never a crash or a pass
+            if exc.cause is None:
+                raise NotEvaluable(Phrase(f"expression FHIRPath non prise en charge ({exc})",
+                                          f"FHIRPath expression not supported ({exc})")) from exc
+            detail = f"{exc.cause.__class__.__name__}: {str(exc.cause)[:80]}"
             raise NotEvaluable(Phrase(f"évaluation FHIRPath impossible ({detail})",
                                       f"FHIRPath evaluation failed ({detail})")) from exc
-        return [getattr(x, "data", x) for x in result]
 
 
 # What makes a verdict depend on more than the value: the resource around it, other resources, the clock.

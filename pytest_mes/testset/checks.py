@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pytest_mes.client import Exchange
-from pytest_mes.testset.fhirpath import FhirPathError, evaluate
+from pytest_mes.fhirpath import FhirPathError, evaluate
 from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 

@@ -437,10 +437,10 @@ class _Builder:
         """Catch FHIRPath syntax errors at collection, where the line number is known."""
         if "{{" in expression:
             return  # compiled once its variables are known
-        from pytest_mes.testset.fhirpath import FhirPathError, compile_expression
+        from pytest_mes.fhirpath import FhirPathError, parse
 
         try:
-            compile_expression(expression)
+            parse(expression)
         except FhirPathError as exc:
             raise self.error(json_path, str(exc)) from None
 

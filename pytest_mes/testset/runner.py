@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 
 from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.errors import MesError
+from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.testset.checks import (
     CheckContext,
@@ -21,7 +22,6 @@ from pytest_mes.testset.checks import (
     implicit_checks,
     run_check,
 )
-from pytest_mes.testset.fhirpath import evaluate
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import Deferred, TemplateError, render
 

@@ -230,10 +230,9 @@ def test_a_bad_regex_fails_the_check_with_the_reason():
 def test_one_parse_evaluates_as_fhirpathpy_parsing_again_would(expression):
     import fhirpathpy
 
-    from pytest_mes.fhir.fhirpath_model import R4_MODEL
-    from pytest_mes.testset.fhirpath import compile_expression
+    from pytest_mes.fhirpath import evaluate, r4_model
 
     variables = {"base_url": "http://x/fhir"}
-    ours = compile_expression(expression)(json.loads(json.dumps(BUNDLE)), dict(variables))
-    theirs = fhirpathpy.compile(expression, R4_MODEL)(json.loads(json.dumps(BUNDLE)), dict(variables))
+    ours = evaluate(json.loads(json.dumps(BUNDLE)), expression, variables)
+    theirs = fhirpathpy.compile(expression, r4_model())(json.loads(json.dumps(BUNDLE)), dict(variables))
     assert ours == theirs
