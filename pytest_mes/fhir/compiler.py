@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import ProfileError
+from pytest_mes.fhir.invariants import OPD_3
 
 if TYPE_CHECKING:
     from pytest_mes.fhir.issues import Phrase
@@ -166,10 +167,12 @@ def _value_of(element: dict, prefix: str) -> Any:
 _BEST_PRACTICE = "http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice"
 
 # Invariants of R4 4.0.1 whose expression is known to be wrong (fixed in R4B and R5), read as corrected, as the
-# HL7 validator does: que-12 wants enableBehavior from the second enableWhen on, not the third.
+# HL7 validator does: que-12 wants enableBehavior from the second enableWhen on, not the third; opd-3 lets a
+# parameter whose type is a resource name target profiles too (R5: "of type Reference, Canonical, or a Resource").
 _CORRECTED = {
     ("que-12", "enableWhen.count() > 2 implies enableBehavior.exists()"):
         "enableWhen.count() > 1 implies enableBehavior.exists()",
+    ("opd-3", "targetProfile.exists() implies (type = 'Reference' or type = 'canonical')"): OPD_3,
 }
 
 

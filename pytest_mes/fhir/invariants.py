@@ -358,6 +358,32 @@ def _location_kind(obj: Any, url: str, code: str) -> bool:
 _DOM_3_PREFIX = "contained.where((('#'+id in (%resource.descendants().reference"
 
 
+# R4's opd-3 as R5 states it (see compiler._CORRECTED): a parameter typed by a resource may target profiles
+OPD_3 = ("targetProfile.exists() implies (type = 'Reference' or type = 'canonical' or "
+         "type.memberOf('http://hl7.org/fhir/ValueSet/resource-types'))")
+
+
+def _opd_3(obj: Any, _: InvariantContext) -> bool:
+    kind = obj.get("type")
+    return not _has(obj, "targetProfile") or kind in ("Reference", "canonical") or _is_resource_type(kind)
+
+
+def _is_resource_type(name: Any) -> bool:
+    from pytest_mes.fhir.fhirpath_model import R4_MODEL  # with fhirpathpy: loaded when first needed
+
+    parents = R4_MODEL["type2Parent"]
+    seen: set[str] = set()
+    while isinstance(name, str) and name not in seen:
+        if name == "Resource":
+            return True
+        seen.add(name)
+        name = parents.get(name)
+    return False
+
+
+NATIVE[OPD_3] = _opd_3
+
+
 def native_for(key: str, expression: str) -> Native | None:
     if expression == "htmlChecks()" and key in ("txt-1", "txt-2"):
         return _txt_1 if key == "txt-1" else _txt_2

@@ -80,6 +80,23 @@ MSG: dict[str, tuple[str, str]] = {
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
                     "sans échappement, il serait interprété ; à vérifier."),
     "MEASURE_CQL_UNKNOWN": ("business-rule", "{name} n'est pas défini dans la bibliothèque {url}."),
+    "OPDEF_PROFILE_NOT_FOUND": ("informational", "Profil « {use} » {url} introuvable dans les paquets chargés (ou "
+                                "sans snapshot utilisable) : paramètres de l'opération non comparés à ce profil."),
+    "OPDEF_PROFILE_NOT_PARAMETERS": ("invalid", "Le profil « {use} » {url} contraint {type}, pas Parameters."),
+    "OPDEF_SLICE_NOT_IN_OPERATION": ("business-rule", "Le profil « {use} » {url} définit un paramètre « {name} » "
+                                     "que l'opération ne déclare pas en « {use} »."),
+    "OPDEF_PARAMETER_NOT_IN_PROFILE": ("business-rule", "Le paramètre « {name} » ({use}) de l'opération n'a pas de "
+                                       "tranche dans le profil « {use} » {url}."),
+    "OPDEF_PARAMETER_DIFFERS": ("business-rule", "Paramètre « {name} » ({use}) : {field} vaut {operation} dans "
+                                "l'opération et {profile} dans son profil « {use} »."),
+    "OPDEF_TYPE_NOT_IN_OPERATION": ("business-rule", "Paramètre « {name} » ({use}) : le profil admet le type {type}, "
+                                    "que l'opération n'admet pas (types de l'opération : {allowed})."),
+    "OPDEF_TYPE_NOT_IN_PROFILE": ("business-rule", "Paramètre « {name} » ({use}) : l'opération admet le type {type}, "
+                                  "que son profil n'admet pas (types du profil : {allowed})."),
+    "OPDEF_TARGET_NOT_IN_PROFILE": ("business-rule", "Paramètre « {name} » ({use}) : le profil cible {target} de "
+                                    "l'opération n'est pas parmi ceux de son profil « {use} »."),
+    "OPDEF_TARGET_NOT_IN_OPERATION": ("business-rule", "Paramètre « {name} » ({use}) : le profil cible {target} de "
+                                      "son profil « {use} » n'est pas parmi ceux de l'opération."),
     "MR_MEASURE_NOT_FOUND": ("informational", "Rapport non vérifié contre sa mesure : {url} n'est dans aucun "
                              "paquet ni --ig chargé."),
     "MR_POPULATION_UNKNOWN": ("business-rule", "Population {code} absente du groupe correspondant de la mesure."),

@@ -44,6 +44,23 @@ MSG_EN: dict[str, str] = {
                          "{other}.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
     "MEASURE_CQL_UNKNOWN": "{name} is not defined in the library {url}.",
+    "OPDEF_PROFILE_NOT_FOUND": "'{use}' profile {url} not found in the loaded packages (or without a usable "
+                               "snapshot): the operation's parameters are not compared with it.",
+    "OPDEF_PROFILE_NOT_PARAMETERS": "The '{use}' profile {url} constrains {type}, not Parameters.",
+    "OPDEF_SLICE_NOT_IN_OPERATION": "The '{use}' profile {url} defines a parameter '{name}' that the operation does "
+                                    "not declare as '{use}'.",
+    "OPDEF_PARAMETER_NOT_IN_PROFILE": "The operation's parameter '{name}' ({use}) has no slice in the '{use}' profile "
+                                      "{url}.",
+    "OPDEF_PARAMETER_DIFFERS": "Parameter '{name}' ({use}): {field} is {operation} in the operation and {profile} in "
+                               "its '{use}' profile.",
+    "OPDEF_TYPE_NOT_IN_OPERATION": "Parameter '{name}' ({use}): the profile allows type {type}, which the operation "
+                                   "does not (the operation's types: {allowed}).",
+    "OPDEF_TYPE_NOT_IN_PROFILE": "Parameter '{name}' ({use}): the operation allows type {type}, which its profile "
+                                 "does not (the profile's types: {allowed}).",
+    "OPDEF_TARGET_NOT_IN_PROFILE": "Parameter '{name}' ({use}): the operation's target profile {target} is not among "
+                                   "those of its '{use}' profile.",
+    "OPDEF_TARGET_NOT_IN_OPERATION": "Parameter '{name}' ({use}): the target profile {target} of its '{use}' profile "
+                                     "is not among the operation's.",
     "MR_MEASURE_NOT_FOUND": "Report not checked against its measure: {url} is in no loaded package nor --ig.",
     "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",
     "MR_SUBJECTS_NOT_LISTED": "A report of type {type} lists no subjects (subjectResults): only a subject-list "

@@ -25,6 +25,7 @@ from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.measures import measure_issues, measure_report_issues
 from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
+from pytest_mes.fhir.operation_definitions import operation_definition_issues
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues
@@ -198,7 +199,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.check_differential(res, loc, context)
         elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
-            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: v.store.resolve(url, context)))
+            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: _conformance_resource(v, url, context)))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -910,7 +911,18 @@ def _project_source(constraint: Constraint) -> str:
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
 _ENTRY_INDEX = re.compile(r"\.entry\[(\d+)\]\.resource$")
 # Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
+def _conformance_resource(v: Validator, url: str, context: str | None) -> dict | None:
+    """A conformance resource by canonical; a StructureDefinition with its snapshot, generated if needed
+    (as it was found when none can be)."""
+    try:
+        found = v.definition(url, context)
+    except ProfileError:
+        found = None
+    return found or v.store.resolve(url, context)
+
+
 _AGAINST_DEFINITION = {
+    "OperationDefinition": operation_definition_issues,
     "QuestionnaireResponse": questionnaire_response_issues,
     "MeasureReport": measure_report_issues,
     "Measure": measure_issues,

@@ -36,6 +36,7 @@ from tests.fhir.test_hl7_rules import (
     sliced_identifier,
     smoking_response,
 )
+from tests.fhir.test_operation_definitions import AGREEING, _echo_in, _operation, _param
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -247,6 +248,7 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         QUESTIONNAIRE,
         MEASURE,
         LIBRARY,
+        _echo_in(),
     ])
 
 
@@ -352,6 +354,10 @@ def validator_issues(validator, local, examples) -> list[Issue]:
         (validator, differential(bound("Patient.birthDate")), [], None),
         (validator, sliced_identifier({"discriminator": [{"type": "value", "path": "use"}], "rules": "open"}), [],
          None),
+        (local, _operation(_param("text", "integer", 0, "*"), _param("count", "integer", 0),
+                           _param("source", "Reference", 0, targetProfile=[LOCAL + "other"]),
+                           outputProfile=LOCAL + "absent"), [], None),
+        (local, _operation(*AGREEING, outputProfile="http://hl7.org/fhir/StructureDefinition/Patient"), [], None),
         (Validator(validator.store, resolver=_unreachable),
          _patient(generalPractitioner=[{"reference": "Practitioner/1"}]), [], None),
     ]
