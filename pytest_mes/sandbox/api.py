@@ -207,7 +207,9 @@ class Api:
 
     def vread(self, type_: str, id_: str, version: str, request: Request) -> Response:
         self.check_type(type_, "vread")
-        entry = self.store.vread(type_, id_, int(version)) if version.isdigit() else None
+        # A version id is ASCII digits that SQLite can hold ("²" is a digit to str.isdigit, not to int()).
+        known = version.isascii() and version.isdigit() and int(version) < 2**63
+        entry = self.store.vread(type_, id_, int(version)) if known else None
         if entry is None:
             raise FhirError(404, f"{type_}/{id_}/_history/{version} is not known", "not-found")
         if entry.deleted:

@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
         "seed data, optionally with named defects. Stop it with Ctrl+C (SIGINT) or SIGTERM.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080; 0 picks a free one)")
     parser.add_argument("--db", metavar="PATH", help="SQLite file that keeps the data across restarts, seeded "
                         "when created (default: in memory, seeded at each start)")
     parser.add_argument("--defect", metavar="NAME", action="append", default=[],
@@ -33,6 +33,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--list-defects", action="store_true", help="list the named defects and exit")
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
     parser.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: its own words instead of a traceback from bind()."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port: give 0 to 65535 (0 picks a free one)")
+    return port
 
 
 def run(args: argparse.Namespace) -> int:

@@ -86,28 +86,42 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
     if not match:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    tz = UTC
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
     try:
+        tz = UTC
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
         low = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
                        int(second or 0), int(float(fraction) * 1_000_000) if fraction else 0, tzinfo=tz)
-    except ValueError:
+    except ValueError:  # a day or a time that does not exist, an offset beyond ±24 h
         return None
-    if month is None:
-        high = low.replace(year=low.year + 1)
-    elif day is None:
-        high = low.replace(year=low.year + 1, month=1) if low.month == 12 else low.replace(month=low.month + 1)
-    elif hour is None:
-        high = low + timedelta(days=1)
-    elif second is None:
-        high = low + timedelta(minutes=1)
-    elif fraction is None:
-        high = low + timedelta(seconds=1)
-    else:
-        high = low + timedelta(milliseconds=1)
-    return low.astimezone(UTC), high.astimezone(UTC)
+    return _in_utc(low), _in_utc(_period_end(low, month, day, hour, second, fraction))
+
+
+def _period_end(low: datetime, *given: str | None) -> datetime | None:
+    """The end of the period that starts at `low`, as long as its precision says (month, day, hour, second and
+    fraction: the parts given); None past the last instant Python can hold (the end of the year 9999)."""
+    month, day, hour, second, fraction = given
+    try:
+        if month is None:
+            return low.replace(year=low.year + 1)
+        if day is None:
+            return low.replace(year=low.year + 1, month=1) if low.month == 12 else low.replace(month=low.month + 1)
+        step = (timedelta(days=1) if hour is None else timedelta(minutes=1) if second is None
+                else timedelta(seconds=1) if fraction is None else timedelta(milliseconds=1))
+        return low + step
+    except (ValueError, OverflowError):
+        return None
+
+
+def _in_utc(instant: datetime | None) -> datetime:
+    """`instant` in UTC, held within the first and last instants Python can hold (None: past the last)."""
+    if instant is None:
+        return MAX_INSTANT
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # the year 1 ahead of UTC, or the year 9999 behind it
+        return MIN_INSTANT if instant.year == 1 else MAX_INSTANT
 
 
 def ranges_of(value: Any) -> list[tuple[datetime, datetime]]:

@@ -29,12 +29,20 @@ def _pointer(path: Any) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
+_ARRAY_INDEX = re.compile(r"[0-9]+")  # ASCII digits: "²" is a digit to str.isdigit but not to int()
+
+
+def _index(token: str, size: int) -> int | None:
+    """The array index `token` names, when it is one below `size`; else None."""
+    return int(token) if _ARRAY_INDEX.fullmatch(token) and int(token) < size else None
+
+
 def _walk(doc: Any, tokens: list[str], path: str) -> Any:
     for token in tokens:
         if isinstance(doc, dict) and token in doc:
             doc = doc[token]
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
+        elif isinstance(doc, list) and (index := _index(token, len(doc))) is not None:
+            doc = doc[index]
         else:
             raise _unprocessable(f"JSON Patch path {path!r} does not exist in the resource")
     return doc
@@ -88,8 +96,8 @@ def _add(doc: Any, tokens: list[str], path: str, value: Any) -> None:
     elif isinstance(parent, list):
         if last == "-":
             parent.append(value)
-        elif last.isdigit() and int(last) <= len(parent):
-            parent.insert(int(last), value)
+        elif (index := _index(last, len(parent) + 1)) is not None:
+            parent.insert(index, value)
         else:
             raise _unprocessable(f"JSON Patch index in {path!r} is out of range")
     else:
@@ -103,8 +111,8 @@ def _remove(doc: Any, tokens: list[str], path: str) -> None:
     last = tokens[-1]
     if isinstance(parent, dict) and last in parent:
         del parent[last]
-    elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
-        del parent[int(last)]
+    elif isinstance(parent, list) and (index := _index(last, len(parent))) is not None:
+        del parent[index]
     else:
         raise _unprocessable(f"JSON Patch path {path!r} does not exist in the resource")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -64,6 +65,15 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     api: Api
     log: LogFunction
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """What `_dispatch` cannot answer — a client gone while its answer was being sent — is one line of the
+        sandbox's log, not a traceback on stderr (socketserver's default)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            self.log(f"{client_address[0]} closed the connection before its answer was sent ({type(error).__name__})")
+        else:
+            self.log(traceback.format_exc().rstrip())
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -30,6 +30,16 @@ def test_unknown_defect_exits_2(capsys):
     assert "Valid names" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("port", "said"), [("70000", "70000 is not a TCP port: give 0 to 65535"),
+                                            ("-1", "-1 is not a TCP port"), ("http", "'http' is not a port number")])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(capsys, port, said):
+    with pytest.raises(SystemExit) as stopped:
+        main(["sandbox", "--port", port])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --port: {said}" in err and "Traceback" not in err
+
+
 def test_bad_db_path_exits_2(tmp_path, capsys):
     assert main(["sandbox", "--port", "0", "--db", str(tmp_path / "missing" / "dir" / "s.db")]) == 2
     assert "cannot open the database" in capsys.readouterr().err

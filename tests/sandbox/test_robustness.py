@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+import socket
+import struct
+import time
 
 import pytest
 import requests
 
-from .conftest import FHIR_JSON
+from pytest_mes.sandbox import Sandbox
+
+from .conftest import FHIR_JSON, SHARED_PACKAGES
 from .test_pdsm import post_bundle
 
 WEIRD = [None, 1, "x", [], {}, [1], {"a": None}, True, -1, 1.5, "2026-13-01", {"reference": 5}, [{"reference": None}],
@@ -106,3 +111,47 @@ def test_odd_shapes_get_no_500(fresh):
     bundle = {"resourceType": "Bundle", "type": "transaction",
               "entry": [{"resource": document, "request": {"method": "POST", "url": "DocumentReference"}}]}
     assert post_bundle(base, bundle).status_code < 500
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999999", "²", "٣"])
+def test_a_version_id_that_is_no_number_sqlite_holds_is_not_known(fresh, version):
+    """'²' is a digit to str.isdigit but not to int(); 10**22 is beyond SQLite's integers: both were a 500."""
+    response = requests.get(f"{fresh.base_url}/Patient/pat-dupont/_history/{version}")
+    assert response.status_code == 404 and "is not known" in response.text
+    assert requests.get(f"{fresh.base_url}/Patient/pat-dupont/_history/1").status_code == 200  # the control
+
+
+@pytest.mark.parametrize("path", ["/identifier/²", "/identifier/²/value", "/identifier/99"])
+def test_a_json_patch_index_that_is_no_ascii_number_is_422_not_500(fresh, path):
+    patch = [{"op": "remove", "path": path}]
+    response = requests.patch(f"{fresh.base_url}/Patient/pat-dupont", json=patch,
+                              headers={"Content-Type": "application/json-patch+json"})
+    assert response.status_code == 422, response.text
+    assert "JSON Patch" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(("start", "status"), [
+    ("ge2026-01-01T10:00:00+99:00", 400),  # an offset beyond ±24 h
+    ("lt9999", 200), ("le9999-12-31T23:59:59.999Z", 200),  # periods that end past the last instant Python holds
+    ("gt0001-01-01T00:00:00+05:00", 200),  # an instant before the first one Python holds, once in UTC
+])
+def test_dates_at_the_edges_of_time_are_answered_never_a_500(fresh, start, status):
+    response = requests.get(f"{fresh.base_url}/Slot", params={"start": start})
+    assert response.status_code == status, response.text
+    if status == 200:  # every seeded Slot is within those bounds
+        assert response.json()["total"] == requests.get(f"{fresh.base_url}/Slot").json()["total"] > 0
+
+
+def test_a_client_gone_before_its_answer_is_one_log_line_not_a_traceback(capfd):
+    """socketserver prints a traceback on stderr when the answer cannot be sent; the sandbox logs one line."""
+    lines: list[str] = []
+    with Sandbox(packages=[SHARED_PACKAGES], log=lines.append) as server:
+        client = socket.create_connection(("127.0.0.1", server.port))
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+        client.sendall(b"GET /fhir/Slot?_count=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.close()
+        deadline = time.monotonic() + 10
+        while not any("closed the connection" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert any("127.0.0.1 closed the connection before its answer was sent" in line for line in lines), lines
+    assert "Traceback" not in capfd.readouterr().err and not any("Traceback" in line for line in lines)
