@@ -148,10 +148,11 @@ class _Session(requests.Session):
 class FhirClient:
     """A small FHIR REST client over one session; every call returns an Exchange and records it."""
 
-    def __init__(self, settings: ClientSettings, session: requests.Session | None = None):
+    def __init__(self, settings: ClientSettings, session: requests.Session | None = None,
+                 redactor: Redactor | None = None):
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/") + "/"
-        self.redactor = Redactor(settings.secrets())
+        self.redactor = redactor if redactor is not None else Redactor(settings.secrets())
         self.exchanges: deque[Exchange] = deque(maxlen=KEPT_EXCHANGES)
         self.silence = Silence()
         self.session = session or _Session()

@@ -12,6 +12,7 @@ from pytest_mes.errors import MesError
 from pytest_mes.run import MesRun
 
 RUN_KEY = pytest.StashKey[MesRun]()
+SANDBOX_URL = "mes_sandbox_url"  # the key of the controller's sandbox in an xdist worker's `workerinput`
 MARKERS = {
     "gap": "test of the GAP component (Gestion d'Agendas Partagés)",
     "pdsm": "test of the PDSm component (Partage de Documents de Santé en mobilité)",
@@ -40,6 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except MesError as exc:
         raise pytest.UsageError(f"pytest-mes: {exc}") from None
     run.invocation_dir = config.invocation_params.dir
+    shared_sandbox = getattr(config, "workerinput", {}).get(SANDBOX_URL)
+    if shared_sandbox:
+        run.use_sandbox(shared_sandbox)
     if settings.active:
         run.roots = _point_collection_at_testsets(config, settings)
         if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
@@ -70,6 +74,20 @@ def _require_validator(run: MesRun) -> None:
     validator, problem = run.validator()
     if validator is None:
         raise pytest.UsageError(f"pytest-mes: {problem}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist (controller): one sandbox for the whole run, started here and handed to every worker, as one
+    server is with --mes-base-url; the workers start none. If it cannot start here, each worker starts its own
+    and reports why it cannot, as without xdist."""
+    run = node.config.stash[RUN_KEY]
+    if not run.config.sandbox or not run.config.active or node.config.option.collectonly:
+        return
+    try:
+        node.workerinput[SANDBOX_URL] = run.base_url
+    except (MesError, OSError):
+        return  # the workers meet (and report) the same problem themselves
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
 from pytest_mes.errors import PackageError
+from pytest_mes.redaction import Redactor
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
     from pytest_mes.coverage import LazyCatalogue
@@ -43,9 +44,19 @@ class MesRun:
         self._sandbox = Sandbox(defects=self.config.sandbox_defects, packages=self.config.packages)
         return self._sandbox.start()
 
+    def use_sandbox(self, url: str) -> None:
+        """Test the sandbox another process started (the xdist controller's) instead of starting one."""
+        self.base_url = url
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """The run's one redactor: the client adds the secrets it meets (cookies, secret variables) to what the
+        records mask; made without the client, so that the xdist controller starts no server to write reports."""
+        return Redactor(self.config.transport.secrets())
+
     @cached_property
     def client(self) -> FhirClient:
-        return FhirClient(self.config.client_settings(self.base_url))
+        return FhirClient(self.config.client_settings(self.base_url), redactor=self.redactor)
 
     @cached_property
     def runner(self) -> Runner:
@@ -58,7 +69,7 @@ class MesRun:
         from pytest_mes.recording import Policy, Recorder
 
         policy = Policy(fail_on=self.config.fail_on, strict=self.config.strict)
-        return Recorder(policy, self.waivers, self.config.redact_patient, self.client.redactor.text, self.config.lang)
+        return Recorder(policy, self.waivers, self.config.redact_patient, self.redactor.text, self.config.lang)
 
     @property
     def sandbox_url(self) -> str | None:

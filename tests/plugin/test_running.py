@@ -236,6 +236,21 @@ setup:
     assert _shares_state(folder / "shared.yaml") and not _shares_state(folder / "other.yaml")
 
 
+def test_xdist_workers_test_the_one_sandbox_their_controller_started(pytester, add_set):
+    pytest.importorskip("xdist")
+    for name in ("a", "b"):
+        add_set(a_set(name, tests="".join(read_test(f"CORE-{name.upper()}-{n}") for n in range(4))), f"{name}.yaml")
+    result = pytester.runpytest_subprocess("--mes-sandbox", "--mes-testsets", "sets", "-n", "2", "-v",
+                                           "-p", "no:cacheprovider", "--mes-report-json=r.json", "--mes-report=")
+    result.assert_outcomes(passed=8)
+    assert "[gw0]" in result.stdout.str() and "[gw1]" in result.stdout.str()  # both workers ran tests
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    base_url = document["run"]["target"]["base_url"]
+    assert base_url.startswith("http://127.0.0.1:")  # the controller's sandbox, named in the report
+    urls = [exchange["url"] for test in document["tests"] for exchange in test["exchanges"]]
+    assert len(urls) == 8 and all(url.startswith(base_url + "/") for url in urls)
+
+
 def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, server):
     server.route("POST /fhir/Bundle", Reply(200, {"resourceType": "Bundle", "type": "transaction-response"}))
     folder = add_set(a_set(tests="""
