@@ -53,10 +53,18 @@ def parse(expression: str) -> Any:
     Raises:
         FhirPathError: a syntax error, with its column.
     """
-    parsed = _parsed(expression)
+    parsed = _REMEMBERED.get(expression) or _parsed(expression)
     if isinstance(parsed, str):
         raise FhirPathError(parsed)
     return parsed
+
+
+_REMEMBERED: dict[str, Any] = {}  # ASTs an earlier process parsed (the test-set cache)
+
+
+def remember(trees: dict[str, Any]) -> None:
+    """Take the ASTs of expressions an earlier process parsed (and checked) instead of parsing them again."""
+    _REMEMBERED.update(trees)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -87,17 +87,22 @@ def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
     collection; the report's reading of the sets that ran) is not parsed again: callers only read the document.
     """
     where = label or str(path)
+    return parse_yaml(read_text(path, where), where)
+
+
+def read_text(path: Path, where: str) -> str:
+    """The file's text; TestSetError (naming it as `where`) when it cannot be read as UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise TestSetError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
     except OSError as exc:
         raise TestSetError(f"cannot read the file: {exc.strerror}", path=where) from None
-    return _parse(text, where)
 
 
 @lru_cache(maxsize=256)
-def _parse(text: str, where: str) -> LoadedDocument:
+def parse_yaml(text: str, where: str) -> LoadedDocument:
+    """Parse the YAML `text` of the file shown as `where`, keeping the position of every node."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pytest_mes.errors import TestSetError
 from pytest_mes.flows import FLOW_IDS
-from pytest_mes.testset.loader import JsonPath, LoadedDocument, load_yaml
+from pytest_mes.testset.loader import JsonPath, LoadedDocument, parse_yaml, read_text
 from pytest_mes.testset.schema import check_schema, suggest
 from pytest_mes.testset.templating import fill
 from pytest_mes.testset.variables import check_placeholders
@@ -215,14 +215,29 @@ def load_testset(path: Path, label: str | None = None, catalogue: CapabilityCata
     """Read, check and build a test set; raise TestSetError naming file (as `label`), line and what to do.
 
     With a `catalogue`, the requirements' `capability` references are checked against the IGs' server
-    CapabilityStatements too (without one, only their form is)."""
-    document = load_yaml(path, label)
-    if not isinstance(document.data, dict):
-        raise TestSetError("a test set is a mapping with id, title, component and tests",
-                           path=document.source.path, line=1)
-    check_schema(document)
-    check_placeholders(document, path.parent)
-    return _Builder(document, path, catalogue).build()
+    CapabilityStatements too (without one, only their form is). A text checked by an earlier process is taken
+    from the test-set cache: not parsed, schema-checked or its FHIRPath compiled again."""
+    from pytest_mes import fhirpath
+    from pytest_mes.testset import cache
+
+    where = label or str(path)
+    text = read_text(path, where)
+    checked = cache.lookup(text)
+    if checked is not None:
+        document = checked.document(text, where)
+        fhirpath.remember(checked.fhirpath)
+    else:
+        document = parse_yaml(text, where)
+        if not isinstance(document.data, dict):
+            raise TestSetError("a test set is a mapping with id, title, component and tests",
+                               path=document.source.path, line=1)
+        check_schema(document)
+    check_placeholders(document, path.parent)  # not cached: it reads the set's body files too
+    builder = _Builder(document, path, catalogue)
+    testset = builder.build()
+    if checked is None:
+        cache.store(text, document, {expression: fhirpath.parse(expression) for expression in builder.expressions})
+    return testset
 
 
 class _Builder:
@@ -233,6 +248,7 @@ class _Builder:
         self.path = path
         self.catalogue = catalogue
         self.package = _package_context(document.data.get("specifications", []))
+        self.expressions: set[str] = set()  # the FHIRPath compiled here, for the test-set cache
 
     def error(self, json_path: JsonPath, message: str) -> TestSetError:
         line, column = self.document.source.position(json_path) or (None, None)
@@ -443,6 +459,7 @@ class _Builder:
             parse(expression)
         except FhirPathError as exc:
             raise self.error(json_path, str(exc)) from None
+        self.expressions.add(expression)
 
 
 def _prefixed(case: str, message: str) -> str:

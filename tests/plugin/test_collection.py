@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pytest_mes.testset.loader import _parse
+from pytest_mes.testset.loader import parse_yaml
 from tests.plugin.conftest import a_set, read_test
 from tests.support.server import Reply
 
@@ -105,16 +105,17 @@ def test_a_misspelt_mes_var_stops_the_run_with_did_you_mean(pytester, add_set, s
                               "-n", "2").ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_the_mes_var_check_and_collection_parse_each_set_file_once(pytester, add_set, server):
+def test_the_mes_var_check_and_collection_parse_each_set_file_once(pytester, add_set, server, monkeypatch):
     """The check at start reads the files as collection does; collection (and the report) find them parsed."""
+    monkeypatch.setenv("MES_TESTSET_CACHE", "0")  # what one process shares, without the on-disk cache
     add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{patient_key}}"),
                   extra="variables: {patient_key: '0'}"))
     server.route("GET /fhir/Patient/42", Reply(200, {"resourceType": "Patient", "id": "42"}))
-    _parse.cache_clear()
+    parse_yaml.cache_clear()
     result = pytester.runpytest_inprocess(f"--mes-base-url={server.base_url}", "--mes-testsets=sets",
                                           "--mes-var=patient_key=42")
     result.assert_outcomes(passed=1)
-    parsed = _parse.cache_info()
+    parsed = parse_yaml.cache_info()
     assert (parsed.misses, parsed.hits) == (1, 2)  # parsed by the check; found by collection and the report
 
 
