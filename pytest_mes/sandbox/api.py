@@ -105,15 +105,18 @@ class Api:
             current = entry.etag if entry else "none"
             raise FhirError(412, f"If-Match {wanted} does not match the current version {current}", "conflict")
 
-    def single_match(self, type_: str, request: Request, action: str) -> list[dict[str, Any]]:
-        """The one resource a conditional patch or delete targets: 404 when none, 412 when several."""
+    def single_match(self, type_: str, request: Request, action: str) -> Entry:
+        """The stored resource a conditional patch, delete or metadata update targets: 404 when none, 412 when
+        several."""
         found = self.matches(type_, request.query, request.base)
         if not found:
             raise FhirError(404, f"No {type_} matches the criteria", "not-found")
         if len(found) > 1:
             raise FhirError(412, f"The criteria match {len(found)} {type_} resources; "
                             f"a conditional {action} needs exactly one", "duplicate")
-        return found
+        entry = self.store.get(type_, found[0]["id"])
+        assert entry is not None and entry.resource is not None  # a search match is a live resource
+        return entry
 
     def matches(self, type_: str, query: list[tuple[str, str]], base: str) -> list[dict[str, Any]]:
         """The resources a conditional interaction's criteria select (unknown criteria: 400)."""
@@ -336,9 +339,8 @@ class Api:
         status, securityLabel and isArchived may differ from what is stored (405 otherwise)."""
         resource = self.parse_resource(request, "DocumentReference")
         with self.store.transaction():
-            match = self.single_match("DocumentReference", request, "update")[0]
-            entry = self.store.get("DocumentReference", match["id"])
-            assert entry is not None and entry.resource is not None
+            entry = self.single_match("DocumentReference", request, "update")
+            assert entry.resource is not None
             if resource.get("id") not in (None, entry.id):
                 raise FhirError(400, f"The body's id {resource['id']!r} differs from the matched "
                                 f"DocumentReference/{entry.id}", "invalid", expression="DocumentReference.id")
@@ -390,9 +392,7 @@ class Api:
     def conditional_patch(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "patch")
         with self.store.transaction():
-            found = self.single_match(type_, request, "patch")
-            entry = self.store.get(type_, found[0]["id"])
-            assert entry is not None
+            entry = self.single_match(type_, request, "patch")
             self.check_if_match(request, entry)
             return self.resource_response(200, self.apply_patch(entry, request), request)
 
@@ -411,9 +411,8 @@ class Api:
     def conditional_delete(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "delete")
         with self.store.transaction():
-            found = self.single_match(type_, request, "delete")
-            previous = self.store.get(type_, found[0]["id"])
-            deleted = self.store.delete(type_, found[0]["id"])
+            previous = self.single_match(type_, request, "delete")
+            deleted = self.store.delete(type_, previous.id)
             if deleted is not None:
                 gap.after_write(self.store, deleted, previous)
         return Response(204, None)

@@ -239,6 +239,20 @@ def test_transaction_with_put_conditional_create_and_delete(fresh, http):
     assert again["entry"][0]["response"]["status"] == "200 OK"
 
 
+def test_conditional_delete_deletes_the_one_match(fresh, http):
+    base, ipp = fresh.base_url, "https://example.org/ipp"
+    for value in ("IPP-D1", "IPP-D2", "IPP-D2"):
+        created = http.post(f"{base}/Patient", json={**PATIENT, "identifier": [{"system": ipp, "value": value}]})
+        assert created.status_code == 201, created.text
+    one = http.delete(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D1"})
+    assert one.status_code == 204
+    assert http.get(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D1"}).json()["total"] == 0
+    assert http.delete(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D1"}).status_code == 404
+    two = http.delete(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D2"})
+    assert two.status_code == 412 and "match 2 Patient" in outcome_of(two)["issue"][0]["diagnostics"]
+    assert http.get(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D2"}).json()["total"] == 2
+
+
 def test_unknown_include_is_400(sandbox, http):
     response = http.get(f"{sandbox.base_url}/Slot", params={"_include": "Slot:status", "identifier": "none"})
     assert response.status_code == 400
