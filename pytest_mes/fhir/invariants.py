@@ -369,9 +369,9 @@ def _opd_3(obj: Any, _: InvariantContext) -> bool:
 
 
 def _is_resource_type(name: Any) -> bool:
-    from pytest_mes.fhir.fhirpath_model import R4_MODEL  # with fhirpathpy: loaded when first needed
+    from pytest_mes.fhirpath import r4_model  # with fhirpathpy: loaded when first needed
 
-    parents = R4_MODEL["type2Parent"]
+    parents = r4_model()["type2Parent"]
     seen: set[str] = set()
     while isinstance(name, str) and name not in seen:
         if name == "Resource":

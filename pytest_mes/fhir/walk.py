@@ -34,6 +34,7 @@ from pytest_mes.fhir.snapshot import bad_discriminator_paths, changed_fixed_valu
 from pytest_mes.fhir.valuesets import NotLoaded
 
 if TYPE_CHECKING:
+    from pytest_mes.fhir.definitions import Definitions
     from pytest_mes.fhir.validator import Validator
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -129,7 +130,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     ) -> None:
         """Validate a resource against its base definition (unless a profile of it applies), the
         profiles a slice or type demands, and (when `declared`) its ``meta.profile``."""
-        v, defs = self.v, self.defs
+        defs = self.defs
         if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
             self.add("error", "NOT_A_RESOURCE", loc, found=_kind(res))
             return
@@ -199,7 +200,8 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.check_differential(res, loc, context)
         elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
-            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: _conformance_resource(v, url, context)))
+            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: _conformance_resource(
+                self.defs, url, context)))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -910,17 +912,17 @@ def _project_source(constraint: Constraint) -> str:
 
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
 _ENTRY_INDEX = re.compile(r"\.entry\[(\d+)\]\.resource$")
-# Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
-def _conformance_resource(v: Validator, url: str, context: str | None) -> dict | None:
+def _conformance_resource(defs: Definitions, url: str, context: str | None) -> dict | None:
     """A conformance resource by canonical; a StructureDefinition with its snapshot, generated if needed
     (as it was found when none can be)."""
     try:
-        found = v.definition(url, context)
+        found = defs.definition(url, context)
     except ProfileError:
         found = None
-    return found or v.store.resolve(url, context)
+    return found or defs.store.resolve(url, context)
 
 
+# Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
 _AGAINST_DEFINITION = {
     "OperationDefinition": operation_definition_issues,
     "QuestionnaireResponse": questionnaire_response_issues,
