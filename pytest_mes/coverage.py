@@ -74,7 +74,7 @@ class Catalogue:
         statements: dict[str, str] = {}
         missing = []
         for url in urls:
-            statement = store.resolve(url)
+            statement = store.resolve(url, resource_type="CapabilityStatement")
             if statement is None:
                 missing.append(url)
                 continue
@@ -156,7 +156,7 @@ def _wire_code(param: dict[str, Any], store: PackageStore) -> str | None:
     """The code a client sends: the SearchParameter's own `code` when the packages hold it; otherwise read from
     its canonical's tail (…/List-DesignationType → designationType, …#clinical-patient → patient)."""
     definition = param.get("definition") or ""
-    found = store.resolve(definition) if definition else None
+    found = store.resolve(definition, resource_type="SearchParameter") if definition else None
     if found and found.get("code"):
         return found["code"]
     tail = re.split(r"[/#]", definition)[-1] if definition else ""

@@ -7,12 +7,14 @@ in for by the loaded version, and :meth:`Canonicals.substitutions` says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_mes.fhir.package import Package, split_spec, version_key, version_matches
 
 FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
+
+Resolve = Callable[[str, str], dict | None]  # (canonical, resource type) -> the resource, or None
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,16 @@ class Canonicals:
             candidates = [p for p in self.packages if p.id == pid]
         return max(candidates, key=lambda p: version_key(p.version)) if candidates else None
 
-    def resolve_entry(self, canonical: str, context: Package | str | None = None) -> tuple[Package, int] | None:
-        """Where the resource with this canonical is: ``(package, entry index)``, or None."""
+    def resolve_entry(self, canonical: str, context: Package | str | None = None, *,
+                      resource_type: str | None = None) -> tuple[Package, int] | None:
+        """Where the resource with this canonical is: ``(package, entry index)``, or None (also when it is not
+        a `resource_type`, when given)."""
+        found = self._locate(canonical, context)
+        if found is not None and resource_type is not None and found[0].entries[found[1]].get("t") != resource_type:
+            return None
+        return found
+
+    def _locate(self, canonical: str, context: Package | str | None) -> tuple[Package, int] | None:
         url, _, version = canonical.partition("|")
         candidates = self._by_url.get(url)
         if not candidates:
@@ -122,13 +132,14 @@ class Canonicals:
             key=lambda c: (version_key(str(c[0].entries[c[1]].get("v", ""))), version_key(c[0].version)),
         )
 
-    def resolve(self, canonical: str, context: Package | str | None = None) -> dict | None:
-        """The resource with canonical ``url`` or ``url|version`` (parsed JSON), or None.
+    def resolve(self, canonical: str, context: Package | str | None = None, *, resource_type: str) -> dict | None:
+        """The `resource_type` (``"ValueSet"``…) with canonical ``url`` or ``url|version`` (parsed JSON), or None
+        (also when the canonical names a resource of another type).
 
         An unversioned url resolves to the version pinned by `context`'s dependencies when given,
         else to the latest loaded version.
         """
-        found = self.resolve_entry(canonical, context)
+        found = self.resolve_entry(canonical, context, resource_type=resource_type)
         return found[0].read(found[1]) if found else None
 
     def package_of(self, canonical: str, context: Package | str | None = None) -> Package | None:
@@ -138,10 +149,7 @@ class Canonicals:
     def structure_definition(self, type_or_url: str, context: Package | str | None = None) -> dict | None:
         """A StructureDefinition: ``"Patient"`` gives the base R4 one; otherwise a canonical url."""
         canonical = type_or_url if ":" in type_or_url else FHIR_BASE + type_or_url
-        resource = self.resolve(canonical, context)
-        if resource is None or resource.get("resourceType") != "StructureDefinition":
-            return None
-        return resource
+        return self.resolve(canonical, context, resource_type="StructureDefinition")
 
     def entry(self, canonical: str, context: Package | str | None = None) -> dict | None:
         """The index entry (``t`` type, ``ty`` SD type, ``u``, ``v``…) without parsing the resource."""

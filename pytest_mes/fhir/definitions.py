@@ -103,23 +103,21 @@ class Definitions:
         if key in self._schemas:
             return self._schemas[key]
         with self._lock:
-            found = self.store.resolve_entry(canonical, context)
+            found = self.store.resolve_entry(canonical, context, resource_type="StructureDefinition")
             schema = None
             if found is not None:
                 package, index = found
                 ckey = f"{package.key}#{index}"
                 schema = self._compiled.get(ckey)
                 if schema is None and ckey not in self._broken:
-                    sd = package.read(index)
-                    if sd.get("resourceType") == "StructureDefinition":
-                        try:
-                            sd = self.with_snapshot(sd, package.key, ckey)
-                            schema = compile_structure_definition(sd, package.key)
-                            self.rules.apply(schema)
-                            inherit_base_rules(schema, self.base_element)
-                            self._compiled[ckey] = schema
-                        except ProfileError as exc:
-                            self._broken[ckey] = str(exc)
+                    try:
+                        sd = self.with_snapshot(package.read(index), package.key, ckey)
+                        schema = compile_structure_definition(sd, package.key)
+                        self.rules.apply(schema)
+                        inherit_base_rules(schema, self.base_element)
+                        self._compiled[ckey] = schema
+                    except ProfileError as exc:
+                        self._broken[ckey] = str(exc)
             self._schemas[key] = schema
             return schema
 
@@ -145,14 +143,11 @@ class Definitions:
 
     def definition(self, canonical: str, context: str | None) -> dict | None:
         """A StructureDefinition with its snapshot (generated if needed), or None."""
-        found = self.store.resolve_entry(canonical, context)
+        found = self.store.resolve_entry(canonical, context, resource_type="StructureDefinition")
         if found is None:
             return None
         package, index = found
-        sd = package.read(index)
-        if sd.get("resourceType") != "StructureDefinition":
-            return None
-        return self.with_snapshot(sd, package.key, f"{package.key}#{index}")
+        return self.with_snapshot(package.read(index), package.key, f"{package.key}#{index}")
 
     def base_element(self, path: str) -> ElementDef | None:
         """The element of the base R4 definitions at `path` (``DocumentReference.status``,

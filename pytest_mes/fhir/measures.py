@@ -15,20 +15,21 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
 
-def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
-    """The issues of these rules for `report` at `loc`; `resolve` gives a Measure by canonical."""
+def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issue]:
+    """The issues of these rules for `report` at `loc`; `resolve` gives the Measure."""
     canonical = report.get("measure")
     if not isinstance(canonical, str):
         return []
-    measure = resolve(canonical)
-    if measure is None or measure.get("resourceType") != "Measure":
+    measure = resolve(canonical, "Measure")
+    if measure is None:
         return [make_issue("information", "MR_MEASURE_NOT_FOUND", f"{loc}.measure", url=canonical)]
     issues: list[Issue] = []
     groups = _dicts(measure.get("group"))
@@ -50,12 +51,12 @@ def measure_report_issues(report: dict, loc: str, resolve: Callable[[str], dict 
     return issues
 
 
-def measure_issues(measure: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
-    """The issues of the CQL rule for `measure` at `loc`; `resolve` gives a Library by canonical."""
+def measure_issues(measure: dict, loc: str, resolve: Resolve) -> list[Issue]:
+    """The issues of the CQL rule for `measure` at `loc`; `resolve` gives its Libraries."""
     libraries: dict[str, tuple[str, set[str]]] = {}  # Library.name -> (url, names it defines)
     for url in as_list(measure.get("library")):
-        library = resolve(url) if isinstance(url, str) else None
-        names = _defined_names(library) if library is not None and library.get("resourceType") == "Library" else None
+        library = resolve(url, "Library") if isinstance(url, str) else None
+        names = _defined_names(library) if library is not None else None
         if names is not None and isinstance(library.get("name"), str):
             libraries[library["name"]] = (url, names)
     issues = []

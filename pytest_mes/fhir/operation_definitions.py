@@ -9,8 +9,9 @@ same target profiles. A slice without such a parameter, or a parameter without a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
@@ -18,19 +19,19 @@ ALLOWED_TYPE = "http://hl7.org/fhir/StructureDefinition/operationdefinition-allo
 _USES = (("in", "inputProfile"), ("out", "outputProfile"))
 
 
-def operation_definition_issues(od: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
-    """The issues of these rules for `od` at `loc`; `resolve` gives a StructureDefinition by canonical, with
-    its snapshot."""
+def operation_definition_issues(od: dict, loc: str, resolve: Resolve) -> list[Issue]:
+    """The issues of these rules for `od` at `loc`; `resolve` gives its profiles (StructureDefinitions with
+    their snapshot)."""
     issues: list[Issue] = []
     for use, key in _USES:
         url = od.get(key)
         if isinstance(url, str):
-            issues.extend(_against_profile(od, f"{loc}.{key}", loc, url, use, resolve(url)))
+            issues.extend(_against_profile(od, f"{loc}.{key}", loc, url, use, resolve(url, "StructureDefinition")))
     return issues
 
 
 def _against_profile(od: dict, where: str, loc: str, url: str, use: str, sd: dict | None) -> Iterator[Issue]:
-    if sd is None or sd.get("resourceType") != "StructureDefinition" or not _elements(sd):
+    if sd is None or not _elements(sd):
         yield make_issue("information", "OPDEF_PROFILE_NOT_FOUND", where, use=use, url=url)
         return
     if sd.get("type") != "Parameters":

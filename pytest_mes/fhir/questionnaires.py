@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
@@ -26,13 +27,13 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def questionnaire_response_issues(response: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
-    """The issues of these rules for `response` at `loc`; `resolve` gives a Questionnaire by canonical."""
+def questionnaire_response_issues(response: dict, loc: str, resolve: Resolve) -> list[Issue]:
+    """The issues of these rules for `response` at `loc`; `resolve` gives the Questionnaire."""
     canonical = response.get("questionnaire")
     if not isinstance(canonical, str):
         return []
-    questionnaire = resolve(canonical)
-    if questionnaire is None or questionnaire.get("resourceType") != "Questionnaire":
+    questionnaire = resolve(canonical, "Questionnaire")
+    if questionnaire is None:
         return [make_issue("information", "QR_QUESTIONNAIRE_NOT_FOUND", f"{loc}.questionnaire", url=canonical)]
     check = _Check(response.get("status") in _FINISHED)
     check.items(as_list(questionnaire.get("item")), as_list(response.get("item")), loc, [])

@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
+from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
@@ -17,8 +17,8 @@ _TYPE_START = re.compile(r"\(*\s*([A-Z][A-Za-z]*)\b(?!\s*\()")  # a term startin
 _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
 
 
-def search_parameter_issues(sp: dict, loc: str, resolve: Callable[[str], dict | None]) -> list[Issue]:
-    """The issues of these rules for `sp` at `loc`; `resolve` gives a SearchParameter by canonical."""
+def search_parameter_issues(sp: dict, loc: str, resolve: Resolve) -> list[Issue]:
+    """The issues of these rules for `sp` at `loc`; `resolve` gives the SearchParameter it derives from."""
     bases = _strings(sp.get("base"))
     issues: list[Issue] = []
     expression = sp.get("expression")
@@ -29,8 +29,8 @@ def search_parameter_issues(sp: dict, loc: str, resolve: Callable[[str], dict | 
             issues.append(make_issue("error", "SP_EXPRESSION_TYPE", f"{loc}.expression", types=", ".join(wrong),
                                      bases=", ".join(bases)))
     derived = sp.get("derivedFrom")
-    parent = resolve(derived) if isinstance(derived, str) else None
-    if parent is not None and parent.get("resourceType") == "SearchParameter":
+    parent = resolve(derived, "SearchParameter") if isinstance(derived, str) else None
+    if parent is not None:
         allowed = set(_strings(parent.get("base")))
         for base in bases:
             if base not in allowed and not _ANY_RESOURCE & allowed:

@@ -119,13 +119,13 @@ class ValueSetExpander:
         """(code -> children codes) or None, content mode, why-not. `version`: an include's pinned
         version of the CodeSystem; else the one `context` depends on."""
         canonical = f"{system}|{version}" if version else system
-        found = self.store.resolve_entry(canonical, context)
+        found = self.store.resolve_entry(canonical, context, resource_type="CodeSystem")
         key = (found[0].key, found[1]) if found is not None else None
         cached = self._cs_cache.get(key) if key is not None else None
         if cached is not None:
             return cached
         cs = found[0].read(found[1]) if found is not None else None
-        if cs is None or cs.get("resourceType") != "CodeSystem":
+        if cs is None:
             if system.startswith(_EXTERNAL):
                 return (None, "missing", Phrase("système externe", "external system"))
             return (None, "missing", self._not_loaded(f"CodeSystem {canonical} non chargé",
@@ -151,8 +151,8 @@ class ValueSetExpander:
 
     # -- ValueSets ----------------------------------------------------------------------------------
     def _expand(self, url: str, context: str | None) -> Expansion | _Unavailable:
-        vs = self.store.resolve(url, context)
-        if vs is None or vs.get("resourceType") != "ValueSet":
+        vs = self.store.resolve(url, context, resource_type="ValueSet")
+        if vs is None:
             bare = url.split("|")[0]
             return _Unavailable(url, self._not_loaded(f"ValueSet {bare} introuvable dans les paquets chargés",
                                                       f"ValueSet {bare} not found in the loaded packages", context))

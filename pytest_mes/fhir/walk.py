@@ -3,7 +3,8 @@
 :class:`Walk` holds the state of one :meth:`Validator.validate` call (issues, the resources being
 walked, the Bundles that resolve references) and visits resources, complex elements, primitives,
 invariants and extensions; slicing and references are its mixins (:mod:`.slicing`,
-:mod:`.references`). The definitions and caches it reads live on the :class:`Validator`.
+:mod:`.references`). The definitions it reads come from the validator's :class:`Definitions` (``self.defs``),
+the options and the verdicts kept across walks from the :class:`Validator` (``self.v``).
 """
 
 from __future__ import annotations
@@ -200,8 +201,8 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.check_differential(res, loc, context)
         elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
-            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, lambda url: _conformance_resource(
-                self.defs, url, context)))
+            resolve = lambda url, wanted: _conformance_resource(defs, url, wanted, context)  # noqa: E731
+            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, resolve))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -912,14 +913,19 @@ def _project_source(constraint: Constraint) -> str:
 
 _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?=[\s/>])")  # "<script", "</b", "<resource "
 _ENTRY_INDEX = re.compile(r"\.entry\[(\d+)\]\.resource$")
-def _conformance_resource(defs: Definitions, url: str, context: str | None) -> dict | None:
-    """A conformance resource by canonical; a StructureDefinition with its snapshot, generated if needed
-    (as it was found when none can be)."""
-    try:
-        found = defs.definition(url, context)
-    except ProfileError:
-        found = None
-    return found or defs.store.resolve(url, context)
+
+
+def _conformance_resource(defs: Definitions, url: str, resource_type: str, context: str | None) -> dict | None:
+    """A conformance resource of `resource_type` by canonical; a StructureDefinition with its snapshot,
+    generated if needed (as it was found when none can be)."""
+    if resource_type == "StructureDefinition":
+        try:
+            found = defs.definition(url, context)
+        except ProfileError:
+            found = None
+        if found is not None:
+            return found
+    return defs.store.resolve(url, context, resource_type=resource_type)
 
 
 # Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition

@@ -16,7 +16,8 @@ FR = "https://hl7.fr/ig/fhir/core/StructureDefinition/"
 
 
 def test_compiled_profile_tree(store):
-    schema = compile_structure_definition(store.resolve(FR + "fr-core-patient-ins|2.1.0"), "hl7.fhir.fr.core#2.1.0")
+    sd = store.structure_definition(FR + "fr-core-patient-ins|2.1.0")
+    schema = compile_structure_definition(sd, "hl7.fhir.fr.core#2.1.0")
     assert schema.type == "Patient" and schema.derivation == "constraint"
     root = describe(schema.root, depth=1)
     assert [c["id"] for c in root["children"].values()][:3] == ["Patient.id", "Patient.meta", "Patient.implicitRules"]
@@ -40,7 +41,7 @@ def test_json_names_expand_choice_types(store):
 
 def test_json_array_follows_the_base_cardinality(store):
     """FR Core's related person restricts identifier to 1..1, but JSON keeps the base array."""
-    schema = compile_structure_definition(store.resolve(FR + "fr-core-related-person|2.1.0"))
+    schema = compile_structure_definition(store.structure_definition(FR + "fr-core-related-person|2.1.0"))
     identifier = schema.root.children["identifier"]
     assert identifier.max == 1 and identifier.is_array
 
@@ -84,7 +85,7 @@ def test_compiled_schema_snapshot(store):
     import json
     from pathlib import Path
 
-    sd = store.resolve("https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code|2.2.0")
+    sd = store.structure_definition("https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code|2.2.0")
     expected = json.loads((Path(__file__).parent / "snapshots" / "fr-core-address-insee-code-2.2.0.json").read_text())
     assert describe(compile_structure_definition(sd).root) == expected
 

@@ -190,5 +190,5 @@ def test_conformance_resources_of_the_igs_are_valid(validator, store):
 
 def test_a_profile_snapshot_validates_as_a_structure_definition(validator, store):
     """A big, deeply nested resource: GAP's Slot profile (snapshot, extensions on types, slicing)."""
-    sd = store.resolve("https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-slot|3.0.0")
+    sd = store.structure_definition("https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-slot|3.0.0")
     assert validator.validate(sd, context="ans.fhir.fr.gap#3.0.0").valid

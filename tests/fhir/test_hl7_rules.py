@@ -483,12 +483,12 @@ def test_malformed_definitions_and_answers_give_issues_never_a_crash(shape):
 
     questionnaire = {"resourceType": "Questionnaire", "item": shape}
     assert isinstance(questionnaire_response_issues({"questionnaire": "q", "status": "completed", "item": shape},
-                                                    "QR", lambda _: questionnaire), list)
+                                                    "QR", lambda *_: questionnaire), list)
     measure = {"resourceType": "Measure", "group": shape}
-    assert isinstance(measure_report_issues({"measure": "m", "type": shape, "group": shape}, "MR", lambda _: measure),
+    assert isinstance(measure_report_issues({"measure": "m", "type": shape, "group": shape}, "MR", lambda *_: measure),
                       list)
     parent = {"resourceType": "SearchParameter", "base": shape}
-    assert search_parameter_issues({"base": shape, "derivedFrom": "p", "expression": "(x"}, "SP", lambda _: parent) \
+    assert search_parameter_issues({"base": shape, "derivedFrom": "p", "expression": "(x"}, "SP", lambda *_: parent) \
         == []
 
 

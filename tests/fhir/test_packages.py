@@ -100,11 +100,12 @@ def test_unversioned_canonical_follows_the_referencing_packages_pin(small_packag
     store = PackageStore.load([small_packages], offline=True, packages=["example.a#1.0.0", "example.b#0.1.0"],
                               pins=NO_PINS)
     url = "http://example.org/ValueSet/shared"
-    assert store.resolve(url, context="example.a#1.0.0")["version"] == "1.0.0"
-    assert store.resolve(url, context="example.b#0.1.0")["version"] == "2.0.0"
-    assert store.resolve(url)["version"] == "2.0.0"  # no context: the latest
-    assert store.resolve(url + "|1.0.0")["version"] == "1.0.0"
-    assert store.resolve(url + "|9.9.9") is None
+    assert store.resolve(url, context="example.a#1.0.0", resource_type="ValueSet")["version"] == "1.0.0"
+    assert store.resolve(url, context="example.b#0.1.0", resource_type="ValueSet")["version"] == "2.0.0"
+    assert store.resolve(url, resource_type="ValueSet")["version"] == "2.0.0"  # no context: the latest
+    assert store.resolve(url + "|1.0.0", resource_type="ValueSet")["version"] == "1.0.0"
+    assert store.resolve(url + "|9.9.9", resource_type="ValueSet") is None
+    assert store.resolve(url, resource_type="CodeSystem") is None  # the canonical names a ValueSet
 
 
 def test_missing_core_is_an_error_that_says_where_and_what_to_do(tmp_path: Path):
@@ -125,7 +126,7 @@ def test_fhir_cache_layout_is_used(tmp_path: Path):
     (cache_dir / "example.a#1.0.0" / "package" / "ValueSet-x.json").write_text(json.dumps(value_set("x", "1.0.0")))
     store = PackageStore.load([], cache_dir=cache_dir, offline=True, packages=["example.a#1.0.0", "hl7.fhir.r4.core"])
     assert {p.key for p in store.packages} == {"example.a#1.0.0", "hl7.fhir.r4.core#4.0.1"}
-    assert store.resolve("http://example.org/ValueSet/x")["id"] == "x"
+    assert store.resolve("http://example.org/ValueSet/x", resource_type="ValueSet")["id"] == "x"
 
 
 @responses.activate
@@ -294,9 +295,9 @@ def test_real_packages_and_their_missing_dependencies(store: PackageStore):
     (None, "2.2.0"),
 ])
 def test_fr_core_versions_coexist(store: PackageStore, context, version):
-    sd = store.resolve(FR_CORE_SD + "fr-core-patient", context=context)
+    sd = store.structure_definition(FR_CORE_SD + "fr-core-patient", context=context)
     assert sd["version"] == version
-    assert store.resolve(f"{FR_CORE_SD}fr-core-patient|{version}")["version"] == version
+    assert store.structure_definition(f"{FR_CORE_SD}fr-core-patient|{version}")["version"] == version
 
 
 def test_structure_definition_by_type_or_url(store: PackageStore):
@@ -426,7 +427,7 @@ def test_missing_or_truncated_resources_bin_is_rebuilt(tmp_path, monkeypatch):
     (folder / "core.tgz").write_bytes(make_tgz("hl7.fhir.r4.core", "4.0.1"))
     (folder / "lib.tgz").write_bytes(make_tgz("example.lib", "1.0.0", resources=[value_set("shared", "1.0.0")]))
     url = "http://example.org/ValueSet/shared"
-    assert _lib_store(folder, tmp_path / "fc").resolve(url)["version"] == "1.0.0"
+    assert _lib_store(folder, tmp_path / "fc").resolve(url, resource_type="ValueSet")["version"] == "1.0.0"
     blobs = [b for b in _blob_files(tmp_path / "index") if b.stat().st_size > 0]
     assert blobs
     for damage in ("truncate", "delete"):
@@ -435,13 +436,14 @@ def test_missing_or_truncated_resources_bin_is_rebuilt(tmp_path, monkeypatch):
                 blob.write_bytes(blob.read_bytes()[:10])
             else:
                 blob.unlink()
-        assert _lib_store(folder, tmp_path / "fc").resolve(url)["version"] == "1.0.0", damage
+        found = _lib_store(folder, tmp_path / "fc").resolve(url, resource_type="ValueSet")
+        assert found["version"] == "1.0.0", damage
     # Damaged after the store was loaded: the package itself is read again.
     store = _lib_store(folder, tmp_path / "fc")
     for blob in blobs:
         blob.write_bytes(b"")
-    assert store.resolve(url)["version"] == "1.0.0"
-    assert _json.dumps(store.resolve(url))
+    assert store.resolve(url, resource_type="ValueSet")["version"] == "1.0.0"
+    assert _json.dumps(store.resolve(url, resource_type="ValueSet"))
 
 
 def test_unpacked_folder_index_follows_in_place_edits(tmp_path, monkeypatch):
@@ -466,10 +468,10 @@ def test_unpacked_folder_index_follows_in_place_edits(tmp_path, monkeypatch):
         return PackageStore.load([tmp_path], offline=True, cache_dir=tmp_path / "fc", pins={},  # a fake core
                                  packages=["hl7.fhir.r4.core#4.0.1", "example.lib#1.0.0"])
 
-    assert load().resolve("http://example.org/ValueSet/shared")["version"] == "1.0.0"
+    assert load().resolve("http://example.org/ValueSet/shared", resource_type="ValueSet")["version"] == "1.0.0"
     vs_file.write_text(_json.dumps(value_set("shared", "1.0.1")))  # in place: same folder mtime
     ex_file.write_text(_json.dumps({"resourceType": "Basic", "id": "ex", "code": {"text": "edited!"}}))
     os.utime(pkg, ns=(folder_mtime, folder_mtime))
     store = load()
-    assert store.resolve("http://example.org/ValueSet/shared")["version"] == "1.0.1"
+    assert store.resolve("http://example.org/ValueSet/shared", resource_type="ValueSet")["version"] == "1.0.1"
     assert dict(store.package("example.lib#1.0.0").examples())["example/Basic-ex.json"]["code"]["text"] == "edited!"

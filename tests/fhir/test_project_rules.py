@@ -84,7 +84,7 @@ def test_every_rule_has_cases():
 @pytest.mark.parametrize("rule", bundled_rules().rules, ids=lambda r: r.id)
 def test_each_rule_quotes_the_constraint_it_reads(store, rule):
     for profile in rule.profiles:
-        sd = store.resolve(profile)
+        sd = store.structure_definition(profile)
         assert sd is not None, profile
         element = next(e for e in sd["snapshot"]["element"] if e["id"] == rule.element)
         stated = [c for c in element.get("constraint", ()) if c["key"] == rule.reads]
@@ -116,7 +116,7 @@ def test_each_rule_passes_on_a_conformant_example_and_fails_on_a_mutated_one(val
 
 @pytest.mark.parametrize("entry", bundled_rules().not_restated, ids=lambda e: f"{e.reads}-{e.profile[-30:]}")
 def test_each_constraint_not_restated_is_in_its_profile(store, entry):
-    sd = store.resolve(entry.profile)
+    sd = store.structure_definition(entry.profile)
     elements = [e for e in sd["snapshot"]["element"] if entry.element in (None, e["id"])
                 and any(c["key"] == entry.reads and not c.get("expression") for c in e.get("constraint", ()))]
     assert elements, (entry.profile, entry.reads, entry.element)

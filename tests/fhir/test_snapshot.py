@@ -68,7 +68,7 @@ def test_published_profiles_regenerated_from_their_differential(store, package_k
     compared = 0
     for published in _constraint_profiles(store, package_key):
         differential_only = {k: v for k, v in published.items() if k != "snapshot"}
-        generated = generate_snapshot(differential_only, lambda url: store.resolve(url, package_key))
+        generated = generate_snapshot(differential_only, lambda url: store.structure_definition(url, package_key))
         ours = {e["id"]: e for e in generated["snapshot"]["element"]}
         theirs = published["snapshot"]["element"]
         missing = [e["id"] for e in theirs if e["id"] not in ours]
@@ -93,7 +93,7 @@ def _under_unresolved_profiles(elements: list[dict], store, context: str) -> set
     the publisher unrolled that profile, which we cannot."""
     out: set[str] = set()
     heads = [e["id"] for e in elements for t in e.get("type") or () for p in t.get("profile") or ()
-             if store.resolve(p, context) is None]
+             if store.structure_definition(p, context) is None]
     for e in elements:
         if any(e["id"].startswith(h + ".") for h in heads):
             out.add(e["id"])
@@ -109,7 +109,7 @@ def _profile(elements: list[dict], base: str = FHIR + "Patient", type_: str = "P
 
 
 def _generate(store, sd: dict) -> dict[str, dict]:
-    result = generate_snapshot(sd, lambda url: store.resolve(url))
+    result = generate_snapshot(sd, lambda url: store.structure_definition(url))
     return {e["id"]: e for e in result["snapshot"]["element"]}
 
 
@@ -161,7 +161,7 @@ def test_reslicing_and_inherited_constraints(store):
         {"id": "Patient.identifier:a/b", "path": "Patient.identifier", "sliceName": "a/b", "min": 1},
     ], base=parent["url"])
     resolved = {parent["url"]: parent}
-    result = generate_snapshot(derived, lambda url: resolved.get(url) or store.resolve(url))
+    result = generate_snapshot(derived, lambda url: resolved.get(url) or store.structure_definition(url))
     elements = {e["id"]: e for e in result["snapshot"]["element"]}
     ids = list(elements)
     assert ids.index("Patient.identifier:a") < ids.index("Patient.identifier:a/b") < ids.index("Patient.active")
@@ -204,4 +204,4 @@ def test_the_input_is_left_unchanged(store):
     before = copy.deepcopy(sd)
     assert _generate(store, sd)["Patient.gender"]["fixedCode"] == "other"
     assert sd == before
-    assert store.resolve(FHIR + "Patient")["snapshot"]["element"][0]["id"] == "Patient"
+    assert store.structure_definition(FHIR + "Patient")["snapshot"]["element"][0]["id"] == "Patient"

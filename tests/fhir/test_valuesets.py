@@ -132,8 +132,8 @@ def _expander_with(store, monkeypatch, valuesets: dict[str, dict]):
 
     real = store.resolve
 
-    def resolve(canonical, context=None):
-        return valuesets.get(canonical) or real(canonical, context)
+    def resolve(canonical, context=None, *, resource_type):
+        return valuesets.get(canonical) or real(canonical, context, resource_type=resource_type)
 
     monkeypatch.setattr(store, "resolve", resolve)
     return ValueSetExpander(store)
