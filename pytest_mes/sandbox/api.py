@@ -271,12 +271,7 @@ class Api:
         if not isinstance(resource.get("meta", {}), dict):
             raise FhirError(shape_status, f"{type_}.meta must be a JSON object", "structure",
                             expression=f"{type_}.meta")
-        problems = self.r4.structure_errors({**resource, "id": id_})
-        if problems:
-            expression, message = problems[0]
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise FhirError(shape_status, f"Not a valid FHIR R4 {type_}: {expression}: {message}{more}", "structure",
-                            expression=expression)
+        self.r4.check_structure({**resource, "id": id_}, f"Not a valid FHIR R4 {type_}", status=shape_status)
         if type_ == "Binary" and "data" in resource:
             # Refused now rather than failing when the document is retrieved (ITI-68).
             pdsm.decode_base64(resource["data"], "Binary.data", status=shape_status)
@@ -373,10 +368,7 @@ class Api:
             new = apply_json_patch(entry.resource, operations)
         else:
             parameters = self.parse_resource(request, "Parameters")
-            problems = self.r4.structure_errors(parameters)
-            if problems:
-                raise FhirError(400, f"Not a valid FHIRPath Patch Parameters: {problems[0][0]}: {problems[0][1]}",
-                                "structure", expression=problems[0][0])
+            self.r4.check_structure(parameters, "Not a valid FHIRPath Patch Parameters")
             new = apply_fhirpath_patch(entry.resource, parameters)
         return self.write_patched(entry, new)
 

@@ -110,11 +110,7 @@ def simplified_publish(api: Api, resource: dict[str, Any]) -> Entry:
     if resource["status"] != "current":
         raise FhirError(422, "DocumentReference.status must be current in a simplified publish", "invalid",
                         expression="DocumentReference.status")
-    problems = api.r4.structure_errors(resource)
-    if problems:
-        expression, message = problems[0]
-        raise FhirError(400, f"Not a valid FHIR R4 DocumentReference: {expression}: {message}", "structure",
-                        expression=expression)
+    api.r4.check_structure(resource, "Not a valid FHIR R4 DocumentReference")
     if not isinstance(resource["content"], list) or not all(isinstance(c, dict) for c in resource["content"]):
         raise FhirError(400, "DocumentReference.content must be a list of objects", "structure",
                         expression="DocumentReference.content")
@@ -257,12 +253,9 @@ def _check_structure(api: Api, plans: list[_Plan]) -> None:
     for plan in plans:
         if plan.resource is None or plan.method not in ("POST", "PUT", "PATCH"):
             continue
-        problems = api.r4.structure_errors(plan.resource)
-        if problems:
-            expression, message = problems[0]
-            kind = plan.resource.get("resourceType") if plan.method == "PATCH" else plan.type
-            raise FhirError(400, f"{plan.where}: not a valid FHIR R4 {kind}: {expression}: {message}",
-                            "structure", expression=f"{plan.where}.resource")
+        kind = plan.resource.get("resourceType") if plan.method == "PATCH" else plan.type
+        api.r4.check_structure(plan.resource, f"{plan.where}: not a valid FHIR R4 {kind}",
+                               expression=f"{plan.where}.resource")
 
 
 def _check_mhd(api: Api, plans: list[_Plan]) -> None:

@@ -68,5 +68,15 @@ class R4Support:
         return [(issue.expression, issue.message) for issue in result.issues
                 if issue.severity in ("error", "fatal") and issue.code in _SHAPE_CODES]
 
+    def check_structure(self, resource: dict[str, Any], what: str, *, status: int = 400,
+                        expression: str | None = None) -> None:
+        """Refuse (`status`) a resource whose JSON is not FHIR R4: "`what`: the first problem (and N more)",
+        the OperationOutcome pointing at `expression` (default: that problem's location)."""
+        problems = self.structure_errors(resource)
+        if problems:
+            first, message = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise FhirError(status, f"{what}: {first}: {message}{more}", "structure", expression=expression or first)
+
     def dump(self, resource: dict[str, Any]) -> str:
         return self._codec.to_xml(resource, self._store)
