@@ -18,7 +18,7 @@ from typing import Any
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.jsonread import as_list
-from pytest_mes.fhir.package import CORE_ID, CORE_VERSION, Package, _index_entry, open_package
+from pytest_mes.fhir.package import CORE_ID, CORE_VERSION, Package, open_package
 from pytest_mes.fhir.store import PackageStore
 
 LOCAL_ID, LOCAL_VERSION = "local", "ig"
@@ -51,7 +51,8 @@ def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]
             resources.extend(_resources_in(read_resource_file(file, store)))
         except (OSError, ValueError, PackageError) as exc:
             problems.append(f"--ig {file}: not read ({exc})")
-    local = local_package(resources, files[0] if files else Path("."))
+    where = files[0] if files else Path(".")
+    local = Package.in_memory(LOCAL_ID, LOCAL_VERSION, resources, {CORE_ID: CORE_VERSION}, where)
     known = {p.key for p in store.packages}
     added = [p for p in packages if p.key not in known] + ([local] if local.entries else [])
     return PackageStore([*store.packages, *added], [*store.warnings, *problems])
@@ -81,17 +82,3 @@ def _resources_in(resource: Any) -> list[dict]:
     entries = as_list(resource.get("entry"))
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
-
-def local_package(resources: Iterable[dict], path: Path) -> Package:
-    """An in-memory package of conformance resources (the rest is ignored), depending on the R4 core."""
-    entries: list[dict] = []
-    parsed: dict[int, dict] = {}
-    for resource in resources:
-        entry = _index_entry(f"{resource.get('resourceType')}-{resource.get('id')}.json", resource, example=False)
-        if entry is not None:
-            parsed[len(entries)] = resource
-            entries.append(entry)
-    manifest = {"name": LOCAL_ID, "version": LOCAL_VERSION, "dependencies": {CORE_ID: CORE_VERSION}}
-    package = Package(LOCAL_ID, LOCAL_VERSION, path, manifest, entries)
-    package._parsed.update(parsed)  # nothing to read from disk: every resource is parsed already
-    return package

@@ -14,7 +14,7 @@ import os
 import re
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,21 @@ class Package:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parsed: dict[int, dict] = field(default_factory=dict, repr=False)
     sha256: str | None = field(default=None, repr=False)  # of the .tgz file; None for an unpacked folder
+
+    @classmethod
+    def in_memory(cls, pid: str, version: str, resources: Iterable[dict], dependencies: Mapping[str, str],
+                  path: Path) -> Package:
+        """A package made of `resources` already parsed (its canonical resources indexed, the rest ignored),
+        depending on `dependencies` (id -> version); `path` says where they were read."""
+        entries: list[dict] = []
+        parsed: dict[int, dict] = {}
+        for resource in resources:
+            entry = _index_entry(f"{resource.get('resourceType')}-{resource.get('id')}.json", resource, example=False)
+            if entry is not None:
+                parsed[len(entries)] = resource
+                entries.append(entry)
+        manifest = {"name": pid, "version": version, "dependencies": dict(dependencies)}
+        return cls(pid, version, path, manifest, entries, _parsed=parsed)  # nothing to read from disk
 
     @property
     def key(self) -> str:

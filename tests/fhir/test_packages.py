@@ -56,6 +56,20 @@ def value_set(vid: str, version: str) -> dict:
             "status": "active", "compose": {"include": [include]}}
 
 
+def test_an_in_memory_package_indexes_its_canonical_resources_and_reads_nothing_from_disk(tmp_path: Path):
+    from pytest_mes.fhir.package import Package
+
+    patient = {"resourceType": "Patient", "id": "p"}  # not a canonical resource: left out
+    package = Package.in_memory("example.mem", "1.0.0", [value_set("x", "1.0.0"), patient],
+                                {"hl7.fhir.r4.core": "4.0.1"}, tmp_path / "nowhere")
+    assert package.key == "example.mem#1.0.0" and package.dependencies == {"hl7.fhir.r4.core": "4.0.1"}
+    assert [(e["t"], e["u"], e["v"]) for e in package.entries] == [
+        ("ValueSet", "http://example.org/ValueSet/x", "1.0.0")]
+    assert package.read(0) == value_set("x", "1.0.0")
+    store = PackageStore([package])
+    assert store.resolve("http://example.org/ValueSet/x", resource_type="ValueSet")["id"] == "x"
+
+
 @pytest.fixture
 def small_packages(tmp_path: Path) -> Path:
     """A fake core, and two IGs sharing a dependency pinned at different versions (plus one missing)."""
