@@ -110,6 +110,17 @@ MSG: dict[str, tuple[str, str]] = {
                                    "dans aucun paquet ni --ig chargé."),
     "QR_LINKID_UNKNOWN": ("structure", "Item « {link} » absent du questionnaire à cet endroit."),
     "QR_ITEM_NOT_ENABLED": ("business-rule", "L'item « {link} » a une réponse alors que son enableWhen le désactive."),
+    "QR_ITEM_ORDER": ("structure", "Item « {link} » hors de l'ordre des items du questionnaire."),
+    "QR_ITEM_REPEATED": ("structure", "Item « {link} » répété alors que la question n'est pas répétable (repeats)."),
+    "QR_TEXT_DIFFERS": ("invalid", "Le texte de l'item « {link} » n'est pas celui de la question."),
+    "QR_ANSWER_REPEATED": ("invalid", "Item « {link} » : plusieurs réponses alors que la question n'est pas "
+                           "répétable (repeats)."),
+    "QR_ANSWER_NOT_ALLOWED": ("structure", "Item « {link} » de type {type} : il ne prend pas de réponse."),
+    "QR_ITEMS_MISPLACED": ("structure", "Item « {link} » de type {type} : ses sous-items vont sous ses réponses "
+                           "(answer.item), seul un groupe a des items."),
+    "QR_ANSWER_TYPE": ("structure", "Réponse de type {found} à l'item « {link} » : {expected} attendu."),
+    "QR_ANSWER_NOT_OPTION": ("invalid", "Réponse {value} à l'item « {link} » absente des options de la question "
+                             "(answerOption)."),
     "QR_REQUIRED_MISSING": ("required", "Item obligatoire « {link} » sans réponse (questionnaire complété)."),
     "EXAMPLE_URL": ("business-rule", "Url d'exemple ({url}) non permise ici : les domaines d'exemple sont refusés."),
     "NARRATIVE_SECTIONS_PROHIBITED": ("business-rule", "Le narratif a des sections de langue ({found}) alors que le "

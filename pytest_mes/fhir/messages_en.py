@@ -71,6 +71,15 @@ MSG_EN: dict[str, str] = {
                                   "nor --ig.",
     "QR_LINKID_UNKNOWN": "Item '{link}' is not in the questionnaire at this place.",
     "QR_ITEM_NOT_ENABLED": "Item '{link}' has an answer though its enableWhen disables it.",
+    "QR_ITEM_ORDER": "Item '{link}' is out of the questionnaire's item order.",
+    "QR_ITEM_REPEATED": "Item '{link}' is repeated though the question does not repeat (repeats).",
+    "QR_TEXT_DIFFERS": "The text of item '{link}' is not the question's.",
+    "QR_ANSWER_REPEATED": "Item '{link}': several answers though the question does not repeat (repeats).",
+    "QR_ANSWER_NOT_ALLOWED": "Item '{link}' of type {type}: it takes no answer.",
+    "QR_ITEMS_MISPLACED": "Item '{link}' of type {type}: its sub-items go under its answers (answer.item), only a "
+                          "group has items.",
+    "QR_ANSWER_TYPE": "Answer of type {found} to item '{link}': {expected} expected.",
+    "QR_ANSWER_NOT_OPTION": "Answer {value} to item '{link}' is not among the question's options (answerOption).",
     "QR_REQUIRED_MISSING": "Required item '{link}' has no answer (completed questionnaire).",
     "ATTACHMENT_SIZE": "Stated size {size} differs from the actual size of the data ({actual} bytes).",
     "STRING_HTML": "Text holding what looks like an HTML tag ('{tag}'): shown as HTML without escaping, it would be "

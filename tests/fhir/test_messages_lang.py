@@ -37,6 +37,7 @@ from tests.fhir.test_hl7_rules import (
     smoking_response,
 )
 from tests.fhir.test_operation_definitions import AGREEING, _echo_in, _operation, _param
+from tests.fhir.test_questionnaire_answers import FEELINGS, GOOD, VISIT
 from tests.fhir.test_reference_targets import _gp_target
 from tests.fhir.test_slicing import IPP, NIR, OTHER, _blind_slices, _identifier_slices, _profile
 
@@ -249,6 +250,7 @@ def local(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
         MEASURE,
         LIBRARY,
         _echo_in(),
+        VISIT,
     ])
 
 
@@ -358,6 +360,12 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                            _param("source", "Reference", 0, targetProfile=[LOCAL + "other"]),
                            outputProfile=LOCAL + "absent"), [], None),
         (local, _operation(*AGREEING, outputProfile="http://hl7.org/fhir/StructureDefinition/Patient"), [], None),
+        (local, {**GOOD, "item": [
+            {"linkId": "intro", "text": "Other", "answer": [{"valueString": "x"}]},
+            {"linkId": "feeling", "answer": [{"valueCoding": {"system": FEELINGS, "code": "tired"}},
+                                             {"valueInteger": 1}]},
+            {"linkId": "weight", "item": [{"linkId": "x"}]}, {"linkId": "weight", "answer": [{"valueString": "1"}]}]},
+         [], None),
         (Validator(validator.store, resolver=_unreachable),
          _patient(generalPractitioner=[{"reference": "Practitioner/1"}]), [], None),
     ]
