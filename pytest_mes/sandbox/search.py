@@ -9,7 +9,7 @@ match (AND). Unknown parameters are ignored and reported in an OperationOutcome 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -144,7 +144,7 @@ def search(store: Store, request: SearchRequest, present: Present) -> dict[str, 
     engine = Engine(store, request.defects)
     query = _parse(engine, request)
     matches = _select(store, request, query)
-    page = _page(engine, store, request, query, matches)
+    page = _page(store, request, query, matches)
     return _bundle(request, query, page, present)
 
 
@@ -187,8 +187,7 @@ def _select(store: Store, request: SearchRequest, query: _Query) -> list[dict[st
     return matches
 
 
-def _page(engine: Engine, store: Store, request: SearchRequest, query: _Query,
-          matches: list[dict[str, Any]]) -> _Page:
+def _page(store: Store, request: SearchRequest, query: _Query, matches: list[dict[str, Any]]) -> _Page:
     """_count, _offset and _summary=count cut the page; _include and _revinclude add to it."""
     controls = query.controls
     count = min(_int_control(controls, "_count", DEFAULT_COUNT), MAX_COUNT)
@@ -201,7 +200,7 @@ def _page(engine: Engine, store: Store, request: SearchRequest, query: _Query,
         includes, revincludes = [], []
     _check_includes(includes, "_include")
     _check_includes(revincludes, "_revinclude")
-    included = _collect_includes(engine, store, request.type, shown, includes, revincludes) if shown else []
+    included = _collect_includes(store, shown, includes, revincludes) if shown else []
     for name in ("_include", "_include:iterate", "_revinclude"):
         query.used += [(name, value) for value in controls.get(name, [])]
     return _Page(len(matches), offset, count, summary_count, shown, included)
@@ -306,7 +305,7 @@ def _check_includes(specs: list[tuple[str, str, str | None]], name: str) -> None
 
 
 def _collect_includes(
-    engine: Engine, store: Store, type_: str, page: Sequence[dict[str, Any]],
+    store: Store, page: Sequence[dict[str, Any]],
     includes: list[tuple[str, str, str | None]], revincludes: list[tuple[str, str, str | None]],
 ) -> list[dict[str, Any]]:
     """Resources named by _include / _revinclude, each once, matches excluded.
@@ -317,48 +316,43 @@ def _collect_includes(
     """
     seen = {(r["resourceType"], r["id"]) for r in page}
     included: list[dict[str, Any]] = []
-    pool: list[dict[str, Any]] = list(page)
 
-    def add(resource: dict[str, Any] | None) -> bool:
-        if resource is None:
-            return False
+    def add(resource: dict[str, Any]) -> None:
         key = (resource["resourceType"], resource["id"])
-        if key in seen:
-            return False
-        seen.add(key)
-        included.append(resource)
-        pool.append(resource)
-        return True
+        if key not in seen:
+            seen.add(key)
+            included.append(resource)
 
-    changed = True
-    rounds = 0
-    while changed and rounds < 5:
-        changed = False
-        rounds += 1
+    for _ in range(5):  # included resources' own includes, five levels deep at most
+        before = len(included)
         for source_type, code, target in includes:
             definition = param(source_type, code)
-            assert definition is not None
-            for resource in list(pool):
-                if resource["resourceType"] != source_type:
-                    continue
-                for ref in definition.get(resource):
-                    text = ref.get("reference") if isinstance(ref, dict) else None
-                    if not isinstance(text, str) or text.startswith("#"):
-                        continue
-                    key = reference_key(text)
-                    if key is None or (target and key[0] != target):
-                        continue
-                    if definition.targets and key[0] not in definition.targets:
-                        continue
-                    changed |= add(store.resource(*key))
+            assert definition is not None  # _check_includes refused the others
+            for resource in [r for r in (*page, *included) if r["resourceType"] == source_type]:
+                for found in _referenced(store, definition, resource, target):
+                    add(found)
+        if len(included) == before:
+            break
+    wanted = {(r["resourceType"], r["id"]) for r in page}
     for source_type, code, _target in revincludes:
         definition = param(source_type, code)
         assert definition is not None
-        wanted = {(r["resourceType"], r["id"]) for r in page}
         for entry in store.all(source_type):
-            for ref in definition.get(entry.resource):
-                text = ref.get("reference") if isinstance(ref, dict) else None
-                if isinstance(text, str) and reference_key(text) in wanted:
-                    add(entry.resource)
-                    break
+            if any(isinstance(ref, dict) and isinstance(ref.get("reference"), str)
+                   and reference_key(ref["reference"]) in wanted for ref in definition.get(entry.resource)):
+                add(entry.resource)
     return included
+
+
+def _referenced(store: Store, definition: Param, resource: dict[str, Any],
+                target: str | None) -> Iterator[dict[str, Any]]:
+    """The stored resources `resource` refers to through reference parameter `definition` (of type `target`
+    when given); contained ones (`#id`) are not included."""
+    for ref in definition.get(resource):
+        text = ref.get("reference") if isinstance(ref, dict) else None
+        key = reference_key(text) if isinstance(text, str) and not text.startswith("#") else None
+        if key is None or (target and key[0] != target) or (definition.targets and key[0] not in definition.targets):
+            continue
+        found = store.resource(*key)
+        if found is not None:
+            yield found
