@@ -21,6 +21,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -107,20 +108,24 @@ def _entry_path(text: str) -> Path:
 
 @cache
 def _code_fingerprint() -> str:
-    """Changes with the code and the libraries whose output an entry holds (jsonschema says its version only
-    through its installed metadata, slow to read: the time its code was installed stands for it)."""
-    import fhirpathpy
-    import jsonschema
+    """Changes with the code and the libraries whose output an entry holds."""
     import yaml
 
     from pytest_mes import __version__
 
-    installed = Path(jsonschema.__file__).stat().st_mtime_ns
-    digest = hashlib.sha256(f"{__version__}|{yaml.__version__}|{fhirpathpy.__version__}|{installed}".encode())
+    digest = hashlib.sha256(f"{__version__}|{yaml.__version__}|{_installed('jsonschema')}|"
+                            f"{_installed('fhirpathpy')}".encode())
     package = Path(__file__).parent.parent
     for name in _CODE:
         digest.update((package / name).read_bytes())
     return digest.hexdigest()
+
+
+def _installed(module: str) -> int:
+    """When `module` was installed: it stands for its version, which only its metadata (slow to read) or an
+    import (which a cache hit must not need) would tell."""
+    spec = find_spec(module)
+    return Path(spec.origin).stat().st_mtime_ns if spec is not None and spec.origin else 0
 
 
 def _well_formed(checked: CheckedSet) -> bool:

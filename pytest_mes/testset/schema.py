@@ -1,4 +1,7 @@
-"""Check a loaded test set against the bundled JSON Schema and explain each violation in plain words."""
+"""Check a loaded test set against the bundled JSON Schema and explain each violation in plain words.
+
+jsonschema is imported on first use: a process that finds its test sets in the test-set cache does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import TestSetError
 from pytest_mes.testset.loader import LoadedDocument
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = "testset.schema.json"
 
@@ -29,6 +33,8 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def validator_for(document_schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     cls = jsonschema.validators.validator_for(document_schema)
     return cls(document_schema, format_checker=cls.FORMAT_CHECKER)
 
@@ -74,6 +80,8 @@ def _offending_path(error: ValidationError) -> tuple:
 
 def _most_relevant(error: ValidationError) -> ValidationError:
     """For a value allowed in several shapes (anyOf), explain the shape it is written in, if any."""
+    from jsonschema.exceptions import best_match
+
     while error.validator == "anyOf" and error.context:
         fitting = [n for n, branch in enumerate(error.validator_value) if _fits(branch, error.instance)]
         if len(fitting) != 1:
@@ -86,6 +94,8 @@ def _most_relevant(error: ValidationError) -> ValidationError:
 
 
 def _fits(branch: dict[str, Any], value: Any) -> bool:
+    import jsonschema
+
     kinds = branch.get("type")
     if kinds is None:
         return True

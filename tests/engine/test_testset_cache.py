@@ -202,3 +202,13 @@ def test_processes_racing_to_write_one_entry_leave_it_whole(write_set, cache_dir
     assert seen > 0
     assert cache.lookup(text) is not None
     assert [p.name for p in cache_dir.iterdir() if p.suffix != ".json"] == []  # no temporary file left
+
+
+def test_a_process_that_finds_its_sets_in_the_cache_imports_no_schema_or_fhirpath_engine(write_set, tmp_path):
+    path = write_set(SET)
+    load_testset(path)  # the entry
+    script = ("import sys; from pathlib import Path; from pytest_mes.testset.model import load_testset; "
+              f"load_testset(Path({str(path)!r})); print(sorted({{'jsonschema', 'fhirpathpy'}} & set(sys.modules)))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), *sys.path])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
