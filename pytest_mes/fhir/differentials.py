@@ -1,6 +1,6 @@
 """Rules a StructureDefinition's differential must keep, which the HL7 validator checks when it validates a
-profile and generates its snapshot: bindings only on types that can be bound, and the slices of an element
-keeping the slicing their element declares."""
+profile and generates its snapshot: bindings only on types that can be bound, the slices of an element
+keeping the slicing their element declares, invariants whose FHIRPath expression parses."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.snapshot import Resolver, _with_ids
+from pytest_mes.fhirpath import FhirPathError, parse
 
 # The types a binding applies to (and those deriving from them: code, id, markdown from string; url,
 # canonical, oid, uuid from uri; Age, Duration… from Quantity), as the HL7 validator lists them.
@@ -64,6 +65,21 @@ def redefined_slicings(sd: dict, resolve: Resolver) -> Iterator[tuple[str, str, 
             if element["id"].startswith(prefix) and "." not in element["id"][len(prefix):] and \
                     isinstance(other, dict) and not _same_slicing(slicing, other):
                 yield intro["id"], _summary(slicing), element["id"], _summary(other)
+
+
+def unparsable_invariants(sd: dict) -> Iterator[tuple[int, int, str, str]]:
+    """``(differential index, constraint index, key, why)`` of each invariant of `sd`'s differential whose
+    FHIRPath expression does not parse (the HL7 validator also checks it against the element's types)."""
+    for i, element in enumerate(_differential(sd)):
+        constraints = element.get("constraint") if isinstance(element, dict) else None
+        for j, constraint in enumerate(constraints if isinstance(constraints, list) else ()):
+            expression = constraint.get("expression") if isinstance(constraint, dict) else None
+            if not isinstance(expression, str):
+                continue
+            try:
+                parse(expression)
+            except FhirPathError as exc:
+                yield i, j, str(constraint.get("key")), str(exc)
 
 
 def _same_slicing(first: dict, then: dict) -> bool:

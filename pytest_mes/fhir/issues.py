@@ -69,6 +69,8 @@ MSG: dict[str, tuple[str, str]] = {
     "REF_WRONG_TYPE": ("structure", "La référence {reference} désigne une ressource de type {type}."),
     "DISCRIMINATOR_PATH": ("structure", "Le chemin de discriminateur « {path} » ne désigne aucun élément de {element}, "
                            "l'élément découpé en tranches."),
+    "INVARIANT_EXPRESSION": ("invalid", "Contrainte {key} : expression FHIRPath invalide, elle ne peut pas être "
+                             "évaluée ({why})."),
     "BINDING_NOT_BINDABLE": ("business-rule", "L'élément {element} a une liaison (binding) à un jeu de valeurs alors "
                              "que ses types ({types}) ne se codent pas : seuls code, Coding, CodeableConcept, "
                              "Quantity, string, uri et leurs dérivés se lient à un jeu de valeurs."),

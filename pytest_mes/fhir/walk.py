@@ -21,7 +21,7 @@ from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.canonicals import FHIR_BASE, Substitution
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
-from pytest_mes.fhir.differentials import redefined_slicings, unbindable_bindings
+from pytest_mes.fhir.differentials import redefined_slicings, unbindable_bindings, unparsable_invariants
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.measures import measure_issues, measure_report_issues
@@ -256,6 +256,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a malformed differential
             self.add("error", "SNAPSHOT_ERROR", loc, why=f"{type(exc).__name__}: {exc}")
+        for i, j, key, why in unparsable_invariants(sd):
+            self.add("error", "INVARIANT_EXPRESSION", f"{loc}.differential.element[{i}].constraint[{j}]", key=key,
+                     why=why)
         # judged on the types the differential states when no snapshot could be generated
         for i, element_id, codes in unbindable_bindings(generated or sd, resolve):
             self.add("error", "BINDING_NOT_BINDABLE", f"{loc}.differential.element[{i}]", element=element_id,

@@ -355,6 +355,18 @@ def test_a_binding_applies_to_coded_types_only(core):
                                             ("BINDING_NOT_BINDABLE", "StructureDefinition.differential.element[0]")}
 
 
+def constrained(expression: str) -> dict:
+    """A differential adding an invariant of this FHIRPath expression to Patient.name."""
+    return differential({"id": "Patient.name", "path": "Patient.name", "constraint": [
+        {"key": "nm-1", "severity": "error", "human": "A family name", "expression": expression}]})
+
+
+def test_an_invariant_s_expression_must_parse(core):
+    assert not errors(core.validate(constrained("family.exists() or text.exists()")))
+    assert errors(core.validate(constrained("family.exists() or"))) == {
+        ("INVARIANT_EXPRESSION", "StructureDefinition.differential.element[0].constraint[0]")}
+
+
 def sliced_identifier(slice_slicing: dict | None) -> dict:
     slicing = {"discriminator": [{"type": "value", "path": "system"}], "ordered": False, "rules": "open"}
     nir = {"id": "Patient.identifier:nir", "path": "Patient.identifier", "sliceName": "nir"}
