@@ -26,11 +26,11 @@ from pytest_mes.fhir.compiler import (
     inherit_base_rules,
     primitive_rule,
 )
+from pytest_mes.fhir.discriminators import DiscriminatorPlan, SliceIndex, discriminator_plan, slice_index
 from pytest_mes.fhir.invariants import NotEvaluable, native_for
 from pytest_mes.fhir.issues import Phrase
 from pytest_mes.fhir.package import CORE_ID
 from pytest_mes.fhir.rules import ProjectRules
-from pytest_mes.fhir.slicing import SliceIndex
 from pytest_mes.fhir.snapshot import generate_snapshot
 from pytest_mes.fhir.store import PackageStore
 
@@ -76,11 +76,8 @@ class Definitions:
         self._profile_types: dict[tuple[str, str | None], str | None] = {}
         self._ancestors: dict[str, frozenset[str]] = {}
         self._targets: dict[tuple[int, str | None], dict[str, list[str]] | None] = {}
-        # Compiled from the definitions by the walk's slicing checks, per slice and per sliced element, and
-        # kept with them: (definitions, fixed values, pattern values) a slice states at a discriminator path
-        # (see SlicingChecks.discriminator_plan), and lookup tables of slices (see SlicingChecks.slice_index).
-        self.discriminator_plans: dict[tuple[int, str], tuple[list[ElementDef], list[Any], list[Any]] | None] = {}
-        self.slice_indexes: dict[ElementDef, SliceIndex | None] = {}
+        self._plans: dict[tuple[int, str], DiscriminatorPlan | None] = {}  # (slice, path) -> what it states
+        self._slice_indexes: dict[ElementDef, SliceIndex | None] = {}
         # A package that a loaded one depends on is missing: a definition not found may be in it.
         self.dependencies_missing = any(store.package(dep) is None for p in store.packages for dep in p.dependencies)
         self.extensions_pack = any(p.id.startswith("hl7.fhir.uv.extensions") for p in store.packages)
@@ -120,6 +117,20 @@ class Definitions:
                         self._broken[ckey] = str(exc)
             self._schemas[key] = schema
             return schema
+
+    def discriminator_plan(self, s: ElementDef, path: str) -> DiscriminatorPlan | None:
+        """What slice `s` states at a discriminator path (see :func:`.discriminators.discriminator_plan`)."""
+        key = (id(s), path)
+        if key not in self._plans:
+            self._plans[key] = discriminator_plan(s, path, self.schema)
+        return self._plans[key]
+
+    def slice_index(self, base: ElementDef) -> SliceIndex | None:
+        """The lookup tables of the slicing of `base`, when its slices state only strings (see
+        :func:`.discriminators.slice_index`), else None."""
+        if base not in self._slice_indexes:
+            self._slice_indexes[base] = slice_index(base, self.discriminator_plan)
+        return self._slice_indexes[base]
 
     def with_snapshot(self, sd: dict, package: str, key: str) -> dict:
         """`sd`, with a snapshot generated from its differential when it has none (kept per definition).

@@ -1,20 +1,21 @@
 """Slicing: sorting repeated elements into slices by their discriminators, and slice cardinality.
 
 Discriminators: ``value``, ``pattern``, ``type``, ``profile`` and ``exists``; rules ``open``,
-``closed``, ``openAtEnd``; ``ordered``. What a slice states at a discriminator path is computed once
-per (slice, path). A discriminator that needs a ValueSet not available offline makes the match
-undetermined: reported as such, never guessed.
+``closed``, ``openAtEnd``; ``ordered``. What a slice states at a discriminator path is read once per
+(slice, path) from the definitions (see :mod:`.discriminators`, kept by the validator's Definitions). A
+discriminator that needs a ValueSet not available offline makes the match undetermined: reported as such,
+never guessed.
 
 A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
+from pytest_mes.fhir.discriminators import split_path
 from pytest_mes.fhir.issues import make_issue
 from pytest_mes.fhir.jsonread import as_list
 
@@ -54,7 +55,7 @@ class SlicingChecks:
         last = -1
         unmatched_seen = False
         maybe = dict.fromkeys(range(len(slices)), 0)  # items that could not be ruled in or out
-        index = self.slice_index(base)
+        index = self.defs.slice_index(base)
         for item in items:
             match = index.match(self, item) if index is not None else self.match_slice(base, item, maybe)
             if match is None:  # undetermined: left on the sliced element, not guessed
@@ -164,29 +165,6 @@ class SlicingChecks:
             return SliceDecision(None, tuple(blind + candidates), "SLICE_NOT_CHECKED", tuple(undeterminable))
         return SliceDecision(-1, tuple(blind), None, tuple(undeterminable))
 
-    def slice_index(self, base: ElementDef) -> SliceIndex | None:
-        """The lookup table of a slicing whose slices all state string values at every discriminator
-        path (extensions by url, identifiers by system…), or None: computed once per sliced element."""
-        indexes = self.defs.slice_indexes
-        if base not in indexes:
-            indexes[base] = self.build_slice_index(base)
-        return indexes[base]
-
-    def build_slice_index(self, base: ElementDef) -> SliceIndex | None:
-        discriminators = base.slicing.discriminators if base.slicing else ()
-        if not discriminators or any(t not in ("value", "pattern") for t, _ in discriminators):
-            return None
-        tables: list[dict[str, set[int]]] = [{} for _ in discriminators]
-        for i, s in enumerate(base.slices):
-            for table, (_, path) in zip(tables, discriminators, strict=True):
-                plan = self.discriminator_plan(s, path)
-                stated = plan[1] + plan[2] if plan is not None else []
-                if not stated or any(type(x) is not str for x in stated):
-                    return None  # a slice states nothing or more than strings there: tried one by one
-                for x in stated:
-                    table.setdefault(x, set()).add(i)
-        return SliceIndex(tuple(p for _, p in discriminators), tables)
-
     def slice_matches(self, s: ElementDef, item: Item, discriminators: tuple, base: ElementDef,
                       values_at: dict[str, AtPath], blind_paths: list[str]) -> bool | None:
         """True, False, or None when a discriminator cannot be evaluated offline (the paths where nothing
@@ -234,7 +212,7 @@ class SlicingChecks:
         return verdict
 
     def undeterminable(self, s: ElementDef, path: str) -> bool:
-        plan = self.discriminator_plan(s, path)
+        plan = self.defs.discriminator_plan(s, path)
         if plan is None:
             return False  # a missing package: reported by discriminator_matches
         nodes, fixed_values, pattern_values = plan
@@ -244,7 +222,7 @@ class SlicingChecks:
     def discriminator_matches(self, s: ElementDef, values: list[tuple[Any, str]], dtype: str, path: str
                               ) -> bool | None:
         """Whether the item's `values` at `path` match slice `s` (None: cannot be told offline)."""
-        plan = self.discriminator_plan(s, path)
+        plan = self.defs.discriminator_plan(s, path)
         if plan is None:
             return None  # the slice's type profile is in a package we do not have
         nodes, fixed_values, pattern_values = plan
@@ -303,46 +281,10 @@ class SlicingChecks:
             return None if unsure else False
         return False
 
-    def discriminator_plan(self, s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any], list[Any]] | None:
-        """(definitions, fixed values, pattern values) a slice states at a discriminator path; computed once."""
-        key = (id(s), path)
-        plan = self.defs.discriminator_plans.get(key)
-        if plan is not None or key in self.defs.discriminator_plans:
-            return plan
-        nodes, carried = _slice_definition(s, path)
-        missing = False
-        if not nodes and not carried and path not in ("$this", "url", "resource", "resolve()"):
-            # The discriminating element may be constrained by the slice's type profile, not unrolled here.
-            for t in s.types:
-                for profile in t.profiles:
-                    ps = self.defs.schema(profile, s.schema.package)
-                    if ps is None:
-                        missing = True
-                        continue
-                    more, more_carried = _slice_definition(ps.root, path)
-                    nodes.extend(more)
-                    carried.extend(more_carried)
-        if missing and not nodes and not carried:
-            self.defs.discriminator_plans[key] = None  # type: ignore[assignment]
-            return None
-        fixed_values = [n.fixed for n in nodes if n.fixed is not None]
-        pattern_values = carried + [n.pattern for n in nodes if n.pattern is not None]
-        if not fixed_values and not pattern_values and path in ("url", "$this.url"):
-            # Extension slices rarely unroll `url`: the extension's profile is its url.
-            pattern_values = [p.split("|")[0] for t in s.types for p in t.profiles]
-        if not fixed_values and not pattern_values and not any(
-                n.binding and n.binding[0] == "required" for n in nodes):
-            # As the HL7 validator: the fixed and pattern values of the element's descendants make its
-            # pattern (FR Core's identifier:finess fixes type.coding.system only).
-            pattern_values = [p for p in (_descendant_pattern(n) for n in nodes) if p]
-        plan = (nodes, fixed_values, pattern_values)
-        self.defs.discriminator_plans[key] = plan
-        return plan
-
     def eval_path(self, value: Any, tcode: str, path: str) -> list[tuple[Any, str]]:
         """Evaluate a discriminator path (the FHIRPath subset slicing allows) on one item."""
         current: list[tuple[Any, str]] = [(value, tcode)]
-        for segment in _split_path(path):
+        for segment in split_path(path):
             nxt: list[tuple[Any, str]] = []
             if segment == "$this":
                 continue
@@ -387,112 +329,3 @@ class SlicingChecks:
 
 
 _PRIMITIVE_CAPS = {_cap(p): p for p in PRIMITIVES}
-
-
-@functools.lru_cache(maxsize=4096)
-def _split_path(path: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    for i, ch in enumerate(path):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "." and depth == 0:
-            parts.append(path[start:i])
-            start = i + 1
-    parts.append(path[start:])
-    return [p for p in parts if p]
-
-
-def _slice_definition(s: ElementDef, path: str) -> tuple[list[ElementDef], list[Any]]:
-    """The slice's definitions at a discriminator path, and values taken from an ancestor's fixed or
-    pattern value when the snapshot states them there (``patternIdentifier`` on the slice, discriminator
-    ``system``). Re-slices are followed: ``code.coding.code`` finds the fixed codes of ``code.coding:X``."""
-    nodes: list[ElementDef] = [s]
-    parts = [p for p in _split_path(path) if p != "$this"]
-    carried: list[Any] = []
-    for i, part in enumerate(parts):
-        nxt: list[ElementDef] = []
-        for node in nodes:
-            carrier = node.fixed if node.fixed is not None else node.pattern
-            if carrier is not None:
-                value = _extract(carrier, parts[i:])
-                if value is not None:
-                    carried.append(value)
-                continue
-            if part.startswith(("extension(", "modifierExtension(")):
-                name, _, arg = part.partition("(")
-                url = arg.rstrip(")").strip("'\"")
-                ext_base = node.children.get(name)
-                for sl in ext_base.slices if ext_base else ():
-                    urls = {p.split("|")[0] for t in sl.types for p in t.profiles}
-                    fixed_url = sl.children["url"].fixed if "url" in sl.children else None
-                    if url in urls or fixed_url == url:
-                        nxt.append(sl)
-                continue
-            if part == "resolve()" or part.startswith("ofType("):
-                nxt.append(node)
-                continue
-            child = node.children.get(part)
-            if child is None:
-                continue
-            nxt.append(child)
-            nxt.extend(child.slices)
-        nodes = nxt
-    return nodes, carried
-
-
-def _descendant_pattern(node: ElementDef, depth: int = 0) -> dict | None:
-    """A pattern made of the fixed and pattern values stated on `node`'s descendants, or None."""
-    if depth > 4:
-        return None
-    out: dict[str, Any] = {}
-    for name, child in node.children.items():
-        if child.choice:
-            continue
-        value = child.fixed if child.fixed is not None else child.pattern
-        if value is None:
-            value = _descendant_pattern(child, depth + 1)
-        if value is not None:
-            out[name] = [value] if child.is_array and not isinstance(value, list) else value
-    return out or None
-
-
-def _extract(value: Any, parts: list[str]) -> Any:
-    for part in parts:
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-class SliceIndex:
-    """Which slices an item belongs to, found by looking its values up rather than trying each slice.
-
-    Valid when every slice states only strings at every discriminator path: a slice then matches
-    exactly when, at each path, one of the item's values equals one of its strings (``fixed_matches``
-    and ``pattern_matches`` of a string are string equality), so the first match is the lowest index
-    found at every path."""
-
-    __slots__ = ("paths", "tables")
-
-    def __init__(self, paths: tuple[str, ...], tables: list[dict[str, set[int]]]):
-        self.paths = paths
-        self.tables = tables
-
-    def match(self, walk: SlicingChecks, item: Item) -> int:
-        value, _, tcode, _ = item
-        found: set[int] | None = None
-        for path, table in zip(self.paths, self.tables, strict=True):
-            hits: set[int] = set()
-            for val, _ in walk.eval_path(value, tcode, path):
-                if type(val) is str and val in table:
-                    hits |= table[val]
-            found = hits if found is None else found & hits
-            if not found:
-                return -1
-        return min(found) if found else -1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mes.fhir.slicing import SlicingChecks
+from pytest_mes.fhir.definitions import Definitions
+from pytest_mes.fhir.discriminators import SliceIndex
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
 from tests.fhir.conftest import errors, found, local_validator
@@ -229,8 +230,8 @@ def test_slices_told_apart_by_two_values_need_both(slicing_validator):
     result = slicing_validator.validate(obs(("urn:s", "1"), ("urn:s", "1")), profile)
     assert [i.source.rpartition("(")[2] for i in result.issues if i.message_id == "SLICE_MAX"] == [
         "Observation.code.coding:a)"]
-    indexed = [base for base, index in slicing_validator.definitions.slice_indexes.items() if index is not None]
-    assert "Observation.code.coding" in {base.id for base in indexed}, "this slicing is matched by lookup"
+    coding = slicing_validator.definitions.schema(profile[0]).by_id["Observation.code.coding"]
+    assert slicing_validator.definitions.slice_index(coding) is not None, "this slicing is matched by lookup"
 
 
 def test_slices_matched_by_lookup_or_one_by_one_give_the_same_issues(validator, examples, monkeypatch):
@@ -240,10 +241,13 @@ def test_slices_matched_by_lookup_or_one_by_one_give_the_same_issues(validator, 
 
     if not EXAMPLES:
         pytest.skip("FHIR packages not available")
-    fast = [validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
-    assert any(index is not None for index in validator.definitions.slice_indexes.values())
+    lookups = []
+    real_match = SliceIndex.match
+    monkeypatch.setattr(SliceIndex, "match", lambda self, walk, item: lookups.append(1) or real_match(self, walk, item))
+    fast = [Validator(validator.store).validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
+    assert lookups, "some slicings of the examples are matched by lookup"
     slow_validator = Validator(validator.store)
-    monkeypatch.setattr(SlicingChecks, "slice_index", lambda self, base: None)
+    monkeypatch.setattr(Definitions, "slice_index", lambda self, base: None)
     slow = [slow_validator.validate(examples(key, name), context=key).issues for key, name in EXAMPLES]
     assert fast == slow
 
