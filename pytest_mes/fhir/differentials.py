@@ -1,9 +1,11 @@
 """Rules a StructureDefinition's differential must keep, which the HL7 validator checks when it validates a
 profile and generates its snapshot: bindings only on types that can be bound, the slices of an element
-keeping the slicing their element declares, invariants whose FHIRPath expression parses."""
+keeping the slicing their element declares, invariants whose FHIRPath expression parses, and no rule of
+the base loosened (a smaller min, a larger max, must-support dropped, a required binding weakened)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from pytest_mes.fhir.canonicals import FHIR_BASE
@@ -80,6 +82,47 @@ def unparsable_invariants(sd: dict) -> Iterator[tuple[int, int, str, str]]:
                 parse(expression)
             except FhirPathError as exc:
                 yield i, j, str(constraint.get("key")), str(exc)
+
+
+def loosened(sd: dict, resolve: Resolver) -> Iterator[tuple[int, str, str, str, str]]:
+    """``(differential index, element id, what, its value, the base's)`` for each rule of its base that
+    `sd`'s differential loosens, compared with the base's element of the same id (or, for a slice of its
+    own or inside one, the element it slices). A slice may lower min (its element's min still holds);
+    elements the base's snapshot does not list (inside a datatype) are not judged here."""
+    base = _by_id(resolve(str(sd.get("baseDefinition") or "")) or {})
+    if not base or sd.get("derivation") == "specialization":
+        return
+    for i, element in enumerate(_with_ids(_differential(sd))):
+        before = base.get(element["id"]) or base.get(_SLICE_NAMES.sub("", element["id"]))
+        if before is None:
+            continue
+        if isinstance(element.get("min"), int) and isinstance(before.get("min"), int) and \
+                element["min"] < before["min"] and not element.get("sliceName"):
+            yield i, element["id"], "min", str(element["min"]), str(before["min"])
+        if _larger_max(element.get("max"), before.get("max")):
+            yield i, element["id"], "max", str(element["max"]), str(before["max"])
+        if element.get("mustSupport") is False and before.get("mustSupport") is True:
+            yield i, element["id"], "mustSupport", "false", "true"
+        strength = _strength(element)
+        if strength is not None and strength != "required" and _strength(before) == "required":
+            yield i, element["id"], "binding.strength", strength, "required"
+
+
+_SLICE_NAMES = re.compile(r":[^.]+")
+
+
+def _strength(element: dict) -> str | None:
+    binding = element.get("binding")
+    strength = binding.get("strength") if isinstance(binding, dict) else None
+    return strength if isinstance(strength, str) else None
+
+
+def _larger_max(derived: object, base: object) -> bool:
+    if not isinstance(derived, str) or not isinstance(base, str) or base == "*":
+        return False
+    if derived == "*":
+        return True
+    return derived.isdigit() and base.isdigit() and int(derived) > int(base)
 
 
 def _same_slicing(first: dict, then: dict) -> bool:

@@ -71,6 +71,8 @@ MSG: dict[str, tuple[str, str]] = {
                            "l'élément découpé en tranches."),
     "INVARIANT_EXPRESSION": ("invalid", "Contrainte {key} : expression FHIRPath invalide, elle ne peut pas être "
                              "évaluée ({why})."),
+    "BASE_LOOSENED": ("business-rule", "Élément {element} : {what} vaut {value} alors que sa base le fixe à {base} ; "
+                      "un profil ne peut que restreindre sa base."),
     "BINDING_NOT_BINDABLE": ("business-rule", "L'élément {element} a une liaison (binding) à un jeu de valeurs alors "
                              "que ses types ({types}) ne se codent pas : seuls code, Coding, CodeableConcept, "
                              "Quantity, string, uri et leurs dérivés se lient à un jeu de valeurs."),

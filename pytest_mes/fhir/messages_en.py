@@ -38,6 +38,8 @@ MSG_EN: dict[str, str] = {
     "REF_WRONG_TYPE": "Reference {reference} designates a resource of type {type}.",
     "DISCRIMINATOR_PATH": "Discriminator path '{path}' names no element of {element}, the sliced element.",
     "INVARIANT_EXPRESSION": "Constraint {key}: invalid FHIRPath expression, it cannot be evaluated ({why}).",
+    "BASE_LOOSENED": "Element {element}: {what} is {value} where its base sets {base}; a profile may only constrain "
+                     "its base.",
     "BINDING_NOT_BINDABLE": "Element {element} has a binding to a ValueSet but its types ({types}) are not coded: only "
                             "code, Coding, CodeableConcept, Quantity, string, uri and the types deriving from them "
                             "bind to a ValueSet.",

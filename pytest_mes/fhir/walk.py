@@ -21,7 +21,7 @@ from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.canonicals import FHIR_BASE, Substitution
 from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
-from pytest_mes.fhir.differentials import redefined_slicings, unbindable_bindings, unparsable_invariants
+from pytest_mes.fhir.differentials import loosened, redefined_slicings, unbindable_bindings, unparsable_invariants
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
 from pytest_mes.fhir.measures import measure_issues, measure_report_issues
@@ -271,6 +271,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         for i, j, path, sliced in bad_discriminator_paths(generated, self.type_children):
             self.add("error", "DISCRIMINATOR_PATH", f"{loc}.differential.element[{i}].slicing.discriminator[{j}]",
                      path=_short(path), element=sliced)
+        for i, element_id, what, value, base in loosened(sd, resolve):
+            self.add("error", "BASE_LOOSENED", f"{loc}.differential.element[{i}]", element=element_id, what=what,
+                     value=value, base=base)
         for element_id, slicing, slice_id, other in redefined_slicings(sd, resolve):
             self.add("error", "SLICING_REDEFINED", loc, element=element_id, slicing=slicing, slice=slice_id,
                      other=other)

@@ -648,3 +648,42 @@ def test_best_practice_invariants_take_the_validator_s_severity(core, level, sev
 def test_an_unknown_best_practice_level_is_refused(core):
     with pytest.raises(ValueError, match="best_practice must be one of"):
         Validator(core.store, best_practice="hint")
+
+
+def observation_differential(*elements: dict) -> dict:
+    return {**differential(*elements), "type": "Observation", "baseDefinition": FHIR + "Observation"}
+
+
+@pytest.mark.parametrize("element, loosening", [
+    ({"id": "Observation.status", "path": "Observation.status", "min": 0}, True),
+    ({"id": "Observation.status", "path": "Observation.status", "min": 1}, False),
+    ({"id": "Observation.subject", "path": "Observation.subject", "max": "2"}, True),
+    ({"id": "Observation.subject", "path": "Observation.subject", "max": "*"}, True),
+    ({"id": "Observation.focus", "path": "Observation.focus", "max": "3"}, False),
+    ({"id": "Observation.status", "path": "Observation.status",
+      "binding": {"strength": "extensible", "valueSet": "http://hl7.org/fhir/ValueSet/observation-status"}}, True),
+    ({"id": "Observation.status", "path": "Observation.status",
+      "binding": {"strength": "required", "valueSet": "http://example.org/ValueSet/final-only"}}, False),
+])
+def test_a_profile_may_not_loosen_its_base(core, element, loosening):
+    """min below the base's, max above it, a required binding made weaker: errors, as when the HL7 validator
+    generates the snapshot."""
+    found = errors(core.validate(observation_differential(element)))
+    assert found == ({("BASE_LOOSENED", "StructureDefinition.differential.element[0]")} if loosening else set())
+
+
+def test_a_slice_may_lower_min_and_must_support_stays(fhir_packages_dir, tmp_path):
+    """A slice's min may be below its element's (the element's min still holds); must-support, once set by
+    the base, cannot be dropped."""
+    composition = {**differential(
+        {"id": "Composition.author", "path": "Composition.author",
+         "slicing": {"discriminator": [{"type": "type", "path": "$this"}], "rules": "open"}},
+        {"id": "Composition.author:device", "path": "Composition.author", "sliceName": "device", "min": 0}),
+        "type": "Composition", "baseDefinition": FHIR + "Composition"}
+    supported = _profile_of("Patient", "supported", [{"id": "Patient.gender", "path": "Patient.gender",
+                                                      "mustSupport": True}])
+    validator = local_validator(fhir_packages_dir, tmp_path, "example.supported", [supported])
+    assert not errors(validator.validate(composition))
+    dropped = {**differential({"id": "Patient.gender", "path": "Patient.gender", "mustSupport": False}),
+               "baseDefinition": LOCAL + "supported"}
+    assert errors(validator.validate(dropped)) == {("BASE_LOOSENED", "StructureDefinition.differential.element[0]")}
