@@ -395,16 +395,20 @@ class Api:
             if entry is None:
                 raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
             self.check_if_match(request, entry)
-            deleted = self.store.delete(type_, id_)
-            if deleted is not None:
-                gap.after_write(self.store, deleted, entry)
+            deleted = self.erase(entry)
         return Response(204, None, headers={"ETag": deleted.etag} if deleted else {})
 
     def conditional_delete(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "delete")
         with self.store.transaction():
-            previous = self.single_match(type_, request, "delete")
-            deleted = self.store.delete(type_, previous.id)
-            if deleted is not None:
-                gap.after_write(self.store, deleted, previous)
+            self.erase(self.single_match(type_, request, "delete"))
         return Response(204, None)
+
+    def erase(self, current: Entry) -> Entry | None:
+        """Record the deletion of `current`'s resource (a plain, conditional or transaction DELETE), with the GAP
+        side effects of a write (a deleted Appointment frees its Slots); None when it was deleted already."""
+        with self.store.transaction():
+            deleted = self.store.delete(current.type, current.id)
+            if deleted is not None:
+                gap.after_write(self.store, deleted, current)
+        return deleted

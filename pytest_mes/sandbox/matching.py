@@ -258,7 +258,7 @@ class Engine:
                 raise FhirError(400, f"Invalid {name} value {value!r}: :missing takes true or false", "invalid")
             want_missing = value == "true"
             return lambda resource: (not definition.get(resource)) == want_missing
-        alternatives = [self._leaf(type_, code, definition, modifier, v) for v in split_values(value)]
+        alternatives = [self._leaf(code, definition, modifier, v) for v in split_values(value)]
         if len(alternatives) == 1:
             return alternatives[0]
         return lambda resource: any(test(resource) for test in alternatives)
@@ -284,7 +284,7 @@ class Engine:
 
         return test
 
-    def _leaf(self, type_: str, code: str, definition: Param, modifier: str, value: str) -> Predicate:
+    def _leaf(self, code: str, definition: Param, modifier: str, value: str) -> Predicate:
         get = definition.get
         kind = definition.type
         if kind == "token":

@@ -409,9 +409,10 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
     elif plan.method == "DELETE":
         if plan.id is None:
             raise plan.fail(400, "conditional delete is not supported inside a transaction", "not-supported")
-        if not api.store.get(plan.type, plan.id):
+        current = store.get(plan.type, plan.id)
+        if current is None:
             raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
-        store.delete(plan.type, plan.id)
+        api.erase(current)
         plan.status = 204
     else:  # GET
         if plan.id is None:

@@ -256,6 +256,23 @@ def test_booking_a_slot_that_is_not_free_is_refused(fresh):
     assert refused.status_code == 422
 
 
+def test_deleting_an_appointment_frees_its_slot_in_a_transaction_too(fresh):
+    """A DELETE entry of a transaction has the side effects of DELETE [base]/Appointment/id."""
+    base = fresh.base_url
+    for way in ("direct", "transaction"):
+        slot = _free_slot(base)
+        booked = requests.post(f"{base}/Appointment", json=_appointment(slot, f"RDV-DEL-{way}")).json()
+        assert requests.get(f"{base}/Slot/{slot['id']}").json()["status"] == "busy"
+        if way == "direct":
+            assert requests.delete(f"{base}/Appointment/{booked['id']}").status_code == 204
+        else:
+            bundle = {"resourceType": "Bundle", "type": "transaction",
+                      "entry": [{"request": {"method": "DELETE", "url": f"Appointment/{booked['id']}"}}]}
+            assert post_bundle(base, bundle).status_code == 200
+        assert requests.get(f"{base}/Appointment/{booked['id']}").status_code == 410
+        assert requests.get(f"{base}/Slot/{slot['id']}").json()["status"] == "free", way
+
+
 def test_freeing_checks_the_other_holders(fresh):
     """Two holders of one slot (stored before the rule, e.g. with --db): cancelling one keeps it busy."""
     base = fresh.base_url
