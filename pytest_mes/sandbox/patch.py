@@ -166,8 +166,13 @@ def _part_value(part: dict[str, Any]) -> Any:
     for key, value in part.items():
         if key.startswith("value"):
             return copy.deepcopy(value)
-    if "part" in part:  # a complex value given as parts
-        return {p["name"]: _part_value(p) for p in part["part"]}
+    if "part" in part:  # a complex value given as parts, each named for its element
+        parts = part["part"]
+        if not isinstance(parts, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str)
+                                                  for p in parts):
+            raise FhirError(400, "FHIRPath Patch value: each of its parts needs a name (the element it gives)",
+                            "structure")
+        return {p["name"]: _part_value(p) for p in parts}
     raise FhirError(400, "FHIRPath Patch operation has no value", "structure")
 
 

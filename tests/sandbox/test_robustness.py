@@ -155,3 +155,18 @@ def test_a_client_gone_before_its_answer_is_one_log_line_not_a_traceback(capfd):
             time.sleep(0.05)
     assert any("127.0.0.1 closed the connection before its answer was sent" in line for line in lines), lines
     assert "Traceback" not in capfd.readouterr().err and not any("Traceback" in line for line in lines)
+
+
+def test_a_fhirpath_patch_value_part_without_a_name_is_400_not_500(fresh):
+    """R4 gives Parameters.parameter.part.name 1..1; a complex value's part without one was a KeyError (500)."""
+    def add_identifier(value_parts: list) -> dict:
+        return {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+            {"name": "type", "valueCode": "add"}, {"name": "path", "valueString": "Patient"},
+            {"name": "name", "valueString": "identifier"}, {"name": "value", "part": value_parts}]}]}
+
+    url = f"{fresh.base_url}/Patient/pat-dupont"
+    nameless = requests.patch(url, json=add_identifier([{"valueString": "x"}]), headers={"Content-Type": FHIR_JSON})
+    assert nameless.status_code == 400 and "needs a name" in nameless.text
+    named = add_identifier([{"name": "system", "valueUri": "urn:example"}, {"name": "value", "valueString": "x"}])
+    assert requests.patch(url, json=named, headers={"Content-Type": FHIR_JSON}).status_code == 200  # the control
+    assert {"system": "urn:example", "value": "x"} in requests.get(url).json()["identifier"]
