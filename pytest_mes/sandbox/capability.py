@@ -76,36 +76,7 @@ def allowed(type_: str, interaction: str) -> bool:
 
 def capability_statement(base: str, defects: frozenset[Defect]) -> dict[str, Any]:
     """The CapabilityStatement served at /metadata."""
-    resources = []
-    for type_, interactions in INTERACTIONS.items():
-        declared = set(interactions)
-        if type_ == "Slot" and Defect.CAPABILITY_WITHOUT_SLOT_SEARCH in defects:
-            declared.discard("search-type")
-        entry: dict[str, Any] = {
-            "type": type_,
-            "interaction": [{"code": code} for code in sorted(declared)],
-            "versioning": "versioned",
-            "readHistory": True,
-            "updateCreate": "update" in interactions,
-            "conditionalCreate": "create" in interactions,
-            # DocumentReference: PDSm declares conditionalUpdate without update: a PUT by identifier that,
-            # like the conditional PATCH of flux 03/04, changes status, securityLabel or isArchived only.
-            "conditionalUpdate": "update" in interactions or type_ == "DocumentReference",
-            "conditionalDelete": "single" if "delete" in interactions else "not-supported",
-        }
-        if type_ in SUPPORTED_PROFILES:
-            entry["supportedProfile"] = SUPPORTED_PROFILES[type_]
-        if "search-type" in declared:
-            if type_ in SEARCH_INCLUDES:
-                entry["searchInclude"] = SEARCH_INCLUDES[type_]
-            entry["searchParam"] = [
-                {"name": code, "definition": p.definition, "type": p.type,
-                 **({"documentation": p.documentation} if p.documentation else {})}
-                for code, p in {**COMMON, **PARAMS.get(type_, {})}.items()
-                if p.definition
-            ]
-        resources.append(entry)
-    formats = ["application/fhir+json", "json", "application/fhir+xml", "xml"]
+    resources = [_resource_capability(type_, interactions, defects) for type_, interactions in INTERACTIONS.items()]
     return {
         "resourceType": "CapabilityStatement",
         "id": "mes-sandbox",
@@ -124,7 +95,7 @@ def capability_statement(base: str, defects: frozenset[Defect]) -> dict[str, Any
         "software": {"name": "pytest-mes sandbox", "version": __version__},
         "implementation": {"description": "pytest-mes reference sandbox", "url": base},
         "fhirVersion": "4.0.1",
-        "format": formats,
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "implementationGuide": [GAP_CANONICAL, PDSM_CANONICAL],
         "rest": [{
@@ -138,3 +109,34 @@ def capability_statement(base: str, defects: frozenset[Defect]) -> dict[str, Any
             ],
         }],
     }
+
+
+def _resource_capability(type_: str, interactions: frozenset[str], defects: frozenset[Defect]) -> dict[str, Any]:
+    """One rest.resource of the statement: what the sandbox does with `type_`, as implemented."""
+    declared = set(interactions)
+    if type_ == "Slot" and Defect.CAPABILITY_WITHOUT_SLOT_SEARCH in defects:
+        declared.discard("search-type")
+    entry: dict[str, Any] = {
+        "type": type_,
+        "interaction": [{"code": code} for code in sorted(declared)],
+        "versioning": "versioned",
+        "readHistory": True,
+        "updateCreate": "update" in interactions,
+        "conditionalCreate": "create" in interactions,
+        # DocumentReference: PDSm declares conditionalUpdate without update: a PUT by identifier that,
+        # like the conditional PATCH of flux 03/04, changes status, securityLabel or isArchived only.
+        "conditionalUpdate": "update" in interactions or type_ == "DocumentReference",
+        "conditionalDelete": "single" if "delete" in interactions else "not-supported",
+    }
+    if type_ in SUPPORTED_PROFILES:
+        entry["supportedProfile"] = SUPPORTED_PROFILES[type_]
+    if "search-type" in declared:
+        if type_ in SEARCH_INCLUDES:
+            entry["searchInclude"] = SEARCH_INCLUDES[type_]
+        entry["searchParam"] = [
+            {"name": code, "definition": p.definition, "type": p.type,
+             **({"documentation": p.documentation} if p.documentation else {})}
+            for code, p in {**COMMON, **PARAMS.get(type_, {})}.items()
+            if p.definition
+        ]
+    return entry
