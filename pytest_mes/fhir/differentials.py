@@ -44,9 +44,9 @@ def _bindable(code: str, resolve: Resolver) -> bool:
         if definition is None:
             return True  # not found: not judged
         base = str(definition.get("baseDefinition") or "")
-        if not base.startswith(FHIR_BASE):
-            return False
-        current = base[len(FHIR_BASE):]
+        if not base:
+            return False  # the root of the types (Element, Base): nothing bindable reached
+        current = base[len(FHIR_BASE):] if base.startswith(FHIR_BASE) else base
     return False
 
 

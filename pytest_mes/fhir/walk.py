@@ -260,7 +260,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.add("error", "INVARIANT_EXPRESSION", f"{loc}.differential.element[{i}].constraint[{j}]", key=key,
                      why=why)
         # judged on the types the differential states when no snapshot could be generated
-        for i, element_id, codes in unbindable_bindings(generated or sd, resolve):
+        # a type's definition; one whose snapshot cannot be generated, as found (never an exception here)
+        lookup = lambda url: _conformance_resource(self.defs, url, "StructureDefinition", context)  # noqa: E731
+        for i, element_id, codes in unbindable_bindings(generated or sd, lookup):
             self.add("error", "BINDING_NOT_BINDABLE", f"{loc}.differential.element[{i}]", element=element_id,
                      types=", ".join(codes))
         if generated is None:

@@ -687,3 +687,15 @@ def test_a_slice_may_lower_min_and_must_support_stays(fhir_packages_dir, tmp_pat
     dropped = {**differential({"id": "Patient.gender", "path": "Patient.gender", "mustSupport": False}),
                "baseDefinition": LOCAL + "supported"}
     assert errors(validator.validate(dropped)) == {("BASE_LOOSENED", "StructureDefinition.differential.element[0]")}
+
+
+def test_a_binding_on_a_logical_model_s_type_is_not_judged(fhir_packages_dir, tmp_path):
+    """A type defined outside FHIR core (a logical model's), unknown or whose own definition is broken (a base
+    found nowhere), is given the benefit of the doubt: no error, and no crash."""
+    broken = {"resourceType": "StructureDefinition", "id": "broken", "url": LOCAL + "Broken", "name": "Broken",
+              "status": "draft", "kind": "logical", "abstract": False, "type": LOCAL + "Broken",
+              "baseDefinition": LOCAL + "Nowhere", "derivation": "specialization",
+              "differential": {"element": [{"id": "Broken", "path": "Broken"}]}}
+    validator = local_validator(fhir_packages_dir, tmp_path, "example.logical", [broken])
+    for code in (LOCAL + "Broken", LOCAL + "Unknown"):
+        assert not errors(validator.validate(differential(bound("Patient.gender", type=[{"code": code}]))))
