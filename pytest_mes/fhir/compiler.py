@@ -111,15 +111,16 @@ class ElementDef:
     # another ValueSet (which may not be expandable offline), or none at all (see inherit_base_rules).
     base_binding: ElementDef | None = field(default=None, repr=False)
 
+    # The first of `types` of each code, looked up on every value the walk checks
+    type_refs: dict[str, TypeRef] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for t in reversed(self.types):
+            self.type_refs[t.code] = t
+
     @property
     def type_codes(self) -> list[str]:
         return [t.code for t in self.types]
-
-    def type_ref(self, code: str) -> TypeRef | None:
-        for t in self.types:
-            if t.code == code:
-                return t
-        return None
 
 
 @dataclass(eq=False, slots=True)

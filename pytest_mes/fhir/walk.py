@@ -518,7 +518,7 @@ class Walk(SlicingChecks, ReferenceChecks):
             # An element of several resource types (Practitioner | PractitionerRole) takes the profiles of
             # the type the resource has.
             rtype = value.get("resourceType") if isinstance(value, dict) else None
-            tref = (elem.type_ref(rtype) if isinstance(rtype, str) else None) or elem.type_ref(tcode)
+            tref = (elem.type_refs.get(rtype) if isinstance(rtype, str) else None) or elem.type_refs.get(tcode)
             self.validate_resource(
                 value,
                 loc,
@@ -534,7 +534,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         if tcode == "Extension":
             self.check_extension(elem, value, loc)
         else:
-            tref = elem.type_ref(tcode)
+            tref = elem.type_refs.get(tcode)
             checked = False
             if tref is not None and tref.profiles:
                 schemas = []
