@@ -105,7 +105,8 @@ class ElementDef:
     required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
     optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
     has_invariants: bool = False  # a constraint other than ele-1 (checked structurally) applies
-    invariant_plans: dict[str, list] = field(default_factory=dict, repr=False)  # per type code, see Validator
+    invariant_plans: dict[str, list] = field(default_factory=dict, repr=False)  # per type code, see Definitions
+    primitive_checks: dict[str, PrimitiveCheck] = field(default_factory=dict, repr=False)  # per type code, see Walk
     base_path: str = ""  # ElementDefinition.base.path: where the base definition states this element
     # The base definition's element, when its required binding must be checked too: the profile binds
     # another ValueSet (which may not be expandable offline), or none at all (see inherit_base_rules).
@@ -394,6 +395,21 @@ class PrimitiveRule:
     regex: re.Pattern[str] | None
     max_length: int | None
     shortcut: Callable[[str], bool] | None = None  # accepts a subset of what the regex accepts, fast
+
+
+@dataclass(frozen=True, slots=True)
+class PrimitiveCheck:
+    """What the walk checks of a value of one primitive type in one element, decided once per element."""
+
+    rule: PrimitiveRule
+    max_length: int | None  # the element's maxLength, else the type's
+    value_rules: bool  # fixed, pattern, binding (the base's too) or bounds apply: check_value_rules
+
+
+def primitive_check(elem: ElementDef, rule: PrimitiveRule) -> PrimitiveCheck:
+    return PrimitiveCheck(rule, elem.max_length or rule.max_length, elem.fixed is not None or
+                          elem.pattern is not None or elem.binding is not None or elem.base_binding is not None or
+                          elem.bounds is not None)
 
 
 def primitive_rule(sd: dict) -> PrimitiveRule:

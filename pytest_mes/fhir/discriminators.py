@@ -10,7 +10,7 @@ both; the walk's slicing checks (:mod:`.slicing`) use them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_mes.fhir.compiler import ElementDef, Schema
@@ -180,10 +180,21 @@ class SliceIndex:
         found: set[int] | None = None
         for path, table in zip(self.paths, self.tables, strict=True):
             hits: set[int] = set()
-            for val, _ in walk.eval_path(value, tcode, path):
+            for val in _values_at(walk, value, tcode, path):
                 if type(val) is str and val in table:
                     hits |= table[val]
             found = hits if found is None else found & hits
             if not found:
                 return -1
         return min(found) if found else -1
+
+
+def _values_at(walk: SlicingChecks, value: Any, tcode: str, path: str) -> Iterable[Any]:
+    """The values eval_path finds at `path`, read directly for the common paths (``$this``, an element of
+    the item such as ``url`` or ``system``): most sliced items are extensions and identifiers."""
+    if path == "$this":
+        return (value,)
+    if type(value) is dict and path in value and path.isalnum():
+        found = value[path]
+        return found if type(found) is list else (found,)
+    return [val for val, _ in walk.eval_path(value, tcode, path)]

@@ -20,7 +20,15 @@ from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
 from pytest_mes.fhir.canonicals import FHIR_BASE, Substitution
-from pytest_mes.fhir.compiler import PRIMITIVES, Constraint, ElementDef, PrimitiveRule, Schema
+from pytest_mes.fhir.compiler import (
+    PRIMITIVES,
+    Constraint,
+    ElementDef,
+    PrimitiveCheck,
+    PrimitiveRule,
+    Schema,
+    primitive_check,
+)
 from pytest_mes.fhir.differentials import loosened, redefined_slicings, unbindable_bindings, unparsable_invariants
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
@@ -665,14 +673,16 @@ class Walk(SlicingChecks, ReferenceChecks):
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         if value is not None:
-            rule = self.defs.primitive(tcode)
+            check = elem.primitive_checks.get(tcode) or self.primitive_check(elem, tcode)
+            rule = check.rule if check is not None else None
             kind = rule.json_kind if rule is not None else None
             if (kind == "str" and isinstance(value, str)) or (  # most primitives: strings of the right kind
                     kind is not None and self.check_json_kind(rule, value, tcode, loc, elem)):
                 if kind == "str":
                     if not value:
                         self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
-                    elif not _format_ok(rule, value, tcode):
+                    elif not (rule.shortcut is not None and rule.shortcut(value)) and \
+                            not _format_ok(rule, value, tcode):  # (the shortcut first: most strings pass it)
                         self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
                                  type=tcode)
                     elif tcode == "xhtml":
@@ -687,7 +697,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                         # warns of (an error with its security checks on).
                         self.add("error" if self.v.security_checks else "warning", "STRING_HTML", loc,
                                  elem.schema.source(elem), tag=_short(_HTML_TAG.search(value).group(), 20))
-                    limit = elem.max_length or rule.max_length
+                    limit = check.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
                     if elem.min_length and len(value) < elem.min_length:
@@ -700,8 +710,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                                  type=tcode)
                 elif type(value) is float and not math.isfinite(value):  # 1e400 reads as infinity
                     self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=value, type=tcode)
-                if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
-                    elem.base_binding is not None or elem.bounds is not None:
+                if check.value_rules:
                     self.check_value_rules(elem, value, tcode, loc)
         if ext is not None and not (value is not None and isinstance(ext, dict) and ext.keys() == {"id"}):
             # (an id beside a value is a whole element: ele-1 holds)
@@ -721,6 +730,14 @@ class Walk(SlicingChecks, ReferenceChecks):
                          alternatives=", ".join(elem.value_alternatives))
         if elem.has_invariants:
             self.check_invariants(elem, tcode, value, loc)
+
+    def primitive_check(self, elem: ElementDef, tcode: str) -> PrimitiveCheck | None:
+        """What to check of `elem`'s values of primitive type `tcode` (None: an unknown type), kept on it."""
+        rule = self.defs.primitive(tcode)
+        if rule is None:
+            return None
+        check = elem.primitive_checks[tcode] = primitive_check(elem, rule)
+        return check
 
     def check_json_kind(self, rule: PrimitiveRule, value: Any, tcode: str, loc: str, elem: ElementDef) -> bool:
         kind = rule.json_kind
