@@ -79,13 +79,13 @@ def _require_validator(run: MesRun) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
     """pytest-xdist (controller): one sandbox for the whole run, started here and handed to every worker, as one
-    server is with --mes-base-url; the workers start none. If it cannot start here, each worker starts its own
-    and reports why it cannot, as without xdist."""
+    server is with --mes-base-url; the workers start none. It loads while they start. If it cannot even take a
+    port here, each worker starts its own and reports why it cannot, as without xdist."""
     run = node.config.stash[RUN_KEY]
     if not run.config.sandbox or not run.config.active or node.config.option.collectonly:
         return
     try:
-        node.workerinput[SANDBOX_URL] = run.base_url
+        node.workerinput[SANDBOX_URL] = run.share_sandbox()
     except (MesError, OSError):
         return  # the workers meet (and report) the same problem themselves
 
@@ -148,6 +148,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append(f"mes: FHIR packages missing, checks that need them are not made: "
                      f"{validator.store.missing_summary()} (`mes packages list` says who needs them)")
     return lines
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None and run.sandbox_problem:  # the shared sandbox of an xdist run: its workers only saw it gone
+        terminalreporter.write_line(f"mes: {run.sandbox_problem}", red=True)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
-from pytest_mes.errors import PackageError
+from pytest_mes.errors import MesError, PackageError
 from pytest_mes.redaction import Redactor
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
@@ -27,6 +28,8 @@ class MesRun:
         self.roots: tuple[Path, ...] = config.testsets  # where YAML files are test sets
         self.invocation_dir = Path.cwd()  # where relative paths shown to the user start (pytest's invocation dir)
         self._sandbox: Any = None
+        self._loading: threading.Thread | None = None  # the shared sandbox loading (see share_sandbox)
+        self.sandbox_problem = ""
         self._capabilities: tuple[dict | None, str] | None = None
         self._validator: tuple[ProfileValidator | None, str] | None = None
         self.waivers: list[Waiver] = []
@@ -43,6 +46,24 @@ class MesRun:
 
         self._sandbox = Sandbox(defects=self.config.sandbox_defects, packages=self.config.packages)
         return self._sandbox.start()
+
+    def share_sandbox(self) -> str:
+        """Start the sandbox for other processes (the xdist workers): its URL at once, while it loads and starts
+        answering in a background thread as they start (a request that comes first waits for it)."""
+        if "base_url" not in self.__dict__:
+            from pytest_mes.sandbox import Sandbox
+
+            self._sandbox = Sandbox(defects=self.config.sandbox_defects, packages=self.config.packages)
+            self.base_url = self._sandbox.listen()
+            self._loading = threading.Thread(target=self._serve_sandbox, name="mes-sandbox-load", daemon=True)
+            self._loading.start()
+        return self.base_url
+
+    def _serve_sandbox(self) -> None:
+        try:
+            self._sandbox.serve()
+        except (MesError, OSError) as exc:  # its port is closed: the workers' requests fail, and say so
+            self.sandbox_problem = f"the sandbox could not start: {exc}"
 
     def use_sandbox(self, url: str) -> None:
         """Test the sandbox another process started (the xdist controller's) instead of starting one."""
@@ -111,6 +132,8 @@ class MesRun:
     def close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
+        if self._loading is not None:
+            self._loading.join()
         if self._sandbox is not None:
             self._sandbox.stop()
 

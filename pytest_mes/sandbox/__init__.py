@@ -69,39 +69,55 @@ class Sandbox:
 
     def start(self) -> str:
         """Bind, load (and seed) the store, serve in a background thread; returns the base URL."""
-        if self._server is not None:
-            return self.base_url
-        r4 = R4Support(self.packages)  # first: without the R4 base package the sandbox does not start
-        self.store = Store(self.db)
-        if self.seed and self.store.is_empty():
-            load_seed(self.store)
-        try:
+        url = self.listen()
+        self.serve()
+        return url
+
+    def listen(self) -> str:
+        """Bind the port and return the base URL: clients may connect from now on, and wait for `serve`."""
+        if self._server is None:
             server = SandboxHTTPServer((self.host, self.port), Handler)
-        except OSError:
-            self.store.close()
-            self.store = None
+            server.log = self.log
+            self._server = server
+            host, port = server.server_address[:2]
+            self.port = port
+            shown = f"[{host}]" if ":" in str(host) else host
+            self.base_url = f"http://{shown}:{port}/fhir"
+        return self.base_url
+
+    def serve(self) -> None:
+        """Load the R4 support and the store (seeded), then answer in a background thread (`listen` first).
+
+        Raises:
+            PackageError: without the R4 base package the sandbox does not start: the port is closed again.
+        """
+        server = self._server
+        if server is None or self._thread is not None:
+            return
+        try:
+            r4 = R4Support(self.packages)
+            self.store = Store(self.db)
+            if self.seed and self.store.is_empty():
+                load_seed(self.store)
+        except BaseException:
+            self.stop()
+            self.base_url, self.store = "", None
             raise
         server.api = Api(self.store, self.defects, r4)
-        server.log = self.log
-        self._server = server
-        host, port = server.server_address[:2]
-        self.port = port
-        shown = f"[{host}]" if ":" in str(host) else host
-        self.base_url = f"http://{shown}:{port}/fhir"
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="mes-sandbox", daemon=True)
         self._thread.start()
-        return self.base_url
 
     def stop(self) -> None:
         """Stop serving and close the store; safe to call twice."""
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # serve_forever runs: shutdown() waits for it to return
+            server.shutdown()
             self._thread.join(timeout=5)
+            self._thread = None
+        server.server_close()
         if self.store is not None:
             self.store.close()
 

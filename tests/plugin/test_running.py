@@ -251,6 +251,24 @@ def test_xdist_workers_test_the_one_sandbox_their_controller_started(pytester, a
     assert len(urls) == 8 and all(url.startswith(base_url + "/") for url in urls)
 
 
+def test_a_shared_sandbox_that_cannot_load_refuses_connections_and_says_why(tmp_path, monkeypatch):
+    import requests
+
+    from pytest_mes.config import MesConfig
+    from pytest_mes.run import MesRun
+
+    monkeypatch.delenv("MES_FHIR_PACKAGES", raising=False)
+    monkeypatch.setenv("MES_OFFLINE", "1")
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "cache"))
+    run = MesRun(MesConfig(sandbox=True, packages=(tmp_path,)))  # no R4 base package anywhere
+    url = run.share_sandbox()
+    assert url.startswith("http://127.0.0.1:")  # known at once, for the workers
+    run.close()  # waits for the loading to end
+    assert "sandbox needs hl7.fhir.r4.core" in run.sandbox_problem
+    with pytest.raises(requests.ConnectionError):  # its port is closed: a worker's request fails at once
+        requests.get(f"{url}/metadata", timeout=5)
+
+
 def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, server):
     server.route("POST /fhir/Bundle", Reply(200, {"resourceType": "Bundle", "type": "transaction-response"}))
     folder = add_set(a_set(tests="""
