@@ -101,7 +101,7 @@ class Api:
 
     def check_if_match(self, request: Request, entry: Entry | None) -> None:
         wanted = request.header("If-Match").strip()
-        if wanted and (entry is None or wanted.removeprefix("W/") != entry.etag.removeprefix("W/")):
+        if wanted and (entry is None or not entry.has_etag(wanted)):
             current = entry.etag if entry else "none"
             raise FhirError(412, f"If-Match {wanted} does not match the current version {current}", "conflict")
 
@@ -204,7 +204,7 @@ class Api:
         if type_ == "Binary":
             return pdsm.retrieve_binary(self, entry, request)
         if_none_match = request.header("If-None-Match").strip()
-        if if_none_match and if_none_match.removeprefix("W/") == entry.etag.removeprefix("W/"):
+        if if_none_match and entry.has_etag(if_none_match):
             return Response(304, None, headers={"ETag": entry.etag})
         return self.resource_response(200, entry, request)
 

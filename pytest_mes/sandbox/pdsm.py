@@ -211,6 +211,9 @@ def _check_entry(plan: _Plan) -> None:
         raise plan.fail(400, f"request.method {plan.method or '(missing)'!r} is not a FHIR interaction")
     if not plan.type or plan.type not in INTERACTIONS:
         raise plan.fail(400 if not plan.type else 404, f"request.url {plan.url!r} names no supported resource type")
+    for name, value in (("ifMatch", plan.if_match), ("ifNoneExist", plan.if_none_exist)):
+        if value is not None and not isinstance(value, str):
+            raise plan.fail(400, f"request.{name} must be a string, not {value!r}")
     if plan.method in ("POST", "PUT"):
         if plan.resource is None:
             raise plan.fail(400, f"a {plan.method} entry needs a resource")
@@ -382,7 +385,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         if plan.resource.get("id") not in (None, plan.id):
             raise plan.fail(400, f"the resource id {plan.resource.get('id')!r} differs from request.url")
         previous = store.get(plan.type, plan.id)
-        if plan.if_match and (previous is None or plan.if_match.removeprefix("W/") != previous.etag[2:]):
+        if plan.if_match and (previous is None or not previous.has_etag(plan.if_match)):
             raise plan.fail(412, f"ifMatch {plan.if_match} does not match the current version", "conflict")
         plan.entry = api.write(plan.type, plan.id, plan.resource, previous)
         plan.status = 200 if previous and not previous.deleted else 201

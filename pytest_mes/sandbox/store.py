@@ -51,6 +51,10 @@ class Entry:
     def etag(self) -> str:
         return f'W/"{self.version}"'
 
+    def has_etag(self, etag: str) -> bool:
+        """Whether an If-Match / If-None-Match value names this version, weak (W/"2") or strong ("2")."""
+        return etag.strip().removeprefix("W/") == self.etag.removeprefix("W/")
+
 
 def now_instant() -> str:
     """The current time as a FHIR instant, in UTC with milliseconds."""

@@ -170,3 +170,18 @@ def test_a_fhirpath_patch_value_part_without_a_name_is_400_not_500(fresh):
     named = add_identifier([{"name": "system", "valueUri": "urn:example"}, {"name": "value", "valueString": "x"}])
     assert requests.patch(url, json=named, headers={"Content-Type": FHIR_JSON}).status_code == 200  # the control
     assert {"system": "urn:example", "value": "x"} in requests.get(url).json()["identifier"]
+
+
+@pytest.mark.parametrize(("method", "url", "condition"), [
+    ("PUT", "Patient/pat-dupont", {"ifMatch": 5}), ("POST", "Patient", {"ifNoneExist": 5}),
+])
+def test_a_transaction_condition_that_is_no_string_is_400_not_500(fresh, method, url, condition):
+    patient = {"resourceType": "Patient", **({"id": "pat-dupont"} if method == "PUT" else {})}
+    entry = {"fullUrl": "urn:uuid:0a0a0a0a-0000-4000-8000-00000000000a", "resource": patient,
+             "request": {"method": method, "url": url, **condition}}
+    response = post_bundle(fresh.base_url, {"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    assert response.status_code == 400, response.text
+    assert f"request.{next(iter(condition))} must be a string" in response.text
+    entry["request"] = {"method": method, "url": url}  # the control: the same entry without the condition
+    assert post_bundle(fresh.base_url, {"resourceType": "Bundle", "type": "transaction",
+                                        "entry": [entry]}).status_code == 200
