@@ -142,10 +142,15 @@ def _summary(slicing: dict) -> str:
 
 
 def _by_id(sd: dict) -> dict[str, dict]:
-    elements = (sd.get("snapshot") or {}).get("element")
-    return {e.get("id"): e for e in elements if isinstance(e, dict)} if isinstance(elements, list) else {}
+    return {e.get("id"): e for e in _elements(sd, "snapshot") if isinstance(e, dict)}
 
 
 def _differential(sd: dict) -> list:
-    elements = (sd.get("differential") or {}).get("element")
+    return _elements(sd, "differential")
+
+
+def _elements(sd: dict, part: str) -> list:
+    """The elements of `sd`'s snapshot or differential; none when malformed (reported by the walk)."""
+    holder = sd.get(part)
+    elements = holder.get("element") if isinstance(holder, dict) else None
     return elements if isinstance(elements, list) else []

@@ -48,7 +48,8 @@ def questionnaire_response_issues(response: dict, loc: str, resolve: Resolve) ->
     questionnaire = resolve(canonical, "Questionnaire")
     if questionnaire is None:
         return [make_issue("information", "QR_QUESTIONNAIRE_NOT_FOUND", f"{loc}.questionnaire", url=canonical)]
-    check = _Check(response.get("status") in _FINISHED)
+    status = response.get("status")
+    check = _Check(isinstance(status, str) and status in _FINISHED)
     check.items(as_list(questionnaire.get("item")), as_list(response.get("item")), loc, [])
     return check.issues
 
@@ -61,7 +62,7 @@ class _Check:
     def items(self, questions: list, answered: list, loc: str, scopes: list[list]) -> None:
         """`answered` (response items at `loc`) against `questions` (the Questionnaire's items there);
         `scopes`: the response item lists around, innermost last, where enableWhen looks for answers."""
-        by_link = {q.get("linkId"): q for q in questions if isinstance(q, dict)}
+        by_link = {q["linkId"]: q for q in questions if isinstance(q, dict) and isinstance(q.get("linkId"), str)}
         order = {link: k for k, link in enumerate(by_link)}
         scopes = [*scopes, answered]
         last, seen, repeated = -1, set(), set()
@@ -69,7 +70,8 @@ class _Check:
             if not isinstance(item, dict):
                 continue
             where = f"{loc}.item[{i}]"
-            question = by_link.get(item.get("linkId"))
+            link = item.get("linkId")
+            question = by_link.get(link) if isinstance(link, str) else None
             if question is None:
                 self.issues.append(make_issue("error", "QR_LINKID_UNKNOWN", where, link=str(item.get("linkId"))))
                 continue

@@ -699,3 +699,8 @@ def test_a_binding_on_a_logical_model_s_type_is_not_judged(fhir_packages_dir, tm
     validator = local_validator(fhir_packages_dir, tmp_path, "example.logical", [broken])
     for code in (LOCAL + "Broken", LOCAL + "Unknown"):
         assert not errors(validator.validate(differential(bound("Patient.gender", type=[{"code": code}]))))
+
+
+@pytest.mark.parametrize("part", [True, [], {"element": {"id": "Patient"}}])
+def test_a_malformed_differential_is_reported_not_a_crash(core, part):
+    assert errors(core.validate({**differential(), "differential": part}))

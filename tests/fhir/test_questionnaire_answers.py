@@ -66,3 +66,16 @@ def test_a_response_that_follows_its_questions(validator):
 def test_a_response_breaking_a_rule_of_its_questions(validator, change, expected):
     found = errors(validator.validate(_changed(change)))
     assert {f for f in found if f[0] != "QR_LINKID_UNKNOWN"} == expected
+
+
+@pytest.mark.parametrize("change", [
+    lambda response: response.update(status=["completed"]),
+    lambda response: response["item"][1].update(linkId={"id": "weight"}),
+    lambda response: response["item"].append({"answer": [{"valueString": "x"}]}),
+])
+def test_a_malformed_response_is_reported_not_a_crash(validator, change):
+    """A status or a linkId of the wrong JSON type is said where it stands (validate() returning is the
+    "no crash"); an item without linkId is not in the questionnaire."""
+    response = copy.deepcopy(GOOD)
+    change(response)
+    assert errors(validator.validate(response))
