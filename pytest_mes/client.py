@@ -22,40 +22,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pytest_mes import __version__
+from pytest_mes.connection import ClientSettings
 from pytest_mes.redaction import Redactor, is_secret_name
 
 FHIR_JSON = "application/fhir+json"
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
 UNRESPONSIVE_AFTER = 2  # requests in a row without an answer after which the server is deemed unresponsive
 _FOLLOWED = frozenset({"GET", "HEAD"})  # a redirected POST or PUT is the server's answer, not ours to replay
-
-
-@dataclass(frozen=True)
-class ClientSettings:
-    """How to reach the server under test. Secrets stay here: repr() never shows them."""
-
-    base_url: str
-    token: str | None = field(default=None, repr=False)
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    client_cert: str | None = None
-    client_key: str | None = None
-    ca_bundle: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_response_bytes: int = DEFAULT_MAX_BYTES
-
-    def secrets(self) -> list[str]:
-        values = [self.token or ""]
-        values += [value for name, value in self.headers if is_secret_name(name)]
-        return values
-
-    def credential_headers(self) -> dict[str, str]:
-        """Headers that prove who we are: sent only to the server under test."""
-        headers = {name: value for name, value in self.headers if is_secret_name(name)}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        return headers
 
 
 @dataclass

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_mes.client import DEFAULT_MAX_BYTES, ClientSettings
+from pytest_mes.connection import DEFAULT_MAX_BYTES, ClientSettings
 from pytest_mes.environment import is_true, split_paths
 from pytest_mes.errors import ConfigError
 from pytest_mes.redaction import is_secret_name

@@ -7,12 +7,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_mes.client import FhirClient
 from pytest_mes.config import MesConfig
 from pytest_mes.errors import MesError, PackageError
 from pytest_mes.redaction import Redactor
 
 if TYPE_CHECKING:  # the engine is imported on first use, so that pytest starts fast without test sets
+    from pytest_mes.client import FhirClient
     from pytest_mes.coverage import LazyCatalogue
     from pytest_mes.recording import Recorder
     from pytest_mes.testset.checks import ProfileValidator
@@ -77,6 +77,8 @@ class MesRun:
 
     @cached_property
     def client(self) -> FhirClient:
+        from pytest_mes.client import FhirClient
+
         return FhirClient(self.config.client_settings(self.base_url), redactor=self.redactor)
 
     @cached_property
