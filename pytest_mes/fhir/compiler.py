@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_mes.errors import ProfileError
 from pytest_mes.fhir.invariants import OPD_3
@@ -82,8 +82,7 @@ class ElementDef:
     schema: Schema = field(repr=False)
     slice_name: str | None = None
     children: dict[str, ElementDef] = field(default_factory=dict, repr=False)
-    # JSON property -> (child, its type there, its "_" companion's name for a primitive, else None)
-    json_names: dict[str, tuple[ElementDef, str, str | None]] = field(default_factory=dict, repr=False)
+    json_names: dict[str, JsonName] = field(default_factory=dict, repr=False)  # by JSON property name
     grouped: bool = False  # a choice or sliced element: its items are checked together
     fixed: Any = None
     pattern: Any = None
@@ -362,13 +361,21 @@ def _cap(code: str) -> str:
     return code[:1].upper() + code[1:]
 
 
+class JsonName(NamedTuple):
+    """What a JSON property of an object names: the walk looks each property of each object up."""
+
+    child: ElementDef  # the element
+    tcode: str  # its type under this name (a choice element has one name per type: valueQuantity…)
+    companion: str | None  # the "_" property beside a primitive (its id and extensions), else None
+
+
 def _index_json_names(node: ElementDef) -> None:
-    names: dict[str, tuple[ElementDef, str, str | None]] = {}
+    names: dict[str, JsonName] = {}
     for name, child in node.children.items():
         codes = [(name + _cap(t.code), t.code) for t in child.types] if child.choice else \
             [(name, child.types[0].code if child.types else "")]
         for key, code in codes:
-            names[key] = (child, code, "_" + key if code in PRIMITIVES else None)
+            names[key] = JsonName(child, code, "_" + key if code in PRIMITIVES else None)
     node.json_names = names
     node.grouped = node.choice or bool(node.slices)
     node.required = _required(node)

@@ -24,6 +24,7 @@ from pytest_mes.fhir.compiler import (
     PRIMITIVES,
     Constraint,
     ElementDef,
+    JsonName,
     PrimitiveCheck,
     PrimitiveRule,
     Schema,
@@ -315,15 +316,14 @@ class Walk(SlicingChecks, ReferenceChecks):
         ts = self.defs.type_schema(type_code)
         return ts.root if ts is not None else None
 
-    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str
-                           ) -> tuple[ElementDef, str, str | None] | None:
+    def unrolled_elsewhere(self, holder: ElementDef, type_code: str, key: str) -> JsonName | None:
         """A child a (hand-made) snapshot left out of a partially unrolled element: its type defines it."""
         if holder.schema.root is holder or type_code in ("BackboneElement", "Element", "") or \
                 type_code in self.defs.resource_types:
             return None
         ts = self.defs.type_schema(type_code)
         hit = ts.root.json_names.get(key) if ts is not None else None
-        if hit is not None and hit[0].name in holder.children:
+        if hit is not None and hit.child.name in holder.children:
             # The profile describes this element (e.g. a sub-extension's value[x] restricted to
             # Coding): a variant it does not list (valueString) is not allowed, the base does not apply.
             return None
@@ -355,11 +355,11 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if key[:1] == "_":
                     base_key = key[1:]
                     hit = names.get(base_key)
-                    if hit is None or hit[2] is None:  # not a primitive: no companion
+                    if hit is None or hit.companion is None:  # not a primitive: no companion
                         self.add("error", "UNKNOWN_ELEMENT", f"{loc}.{key}", holder.schema.source(holder), name=key,
                                  type=holder.path)
                     elif base_key not in obj:
-                        self.collect(hit[0], hit[1], base_key, None, val, loc, groups)
+                        self.collect(hit.child, hit.tcode, base_key, None, val, loc, groups)
                     continue
                 if key != "resourceType":
                     hit = self.unrolled_elsewhere(holder, type_code, key)

@@ -34,8 +34,9 @@ def test_compiled_profile_tree(store):
 def test_json_names_expand_choice_types(store):
     schema = compile_structure_definition(store.structure_definition("Observation"))
     names = schema.root.json_names
-    assert names["valueQuantity"][1] == "Quantity"
-    assert names["effectiveDateTime"][0] is schema.root.children["effective"]
+    assert names["valueQuantity"].tcode == "Quantity"
+    assert names["effectiveDateTime"].child is schema.root.children["effective"]
+    assert names["valueString"].companion == "_valueString" and names["valueQuantity"].companion is None
     assert "value" not in names
 
 
