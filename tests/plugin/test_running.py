@@ -269,6 +269,21 @@ def test_a_shared_sandbox_that_cannot_load_refuses_connections_and_says_why(tmp_
         requests.get(f"{url}/metadata", timeout=5)
 
 
+def test_a_run_with_a_target_skips_pythons_last_garbage_collection_at_exit(pytester, add_set, server):
+    # Registered before the plugin's handler, so it runs after it (atexit runs handlers last in, first out).
+    pytester.makeconftest("""
+        import atexit, gc, sys
+        atexit.register(lambda: sys.stdout.write(f"frozen at exit: {gc.get_freeze_count() > 0}\\n"))
+    """)
+    add_set(a_set(tests=read_test("CORE-G-01")))
+    active = pytester.runpytest_subprocess(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                           "-p", "no:cacheprovider")
+    active.assert_outcomes(passed=1)
+    assert "frozen at exit: True" in active.stdout.str()
+    unrelated = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # no target: no change to the interpreter
+    assert "frozen at exit: False" in unrelated.stdout.str()
+
+
 def test_request_bodies_from_files_and_repeated_parameters(pytester, add_set, server):
     server.route("POST /fhir/Bundle", Reply(200, {"resourceType": "Bundle", "type": "transaction-response"}))
     folder = add_set(a_set(tests="""
