@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_mes.fhir.issues import STATED_LIMITS
 from pytest_mes.report.labels import label
 from pytest_mes.results import VERDICTS
-from pytest_mes.testset.checks import STATED_LIMITS
 
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
                "incomplete": {"yellow": True, "bold": True}}

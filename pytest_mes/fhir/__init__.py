@@ -11,17 +11,29 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pytest_mes.fhir.issues import Issue, ValidationResult
-from pytest_mes.fhir.local import with_conformance
-from pytest_mes.fhir.store import PackageStore
-from pytest_mes.fhir.validator import Validator
+if TYPE_CHECKING:
+    from pytest_mes.fhir.issues import Issue, ValidationResult
+    from pytest_mes.fhir.store import PackageStore
+    from pytest_mes.fhir.validator import Validator
 
 __all__ = ["Issue", "PackageStore", "ValidationResult", "Validator", "load_validator"]
+# The public names are imported on first use, so that a light submodule (issues, cache) does not pay for
+# the validator: the xdist controller and the terminal summary read issue ids without validating anything.
+_LAZY = {"Issue": "issues", "ValidationResult": "issues", "PackageStore": "store", "Validator": "validator"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+
 
 _VALIDATORS: dict[tuple, Validator] = {}
 _LOCK = threading.Lock()
@@ -45,6 +57,10 @@ def load_validator(
     """
     key = (tuple(str(Path(s).expanduser().resolve()) for s in sources), bool(offline),
            str(cache_dir) if cache_dir else None, tuple(str(Path(p).expanduser().resolve()) for p in igs))
+    from pytest_mes.fhir.local import with_conformance
+    from pytest_mes.fhir.store import PackageStore
+    from pytest_mes.fhir.validator import Validator
+
     with _LOCK:
         validator = _VALIDATORS.get(key)
         if validator is None:

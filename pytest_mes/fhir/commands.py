@@ -15,10 +15,20 @@ from pytest_mes.environment import env_flag, env_packages
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
 from pytest_mes.fhir.grouping import IssueGroup, group_issues
-from pytest_mes.fhir.issues import LANGS, SEVERITIES, Issue, Lang, Phrase, ValidationResult, make_issue, sort_issues
+from pytest_mes.fhir.issues import (
+    LANGS,
+    SEVERITIES,
+    UNMADE_CHECKS,
+    Issue,
+    Lang,
+    Phrase,
+    ValidationResult,
+    make_issue,
+    sort_issues,
+)
 from pytest_mes.fhir.jsonread import NotJsonNumber, TooDeep, loads_checked
 
-EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN, EXIT_INCOMPLETE = 0, 1, 2, 3
 # What a person reads besides the messages, in each language: severities (singular, plural) and labels.
 _SEVERITY_WORDS: dict[Lang, dict[str, tuple[str, str]]] = {
     "fr": {"fatal": ("fatal", "fatals"), "error": ("erreur", "erreurs"), "warning": ("avertissement", "avertissements"),
@@ -27,10 +37,14 @@ _SEVERITY_WORDS: dict[Lang, dict[str, tuple[str, str]]] = {
            "information": ("information", "information")},
 }
 _LABELS: dict[Lang, dict[str, str]] = {
-    "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "rule": "règle :", "heading": " :", "at": "à :",
-           "more": " … et {n} autres (--max-issues 0 les montre toutes)"},
-    "en": {"valid": "VALID", "invalid": "INVALID", "rule": "rule:", "heading": ":", "at": "at:",
-           "more": " … and {n} more (--max-issues 0 shows them all)"},
+    "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "incomplete": "INCOMPLET", "rule": "règle :",
+           "heading": " :", "at": "à :",
+           "more": " … et {n} autres (--max-issues 0 les montre toutes)",
+           "unmade": "{n} vérification(s) non faite(s)"},
+    "en": {"valid": "VALID", "invalid": "INVALID", "incomplete": "INCOMPLETE", "rule": "rule:",
+           "heading": ":", "at": "at:",
+           "more": " … and {n} more (--max-issues 0 shows them all)",
+           "unmade": "{n} check(s) not made"},
 }
 DEFAULT_LOCATIONS = 3  # locations shown for a group of identical issues
 _BUNDLE_RULE = re.compile(r"[A-Za-z]*:\d*")  # --bundle TYPE:INDEX, either part may be empty
@@ -56,7 +70,8 @@ def register(subparsers: Any) -> None:
 
     validate = subparsers.add_parser(
         "validate", parents=[common], help="validate FHIR resources (JSON) against R4 and the MES profiles",
-        description="Validate FHIR R4 resources offline. Exit 0: no error; 1: errors; 2: could not run.",
+        description="Validate FHIR R4 resources offline. Exit 0: no error; 1: errors; 2: could not run; "
+                    "3: no error, but checks not made (a definition or package missing).",
     )
     validate.add_argument("files", nargs="+", metavar="FILE",
                           help="resource files (.json, .xml), or folders: their .json and .xml files, recursively")
@@ -231,14 +246,24 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         reports.append((name, result, True))
     if args.format == "json":
-        out = [{"file": name, "valid": result.valid, "outcome": result.to_operation_outcome(lang)}
+        out = [{"file": name, "valid": result.valid, "verdict": verdict_of(result),
+                "checks_not_made": len(result.unmade), "outcome": result.to_operation_outcome(lang)}
                for name, result, _ in reports]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         print(render_text(reports, lang, args.max_issues))
     if could_not_run:
         return EXIT_CANNOT_RUN
-    return EXIT_OK if all(result.valid for _, result, _ in reports) else EXIT_INVALID
+    verdicts = {verdict_of(result) for _, result, _ in reports}
+    return EXIT_INVALID if "invalid" in verdicts else EXIT_INCOMPLETE if "incomplete" in verdicts else EXIT_OK
+
+
+def verdict_of(result: ValidationResult) -> str:
+    """valid, invalid (an error), or incomplete: no error, but a check could not be made (a profile, type
+    profile or required binding's definition missing), so "valid" would claim more than was checked."""
+    if any(i.message_id not in UNMADE_CHECKS for i in result.errors):
+        return "invalid"
+    return "incomplete" if result.unmade else "valid"
 
 
 def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lang = "fr",
@@ -250,8 +275,10 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
     lines: list[str] = []
     for name, result, _ in reports:
         counts = {s: len(result.by_severity(s)) for s in SEVERITIES}
-        verdict = labels["valid"] if result.valid else labels["invalid"]
+        verdict = labels[verdict_of(result)]
         summary = ", ".join(f"{n} {words[s][n > 1]}" for s, n in counts.items() if n)
+        if result.unmade:
+            summary += ("; " if summary else "") + labels["unmade"].format(n=len(result.unmade))
         lines.append(f"{name}: {verdict}" + (f" ({summary})" if summary else ""))
         for severity in SEVERITIES:
             issues = result.by_severity(severity)

@@ -409,6 +409,17 @@ def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     return sorted(unique, key=lambda i: (location_key(i.expression), _SEVERITY_RANK.get(i.severity, 9), i.message))
 
 
+# Validator findings that say a part of the check could not be made (a definition or package is missing:
+# a profile, or the ValueSet or CodeSystem of a required binding). TOO_DEEP: nesting beyond what can be
+# walked, so the resource was not validated at all.
+UNMADE_CHECKS = frozenset({"PROFILE_NOT_FOUND", "CONTEXT_UNKNOWN", "TYPE_PROFILE_NOT_FOUND", "REF_NOT_CHECKED",
+                           "BINDING_DEFINITION_NOT_FOUND", "INTERNAL_ERROR", "TOO_DEEP"})
+# Findings of a stated limit: a code left unjudged that no loaded package could judge (an external terminology)
+# or whose judgement is a warning at most (an extensible binding). Not a check not made, so not in the
+# verdict — but every output says it (the terminal summary counts them).
+STATED_LIMITS = frozenset({"BINDING_NOT_CHECKED"})
+
+
 _NO_ISSUE = Phrase("Aucun problème détecté.", "No issue found.")
 
 
@@ -422,6 +433,11 @@ class ValidationResult:
     def valid(self) -> bool:
         """True when no issue is an error or fatal."""
         return not any(i.severity in ("error", "fatal") for i in self.issues)
+
+    @property
+    def unmade(self) -> list[Issue]:
+        """The findings that say a check could not be made: the verdict is incomplete unless an error is found."""
+        return [i for i in self.issues if i.message_id in UNMADE_CHECKS]
 
     @property
     def errors(self) -> list[Issue]:

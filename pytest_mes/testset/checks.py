@@ -10,21 +10,13 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pytest_mes.client import Exchange
+from pytest_mes.fhir.issues import UNMADE_CHECKS
 from pytest_mes.fhirpath import FhirPathError, evaluate
 from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
 Outcome = Literal["passed", "failed", "not_checked"]
 _SEVERITY_RANK = {"fatal": 0, "error": 1, "warning": 2, "information": 3}
-# Validator findings that say a part of the check could not be made (a definition or package is missing:
-# a profile, or the ValueSet or CodeSystem of a required binding). TOO_DEEP: nesting beyond what can be
-# walked, so the resource was not validated at all.
-UNMADE_CHECKS = frozenset({"PROFILE_NOT_FOUND", "CONTEXT_UNKNOWN", "TYPE_PROFILE_NOT_FOUND", "REF_NOT_CHECKED",
-                           "BINDING_DEFINITION_NOT_FOUND", "INTERNAL_ERROR", "TOO_DEEP"})
-# Findings of a stated limit: a code left unjudged that no loaded package could judge (an external terminology)
-# or whose judgement is a warning at most (an extensible binding). Not a check not made, so not in the
-# verdict — but every output says it (the terminal summary counts them).
-STATED_LIMITS = frozenset({"BINDING_NOT_CHECKED"})
 _DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 

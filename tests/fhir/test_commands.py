@@ -16,8 +16,12 @@ GAP = "ans.fhir.fr.gap#3.0.0"
 
 @pytest.fixture
 def slot_file(tmp_path: Path, examples) -> Path:
+    """GAP's Slot example without its specialty, whose required binding draws on a NOS CodeSystem that
+    ../shared/fhir-packages lacks: every check of this Slot can be made there."""
+    slot = examples(GAP, "Slot-example.json")
+    del slot["specialty"]
     path = tmp_path / "slot.json"
-    path.write_text(json.dumps(examples(GAP, "Slot-example.json")), encoding="utf-8")
+    path.write_text(json.dumps(slot), encoding="utf-8")
     return path
 
 
@@ -62,11 +66,36 @@ def test_text_output_grouped_by_severity_and_location(capsys, fhir_packages_dir,
     code, out, _ = run(capsys, str(bad_slot_file), "--packages", str(fhir_packages_dir), "--offline")
     assert code == 1
     lines = out.splitlines()
-    assert lines[0] == f"{bad_slot_file}: INVALIDE (2 erreurs, 1 information)"
+    assert lines[0] == f"{bad_slot_file}: INVALIDE (2 erreurs, 1 information; 1 vérification(s) non faite(s))"
     assert lines[1] == "  erreur :"
     assert lines[2] == "    Slot.foo"
     assert lines[3].startswith("      - Élément inconnu « foo »")
     assert "  information :" in lines
+
+
+def test_a_check_not_made_is_incomplete_not_valid(capsys, fhir_packages_dir, tmp_path, examples, slot_file):
+    """The published Slot's specialty is bound (required) to a ValueSet over a CodeSystem of ans.fr.nos, not
+    among ../shared/fhir-packages: no error is found, but "valid" would claim a check that was not made."""
+    published = tmp_path / "published-slot.json"
+    published.write_text(json.dumps(examples(GAP, "Slot-example.json")), encoding="utf-8")
+    code, out, _ = run(capsys, str(published), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 3
+    assert out.startswith(f"{published}: INCOMPLET (1 information; 1 vérification(s) non faite(s))")
+    assert "TRE-R38-SpecialiteOrdinale non chargé" in out
+
+    code, out, _ = run(capsys, str(slot_file), str(published), "--packages", str(fhir_packages_dir), "--offline",
+                       "--format", "json", "--lang", "en")
+    assert code == 3
+    reports = json.loads(out)
+    assert [(r["valid"], r["verdict"], r["checks_not_made"]) for r in reports] == [(True, "valid", 0),
+                                                                                     (True, "incomplete", 1)]
+
+
+def test_an_error_outweighs_a_check_not_made(capsys, fhir_packages_dir, bad_slot_file, tmp_path, examples):
+    published = tmp_path / "published-slot.json"
+    published.write_text(json.dumps(examples(GAP, "Slot-example.json")), encoding="utf-8")
+    code, _, _ = run(capsys, str(published), str(bad_slot_file), "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 1
 
 
 def test_requested_profile(capsys, fhir_packages_dir, slot_file):

@@ -114,7 +114,7 @@ def test_mes_validate_lang_en_prints_english(capsys, fhir_packages_dir, bad_slot
                             "--packages", str(fhir_packages_dir), "--offline")
     assert code == 2
     lines = out.splitlines()
-    assert lines[0] == f"{bad_slot_file}: INVALID (3 errors, 1 information)"
+    assert lines[0] == f"{bad_slot_file}: INVALID (3 errors, 1 information; 1 check(s) not made)"
     assert lines[1] == "  error:"
     assert "      - Unknown element 'foo': it does not exist in Slot." in lines
     gap_slot = "https://interop.esante.gouv.fr/ig/fhir/gap/StructureDefinition/gap-fr-slot|3.0.0"
@@ -129,7 +129,8 @@ def test_mes_validate_lang_en_prints_english(capsys, fhir_packages_dir, bad_slot
 def test_mes_validate_defaults_to_french_and_reads_mes_lang(capsys, monkeypatch, fhir_packages_dir, bad_slot_file):
     common = (str(bad_slot_file), "--context", GAP, "--packages", str(fhir_packages_dir), "--offline")
     _, french, _ = validate(capsys, *common)
-    assert french.startswith(f"{bad_slot_file}: INVALIDE (3 erreurs, 1 information)\n  erreur :\n")
+    assert french.startswith(f"{bad_slot_file}: INVALIDE (3 erreurs, 1 information; 1 vérification(s) non faite(s))"
+                             "\n  erreur :\n")
     monkeypatch.setenv("MES_LANG", "en")
     _, english, _ = validate(capsys, *common, "--format", "json")
     texts = [i["details"]["text"] for i in json.loads(english)[0]["outcome"]["issue"]]
