@@ -104,7 +104,8 @@ class Sandbox:
             self.base_url, self.store = "", None
             raise
         server.api = Api(self.store, self.defects, r4)
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+        # stop() waits for the serving loop to notice, up to one poll: at the end of every run with a sandbox.
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="mes-sandbox", daemon=True)
         self._thread.start()
 
