@@ -143,7 +143,7 @@ def issue_groups(issues: tuple, lang: str) -> list[IssueGroup]:
 
     return [IssueGroup(g.severity, g.first.code, g.message_id, g.message,
                        g.pattern if g.count > 1 else g.first.expression, g.locations(LOCATIONS_KEPT), g.count,
-                       g.first.source) for g in group_issues(issues, lang)]
+                       "; ".join(g.rules)) for g in group_issues(issues, lang)]
 
 
 def exchange_record(exchange: Exchange, exchange_id: str, mask: Callable[[str], str] = str,

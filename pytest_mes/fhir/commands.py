@@ -293,8 +293,7 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
                     current = where
                     lines.append(f"    {where}")
                 lines.append(f"      - {group.first.text(lang) if single else group.message}")
-                if group.first.source:
-                    lines.append(f"        {labels['rule']} {group.first.source}")
+                lines += [f"        {labels['rule']} {rule}" for rule in group.rules]
                 if not single:
                     lines.append("        " + _locations(group, max_locations, labels))
     return "\n".join(lines)

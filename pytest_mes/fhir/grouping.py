@@ -1,12 +1,14 @@
 """Identical validation issues, grouped: the same mistake in each of 24,000 Bundle entries is one group with a
 count and a few of its locations, not 24,000 paragraphs.
 
-Two issues are identical when they have the same severity, message id and rule (``source``), and the same
-location and message once every index is replaced by ``[*]``::
+Two issues are identical when they have the same severity and message id, and the same location and message
+once every index is replaced by ``[*]``. Their rules (``source``) may differ: the same breach of a rule stated by
+a profile and by its base, or by a slice and by the sliced element, is one issue per rule (as the HL7 validator
+says it) but one finding, with its rules listed::
 
     groups = group_issues(result.issues)
     for group in groups:
-        print(group.count, group.pattern, group.message, group.locations(3))
+        print(group.count, group.pattern, group.message, group.locations(3), group.rules)
 
 Used by ``mes validate``; meant for every place that prints many issues (test failures, reports).
 """
@@ -29,7 +31,7 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class IssueGroup:
-    """Issues that differ only by their indexes, in the order they came.
+    """Issues that differ only by their indexes or their rules, in the order they came.
 
     ``pattern`` is their location with ``[*]`` for every index; ``message`` the first one's text in the
     language asked, its indexes normalised the same way.
@@ -43,24 +45,33 @@ class IssueGroup:
 
     @property
     def count(self) -> int:
-        return len(self.issues)
+        """How many places the finding is at."""
+        return len(self.places)
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(issue.expression for issue in self.issues))
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The rules broken (``source``), each once, in order."""
+        return tuple(dict.fromkeys(issue.source for issue in self.issues if issue.source))
 
     @property
     def first(self) -> Issue:
         return self.issues[0]
 
     def locations(self, limit: int | None = None) -> list[str]:
-        """The exact locations of the first `limit` issues (all when None)."""
-        chosen = self.issues if limit is None else self.issues[:limit]
-        return [issue.expression for issue in chosen]
+        """The first `limit` exact locations (all when None)."""
+        return list(self.places if limit is None else self.places[:limit])
 
 
 def group_issues(issues: Iterable[Issue], lang: Lang = "fr") -> list[IssueGroup]:
     """Group identical issues; groups keep the order of their first issue (sort the issues first)."""
-    grouped: dict[tuple[str, str, str, str, str], list[Issue]] = {}
+    grouped: dict[tuple[str, str, str, str], list[Issue]] = {}
     for issue in issues:
         key = (issue.severity, issue.message_id or issue.code, normalise(issue.expression),
-               normalise(issue.text(lang)), normalise(issue.source))
+               normalise(issue.text(lang)))
         grouped.setdefault(key, []).append(issue)
     return [IssueGroup(severity, members[0].message_id, pattern, message, tuple(members))
-            for (severity, _, pattern, message, _), members in grouped.items()]
+            for (severity, _, pattern, message), members in grouped.items()]

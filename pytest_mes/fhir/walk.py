@@ -411,6 +411,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 if child.min > 0:
                     self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=0, name=child.name,
                              min=child.min, max=child.max_text)
+                    self.check_count_unsliced(holder, child, 0, loc)
                 for s in child.slices:  # a required slice of an absent element: said too, as the HL7 validator
                     if s.min > 0:
                         self.add("error", "SLICE_MIN", loc, s.schema.source(s), slice=s.slice_name, name=child.name,
@@ -427,9 +428,24 @@ class Walk(SlicingChecks, ReferenceChecks):
         if n < child.min:
             self.add("error", "CARD_MIN", loc, holder.schema.source(child), count=n, name=child.name,
                      min=child.min, max=child.max_text)
+            self.check_count_unsliced(holder, child, n, loc)
         elif child.max is not None and n > child.max:
             self.add("error", "CARD_MAX", loc, holder.schema.source(child), count=n, name=child.name,
                      min=child.min, max=child.max_text)
+            self.check_count_unsliced(holder, child, n, loc)
+
+    def check_count_unsliced(self, holder: ElementDef, child: ElementDef, n: int, loc: str) -> None:
+        """A `child` of a slice item broke its cardinality: the HL7 validator checks the item against the
+        sliced element too, so the same count breaking the sliced element's own rule for that child is a second
+        error, naming that rule (``Parameters.parameter.extension`` beside ``Parameters.parameter:p.extension``).
+        Looked up only once a breach is found."""
+        if ":" not in holder.id:
+            return
+        sliced = holder.schema.by_id.get(unsliced_id(holder.id))
+        rule = sliced.children.get(child.name) if sliced is not None else None
+        if rule is not None and (n < rule.min or (rule.max is not None and n > rule.max)):
+            self.add("error", "CARD_MIN" if n < rule.min else "CARD_MAX", loc, holder.schema.source(rule), count=n,
+                     name=rule.name, min=rule.min, max=rule.max_text)
 
     def check_items(self, child: ElementDef, items: list[Item], loc: str, elem: ElementDef, type_code: str) -> None:
         """Check the occurrences of `child` in the object at `loc` (an `elem` of `type_code`), through its
@@ -925,6 +941,16 @@ class Walk(SlicingChecks, ReferenceChecks):
             if expr.removesuffix("[x]") == path.removesuffix("[x]"):
                 return True
         return False
+
+
+def unsliced_id(element_id: str) -> str:
+    """The id of the element an element inside a slice stands for in the sliced element, its innermost slice
+    name removed: ``Parameters.parameter:p.part`` -> ``Parameters.parameter.part``."""
+    head, _, tail = element_id.rpartition(":")
+    name, dot, rest = tail.partition(".")
+    if "/" in name:  # a reslice stands for its slice
+        return f"{head}:{name.rpartition('/')[0]}{dot}{rest}"
+    return head + dot + rest
 
 
 def _core_rule(source: str) -> bool:

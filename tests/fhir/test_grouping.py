@@ -27,12 +27,22 @@ def test_issues_differing_only_by_their_indexes_form_one_group_in_order():
     assert group_issues(issues, "en")[0].message == "Unknown element 'oops': it does not exist in Basic."
 
 
-def test_severity_message_and_rule_keep_issues_apart():
+def test_severity_and_message_keep_issues_apart():
     base = dict(name="oops", type="Basic")
     issues = [
         make_issue("error", "UNKNOWN_ELEMENT", "Basic.oops", "rule-a", **base),
         make_issue("warning", "UNKNOWN_ELEMENT", "Basic.oops", "rule-a", **base),
-        make_issue("error", "UNKNOWN_ELEMENT", "Basic.oops", "rule-b", **base),
         make_issue("error", "UNKNOWN_ELEMENT", "Basic.oops", "rule-a", name="oops", type="Patient"),
     ]
-    assert [g.count for g in group_issues(issues)] == [1, 1, 1, 1]
+    assert [g.count for g in group_issues(issues)] == [1, 1, 1]
+
+
+def test_one_breach_of_several_rules_is_one_finding_listing_its_rules():
+    """A cardinality broken under a slice and under the sliced element: two issues (one per rule, as the HL7
+    validator), one finding at each place."""
+    card = dict(count=0, name="value", min=1, max="1")
+    issues = [make_issue("error", "CARD_MIN", f"Patient.identifier[{n}]", f"p|1 ({rule})", **card)
+              for n in (0, 1) for rule in ("Patient.identifier:nir.value", "Patient.identifier.value")]
+    (group,) = group_issues(issues)
+    assert group.count == 2 and group.locations() == ["Patient.identifier[0]", "Patient.identifier[1]"]
+    assert group.rules == ("p|1 (Patient.identifier:nir.value)", "p|1 (Patient.identifier.value)")

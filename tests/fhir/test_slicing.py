@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.fhir.commands import render_text
 from pytest_mes.fhir.definitions import Definitions
 from pytest_mes.fhir.discriminators import SliceIndex
 from pytest_mes.fhir.store import PackageStore
@@ -53,6 +54,14 @@ def _identifier_slices(rules: str, ordered: bool):
                         "type": [{"code": "string"}]})
         _insert_after(elements, "Patient.identifier", new)
     return edit
+
+
+def _identifier_values(elements: list[dict]) -> None:
+    """Open nir / ipp slices, and every identifier needs a value: the slices and the sliced element say so."""
+    _insert_after(elements, "Patient.identifier", [
+        {"id": "Patient.identifier.value", "path": "Patient.identifier.value", "min": 1, "max": "1",
+         "base": {"path": "Identifier.value", "min": 0, "max": "1"}, "type": [{"code": "string"}]}])
+    _identifier_slices("open", False)(elements)
 
 
 def _address_exists(elements: list[dict]) -> None:
@@ -132,6 +141,7 @@ def slicing_validator(fhir_packages_dir: Path, tmp_path_factory) -> Validator:
     profiles = [
         _profile(core_only, "Patient", "closed-ordered", _identifier_slices("closed", True)),
         _profile(core_only, "Patient", "open-at-end", _identifier_slices("openAtEnd", False)),
+        _profile(core_only, "Patient", "identifier-values", _identifier_values),
         _profile(core_only, "Patient", "exists", _address_exists),
         _profile(core_only, "Observation", "value-type", _value_type_slices),
         _profile(core_only, "Patient", "blind", _blind_slices),
@@ -167,6 +177,22 @@ def test_slice_cardinality(slicing_validator):
 def test_matched_item_is_checked_against_its_slice(slicing_validator):
     result = slicing_validator.validate(patient(identifier=[{"system": NIR["system"]}]), [BASE + "closed-ordered"])
     assert errors(result) == {("CARD_MIN", "Patient.identifier[0]")}  # the nir slice requires a value
+
+
+def test_a_rule_of_the_slice_and_of_the_sliced_element_broken_is_one_error_each(slicing_validator):
+    """As the HL7 validator, which checks an item of a slice against the slice and the sliced element: each
+    rule broken is an error naming it; an item of no slice breaks the sliced element's rule only."""
+    result = slicing_validator.validate(patient(identifier=[{"system": NIR["system"]}, {"system": "urn:other"}]),
+                                        [BASE + "identifier-values"])
+    rules = sorted((i.expression, i.source.rpartition(" ")[2]) for i in result.errors)
+    assert rules == [("Patient.identifier[0]", "(Patient.identifier.value)"),
+                     ("Patient.identifier[0]", "(Patient.identifier:nir.value)"),
+                     ("Patient.identifier[1]", "(Patient.identifier.value)")]
+    result = slicing_validator.validate(patient(identifier=[{"system": NIR["system"]}]), [BASE + "identifier-values"])
+    text = render_text([("p.json", result, False)]).splitlines()  # read by a person: one finding, its two rules
+    at = text.index("    Patient.identifier[0]")
+    assert text[at + 1].startswith("      - ") and sorted(line.rsplit(" ", 1)[1] for line in text[at + 2:at + 4]) == [
+        "(Patient.identifier.value)", "(Patient.identifier:nir.value)"]
 
 
 def test_open_at_end(slicing_validator):
