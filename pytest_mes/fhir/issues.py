@@ -372,25 +372,8 @@ class Issue:
 
 
 def make_issue(severity: str, message_id: str, expression: str, source: str = "", **values: object) -> Issue:
-    args = tuple(values.items())
-    return Issue(severity, MSG[message_id][0], expression, _french(message_id, args), source, message_id, args)
-
-
-_RENDERED: dict[tuple, str] = {}  # (message id, args) -> French message: the same findings recur across resources
-_RENDERED_KEPT = 4096
-_KEYABLE = frozenset({str, int, Phrase})  # values whose equality means the same rendering (not 1 and True, 1.0…)
-
-
-def _french(message_id: str, args: tuple[tuple[str, object], ...]) -> str:
-    key = (message_id, args)
-    if all(type(v) in _KEYABLE for _, v in args):
-        text = _RENDERED.get(key)
-        if text is None:
-            if len(_RENDERED) >= _RENDERED_KEPT:
-                _RENDERED.clear()
-            text = _RENDERED[key] = render(message_id, dict(args))
-        return text
-    return render(message_id, dict(args))
+    return Issue(severity, MSG[message_id][0], expression, render(message_id, values), source, message_id,
+                 tuple(values.items()))
 
 
 _INDEX = re.compile(r"\[(\d+)\]")
