@@ -260,7 +260,7 @@ class SlicingChecks:
         if dtype == "type":
             if node is None:
                 return True
-            expected_types = set(node.type_codes)
+            expected_types = self.discriminating_types(node)
             return any(vt in expected_types for _, vt in values)
         if dtype == "profile":
             if node is None:
@@ -280,6 +280,18 @@ class SlicingChecks:
                             return True
             return None if unsure else False
         return False
+
+    def discriminating_types(self, node: ElementDef) -> set[str]:
+        """The types a ``type`` discriminator tells apart at `node`: a ``Resource`` typed by profiles is the
+        type of those profiles (a slice of Bundle.entry holding Encounters), as the HL7 validator reads it."""
+        types = set()
+        for t in node.types:
+            profiled = [self.defs.schema(p, node.schema.package) for p in t.profiles] \
+                if t.code in ("Resource", "DomainResource") else []
+            types.update(ps.type for ps in profiled if ps is not None)
+            if not profiled or None in profiled:
+                types.add(t.code)
+        return types
 
     def eval_path(self, value: Any, tcode: str, path: str) -> list[tuple[Any, str]]:
         """Evaluate a discriminator path (the FHIRPath subset slicing allows) on one item."""

@@ -149,18 +149,31 @@ def _text(value: Any) -> str:
 
 def _with_ids(differential: list[dict]) -> list[dict]:
     """The differential's elements, each with an id (derived from path and slice names when absent:
-    an element is under the last slice declared at its parent's path)."""
+    an element is under the last slice declared at its parent's path). A slice whose id does not name it
+    (``Bundle.entry`` with sliceName ``encounter``) is read by its path, as the HL7 snapshot generator reads a
+    differential: its id is derived, and so are the ids of the elements under it that its wrong id led."""
     current: dict[str, str] = {}  # path -> id of the element that path means now
+    misnamed: dict[str, str] = {}  # a slice's wrong id -> its derived id, while that slice is current
     out: list[dict] = []
     for raw in differential:
         if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
             continue
         element = dict(raw)
         path = element["path"]
-        if not element.get("id"):
+        given = element.get("id")
+        slice_name = element.get("sliceName")
+        for wrong, right in misnamed.items():
+            if isinstance(given, str) and given.startswith(wrong + "."):
+                given = element["id"] = right + given[len(wrong):]
+        if not given or (isinstance(given, str) and isinstance(slice_name, str) and slice_name
+                         and (_last(given)[1] or "").rpartition("/")[2] != slice_name.rpartition("/")[2]):
             parent, _, last = path.rpartition(".")
             prefix = (current.get(parent) or parent) + "." if parent else ""
-            element["id"] = prefix + last + (f":{element['sliceName']}" if element.get("sliceName") else "")
+            element["id"] = prefix + last + (f":{slice_name}" if slice_name else "")
+            if given:
+                misnamed[given] = element["id"]
+        elif given in misnamed:
+            del misnamed[given]  # the element the wrong id names, declared again: no longer misread
         current[path] = element["id"]
         for known in [p for p in current if p.startswith(path + ".")]:
             del current[known]  # a new element at this path: its children are under it now

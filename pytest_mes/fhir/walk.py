@@ -74,8 +74,8 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("base_walk", "bundles", "conformance", "container", "defs", "done", "extension_url", "issues",
-                 "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
+    __slots__ = ("base_rules", "base_walk", "bundles", "conformance", "container", "defs", "done", "extension_url",
+                 "issues", "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
@@ -94,6 +94,9 @@ class Walk(SlicingChecks, ReferenceChecks):
         self.origin: str | None = None  # the package whose pins chose the definitions of the resource walked
         self.substitute: Substitution | None = None  # the definitions walked come from a stand-in package
         self.base_walk = False  # walking the base definition beside a stand-in's profile: its own rules stand
+        # The resource walked is in a slice item whose sliced element names no profile for it: the HL7 validator
+        # validates it against its base definition too (see check_count_unsliced)
+        self.base_rules = False
 
     def add(self, severity: str, message_id: str, expression: str, source: str = "", **values: Any) -> None:
         issue = make_issue(severity, message_id, expression, source, **values)
@@ -435,17 +438,34 @@ class Walk(SlicingChecks, ReferenceChecks):
             self.check_count_unsliced(holder, child, n, loc)
 
     def check_count_unsliced(self, holder: ElementDef, child: ElementDef, n: int, loc: str) -> None:
-        """A `child` of a slice item broke its cardinality: the HL7 validator checks the item against the
-        sliced element too, so the same count breaking the sliced element's own rule for that child is a second
-        error, naming that rule (``Parameters.parameter.extension`` beside ``Parameters.parameter:p.extension``).
-        Looked up only once a breach is found."""
-        if ":" not in holder.id:
-            return
-        sliced = holder.schema.by_id.get(unsliced_id(holder.id))
-        rule = sliced.children.get(child.name) if sliced is not None else None
+        """A `child` broke its cardinality. The HL7 validator checks an item of a slice against the sliced
+        element too, so the same count breaking the sliced element's own rule for that child is a second
+        error, naming that rule (``Parameters.parameter.extension`` beside ``Parameters.parameter:p.extension``);
+        and a resource such an item holds under a type profile the sliced element does not name, against its
+        base definition too (``Encounter.class`` from the profile, and from ``Encounter``). Looked up only once
+        a breach is found."""
+        if ":" in holder.id:
+            sliced = holder.schema.by_id.get(unsliced_id(holder.id))
+            self.check_count_of(sliced, child.name, n, loc)
+        if self.base_rules and holder.schema.derivation == "constraint":
+            base = self.defs.type_schema(holder.schema.type)
+            if base is not None and base is not holder.schema:
+                self.check_count_of(base.by_id.get(holder.path), child.name, n, loc)
+
+    def check_count_of(self, holder: ElementDef | None, name: str, n: int, loc: str) -> None:
+        """The second error of check_count_unsliced, when `holder`'s rule for its child `name` is broken too."""
+        rule = holder.children.get(name) if holder is not None else None
         if rule is not None and (n < rule.min or (rule.max is not None and n > rule.max)):
             self.add("error", "CARD_MIN" if n < rule.min else "CARD_MAX", loc, holder.schema.source(rule), count=n,
                      name=rule.name, min=rule.min, max=rule.max_text)
+
+    def sliced_names_no_profile(self, elem: ElementDef, rtype: Any) -> bool:
+        """`elem`, in a slice, names type profiles for a resource of `rtype`; its sliced element names none."""
+        sliced = elem.schema.by_id.get(unsliced_id(elem.id))
+        if sliced is None:
+            return False
+        tref = (sliced.type_refs.get(rtype) if isinstance(rtype, str) else None) or sliced.type_refs.get("Resource")
+        return tref is None or not tref.profiles
 
     def check_items(self, child: ElementDef, items: list[Item], loc: str, elem: ElementDef, type_code: str) -> None:
         """Check the occurrences of `child` in the object at `loc` (an `elem` of `type_code`), through its
@@ -543,6 +563,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             # the type the resource has.
             rtype = value.get("resourceType") if isinstance(value, dict) else None
             tref = (elem.type_refs.get(rtype) if isinstance(rtype, str) else None) or elem.type_refs.get(tcode)
+            saved = self.base_rules
+            if tref is not None and tref.profiles and ":" in elem.id:
+                self.base_rules = self.sliced_names_no_profile(elem, rtype) or saved
             self.validate_resource(
                 value,
                 loc,
@@ -551,6 +574,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 context=elem.schema.package,
                 contained=elem.path.endswith(".contained"),
             )
+            self.base_rules = saved
             return
         if not isinstance(value, dict):
             self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type=tcode, found=_kind(value))

@@ -195,6 +195,45 @@ def test_a_rule_of_the_slice_and_of_the_sliced_element_broken_is_one_error_each(
         "(Patient.identifier.value)", "(Patient.identifier:nir.value)"]
 
 
+def test_a_resource_in_a_slice_under_a_type_profile_is_held_to_its_base_rules_too(fhir_packages_dir,
+                                                                                     tmp_path_factory):
+    """A Bundle profile whose slice of entry (told apart by type) names an Encounter profile the sliced entry
+    does not: the HL7 validator validates the entry against the profile and its base definition, so a rule
+    both state (Encounter.class 1..1) broken is an error from each; a resource validated against the same
+    profile outside a slice is held to the profile only."""
+    enc = {"resourceType": "StructureDefinition", "id": "enc", "url": BASE + "enc", "name": "Enc",
+           "status": "active", "kind": "resource", "abstract": False, "type": "Encounter",
+           "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Encounter", "derivation": "constraint",
+           "differential": {"element": [{"id": "Encounter.subject", "path": "Encounter.subject", "min": 1}]}}
+    bundle = {"resourceType": "StructureDefinition", "id": "bun", "url": BASE + "bun", "name": "Bun",
+              "status": "active", "kind": "resource", "abstract": False, "type": "Bundle",
+              "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Bundle", "derivation": "constraint",
+              "differential": {"element": [
+                  {"id": "Bundle.entry", "path": "Bundle.entry", "slicing": {
+                      "discriminator": [{"type": "type", "path": "resource"}], "rules": "open"}},
+                  {"id": "Bundle.entry:enc", "path": "Bundle.entry", "sliceName": "enc"},
+                  {"id": "Bundle.entry:enc.resource", "path": "Bundle.entry.resource",
+                   "type": [{"code": "Resource", "profile": [BASE + "enc"]}]}]}}
+    validator = local_validator(fhir_packages_dir, tmp_path_factory.mktemp("base-rules"), "example.base", [enc, bundle])
+    encounter = {"resourceType": "Encounter", "status": "finished", "subject": {"display": "x"}}
+    result = validator.validate({"resourceType": "Bundle", "type": "collection",
+                                 "entry": [{"fullUrl": "urn:uuid:1", "resource": encounter}]}, [BASE + "bun"])
+    def rule(issue):  # the profile that states it
+        return issue.source.split("|")[0].split(" ")[0]
+
+    sources = sorted(rule(i) for i in result.errors
+                     if i.message_id == "CARD_MIN" and i.expression == "Bundle.entry[0].resource")
+    assert sources == [BASE + "enc", "http://hl7.org/fhir/StructureDefinition/Encounter"]
+    assert [rule(i) for i in validator.validate(encounter, [BASE + "enc"]).errors] == [BASE + "enc"]
+    without_subject = dict(encounter, subject=None)
+    del without_subject["subject"]
+    result = validator.validate({"resourceType": "Bundle", "type": "collection",  # the profile's rule only: once
+                                 "entry": [{"fullUrl": "urn:uuid:1", "resource": dict(without_subject,
+                                                                                      **{"class": {"code": "AMB"}})}]},
+                                [BASE + "bun"])
+    assert [(i.message_id, rule(i)) for i in result.errors] == [("CARD_MIN", BASE + "enc")]
+
+
 def test_open_at_end(slicing_validator):
     profile = [BASE + "open-at-end"]
     assert errors(slicing_validator.validate(patient(identifier=[NIR, OTHER]), profile)) == set()

@@ -133,6 +133,22 @@ def test_elements_without_ids_are_placed_under_the_last_slice_of_their_path(stor
     assert ids.index("Patient.identifier:local.system") < ids.index("Patient.active")  # slices end before
 
 
+def test_a_slice_whose_id_does_not_name_it_is_read_by_its_path(store):
+    """A slice with the sliced element's id (as the HL7 test case aggregation-profile-bundle has): a slice all
+    the same, and the elements its wrong id led are under it, as the HL7 snapshot generator reads them."""
+    elements = _generate(store, _profile([
+        {"id": "Patient.identifier", "path": "Patient.identifier",
+         "slicing": {"discriminator": [{"type": "value", "path": "system"}], "rules": "open"}},
+        {"id": "Patient.identifier", "path": "Patient.identifier", "sliceName": "nir"},
+        {"id": "Patient.identifier.system", "path": "Patient.identifier.system", "fixedUri": "urn:nir"},
+        {"id": "Patient.gender", "path": "Patient.gender", "min": 1},
+    ]))
+    assert elements["Patient.identifier:nir"]["sliceName"] == "nir"
+    assert elements["Patient.identifier:nir.system"]["fixedUri"] == "urn:nir"
+    assert "fixedUri" not in elements.get("Patient.identifier.system", {})
+    assert elements["Patient.gender"]["min"] == 1
+
+
 def test_a_type_renamed_choice_is_a_type_slice(store):
     elements = _generate(store, _profile([
         {"path": "Observation.valueQuantity", "min": 1},
