@@ -32,15 +32,6 @@ class Item(NamedTuple):
     loc: str  # its FHIRPath location
 
 
-class SliceDecision(NamedTuple):
-    """Where match_slice puts an item, decided once for the items of the same values."""
-
-    match: int | None  # the slice's index, -1 for none, None when it cannot be told
-    maybe: tuple[int, ...]  # the slices that may hold it all the same (they cannot be told apart)
-    message: str | None  # SLICE_ASSUMED or SLICE_NOT_CHECKED, said at the item
-    undeterminable: tuple[tuple[int, str], ...]  # (slice, path) where nothing tells the slice apart: said once
-
-
 class SlicingChecks:
     """Checks of sliced elements."""
 
@@ -90,62 +81,13 @@ class SlicingChecks:
     def match_slice(self, base: ElementDef, item: Item, maybe: dict[int, int]) -> int | None:
         """The index of the first slice `item` belongs to, -1 for none, None when it cannot be told
         (counted in `maybe` for the slices it might belong to)."""
-        values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
-        key = self.decision_key(base, item, values_at)
-        decisions = self.v.slice_decisions
-        decision = decisions.get(key) if key is not None else None
-        if decision is None:
-            decision = self.decide_slice(base, item, values_at)
-            if key is not None:
-                if len(decisions) >= _VERDICTS_KEPT:
-                    decisions.clear()
-                decisions[key] = decision
-        for i, path in decision.undeterminable:
-            s = base.slices[i]
-            # Nothing at the path says what the slice holds (no fixed value, pattern or required binding):
-            # the slice can never be told apart. Not checked, said once, never guessed.
-            self.say_once((id(s), path), make_issue("information", "SLICE_UNDETERMINABLE", item.loc,
-                                                    s.schema.source(s), slice=s.slice_name, name=base.name,
-                                                    path=path))
-        for i in decision.maybe:
-            maybe[i] += 1
-        if decision.message == "SLICE_ASSUMED":
-            # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
-            self.add("information", "SLICE_ASSUMED", item.loc, base.schema.source(base), name=base.name,
-                     slice=base.slices[decision.match].slice_name)  # type: ignore[index]
-        elif decision.message == "SLICE_NOT_CHECKED":
-            self.add("information", "SLICE_NOT_CHECKED", item.loc, base.schema.source(base), name=base.name)
-        return decision.match
-
-    def decision_key(self, base: ElementDef, item: Item, values_at: dict[str, AtPath]) -> tuple | None:
-        """What the slice of `item` depends on when every discriminator is a value or pattern read in the
-        item itself: the item's values at each path (by their JSON key); None when it depends on more."""
-        discriminators = base.slicing.discriminators if base.slicing else ()
-        if not discriminators:
-            return None
-        texts = []
-        for dtype, path in discriminators:
-            if dtype not in ("value", "pattern") or "resolve()" in path:
-                return None
-            at = values_at.get(path)
-            if at is None:
-                values = self.eval_path(item.value, item.tcode, path)
-                at = values_at[path] = (values, assertions.json_key(values))
-            if at[1] is None:
-                return None
-            texts.append(at[1])
-        return base, *texts
-
-    def decide_slice(self, base: ElementDef, item: Item, values_at: dict[str, AtPath]) -> SliceDecision:
         slices = base.slices
         discriminators = base.slicing.discriminators if base.slicing else ()
         match = -1
         candidates: list[int] = []
-        undeterminable: list[tuple[int, str]] = []
+        values_at: dict[str, AtPath] = {}  # the item's values at each path, for every slice
         for i, s in enumerate(slices):
-            blind_paths: list[str] = []
-            verdict = self.slice_matches(s, item, discriminators, base, values_at, blind_paths)
-            undeterminable.extend((i, p) for p in blind_paths)
+            verdict = self.slice_matches(s, item, discriminators, base, values_at)
             if verdict is True:
                 match = i
                 break
@@ -153,22 +95,28 @@ class SlicingChecks:
                 candidates.append(i)
         blind = [i for i in candidates if any(
             self.undeterminable(slices[i], p) for t, p in discriminators if t in ("value", "pattern"))]
-        # never told apart: they may hold this item too
+        for i in blind:
+            maybe[i] += 1  # never told apart: it may hold this item too
         if match >= 0:
-            return SliceDecision(match, tuple(blind), None, tuple(undeterminable))
+            return match
         if candidates and len(blind) == len(candidates):
-            return SliceDecision(None, tuple(blind), None, tuple(undeterminable))  # said once per slice
+            return None  # only slices that can never be told apart (said once per slice)
         candidates = [i for i in candidates if i not in blind]
         if len(candidates) == 1:
-            return SliceDecision(candidates[0], tuple(blind), "SLICE_ASSUMED", tuple(undeterminable))
+            # Only one slice is possible; part of its discriminator needs a ValueSet we cannot expand.
+            self.add("information", "SLICE_ASSUMED", item.loc, base.schema.source(base), name=base.name,
+                     slice=slices[candidates[0]].slice_name)
+            return candidates[0]
         if candidates:
-            return SliceDecision(None, tuple(blind + candidates), "SLICE_NOT_CHECKED", tuple(undeterminable))
-        return SliceDecision(-1, tuple(blind), None, tuple(undeterminable))
+            for i in candidates:
+                maybe[i] += 1
+            self.add("information", "SLICE_NOT_CHECKED", item.loc, base.schema.source(base), name=base.name)
+            return None
+        return -1
 
     def slice_matches(self, s: ElementDef, item: Item, discriminators: tuple, base: ElementDef,
-                      values_at: dict[str, AtPath], blind_paths: list[str]) -> bool | None:
-        """True, False, or None when a discriminator cannot be evaluated offline (the paths where nothing
-        tells the slice apart added to `blind_paths`)."""
+                      values_at: dict[str, AtPath]) -> bool | None:
+        """True, False, or None when a discriminator cannot be evaluated offline."""
         value, _, tcode, _ = item
         if not discriminators:
             # Type slices of a choice element (value[x]:valueQuantity) carry no discriminator in some snapshots.
@@ -176,7 +124,11 @@ class SlicingChecks:
         result: bool | None = True
         for dtype, path in discriminators:
             if dtype in ("value", "pattern") and self.undeterminable(s, path):
-                blind_paths.append(path)
+                # Nothing at the path says what the slice holds (no fixed value, pattern or required
+                # binding): the slice can never be told apart. Not checked, said once, never guessed.
+                self.say_once((id(s), path), make_issue("information", "SLICE_UNDETERMINABLE", item.loc,
+                                                        s.schema.source(s), slice=s.slice_name, name=base.name,
+                                                        path=path))
                 result = None
                 continue
             at = values_at.get(path)

@@ -18,7 +18,6 @@ from pytest_mes.fhir.issues import Issue, ValidationResult, make_issue, sort_iss
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
-from pytest_mes.fhir.slicing import SliceDecision
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import ValueSetExpander
 from pytest_mes.fhir.walk import Walk, _kind
@@ -70,12 +69,10 @@ class Validator:
         # Verdicts that depend on the values only, kept across walks (the same codings, systems and
         # extensions come again and again): a required binding's per (ValueSet, codes), see
         # Walk.check_binding; a value or pattern discriminator's per (slice, path, values), see
-        # SlicingChecks.value_discriminator; the slice of an item per (sliced element, values), see
-        # SlicingChecks.match_slice; an extension's contexts per (extension, path, holder), see
+        # SlicingChecks.value_discriminator; an extension's contexts per (extension, path, holder), see
         # Walk.check_extension_context.
         self.binding_verdicts: dict[tuple, tuple[bool | None, str, str]] = {}
         self.slice_verdicts: dict[tuple[int, str, str, str], bool | None] = {}
-        self.slice_decisions: dict[tuple, SliceDecision] = {}
         self.contexts_met: dict[tuple[str, str, tuple[str, str]], bool] = {}
 
     def bundle_profiles(self, rtype: str, index: int) -> list[str]:
