@@ -48,6 +48,8 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "Objet vide interdit : un élément doit avoir une valeur ou des éléments fils (ele-1).",
     ),
+    "PRIMITIVE_EMPTY": ("required", "Valeur de type primitif {type} absente, et aucune extension à sa place "
+                        "(règle des types primitifs, en plus de ele-1)."),
     "COMPANION_MISMATCH": (
         "structure",
         "« _{name} » ne correspond pas à « {name} » (mêmes tailles de tableau attendues).",

@@ -94,6 +94,8 @@ MSG_EN: dict[str, str] = {
                                    "requires them.",
     "NARRATIVE_SECTION_MISSING": "The narrative has no section for the language {language} the profile requires "
                                  "(sections found: {found}).",
+    "PRIMITIVE_EMPTY": "A primitive {type} with no value and no extension in its place (the primitive types' rule, "
+                       "beside ele-1).",
     "VALUE_REQUIRED": "No value: the profile requires one, an extension in its place is not enough (mustHaveValue).",
     "VALUE_ALTERNATIVE": "No value, and none of the extensions the profile allows in its place: {alternatives} "
                          "(valueAlternatives).",

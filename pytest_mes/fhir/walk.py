@@ -761,13 +761,16 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.check_object(ts.root, ext, loc, tcode, elem)
         elif value is None:
             self.add("error", "EMPTY_OBJECT", loc, "ele-1")
-        if value is None and isinstance(ext, dict) and (elem.must_have_value or elem.value_alternatives):
-            urls = {e.get("url") for e in ext.get("extension") or () if isinstance(e, dict)}
-            if elem.must_have_value:
-                self.add("error", "VALUE_REQUIRED", loc, elem.schema.source(elem))
-            elif not urls & set(elem.value_alternatives):
-                self.add("error", "VALUE_ALTERNATIVE", loc, elem.schema.source(elem),
-                         alternatives=", ".join(elem.value_alternatives))
+        if value is None:
+            if not ext:  # not even an id: the HL7 validator's rule of primitive types is broken too, beside ele-1
+                self.add("error", "PRIMITIVE_EMPTY", loc, f"{FHIR_BASE}{tcode}", type=tcode)
+            if isinstance(ext, dict) and (elem.must_have_value or elem.value_alternatives):
+                urls = {e.get("url") for e in ext.get("extension") or () if isinstance(e, dict)}
+                if elem.must_have_value:
+                    self.add("error", "VALUE_REQUIRED", loc, elem.schema.source(elem))
+                elif not urls & set(elem.value_alternatives):
+                    self.add("error", "VALUE_ALTERNATIVE", loc, elem.schema.source(elem),
+                             alternatives=", ".join(elem.value_alternatives))
         if elem.has_invariants:
             self.check_invariants(elem, tcode, value, loc)
 

@@ -553,8 +553,18 @@ def test_fhir_xml_with_an_unknown_attribute_and_an_empty_primitive_is_still_vali
     resource, problems = read_xml(xml, core.store)
     assert [(p[0], p[1]) for p in problems] == [("XML_ATTRIBUTE", "Observation.status"),
                                                 ("UNKNOWN_ELEMENT", "Observation.valueInteger.value")]
-    # the id beside the status value is fine; the empty valueInteger is not (ele-1)
-    assert errors(core.validate(resource)) == {("EMPTY_OBJECT", "Observation.value.ofType(integer)")}
+    # the id beside the status value is fine; the empty valueInteger is not: ele-1, and the rule of primitive
+    # types (a value, or extensions in its place), one error each as the HL7 validator (Observation-ex-pain)
+    assert errors(core.validate(resource)) == {("EMPTY_OBJECT", "Observation.value.ofType(integer)"),
+                                               ("PRIMITIVE_EMPTY", "Observation.value.ofType(integer)")}
+
+
+def test_a_primitive_with_only_an_id_breaks_ele_1_only(core):
+    """An id is a child: the rule of primitive types holds, ele-1 does not (the HL7 validator's patient-id-only)."""
+    patient = {"resourceType": "Patient", "_implicitRules": {"id": "i1"}}
+    assert errors(core.validate(patient)) == {("EMPTY_OBJECT", "Patient.implicitRules")}
+    assert errors(core.validate({"resourceType": "Patient", "_implicitRules": {}})) == {
+        ("EMPTY_OBJECT", "Patient.implicitRules"), ("PRIMITIVE_EMPTY", "Patient.implicitRules")}
 
 
 def test_html_in_a_string_or_markdown_is_a_security_warning_or_error(core):

@@ -280,7 +280,7 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                              multipleBirthInteger=2**31, language="xx",
                              photo={"title": "x"}, communication=[{"language": {"text": " "}}]), [], None),
         (validator, _patient(name=[{"family": "", "given": ["A", "B"], "_given": [None]}], deceasedBoolean=False,
-                             deceasedDateTime="2020"), [], None),
+                             deceasedDateTime="2020", _active={}), [], None),
         (validator, _patient(name=[{"family": "x" * 1_048_577}]), [], None),
         (validator, _patient(managingOrganization={"reference": "Practitioner/1"},
                              extension=[{"url": "foo", "valueString": "x"},
