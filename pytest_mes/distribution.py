@@ -9,7 +9,7 @@ from pathlib import Path
 from xdist.scheduler import LoadScopeScheduling
 
 from pytest_mes.errors import MesError
-from pytest_mes.testset.loader import load_yaml
+from pytest_mes.testset.cache import checked_data
 
 
 class TestSetScheduling(LoadScopeScheduling):
@@ -28,9 +28,10 @@ class TestSetScheduling(LoadScopeScheduling):
 
 @cache
 def _shares_state(path: Path) -> bool:
-    """Whether the set has a set-level setup or teardown (an unreadable file: assume it does)."""
+    """Whether the set has a set-level setup or teardown (an unreadable file: assume it does). Read from the
+    test-set cache, which the workers' collection has filled: the controller does not parse the sets again."""
     try:
-        data = load_yaml(path).data
+        data = checked_data(path)
     except MesError:
         return True
     return not isinstance(data, dict) or bool(data.get("setup") or data.get("teardown"))

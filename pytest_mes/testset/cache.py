@@ -27,7 +27,7 @@ from typing import Any
 
 from pytest_mes.environment import is_true
 from pytest_mes.fhir.cache import dumps, index_cache_dir, loads
-from pytest_mes.testset.loader import LoadedDocument, SourceMap
+from pytest_mes.testset.loader import LoadedDocument, SourceMap, parse_yaml, read_text
 
 FORMAT = 1  # bump when an entry's layout changes
 KEPT_ENTRIES = 400  # beyond, the oldest entries are removed when one is written
@@ -74,6 +74,14 @@ def lookup(text: str) -> CheckedSet | None:
     except (ValueError, TypeError, KeyError):
         return None
     return checked if _well_formed(checked) else None
+
+
+def checked_data(path: Path) -> Any:
+    """The YAML data of the file: from its entry when an earlier process checked this text (each xdist worker
+    has, before the controller schedules), else parsed. TestSetError when it cannot be read or parsed."""
+    text = read_text(path, str(path))
+    checked = lookup(text)
+    return checked.data if checked is not None else parse_yaml(text, str(path)).data
 
 
 def store(text: str, document: LoadedDocument, fhirpath: dict[str, dict]) -> None:

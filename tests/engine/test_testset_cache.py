@@ -212,3 +212,13 @@ def test_a_process_that_finds_its_sets_in_the_cache_imports_no_schema_or_fhirpat
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), *sys.path])}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_checked_data_reads_a_hit_without_parsing_and_parses_a_miss(write_set, cache_dir, monkeypatch):
+    """What xdist's controller reads to schedule (a set's setup and teardown): the workers' entry when there is one."""
+    path = write_set(SET)
+    parsed = cache.checked_data(path)  # a miss: parsed
+    assert parsed["variables"] == {"wanted": "Patient"} and not entries(cache_dir)
+    load_testset(path)  # a worker's collection writes the entry
+    monkeypatch.setattr(cache, "parse_yaml", lambda *args: pytest.fail("parsed again despite the cache"))
+    assert cache.checked_data(path) == parsed

@@ -116,6 +116,18 @@ def test_the_renderers_need_no_pytest(tmp_path):
     assert (tmp_path / "r.html").stat().st_size > 0 and json.loads((tmp_path / "tr.json").read_text())["test"]
 
 
+def test_a_process_that_only_records_results_loads_no_renderer():
+    """An xdist worker records and labels verdicts but writes no report: the HTML and TestReport renderers and the
+    acceptance document load only in the process that writes the reports."""
+    code = ("import sys, pytest_mes.reporting, pytest_mes.nodes, pytest_mes.html_extras, pytest_mes.failure\n"
+            "print(' '.join(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    loaded = set(done.stdout.split())
+    assert "pytest_mes.report.labels" in loaded
+    assert not loaded & {"pytest_mes.report.html", "pytest_mes.report.testreport", "pytest_mes.acceptance"}
+
+
 @pytest.mark.parametrize("writer", [write_json, write_html])
 def test_credentials_never_reach_a_report(tmp_path, writer):
     """Even from a document that forgot to mask them: header and variable values with credential-like names."""
