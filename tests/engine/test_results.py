@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 
@@ -9,11 +10,12 @@ import pytest
 
 from pytest_mes.client import Exchange
 from pytest_mes.errors import ConfigError
-from pytest_mes.recording import Policy, Recorder, case_verdict, describe_test
+from pytest_mes.recording import Policy, Recorder, case_verdict, describe_test, exchange_record
 from pytest_mes.redaction import PatientMask
 from pytest_mes.results import (
     CheckRecord,
     IssueGroup,
+    OffendingItem,
     RequirementRef,
     StepRecord,
     TestRecord,
@@ -118,8 +120,12 @@ def test_a_record_survives_its_dict_form_unchanged():
                            reason="why")
     issue = IssueGroup("error", "code-invalid", "BINDING", "msg", "Bundle.entry[*].x", ["Bundle.entry[0].x"], 2)
     record.steps = [StepRecord("read", "test", 0, 8, "failed", exchange="CORE-X-01/e1",
-                               checks=[CheckRecord("conforms_to", "conforms to P", "failed", issues=[issue])],
+                               checks=[CheckRecord("conforms_to", "conforms to P", "failed", issues=[issue],
+                                                   items=[OffendingItem(1, "p1")])],
                                source=[(8, "- request: …")])]
+    record.exchanges = [exchange_record(_exchange(), "CORE-X-01/e1")]
+    record.waiver = {"justification": "why", "author": "QA", "tests": ["CORE-X-01"]}
+    assert record.as_dict() == dataclasses.asdict(record)  # down to the tuples of the step's source
     data = json.loads(json.dumps(record.as_dict()))  # as it crosses xdist's wire or a JSON file
     assert record_from_dict(data) == record
 
