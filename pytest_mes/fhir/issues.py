@@ -81,6 +81,8 @@ MSG: dict[str, tuple[str, str]] = {
     "SLICING_REDEFINED": ("structure", "L'élément {element} découpe en tranches selon {slicing}, mais sa tranche "
                           "{slice} redéfinit ce découpage en {other}."),
     "SNAPSHOT_ERROR": ("structure", "Snapshot impossible à générer depuis le différentiel : {why}."),
+    "DIFF_NO_MATCH": ("structure", "Aucun élément du snapshot généré ne correspond à l'élément {element} du "
+                      "différentiel : vérifiez son chemin et l'ordre des éléments."),
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "

@@ -46,6 +46,8 @@ MSG_EN: dict[str, str] = {
     "SLICING_REDEFINED": "Element {element} is sliced by {slicing}, but its slice {slice} redefines that slicing as "
                          "{other}.",
     "SNAPSHOT_ERROR": "The snapshot cannot be generated from the differential: {why}.",
+    "DIFF_NO_MATCH": "No element of the generated snapshot matches the differential's element {element}: check "
+                     "its path and the order of the elements.",
     "MEASURE_CQL_UNKNOWN": "{name} is not defined in the library {url}.",
     "OPDEF_PROFILE_NOT_FOUND": "'{use}' profile {url} not found in the loaded packages (or without a usable "
                                "snapshot): the operation's parameters are not compared with it.",

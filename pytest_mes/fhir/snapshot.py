@@ -147,6 +147,16 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+class DifferentialOrderError(ProfileError):
+    """A differential element out of the base's order: the element before it in the differential (the
+    `unmatched`-th, `element_id`) is the one the HL7 tools, walking both in order, find no match for."""
+
+    def __init__(self, message: str, *, unmatched: int, element_id: str):
+        super().__init__(message)
+        self.unmatched = unmatched
+        self.element_id = element_id
+
+
 def _with_ids(differential: list[dict]) -> list[dict]:
     """The differential's elements, each with an id (derived from path and slice names when absent:
     an element is under the last slice declared at its parent's path). A slice whose id does not name it
@@ -378,13 +388,14 @@ class _Merger:
         """The differential lists its elements in the snapshot's order (the HL7 tools walk both together
         and find nothing for an element out of order)."""
         position = {str(e.get("id")): i for i, e in enumerate(self.elements)}
-        last = ("", -1)
-        for element_id in ids:
+        last = ("", -1, -1)  # (id, place in the snapshot, index in the differential)
+        for index, element_id in enumerate(ids):
             at = position.get(element_id, -1)
             if at < last[1]:
-                raise ProfileError(f"{self.url}: differential element {element_id!r} comes after {last[0]!r}, "
-                                   "against the order of the base's elements")
-            last = (element_id, at)
+                raise DifferentialOrderError(
+                    f"{self.url}: differential element {element_id!r} comes after {last[0]!r}, against the order "
+                    "of the base's elements", unmatched=last[2], element_id=last[0])
+            last = (element_id, at, index)
 
     # ---- merging ----------------------------------------------------------------------------------
     def apply(self, diff: dict) -> str:

@@ -40,7 +40,12 @@ from pytest_mes.fhir.questionnaires import questionnaire_response_issues
 from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues
 from pytest_mes.fhir.slicing import Item, SlicingChecks
-from pytest_mes.fhir.snapshot import bad_discriminator_paths, changed_fixed_values, generate_snapshot
+from pytest_mes.fhir.snapshot import (
+    DifferentialOrderError,
+    bad_discriminator_paths,
+    changed_fixed_values,
+    generate_snapshot,
+)
 from pytest_mes.fhir.valuesets import NotLoaded
 
 if TYPE_CHECKING:
@@ -266,6 +271,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             generated = generate_snapshot(sd, resolve)
         except ProfileError as exc:
             self.add("error", "SNAPSHOT_ERROR", loc, why=str(exc))
+            if isinstance(exc, DifferentialOrderError):  # said at the element too, as the HL7 validator
+                self.add("error", "DIFF_NO_MATCH", f"{loc}.differential.element[{exc.unmatched}]",
+                         element=exc.element_id)
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a malformed differential
             self.add("error", "SNAPSHOT_ERROR", loc, why=f"{type(exc).__name__}: {exc}")
         for i, j, key, why in unparsable_invariants(sd):

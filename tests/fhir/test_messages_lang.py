@@ -327,6 +327,11 @@ def validator_issues(validator, local, examples) -> list[Issue]:
                  "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
                  "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
                  "differential": {"element": [{"id": "Patient.nickname", "path": "Patient.nickname"}]}}, [], None),
+        (local, {"resourceType": "StructureDefinition", "url": LOCAL + "swapped", "name": "Swapped", "status": "draft",
+                 "kind": "resource", "abstract": False, "type": "Patient", "derivation": "constraint",
+                 "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Patient",
+                 "differential": {"element": [{"id": "Patient.gender", "path": "Patient.gender"},
+                                              {"id": "Patient.name", "path": "Patient.name"}]}}, [], None),
         (validator, {"resourceType": "Media", "status": "completed",
                      "content": {"contentType": "text/plain", "data": "aGVsbG8=", "size": 100}}, [], None),
         (validator, {"resourceType": "Bundle", "type": "document", "entry": [
