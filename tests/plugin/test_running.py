@@ -240,6 +240,12 @@ def test_xdist_workers_test_the_one_sandbox_their_controller_started(pytester, a
     pytest.importorskip("xdist")
     for name in ("a", "b"):
         add_set(a_set(name, tests="".join(read_test(f"CORE-{name.upper()}-{n}") for n in range(4))), f"{name}.yaml")
+    pytester.makeconftest("""
+        import sys
+        def pytest_unconfigure(config):
+            if not hasattr(config, "workerinput"):  # the controller
+                open("controller-modules.txt", "w").write(" ".join(sys.modules))
+    """)
     result = pytester.runpytest_subprocess("--mes-sandbox", "--mes-testsets", "sets", "-n", "2", "-v",
                                            "-p", "no:cacheprovider", "--mes-report-json=r.json", "--mes-report=")
     result.assert_outcomes(passed=8)
@@ -249,6 +255,9 @@ def test_xdist_workers_test_the_one_sandbox_their_controller_started(pytester, a
     assert base_url.startswith("http://127.0.0.1:")  # the controller's sandbox, named in the report
     urls = [exchange["url"] for test in document["tests"] for exchange in test["exchanges"]]
     assert len(urls) == 8 and all(url.startswith(base_url + "/") for url in urls)
+    # The controller serves and reports; the workers made the requests: it never loads the HTTP client.
+    controller_modules = (pytester.path / "controller-modules.txt").read_text(encoding="utf-8").split()
+    assert "pytest_mes.acceptance" in controller_modules and "pytest_mes.client" not in controller_modules
 
 
 def test_a_shared_sandbox_that_cannot_load_refuses_connections_and_says_why(tmp_path, monkeypatch):
