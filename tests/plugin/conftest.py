@@ -5,6 +5,11 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs forget the modules a run imports. The plugin imports its HTTP client only when a
+# run needs it, so without this the first in-process run would import requests and then drop it, and later
+# runs would mix two copies of http.cookiejar ("You can only merge into CookieJar").
+import pytest_mes.client  # noqa: F401  (imported for its side effect on sys.modules)
+
 
 @pytest.fixture(autouse=True)
 def _fhir_packages(fhir_packages_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
