@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from importlib.util import find_spec
@@ -27,6 +26,7 @@ from typing import Any
 
 from pytest_mes.environment import is_true
 from pytest_mes.fhir.cache import dumps, index_cache_dir, loads
+from pytest_mes.report.files import write_atomic
 from pytest_mes.testset.loader import LoadedDocument, SourceMap, parse_yaml, read_text
 
 FORMAT = 1  # bump when an entry's layout changes
@@ -98,8 +98,7 @@ def store(text: str, document: LoadedDocument, fhirpath: dict[str, dict]) -> Non
         return
     path = _entry_path(text)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_whole(path, hashlib.sha256(body).hexdigest().encode("ascii") + b"\n" + body)
+        write_atomic(path, hashlib.sha256(body).hexdigest().encode("ascii") + b"\n" + body)
         _prune(path.parent)
     except OSError:
         return
@@ -142,18 +141,6 @@ def _well_formed(checked: CheckedSet) -> bool:
             and isinstance(checked.nodes, list)
             and all(isinstance(node, list) and len(node) == 4 and isinstance(node[0], list)
                     and all(isinstance(n, int) for n in node[1:]) for node in checked.nodes))
-
-
-def _write_whole(path: Path, content: bytes) -> None:
-    """Write through a temporary file renamed over `path`: readers see the old entry or the new, never half."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _prune(entries: Path) -> None:
