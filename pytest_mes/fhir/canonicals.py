@@ -10,11 +10,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.package import Package, split_spec, version_key, version_matches
 
 FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
 
 Resolve = Callable[[str, str], dict | None]  # (canonical, resource type) -> the resource, or None
+
+
+def resolve_checked_against(
+    resource: dict, element: str, resource_type: str, loc: str, resolve: Resolve, not_found: str
+) -> tuple[dict | None, list[Issue]]:
+    """The `resource_type` that `resource` names in `element` (a canonical) and is checked against, with no
+    issue; else None, with an informational `not_found` issue when the canonical does not resolve (the
+    check is then not made) and none when `element` holds no canonical."""
+    canonical = resource.get(element)
+    if not isinstance(canonical, str):
+        return None, []
+    target = resolve(canonical, resource_type)
+    if target is None:
+        return None, [make_issue("information", not_found, f"{loc}.{element}", url=canonical)]
+    return target, []
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pytest_mes.fhir.canonicals import Resolve
+from pytest_mes.fhir.canonicals import Resolve, resolve_checked_against
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
 
 def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issue]:
     """The issues of these rules for `report` at `loc`; `resolve` gives the Measure."""
-    canonical = report.get("measure")
-    if not isinstance(canonical, str):
-        return []
-    measure = resolve(canonical, "Measure")
+    measure, issues = resolve_checked_against(report, "measure", "Measure", loc, resolve, "MR_MEASURE_NOT_FOUND")
     if measure is None:
-        return [make_issue("information", "MR_MEASURE_NOT_FOUND", f"{loc}.measure", url=canonical)]
-    issues: list[Issue] = []
+        return issues
     groups = _dicts(measure.get("group"))
     report_groups = _dicts(report.get("group"))
     for i, group in enumerate(as_list(report.get("group"))):

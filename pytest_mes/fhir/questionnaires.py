@@ -20,7 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pytest_mes.fhir.canonicals import Resolve
+from pytest_mes.fhir.canonicals import Resolve, resolve_checked_against
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list
 
@@ -42,12 +42,10 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 def questionnaire_response_issues(response: dict, loc: str, resolve: Resolve) -> list[Issue]:
     """The issues of these rules for `response` at `loc`; `resolve` gives the Questionnaire."""
-    canonical = response.get("questionnaire")
-    if not isinstance(canonical, str):
-        return []
-    questionnaire = resolve(canonical, "Questionnaire")
+    questionnaire, issues = resolve_checked_against(
+        response, "questionnaire", "Questionnaire", loc, resolve, "QR_QUESTIONNAIRE_NOT_FOUND")
     if questionnaire is None:
-        return [make_issue("information", "QR_QUESTIONNAIRE_NOT_FOUND", f"{loc}.questionnaire", url=canonical)]
+        return issues
     status = response.get("status")
     check = _Check(isinstance(status, str) and status in _FINISHED)
     check.items(as_list(questionnaire.get("item")), as_list(response.get("item")), loc, [])
