@@ -104,9 +104,10 @@ def _testsets(run: MesRun, tests: list[TestRecord], testsets: dict[str, TestSet 
     sets: dict[str, dict[str, Any]] = {}
     bundled = bundled_dir("testsets")
     for test in tests:
-        if test.file is None or test.set is None or test.file in sets:
-            if test.file in sets:
-                sets[test.file]["tests"] += 1
+        if test.file in sets:
+            sets[test.file]["tests"] += 1
+            continue
+        if test.file is None or test.set is None:
             continue
         path = Path(run.invocation_dir, test.file)
         entry: dict[str, Any] = {"id": test.set, "title": None, "version": None, "component": test.component,

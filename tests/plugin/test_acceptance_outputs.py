@@ -62,6 +62,7 @@ def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set,
         ("CORE-V-01", "passed"), ("CORE-V-02", "failed"), ("CORE-V-03", "advisory")]
     assert document["verdict"]["code"] == "non-conformant"
     assert document["summary"]["counts"]["failed"] == 1
+    assert [(s["id"], s["tests"], s["title"]["en"]) for s in document["run"]["testsets"]] == [("demo", 3, "Demo")]
     report = json.loads((pytester.path / "tr.json").read_text(encoding="utf-8"))
     assert report["resourceType"] == "TestReport" and report["result"] == "fail"
     junit = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
