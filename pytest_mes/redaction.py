@@ -40,10 +40,7 @@ class Redactor:
         return {name: MASK if is_secret_name(name) else self.text(str(value)) for name, value in headers.items()}
 
     def text(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return _masked(text, self._secrets)
 
 
 # The OIDs of French patient identifiers: INS-NIR (8), its test range (10), INS-NIA (9), NIR test (11).
@@ -99,7 +96,13 @@ class PatientMask:
             self._ordered = sorted(self._values, key=len, reverse=True)
 
     def text(self, text: str) -> str:
-        for value in self._ordered:
-            if value in text:
-                text = text.replace(value, MASK)
-        return text
+        return _masked(text, self._ordered)
+
+
+def _masked(text: str, values: list[str]) -> str:
+    """`text` with each of `values` replaced by the mask (longest first: a value containing another is masked
+    whole)."""
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
