@@ -36,6 +36,16 @@ def as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+def dicts_in(value: Any) -> list[dict]:
+    """The objects of a JSON array (see :func:`as_list`), its other items left out."""
+    return [v for v in as_list(value) if isinstance(v, dict)]
+
+
+def strings_in(value: Any) -> list[str]:
+    """The strings of a JSON array (see :func:`as_list`), its other items left out."""
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
 def _no_constant(name: str) -> Any:
     raise NotJsonNumber(name)
 

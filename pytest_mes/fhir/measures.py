@@ -20,7 +20,7 @@ from typing import Any
 
 from pytest_mes.fhir.canonicals import Resolve, resolve_checked_against
 from pytest_mes.fhir.issues import Issue, make_issue
-from pytest_mes.fhir.jsonread import as_list
+from pytest_mes.fhir.jsonread import as_list, dicts_in
 
 
 def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issue]:
@@ -28,8 +28,8 @@ def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issu
     measure, issues = resolve_checked_against(report, "measure", "Measure", loc, resolve, "MR_MEASURE_NOT_FOUND")
     if measure is None:
         return issues
-    groups = _dicts(measure.get("group"))
-    report_groups = _dicts(report.get("group"))
+    groups = dicts_in(measure.get("group"))
+    report_groups = dicts_in(report.get("group"))
     for i, group in enumerate(as_list(report.get("group"))):
         if not isinstance(group, dict):
             continue
@@ -40,7 +40,7 @@ def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issu
                 continue
             at = f"{where}.population[{j}]"
             if defined is not None and population.get("code") is not None and \
-                    _by_code(_dicts(defined.get("population")), population) is None:
+                    _by_code(dicts_in(defined.get("population")), population) is None:
                 issues.append(make_issue("error", "MR_POPULATION_UNKNOWN", at, code=_code_text(population)))
             if "subjectResults" in population and report.get("type") != "subject-list":
                 issues.append(make_issue("error", "MR_SUBJECTS_NOT_LISTED", at, type=str(report.get("type"))))
@@ -79,7 +79,7 @@ def _criteria(measure: dict, loc: str) -> Iterator[tuple[str, dict]]:
                 at = f"{loc}.group[{i}].{key}[{j}]"
                 if isinstance(item.get("criteria"), dict):
                     yield at, item["criteria"]
-                for k, part in enumerate(_dicts(item.get("component"))):
+                for k, part in enumerate(dicts_in(item.get("component"))):
                     if isinstance(part.get("criteria"), dict):
                         yield f"{at}.component[{k}]", part["criteria"]
     for i, item in enumerate(as_list(measure.get("supplementalData"))):
@@ -94,7 +94,7 @@ _CQL_DEFINE = re.compile(r'\bdefine\s+(?:(?:public|private)\s+)?(?:fluent\s+)?(?
 def _defined_names(library: dict) -> set[str] | None:
     """The names a Library defines, from its ELM (XML or JSON), else its CQL; None when it gives none."""
     texts = {}
-    for content in _dicts(library.get("content")):
+    for content in dicts_in(library.get("content")):
         try:
             texts[content.get("contentType")] = base64.b64decode(str(content.get("data", "")), validate=True
                                                                  ).decode("utf-8")
@@ -121,12 +121,8 @@ def _by_code(candidates: list[dict], item: dict) -> dict | None:
 
 def _codings(item: dict) -> set[tuple[Any, Any]]:
     code = item.get("code")
-    return {(c.get("system"), c.get("code")) for c in _dicts(code.get("coding") if isinstance(code, dict) else None)}
+    return {(c.get("system"), c.get("code")) for c in dicts_in(code.get("coding") if isinstance(code, dict) else None)}
 
 
 def _code_text(item: dict) -> str:
     return ", ".join(f"{system}|{code}" for system, code in sorted(_codings(item), key=str)) or "?"
-
-
-def _dicts(value: Any) -> list[dict]:
-    return [v for v in as_list(value) if isinstance(v, dict)]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
-from pytest_mes.fhir.jsonread import as_list
+from pytest_mes.fhir.jsonread import as_list, strings_in
 
 ALLOWED_TYPE = "http://hl7.org/fhir/StructureDefinition/operationdefinition-allowed-type"
 _USES = (("in", "inputProfile"), ("out", "outputProfile"))
@@ -63,7 +63,7 @@ def _compare(elements: dict[str, dict], slice_id: str, param: dict, where: str, 
             yield make_issue("error", "OPDEF_PARAMETER_DIFFERS", where, use=use, name=name, field=field,
                              operation=str(stated), profile=str(profiled))
     allowed = _allowed_types(param)
-    targets = [t for t in as_list(param.get("targetProfile")) if isinstance(t, str)]
+    targets = strings_in(param.get("targetProfile"))
     value, resource, part = (elements.get(f"{slice_id}.{child}") or {} for child in ("value[x]", "resource", "part"))
     profile_types: list[str] = []
     profile_targets: list[str] = []

@@ -22,7 +22,7 @@ from typing import Any
 
 from pytest_mes.fhir.canonicals import Resolve, resolve_checked_against
 from pytest_mes.fhir.issues import Issue, make_issue
-from pytest_mes.fhir.jsonread import as_list
+from pytest_mes.fhir.jsonread import as_list, dicts_in
 
 _FINISHED = frozenset({"completed", "amended"})
 # R4 item type -> the answer value types it takes (value[x] suffixes); open-choice takes a choice's, or more
@@ -136,7 +136,7 @@ class _Check:
                 self.issues.append(make_issue("error", "QR_REQUIRED_MISSING", loc, link=str(link)))
 
     def enabled(self, question: dict, scopes: list[list]) -> bool:
-        conditions = [c for c in as_list(question.get("enableWhen")) if isinstance(c, dict)]
+        conditions = dicts_in(question.get("enableWhen"))
         if not conditions:
             return True
         results = [_condition_holds(c, _answers_of(c.get("question"), scopes)) for c in conditions]
@@ -146,7 +146,7 @@ class _Check:
 def _among_options(value: tuple[str, Any], question: dict) -> bool:
     """A choice answer (value type, value) is one of the question's answerOption values; without options
     (an answerValueSet, or nothing) it is not judged here."""
-    options = [o for o in as_list(question.get("answerOption")) if isinstance(o, dict)]
+    options = dicts_in(question.get("answerOption"))
     if not options:
         return True
     kind, given = value
@@ -182,7 +182,7 @@ def _collect(items: list, link: Any, found: list[dict]) -> bool:
     for item in items:
         if not isinstance(item, dict):
             continue
-        answers = [a for a in as_list(item.get("answer")) if isinstance(a, dict)]
+        answers = dicts_in(item.get("answer"))
         if item.get("linkId") == link:
             seen = True
             found.extend(answers)

@@ -11,7 +11,7 @@ import re
 
 from pytest_mes.fhir.canonicals import Resolve
 from pytest_mes.fhir.issues import Issue, make_issue
-from pytest_mes.fhir.jsonread import as_list
+from pytest_mes.fhir.jsonread import strings_in
 
 _TYPE_START = re.compile(r"\(*\s*([A-Z][A-Za-z]*)\b(?!\s*\()")  # a term starting with a type name, not a call
 _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
@@ -19,7 +19,7 @@ _ANY_RESOURCE = frozenset({"Resource", "DomainResource"})
 
 def search_parameter_issues(sp: dict, loc: str, resolve: Resolve) -> list[Issue]:
     """The issues of these rules for `sp` at `loc`; `resolve` gives the SearchParameter it derives from."""
-    bases = _strings(sp.get("base"))
+    bases = strings_in(sp.get("base"))
     issues: list[Issue] = []
     expression = sp.get("expression")
     if isinstance(expression, str) and bases and not _ANY_RESOURCE & set(bases):
@@ -31,15 +31,11 @@ def search_parameter_issues(sp: dict, loc: str, resolve: Resolve) -> list[Issue]
     derived = sp.get("derivedFrom")
     parent = resolve(derived, "SearchParameter") if isinstance(derived, str) else None
     if parent is not None:
-        allowed = set(_strings(parent.get("base")))
+        allowed = set(strings_in(parent.get("base")))
         for base in bases:
             if base not in allowed and not _ANY_RESOURCE & allowed:
                 issues.append(make_issue("error", "SP_BASE_NOT_DERIVED", loc, type=base, url=derived))
     return issues
-
-
-def _strings(value: object) -> list[str]:
-    return [v for v in as_list(value) if isinstance(v, str)]
 
 
 def _terms(expression: str) -> list[str]:
