@@ -740,11 +740,11 @@ class Walk(SlicingChecks, ReferenceChecks):
                         # A whitespace-only string the format accepts (string, markdown): suspicious, a
                         # warning as in the HL7 validator, not the empty-string error.
                         self.add("warning", "BLANK_STRING", loc, elem.schema.source(elem))
-                    elif "<" in value and tcode in ("string", "markdown") and _HTML_TAG.search(value):
+                    elif "<" in value and tcode in ("string", "markdown") and (tag := _HTML_TAG.search(value)):
                         # Rendered as HTML without escaping, it would run: a security risk the HL7 validator
                         # warns of (an error with its security checks on).
                         self.add("error" if self.v.security_checks else "warning", "STRING_HTML", loc,
-                                 elem.schema.source(elem), tag=_short(_HTML_TAG.search(value).group(), 20))
+                                 elem.schema.source(elem), tag=_short(tag.group(), 20))
                     limit = check.max_length
                     if limit and len(value) > limit:
                         self.add("error", "MAX_LENGTH", loc, elem.schema.source(elem), length=len(value), max=limit)
