@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml  # noqa: F401 - before pytester's in-process runs forget the modules they import (libyaml's nodes)
 
 from tests.support.packages import DEFAULT_SHARED_PACKAGES, shared_packages_dir
 

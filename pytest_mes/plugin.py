@@ -7,7 +7,6 @@ import gc
 from pathlib import Path
 
 import pytest
-import yaml  # noqa: F401 - imported with the plugin: libyaml's nodes must outlive pytester's in-process runs
 
 from pytest_mes.config import MesConfig, add_options, from_pytest
 from pytest_mes.errors import MesError
