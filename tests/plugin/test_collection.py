@@ -144,7 +144,7 @@ def test_without_a_target_one_header_line_says_how_to_set_one_when_mes_options_a
 
 def test_loading_the_plugin_imports_no_http_library_and_no_engine():
     """Every pytest run of a project with pytest-mes installed loads the plugin: it must stay light."""
-    heavy = {"requests", "urllib3", "jsonschema", "fhirpathpy", "pytest_mes.nodes", "pytest_mes.fhir"}
+    heavy = {"requests", "urllib3", "yaml", "jsonschema", "fhirpathpy", "pytest_mes.nodes", "pytest_mes.fhir"}
     script = f"import sys, pytest_mes.plugin; print(sorted(set({sorted(heavy)!r}) & set(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), *sys.path])}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
