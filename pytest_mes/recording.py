@@ -128,7 +128,7 @@ def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *
 
 def check_record(check: CheckResult, lang: str = "fr") -> CheckRecord:
     return CheckRecord(
-        kind=check.kind or check.label.split(" ")[0], label=check.label, outcome=check.outcome,
+        kind=check.kind, label=check.label, outcome=check.outcome,
         expected=check.expected, actual=check.actual, because=check.because, line=check.line, detail=check.detail,
         items=[OffendingItem(index, item_id) for index, item_id in check.items],
         issues=issue_groups(check.issues, lang),
