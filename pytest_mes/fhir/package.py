@@ -64,6 +64,11 @@ def split_spec(spec: str) -> tuple[str, str]:
     return spec.strip(), ""
 
 
+def names_a_package(manifest: Any) -> bool:
+    """Whether `manifest` (a package.json as read) gives the package's name and version, as any package must."""
+    return isinstance(manifest, dict) and bool(manifest.get("name")) and bool(manifest.get("version"))
+
+
 # --------------------------------------------------------------------------------------------------
 # One package
 
@@ -253,7 +258,7 @@ def _extract_tgz(path: Path) -> tuple[dict, list[dict], bytes]:
                 entries.append(entry)
     except (OSError, tarfile.TarError, EOFError) as exc:
         raise PackageError(f"{path}: not a readable FHIR package (.tgz): {exc}") from exc
-    if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+    if not names_a_package(manifest):
         raise PackageError(f"{path}: no package/package.json with a name and a version; is it a FHIR package?")
     return manifest, entries, blob.getvalue()
 
@@ -298,7 +303,7 @@ def _index_folder(folder: Path, index_root: Path) -> Package:
         manifest = cache.read_json(manifest_path)
     except (OSError, ValueError) as exc:
         raise PackageError(f"{manifest_path}: unreadable package manifest: {exc}") from exc
-    if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+    if not names_a_package(manifest):
         raise PackageError(f"{manifest_path}: a package.json needs a name and a version")
     entries: list[dict] = []
     for sub, example in ((folder, False), (folder / "example", True)):

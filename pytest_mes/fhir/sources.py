@@ -24,6 +24,7 @@ from pytest_mes.fhir import cache
 from pytest_mes.fhir.package import (
     CORE_ID,
     Package,
+    names_a_package,
     open_package,
     package_folder,
     split_spec,
@@ -132,7 +133,7 @@ def install_tgz_bytes(
             manifest = cache.loads(fh.read()) if fh else None
         except (KeyError, ValueError) as exc:
             raise PackageError(f"{origin or 'package'}: no readable package/package.json") from exc
-        if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+        if not names_a_package(manifest):
             raise PackageError(f"{origin or 'package'}: package.json needs a name and a version")
         pid, version = str(manifest["name"]), str(manifest["version"])
         if expected and expected[0] != pid:
