@@ -31,7 +31,8 @@ def explain_test(record: TestRecord, *, total: int, lang: str = "fr") -> str:
         lines.append(label("evidence.not_made", lang))
         lines += [f"  ? {c.label}: {c.actual}" for c in unmade]
     if record.variables and shown:
-        lines.append("Variables: " + ", ".join(f"{name}={value}" for name, value in record.variables.items()))
+        shown_variables = ", ".join(f"{name}={value}" for name, value in record.variables.items())
+        lines.append(f"{label('variables', lang)}: {shown_variables}")
     return "\n".join(lines)
 
 
