@@ -5,7 +5,6 @@ It is built once, at the end of the run, from the test records; every report fil
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import uuid
 from datetime import UTC, date, datetime
@@ -18,6 +17,7 @@ import pytest
 from pytest_mes import __version__
 from pytest_mes.config import Reports
 from pytest_mes.errors import MesError
+from pytest_mes.report.files import file_sha256
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary, worst
 from pytest_mes.run import MesRun
@@ -137,13 +137,7 @@ def _profile_set(run: MesRun) -> dict[str, Any]:
     return {"packages": packages, "missing_packages": list(store.warnings), "validator": info}
 
 
-@cache
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = cache(file_sha256)  # a package or test set is hashed once per process, however many reports
 
 
 def _masked(value: Any, mask) -> Any:

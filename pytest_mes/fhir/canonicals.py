@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pytest_mes.fhir.issues import Issue, make_issue
-from pytest_mes.fhir.package import Package, split_spec, version_key, version_matches
+from pytest_mes.fhir.package import Package, best_match, split_spec, version_key, version_matches
 
 FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
 
@@ -19,17 +19,18 @@ Resolve = Callable[[str, str], dict | None]  # (canonical, resource type) -> the
 
 
 def resolve_checked_against(
-    resource: dict, element: str, resource_type: str, loc: str, resolve: Resolve, not_found: str
+    resource: dict, element: str, resource_type: str, loc: str, resolve: Resolve, not_found: str, **values: str
 ) -> tuple[dict | None, list[Issue]]:
     """The `resource_type` that `resource` names in `element` (a canonical) and is checked against, with no
     issue; else None, with an informational `not_found` issue when the canonical does not resolve (the
-    check is then not made) and none when `element` holds no canonical."""
+    check is then not made) and none when `element` holds no canonical. The issue's message gets the
+    canonical as ``url`` and `values` (what else it names)."""
     canonical = resource.get(element)
     if not isinstance(canonical, str):
         return None, []
     target = resolve(canonical, resource_type)
     if target is None:
-        return None, [make_issue("information", not_found, f"{loc}.{element}", url=canonical)]
+        return None, [make_issue("information", not_found, f"{loc}.{element}", url=canonical, **values)]
     return target, []
 
 
@@ -104,13 +105,8 @@ class Canonicals:
         return found
 
     def _match_loaded(self, pid: str, version: str) -> Package | None:
-        exact = self._by_key.get(f"{pid}#{version}")
-        if exact is not None:
-            return exact
-        candidates = [p for p in self.packages if p.id == pid and version_matches(version, p.version)]
-        if not candidates:  # pinned version missing: the loaded one stands in (named in the warnings)
-            candidates = [p for p in self.packages if p.id == pid]
-        return max(candidates, key=lambda p: version_key(p.version)) if candidates else None
+        # pinned version missing: the latest loaded one stands in (named in the warnings)
+        return best_match(self._by_key, pid, version) or self.package(pid)
 
     def resolve_entry(self, canonical: str, context: Package | str | None = None, *,
                       resource_type: str | None = None) -> tuple[Package, int] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pytest_mes.fhir.canonicals import Resolve
+from pytest_mes.fhir.canonicals import Resolve, resolve_checked_against
 from pytest_mes.fhir.issues import Issue, make_issue
 from pytest_mes.fhir.jsonread import as_list, strings_in
 
@@ -22,18 +22,21 @@ _USES = (("in", "inputProfile"), ("out", "outputProfile"))
 def operation_definition_issues(od: dict, loc: str, resolve: Resolve) -> list[Issue]:
     """The issues of these rules for `od` at `loc`; `resolve` gives its profiles (StructureDefinitions with
     their snapshot)."""
+    def with_snapshot(canonical: str, resource_type: str) -> dict | None:
+        found = resolve(canonical, resource_type)
+        return found if found is not None and _elements(found) else None  # else nothing to compare with either
+
     issues: list[Issue] = []
     for use, key in _USES:
-        url = od.get(key)
-        if isinstance(url, str):
-            issues.extend(_against_profile(od, f"{loc}.{key}", loc, url, use, resolve(url, "StructureDefinition")))
+        sd, not_found = resolve_checked_against(od, key, "StructureDefinition", loc, with_snapshot,
+                                                "OPDEF_PROFILE_NOT_FOUND", use=use)
+        issues.extend(not_found)
+        if sd is not None:
+            issues.extend(_against_profile(od, f"{loc}.{key}", loc, od[key], use, sd))
     return issues
 
 
-def _against_profile(od: dict, where: str, loc: str, url: str, use: str, sd: dict | None) -> Iterator[Issue]:
-    if sd is None or not _elements(sd):
-        yield make_issue("information", "OPDEF_PROFILE_NOT_FOUND", where, use=use, url=url)
-        return
+def _against_profile(od: dict, where: str, loc: str, url: str, use: str, sd: dict) -> Iterator[Issue]:
     if sd.get("type") != "Parameters":
         yield make_issue("error", "OPDEF_PROFILE_NOT_PARAMETERS", where, use=use, url=url, type=str(sd.get("type")))
         return

@@ -21,6 +21,7 @@ from typing import Any
 
 from pytest_mes.errors import PackageError
 from pytest_mes.fhir import cache
+from pytest_mes.report.files import file_sha256
 
 CORE_ID = "hl7.fhir.r4.core"
 CORE_VERSION = "4.0.1"
@@ -53,6 +54,16 @@ def version_matches(wanted: str, version: str) -> bool:
         pattern = re.escape(wanted).replace(r"\.x", r"\.[^.]+")
         return re.fullmatch(pattern, version) is not None
     return wanted == version
+
+
+def best_match(by_key: Mapping[str, Package], pid: str, version: str) -> Package | None:
+    """The package ``pid#version`` of `by_key` (``id#version`` -> package), else its highest version of `pid`
+    that `version` admits (``4.0.x``, ``latest``…), else None."""
+    exact = by_key.get(f"{pid}#{version}")
+    if exact is not None:
+        return exact
+    matching = [p for p in by_key.values() if p.id == pid and version_matches(version, p.version)]
+    return max(matching, key=lambda p: version_key(p.version)) if matching else None
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -204,7 +215,7 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
             pass  # a damaged cache entry is rebuilt below
     manifest, entries, blob_bytes = _extract_tgz(path)
     pid, version = str(manifest["name"]), str(manifest["version"])
-    digest = _sha256_of_file(path)
+    digest = file_sha256(path)
     try:
         target.mkdir(parents=True, exist_ok=True)
         tmp = target / f".resources.{os.getpid()}.tmp"
@@ -215,14 +226,6 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
     except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
         return Package(pid, version, path, manifest, entries, _memory=blob_bytes, sha256=digest)
     return Package(pid, version, path, manifest, entries, _blob=target / "resources.bin", sha256=digest)
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _extract_tgz(path: Path) -> tuple[dict, list[dict], bytes]:

@@ -24,6 +24,7 @@ from pytest_mes.fhir import cache
 from pytest_mes.fhir.package import (
     CORE_ID,
     Package,
+    best_match,
     names_a_package,
     open_package,
     package_folder,
@@ -209,12 +210,9 @@ class Loader:
             return None
 
     def find(self, pid: str, version: str) -> Package | None:
-        exact = self.available.get(f"{pid}#{version}")
-        if exact is not None:
-            return exact
-        local = [p for p in self.available.values() if p.id == pid and version_matches(version, p.version)]
-        if local:
-            return max(local, key=lambda p: version_key(p.version))
+        local = best_match(self.available, pid, version)
+        if local is not None:
+            return local
         package = self._from_cache(pid, version)
         if package is None and self.registry is not None:
             fetched = self.registry.fetch(pid, version)

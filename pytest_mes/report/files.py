@@ -1,8 +1,10 @@
-"""Atomic writes: a report is either the previous file or the complete new one, never half a file."""
+"""Files: atomic writes (a report is either the previous file or the complete new one, never half a file), and
+a file's sha256."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -27,3 +29,12 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of the file at `path` (hex), read by blocks of 1 MiB so that a large package is never held whole."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
