@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import re
@@ -33,8 +34,7 @@ class Redactor:
         """Mask `secret` from now on (values shorter than 4 characters would mask everything)."""
         secret = secret.strip()
         if len(secret) >= 4 and secret not in self._secrets:
-            self._secrets.append(secret)
-            self._secrets.sort(key=len, reverse=True)  # a secret containing another is masked whole
+            _insert_longest_first(self._secrets, secret)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {name: MASK if is_secret_name(name) else self.text(str(value)) for name, value in headers.items()}
@@ -93,10 +93,16 @@ class PatientMask:
     def _add(self, value: Any) -> None:
         if isinstance(value, str) and len(value.strip()) >= 3 and value not in self._values:
             self._values.add(value)
-            self._ordered = sorted(self._values, key=len, reverse=True)
+            _insert_longest_first(self._ordered, value)
 
     def text(self, text: str) -> str:
         return _masked(text, self._ordered)
+
+
+def _insert_longest_first(values: list[str], value: str) -> None:
+    """Insert `value` into `values`, kept longest first (a value containing another is masked whole; values of one
+    length in the order learnt), without sorting them all again: a run learns hundreds of patient values."""
+    bisect.insort(values, value, key=lambda v: -len(v))
 
 
 def _masked(text: str, values: list[str]) -> str:

@@ -47,12 +47,31 @@ def measure_report_issues(report: dict, loc: str, resolve: Resolve) -> list[Issu
     return issues
 
 
-def measure_issues(measure: dict, loc: str, resolve: Resolve) -> list[Issue]:
-    """The issues of the CQL rule for `measure` at `loc`; `resolve` gives its Libraries."""
+class LibraryNames:
+    """The names each Library defines, decoded from its ELM or CQL once per Library url and version: the
+    Measures of a package (or of a run) name the same few Libraries again and again."""
+
+    def __init__(self) -> None:
+        self._decoded: dict[tuple[str, str | None], set[str] | None] = {}
+
+    def of(self, library: dict) -> set[str] | None:
+        """The names `library` defines (see `defined_names`)."""
+        url, version = library.get("url"), library.get("version")
+        if not isinstance(url, str) or not isinstance(version, str | None):
+            return defined_names(library)  # no url|version to know it again by
+        key = (url, version)
+        if key not in self._decoded:
+            self._decoded[key] = defined_names(library)
+        return self._decoded[key]
+
+
+def measure_issues(measure: dict, loc: str, resolve: Resolve, library_names: LibraryNames) -> list[Issue]:
+    """The issues of the CQL rule for `measure` at `loc`; `resolve` gives its Libraries, `library_names` the
+    names they define."""
     libraries: dict[str, tuple[str, set[str]]] = {}  # Library.name -> (url, names it defines)
     for url in as_list(measure.get("library")):
         library = resolve(url, "Library") if isinstance(url, str) else None
-        names = _defined_names(library) if library is not None else None
+        names = library_names.of(library) if library is not None else None
         if names is not None and isinstance(library.get("name"), str):
             libraries[library["name"]] = (url, names)
     issues = []
@@ -91,7 +110,7 @@ _ELM_XML_DEF = re.compile(r'<def\b[^>]*?\bname="([^"]+)"')
 _CQL_DEFINE = re.compile(r'\bdefine\s+(?:(?:public|private)\s+)?(?:fluent\s+)?(?:function\s+)?(?:"([^"]+)"|(\w+))')
 
 
-def _defined_names(library: dict) -> set[str] | None:
+def defined_names(library: dict) -> set[str] | None:
     """The names a Library defines, from its ELM (XML or JSON), else its CQL; None when it gives none."""
     texts = {}
     for content in dicts_in(library.get("content")):

@@ -15,6 +15,7 @@ from typing import Any
 from pytest_mes.fhir.compiler import Schema
 from pytest_mes.fhir.definitions import Definitions
 from pytest_mes.fhir.issues import Issue, ValidationResult, make_issue, sort_issues
+from pytest_mes.fhir.measures import LibraryNames
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
@@ -61,11 +62,14 @@ class Validator:
         # (rule, profile): the Bundle entries the rule selects ("Type:index", either part may be empty, as
         # the HL7 validator's -bundle) are validated against that profile too
         self.bundle_rules = tuple(bundle_rules)
+        # (type, index, profile) of each rule, split once rather than for every entry of every Bundle
+        self._bundle_selectors = tuple((*rule.partition(":")[::2], profile) for rule, profile in self.bundle_rules)
         self.must_support = must_support
         self.security_checks = security_checks  # HTML in a string or markdown: an error, not a warning
         self.example_urls = example_urls  # extensions from example domains accepted without a definition
         self.definitions = Definitions(store, bundled_rules() if rules is None else rules, best_practice)
         self.expander = ValueSetExpander(store)
+        self.library_names = LibraryNames()  # what each Library defines, for the Measures that name it
         # Verdicts that depend on the values only, kept across walks (the same codings, systems and
         # extensions come again and again): a required binding's per (ValueSet, codes), see
         # Walk.check_binding; a value or pattern discriminator's per (slice, path, values), see
@@ -77,12 +81,9 @@ class Validator:
 
     def bundle_profiles(self, rtype: str, index: int) -> list[str]:
         """The profiles `bundle_rules` give the entry `index` of a Bundle, a `rtype`."""
-        found = []
-        for rule, profile in self.bundle_rules:
-            wanted_type, _, wanted_index = rule.partition(":")
-            if wanted_type in ("", rtype) and wanted_index in ("", str(index)):
-                found.append(profile)
-        return found
+        position = str(index)
+        return [profile for wanted_type, wanted_index, profile in self._bundle_selectors
+                if wanted_type in ("", rtype) and wanted_index in ("", position)]
 
     # ---- front door -----------------------------------------------------------------------------
     def validate(self, resource: Any, profiles: Sequence[str] = (), *, context: str | None = None,

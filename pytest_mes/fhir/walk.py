@@ -216,10 +216,13 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.issues.extend(bundle_issues(res, loc, defs.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
-        elif rtype in _AGAINST_DEFINITION and (id(res), "") not in self.done:
+        elif (rtype in _AGAINST_DEFINITION or rtype == "Measure") and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
             resolve = lambda url, wanted: _conformance_resource(defs, url, wanted, context)  # noqa: E731
-            self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, resolve))
+            if rtype == "Measure":  # with the Libraries' names the validator decoded already
+                self.issues.extend(measure_issues(res, loc, resolve, self.v.library_names))
+            else:
+                self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, resolve))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -1015,11 +1018,11 @@ def _conformance_resource(defs: Definitions, url: str, resource_type: str, conte
 
 
 # Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
+# (and a Measure against its Libraries: measure_issues)
 _AGAINST_DEFINITION = {
     "OperationDefinition": operation_definition_issues,
     "QuestionnaireResponse": questionnaire_response_issues,
     "MeasureReport": measure_report_issues,
-    "Measure": measure_issues,
     "SearchParameter": search_parameter_issues,
 }
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")

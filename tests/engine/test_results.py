@@ -151,6 +151,13 @@ def test_patient_mask_learns_identifiers_names_and_birth_dates_then_masks_them_e
     assert shown == "*** *** née le ***, INS ***, NIR ***; Slot libre"
 
 
+def test_patient_mask_masks_a_value_learnt_later_whole_when_it_contains_one_learnt_before():
+    mask = PatientMask()
+    for family in ("Martin", "Martin-Durand", "Durand"):  # the longest in the middle: kept longest first anyway
+        mask.learn({"resourceType": "Patient", "name": [{"family": family}]})
+    assert mask.text("Mme Martin-Durand, M. Martin, Mme Durand") == "Mme ***, M. ***, Mme ***"
+
+
 WAIVERS = """\
 waivers:
   - test: CORE-X-01

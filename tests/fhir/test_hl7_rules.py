@@ -455,6 +455,32 @@ def test_a_measure_names_definitions_of_its_library(local):
         ("MEASURE_CQL_UNKNOWN", "Measure.group[0].population[0].criteria")}
 
 
+def test_a_library_is_decoded_once_per_url_and_version(fhir_packages_dir, tmp_path, monkeypatch):
+    """The names a Library defines are read once per url|version, however many Measures name it; another version
+    of the same url is read on its own (it may define other names)."""
+    from pytest_mes.fhir import measures
+
+    first = dict(LIBRARY, id="screening-1", version="1.0.0")
+    second = dict(LIBRARY, id="screening-2", version="2.0.0", content=[{"contentType": "text/cql", "data": (
+        base64.b64encode(b'library Screening\ndefine "Child":\n  true\n').decode())}])
+    validator = local_validator(fhir_packages_dir, tmp_path, "example.libraries", [first, second])
+    real, decoded = measures.defined_names, []
+    monkeypatch.setattr(measures, "defined_names", lambda library: decoded.append(library["version"]) or real(library))
+
+    def on(version: str, expression: str) -> dict:
+        return dict(cql_measure(expression), library=[f"{LIBRARY['url']}|{version}"])
+
+    for _ in range(3):
+        assert not errors(validator.validate(on("1.0.0", "Screening.Adult")))
+    assert errors(validator.validate(on("1.0.0", "Screening.Child"))) == {
+        ("MEASURE_CQL_UNKNOWN", "Measure.group[0].population[0].criteria")}
+    assert decoded == ["1.0.0"]
+    assert errors(validator.validate(on("2.0.0", "Screening.Adult"))) == {
+        ("MEASURE_CQL_UNKNOWN", "Measure.group[0].population[0].criteria")}
+    assert not errors(validator.validate(on("2.0.0", "Screening.Child")))
+    assert decoded == ["1.0.0", "2.0.0"]
+
+
 def measure_report(kind: str, *codes: str, subjects: bool = False,
                    measure: str = "http://example.org/Measure/screened") -> dict:
     """A report of `kind` with one group whose populations have these codes (each listing its subjects
