@@ -99,7 +99,16 @@ class Api:
                    "delete": "DELETE"}
         return sorted({methods[i] for i in INTERACTIONS.get(type_, ()) if i in methods})
 
+    def stored(self, type_: str, id_: str) -> Entry:
+        """The current version of `type_/id_`, a deletion included; 404 when it never existed."""
+        entry = self.store.get(type_, id_)
+        if entry is None:
+            raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
+        return entry
+
     def check_if_match(self, request: Request, entry: Entry | None) -> None:
+        """FHIR R4 http.html#concurrency (and RFC 9110 §13.1.1, for every method): a request whose If-Match does
+        not name the current version is refused with 412 Precondition Failed, the resource left as it is."""
         wanted = request.header("If-Match").strip()
         if wanted and (entry is None or not entry.has_etag(wanted)):
             current = entry.etag if entry else "none"
@@ -194,9 +203,7 @@ class Api:
 
     def read(self, type_: str, id_: str, request: Request) -> Response:
         self.check_type(type_, "read")
-        entry = self.store.get(type_, id_)
-        if entry is None:
-            raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
+        entry = self.stored(type_, id_)
         if entry.deleted:
             if Defect.DELETED_READ_404 in self.defects:
                 raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
@@ -347,9 +354,7 @@ class Api:
     def patch(self, type_: str, id_: str, request: Request) -> Response:
         self.check_type(type_, "patch")
         with self.store.transaction():
-            entry = self.store.get(type_, id_)
-            if entry is None:
-                raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
+            entry = self.stored(type_, id_)
             if entry.deleted:
                 raise FhirError(410, f"{type_}/{id_} was deleted", "deleted")
             self.check_if_match(request, entry)
@@ -391,17 +396,17 @@ class Api:
     def delete(self, type_: str, id_: str, request: Request) -> Response:
         self.check_type(type_, "delete")
         with self.store.transaction():
-            entry = self.store.get(type_, id_)
-            if entry is None:
-                raise FhirError(404, f"{type_}/{id_} is not known", "not-found")
-            self.check_if_match(request, entry)
+            entry = self.stored(type_, id_)
+            self.check_if_match(request, entry)  # a version-aware delete
             deleted = self.erase(entry)
         return Response(204, None, headers={"ETag": deleted.etag} if deleted else {})
 
     def conditional_delete(self, type_: str, request: Request) -> Response:
         self.check_type(type_, "delete")
         with self.store.transaction():
-            self.erase(self.single_match(type_, request, "delete"))
+            entry = self.single_match(type_, request, "delete")
+            self.check_if_match(request, entry)  # a version-aware delete, as the plain one
+            self.erase(entry)
         return Response(204, None)
 
     def erase(self, current: Entry) -> Entry | None:

@@ -385,8 +385,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         if plan.resource.get("id") not in (None, plan.id):
             raise plan.fail(400, f"the resource id {plan.resource.get('id')!r} differs from request.url")
         previous = store.get(plan.type, plan.id)
-        if plan.if_match and (previous is None or not previous.has_etag(plan.if_match)):
-            raise plan.fail(412, f"ifMatch {plan.if_match} does not match the current version", "conflict")
+        _check_if_match(plan, previous)
         plan.entry = api.write(plan.type, plan.id, plan.resource, previous)
         plan.status = 200 if previous and not previous.deleted else 201
     elif plan.method == "PATCH":
@@ -399,6 +398,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         current = store.get(plan.type, plan.id)
         if current is None or current.resource is None:
             raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
+        _check_if_match(plan, current)
         if Defect.REPLACEMENT_KEEPS_CURRENT in api.defects and plan.type == "DocumentReference":
             plan.entry, plan.status = current, 200
             return
@@ -415,6 +415,7 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
         current = store.get(plan.type, plan.id)
         if current is None:
             raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
+        _check_if_match(plan, current)
         api.erase(current)
         plan.status = 204
     else:  # GET
@@ -427,6 +428,13 @@ def _execute_entry(api: Api, plan: _Plan, request: Request) -> None:
                 raise plan.fail(404, f"{plan.type}/{plan.id} is not known", "not-found")
             plan.entry, plan.status = entry, 200
             plan.result = api.present(entry.resource, request.base)
+
+
+def _check_if_match(plan: _Plan, current: Entry | None) -> None:
+    """An entry's request.ifMatch, as the If-Match header of the same interaction on its own (FHIR R4
+    http.html#concurrency): 412 when it does not name the current version, and the transaction fails."""
+    if plan.if_match and (current is None or not current.has_etag(plan.if_match)):
+        raise plan.fail(412, f"ifMatch {plan.if_match} does not match the current version", "conflict")
 
 
 def _supersede_replaced(api: Api, plans: list[_Plan]) -> None:

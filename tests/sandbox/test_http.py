@@ -253,6 +253,50 @@ def test_conditional_delete_deletes_the_one_match(fresh, http):
     assert http.get(f"{base}/Patient", params={"identifier": f"{ipp}|IPP-D2"}).json()["total"] == 2
 
 
+def _patient_at_version_2(http, base: str, ipp: str) -> str:
+    created = http.post(f"{base}/Patient", json={**PATIENT, "identifier": [{"system": "https://example.org/ipp",
+                                                                             "value": ipp}]})
+    assert created.status_code == 201, created.text
+    patient = created.json()
+    assert http.put(f"{base}/Patient/{patient['id']}", json={**patient, "gender": "other"}).status_code == 200
+    return patient["id"]
+
+
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
+def test_delete_with_an_if_match_of_another_version_is_412_and_deletes_nothing(fresh, http, conditional):
+    """FHIR R4 http.html#concurrency: a version-aware delete; If-Match naming the current version deletes."""
+    base, ipp = fresh.base_url, f"IPP-IFM-{conditional}"
+    pid = _patient_at_version_2(http, base, ipp)
+    target = (f"{base}/Patient", {"identifier": f"https://example.org/ipp|{ipp}"}) if conditional \
+        else (f"{base}/Patient/{pid}", {})
+    stale = http.delete(target[0], params=target[1], headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412
+    assert "W/\"2\"" in outcome_of(stale)["issue"][0]["diagnostics"]
+    assert http.get(f"{base}/Patient/{pid}").status_code == 200
+    current = http.delete(target[0], params=target[1], headers={"If-Match": 'W/"2"'})
+    assert current.status_code == 204, current.text
+    assert http.get(f"{base}/Patient/{pid}").status_code == 410
+
+
+def test_a_transaction_entry_with_an_if_match_of_another_version_fails_the_transaction(fresh, http):
+    base = fresh.base_url
+    pid = _patient_at_version_2(http, base, "IPP-IFM-TX")
+    patch = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.gender"},
+        {"name": "value", "valueCode": "female"}]}]}
+    for method, extra in (("DELETE", {}), ("PATCH", {"resource": patch})):
+        stale = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {**extra, "request": {"method": method, "url": f"Patient/{pid}", "ifMatch": 'W/"1"'}}]}
+        response = http.post(base, json=stale)
+        assert response.status_code == 412, (method, response.text)
+        assert outcome_of(response)["issue"][0]["expression"] == ["Bundle.entry[0]"]
+        assert http.get(f"{base}/Patient/{pid}").json()["meta"]["versionId"] == "2"
+    current = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": f"Patient/{pid}", "ifMatch": 'W/"2"'}}]}
+    assert http.post(base, json=current).status_code == 200
+    assert http.get(f"{base}/Patient/{pid}").status_code == 410
+
+
 def test_unknown_include_is_400(sandbox, http):
     response = http.get(f"{sandbox.base_url}/Slot", params={"_include": "Slot:status", "identifier": "none"})
     assert response.status_code == 400
