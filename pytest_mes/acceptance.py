@@ -17,6 +17,7 @@ import pytest
 from pytest_mes import __version__
 from pytest_mes.config import Reports
 from pytest_mes.errors import MesError
+from pytest_mes.fhir.issues import Phrase
 from pytest_mes.report.files import file_sha256
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary, worst
@@ -26,7 +27,7 @@ from pytest_mes.waivers import waiver_statuses
 
 
 def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, duration_s: float,
-                   interrupted: str | None, workers: int) -> dict[str, Any]:
+                   interrupted: Phrase | None, workers: int) -> dict[str, Any]:
     config = run.config
     verdict = run_verdict(tests, interrupted)
     testsets = _ran_testsets(run, tests)
@@ -47,7 +48,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
                         "ignore_preconditions": config.ignore_preconditions, "allow_writes": config.allow_writes,
                         "redact_patient": config.redact_patient, "components": sorted(config.components),
                         "waivers": str(config.waivers) if config.waivers else None, "workers": workers},
-            "interrupted": interrupted,
+            "interrupted": interrupted.get(config.lang) if interrupted else None,
         },
         "verdict": verdict.as_dict(),
         "summary": summary(tests),

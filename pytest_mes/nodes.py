@@ -80,14 +80,14 @@ class TestSetFile(pytest.File):
 
     def _explain(self, results: Iterable[StepResult]) -> str:
         """Set-level steps, told like a test's (redacted records, then text)."""
-        texts = []
+        texts, lang = [], self.run.config.lang
         for n, result in enumerate(results):
             exchange = None
             if result.exchange is not None:
                 exchange = exchange_record(result.exchange, f"{self.testset.id}/{result.step.phase}{n}",
-                                           self.run.recorder.mask)
-            step = step_record(result, exchange and exchange.id, self.testset, with_source=True)
-            texts.append("\n".join(explain_step(step, exchange, file=self.testset.label, lang=self.run.config.lang)))
+                                           self.run.recorder.mask, lang=lang)
+            step = step_record(result, exchange and exchange.id, self.testset, with_source=True, lang=lang)
+            texts.append("\n".join(explain_step(step, exchange, file=self.testset.label, lang=lang)))
         return "\n\n".join(texts)
 
 

@@ -14,6 +14,7 @@ from datetime import date
 
 from pytest_mes.client import Exchange
 from pytest_mes.redaction import MASK, PatientMask, is_secret_name
+from pytest_mes.report.labels import label
 from pytest_mes.results import (
     CheckRecord,
     ExchangeRecord,
@@ -55,12 +56,12 @@ def describe_test(test: TestCase, testset: TestSet, *, index: int, nodeid: str, 
 def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy: Policy,
                 mask: Callable[[str], str] = str, lang: str = "fr") -> TestRecord:
     """Fill `record` (from describe_test) with the steps, exchanges and verdict of a run test."""
-    record.verdict, record.reason = case_verdict(result, record.level or "SHALL", policy)
+    record.verdict, record.reason = case_verdict(result, record.level or "SHALL", policy, lang)
     for step_result in (*result.steps, *result.cleanup):
         exchange_id = None
         if step_result.exchange is not None:
             exchange_id = f"{record.id}/e{len(record.exchanges) + 1}"
-            record.exchanges.append(exchange_record(step_result.exchange, exchange_id, mask))
+            record.exchanges.append(exchange_record(step_result.exchange, exchange_id, mask, lang=lang))
         record.steps.append(step_record(step_result, exchange_id, testset, with_source=step_result.failed,
                                         lang=lang))
     if record.verdict != "passed":
@@ -69,24 +70,27 @@ def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy
     return record
 
 
-def case_verdict(result: CaseResult, level: str, policy: Policy) -> tuple[Verdict, str]:
+def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr") -> tuple[Verdict, str]:
+    """The verdict of a run test and its reason, in `lang`."""
     failed = result.failed_step
     if failed is not None:
         if failed.harness_error:
-            return "error", f"the test could not run: {failed.error}"
+            return "error", label("reason.not_run", lang).format(error=failed.error)
         if _unanswered(failed):
-            return "error", f"no answer from the server: {failed.exchange.error}"
+            return "error", label("reason.no_answer", lang).format(error=failed.exchange.error)
         check = next((c for c in failed.checks if c.failed), None)
-        reason = _check_reason(check) if check else str(failed.error)
+        reason = _check_reason(check, lang) if check else str(failed.error)
         advisory = level != "SHALL" and policy.fail_on != "should"
-        return ("advisory" if advisory else "failed"), f"step {failed.step.index + 1} \"{failed.step.name}\": {reason}"
+        return ("advisory" if advisory else "failed"), label("reason.step", lang).format(
+            n=failed.step.index + 1, name=failed.step.name, reason=reason)
     if result.failed_cleanup is not None:
         cleanup = result.failed_cleanup
-        return "error", f"cleanup failed, data may be left on the server: {cleanup.error or _first_failure(cleanup)}"
+        return "error", label("reason.cleanup", lang).format(reason=cleanup.error or _first_failure(cleanup, lang))
     unmade = result.not_checked
     if unmade:
-        reason = "; ".join(f"{c.label}: {c.actual}" for c in unmade)
-        return ("failed", f"checks not made, and --mes-strict is on: {reason}") if policy.strict else (
+        reason = label("semicolon", lang).join(label("reason.check", lang).format(label=c.label, actual=c.actual)
+                                               for c in unmade)
+        return ("failed", label("reason.strict", lang).format(reason=reason)) if policy.strict else (
             "incomplete", reason)
     return "passed", ""
 
@@ -96,15 +100,15 @@ def _unanswered(step: StepResult) -> bool:
     return step.exchange is not None and step.exchange.status is None and bool(step.exchange.error)
 
 
-def _first_failure(step: StepResult) -> str:
+def _first_failure(step: StepResult, lang: str) -> str:
     check = next((c for c in step.checks if c.failed), None)
-    return _check_reason(check) if check else "failed"
+    return _check_reason(check, lang) if check else label("evidence.failed", lang)
 
 
-def _check_reason(check: CheckResult) -> str:
+def _check_reason(check: CheckResult, lang: str) -> str:
     if check.kind == "request" or not check.expected:
-        return f"{check.label}: {check.actual}"
-    return f"{check.label}: expected {check.expected}, got {check.actual}"
+        return label("reason.check", lang).format(label=check.label, actual=check.actual)
+    return label("reason.expected", lang).format(label=check.label, expected=check.expected, actual=check.actual)
 
 
 def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *, with_source: bool,
@@ -147,9 +151,9 @@ def issue_groups(issues: tuple, lang: str) -> list[IssueGroup]:
 
 
 def exchange_record(exchange: Exchange, exchange_id: str, mask: Callable[[str], str] = str,
-                    cap: int = BODY_CAP) -> ExchangeRecord:
+                    cap: int = BODY_CAP, lang: str = "fr") -> ExchangeRecord:
     shown = exchange.shown()  # secrets of the response masked; the request side was recorded masked
-    body, truncated = _body_text(shown, cap)
+    body, truncated = _body_text(shown, cap, lang)
     request_body = _capped(_pretty(shown.request_body), cap)[0] if shown.request_body else None
     return ExchangeRecord(
         id=exchange_id, method=shown.method, url=mask(shown.url),
@@ -163,17 +167,18 @@ def exchange_record(exchange: Exchange, exchange_id: str, mask: Callable[[str], 
     )
 
 
-def _body_text(exchange: Exchange, cap: int) -> tuple[str | None, bool]:
+def _body_text(exchange: Exchange, cap: int, lang: str) -> tuple[str | None, bool]:
     if not exchange.body:
         return None, False
     kind = exchange.content_type
     try:
         text = exchange.body.decode("utf-8")
     except UnicodeDecodeError:
-        return f"({len(exchange.body)} bytes of {kind or 'binary data'}, not shown)", False
+        text = None
     textual = not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or "x-www-form" in kind
-    if not textual:
-        return f"({len(exchange.body)} bytes of {kind}, not shown)", False
+    if text is None or not textual:
+        return label("body_not_shown", lang).format(size=len(exchange.body),
+                                                     kind=kind or label("binary_data", lang)), False
     return _capped(_pretty(text), cap)
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mes.report.labels import label
+from pytest_mes.fhir.issues import Phrase
+from pytest_mes.report.labels import label, phrase
 from pytest_mes.results import TestRecord, record_from_dict
 from pytest_mes.run import MesRun
 
@@ -75,7 +76,8 @@ class ResultsPlugin:
         """Advisory failures and waived ones do not fail the run: pytest sees them like xfail."""
         if record.verdict in _NOT_FAILING and report.failed:
             report.outcome = "skipped"
-            report.wasxfail = f"{label(record.verdict, 'en')}: {record.reason}"
+            lang = self.run.config.lang
+            report.wasxfail = f"{label(record.verdict, lang)}{label('colon', lang)}{record.reason}"
 
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
         record = getattr(report, "mes_record", None)
@@ -99,9 +101,10 @@ class ResultsPlugin:
         failure = getattr(report, "mes_teardown_failure", None)
         if failure and report.nodeid in self.records:
             kept = self.records[report.nodeid]
-            kept["notes"] = [*kept.get("notes", []), f"teardown failed: {failure}"]
+            note = label("reason.teardown", self.run.config.lang).format(failure=failure)
+            kept["notes"] = [*kept.get("notes", []), note]
             if kept["verdict"] in ("passed", "skipped"):
-                kept["verdict"], kept["reason"] = "error", f"teardown failed: {failure}"
+                kept["verdict"], kept["reason"] = "error", note
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -159,13 +162,14 @@ def _first_line(report: pytest.TestReport) -> str:
     return (lines[-1] if lines[0].startswith(("Traceback", "self =", "def ")) else lines[0]).strip()[:500]
 
 
-def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
+def _interruption(session: pytest.Session, exitstatus: int) -> Phrase | None:
+    """Why the run stopped before its end, in every language (pytest's own words about it stay as it said)."""
     if exitstatus == pytest.ExitCode.INTERRUPTED:
-        return "interrupted (Ctrl-C or a fatal error) before every test had run"
+        return phrase("interruption.signal")
     if session.shouldstop:
-        return f"stopped early: {session.shouldstop}"
+        return phrase("interruption.stopped", why=session.shouldstop)
     if session.shouldfail:
-        return f"stopped early: {session.shouldfail}"
+        return phrase("interruption.stopped", why=session.shouldfail)
     return None
 
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, Literal
 
+from pytest_mes.fhir.issues import Phrase
+from pytest_mes.report.labels import phrase
+
 FORMAT = "pytest-mes-results/1"
 Verdict = Literal["passed", "failed", "advisory", "incomplete", "skipped", "waived", "error"]
 VERDICTS: tuple[Verdict, ...] = ("passed", "failed", "advisory", "incomplete", "skipped", "waived", "error")
@@ -209,7 +212,7 @@ class RunVerdict:
         return {"code": self.code, "label": RUN_LABELS[self.code], "rule": RULE, "reasons": self.reasons}
 
 
-def run_verdict(tests: list[TestRecord], interrupted: str | None = None) -> RunVerdict:
+def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None) -> RunVerdict:
     """The overall verdict, by the rule stated in RULE (advisory failures never decide it here: with
     --mes-fail-on=should they are recorded as failed in the first place)."""
     counts = Counter(t.verdict for t in tests)
@@ -224,7 +227,8 @@ def run_verdict(tests: list[TestRecord], interrupted: str | None = None) -> RunV
         reasons.append(_reason(counts["error"], "test(s) en erreur : le serveur ou l'outil n'a pas pu les exécuter",
                                "test(s) in error: the server or the harness could not run them"))
     if interrupted:
-        reasons.append({"fr": f"exécution interrompue : {interrupted}", "en": f"run interrupted: {interrupted}"})
+        why = phrase("interruption.reason", why=interrupted)
+        reasons.append({"fr": why.fr, "en": why.en})
     ran = sum(count for verdict, count in counts.items() if verdict != "skipped")
     if not ran and not interrupted:
         reasons.append({"fr": "aucun test n'a été exécuté", "en": "no test was run"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mes.fhir.issues import STATED_LIMITS
-from pytest_mes.report.labels import label
+from pytest_mes.report.labels import label, lead
 from pytest_mes.results import VERDICTS
 
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
@@ -19,10 +19,10 @@ Line = tuple[str, dict[str, bool]]
 
 def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
     verdict = document["verdict"]
-    lines: list[Line] = [(f"{label('overall_verdict', lang)} : {verdict['label'][lang].upper()}",
+    lines: list[Line] = [(f"{lead('overall_verdict', lang)}{verdict['label'][lang].upper()}",
                           _RUN_MARKUP[verdict["code"]])]
     lines += [(f"  - {reason[lang]}", {}) for reason in verdict["reasons"]]
-    lines.append((f"{label('rule', lang)} : {verdict['rule'][lang]}", {}))
+    lines.append((f"{lead('rule', lang)}{verdict['rule'][lang]}", {}))
     lines += [("", {}), *_table(document["summary"], lang)]
     tests = document["tests"]
     for verdict_name in _LISTED:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_mes.report.files import write_atomic
-from pytest_mes.report.labels import document_title, label, labels, pick, run_lang
+from pytest_mes.report.labels import document_title, label, labels, lead, pick, run_lang
 from pytest_mes.report.masking import mask_credentials
 from pytest_mes.results import VERDICTS
 
@@ -122,9 +122,9 @@ def _verdict(results: dict, lang: str) -> str:
     return (
         f'<section id="verdict" class="verdict c-{h(code)}"><h2>{h(label("overall_verdict", lang))}</h2>'
         f'<p class="big">{h(pick(verdict.get("label") or code, lang))}</p>'
-        + (f'<p class="alert"><strong>{h(label("interrupted", lang))}</strong> : {h(interrupted)}</p>'
+        + (f'<p class="alert"><strong>{h(lead("interrupted", lang))}</strong>{h(interrupted)}</p>'
            if interrupted else "")
-        + f'<p><strong>{h(label("rule", lang))}</strong> : {h(pick(verdict.get("rule"), lang))}</p>'
+        + f'<p><strong>{h(lead("rule", lang))}</strong>{h(pick(verdict.get("rule"), lang))}</p>'
         + (f'<p><strong>{h(label("reasons", lang))}</strong></p><ul>{reasons}</ul>' if reasons else "")
         + f'<p class="counts">{count_line}</p></section>'
     )
@@ -148,10 +148,10 @@ def _run(run: dict, lang: str) -> str:
     if target.get("sandbox"):
         base_url += f' <span class="muted">({h(label("sandbox", lang))})</span>'
     if target.get("defects"):
-        base_url += f' — {h(label("defects", lang))} : {h(", ".join(target["defects"]))}'
+        base_url += f' — {h(lead("defects", lang))}{h(", ".join(target["defects"]))}'
     validator_text = f'{h(validator.get("name"))} {h(validator.get("version"))}'
     if validator and not validator.get("available", True):
-        validator_text += f' — <strong>{h(label("unavailable", lang))}</strong> : {h(validator.get("problem"))}'
+        validator_text += f' — <strong>{h(lead("unavailable", lang))}</strong>{h(validator.get("problem"))}'
     pairs = [
         (label("run_id", lang), f"<code>{h(run.get('id'))}</code>"),
         (label("started", lang), h(run.get("started"))),
@@ -175,8 +175,8 @@ def _run(run: dict, lang: str) -> str:
           f'<code class="hash">{h(p.get("sha256") or "—")}</code>', h(p.get("source"))]
          for p in run.get("packages") or []])
     missing = run.get("missing_packages") or []
-    missing_html = (f'<p class="alert"><strong>{h(label("missing_packages", lang))}</strong> : '
-                    f'{h("; ".join(missing))}</p>' if missing else "")
+    missing_html = (f'<p class="alert"><strong>{h(lead("missing_packages", lang))}</strong>'
+                    f'{h(label("semicolon", lang).join(missing))}</p>' if missing else "")
     return (f'<section id="run"><h2>{h(label("run", lang))}</h2>{_definitions(pairs)}'
             f'<h3>{h(label("testsets", lang))}</h3>{testsets}'
             f'<h3>{h(label("packages", lang))}</h3>{packages}{missing_html}'

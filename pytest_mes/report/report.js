@@ -148,11 +148,11 @@
       add(reqs, add(el('li'), anchor(r.ref, r.url), ' ', el('strong', null, r.level || ''),
         r.transaction ? ' · ' + r.transaction : null, r.text ? add(el('div', 'muted'), r.text) : null));
     });
-    add(body, add(el('p'), el('strong', null, L.verdict + ' : '), badge(t.verdict), t.reason ? ' ' + t.reason : null),
+    add(body, add(el('p'), el('strong', null, L.verdict + L.colon), badge(t.verdict), t.reason ? ' ' + t.reason : null),
       (t.requirements || []).length ? add(el('div'), el('strong', null, L.requirement), reqs) : null,
       el('p', 'muted', (t.nodeid || '') + (t.file ? ' — ' + t.file + (t.line ? ':' + t.line : '') : '')));
     if (t.waiver) {
-      add(body, add(el('div', 'waiver-box'), el('strong', null, L.waiver + ' : '), t.waiver.justification || '',
+      add(body, add(el('div', 'waiver-box'), el('strong', null, L.waiver + L.colon), t.waiver.justification || '',
         el('div', 'muted', [t.waiver.author, t.waiver.expires ? L.expires + ' ' + t.waiver.expires : ''].filter(Boolean).join(' · '))));
     }
     if ((t.notes || []).length) add(body, el('h4', null, L.notes), el('pre', null, t.notes.join('\n')));
@@ -190,12 +190,12 @@
       var line = add(el('div', 'check'), el('span', 'o-' + c.outcome, '● ' + (L['check.' + c.outcome] || c.outcome)), ' ',
         el('code', null, c.label || c.kind), c.line ? el('span', 'muted', ' (l. ' + c.line + ')') : null);
       if (c.outcome !== 'passed') {  // a met check is one line; one that was not says what and why
-        add(line, el('div', null, L.expected + ' : ' + (c.expected === null || c.expected === undefined ? '' : c.expected)),
-          el('div', null, L.actual + ' : ' + (c.actual === null || c.actual === undefined ? '' : c.actual)),
-          c.because ? el('div', 'muted', L.because + ' : ' + c.because) : null, c.detail ? el('pre', null, c.detail) : null);
+        add(line, el('div', null, L.expected + L.colon + (c.expected === null || c.expected === undefined ? '' : c.expected)),
+          el('div', null, L.actual + L.colon + (c.actual === null || c.actual === undefined ? '' : c.actual)),
+          c.because ? el('div', 'muted', L.because + L.colon + c.because) : null, c.detail ? el('pre', null, c.detail) : null);
       }
       if ((c.items || []).length) {
-        line.append(el('div', null, L.items + ' : ' + c.items.map(function (i) { return '[' + i.index + ']' + (i.id ? ' ' + i.id : ''); }).join(', ')));
+        line.append(el('div', null, L.items + L.colon + c.items.map(function (i) { return '[' + i.index + ']' + (i.id ? ' ' + i.id : ''); }).join(', ')));
       }
       (c.issues || []).forEach(function (i) { line.append(issue(i, s.exchange, d)); });
       box.append(line);

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from pytest_mes.report.labels import document_title, label, pick, run_lang
+from pytest_mes.report.labels import document_title, label, lead, pick, run_lang
 
 RUN_RESULT = {"conformant": "pass", "non-conformant": "fail", "incomplete": "pending"}
 # A check that could not be made is an "error" of the assert (it was not evaluated), never a pass.
@@ -65,7 +65,7 @@ def _identifier(run_id: Any) -> dict | None:
 
 def _testsets_display(testsets: list[dict], lang: str) -> str:
     names = ", ".join(f"{s.get('id')} {s.get('version') or ''}".strip() for s in testsets)
-    return f"pytest-mes — {label('testsets', lang)} : {names or label('none', lang)}"
+    return f"pytest-mes — {lead('testsets', lang)}{names or label('none', lang)}"
 
 
 def _score(counts: dict) -> float | None:
@@ -86,10 +86,10 @@ def _narrative(results: dict, lang: str) -> str:
     run = results.get("run") or {}
     verdict = results.get("verdict") or {}
     counts = (results.get("summary") or {}).get("counts") or {}
-    count_text = ", ".join(f"{label(v, lang)} : {n}" for v, n in counts.items() if n and v in TEST_RESULT)
-    lines = [f"{label('overall_verdict', lang)} : {pick(verdict.get('label') or verdict.get('code'), lang)}",
-             f"{label('base_url', lang)} : {(run.get('target') or {}).get('base_url') or '-'}",
-             f"{label('run_id', lang)} : {run.get('id') or '-'}", count_text or label("none", lang)]
+    count_text = ", ".join(f"{lead(v, lang)}{n}" for v, n in counts.items() if n and v in TEST_RESULT)
+    lines = [f"{lead('overall_verdict', lang)}{pick(verdict.get('label') or verdict.get('code'), lang)}",
+             f"{lead('base_url', lang)}{(run.get('target') or {}).get('base_url') or '-'}",
+             f"{lead('run_id', lang)}{run.get('id') or '-'}", count_text or label("none", lang)]
     paragraphs = "".join(f"<p>{escape(fhir_text(line), quote=False)}</p>" for line in lines)
     return f'<div xmlns="http://www.w3.org/1999/xhtml">{paragraphs}</div>'
 
@@ -143,18 +143,19 @@ def _assert(check: dict, verdict: str, test: dict, lang: str) -> dict:
     if result == "fail" and verdict in ("advisory", "waived"):
         result = "warning"  # shown, but it does not fail the test: a SHOULD/MAY requirement or a waived failure
     parts = [f"**{check.get('label') or check.get('kind')}** — {_outcome(check.get('outcome'), lang)}",
-             f"{label('expected', lang)} : {check.get('expected')} ; {label('actual', lang)} : {check.get('actual')}"]
+             f"{lead('expected', lang)}{check.get('expected')}{label('semicolon', lang)}"
+             f"{lead('actual', lang)}{check.get('actual')}"]
     if check.get("because"):
-        parts.append(f"{label('because', lang)} : {check['because']}")
+        parts.append(f"{lead('because', lang)}{check['because']}")
     if check.get("items"):
-        parts.append(f"{label('items', lang)} : "
+        parts.append(f"{lead('items', lang)}"
                      + ", ".join(f"[{i.get('index')}] {i.get('id') or ''}".strip() for i in check["items"]))
     issues = check.get("issues") or []
     parts += [_issue_line(i) for i in issues[:MAX_ISSUES]]
     if len(issues) > MAX_ISSUES:
         parts.append(f"… +{len(issues) - MAX_ISSUES}")
     if verdict == "waived" and isinstance(test.get("waiver"), dict):
-        parts.append(f"{label('waiver', lang)} : {pick(test['waiver'].get('justification'), lang)}")
+        parts.append(f"{lead('waiver', lang)}{pick(test['waiver'].get('justification'), lang)}")
     detail = f"{test.get('file') or ''}:{check['line']}" if check.get("line") else None
     assertion = {"result": result, "message": fhir_text("\n\n".join(parts))}
     if detail:

@@ -10,8 +10,10 @@ import pytest
 
 from pytest_mes.client import Exchange
 from pytest_mes.errors import ConfigError
+from pytest_mes.fhir.issues import Phrase
 from pytest_mes.recording import Policy, Recorder, case_verdict, describe_test, exchange_record
 from pytest_mes.redaction import PatientMask
+from pytest_mes.report.labels import phrase
 from pytest_mes.results import (
     CheckRecord,
     IssueGroup,
@@ -74,9 +76,50 @@ def test_the_verdict_of_a_test(case, level, policy, verdict):
     assert case_verdict(case, level, policy)[0] == verdict
 
 
-def test_a_failure_reason_names_the_step_and_the_check():
-    assert case_verdict(_case(FAILED), "SHALL", Policy())[1] == (
-        'step 1 "read": status: expected 200, got 404 Not Found')
+CLEANUP = Step("delete", Request(method="DELETE", path="Patient/1"), (), (), "cleanup", 0, line=11, end_line=12)
+
+
+def _cleanup_failed() -> CaseResult:
+    result = _case(PASSED)
+    result.cleanup = [StepResult(CLEANUP, _exchange(status=500), [CheckResult(
+        "status", "failed", "no server error (status < 500)", "500 Server Error", kind="status")])]
+    return result
+
+
+@pytest.mark.parametrize(("case", "policy", "french", "english"), [
+    (_case(FAILED), Policy(), "étape 1 « read » : status : attendu 200, obtenu 404 Not Found",
+     'step 1 "read": status: expected 200, got 404 Not Found'),
+    (_case(error="unknown variable x", harness_error=True), Policy(),
+     "le test n'a pas pu s'exécuter : unknown variable x", "the test could not run: unknown variable x"),
+    (_case(CheckResult("request", "failed", "an HTTP response", "refused", kind="request"),
+           exchange=_exchange(status=None, error="refused")), Policy(),
+     "pas de réponse du serveur : refused", "no answer from the server: refused"),
+    (_cleanup_failed(), Policy(),
+     "nettoyage en échec, des données peuvent rester sur le serveur : status : attendu no server error "
+     "(status < 500), obtenu 500 Server Error",
+     "cleanup failed, data may be left on the server: status: expected no server error (status < 500), "
+     "got 500 Server Error"),
+    (_case(PASSED, UNMADE, UNMADE), Policy(),
+     "conforms to P : not checked: profile P missing ; conforms to P : not checked: profile P missing",
+     "conforms to P: not checked: profile P missing; conforms to P: not checked: profile P missing"),
+    (_case(PASSED, UNMADE), Policy(strict=True),
+     "vérifications non faites, et --mes-strict est actif : conforms to P : not checked: profile P missing",
+     "checks not made, and --mes-strict is on: conforms to P: not checked: profile P missing"),
+], ids=["failed-check", "harness", "no-answer", "cleanup", "incomplete", "strict"])
+def test_the_reason_of_a_verdict_is_in_the_run_language(case, policy, french, english):
+    # French by default (--mes-lang's default); the server's and the check's own words stay as said.
+    assert case_verdict(case, "SHALL", policy)[1] == french
+    assert case_verdict(case, "SHALL", policy, "en")[1] == english
+
+
+def test_a_body_that_cannot_be_shown_is_said_in_the_run_language():
+    png = Exchange("GET", "http://h/fhir/Binary/1", {}, None, "now", status=200, reason="OK",
+                   response_headers={"Content-Type": "image/png"}, body=b"\x89PNG\r\n\x1a\n\xff")
+    undecodable = dataclasses.replace(png, response_headers={})
+    assert exchange_record(png, "e1").response_body == "(9 octets de image/png, non affichés)"
+    assert exchange_record(png, "e1", lang="en").response_body == "(9 bytes of image/png, not shown)"
+    assert exchange_record(undecodable, "e1").response_body == "(9 octets de données binaires, non affichés)"
+    assert exchange_record(undecodable, "e1", lang="en").response_body == "(9 bytes of binary data, not shown)"
 
 
 def _record(verdict: str, *, id: str = "T-1", component: str = "core", level: str = "SHALL",
@@ -90,7 +133,7 @@ def _record(verdict: str, *, id: str = "T-1", component: str = "core", level: st
     (["passed", "failed", "incomplete"], None, "non-conformant"),
     (["passed", "incomplete"], None, "incomplete"),
     (["passed", "error"], None, "incomplete"),
-    (["passed"], "Ctrl-C", "incomplete"),
+    (["passed"], Phrase("arrêt", "stop"), "incomplete"),
     (["skipped", "skipped"], None, "incomplete"),  # nothing ran: nothing is proven
 ])
 def test_the_run_verdict_follows_its_stated_rule(verdicts, interrupted, code):
@@ -100,6 +143,15 @@ def test_the_run_verdict_follows_its_stated_rule(verdicts, interrupted, code):
     assert document["label"]["fr"] in ("conforme", "non conforme", "incomplet")
     assert "SHALL" in document["rule"]["fr"] and "SHALL" in document["rule"]["en"]
     assert (code == "conformant") == (not verdict.reasons)
+
+
+def test_an_interrupted_run_says_why_in_each_language():
+    why = phrase("interruption.stopped", why="stopping after 1 failures")
+    assert (why.fr, why.en) == ("arrêtée avant la fin : stopping after 1 failures",
+                                "stopped early: stopping after 1 failures")
+    assert run_verdict([_record("passed")], why).reasons == [
+        {"fr": "exécution interrompue : arrêtée avant la fin : stopping after 1 failures",
+         "en": "run interrupted: stopped early: stopping after 1 failures"}]
 
 
 def test_summary_rows_per_component_actor_and_level_and_the_requirement_matrix():

@@ -40,7 +40,7 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
     assert "Patient/1" in texts["r.json"] and "***" in texts["r.json"]
     # pytest-html got the same evidence as extras, and the run's identification in its environment table.
     assert "mes-record" in texts["ph.html"] and "pytest-mes target" in texts["ph.html"]
-    assert "expected 201, got 200 OK" in texts["ph.html"]
+    assert "attendu 201, obtenu 200 OK" in texts["ph.html"]
 
 
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):
@@ -101,7 +101,10 @@ def test_a_run_interrupted_still_writes_its_report_saying_so(pytester, add_set, 
                                 "--mes-report-json=r.json", "--mes-report=r.html")
     assert result.ret == 1
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
-    assert document["run"]["interrupted"].startswith("stopped early")
+    assert document["run"]["interrupted"].startswith("arrêtée avant la fin : ")  # French, the run's language
+    assert document["verdict"]["reasons"][-1] == {"fr": f"exécution interrompue : {document['run']['interrupted']}",
+                                                  "en": "run interrupted: stopped early: "
+                                                        + document["run"]["interrupted"].split(" : ", 1)[1]}
     assert document["verdict"]["code"] == "non-conformant"
     assert (pytester.path / "r.html").stat().st_size > 1000
     assert not list(pytester.path.glob(".r.*.part"))  # written atomically: no half file left behind
@@ -203,6 +206,7 @@ def test_ctrl_c_mid_run_still_writes_the_report_saying_the_run_was_interrupted(p
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
     assert document["verdict"]["code"] == "incomplete"
-    assert document["run"]["interrupted"].startswith("interrupted")
+    assert document["run"]["interrupted"] == "interrompue (Ctrl-C ou erreur fatale) avant que tous les tests aient " \
+                                             "été exécutés"
     assert [t["id"] for t in document["tests"]] == ["CORE-C-01"]
     assert (pytester.path / "r.html").is_file() and "Traceback" not in output

@@ -30,7 +30,7 @@ def test_a_failure_lists_every_failed_check_with_request_and_response(pytester, 
     result.stdout.fnmatch_lines([  # French by default, as a reader at the ANS reads it
         "GAP-GA-SLOT-01 — Test GAP-GA-SLOT-01",
         "Exigence: FHIR R4 (SHALL)",
-        'Verdict: non conforme — step 1 "GET Slot?status=free": content type: expected *',
+        "Verdict: non conforme — étape 1 « GET Slot?status=free » : content type : attendu *",
         'Étape 1 sur 1 "GET Slot?status=free" (sets/set.yaml:11) en échec:',
         "  ✗ content type (ligne 14): attendu application/fhir+json, obtenu application/json",
         '  ✗ fhirpath Bundle.entry.resource.status (ligne 16): attendu in ["free"], obtenu ["busy"]',
@@ -50,7 +50,7 @@ def test_a_failure_lists_every_failed_check_with_request_and_response(pytester, 
                                   'Step 1 of 1 "GET Slot?status=free" (sets/set.yaml:11) failed:',
                                   "  ✗ content type (line 14): expected application/fhir+json, got application/json",
                                   "  (2 other check(s) passed)", "Request:", "Response: 200 OK in * ms",
-                                  "Overall verdict : NON-CONFORMANT"])
+                                  "Overall verdict: NON-CONFORMANT", "Rule: Non-conformant as soon as *"])
 
 
 def test_set_setup_feeds_every_test_and_teardown_always_runs(pytester, add_set, server):
@@ -75,6 +75,23 @@ teardown:
     calls = [f"{r.method} {r.path}" for r in server.requests if "metadata" not in r.path]
     assert calls == ["POST /fhir/Patient", "GET /fhir/Patient/p1", "GET /fhir/Patient/p1x",
                      "DELETE /fhir/Patient/p1"]
+
+
+def test_a_failed_set_teardown_errors_the_last_test_in_the_run_language(pytester, add_set, server):
+    server.route("DELETE /fhir/Patient/p1", Reply(500, {"resourceType": "OperationOutcome"}))
+    extra = """
+teardown:
+  - request: {method: DELETE, path: "Patient/p1"}
+    checks: [{status: [200, 204]}]
+"""
+    add_set(a_set(tests=read_test("CORE-T-01"), extra=extra))
+    failed_teardown = "set teardown failed (data may be left on the server):"
+    for lang, reason in (("fr", f"nettoyage en échec après le test : {failed_teardown}"),
+                         ("en", f"teardown failed: {failed_teardown}")):
+        pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes",
+                           f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=")
+        [test] = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
+        assert (test["verdict"], test["reason"], test["notes"]) == ("error", reason, [reason])
 
 
 def test_a_failed_set_setup_errors_its_tests_and_says_why(pytester, add_set, server):
@@ -189,11 +206,13 @@ def test_a_check_that_cannot_be_made_leaves_the_test_incomplete_and_fails_it_und
     assert result.parseoutcomes() == {"incomplete": 1}
     assert result.ret == 1
     result.stdout.fnmatch_lines(["Verdict global : INCOMPLET", "incomplet (1):",
-                                 "  CORE-V-01: conforms to https://example.org/StructureDefinition/not-in-any-package:"
-                                 " not checked: *not-in-any-package*"])
+                                 "  CORE-V-01: conforms to https://example.org/StructureDefinition/not-in-any-package"
+                                 " : not checked: *not-in-any-package*"])
     strict = pytester.runpytest(*base, "--mes-strict")
     strict.assert_outcomes(failed=1)
-    strict.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on:*"])
+    strict.stdout.fnmatch_lines(["*vérifications non faites, et --mes-strict est actif : conforms to *"])
+    english = pytester.runpytest(*base, "--mes-strict", "--mes-lang=en")
+    english.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on: conforms to *"])
 
 
 def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):

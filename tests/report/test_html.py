@@ -99,12 +99,16 @@ def test_the_title_names_the_solution_and_its_version():
 
 
 def test_english_when_the_run_is_in_english():
-    page = Page(render_html(results_document(lang="en")))
+    doc = results_document(lang="en")
+    page = Page(render_html(doc))
     text = page.visible
     assert "Overall verdict" in text and "non-conformant" in text and "Requirement matrix" in text
     assert "Verdict global" not in text and "Matrice des exigences" not in text
+    # No French space before a colon in English, in the page or in what its script writes.
+    assert f"Rule: {doc['verdict']['rule']['en'][:30]}" in text and "Rule :" not in text
     data = data_of(page)
     assert data["labels"]["advisory"] == "failed (advisory)"
+    assert data["labels"]["colon"] == ": " and "' : '" not in page.scripts["code"]
     assert data["tests"][0]["title"] == "Free slot search #0"
 
 
@@ -170,6 +174,8 @@ def test_an_interrupted_run_says_why():
     doc = results_document()
     doc["run"]["interrupted"] = why = "Interrompu par l'utilisateur (Ctrl-C) après 12 tests"
     assert f"Exécution interrompue : {why}" in Page(render_html(doc)).visible
+    doc["run"]["lang"] = "en"
+    assert f"Run interrupted: {why}" in Page(render_html(doc)).visible
 
 
 def test_write_html_writes_the_rendered_page(tmp_path):

@@ -113,6 +113,6 @@ def test_english_messages_and_escaped_narrative():
     doc = results_document(lang="en")
     doc["run"]["id"] = HOSTILE
     report = to_testreport(doc)
-    assert "expected : true ; actual : [false]" in asserts(by_name(report, "PDSM-T-0001"))[3]["message"]
+    assert "expected: true; actual: [false]" in asserts(by_name(report, "PDSM-T-0001"))[3]["message"]
     assert "<script>" not in report["text"]["div"] and "&lt;/script&gt;" in report["text"]["div"]
     assert report["identifier"] == {"value": HOSTILE}
