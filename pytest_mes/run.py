@@ -85,7 +85,7 @@ class MesRun:
     def runner(self) -> Runner:
         from pytest_mes.testset.runner import Runner
 
-        return Runner(self.client, validator=self.validator, overrides=self.config.variables)
+        return Runner(self.client, validator=self.validator, overrides=self.config.variables, lang=self.config.lang)
 
     @cached_property
     def recorder(self) -> Recorder:

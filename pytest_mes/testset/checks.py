@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from pytest_mes.client import Exchange
 from pytest_mes.fhir.issues import UNMADE_CHECKS
 from pytest_mes.fhirpath import FhirPathError, evaluate
+from pytest_mes.report.labels import label
 from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
@@ -51,6 +52,7 @@ class CheckContext:
     validator: ProfileValidator | None = None
     validator_problem: str = "no validator is loaded"
     package: str | None = None  # the IG the test is about, for unversioned profile URLs
+    lang: str = "fr"  # of the words a check adds to what it found (--mes-lang)
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
@@ -170,7 +172,7 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     verdict = _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
                        _shown(result))
     if verdict.failed and op is None and result == [False]:
-        verdict = _name_offenders(verdict, body, expression, variables)
+        verdict = _name_offenders(verdict, body, expression, variables, context.lang)
     return verdict
 
 
@@ -178,7 +180,8 @@ _ALL_CALL = re.compile(r"^(?P<collection>.+)\.all\((?P<criteria>.+)\)$", re.S)
 OFFENDERS_SHOWN = 5
 
 
-def _name_offenders(verdict: CheckResult, body: Any, expression: str, variables: dict[str, Any]) -> CheckResult:
+def _name_offenders(verdict: CheckResult, body: Any, expression: str, variables: dict[str, Any],
+                    lang: str) -> CheckResult:
     """A false `X.all(criteria)`: say which items of X failed the criteria (index and id), not only 'false'."""
     match = _ALL_CALL.match(expression.strip())
     if match is None or not _balanced(match["criteria"]):
@@ -192,8 +195,10 @@ def _name_offenders(verdict: CheckResult, body: Any, expression: str, variables:
     if not offenders:
         return verdict
     shown = ", ".join(f"[{n}]" + (f" id={item_id}" if item_id else "") for n, item_id in offenders[:OFFENDERS_SHOWN])
-    more = f" and {len(offenders) - OFFENDERS_SHOWN} more" if len(offenders) > OFFENDERS_SHOWN else ""
-    actual = f"false for {len(offenders)} of {len(items)} items of {match['collection']}: {shown}{more}"
+    if len(offenders) > OFFENDERS_SHOWN:
+        shown += label("offenders.more", lang).format(n=len(offenders) - OFFENDERS_SHOWN)
+    actual = label("offenders", lang).format(n=len(offenders), total=len(items), collection=match["collection"],
+                                             shown=shown)
     return replace(verdict, actual=actual, items=tuple(offenders[:OFFENDERS_SHOWN]))
 
 

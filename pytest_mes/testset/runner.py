@@ -73,10 +73,11 @@ class Runner:
     """Sends the requests of steps, evaluates their checks and carries saved values forward."""
 
     def __init__(self, client: FhirClient, validator: ValidatorProvider | None = None,
-                 overrides: Mapping[str, Any] | None = None):
+                 overrides: Mapping[str, Any] | None = None, lang: str = "fr"):
         self.client = client
         self.validator_provider = validator
         self.overrides = dict(overrides or {})
+        self.lang = lang  # of the words checks add to what they found
 
     def set_variables(self, testset: TestSet) -> dict[str, Any]:
         """Variables of a set: built-ins, then the set's defaults (each may use the ones before), then overrides."""
@@ -157,7 +158,8 @@ class Runner:
                 problem = "no validator is configured"
             else:
                 validator, problem = self.validator_provider()
-        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded", step.package)
+        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded", step.package,
+                            self.lang)
 
     def _render_request(self, request: Request, variables: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         self._mask_secret_environment(request)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_mes.client import Exchange
-from pytest_mes.testset.checks import CheckContext, implicit_checks, run_check
+from pytest_mes.testset.checks import OFFENDERS_SHOWN, CheckContext, implicit_checks, run_check
 from pytest_mes.testset.model import Check
 
 BUNDLE = {
@@ -201,8 +201,16 @@ def test_a_false_all_names_the_first_offending_items_by_index_and_id():
     body = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
     result = check("fhirpath", "Bundle.entry.all(resource.status = 'free')", exchange(body))
     assert result.outcome == "failed"
-    assert result.actual == "false for 2 of 4 items of Bundle.entry: [1] id=s1, [3] id=s3"
+    assert result.actual == "faux pour 2 des 4 éléments de Bundle.entry : [1] id=s1, [3] id=s3"  # French by default
     assert result.items == ((1, "s1"), (3, "s3"))
+    english = check("fhirpath", "Bundle.entry.all(resource.status = 'free')", exchange(body), lang="en")
+    assert english.actual == "false for 2 of 4 items of Bundle.entry: [1] id=s1, [3] id=s3"
+    many = {**body, "entry": [{"resource": {"resourceType": "Slot", "id": f"b{n}", "status": "busy"}}
+                              for n in range(OFFENDERS_SHOWN + 2)]}
+    cut = check("fhirpath", "Bundle.entry.all(resource.status = 'free')", exchange(many), lang="en")
+    assert cut.actual.endswith(f"[{OFFENDERS_SHOWN - 1}] id=b{OFFENDERS_SHOWN - 1} and 2 more")
+    assert check("fhirpath", "Bundle.entry.all(resource.status = 'free')", exchange(many)).actual.endswith(
+        " et 2 de plus")
     passing = check("fhirpath", "Bundle.entry.all(resource.status.exists())", exchange(body))
     assert passing.outcome == "passed" and passing.items == ()
 

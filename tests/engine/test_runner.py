@@ -180,3 +180,26 @@ tests:
     runner = make_runner()
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
     assert "not valid JSON" in (result.steps[0].error or ""), result.steps[0].error
+
+
+@responses.activate
+def test_the_words_checks_add_are_in_the_runner_language(write_set):
+    testset = load_testset(write_set("""
+id: words
+title: Words
+component: core
+tests:
+  - id: WORDS-01
+    title: Free slots
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - request: {path: Slot}
+        checks:
+          - fhirpath: "Bundle.entry.all(resource.status = 'free')"
+"""))
+    responses.get(f"{BASE}/Slot", json={"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "Slot", "id": "s1", "status": "busy"}}]})
+    actual = {lang: Runner(FhirClient(ClientSettings(BASE)), lang=lang).run_case(testset.tests[0], {})
+              .failed_step.checks[0].actual for lang in ("fr", "en")}
+    assert actual == {"fr": "faux pour 1 des 1 éléments de Bundle.entry : [0] id=s1",
+                      "en": "false for 1 of 1 items of Bundle.entry: [0] id=s1"}
