@@ -44,7 +44,7 @@ def explain_step(step: StepRecord, exchange: ExchangeRecord | None, *, file: str
     lines = [f"{position[:1].upper()}{position[1:]} \"{step.name}\" ({where}) {label('evidence.failed', lang)}:"]
     if step.error:
         lines.append(f"  ✗ {step.error}")
-    lines += [_check_line(check, lang) for check in step.checks if check.outcome != "passed"]
+    lines += [check_line(check, lang) for check in step.checks if check.outcome != "passed"]
     passed = sum(1 for check in step.checks if check.outcome == "passed")
     if passed:
         lines.append(f"  {label('evidence.passed_other', lang).format(n=passed)}")
@@ -56,7 +56,8 @@ def explain_step(step: StepRecord, exchange: ExchangeRecord | None, *, file: str
     return lines
 
 
-def _check_line(check: CheckRecord, lang: str) -> str:
+def check_line(check: CheckRecord, lang: str) -> str:
+    """A check that did not pass, indented as under its step: what was expected and got, why, its issues."""
     mark = {"failed": "✗", "waived": "~"}.get(check.outcome, "?")
     where = f" ({label('evidence.line', lang)} {check.line})" if check.line else ""
     if check.outcome == "not_checked" or not check.expected:

@@ -4,10 +4,11 @@ in its environment table — renderings of the same records as the acceptance fi
 from __future__ import annotations
 
 from html import escape
+from textwrap import dedent
 
 import pytest
 
-from pytest_mes.failure import explain_exchange
+from pytest_mes.failure import check_line, explain_exchange
 from pytest_mes.report.labels import label
 from pytest_mes.results import TestRecord, record_from_dict
 from pytest_mes.run import MesRun
@@ -23,7 +24,7 @@ class HtmlExtras:
 
         settings = self.run.config
         environment = config.stash[metadata_key]
-        environment["pytest-mes target"] = settings.base_url or "reference sandbox"
+        environment["pytest-mes target"] = settings.base_url or label("sandbox", settings.lang)
         environment.update({f"pytest-mes {name.replace('_', ' ')}": value
                             for name, value in settings.identification.items() if value})
         environment["pytest-mes options"] = (f"fail-on {settings.fail_on}; strict {settings.strict}; "
@@ -38,20 +39,19 @@ class HtmlExtras:
         if data is not None:
             from pytest_html import extras
 
-            record = record_from_dict(data)
-            report.extras = [*getattr(report, "extras", []), extras.html(self._summary(record)),
-                             *(extras.text("\n".join(explain_exchange(e, self.run.config.lang)), name=e.id)
-                               for e in record.exchanges)]
+            record, lang = record_from_dict(data), self.run.config.lang
+            report.extras = [*getattr(report, "extras", []), extras.html(summary_table(record, lang)),
+                             *(extras.text("\n".join(explain_exchange(e, lang)), name=e.id) for e in record.exchanges)]
         return report
 
-    def _summary(self, record: TestRecord) -> str:
-        lang = self.run.config.lang
-        rows = [("verdict", label(record.verdict, lang)), ("reason", record.reason)]
-        rows += [("requirement", f"{r.ref} ({r.level})") for r in record.requirements]
-        rows += [("check", f"{c.label}: expected {c.expected}, got {c.actual}") for c in record.failed_checks()]
-        rows += [("issue", f"{g.severity} {g.expression} (× {g.count}): {g.message}")
-                 for s in record.steps for c in s.checks for g in c.issues if g.severity in ("error", "fatal")]
-        if record.waiver:
-            rows.append(("waiver", f"{record.waiver['justification']} ({record.waiver['author']})"))
-        cells = "".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in rows)
-        return f'<table class="mes-record">{cells}</table>'
+
+def summary_table(record: TestRecord, lang: str) -> str:
+    """The extra of a test: its verdict, reason, requirements, failed checks and waiver, named in `lang`."""
+    rows = [("verdict", escape(label(record.verdict, lang))), ("reason", escape(record.reason))]
+    rows += [("requirement", escape(f"{r.ref} ({r.level})")) for r in record.requirements]
+    # A failed check as the terminal tells it (with its validation issues), its lines kept.
+    rows += [("check", f"<pre>{escape(dedent(check_line(c, lang)))}</pre>") for c in record.failed_checks()]
+    if record.waiver:
+        rows.append(("waiver", escape(f"{record.waiver['justification']} ({record.waiver['author']})")))
+    cells = "".join(f"<tr><th>{escape(label(name, lang))}</th><td>{value}</td></tr>" for name, value in rows)
+    return f'<table class="mes-record">{cells}</table>'

@@ -104,6 +104,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason": ("Motif", "Reason"),
     "steps": ("Étapes", "Steps"),
     "checks": ("Contrôles", "Checks"),
+    "check": ("Contrôle", "Check"),
     "expected": ("attendu", "expected"),
     "actual": ("obtenu", "actual"),
     "because": ("car", "because"),
