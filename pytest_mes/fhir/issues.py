@@ -48,8 +48,8 @@ MSG: dict[str, tuple[str, str]] = {
         "structure",
         "Objet vide interdit : un élément doit avoir une valeur ou des éléments fils (ele-1).",
     ),
-    "PRIMITIVE_EMPTY": ("required", "Valeur de type primitif {type} absente, et aucune extension à sa place "
-                        "(règle des types primitifs, en plus de ele-1)."),
+    "PRIMITIVE_EMPTY": ("required", "Élément {type} sans valeur ni extension : un élément de type primitif doit "
+                        "avoir une valeur, ou une extension à sa place."),
     "COMPANION_MISMATCH": (
         "structure",
         "« _{name} » ne correspond pas à « {name} » (mêmes tailles de tableau attendues).",
@@ -86,7 +86,7 @@ MSG: dict[str, tuple[str, str]] = {
     "ATTACHMENT_SIZE": ("value", "Taille déclarée {size} différente de la taille réelle des données ({actual} "
                         "octets)."),
     "STRING_HTML": ("security", "Texte contenant ce qui ressemble à une balise HTML (« {tag} ») : affiché comme HTML "
-                    "sans échappement, il serait interprété ; à vérifier."),
+                    "sans échappement, il serait interprété ; échappez ce balisage (&lt; pour <) ou retirez-le."),
     "MEASURE_CQL_UNKNOWN": ("business-rule", "{name} n'est pas défini dans la bibliothèque {url}."),
     "OPDEF_PROFILE_NOT_FOUND": ("informational", "Profil « {use} » {url} introuvable dans les paquets chargés (ou "
                                 "sans snapshot utilisable) : paramètres de l'opération non comparés à ce profil."),
@@ -110,8 +110,8 @@ MSG: dict[str, tuple[str, str]] = {
     "MR_POPULATION_UNKNOWN": ("business-rule", "Population {code} absente du groupe correspondant de la mesure."),
     "MR_SUBJECTS_NOT_LISTED": ("business-rule", "Un rapport de type {type} ne liste pas de sujets (subjectResults) : "
                                "seul un rapport subject-list le fait."),
-    "SP_EXPRESSION_TYPE": ("invalid", "L'expression de recherche part de {types}, qui n'est pas une base du paramètre "
-                           "({bases})."),
+    "SP_EXPRESSION_TYPE": ("invalid", "L'expression de recherche commence par {types} : le premier élément de "
+                           "l'expression doit être l'un des types de ressource de base du paramètre ({bases})."),
     "SP_BASE_NOT_DERIVED": ("business-rule", "La base {type} n'est pas une base du paramètre de recherche {url} "
                             "dont celui-ci dérive."),
     "QR_QUESTIONNAIRE_NOT_FOUND": ("informational", "Réponses non vérifiées contre leur questionnaire : {url} n'est "
@@ -215,7 +215,8 @@ MSG: dict[str, tuple[str, str]] = {
     ),
     "BINDING_DEFINITION_NOT_FOUND": (
         "informational",
-        "Jeu de valeurs obligatoire {valueset} (binding required) non vérifié, vérification non faite : {why}.",
+        "Jeu de valeurs obligatoire {valueset} (binding required) non vérifié : {why}. Chargez le paquet FHIR qui "
+        "définit ce ValueSet ou son CodeSystem.",
     ),
     "BINDING_NO_CODE": (
         "code-invalid",

@@ -70,7 +70,8 @@ MSG_EN: dict[str, str] = {
     "MR_POPULATION_UNKNOWN": "Population {code} is not in the matching group of the measure.",
     "MR_SUBJECTS_NOT_LISTED": "A report of type {type} lists no subjects (subjectResults): only a subject-list "
                               "report does.",
-    "SP_EXPRESSION_TYPE": "The search expression starts from {types}, which is not a base of the parameter ({bases}).",
+    "SP_EXPRESSION_TYPE": "The search expression starts with {types}: the expression's first step must be one of "
+                          "the parameter's base resource types ({bases}).",
     "SP_BASE_NOT_DERIVED": "Base {type} is not a base of the search parameter {url} this one derives from.",
     "QR_QUESTIONNAIRE_NOT_FOUND": "Answers not checked against their questionnaire: {url} is in no loaded package "
                                   "nor --ig.",
@@ -88,7 +89,7 @@ MSG_EN: dict[str, str] = {
     "QR_REQUIRED_MISSING": "Required item '{link}' has no answer (completed questionnaire).",
     "ATTACHMENT_SIZE": "Stated size {size} differs from the actual size of the data ({actual} bytes).",
     "STRING_HTML": "Text holding what looks like an HTML tag ('{tag}'): shown as HTML without escaping, it would be "
-                   "interpreted; to be checked.",
+                   "interpreted; escape the markup (&lt; for <) or remove it.",
     "EXAMPLE_URL": "Example URL ({url}) not allowed here: example domains are refused.",
     "NARRATIVE_SECTIONS_PROHIBITED": "The narrative has language sections ({found}) but the profile prohibits "
                                      "them.",
@@ -96,8 +97,8 @@ MSG_EN: dict[str, str] = {
                                    "requires them.",
     "NARRATIVE_SECTION_MISSING": "The narrative has no section for the language {language} the profile requires "
                                  "(sections found: {found}).",
-    "PRIMITIVE_EMPTY": "A primitive {type} with no value and no extension in its place (the primitive types' rule, "
-                       "beside ele-1).",
+    "PRIMITIVE_EMPTY": "A {type} element with neither a value nor an extension: an element of a primitive type needs "
+                       "a value, or an extension in its place.",
     "VALUE_REQUIRED": "No value: the profile requires one, an extension in its place is not enough (mustHaveValue).",
     "VALUE_ALTERNATIVE": "No value, and none of the extensions the profile allows in its place: {alternatives} "
                          "(valueAlternatives).",
@@ -124,8 +125,8 @@ MSG_EN: dict[str, str] = {
                           "codes fits).",
     "BINDING_PREFERRED": "Code {code} is not in the preferred value set {valueset} (binding preferred).",
     "BINDING_NOT_CHECKED": "Code {code} not checked: the value set {valueset} cannot be expanded offline ({why}).",
-    "BINDING_DEFINITION_NOT_FOUND": "Required value set {valueset} (binding required) not checked, check not made: "
-                                    "{why}.",
+    "BINDING_DEFINITION_NOT_FOUND": "Required value set {valueset} (binding required) not checked: {why}. Load the "
+                                    "FHIR package that defines the ValueSet or its CodeSystem.",
     "BINDING_NO_CODE": "No code given (text only) although the value set {valueset} is bound (binding {strength}): "
                        "add a coding.",
     "INVARIANT": "Constraint {key} not satisfied: {human}",

@@ -474,3 +474,37 @@ def test_english_render_has_no_french_leftovers(renders, message_id):
     fr, en = renders[message_id]
     assert FRENCH.search(fr)  # the control: the detector sees the French text
     assert not FRENCH.search(en), en
+
+
+# Messages that say plainly what is wrong and what to do, in both languages (their rendering on real cases).
+PLAIN = {
+    "PRIMITIVE_EMPTY": (
+        "Élément boolean sans valeur ni extension : un élément de type primitif doit avoir une valeur, ou une "
+        "extension à sa place.",
+        "A boolean element with neither a value nor an extension: an element of a primitive type needs a value, "
+        "or an extension in its place."),
+    "SP_EXPRESSION_TYPE": (
+        "L'expression de recherche commence par Organization : le premier élément de l'expression doit être l'un "
+        "des types de ressource de base du paramètre (Patient).",
+        "The search expression starts with Organization: the expression's first step must be one of the "
+        "parameter's base resource types (Patient)."),
+    "STRING_HTML": (
+        "Texte contenant ce qui ressemble à une balise HTML (« <b ») : affiché comme HTML sans échappement, il "
+        "serait interprété ; échappez ce balisage (&lt; pour <) ou retirez-le.",
+        "Text holding what looks like an HTML tag ('<b'): shown as HTML without escaping, it would be "
+        "interpreted; escape the markup (&lt; for <) or remove it."),
+}
+
+
+@pytest.mark.parametrize("message_id", sorted(PLAIN))
+def test_a_message_says_plainly_what_is_wrong_and_what_to_do(renders, message_id):
+    assert renders[message_id] == PLAIN[message_id]
+
+
+def test_a_required_binding_not_checked_says_it_once_and_which_package_to_load(renders):
+    fr, en = renders["BINDING_DEFINITION_NOT_FOUND"]
+    assert fr.startswith("Jeu de valeurs obligatoire ") and "non vérifié : " in fr
+    assert fr.endswith(". Chargez le paquet FHIR qui définit ce ValueSet ou son CodeSystem.")
+    assert en.startswith("Required value set ") and "not checked: " in en
+    assert en.endswith(". Load the FHIR package that defines the ValueSet or its CodeSystem.")
+    assert "vérification non faite" not in fr and "check not made" not in en  # the same idea, said once
