@@ -224,6 +224,26 @@ def _check_entry(plan: _Plan) -> None:
         raise plan.fail(400, "a PATCH entry needs a Parameters (FHIRPath Patch) or Binary (JSON Patch) resource")
 
 
+# ITI-65 creates what direct REST does not offer (the CapabilityStatement gives List and Binary read and search
+# only): the SubmissionSet and Folders (List, POST; a Folder also PUT) and the documents (Binary, POST), the
+# slices of PDSm's pdsm-comprehensive-provide-document-bundle (closed) beyond what is declared.
+_PROVIDED = frozenset({("List", "POST"), ("List", "PUT"), ("Binary", "POST")})
+_INTERACTION = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def _check_interaction(api: Api, plan: _Plan, status: int, *, provide: bool) -> None:
+    """An entry is an interaction the server supports for its type, as its CapabilityStatement declares and
+    direct REST checks (named defects included), or, in an ITI-65 Provide Document Bundle (`provide`), one
+    the bundle carries; else `status`, naming the entry."""
+    if provide and (plan.type, plan.method) in _PROVIDED:
+        return
+    read = "read" if plan.id is not None else "search-type"
+    try:
+        api.check_type(plan.type, _INTERACTION.get(plan.method, read))
+    except FhirError as refused:
+        raise plan.fail(status, refused.message, "not-supported") from None
+
+
 def _rewrite(node: Any, mapping: dict[str, str]) -> None:
     """Replace `urn:uuid:` references (and attachment URLs) by the ids the server assigned."""
     if isinstance(node, dict):
@@ -488,6 +508,11 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
         _check_entry(plan)
     _check_structure(api, plans)
     is_iti65 = any(p.type == "List" and _is_submission_set(p.resource) for p in plans)
+    for plan in plans:
+        # An entry the server does not support fails the whole transaction: FHIR R4 http.html#transaction, a
+        # server accepts every action (200) or rejects them all with a 4xx/5xx status. 400, not the 405 of the
+        # interaction on its own: the method of this request, POST [base], is allowed.
+        _check_interaction(api, plan, 400, provide=is_iti65)
     ordered = sorted(plans, key=lambda p: (_ORDER[p.method], p.index))
 
     if Defect.NON_ATOMIC_TRANSACTION in api.defects:
@@ -539,6 +564,7 @@ def _batch(api: Api, plans: list[_Plan], request: Request) -> dict[str, Any]:
         try:
             _check_entry(plan)
             _check_structure(api, [plan])
+            _check_interaction(api, plan, 405, provide=False)  # each batch entry is answered as on its own
             with api.store.transaction():
                 mapping = _assign_ids(api, [plan], request.base)
                 _rewrite(plan.resource, mapping)

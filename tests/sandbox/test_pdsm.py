@@ -129,6 +129,65 @@ def test_iti65_is_atomic(fresh):
     assert after == before
 
 
+DOCUMENT = "DocumentReference/doc-dupont-ordonnance"
+
+
+def _unsupported_entry(base: str, kind: str) -> dict:
+    """A transaction entry asking for an interaction the CapabilityStatement does not give its type."""
+    if kind == "delete-document":
+        return {"request": {"method": "DELETE", "url": DOCUMENT}}
+    if kind == "update-document":  # the whole document replaced, past the metadata update's restrictions
+        stored = requests.get(f"{base}/{DOCUMENT}").json()
+        return {"resource": {**stored, "description": "rewritten"}, "request": {"method": "PUT", "url": DOCUMENT}}
+    if kind == "delete-submission-set":
+        return {"request": {"method": "DELETE", "url": "List/ss-dupont-1"}}
+    # a Binary is created by ITI-65 only, with the SubmissionSet and DocumentReference that give it meaning
+    return {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "Binary"},
+            "resource": {"resourceType": "Binary", "contentType": "text/plain", "data": "eA=="}}
+
+
+@pytest.mark.parametrize(("kind", "interaction", "type_"), [
+    ("delete-document", "delete", "DocumentReference"), ("update-document", "update", "DocumentReference"),
+    ("delete-submission-set", "delete", "List"), ("create-binary", "create", "Binary"),
+])
+def test_a_transaction_entry_the_server_does_not_support_fails_the_whole_transaction(fresh, kind, interaction, type_):
+    base, ipp = fresh.base_url, f"IPP-{kind}"
+    patient = {"resourceType": "Patient", "identifier": [{"system": "https://example.org/ipp", "value": ipp}]}
+    refused = _unsupported_entry(base, kind)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": patient, "request": {"method": "POST", "url": "Patient"}},
+        refused]}
+    response = post_bundle(base, bundle)
+    assert response.status_code == 400, response.text
+    [issue] = response.json()["issue"]
+    assert issue["code"] == "not-supported" and issue["expression"] == ["Bundle.entry[1]"]
+    said = f"Bundle.entry[1]: The {interaction} interaction is not supported on {type_}"
+    assert issue["diagnostics"].startswith(said)
+    found = requests.get(f"{base}/Patient", params={"identifier": f"https://example.org/ipp|{ipp}"}).json()
+    assert found["total"] == 0  # nothing of the transaction was done
+    assert requests.get(f"{base}/{DOCUMENT}").json()["meta"]["versionId"] == "1"
+    assert requests.get(f"{base}/List/ss-dupont-1").status_code == 200
+    method, url = refused["request"]["method"], refused["request"]["url"]
+    direct = requests.request(method, f"{base}/{url}", json=refused.get("resource"),
+                              headers={"Content-Type": FHIR_JSON})
+    assert direct.status_code == 405  # as direct REST answers the same interaction
+
+
+def test_iti65_still_creates_its_list_and_binary_and_a_batch_answers_each_entry_as_on_its_own(fresh):
+    base = fresh.base_url
+    bundle, _ = provide_bundle()
+    response = post_bundle(base, bundle)
+    assert response.status_code == 200, response.text
+    assert [e["response"]["location"].split("/")[0] for e in response.json()["entry"]] == \
+        ["List", "DocumentReference", "Binary"]
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "DELETE", "url": DOCUMENT}}, {"request": {"method": "GET", "url": DOCUMENT}}]}
+    answer = post_bundle(base, batch).json()
+    assert [e["response"]["status"][:3] for e in answer["entry"]] == ["405", "200"]
+    assert "delete interaction is not supported" in answer["entry"][0]["response"]["outcome"]["issue"][0][
+        "diagnostics"]
+
+
 @pytest.mark.parametrize("mutate", ["unknown-patient", "unknown-binary", "unknown-replaced"])
 def test_iti65_unresolvable_references_are_422(fresh, mutate):
     bundle, _ = provide_bundle()
