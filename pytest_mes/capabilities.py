@@ -6,49 +6,83 @@ from typing import Any
 
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
+_STATEMENT = "CapabilityStatement"
+
+
+class UnreadableStatement(ValueError):
+    """An element a precondition reads has the wrong JSON type: what the server declares cannot be known."""
+
 
 def missing(statement: dict[str, Any], need: Capability) -> str | None:
-    """Why `statement` does not meet `need`, or None when it does."""
+    """Why `statement` does not meet `need`, or None when it does. Raises UnreadableStatement, naming the
+    element, when the statement is malformed where the precondition reads it."""
     if need.format and not _has_format(statement, need.format):
         return f"format '{need.format}' is not among CapabilityStatement.format"
     if not (need.resource or need.interaction or need.operation):
         return None  # a format alone
-    rest = _server_rest(statement)
-    if rest is None:
+    found = _server_rest(statement)
+    if found is None:
         return "the CapabilityStatement has no rest entry with mode 'server'"
+    rest, where = found
     if need.interaction in SYSTEM_INTERACTIONS and not need.resource:
-        codes = {i.get("code") for i in rest.get("interaction", [])}
+        codes = _values(rest, "interaction", "code", where)
         return None if need.interaction in codes else f"system interaction '{need.interaction}' is not declared"
     if need.operation and not need.resource:
-        names = {o.get("name") for o in rest.get("operation", [])}
+        names = _values(rest, "operation", "name", where)
         return None if need.operation.lstrip("$") in names else f"operation '{need.operation}' is not declared"
-    resource = next((r for r in rest.get("resource", []) if r.get("type") == need.resource), None)
-    if resource is None:
+    resources = _objects(rest, "resource", where)
+    index = next((n for n, r in enumerate(resources) if r.get("type") == need.resource), None)
+    if index is None:
         return f"resource type {need.resource} is not declared"
-    if need.interaction and need.interaction not in {i.get("code") for i in resource.get("interaction", [])}:
+    resource, where = resources[index], f"{where}.resource[{index}]"
+    if need.interaction and need.interaction not in _values(resource, "interaction", "code", where):
         return f"interaction '{need.interaction}' is not declared on {need.resource}"
     if need.search_param:
         # A chained or modified parameter (patient.identifier, actor:Patient.x) is declared by its first name.
         base = need.search_param.split(".")[0].split(":")[0]
-        names = {p.get("name") for p in resource.get("searchParam", [])}
+        names = _values(resource, "searchParam", "name", where)
         if base not in names and need.search_param not in names:
             return f"search parameter '{need.search_param}' is not declared on {need.resource}"
-    if need.operation:
-        names = {o.get("name") for o in resource.get("operation", [])}
-        if need.operation.lstrip("$") not in names:
-            return f"operation '{need.operation}' is not declared on {need.resource}"
-    if need.include and need.include not in resource.get("searchInclude", []):
+    if need.operation and need.operation.lstrip("$") not in _values(resource, "operation", "name", where):
+        return f"operation '{need.operation}' is not declared on {need.resource}"
+    if need.include and need.include not in _strings(resource, "searchInclude", where):
         return f"_include '{need.include}' is not among {need.resource}.searchInclude"
     if need.conditional_update and not resource.get("conditionalUpdate"):
         return f"conditionalUpdate is not declared on {need.resource}"
     return None
 
 
-def _server_rest(statement: dict[str, Any]) -> dict[str, Any] | None:
-    return next((r for r in statement.get("rest", []) if r.get("mode") == "server"), None)
+def _server_rest(statement: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The rest entry with mode 'server', and its location."""
+    rests = _objects(statement, "rest", _STATEMENT)
+    return next(((r, f"{_STATEMENT}.rest[{n}]") for n, r in enumerate(rests) if r.get("mode") == "server"), None)
 
 
 def _has_format(statement: dict[str, Any], wanted: str) -> bool:
-    formats = {f.lower() for f in statement.get("format", [])}
+    formats = {f.lower() for f in _strings(statement, "format", _STATEMENT)}
     short = wanted.lower().removeprefix("application/fhir+")
     return bool(formats & {wanted.lower(), short, f"application/fhir+{short}"})
+
+
+def _items(node: dict[str, Any], key: str, where: str, kind: type, kind_name: str) -> list[Any]:
+    """node[key] as a list of `kind` (empty when absent); anything else is unreadable, said with its location."""
+    value = node.get(key, [])
+    if not isinstance(value, list):
+        raise UnreadableStatement(f"{where}.{key} is not a list")
+    for n, item in enumerate(value):
+        if not isinstance(item, kind):
+            raise UnreadableStatement(f"{where}.{key}[{n}] is not {kind_name}")
+    return value
+
+
+def _objects(node: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+    return _items(node, key, where, dict, "an object")
+
+
+def _strings(node: dict[str, Any], key: str, where: str) -> list[str]:
+    return _items(node, key, where, str, "a string")
+
+
+def _values(node: dict[str, Any], key: str, field: str, where: str) -> set[Any]:
+    """The `field` of each object of node[key]: the codes of interactions, the names of search parameters."""
+    return {item.get(field) for item in _objects(node, key, where)}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mes.capabilities import missing
+from pytest_mes.capabilities import UnreadableStatement, missing
 from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step, explain_test
 from pytest_mes.recording import describe_test, exchange_record, step_record
@@ -128,15 +128,23 @@ class MesItem(pytest.Item):
     def _check_preconditions(self) -> None:
         statement, problem = self.run.capabilities()
         if statement is None:
-            # Not a skip: the server escapes nothing by not describing itself (--mes-ignore-preconditions).
-            self.setup_verdict = "incomplete"
-            pytest.fail(f"precondition not verifiable (précondition non vérifiable): {problem}; "
-                        "run with --mes-ignore-preconditions to run every test anyway", pytrace=False)
+            self._not_verifiable(problem)
         for need in self.test.preconditions:
-            reason = missing(statement, need)
+            try:
+                reason = missing(statement, need)
+            except UnreadableStatement as exc:
+                reason, problem = None, f"GET [base]/metadata returned a malformed CapabilityStatement: {exc}"
+            if problem:
+                self._not_verifiable(problem)
             if reason:
                 pytest.skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
                            f"does not declare {need.describe()} — {reason}")
+
+    def _not_verifiable(self, problem: str) -> None:
+        # Not a skip: the server escapes nothing by not describing itself (--mes-ignore-preconditions).
+        self.setup_verdict = "incomplete"
+        pytest.fail(f"precondition not verifiable (précondition non vérifiable): {problem}; "
+                    "run with --mes-ignore-preconditions to run every test anyway", pytrace=False)
 
     def describe(self, verdict: str, reason: str = "") -> TestRecord:
         return describe_test(self.test, self.testset, index=self.mes_index, nodeid=self.nodeid, verdict=verdict,

@@ -157,3 +157,19 @@ def test_credentials_are_not_forwarded_on_a_redirect_to_another_host(pytester, a
         assert second.headers["X-Tenant"] == "t1"
     finally:
         other.stop()
+
+
+def test_a_malformed_capability_statement_leaves_preconditions_not_verifiable(pytester, add_set, server):
+    """A statement whose parts are of the wrong JSON type cannot say what the server declares: the test is
+    incomplete, naming the element, never an internal error."""
+    server.route("GET /fhir/metadata", Reply(200, {"resourceType": "CapabilityStatement", "rest": "oops"}))
+    test = read_test("CORE-P-01", path="metadata") + """  preconditions:
+    - capability: {resource: Patient, interaction: read}
+"""
+    add_set(a_set(tests=test))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    assert result.parseoutcomes() == {"incomplete": 1}
+    result.stdout.fnmatch_lines(["*CORE-P-01: precondition not verifiable (précondition non vérifiable): GET [[]base]/"
+                                 "metadata returned a malformed CapabilityStatement: CapabilityStatement.rest is not "
+                                 "a list*"])
+    assert "Traceback" not in result.stdout.str() and "AttributeError" not in result.stdout.str()
