@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
             _check_overrides(run)
             _require_validator(run)
+        if config.option.collectonly:
+            return  # nothing runs: no verdict, and the last run's reports stay as they are
         from pytest_mes.reporting import ResultsPlugin
 
         config.pluginmanager.register(ResultsPlugin(config, run), "mes-results")

@@ -210,3 +210,19 @@ def test_ctrl_c_mid_run_still_writes_the_report_saying_the_run_was_interrupted(p
                                              "été exécutés"
     assert [t["id"] for t in document["tests"]] == ["CORE-C-01"]
     assert (pytester.path / "r.html").is_file() and "Traceback" not in output
+
+
+def test_listing_the_tests_leaves_the_acceptance_file_of_the_last_run_alone(pytester, add_set, server):
+    """`pytest --co` runs nothing: it must not replace the last run's acceptance file with an empty one, state a
+    verdict, nor exit 1 as if a run had failed."""
+    add_set(a_set(tests=read_test("CORE-L-01")))
+    previous = {name: pytester.path / name for name in ("mes-report.html", "r.json", "tr.json")}
+    for path in previous.values():
+        path.write_text("the last run's file", encoding="utf-8")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--co",
+                                f"--mes-report-json={previous['r.json']}", f"--mes-testreport={previous['tr.json']}")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*CORE-L-01*", "*1 test collected*"])
+    assert "Verdict" not in result.stdout.str() and "mes: wrote" not in result.stdout.str()
+    assert all(path.read_text(encoding="utf-8") == "the last run's file" for path in previous.values())
+    assert not server.requests  # nothing was sent either
