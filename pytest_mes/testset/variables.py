@@ -3,6 +3,7 @@ nothing can give (found at collection, with their line, instead of failing a ste
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,21 +48,42 @@ def check_placeholders(document: LoadedDocument, folder: Path) -> None:
     nothing in the set could ever give (typing mistakes)."""
     data = document.data
     known = _known_names(data)
-    for json_path, name in _placeholders(data, ()):
-        if name not in known and not is_builtin(name):
+    for json_path, text in _texts(data, ()):
+        if _half_written(text):
             line, column = document.source.position(json_path) or (None, None)
-            raise _unknown(name, known, document.source.path, line, column)
+            raise _broken(text, document.source.path, line, column)
+        for match in PLACEHOLDER.finditer(text):
+            if match.group(1) not in known and not is_builtin(match.group(1)):
+                line, column = document.source.position(json_path) or (None, None)
+                raise _unknown(match.group(1), known, document.source.path, line, column)
     label_folder = Path(document.source.path).parent
     for json_path, value in _walk(data, ()):
         if json_path and json_path[-1] == "body_file" and isinstance(value, str) and value.endswith(".json"):
             try:
                 text = (folder / value).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # the model says the file is missing, with the set's line
+                body = json.loads(text)
+            except (OSError, ValueError):
+                continue  # the model says the file is missing or unreadable, with the set's line
+            shown = str(label_folder / value)
+            for _, string in _texts(body, ()):
+                if _half_written(string):
+                    found = text.find(string)
+                    raise _broken(string, shown, text.count("\n", 0, found) + 1 if found >= 0 else None, None)
             for match in PLACEHOLDER.finditer(text):
                 if match.group(1) not in known and not is_builtin(match.group(1)):
                     line = text.count("\n", 0, match.start()) + 1
-                    raise _unknown(match.group(1), known, str(label_folder / value), line, None)
+                    raise _unknown(match.group(1), known, shown, line, None)
+
+
+def _half_written(text: str) -> bool:
+    """A '{{' or '}}' left once the placeholders are taken out: '{{name}' would be sent as typed."""
+    rest = PLACEHOLDER.sub("", text)
+    return "{{" in rest or "}}" in rest
+
+
+def _broken(text: str, path: str, line: int | None, column: int | None) -> TestSetError:
+    return TestSetError(f"'{text}' has a '{{{{' or '}}}}' that opens or closes no placeholder: a variable is "
+                        "written {{name}}", path=path, line=line, column=column)
 
 
 def _unknown(name: str, known: set[str], path: str, line: int | None, column: int | None) -> TestSetError:
@@ -95,9 +117,9 @@ def _walk(value: Any, json_path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
             yield from _walk(item, (*json_path, index))
 
 
-def _placeholders(data: Any, root: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+def _texts(data: Any, root: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """Every string of `data`, mapping keys included, with where it is."""
     for json_path, value in _walk(data, root):
         texts = [value] if isinstance(value, str) else [str(k) for k in value] if isinstance(value, dict) else []
         for text in texts:
-            for match in PLACEHOLDER.finditer(text):
-                yield json_path, match.group(1)
+            yield json_path, text

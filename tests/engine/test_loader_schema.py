@@ -225,3 +225,32 @@ def test_an_unknown_variable_in_a_json_body_file_is_found_at_load(write_set):
     with pytest.raises(TestSetError) as info:
         load_testset(path)
     assert info.value.path.endswith("patient.json") and info.value.line == 3
+
+
+@pytest.mark.parametrize("broken", ["le{{window_end}", "le{window_end}}", "{{ window_end"])
+def test_a_half_written_placeholder_is_found_at_load_with_its_line(write_set, broken):
+    """Sent as typed, '{{window_end}' would reach the server and the server would be blamed for the answer."""
+    text = MINIMAL.replace("tests:", "variables: {window_end: '2026-01-01'}\ntests:").replace(
+        "request: {path: metadata}", f'request: {{path: Slot, params: {{start: "{broken}"}}}}')
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert info.value.line == 10
+    assert f"'{broken}'" in info.value.detail and "{{name}}" in info.value.detail
+
+
+def test_a_half_written_placeholder_in_a_json_body_file_is_found_at_load(write_set):
+    path = write_set(MINIMAL.replace("request: {path: metadata}",
+                                     "request: {method: POST, path: Patient, body_file: patient.json}"))
+    (path.parent / "patient.json").write_text('{\n  "resourceType": "Patient",\n  "meta": {"tag": [{"code": "x"}]},'
+                                              '\n  "id": "{{uuid}"\n}\n')
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert info.value.path.endswith("patient.json") and info.value.line == 4
+
+
+def test_braces_of_json_and_fhirpath_are_not_placeholders(write_set):
+    path = write_set(MINIMAL.replace("request: {path: metadata}",
+                                     "request: {method: POST, path: Patient, body_file: patient.json}").replace(
+        "- status: 200", "- status: 200\n          - fhirpath: \"({} | {}).empty()\""))
+    (path.parent / "patient.json").write_text('{"resourceType": "Patient", "meta": {"tag": [{"code": "{{uuid}}"}]}}')
+    assert load_testset(path).tests[0].id == "CORE-X-01"
