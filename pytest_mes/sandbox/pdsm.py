@@ -516,21 +516,13 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
     ordered = sorted(plans, key=lambda p: (_ORDER[p.method], p.index))
 
     if Defect.NON_ATOMIC_TRANSACTION in api.defects:
-        mapping = _assign_ids(api, plans, request.base)
-        _check_identities(plans)
-        for plan in plans:
-            _rewrite(plan.resource, mapping)
-        _check_unresolved(plans)
+        _resolve_identities(api, plans, request.base)
         for plan in ordered:  # each entry commits on its own: a failure keeps the earlier ones
             with api.store.transaction():
                 _execute(api, plan, request)
     else:
         with api.store.transaction():
-            mapping = _assign_ids(api, plans, request.base)
-            _check_identities(plans)
-            for plan in plans:
-                _rewrite(plan.resource, mapping)
-            _check_unresolved(plans)
+            _resolve_identities(api, plans, request.base)
             if is_iti65:
                 _check_mhd(api, plans)
             for plan in ordered:
@@ -551,6 +543,16 @@ def transaction(api: Api, request: Request, bundle: dict[str, Any]) -> Response:
     if is_iti65:
         response_bundle["meta"] = {"profile": [PROVIDE_RESPONSE_PROFILE]}
     return Response(200, response_bundle)
+
+
+def _resolve_identities(api: Api, plans: list[_Plan], base: str) -> None:
+    """Give each entry the id it acts on (conditional ones resolved), refuse entries whose identities overlap, and
+    replace each `urn:uuid:` reference by the id it names (422 for one that names no entry)."""
+    mapping = _assign_ids(api, plans, base)
+    _check_identities(plans)
+    for plan in plans:
+        _rewrite(plan.resource, mapping)
+    _check_unresolved(plans)
 
 
 def _is_submission_set(resource: dict[str, Any] | None) -> bool:
