@@ -43,6 +43,25 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
     assert "attendu 201, obtenu 200 OK" in texts["ph.html"]
 
 
+@pytest.mark.parametrize(("lang", "said", "other"), [
+    ("fr", "status : attendu 201, obtenu 200 OK", "status: expected 201, got 200 OK"),
+    ("en", "status: expected 201, got 200 OK", "status : attendu 201, obtenu 200 OK")])
+def test_the_reason_of_a_verdict_is_in_the_run_language_in_every_output(pytester, add_set, server, lang, said,
+                                                                         other):
+    add_set(a_set(tests=read_test("CORE-L-01", checks="- status: 201")))
+    names = ("r.html", "r.json", "tr.json", "junit.xml", "ph.html")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-lang={lang}",
+                                "--mes-report=r.html", "--mes-report-json=r.json", "--mes-testreport=tr.json",
+                                "--junitxml=junit.xml", "--html=ph.html", "--self-contained-html")
+    result.assert_outcomes(failed=1)
+    texts = {name: (pytester.path / name).read_text(encoding="utf-8") for name in names}
+    texts["terminal"] = result.stdout.str()
+    for name, text in texts.items():
+        assert said in text and other not in text, name
+    [test] = json.loads(texts["r.json"])["tests"]
+    assert test["reason"] == {"fr": "étape 1 « GET metadata » : ", "en": 'step 1 "GET metadata": '}[lang] + said
+
+
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):
     server.route("GET /fhir/Patient/1", Reply(404, {"resourceType": "OperationOutcome", "issue": [
         {"severity": "error", "code": "not-found"}]}))
