@@ -12,6 +12,7 @@ from pytest_mes.capabilities import UnreadableStatement, missing
 from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step, explain_test
 from pytest_mes.recording import describe_test, exchange_record, step_record
+from pytest_mes.report.labels import label
 from pytest_mes.results import TestRecord
 from pytest_mes.run import MesRun
 from pytest_mes.testset.loader import shown_path
@@ -25,9 +26,14 @@ WRITES_SKIP = ("writes data on the server (modifie des données sur le serveur):
 class SetSetupFailed(pytest.fail.Exception):
     """The set-level setup failed. pytest reports it on every test of the set: in full once, then by name."""
 
-    def __init__(self, message: str):
-        super().__init__(message, pytrace=False)
+    def __init__(self, explanation: str, lang: str):
+        super().__init__(f"{label('set.setup_failed', lang)}\n{explanation}", pytrace=False)
+        self.lang = lang
         self.first_reported: str | None = None
+
+    def see_first(self) -> str:
+        """What the tests after the first say: where the full explanation is."""
+        return label("set.setup_see", self.lang).format(nodeid=self.first_reported)
 
 
 class TestSetFile(pytest.File):
@@ -69,13 +75,13 @@ class TestSetFile(pytest.File):
         for result in self.run.runner.run_steps(testset.setup, self.variables):
             self.variables.update(result.saved)
             if result.failed:
-                raise SetSetupFailed("set setup failed, so its tests cannot run:\n" + self._explain([result]))
+                raise SetSetupFailed(self._explain([result]), self.run.config.lang)
 
     def _teardown(self) -> None:
         results = self.run.runner.run_steps(self.testset.teardown, self.variables, best_effort=True)
         failed = [r for r in results if r.failed]
         if failed:
-            pytest.fail("set teardown failed (data may be left on the server):\n" + self._explain(failed),
+            pytest.fail(f"{label('set.teardown_failed', self.run.config.lang)}\n{self._explain(failed)}",
                         pytrace=False)
 
     def _explain(self, results: Iterable[StepResult]) -> str:

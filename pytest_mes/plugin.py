@@ -208,7 +208,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         if error.first_reported is None:
             error.first_reported = item.nodeid
         elif error.first_reported != item.nodeid:
-            report.longrepr = f"set setup failed: see the error of {error.first_reported}"
+            report.longrepr = error.see_first()
     return report
 
 

@@ -85,9 +85,9 @@ teardown:
     checks: [{status: [200, 204]}]
 """
     add_set(a_set(tests=read_test("CORE-T-01"), extra=extra))
-    failed_teardown = "set teardown failed (data may be left on the server):"
-    for lang, reason in (("fr", f"nettoyage en échec après le test : {failed_teardown}"),
-                         ("en", f"teardown failed: {failed_teardown}")):
+    for lang, reason in (("fr", "erreur après le test : le nettoyage du jeu a échoué (des données peuvent rester "
+                                "sur le serveur) :"),
+                         ("en", "teardown failed: set teardown failed (data may be left on the server):")):
         pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes",
                            f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=")
         [test] = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
@@ -102,15 +102,19 @@ setup:
     checks: [{status: 201}]
 """
     add_set(a_set(tests=read_test("CORE-S-01") + read_test("CORE-S-02"), extra=extra))
-    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
-                                "--mes-allow-writes")
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes"]
+    result = pytester.runpytest(*base)
     result.assert_outcomes(errors=2)
     output = result.stdout.str()
-    full = [line for line in output.splitlines() if line.startswith("set setup failed, so its tests cannot run")]
+    said = "la préparation du jeu a échoué, ses tests ne peuvent pas s'exécuter :"
+    full = [line for line in output.splitlines() if line.startswith(said)]
     assert len(full) == 1  # in full once (the short summary may quote it too), then by name
-    assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in output
-    result.stdout.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
-                                 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec:'])
+    assert "la préparation du jeu a échoué : voir l'erreur de sets/set.yaml::CORE-S-01" in output
+    result.stdout.fnmatch_lines([f"*{said}*", 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec:'])
+    english = pytester.runpytest(*base, "--mes-lang=en").stdout
+    english.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
+                           'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
+    assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in english.str()
 
 
 def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server):
