@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -126,6 +127,19 @@ def _load_store(args: argparse.Namespace, command: str):
 
 
 # ---- mes validate --------------------------------------------------------------------------------
+
+def _loaded_profile_like(store: Any, given: str) -> str:
+    """" — did you mean URL?" for the loaded StructureDefinition whose name (its url's last segment) is the
+    one given, or close to it: a profile written by its name, or a url with a typo. Else ""."""
+    by_name: dict[str, str] = {}
+    for url in sorted({entry["u"] for package in store.packages for entry in package.entries
+                       if entry.get("t") == "StructureDefinition" and entry.get("u")}):
+        by_name.setdefault(url.rsplit("/", 1)[-1].lower(), url)
+    name = given.split("|")[0].rstrip("/").rsplit("/", 1)[-1].lower()
+    close = difflib.get_close_matches(name, list(by_name), n=1, cutoff=0.8)
+    return f" — did you mean {by_name[close[0]]}?" if close else ""
+
+
 def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Issue]]:
     """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure), (None, why
     it cannot be read, []), or (None, None, [the fatal issue]) when it is too deeply nested to read."""
@@ -221,8 +235,9 @@ def run_validate(args: argparse.Namespace) -> int:
     if unknown:
         for url in unknown:
             reason = validator.definitions.broken_reason(url)
+            hint = _loaded_profile_like(store, url)
             print(f"mes validate: profile not found: {url}" + (f" ({reason})" if reason else "")
-                  + " — check the url, or add its package with --packages", file=sys.stderr)
+                  + (hint or " — check the url, or add its package with --packages"), file=sys.stderr)
         return EXIT_CANNOT_RUN
     reports: list[tuple[str, ValidationResult, bool]] = []
     could_not_run = False

@@ -362,3 +362,13 @@ def test_bundle_rule_validates_the_entries_it_selects_against_a_profile(capsys, 
         assert [i["expression"][0] for i in errors] == at and code == (1 if at else 0)
     code, out, err = run(capsys, *common, "--bundle", "Patient-0", url)
     assert code == 2 and out == "" and "--bundle Patient-0: a rule is TYPE:INDEX" in err
+
+
+@pytest.mark.parametrize("given", ["fr-core-patient", "FR-Core-Patient", "fr-core-patien",
+                                   "https://hl7.fr/ig/fhir/core/fr-core-patient"])
+def test_an_unknown_profile_names_the_loaded_one_it_probably_means(capsys, fhir_packages_dir, slot_file, given):
+    """A profile given by its name, or a url with a typo, points at the canonical url to write."""
+    code, _, err = run(capsys, str(slot_file), "--profile", given, "--packages", str(fhir_packages_dir), "--offline")
+    assert code == 2
+    assert (f"profile not found: {given} — did you mean "
+            "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient?") in err
