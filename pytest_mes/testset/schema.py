@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -131,7 +132,12 @@ def _explain(error: ValidationError) -> str:
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"expected {_article(expected)}, got {_type_name(error.instance)} {_short(error.instance)}"
     if kind == "pattern":
+        wanted = error.schema.get("description")
+        if wanted:  # what the form means, rather than its regular expression
+            return f"{_short(error.instance)}: expected {wanted[0].lower()}{wanted[1:]}"
         return f"{_short(error.instance)} does not match the expected form {error.validator_value}"
+    if kind == "format" and error.validator_value == "regex":
+        return f"{_short(error.instance)} is not a valid regular expression: {_regex_problem(error.instance)}"
     if kind in {"minItems", "minProperties"}:
         return "must not be empty" if error.validator_value == 1 else error.message
     if kind == "maxProperties" and error.validator_value == 1:
@@ -144,6 +150,14 @@ def _explain(error: ValidationError) -> str:
     if kind == "propertyNames":
         return f"{error.message}: names are letters, digits and '_' and do not start with a digit"
     return error.message
+
+
+def _regex_problem(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return "Python's re module accepts it, but not the schema's regex dialect (ECMA-262)"
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:

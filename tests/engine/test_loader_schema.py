@@ -254,3 +254,29 @@ def test_braces_of_json_and_fhirpath_are_not_placeholders(write_set):
         "- status: 200", "- status: 200\n          - fhirpath: \"({} | {}).empty()\""))
     (path.parent / "patient.json").write_text('{"resourceType": "Patient", "meta": {"tag": [{"code": "{{uuid}}"}]}}')
     assert load_testset(path).tests[0].id == "CORE-X-01"
+
+
+def test_a_bad_regex_says_what_is_wrong_with_it(write_set):
+    text = MINIMAL.replace("- status: 200", "- header: {name: ETag, matches: '^W/(\"'}")
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert ("header.matches: \"^W/(\\\"\" is not a valid regular expression: missing ), unterminated subpattern"
+            in str(info.value))
+
+
+@pytest.mark.parametrize("profile", ["fr-core-patient", "StructureDefinition/fr-core-patient"])
+def test_conforms_to_takes_a_canonical_url(write_set, profile):
+    """A profile by its name only would be 'not found' at run time, leaving the test incomplete."""
+    text = MINIMAL.replace("- status: 200", f"- conforms_to: {profile}")
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert f"checks[0].conforms_to: \"{profile}\": expected a profile's canonical url, e.g. https://" in str(info.value)
+
+
+@pytest.mark.parametrize("profile", ["https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-patient",
+                                     "http://hl7.org/fhir/StructureDefinition/Patient|4.0.1", "urn:oid:1.2.3",
+                                     "{{profile}}"])
+def test_conforms_to_accepts_urls_and_placeholders(write_set, profile):
+    text = MINIMAL.replace("tests:", "variables: {profile: x}\ntests:").replace(
+        "- status: 200", f"- conforms_to: [\"{profile}\"]")
+    assert load_testset(write_set(text)).tests[0].id == "CORE-X-01"
