@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
 
@@ -192,6 +192,10 @@ def from_pytest(config: pytest.Config) -> MesConfig:
     resolved = {option.name: raw_value(config, option) for option in OPTIONS}
     values = {name: value for name, (value, _) in resolved.items()}
     base_url, sandbox = _target(resolved["base_url"], resolved["sandbox"])
+    base_url, basic_auth = _credentials(base_url)
+    token = _token(values["token"])
+    if token and basic_auth:
+        raise ConfigError("--mes-token and a user:password@ in --mes-base-url both authenticate: keep one")
     defects = tuple(values["sandbox_defect"] or ())
     if defects:
         if not sandbox:
@@ -205,7 +209,7 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
         components=_components(values["component"]),
         transport=ClientSettings(
-            base_url=base_url or "", token=_token(values["token"]),
+            base_url=base_url or "", token=token, basic_auth=basic_auth,
             headers=tuple(_header(h) for h in values["header"] or ()),
             client_cert=_file(values["client_cert"], "--mes-client-cert"),
             client_key=_file(values["client_key"], "--mes-client-key"),
@@ -268,6 +272,19 @@ def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) 
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"{url_source} {url!r} is not an http(s) URL; write e.g. https://host/fhir")
     return url, bool(use_sandbox)
+
+
+def _credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """The base URL without its user:password@, and them: sent as HTTP Basic authentication, to the server under
+    test only, and the URL shown everywhere without them."""
+    if not url:
+        return url, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    return (urlunsplit(parts._replace(netloc=host)),
+            (unquote(parts.username or ""), unquote(parts.password or "")))
 
 
 def _token(token: str | None) -> str | None:

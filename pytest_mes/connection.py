@@ -4,6 +4,7 @@ without a server to test)."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 from pytest_mes.redaction import is_secret_name
@@ -17,6 +18,7 @@ class ClientSettings:
 
     base_url: str
     token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)  # user:password@ of the base URL
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     client_cert: str | None = None
     client_key: str | None = None
@@ -26,7 +28,7 @@ class ClientSettings:
     max_response_bytes: int = DEFAULT_MAX_BYTES
 
     def secrets(self) -> list[str]:
-        values = [self.token or ""]
+        values = [self.token or "", self.basic_auth[1] if self.basic_auth else ""]
         values += [value for name, value in self.headers if is_secret_name(name)]
         return values
 
@@ -35,4 +37,7 @@ class ClientSettings:
         headers = {name: value for name, value in self.headers if is_secret_name(name)}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        elif self.basic_auth:
+            user, password = self.basic_auth
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         return headers

@@ -3,6 +3,7 @@ Secrets never reach any of them; pytest-xdist keeps every record, in collection 
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -41,6 +42,27 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
     # pytest-html got the same evidence as extras, and the run's identification in its environment table.
     assert "mes-record" in texts["ph.html"] and "pytest-mes target" in texts["ph.html"]
     assert "attendu 201, obtenu 200 OK" in texts["ph.html"]
+
+
+def test_credentials_in_the_base_url_are_sent_as_basic_auth_and_never_shown(pytester, add_set, server):
+    """user:password@ in --mes-base-url is HTTP Basic authentication: it reaches the server, and neither the
+    password nor the header reaches the terminal or a report (the url is shown without them)."""
+    password = "pw-9c41e7d2"
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT))
+    add_set(a_set(tests=read_test("CORE-B-01", path="Patient/1", checks="- status: 201")))
+    base_url = server.base_url.replace("http://", f"http://alice:{password}@")
+    result = pytester.runpytest(f"--mes-base-url={base_url}", "--mes-testsets", "sets", "--mes-report=r.html",
+                                "--mes-report-json=r.json", "--mes-testreport=tr.json", "--junitxml=j.xml", "-v")
+    result.assert_outcomes(failed=1)
+    sent = base64.b64encode(f"alice:{password}".encode()).decode()
+    assert {r.headers.get("Authorization") for r in server.requests} == {f"Basic {sent}"}  # the control
+    texts = {name: (pytester.path / name).read_text(encoding="utf-8") for name in ("r.html", "r.json", "tr.json",
+                                                                                  "j.xml")}
+    texts["terminal"] = result.stdout.str() + result.stderr.str()
+    for name, text in texts.items():
+        assert password not in text and sent not in text, f"the password leaked into {name}"
+    assert json.loads(texts["r.json"])["run"]["target"]["base_url"] == server.base_url
+    result.stdout.fnmatch_lines([f"mes: target {server.base_url}"])
 
 
 @pytest.mark.parametrize(("lang", "said", "other"), [

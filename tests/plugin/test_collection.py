@@ -82,6 +82,10 @@ def test_bad_options_are_usage_errors(pytester, server):
     result.stderr.fnmatch_lines(["*--mes-header 'NoColon': write it as 'Name: value'*"])
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "missing")
     result.stderr.fnmatch_lines(["*--mes-testsets */missing: no such file or folder*"])
+    with_password = server.base_url.replace("http://", "http://u:pw-e5a1@")
+    result = pytester.runpytest(f"--mes-base-url={with_password}", "--mes-token=tok-1234")
+    result.stderr.fnmatch_lines(["*--mes-token and a user:password@ in --mes-base-url both authenticate: keep one*"])
+    assert "pw-e5a1" not in result.stderr.str() + result.stdout.str()
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-timeout", "soon")
     result.stderr.fnmatch_lines(["*--mes-timeout 'soon': give seconds*"])
 
