@@ -18,7 +18,7 @@ from typing import Any
 
 from pytest_mes.errors import ConfigError, TestSetError
 from pytest_mes.results import TestRecord
-from pytest_mes.testset.loader import load_yaml
+from pytest_mes.testset.loader import EmptyFile, load_yaml
 from pytest_mes.testset.schema import check_schema, validator_for
 
 WAIVABLE = ("failed", "advisory")
@@ -64,6 +64,9 @@ def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
         document = load_yaml(path, label)
         check_schema(document, validator_for(_schema()), what="the waivers file",
                      guide="'Waivers'")
+    except EmptyFile:
+        raise ConfigError(f"{label or path}:1: the file is empty: a waivers file holds 'waivers:' and a list of "
+                          "waivers (see the README, 'Waivers')") from None
     except TestSetError as exc:
         raise ConfigError(str(exc)) from None
     waivers = []

@@ -80,6 +80,10 @@ def shown_path(path: Path, start: Path) -> str:
     return os.path.relpath(path, start)
 
 
+class EmptyFile(TestSetError):
+    """A YAML file with no document: its reader says what it should hold."""
+
+
 def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
     """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem.
 
@@ -107,8 +111,8 @@ def parse_yaml(text: str, where: str) -> LoadedDocument:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise TestSetError("the file is empty: a test set needs at least id, title, component and tests",
-                               path=where, line=1)
+            raise EmptyFile("the file is empty: a test set needs at least id, title, component and tests",
+                            path=where, line=1)
         source = SourceMap(where)
         _index(node, (), source, where)
         data = loader.construct_document(node)

@@ -136,14 +136,19 @@ def _explain(error: ValidationError) -> str:
         if wanted:  # what the form means, rather than its regular expression
             return f"{_short(error.instance)}: expected {wanted[0].lower()}{wanted[1:]}"
         return f"{_short(error.instance)} does not match the expected form {error.validator_value}"
-    if kind == "format" and error.validator_value == "regex":
-        return f"{_short(error.instance)} is not a valid regular expression: {_regex_problem(error.instance)}"
+    if kind == "format":
+        return _bad_format(error.instance, error.validator_value)
+    if kind == "minLength" and error.validator_value > 1:
+        return f"{_short(error.instance)} is too short: at least {error.validator_value} characters"
     if kind in {"minItems", "minProperties"}:
         return "must not be empty" if error.validator_value == 1 else error.message
     if kind == "maxProperties" and error.validator_value == 1:
         return f"choose one of {', '.join(sorted(error.instance))}, not several"
     if kind == "not":
         return "'path' and 'url', or 'body' and 'body_file', cannot be used together: keep one"
+    if kind == "anyOf" and all(set(branch) == {"required"} for branch in error.validator_value):
+        names = [name for branch in error.validator_value for name in branch["required"]]
+        return "needs " + " or ".join(f"'{name}'" for name in names)
     if kind == "anyOf":
         shapes = " or ".join(_shape(branch) for branch in error.validator_value)
         return f"expected {shapes}, got {_type_name(error.instance)} {_short(error.instance)}"
@@ -152,12 +157,16 @@ def _explain(error: ValidationError) -> str:
     return error.message
 
 
-def _regex_problem(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return str(exc)
-    return "Python's re module accepts it, but not the schema's regex dialect (ECMA-262)"
+def _bad_format(value: Any, form: str) -> str:
+    if form == "regex":
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"{_short(value)} is not a valid regular expression: {exc}"
+        return f"{_short(value)} is not a regular expression of the schema's dialect (ECMA-262)"
+    if form == "date":
+        return f"{_short(value)} is not a date: write YYYY-MM-DD"
+    return f"{_short(value)} is not a valid {form}"
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:

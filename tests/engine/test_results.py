@@ -255,6 +255,14 @@ def test_waivers_cover_tests_and_messages_expire_and_unused_ones_are_listed(tmp_
      "waivers.yaml:5:*expires*"),
     ("waivers:\n  - message: '[unclosed'\n    justification: une raison valable\n    author: A\n"
      "    expires: 2027-01-01\n", "waivers.yaml:2: message: not a valid regular expression*"),
+    # Each says what to write, in words.
+    ("waivers:\n  - test: X\n    justification: une raison valable\n    author: A\n    expires: 2027-31-01\n",
+     'waivers.yaml:5:5: waivers[[]0].expires: "2027-31-01" is not a date: write YYYY-MM-DD'),
+    ("waivers:\n  - test: X\n    justification: oui\n    author: A\n    expires: 2027-01-31\n",
+     'waivers.yaml:3:5: waivers[[]0].justification: "oui" is too short: at least 10 characters'),
+    ("waivers:\n  - tset: X\n    justification: une raison valable\n    author: A\n    expires: 2027-01-31\n",
+     "waivers.yaml:2:5: waivers[[]0]: needs 'test' or 'message'"),
+    ("", "waivers.yaml:1: the file is empty: a waivers file holds 'waivers:' and a list of waivers*"),
 ])
 def test_a_malformed_waivers_file_is_an_error_naming_file_and_line(tmp_path, text, error):
     path = tmp_path / "waivers.yaml"
