@@ -38,7 +38,7 @@ def check_overrides(names: Iterable[str], roots: Sequence[Path], start: Path) ->
             continue  # collection reports the broken file with its line
     for name in sorted(set(names) - declared):
         raise ConfigError(f"--mes-var {name}: no test set to run declares this variable"
-                          f"{suggest(name, sorted(declared))}. Declared: {', '.join(sorted(declared)) or 'none'}")
+                          f"{suggest(name, sorted(declared))} (declared: {', '.join(sorted(declared)) or 'none'})")
 
 
 def check_placeholders(document: LoadedDocument, folder: Path) -> None:
@@ -89,8 +89,8 @@ def _broken(text: str, path: str, line: int | None, column: int | None) -> TestS
 def _unknown(name: str, known: set[str], path: str, line: int | None, column: int | None) -> TestSetError:
     return TestSetError(
         f"unknown variable {{{{{name}}}}}: no variable, parametrize value or saved value of this set has this "
-        f"name{suggest(name, sorted(known))}. Known: {', '.join(sorted(known))}; built-ins: "
-        f"{', '.join(BUILTINS)}", path=path, line=line, column=column)
+        f"name{suggest(name, sorted(known))} (known: {', '.join(sorted(known))}; built-ins: "
+        f"{', '.join(BUILTINS)})", path=path, line=line, column=column)
 
 
 def _known_names(data: Any) -> set[str]:

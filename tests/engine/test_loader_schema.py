@@ -280,3 +280,11 @@ def test_conforms_to_accepts_urls_and_placeholders(write_set, profile):
     text = MINIMAL.replace("tests:", "variables: {profile: x}\ntests:").replace(
         "- status: 200", f"- conforms_to: [\"{profile}\"]")
     assert load_testset(write_set(text)).tests[0].id == "CORE-X-01"
+
+
+def test_a_did_you_mean_ends_its_sentence(write_set):
+    text = MINIMAL.replace("tests:", "variables: {patient_id: '1'}\ntests:").replace(
+        "request: {path: metadata}", 'request: {path: "Patient/{{patient_idd}}"}')
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert "did you mean 'patient_id'? (known: base_url, patient_id; built-ins: today" in info.value.detail
