@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_mes.report.labels import label
+from pytest_mes.report.labels import LABELS, label
 from pytest_mes.results import CheckRecord, ExchangeRecord, IssueGroup, StepRecord, TestRecord
 
 BODY_EXCERPT = 1500  # characters of a body shown in the terminal (the reports keep more)
@@ -68,7 +68,7 @@ def check_line(check: CheckRecord, lang: str) -> str:
     if check.because:
         text += f"\n      {label('because', lang)}: {check.because}"
     groups = check.issues[:GROUPS_SHOWN]
-    text += "".join(f"\n      {describe_group(group)}" for group in groups)
+    text += "".join(f"\n      {describe_group(group, lang)}" for group in groups)
     if len(check.issues) > GROUPS_SHOWN:
         text += f"\n      {label('evidence.more_groups', lang).format(n=len(check.issues) - GROUPS_SHOWN)}"
     if check.detail:
@@ -76,10 +76,12 @@ def check_line(check: CheckRecord, lang: str) -> str:
     return text
 
 
-def describe_group(group: IssueGroup) -> str:
-    """One line: 'error: Bundle.entry[*].resource.status (× 180): message'."""
+def describe_group(group: IssueGroup, lang: str = "fr") -> str:
+    """One line: 'erreur: Bundle.entry[*].resource.status (× 180): message', its severity in the run's language."""
     times = f" (× {group.count})" if group.count > 1 else ""
-    return f"{group.severity}: {group.expression or '(resource)'}{times}: {group.message}"
+    severity = f"severity.{group.severity}"
+    severity = label(severity, lang) if severity in LABELS else group.severity
+    return f"{severity}: {group.expression or '(resource)'}{times}: {group.message}"
 
 
 def explain_exchange(exchange: ExchangeRecord, lang: str = "fr") -> list[str]:

@@ -24,6 +24,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "check.error": ("erreur", "error"),
     "check.skipped": ("non exécuté", "not run"),
     "check.waived": ("dérogation", "waived"),
+    "severity.fatal": ("fatal", "fatal"),
+    "severity.error": ("erreur", "error"),
+    "severity.warning": ("avertissement", "warning"),
+    "severity.information": ("information", "information"),
     "stated_limits": ("Codes non vérifiés — limite déclarée, sans effet sur le verdict (terminologie qu'aucun paquet "
                       "n'énumère, ou binding extensible) ; détail dans le rapport",
                       "Codes not checked — a stated limit that does not change the verdict (a terminology no package "

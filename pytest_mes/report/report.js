@@ -203,7 +203,7 @@
     return box;
   }
   function issue(i, exchangeId, d) {
-    var box = add(el('div', 'issue'), el('span', 'sev-' + i.severity, (i.severity || '').toUpperCase()), ' ', i.message || '',
+    var box = add(el('div', 'issue'), el('span', 'sev-' + i.severity, (L['severity.' + i.severity] || i.severity || '').toUpperCase()), ' ', i.message || '',
       i.message_id ? el('span', 'muted', ' [' + i.message_id + ']') : null);
     add(box, add(el('div'), el('code', null, i.expression || ''), i.count > 1 ? ' × ' + i.count + ' ' + L.occurrences : null,
       i.profile ? add(el('span', 'muted'), ' · ' + L.profile + ' ', anchor(i.profile, i.profile)) : null,

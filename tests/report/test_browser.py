@@ -143,6 +143,7 @@ def test_a_reviewer_sees_the_verdict_summary_and_evidence_and_the_filters_work(d
     assert seen["pdsmFailed"] == [t["id"] for t in failed if t["component"] == "pdsm"]
     assert seen["searched"] == ["PDSM-T-0001"]
     for evidence in ("non satisfait", "attendu : true", "obtenu : [false]", "[3] slot-12", "BINDING_REQUIRED",
+                     "ERREUR Le code 'busy-tentative'", "AVERTISSEMENT Élément Must Support absent",
                      "Bundle.entry[*].resource.status × 180 occurrences", "→ échange PDSM-T-0001/e3",
                      "Source gap-fr-slot#Slot.status", "YAML de l'étape",
                      "44 |           - fhirpath: Bundle.entry.all(…)",
@@ -186,3 +187,6 @@ def test_an_english_run_reads_in_english(tmp_path):
     assert '<p class="big">non-conformant</p>' in dom
     assert 'id="shown-count" class="muted">2 / 20 tests shown<' in dom
     assert re.findall(r'<span class="badge v-advisory">([^<]+)</span>', dom)[0] == "failed (advisory)"
+    dom = dump_dom(page.as_uri() + "#test=" + next(t["id"] for t in results_document(tests=20)["tests"]
+                                                    if t["verdict"] == "advisory"))
+    assert re.findall(r'<span class="sev-[a-z]+">([^<]+)</span>', dom)[:2] == ["ERROR", "WARNING"]
