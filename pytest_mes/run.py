@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.config import MesConfig
+from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError, PackageError
 from pytest_mes.redaction import Redactor
 
@@ -106,6 +107,8 @@ class MesRun:
             body, problem = exchange.parsed
             if exchange.error:
                 problem = exchange.error
+            elif exchange.status in CREDENTIALS_REFUSED:
+                problem = f"GET [base]/metadata: {CREDENTIALS_REFUSED[exchange.status]}"
             elif exchange.status != 200:
                 problem = f"GET [base]/metadata answered {exchange.status} {exchange.reason}"
             elif not problem and (not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement"):

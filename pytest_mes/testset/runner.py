@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from pytest_mes.client import Exchange, FhirClient
+from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError
 from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name
@@ -38,7 +39,8 @@ class StepResult:
     saved: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # a cleanup step with nothing to clean
-    harness_error: bool = False  # the step could not run as written (the test set's fault, not the server's)
+    # The step could not run as written: the test set's fault, or the run's (refused credentials), not the server's.
+    harness_error: bool = False
 
     @property
     def failed(self) -> bool:
@@ -143,6 +145,9 @@ class Runner:
             result.error, result.harness_error = f"the request could not be built: {exc}", True
             return result
         result.exchange = self.client.request(method, target, **options)
+        refused = _refused_credentials(step, result.exchange)
+        if refused:
+            result.error, result.harness_error = refused, True
         context = self._context(step, result.exchange, variables)
         result.checks = implicit_checks(step.checks, context)
         if not result.exchange.error:
@@ -202,6 +207,16 @@ class Runner:
             except (MesError, ValueError) as exc:
                 result.error = f"save '{rule.name}': {exc}"
                 return
+
+
+def _refused_credentials(step: Step, exchange: Exchange) -> str | None:
+    """Why the run, not the server, is at fault when the answer asks for credentials the step did not expect to be
+    refused (a step that tests the refusal checks its status): nothing is learnt about the server's conformance."""
+    asks = CREDENTIALS_REFUSED.get(exchange.status or 0)
+    expected = [c.spec for c in step.checks if c.kind == "status"]
+    if asks is None or any(exchange.status in (spec if isinstance(spec, list) else [spec]) for spec in expected):
+        return None
+    return asks
 
 
 def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> Any:

@@ -173,3 +173,19 @@ def test_a_malformed_capability_statement_leaves_preconditions_not_verifiable(py
                                  "metadata returned a malformed CapabilityStatement: CapabilityStatement.rest is not "
                                  "a list*"])
     assert "Traceback" not in result.stdout.str() and "AttributeError" not in result.stdout.str()
+
+
+def test_refused_credentials_are_an_error_of_the_run_not_a_verdict_on_the_server(pytester, add_set, server):
+    """A 401 to a step that does not expect one means the run's credentials were refused: nothing about the
+    server's conformance was learnt, so the test is in error saying what to check, and the run is incomplete,
+    not non-conformant. A step that expects the 401 still passes."""
+    server.route("GET /fhir/Patient/1", Reply(401, {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "login"}]}, headers={"WWW-Authenticate": "Bearer"}))
+    add_set(a_set(tests=read_test("CORE-A-01", path="Patient/1", checks="- status: 200")
+                  + read_test("CORE-A-02", path="Patient/1", checks="- status: [401, 403]")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-token=tok-refused-1")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*",
+                                 "*CORE-A-01: the test could not run: the server refused the run's credentials "
+                                 "(401 Unauthorized): check --mes-token, --mes-header and --mes-client-cert*"])
