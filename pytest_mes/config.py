@@ -33,6 +33,7 @@ class Option:
     env: str | None = None
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    empty_is_none: bool = False  # given empty, it chooses none (--mes-report= : no report), not the default
 
     @property
     def flag(self) -> str:
@@ -84,7 +85,7 @@ OPTIONS = (
     Option("ignore_preconditions", "run every test whatever the server's CapabilityStatement declares (stated in "
            "the report)", kind="bool", env="MES_IGNORE_PRECONDITIONS"),
     Option("report", f"HTML acceptance file to write (default {DEFAULT_REPORT} when a server is tested; "
-           "--mes-report= for none)", env="MES_REPORT", metavar="PATH"),
+           "--mes-report= for none)", env="MES_REPORT", metavar="PATH", empty_is_none=True),
     Option("report_json", "JSON results to write (format pytest-mes-results/1)", env="MES_REPORT_JSON",
            metavar="PATH"),
     Option("testreport", "FHIR R4 TestReport of the run to write", env="MES_TESTREPORT", metavar="PATH"),
@@ -127,6 +128,8 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
     value = config.getoption(option.ini)
     if value not in (None, []):
         return ([Path(v) for v in value] if option.kind == "paths" else value), option.flag
+    if option.env and option.empty_is_none and os.environ.get(option.env) == "":
+        return "", option.env
     if option.env and os.environ.get(option.env, "") != "":
         text = os.environ[option.env]
         if option.kind == "bool":
@@ -137,6 +140,8 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
             return [p.strip() for p in text.split(",") if p.strip()], option.env
         return text, option.env
     value = config.getini(option.ini)
+    if value == "" and option.empty_is_none:  # 'mes_report =' in the ini file
+        return "", f"ini {option.ini}"
     return (value, f"ini {option.ini}") if value not in ("", [], False) else (None, "")
 
 

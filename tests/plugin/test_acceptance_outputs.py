@@ -267,3 +267,24 @@ def test_listing_the_tests_leaves_the_acceptance_file_of_the_last_run_alone(pyte
     assert "Verdict" not in result.stdout.str() and "mes: wrote" not in result.stdout.str()
     assert all(path.read_text(encoding="utf-8") == "the last run's file" for path in previous.values())
     assert not server.requests  # nothing was sent either
+
+
+@pytest.mark.parametrize("where", ["ini", "env", "command line"])
+def test_an_empty_report_setting_writes_no_acceptance_file_wherever_it_is_given(pytester, add_set, server,
+                                                                                monkeypatch, where):
+    """'--mes-report=' means none; so do 'mes_report =' in the ini file and MES_REPORT= in the environment."""
+    add_set(a_set(tests=read_test("CORE-E-01")))
+    args = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets"]
+    if where == "ini":
+        pytester.makeini("[pytest]\nmes_report =\n")
+    elif where == "env":
+        monkeypatch.setenv("MES_REPORT", "")
+    else:
+        args.append("--mes-report=")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "mes-report.html").exists() and "mes: wrote" not in result.stdout.str()
+    pytester.makeini("[pytest]\n")
+    monkeypatch.delenv("MES_REPORT", raising=False)
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets").assert_outcomes(passed=1)
+    assert (pytester.path / "mes-report.html").exists()  # the control: by default it is written
