@@ -191,7 +191,7 @@ class Runner:
         content_type = render(request.content_type, variables) if request.content_type else None
         if request.body_file is None:
             return render(request.body, variables), content_type
-        text = request.body_file.read_text(encoding="utf-8")
+        text = request.body_file.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no part of the body
         suffix = request.body_file.suffix.lower()
         if suffix == ".json":
             return render(json.loads(text), variables), content_type or "application/fhir+json"

@@ -43,9 +43,9 @@ def check_overrides(names: Iterable[str], roots: Sequence[Path], start: Path) ->
 
 def check_placeholders(document: LoadedDocument, folder: Path) -> None:
     """Raise TestSetError (file:line, did you mean) for the first `{{name}}` that is no variable of the set, no
-    parametrize value, no value saved by a step of the set, and no built-in; in the set and in its `.json`
-    body files (in `folder`). Which test sees which name is left to run time: this catches the names
-    nothing in the set could ever give (typing mistakes)."""
+    parametrize value, no value saved by a step of the set, and no built-in, or that is half written; in the set
+    and in its `.json` body files (in `folder`), which must be JSON. Which test sees which name is left to run
+    time: this catches the names nothing in the set could ever give (typing mistakes)."""
     data = document.data
     known = _known_names(data)
     for json_path, text in _texts(data, ()):
@@ -59,12 +59,16 @@ def check_placeholders(document: LoadedDocument, folder: Path) -> None:
     label_folder = Path(document.source.path).parent
     for json_path, value in _walk(data, ()):
         if json_path and json_path[-1] == "body_file" and isinstance(value, str) and value.endswith(".json"):
+            shown = str(label_folder / value)
             try:
-                text = (folder / value).read_text(encoding="utf-8")
-                body = json.loads(text)
+                text = (folder / value).read_text(encoding="utf-8-sig")  # as the runner reads it
             except (OSError, ValueError):
                 continue  # the model says the file is missing or unreadable, with the set's line
-            shown = str(label_folder / value)
+            try:
+                body = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise TestSetError(f"the body file is not valid JSON: {exc.msg}", path=shown, line=exc.lineno,
+                                   column=exc.colno) from None
             for _, string in _texts(body, ()):
                 if _half_written(string):
                     found = text.find(string)

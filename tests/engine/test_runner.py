@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import responses
 
 from pytest_mes.client import ClientSettings, FhirClient
+from pytest_mes.errors import TestSetError
 from pytest_mes.testset.model import load_testset
 from pytest_mes.testset.runner import Runner
 
@@ -203,3 +207,42 @@ tests:
               .failed_step.checks[0].actual for lang in ("fr", "en")}
     assert actual == {"fr": "faux pour 1 des 1 éléments de Bundle.entry : [0] id=s1",
                       "en": "false for 1 of 1 items of Bundle.entry: [0] id=s1"}
+
+
+BODY_FILE_SET = """
+id: files
+title: Files
+component: core
+variables: {family: Durand}
+tests:
+  - id: FILE-01
+    title: Create from a file
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - request: {method: POST, path: Patient, body_file: patient.json}
+        checks:
+          - status: 201
+"""
+
+
+@responses.activate
+def test_a_json_body_file_saved_with_a_byte_order_mark_is_sent(write_set):
+    """Windows editors often start UTF-8 files with a BOM: it is no part of the JSON."""
+    path = write_set(BODY_FILE_SET)
+    (path.parent / "patient.json").write_bytes(b'\xef\xbb\xbf{"resourceType": "Patient", "name": [{"family": '
+                                               b'"{{family}}"}]}\r\n')
+    testset = load_testset(path)
+    responses.post(f"{BASE}/Patient", status=201, json={"resourceType": "Patient", "id": "p1"})
+    runner = make_runner()
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    assert result.failed_step is None, result.steps[0].error
+    assert json.loads(responses.calls[0].request.body) == {"resourceType": "Patient", "name": [{"family": "Durand"}]}
+
+
+def test_a_json_body_file_that_is_not_json_fails_collection_at_its_line(write_set):
+    path = write_set(BODY_FILE_SET)
+    (path.parent / "patient.json").write_text('{\n  "resourceType": "Patient",\n  "name": [{"family": "x"}\n}\n')
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert info.value.path.endswith("patient.json") and info.value.line == 4
+    assert "not valid JSON" in info.value.detail
