@@ -150,6 +150,8 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
         return None, Phrase(f"fichier illisible : {why}", f"unreadable file: {why}"), []
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM (Windows editors): not part of the document
         data = data[3:]
+    if not data.strip():
+        return None, Phrase("fichier vide", "empty file"), []
     if path.suffix.lower() == ".xml" or data.lstrip()[:1] == b"<":
         try:
             from pytest_mes.fhir.xml import read_xml
@@ -164,6 +166,9 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
         resource, duplicates = loads_checked(data)
     except TooDeep:
         return None, None, [make_issue("fatal", "TOO_DEEP", "")]
+    except UnicodeDecodeError:
+        return None, Phrase("le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le en UTF-8",
+                            "the file is not UTF-8 (FHIR's encoding): save it again as UTF-8"), []
     except ValueError as exc:  # the JSON reader's own words (English), or ours in each language
         why = exc.why if isinstance(exc, NotJsonNumber) else Phrase(str(exc), str(exc))
         return None, Phrase(f"JSON illisible : {why.fr}", f"unreadable JSON: {why.en}"), []
