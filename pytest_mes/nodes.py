@@ -53,7 +53,18 @@ class TestSetFile(pytest.File):
         self.testset = load_testset(path, shown_path(path, self.config.invocation_params.dir),
                                     catalogue=self.run.catalogue)
         for test in self.testset.tests:
+            self._claim_id(test)
             yield MesItem.from_parent(self, name=test.id, test=test)
+
+    def _claim_id(self, test: TestCase) -> None:
+        """A test id names its test in every report, waiver and link of the acceptance file: one test per id in a
+        run. A set checks its own ids; this finds one another set already gives (a bundled test copied)."""
+        where = f"{self.testset.label}:{test.line}"
+        first = self.run.test_ids.setdefault(test.id, where)
+        if first != where:
+            raise TestSetError(f"test id '{test.id}' is already given to the test at {first}: a test id must be "
+                               "unique in a run (it names the test in reports and waivers)",
+                               path=self.testset.label, line=test.line)
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, TestSetError):

@@ -210,3 +210,18 @@ def test_a_token_with_a_trailing_newline_is_trimmed_and_control_characters_refus
     result = pytester.runpytest(*base, "--mes-token=tok-1\n23456")
     result.stderr.fnmatch_lines(["*the token (--mes-token / MES_TOKEN) contains control characters*"])
     assert "23456" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_test_id_used_by_two_sets_stops_the_run_naming_both(pytester, add_set, server):
+    """A test id names the test in every report, in waivers and in the acceptance file's links: two tests with
+    one id (a copied bundled test) would be mixed up there."""
+    add_set(a_set("one", tests=read_test("CORE-D-01") + read_test("CORE-D-02")), name="one.yaml")
+    add_set(a_set("two", tests=read_test("CORE-D-03") + read_test("CORE-D-01")), name="two.yaml")
+    for workers in ([], ["-n", "2"]):
+        result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", *workers)
+        # Without xdist pytest stops at a collection error; pytest-xdist runs the other sets and fails the run.
+        assert result.ret == (pytest.ExitCode.TESTS_FAILED if workers else pytest.ExitCode.INTERRUPTED)
+        result.stdout.fnmatch_lines(["*sets/two.yaml:15: test id 'CORE-D-01' is already given to the test at "
+                                     "sets/one.yaml:7: a test id must be unique in a run*"])
+        assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not [r for r in server.requests if "metadata" not in r.path]
