@@ -54,6 +54,7 @@ class Exchange:
     # True when the server under test gave no answer (timeout, refused or dropped connection), or when the
     # request was not sent because the server had already stopped answering: the test could not be made.
     unreachable: bool = False
+    over_cap: bool = False  # the body was larger than --mes-max-response-bytes: not read, so not checked
     redirects: list[str] = field(default_factory=list)  # "302 http://…" for each hop followed
     notes: list[str] = field(default_factory=list)
     redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
@@ -210,7 +211,7 @@ class FhirClient:
                 self._mask_cookies(response)
                 exchange.body = self._read_body(response)
         except BodyTooLarge as exc:
-            exchange.error = str(exc)
+            exchange.error, exchange.over_cap = str(exc), True
         except requests.exceptions.RequestException as exc:
             exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout))
             exchange.unreachable = _no_answer(exc)

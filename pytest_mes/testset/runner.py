@@ -145,9 +145,9 @@ class Runner:
             result.error, result.harness_error = f"the request could not be built: {exc}", True
             return result
         result.exchange = self.client.request(method, target, **options)
-        refused = _refused_credentials(step, result.exchange)
-        if refused:
-            result.error, result.harness_error = refused, True
+        fault = _fault_of_the_run(step, result.exchange)
+        if fault:
+            result.error, result.harness_error = fault, True
         context = self._context(step, result.exchange, variables)
         result.checks = implicit_checks(step.checks, context)
         if not result.exchange.error:
@@ -209,9 +209,12 @@ class Runner:
                 return
 
 
-def _refused_credentials(step: Step, exchange: Exchange) -> str | None:
-    """Why the run, not the server, is at fault when the answer asks for credentials the step did not expect to be
-    refused (a step that tests the refusal checks its status): nothing is learnt about the server's conformance."""
+def _fault_of_the_run(step: Step, exchange: Exchange) -> str | None:
+    """Why the run, not the server, kept the step from being checked, if it did: nothing is then learnt about the
+    server's conformance. An answer over the size cap was not read; an answer that refuses the run's credentials,
+    when the step does not expect that refusal (a step that tests it checks its status), tested nothing else."""
+    if exchange.over_cap:
+        return exchange.error
     asks = CREDENTIALS_REFUSED.get(exchange.status or 0)
     expected = [c.spec for c in step.checks if c.kind == "status"]
     if asks is None or any(exchange.status in (spec if isinstance(spec, list) else [spec]) for spec in expected):

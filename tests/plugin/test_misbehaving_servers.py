@@ -189,3 +189,18 @@ def test_refused_credentials_are_an_error_of_the_run_not_a_verdict_on_the_server
     result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*",
                                  "*CORE-A-01: the test could not run: the server refused the run's credentials "
                                  "(401 Unauthorized): check --mes-token, --mes-header and --mes-client-cert*"])
+
+
+def test_a_response_over_the_size_cap_is_a_limit_of_the_run_not_a_failure_of_the_server(pytester, add_set, server):
+    """--mes-max-response-bytes protects the run's memory: a bigger answer could not be checked, which says
+    nothing against the server (the test is in error, the run incomplete), and the message says how to raise it."""
+    big = {**PATIENT, "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                               + "x" * 3000 + "</div>"}}
+    server.route("GET /fhir/Patient/1", Reply(200, big))
+    add_set(a_set(tests=read_test("CORE-C-01", path="Patient/1", checks=CHECKS)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-max-response-bytes=1000")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*", "*CORE-C-01: the test could not run: the response "
+                                 "is larger than 1000 bytes; reading stopped (raise the limit with "
+                                 "--mes-max-response-bytes if this is expected)*"])
