@@ -209,6 +209,10 @@ def from_pytest(config: pytest.Config) -> MesConfig:
 
         check_defects(defects)
     connect_timeout, read_timeout = _timeouts(values["timeout"])
+    ca_bundle = _file(values["ca_bundle"], "--mes-ca-bundle")
+    client_cert = _file(values["client_cert"], "--mes-client-cert")
+    client_key = _file(values["client_key"], "--mes-client-key")
+    _check_tls_files(ca_bundle, client_cert, client_key)
     return MesConfig(
         base_url=base_url, sandbox=sandbox, sandbox_defects=defects,
         testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
@@ -216,9 +220,7 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         transport=ClientSettings(
             base_url=base_url or "", token=token, basic_auth=basic_auth,
             headers=tuple(_header(h) for h in values["header"] or ()),
-            client_cert=_file(values["client_cert"], "--mes-client-cert"),
-            client_key=_file(values["client_key"], "--mes-client-key"),
-            ca_bundle=_file(values["ca_bundle"], "--mes-ca-bundle"),
+            client_cert=client_cert, client_key=client_key, ca_bundle=ca_bundle,
             connect_timeout=connect_timeout, read_timeout=read_timeout,
             max_response_bytes=_positive_int(values["max_response_bytes"], DEFAULT_MAX_BYTES),
         ),
@@ -348,6 +350,41 @@ def _file(path: str | None, flag: str) -> str | None:
     if path and not Path(path).is_file():
         raise ConfigError(f"{flag} {path}: file not found")
     return path
+
+
+def _check_tls_files(ca_bundle: str | None, client_cert: str | None, client_key: str | None) -> None:
+    """Read the TLS files now: one that cannot be used is the user's to fix, said once with its option, rather
+    than as a TLS failure of the server on every request."""
+    if not (ca_bundle or client_cert):
+        return
+    import ssl
+
+    if ca_bundle:
+        try:
+            ssl.create_default_context(cafile=ca_bundle)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"--mes-ca-bundle {ca_bundle}: no PEM certificate authority could be read from it "
+                              f"({exc}); give the PEM file of the authorities that sign the server's "
+                              "certificate") from None
+    if client_cert:
+        named = f"--mes-client-cert {client_cert}" + (f" / --mes-client-key {client_key}" if client_key else "")
+        try:
+            # A password callback, so that OpenSSL never prompts on the terminal for an encrypted key.
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(client_cert, client_key, password=_no_password)
+        except _EncryptedKey:
+            raise ConfigError(f"{named}: the key is encrypted; give it unencrypted (e.g. `openssl pkey -in KEY "
+                              "-out key.pem`) and keep that file private") from None
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"{named}: not a PEM certificate with its private key ({exc}); give the certificate "
+                              "and the key that goes with it, in PEM") from None
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _no_password() -> bytes:
+    raise _EncryptedKey
 
 
 def _timeouts(text: str | None) -> tuple[float, float]:

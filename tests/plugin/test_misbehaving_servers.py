@@ -204,3 +204,29 @@ def test_a_response_over_the_size_cap_is_a_limit_of_the_run_not_a_failure_of_the
     result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*", "*CORE-C-01: the test could not run: the response "
                                  "is larger than 1000 bytes; reading stopped (raise the limit with "
                                  "--mes-max-response-bytes if this is expected)*"])
+
+
+def test_unusable_tls_files_stop_the_run_at_start_naming_the_option(pytester, tls_server, tls_ca, tmp_path):
+    """A CA bundle or client certificate that cannot be read is the user's to fix: said once, at start, with its
+    option, rather than as a TLS failure of the server on every test. An encrypted key is said to be one (and no
+    password is ever asked for on the terminal)."""
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")  # trustme's dependency
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    client = tls_ca.issue_cert("editeur.example.fr")
+    cert_file, encrypted_key = tmp_path / "client.pem", tmp_path / "client.key"
+    client.cert_chain_pems[0].write_to_path(str(cert_file))
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+    encrypted_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.BestAvailableEncryption(b"secret-pass")))
+    base = [f"--mes-base-url={tls_server.base_url}"]
+    for options, said in [
+        ([f"--mes-ca-bundle={garbage}"], f"--mes-ca-bundle {garbage}: no PEM certificate authority could be read*"),
+        ([f"--mes-client-cert={garbage}"], f"--mes-client-cert {garbage}: not a PEM certificate with its private*"),
+        ([f"--mes-client-cert={cert_file}", f"--mes-client-key={encrypted_key}"],
+         f"--mes-client-cert {cert_file} / --mes-client-key {encrypted_key}: *the key is encrypted*"),
+    ]:
+        result = pytester.runpytest(*base, *options)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, options
+        result.stderr.fnmatch_lines([f"*pytest-mes: {said}"])
+        assert not tls_server.requests
