@@ -298,6 +298,9 @@ def _token(token: str | None) -> str | None:
     if token is None:
         return None
     token = token.strip()  # a token read from a file usually ends with a newline
+    scheme, _, rest = token.partition(" ")
+    if scheme.lower() == "bearer":  # copied with its scheme from an Authorization header: it is added when sent
+        token = rest.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in token):
         raise ConfigError("the token (--mes-token / MES_TOKEN) contains control characters; it cannot be sent "
                           "in an HTTP header (value not shown)")

@@ -207,6 +207,9 @@ def test_a_token_with_a_trailing_newline_is_trimmed_and_control_characters_refus
     base = [f"--mes-base-url={server.base_url}", "--mes-testsets=sets"]
     pytester.runpytest(*base, "--mes-token=tok-123456\n").assert_outcomes(passed=1)
     assert server.requests[-1].headers["Authorization"] == "Bearer tok-123456"
+    # A token copied with its scheme (from an HTTP client's Authorization header) is sent once, not 'Bearer Bearer'.
+    pytester.runpytest(*base, "--mes-token=bearer  tok-654321").assert_outcomes(passed=1)
+    assert server.requests[-1].headers["Authorization"] == "Bearer tok-654321"
     result = pytester.runpytest(*base, "--mes-token=tok-1\n23456")
     result.stderr.fnmatch_lines(["*the token (--mes-token / MES_TOKEN) contains control characters*"])
     assert "23456" not in result.stderr.str() + result.stdout.str()
