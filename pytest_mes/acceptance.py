@@ -18,7 +18,9 @@ from pytest_mes import __version__
 from pytest_mes.config import Reports
 from pytest_mes.errors import MesError
 from pytest_mes.fhir.issues import Phrase
+from pytest_mes.fhir.sources import MissingPackage
 from pytest_mes.report.files import file_sha256
+from pytest_mes.report.labels import label
 from pytest_mes.resources import bundled_dir
 from pytest_mes.results import FORMAT, TestRecord, requirement_matrix, run_verdict, summary, worst
 from pytest_mes.run import MesRun
@@ -135,7 +137,16 @@ def _profile_set(run: MesRun) -> dict[str, Any]:
         return {"packages": [], "missing_packages": [], "validator": info}
     packages = [{"id": p.id, "version": p.version, "source": str(p.path),
                  "sha256": _sha256(Path(p.path)) if Path(p.path).is_file() else None} for p in store.packages]
-    return {"packages": packages, "missing_packages": list(store.warnings), "validator": info}
+    missing = [_missing_package(m, run.config.lang) for m in store.missing]
+    return {"packages": packages, "missing_packages": [*missing, *store.problems], "validator": info}
+
+
+def _missing_package(missing: MissingPackage, lang: str) -> str:
+    """What a reviewer needs of a missing package, in the file's language: it, who needs it, what stands in."""
+    said = [label("missing_by", lang).format(by=", ".join(missing.required_by))] if missing.required_by else []
+    if missing.substitute:
+        said.append(label("missing_substitute", lang).format(substitute=missing.substitute))
+    return f"{missing.spec} ({label('semicolon', lang).join(said)})" if said else missing.spec
 
 
 _sha256 = cache(file_sha256)  # a package or test set is hashed once per process, however many reports

@@ -38,6 +38,7 @@ class PackageStore(Canonicals):
                  missing: Sequence[MissingPackage] = ()):
         super().__init__(packages)
         self.warnings: list[str] = list(warnings)
+        self.problems: list[str] = list(warnings)  # what could not be read; `warnings` adds the missing packages
         self.missing: list[MissingPackage] = list(missing)
 
     # ---- loading ---------------------------------------------------------------------------------

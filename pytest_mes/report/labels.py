@@ -53,6 +53,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "testsets": ("Jeux de tests", "Test sets"),
     "packages": ("Jeu de profils (paquets FHIR)", "Profile set (FHIR packages)"),
     "missing_packages": ("Paquets manquants", "Missing packages"),
+    "missing_by": ("requis par {by}", "required by {by}"),
+    "missing_substitute": ("remplacé par {substitute}", "{substitute} stands in for it"),
     "options": ("Options qui changent les verdicts", "Options that change verdicts"),
     "fail_on": ("Échec de l'exécution sur", "Run fails on"),
     "fail_on.shall": ("exigences SHALL", "SHALL requirements"),

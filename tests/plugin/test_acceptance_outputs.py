@@ -288,3 +288,16 @@ def test_an_empty_report_setting_writes_no_acceptance_file_wherever_it_is_given(
     monkeypatch.delenv("MES_REPORT", raising=False)
     pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets").assert_outcomes(passed=1)
     assert (pytester.path / "mes-report.html").exists()  # the control: by default it is written
+
+
+@pytest.mark.parametrize(("lang", "said"), [("fr", "ans.fr.nos#1.2.0 (requis par hl7.fhir.fr.core#2.0.1)"),
+                                            ("en", "ans.fr.nos#1.2.0 (required by hl7.fhir.fr.core#2.0.1)")])
+def test_the_acceptance_file_names_each_missing_package_in_the_run_language(pytester, add_set, server, lang, said):
+    """A reviewer reads which packages were missing and what needs each, in the file's language; where the
+    developer's machine looked for them and which command to type are for the terminal only."""
+    add_set(a_set(tests=read_test("CORE-P-01")))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-lang={lang}",
+                       "--mes-report-json=r.json").assert_outcomes(passed=1)
+    missing = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["missing_packages"]
+    assert said in missing
+    assert not [m for m in missing if "looked in" in m or "mes packages" in m or "/" in m], missing
