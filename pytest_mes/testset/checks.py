@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from pytest_mes.client import Exchange
 from pytest_mes.fhir.issues import UNMADE_CHECKS
 from pytest_mes.fhirpath import FhirPathError, evaluate
-from pytest_mes.report.labels import label
+from pytest_mes.report.labels import LABELS, label
 from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
@@ -50,9 +50,13 @@ class CheckContext:
     exchange: Exchange
     variables: dict[str, Any]
     validator: ProfileValidator | None = None
-    validator_problem: str = "no validator is loaded"
+    validator_problem: str = ""  # why there is no validator (default: none is loaded)
     package: str | None = None  # the IG the test is about, for unversioned profile URLs
     lang: str = "fr"  # of the words a check adds to what it found (--mes-lang)
+
+    def say(self, key: str, **values: Any) -> str:
+        """A word of the label table in the run's language, its placeholders filled."""
+        return label(key, self.lang).format(**values)
 
 
 def run_check(check: Check, context: CheckContext) -> CheckResult:
@@ -63,7 +67,7 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     try:
         result = _EVALUATORS[check.kind](spec, context)
     except (re.error, TypeError, ValueError) as exc:  # a bad regex or value in the test set, not a server fault
-        result = CheckResult(check.kind, "failed", "", f"the check could not be evaluated: {exc}")
+        result = CheckResult(check.kind, "failed", "", context.say("check.unevaluable", error=exc))
     return replace(result, because=check.because, line=check.line, kind=check.kind)
 
 
@@ -71,9 +75,10 @@ def implicit_checks(checks: tuple[Check, ...], context: CheckContext) -> list[Ch
     """Checks every step gets: the request went through, and no server error unless a status was expected."""
     exchange = context.exchange
     if exchange.error:
-        return [CheckResult("request", "failed", "an HTTP response", exchange.error, kind="request")]
+        return [CheckResult(context.say("check.request"), "failed", context.say("check.an_answer"), exchange.error,
+                            kind="request")]
     if not any(c.kind == "status" for c in checks) and exchange.status and exchange.status >= 500:
-        return [CheckResult("status", "failed", "no server error (status < 500)",
+        return [CheckResult(context.say("check.status"), "failed", context.say("check.no_server_error"),
                             f"{exchange.status} {exchange.reason}".strip(), kind="status")]
     return []
 
@@ -81,96 +86,102 @@ def implicit_checks(checks: tuple[Check, ...], context: CheckContext) -> list[Ch
 def _status(spec: int | list[int], context: CheckContext) -> CheckResult:
     allowed = spec if isinstance(spec, list) else [spec]
     actual = context.exchange.status
-    expected = " or ".join(str(code) for code in allowed)
-    return _verdict("status", actual in allowed, expected, f"{actual} {context.exchange.reason}".strip())
+    expected = context.say("check.or").join(str(code) for code in allowed)
+    return _verdict(context.say("check.status"), actual in allowed, expected,
+                    f"{actual} {context.exchange.reason}".strip())
 
 
 def _header(spec: dict[str, Any], context: CheckContext) -> CheckResult:
     value = context.exchange.header(spec["name"])
-    label = f"header {spec['name']}"
+    name, absent = context.say("check.header", name=spec["name"]), context.say("check.absent")
     if spec.get("present") is False:
-        return _verdict(label, value is None, "absent", _shown(value))
+        return _verdict(name, value is None, absent, _shown(value, context))
     if "equals" in spec:
         expected, ok = repr(spec["equals"]), value == spec["equals"]
     elif "matches" in spec:
-        expected, ok = f"matching /{spec['matches']}/", value is not None and re.search(spec["matches"], value)
+        expected = context.say("check.matching", pattern=spec["matches"])
+        ok = value is not None and re.search(spec["matches"], value)
     else:
-        expected, ok = "present", value is not None
-    return _verdict(label, bool(ok), expected, "absent" if value is None else repr(value))
+        expected, ok = context.say("check.present"), value is not None
+    return _verdict(name, bool(ok), expected, absent if value is None else repr(value))
 
 
 def _content_type(spec: str, context: CheckContext) -> CheckResult:
     actual = context.exchange.content_type
     expected = spec.split(";")[0].strip().lower()
-    return _verdict("content type", actual == expected, expected, actual or "(no Content-Type)")
+    return _verdict(context.say("check.content_type"), actual == expected, expected,
+                    actual or context.say("check.no_content_type"))
 
 
 def _resource_type(spec: str, context: CheckContext) -> CheckResult:
     body, problem = context.exchange.parsed
+    name = context.say("check.resource_type")
     if problem:
-        return CheckResult("resource type", "failed", spec, problem)
+        return CheckResult(name, "failed", spec, problem)
     actual = body.get("resourceType") if isinstance(body, dict) else None
-    return _verdict("resource type", actual == spec, spec, _shown(actual))
+    return _verdict(name, actual == spec, spec, _shown(actual, context))
 
 
 def _bundle(spec: dict[str, Any], context: CheckContext) -> CheckResult:
     body, problem = context.exchange.parsed
+    name = "bundle " + ", ".join(sorted(spec))  # the test set's own keys
     if problem:
-        return CheckResult("bundle", "failed", "a Bundle", problem)
+        return CheckResult(name, "failed", context.say("check.a_bundle"), problem)
     if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
-        return CheckResult("bundle", "failed", "a Bundle", _shown(kind))
+        return CheckResult(name, "failed", context.say("check.a_bundle"), _shown(kind, context))
     entries = body.get("entry") or []
     failures: list[tuple[str, str, str]] = []
     if "type" in spec and body.get("type") != spec["type"]:
-        failures.append(("Bundle.type", spec["type"], _shown(body.get("type"))))
+        failures.append(("Bundle.type", spec["type"], _shown(body.get("type"), context)))
     if "total" in spec:
-        _count_check("Bundle.total", spec["total"], body.get("total"), failures)
+        _count_check("Bundle.total", spec["total"], body.get("total"), failures, context)
     if "entries" in spec:
-        _count_check("number of entries", spec["entries"], len(entries), failures)
+        _count_check(context.say("check.entries"), spec["entries"], len(entries), failures, context)
     if "matches" in spec:
         matches = sum(1 for e in entries if (e.get("search") or {}).get("mode") == "match")
-        _count_check("entries with search.mode = match", spec["matches"], matches, failures)
+        _count_check(context.say("check.matches"), spec["matches"], matches, failures, context)
     if "entry_types" in spec:
         found = sorted({(e.get("resource") or {}).get("resourceType", "?") for e in entries})
         unexpected = [t for t in found if t not in spec["entry_types"]]
         if unexpected:
-            failures.append(("entry resource types", "only " + ", ".join(spec["entry_types"]), ", ".join(found)))
-    label = "bundle " + ", ".join(sorted(spec))
+            failures.append((context.say("check.entry_types"),
+                             context.say("check.only", types=", ".join(spec["entry_types"])), ", ".join(found)))
     if not failures:
-        return CheckResult(label, "passed")
-    return CheckResult(label, "failed", "; ".join(f"{what}: {exp}" for what, exp, _ in failures),
-                       "; ".join(f"{what}: {act}" for what, _, act in failures))
+        return CheckResult(name, "passed")
+    colon, semicolon = label("colon", context.lang), label("semicolon", context.lang)
+    return CheckResult(name, "failed", semicolon.join(f"{what}{colon}{exp}" for what, exp, _ in failures),
+                       semicolon.join(f"{what}{colon}{act}" for what, _, act in failures))
 
 
-def _count_check(what: str, spec: int | dict[str, int], actual: Any, failures: list) -> None:
+def _count_check(what: str, spec: int | dict[str, int], actual: Any, failures: list, context: CheckContext) -> None:
     if isinstance(spec, int):
         if actual != spec:
-            failures.append((what, str(spec), _shown(actual)))
+            failures.append((what, str(spec), _shown(actual, context)))
         return
     low, high = spec.get("min"), spec.get("max")
     ok = isinstance(actual, int) and (low is None or actual >= low) and (high is None or actual <= high)
     if not ok:
-        bounds = " and ".join(filter(None, [f">= {low}" if low is not None else "",
-                                            f"<= {high}" if high is not None else ""]))
-        failures.append((what, bounds, _shown(actual)))
+        bounds = context.say("check.and").join(filter(None, [f">= {low}" if low is not None else "",
+                                                             f"<= {high}" if high is not None else ""]))
+        failures.append((what, bounds, _shown(actual, context)))
 
 
 def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     expression = spec if isinstance(spec, str) else spec["expression"]
     op = None if isinstance(spec, str) else spec.get("op")
     expected_value = None if isinstance(spec, str) else spec.get("value")
-    label = f"fhirpath {expression}"
+    name = f"fhirpath {expression}"
+    expected = _describe_expectation(op, expected_value, context)
     body, problem = context.exchange.parsed
     if problem:
-        return CheckResult(label, "failed", _describe_expectation(op, expected_value), problem)
+        return CheckResult(name, "failed", expected, problem)
     variables = fhirpath_variables(context.variables)
     try:
         result = evaluate(body, expression, variables)
     except FhirPathError as exc:
-        return CheckResult(label, "failed", _describe_expectation(op, expected_value), str(exc))
-    verdict = _verdict(label, _compare(result, op, expected_value), _describe_expectation(op, expected_value),
-                       _shown(result))
+        return CheckResult(name, "failed", expected, str(exc))
+    verdict = _verdict(name, _compare(result, op, expected_value), expected, _shown(result, context))
     if verdict.failed and op is None and result == [False]:
         verdict = _name_offenders(verdict, body, expression, variables, context.lang)
     return verdict
@@ -291,28 +302,31 @@ def _loosely_equal(actual: Any, expected: Any) -> bool:
     return False
 
 
-def _describe_expectation(op: str | None, value: Any) -> str:
+def _describe_expectation(op: str | None, value: Any, context: CheckContext) -> str:
     if op is None:
-        return "true"
+        return "true"  # the FHIRPath value, as the result beside it is shown
     if op in {"exists", "empty"}:
-        return "not empty" if op == "exists" else "empty"
-    return f"{op.replace('_', ' ')} {_shown(value)}"
+        return context.say("check.not_empty" if op == "exists" else "check.empty")
+    words = context.say(f"check.op.{op}") if f"check.op.{op}" in LABELS else op  # <, <=, >, >= as they are
+    return f"{words} {_shown(value, context)}"
 
 
 def _max_time(spec: float, context: CheckContext) -> CheckResult:
     actual = context.exchange.elapsed_ms
-    return _verdict("response time", actual <= spec, f"<= {spec:g} ms", f"{actual:g} ms")
+    return _verdict(context.say("check.response_time"), actual <= spec, f"<= {spec:g} ms", f"{actual:g} ms")
 
 
 def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     profiles = spec if isinstance(spec, list) else [spec]
-    label = "conforms to " + ", ".join(profiles)
+    name = context.say("check.conforms_to", profiles=", ".join(profiles))
+    no_error = context.say("check.no_error")
     if context.validator is None:
-        return CheckResult(label, "not_checked", "no error from the validator",
-                           f"not checked: {context.validator_problem}")
+        why = context.validator_problem or context.say("check.no_validator")
+        return CheckResult(name, "not_checked", context.say("check.no_error_from_validator"),
+                           context.say("check.not_made", why=why))
     body, problem = _resource_for_validation(context)
     if problem:
-        return CheckResult(label, "failed", "a FHIR resource", problem)
+        return CheckResult(name, "failed", context.say("check.a_resource"), problem)
     result = context.validator.validate(body, profiles, context=context.package)
     # Errors first: must-support information on every resource would otherwise bury them.
     ranked = tuple(sorted(result.issues, key=lambda i: _SEVERITY_RANK.get(i.severity, 9)))
@@ -320,24 +334,22 @@ def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     # "Profile not found" says what could not be checked, not what the server got wrong.
     errors = [i for i in ranked if i.severity in {"error", "fatal"} and i.message_id not in UNMADE_CHECKS]
     if errors:
-        return CheckResult(label, "failed", "no error", f"{len(errors)} error(s)", issues=ranked)
+        return CheckResult(name, "failed", no_error, context.say("check.errors", n=len(errors)), issues=ranked)
     if unmade:
-        why = "; ".join(dict.fromkeys(i.message for i in unmade))
-        return CheckResult(label, "not_checked", "no error", f"not checked: {why}", issues=ranked)
-    return CheckResult(label, "passed", "no error", "no error", issues=ranked)
+        why = label("semicolon", context.lang).join(dict.fromkeys(i.text(context.lang) for i in unmade))
+        return CheckResult(name, "not_checked", no_error, context.say("check.not_made", why=why), issues=ranked)
+    return CheckResult(name, "passed", no_error, no_error, issues=ranked)
 
 
 def _resource_for_validation(context: CheckContext) -> tuple[Any, str | None]:
     exchange = context.exchange
     if exchange.content_type.endswith("xml") and not exchange.error:
-        try:
-            from pytest_mes.fhir.xml import parse_xml
-        except ImportError:
-            return None, "the response is FHIR XML, which this version cannot read yet"
+        from pytest_mes.fhir.xml import parse_xml  # only when a response is XML
+
         try:
             return parse_xml(exchange.body, getattr(context.validator, "store", None)), None
         except Exception as exc:  # the XML reader's own error type carries the line and the cause
-            return None, f"the XML response cannot be read: {exc}"
+            return None, context.say("check.unreadable_xml", error=exc)
     return exchange.parsed
 
 
@@ -345,13 +357,13 @@ def _verdict(label: str, ok: bool, expected: str, actual: str) -> CheckResult:
     return CheckResult(label, "passed" if ok else "failed", expected, actual)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, context: CheckContext) -> str:
     if value is None:
-        return "absent"
+        return context.say("check.absent")
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (RecursionError, ValueError):  # nested too deeply, or an integer too long to print
-        return "(a value too deeply nested to show)"
+        return context.say("check.too_deep")
     return text if len(text) <= 300 else text[:297] + "..."
 
 

@@ -157,14 +157,10 @@ class Runner:
         return result
 
     def _context(self, step: Step, exchange: Exchange, variables: Mapping[str, Any]) -> CheckContext:
-        validator, problem = None, ""
-        if any(check.kind == "conforms_to" for check in step.checks):
-            if self.validator_provider is None:
-                problem = "no validator is configured"
-            else:
-                validator, problem = self.validator_provider()
-        return CheckContext(exchange, dict(variables), validator, problem or "no validator is loaded", step.package,
-                            self.lang)
+        validator, problem = None, ""  # no provider: the check says no validator is loaded
+        if self.validator_provider is not None and any(check.kind == "conforms_to" for check in step.checks):
+            validator, problem = self.validator_provider()
+        return CheckContext(exchange, dict(variables), validator, problem, step.package, self.lang)
 
     def _render_request(self, request: Request, variables: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
         self._mask_secret_environment(request)

@@ -302,7 +302,7 @@ def test_defect_is_caught(pytester: pytest.Pytester, defect: str, fhir_packages_
     catchers = DEFECT_CATCHERS[defect]
     result, outcomes = _run(
         pytester, "--mes-sandbox", "--mes-sandbox-defect", defect, "--mes-offline", "-p", "no:cacheprovider",
-        "--mes-packages", str(fhir_packages_dir), "-k", " or ".join(catchers),
+        "--mes-packages", str(fhir_packages_dir), "-k", " or ".join(catchers), "--mes-lang=en",  # as the regexes
     )
     # A SHOULD requirement's test catches its defect as an advisory failure.
     missed = [tid for tid in catchers if outcomes.get(tid, ("not run",))[0] not in ("failed", "advisory")]

@@ -24,13 +24,14 @@ CORE_TESTS = {test.id: test for path in sorted(bundled_dir("testsets").joinpath(
 WITH_PRECONDITIONS = {tid for tid, test in CORE_TESTS.items() if test.preconditions}
 # The engine's one non-conformance, on purpose: http.html#capabilities "Servers SHALL provide a Capability
 # Statement"; its /metadata is a Bundle, and the test that checks it must say so.
-NO_STATEMENT = {"CORE-FS-CAP-01": r"resource type \(line \d+\): expected CapabilityStatement, got \"Bundle\""}
+NO_STATEMENT = {"CORE-FS-CAP-01": r"type de ressource : attendu CapabilityStatement, obtenu \"Bundle\""}
 # SHOULD tests the engine fails by a choice R4 allows: "Systems that do not track deleted records will treat
 # deleted records as an unknown resource" (http.html#read), so a deleted Patient reads as 404, not 410.
-DELETED_IS_UNKNOWN = {"CORE-FS-CRUD-05": r"expected 410, got 404"}
+DELETED_IS_UNKNOWN = {"CORE-FS-CRUD-05": r"attendu 410, obtenu 404"}
 # Unversioned, R4 allows it ("servers are allowed to not provide versioning support", http.html#versions): no
 # ETag (a SHOULD "if versioning is supported") and If-Match ignored, so the SHOULD tests of both are advisory.
-UNVERSIONED = {"CORE-FS-CRUD-06": r"expected 412, got 200", "CORE-FS-CRUD-07": r"header ETag .*got absent"}
+UNVERSIONED = {"CORE-FS-CRUD-06": r"attendu 412, obtenu 200",
+               "CORE-FS-CRUD-07": r"en-tête ETag : attendu .*obtenu absent"}
 
 
 @pytest.fixture

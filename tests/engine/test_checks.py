@@ -47,7 +47,8 @@ def test_header_presence_equality_and_pattern():
     assert check("header", {"name": "ETag", "equals": 'W/"3"'}, ex).outcome == "passed"
     assert check("header", {"name": "Location", "matches": r"Patient/\w+/_history/\d+$"}, ex).outcome == "passed"
     missing = check("header", {"name": "Last-Modified", "present": True}, ex)
-    assert (missing.outcome, missing.expected, missing.actual) == ("failed", "present", "absent")
+    assert (missing.label, missing.outcome, missing.expected, missing.actual) == (
+        "en-tête Last-Modified", "failed", "présent", "absent")
     absent = check("header", {"name": "ETag", "present": False}, ex)
     assert absent.outcome == "failed" and absent.actual == '"W/\\"3\\""'
 
@@ -71,17 +72,23 @@ def test_bundle_reports_every_mismatch():
     assert ok.outcome == "passed"
     bad = check("bundle", {"type": "batch", "total": {"min": 5}, "matches": 1, "entry_types": ["Slot"]})
     assert bad.outcome == "failed"
-    assert bad.expected == ("Bundle.type: batch; Bundle.total: >= 5; entries with search.mode = match: 1; "
-                            "entry resource types: only Slot")
-    assert bad.actual == ('Bundle.type: "searchset"; Bundle.total: 2; entries with search.mode = match: 2; '
-                          "entry resource types: Schedule, Slot")
+    assert bad.expected == ("Bundle.type : batch ; Bundle.total : >= 5 ; entrées avec search.mode = match : 1 ; "
+                            "types de ressource des entrées : seulement Slot")
+    assert bad.actual == ('Bundle.type : "searchset" ; Bundle.total : 2 ; entrées avec search.mode = match : 2 ; '
+                          "types de ressource des entrées : Schedule, Slot")
+    english = check("bundle", {"type": "batch", "total": {"min": 5, "max": 9}, "matches": 1, "entry_types": ["Slot"]},
+                    lang="en")
+    assert english.expected == ("Bundle.type: batch; Bundle.total: >= 5 and <= 9; entries with search.mode = match: 1; "
+                                "entry resource types: only Slot")
+    assert english.actual == ('Bundle.type: "searchset"; Bundle.total: 2; entries with search.mode = match: 2; '
+                              "entry resource types: Schedule, Slot")
 
 
 def test_bundle_without_total():
     body = {**BUNDLE}
     del body["total"]
     result = check("bundle", {"total": {"min": 0}}, exchange(body))
-    assert result.outcome == "failed" and result.actual == "Bundle.total: absent"
+    assert result.outcome == "failed" and result.actual == "Bundle.total : absent"
 
 
 @pytest.mark.parametrize(
@@ -120,6 +127,44 @@ def test_fhirpath_operators(spec, outcome):
     assert check("fhirpath", spec).outcome == outcome
 
 
+@pytest.mark.parametrize(("kind", "spec", "ex", "french", "english"), [
+    ("status", [201, 204], None, ("statut", "201 ou 204", "200 OK"), ("status", "201 or 204", "200 OK")),
+    ("header", {"name": "ETag", "matches": "^W/"}, None, ("en-tête ETag", "correspondant à /^W//", "absent"),
+     ("header ETag", "matching /^W//", "absent")),
+    ("content_type", "application/fhir+json", "no content type",
+     ("type de contenu", "application/fhir+json", "(pas de Content-Type)"),
+     ("content type", "application/fhir+json", "(no Content-Type)")),
+    ("resource_type", "Patient", None, ("type de ressource", "Patient", '"Bundle"'),
+     ("resource type", "Patient", '"Bundle"')),
+    ("bundle", {"type": "searchset"}, "not a bundle", ("bundle type", "un Bundle", '"Patient"'),
+     ("bundle type", "a Bundle", '"Patient"')),
+    ("bundle", {"entries": 1}, None, ("bundle entries", "nombre d'entrées : 1", "nombre d'entrées : 3"),
+     ("bundle entries", "number of entries: 1", "number of entries: 3")),
+    ("fhirpath", {"expression": "Bundle.id", "op": "exists"}, None,
+     ("fhirpath Bundle.id", "non vide", "[]"), ("fhirpath Bundle.id", "not empty", "[]")),
+    ("fhirpath", {"expression": "Bundle.type", "op": "empty"}, None,
+     ("fhirpath Bundle.type", "vide", '["searchset"]'), ("fhirpath Bundle.type", "empty", '["searchset"]')),
+    ("fhirpath", {"expression": "Bundle.type", "op": "not_equals", "value": "searchset"}, None,
+     ("fhirpath Bundle.type", 'différent de "searchset"', '["searchset"]'),
+     ("fhirpath Bundle.type", 'not equals "searchset"', '["searchset"]')),
+    ("fhirpath", {"expression": "Bundle.type", "op": "in", "value": ["batch"]}, None,
+     ("fhirpath Bundle.type", 'parmi ["batch"]', '["searchset"]'),
+     ("fhirpath Bundle.type", 'in ["batch"]', '["searchset"]')),
+    ("fhirpath", {"expression": "Bundle.total", "op": ">", "value": 5}, None,
+     ("fhirpath Bundle.total", "> 5", "[2]"), ("fhirpath Bundle.total", "> 5", "[2]")),
+    ("max_time_ms", 10, None, ("temps de réponse", "<= 10 ms", "12 ms"), ("response time", "<= 10 ms", "12 ms")),
+])
+def test_what_a_check_says_is_in_the_run_language(kind, spec, ex, french, english):
+    """The name of a check and the words of its expected and obtained values follow --mes-lang; what the
+    server sent and what the test set wrote stay as they are."""
+    ex = {None: None, "no content type": exchange(content_type=""),
+          "not a bundle": exchange({"resourceType": "Patient"})}[ex]
+    for lang, said in (("fr", french), ("en", english)):
+        result = check(kind, spec, ex, lang=lang)
+        assert result.outcome == "failed"
+        assert (result.label, result.expected, result.actual) == said, lang
+
+
 def test_fhirpath_reads_test_set_variables():
     result = check("fhirpath", "Bundle.entry.resource.id contains %slot_id", variables={"slot_id": "s2"})
     assert result.outcome == "passed"
@@ -133,14 +178,18 @@ def test_fhirpath_evaluation_error_fails_with_the_cause():
 def test_response_time():
     assert check("max_time_ms", 1000, exchange(elapsed=999.0)).outcome == "passed"
     slow = check("max_time_ms", 1000, exchange(elapsed=1500.5))
-    assert (slow.outcome, slow.expected, slow.actual) == ("failed", "<= 1000 ms", "1500.5 ms")
+    assert (slow.label, slow.outcome, slow.expected, slow.actual) == ("temps de réponse", "failed", "<= 1000 ms",
+                                                                      "1500.5 ms")
 
 
 def test_conforms_to_without_validator_is_not_checked_never_passed():
-    result = check("conforms_to", "http://example.org/StructureDefinition/x", validator=None,
-                   validator_problem="no validator is loaded")
+    result = check("conforms_to", "http://example.org/StructureDefinition/x", validator=None)
     assert result.outcome == "not_checked"
-    assert result.actual == "not checked: no validator is loaded"
+    assert result.actual == "non vérifié : aucun validateur n'est chargé"
+    english = check("conforms_to", "http://example.org/StructureDefinition/x", validator=None,
+                    validator_problem="the packages are missing", lang="en")
+    assert (english.label, english.actual) == ("conforms to http://example.org/StructureDefinition/x",
+                                               "not checked: the packages are missing")
 
 
 @dataclass
@@ -151,6 +200,9 @@ class FakeIssue:
     message_id: str = ""
     code: str = "invalid"
     source: str = ""
+
+    def text(self, lang="fr"):
+        return self.message if lang == "fr" else f"(en) {self.message}"
 
 
 @dataclass
@@ -173,7 +225,7 @@ def test_conforms_to_delegates_to_the_validator_and_lists_issues():
                                     FakeIssue("warning", "Bundle.entry[0]", "hmm")])
     result = check("conforms_to", ["http://p/1", "http://p/2"], validator=validator, package="ans.fhir.fr.gap#3.0.0")
     assert validator.calls == [("Bundle", ["http://p/1", "http://p/2"], "ans.fhir.fr.gap#3.0.0")]
-    assert (result.outcome, result.actual) == ("failed", "1 error(s)")
+    assert (result.outcome, result.expected, result.actual) == ("failed", "aucune erreur", "1 erreur(s)")
     assert [(i.severity, i.expression, i.message) for i in result.issues] == [
         ("error", "Bundle.total", "absent"), ("warning", "Bundle.entry[0]", "hmm")]
     ranked = check("conforms_to", "http://p/1", validator=RecordingValidator(
@@ -186,13 +238,15 @@ def test_conforms_to_delegates_to_the_validator_and_lists_issues():
 def test_conforms_to_is_not_checked_when_only_definitions_are_missing_and_failed_beside_real_errors():
     missing = FakeIssue("error", "Bundle", "Profil introuvable : http://p/1", "PROFILE_NOT_FOUND")
     alone = check("conforms_to", "http://p/1", validator=RecordingValidator([missing]))
-    assert (alone.outcome, alone.actual) == ("not_checked", "not checked: Profil introuvable : http://p/1")
+    assert (alone.outcome, alone.actual) == ("not_checked", "non vérifié : Profil introuvable : http://p/1")
+    english = check("conforms_to", "http://p/1", validator=RecordingValidator([missing]), lang="en")
+    assert english.actual == "not checked: (en) Profil introuvable : http://p/1"  # the issue in the run's language
     type_profile = FakeIssue("information", "List.identifier[0]", "Profil de type absent", "TYPE_PROFILE_NOT_FOUND")
     partial = check("conforms_to", "http://p/1", validator=RecordingValidator([type_profile]))
     assert partial.outcome == "not_checked"
     both = check("conforms_to", "http://p/1", validator=RecordingValidator(
         [missing, FakeIssue("error", "Bundle.type", "wrong", "BINDING_REQUIRED")]))
-    assert (both.outcome, both.actual) == ("failed", "1 error(s)")
+    assert (both.outcome, both.actual) == ("failed", "1 erreur(s)")
 
 
 def test_a_false_all_names_the_first_offending_items_by_index_and_id():
@@ -219,14 +273,20 @@ def test_implicit_checks_fail_transport_errors_and_unexpected_server_errors():
     failed = Exchange("GET", "http://x", {}, None, "now", error="cannot connect to x: refused")
     assert [r.actual for r in implicit_checks((), CheckContext(failed, {}))] == ["cannot connect to x: refused"]
     server_error = exchange(status=503)
-    assert implicit_checks((), CheckContext(server_error, {}))[0].expected == "no server error (status < 500)"
+    [french] = implicit_checks((), CheckContext(server_error, {}))
+    assert (french.label, french.expected) == ("statut", "pas d'erreur serveur (statut < 500)")
+    [english] = implicit_checks((), CheckContext(server_error, {}, lang="en"))
+    assert (english.label, english.expected) == ("status", "no server error (status < 500)")
+    [unanswered] = implicit_checks((), CheckContext(failed, {}, lang="en"))
+    assert (unanswered.label, unanswered.expected) == ("request", "an HTTP response")
+    assert implicit_checks((), CheckContext(failed, {}))[0].expected == "une réponse HTTP"
     assert implicit_checks((Check("status", 503),), CheckContext(server_error, {})) == []
 
 
 def test_a_bad_regex_fails_the_check_with_the_reason():
     result = check("fhirpath", {"expression": "Bundle.type", "op": "matches", "value": "["})
     assert result.outcome == "failed"
-    assert result.actual.startswith("the check could not be evaluated: unterminated character set")
+    assert result.actual.startswith("la vérification n'a pas pu être évaluée : unterminated character set")
 
 
 @pytest.mark.parametrize("expression", [

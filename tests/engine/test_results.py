@@ -274,11 +274,12 @@ def test_a_malformed_waivers_file_is_an_error_naming_file_and_line(tmp_path, tex
     assert any(fnmatch(line.strip(), error) for line in str(raised.value).splitlines()), str(raised.value)
 
 
-@pytest.mark.parametrize(("lang", "words"), [("fr", ("erreur", "avertissement")), ("en", ("error", "warning"))])
+@pytest.mark.parametrize(("lang", "words"), [("fr", ("erreur : ", "avertissement : ", " : ")),
+                                             ("en", ("error: ", "warning: ", ": "))])
 def test_a_validation_issue_in_a_failure_names_its_severity_in_the_run_language(lang, words):
     from pytest_mes.failure import describe_group
 
     error = IssueGroup("error", "code-invalid", "BINDING_REQUIRED", "Code ZZ absent", "Slot.status", count=2)
     warning = IssueGroup("warning", "informational", "MS", "Élément absent", "Slot")
-    assert describe_group(error, lang) == f"{words[0]}: Slot.status (× 2): Code ZZ absent"
-    assert describe_group(warning, lang) == f"{words[1]}: Slot: Élément absent"
+    assert describe_group(error, lang) == f"{words[0]}Slot.status (× 2){words[2]}Code ZZ absent"
+    assert describe_group(warning, lang) == f"{words[1]}Slot{words[2]}Élément absent"

@@ -83,7 +83,7 @@ def test_a_failed_step_stops_the_test_but_not_the_cleanup(write_set):
     runner = make_runner()
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
     assert result.failed_step.step.name == "read"
-    assert [c.label for c in result.failed_step.checks if c.failed] == ["status", "fhirpath Patient.id"]
+    assert [c.label for c in result.failed_step.checks if c.failed] == ["statut", "fhirpath Patient.id"]
     assert len(result.steps) == 2 and len(result.cleanup) == 1 and not result.cleanup[0].failed
 
 

@@ -65,23 +65,33 @@ def test_credentials_in_the_base_url_are_sent_as_basic_auth_and_never_shown(pyte
     result.stdout.fnmatch_lines([f"mes: target {server.base_url}"])
 
 
-@pytest.mark.parametrize(("lang", "said", "other"), [
-    ("fr", "status : attendu 201, obtenu 200 OK", "status: expected 201, got 200 OK"),
-    ("en", "status: expected 201, got 200 OK", "status : attendu 201, obtenu 200 OK")])
+FRENCH = ("statut : attendu 201, obtenu 200 OK", "type de contenu", "erreur serveur (statut")
+ENGLISH = ("status: expected 201, got 200 OK", "content type", "server error (status")
+
+
+@pytest.mark.parametrize(("lang", "said", "other"), [("fr", FRENCH, ENGLISH), ("en", ENGLISH, FRENCH)])
 def test_the_reason_of_a_verdict_is_in_the_run_language_in_every_output(pytester, add_set, server, lang, said,
                                                                          other):
-    add_set(a_set(tests=read_test("CORE-L-01", checks="- status: 201")))
+    """The reason, the names of the checks and their expected values, in the run's language and only in it."""
+    server.route("GET /fhir/Patient/1", Reply(503, "down", content_type="text/plain"))
+    add_set(a_set(tests=read_test("CORE-L-01", checks="- status: 201\n- content_type: application/xml")
+                  + read_test("CORE-L-02", path="Patient/1", checks="- fhirpath: Patient.id.exists()")))
     names = ("r.html", "r.json", "tr.json", "junit.xml", "ph.html")
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-lang={lang}",
                                 "--mes-report=r.html", "--mes-report-json=r.json", "--mes-testreport=tr.json",
                                 "--junitxml=junit.xml", "--html=ph.html", "--self-contained-html")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
     texts = {name: (pytester.path / name).read_text(encoding="utf-8") for name in names}
     texts["terminal"] = result.stdout.str()
     for name, text in texts.items():
-        assert said in text and other not in text, name
-    [test] = json.loads(texts["r.json"])["tests"]
-    assert test["reason"] == {"fr": "étape 1 « GET metadata » : ", "en": 'step 1 "GET metadata": '}[lang] + said
+        for words in said:
+            assert words in text, (name, words)
+        for words in other:
+            assert words not in text, (name, words)
+    tests = json.loads(texts["r.json"])["tests"]
+    assert tests[0]["reason"] == {"fr": "étape 1 « GET metadata » : ", "en": 'step 1 "GET metadata": '}[lang] + said[0]
+    assert [c["label"] for c in tests[0]["steps"][0]["checks"]] == [
+        {"fr": "statut", "en": "status"}[lang], said[1]]
 
 
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):

@@ -29,26 +29,30 @@ def test_a_failure_lists_every_failed_check_with_request_and_response(pytester, 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([  # French by default, as a reader at the ANS reads it
         "GAP-GA-SLOT-01 — Test GAP-GA-SLOT-01",
-        "Exigence: FHIR R4 (SHALL)",
-        "Verdict: non conforme — étape 1 « GET Slot?status=free » : content type : attendu *",
-        'Étape 1 sur 1 "GET Slot?status=free" (sets/set.yaml:11) en échec:',
-        "  ✗ content type (ligne 14): attendu application/fhir+json, obtenu application/json",
-        '  ✗ fhirpath Bundle.entry.resource.status (ligne 16): attendu in ["free"], obtenu ["busy"]',
-        "      car: status=free must filter the slots",
+        "Exigence : FHIR R4 (SHALL)",
+        "Verdict : non conforme — étape 1 « GET Slot?status=free » : type de contenu : attendu *",
+        'Étape 1 sur 1 "GET Slot?status=free" (sets/set.yaml:11) en échec :',
+        "  ✗ type de contenu (ligne 14) : attendu application/fhir+json, obtenu application/json",
+        '  ✗ fhirpath Bundle.entry.resource.status (ligne 16) : attendu parmi ["free"], obtenu ["busy"]',
+        "      car : status=free must filter the slots",
         "  (2 autre(s) vérification(s) réussie(s))",
-        "Source (sets/set.yaml:11-17):",
-        "Requête:",
+        "Source (sets/set.yaml:11-17) :",
+        "Requête :",
         "  GET http://127.0.0.1:*/fhir/Slot?status=free",
         "  Authorization: ***",
-        "Réponse: 200 OK en * ms",
+        "Réponse : 200 OK en * ms",
         '    "resourceType": "Bundle",',
     ])
     assert "tok-123456" not in result.stdout.str()
     assert server.requests[-1].headers["Authorization"] == "Bearer tok-123456"
     english = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=en")
     english.stdout.fnmatch_lines(["Requirement: FHIR R4 (SHALL)",
+                                  "Verdict: failed — step 1 \"GET Slot?status=free\": content type: expected *",
                                   'Step 1 of 1 "GET Slot?status=free" (sets/set.yaml:11) failed:',
                                   "  ✗ content type (line 14): expected application/fhir+json, got application/json",
+                                  '  ✗ fhirpath Bundle.entry.resource.status (line 16): expected in ["free"], '
+                                  'got ["busy"]',
+                                  "      because: status=free must filter the slots",
                                   "  (2 other check(s) passed)", "Request:", "Response: 200 OK in * ms",
                                   "Overall verdict: NON-CONFORMANT", "Rule: Non-conformant as soon as *"])
 
@@ -110,7 +114,7 @@ setup:
     full = [line for line in output.splitlines() if line.startswith(said)]
     assert len(full) == 1  # in full once (the short summary may quote it too), then by name
     assert "la préparation du jeu a échoué : voir l'erreur de sets/set.yaml::CORE-S-01" in output
-    result.stdout.fnmatch_lines([f"*{said}*", 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec:'])
+    result.stdout.fnmatch_lines([f"*{said}*", 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec :'])
     english = pytester.runpytest(*base, "--mes-lang=en").stdout
     english.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
                            'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
@@ -210,13 +214,13 @@ def test_a_check_that_cannot_be_made_leaves_the_test_incomplete_and_fails_it_und
     assert result.parseoutcomes() == {"incomplete": 1}
     assert result.ret == 1
     result.stdout.fnmatch_lines(["Verdict global : INCOMPLET", "incomplet (1):",
-                                 "  CORE-V-01: conforms to https://example.org/StructureDefinition/not-in-any-package"
-                                 " : not checked: *not-in-any-package*"])
+                                 "  CORE-V-01: conformité à https://example.org/StructureDefinition/not-in-any-package"
+                                 " : non vérifié : *not-in-any-package*"])
     strict = pytester.runpytest(*base, "--mes-strict")
     strict.assert_outcomes(failed=1)
-    strict.stdout.fnmatch_lines(["*vérifications non faites, et --mes-strict est actif : conforms to *"])
+    strict.stdout.fnmatch_lines(["*vérifications non faites, et --mes-strict est actif : conformité à *"])
     english = pytester.runpytest(*base, "--mes-strict", "--mes-lang=en")
-    english.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on: conforms to *"])
+    english.stdout.fnmatch_lines(["*checks not made, and --mes-strict is on: conforms to *: not checked: *"])
 
 
 def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):
@@ -418,10 +422,10 @@ def test_conforms_to_a_local_profile_given_with_mes_ig(pytester, add_set, server
             "--mes-offline"]
     result = pytester.runpytest(*base, "--mes-ig=ig")
     result.assert_outcomes(failed=1)  # (the scripted statement also breaks base rules: cpb-14…)
-    result.stdout.fnmatch_lines(["*CapabilityStatement.kind: *fixée \"requirements\"*"])
+    result.stdout.fnmatch_lines(["*CapabilityStatement.kind : *fixée \"requirements\"*"])
     profile["differential"]["element"][0]["fixedCode"] = "instance"  # what the server says
     (pytester.path / "ig2").mkdir()  # another folder: the validator of "ig" is kept for the process
     (pytester.path / "ig2" / "cs.json").write_text(json.dumps(profile), encoding="utf-8")
     control = pytester.runpytest(*base, "--mes-ig=ig2")
-    control.stdout.fnmatch_lines(["*conforms to http://example.org/StructureDefinition/cs-json-only*"])
-    control.stdout.no_fnmatch_line("*CapabilityStatement.kind: *fixée*")
+    control.stdout.fnmatch_lines(["*conformité à http://example.org/StructureDefinition/cs-json-only*"])
+    control.stdout.no_fnmatch_line("*CapabilityStatement.kind : *fixée*")

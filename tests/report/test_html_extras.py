@@ -40,12 +40,13 @@ def test_the_rows_are_named_in_the_run_language():
 def test_a_failed_check_reads_as_in_the_terminal_with_its_issues():
     fr_checks = [value for name, value in _rows(summary_table(_failed_record(), "fr")) if name == "Contrôle"]
     en_checks = [value for name, value in _rows(summary_table(_failed_record(), "en")) if name == "Check"]
-    assert fr_checks[0] == "<pre>✗ status (ligne 9): attendu 200, obtenu 404 Not Found</pre>"
+    assert fr_checks[0] == "<pre>✗ status (ligne 9) : attendu 200, obtenu 404 Not Found</pre>"
     assert en_checks[0] == "<pre>✗ status (line 9): expected 200, got 404 Not Found</pre>"
     assert en_checks[1] == ("<pre>✗ conforms to P: expected no error, got 3 error(s)\n"
                             "    because: GAP says so\n"
                             "    error: Bundle.entry[*].status (× 3): Code « busy » absent</pre>")
-    assert "car: GAP says so" in fr_checks[1]
+    assert "car : GAP says so" in fr_checks[1]
+    assert "erreur : Bundle.entry[*].status (× 3) : Code « busy » absent" in fr_checks[1]
 
 
 def test_what_a_server_sends_is_escaped():
