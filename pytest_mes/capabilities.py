@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_mes.fhir.issues import Phrase
+from pytest_mes.report.labels import phrase
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
 _STATEMENT = "CapabilityStatement"
@@ -12,43 +14,48 @@ _STATEMENT = "CapabilityStatement"
 class UnreadableStatement(ValueError):
     """An element a precondition reads has the wrong JSON type: what the server declares cannot be known."""
 
+    def __init__(self, said: Phrase):
+        super().__init__(str(said))
+        self.said = said  # in every language
 
-def missing(statement: dict[str, Any], need: Capability) -> str | None:
-    """Why `statement` does not meet `need`, or None when it does. Raises UnreadableStatement, naming the
-    element, when the statement is malformed where the precondition reads it."""
+
+def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
+    """Why `statement` does not meet `need` (in every language), or None when it does. Raises UnreadableStatement,
+    naming the element, when the statement is malformed where the precondition reads it."""
     if need.format and not _has_format(statement, need.format):
-        return f"format '{need.format}' is not among CapabilityStatement.format"
+        return phrase("lacks.format", format=need.format)
     if not (need.resource or need.interaction or need.operation):
         return None  # a format alone
     found = _server_rest(statement)
     if found is None:
-        return "the CapabilityStatement has no rest entry with mode 'server'"
+        return phrase("lacks.server_rest")
     rest, where = found
     if need.interaction in SYSTEM_INTERACTIONS and not need.resource:
         codes = _values(rest, "interaction", "code", where)
-        return None if need.interaction in codes else f"system interaction '{need.interaction}' is not declared"
+        return None if need.interaction in codes else phrase("lacks.system_interaction", interaction=need.interaction)
     if need.operation and not need.resource:
         names = _values(rest, "operation", "name", where)
-        return None if need.operation.lstrip("$") in names else f"operation '{need.operation}' is not declared"
+        return None if need.operation.lstrip("$") in names else phrase("lacks.system_operation",
+                                                                       operation=need.operation)
     resources = _objects(rest, "resource", where)
     index = next((n for n, r in enumerate(resources) if r.get("type") == need.resource), None)
     if index is None:
-        return f"resource type {need.resource} is not declared"
+        return phrase("lacks.resource", resource=need.resource)
     resource, where = resources[index], f"{where}.resource[{index}]"
     if need.interaction and need.interaction not in _values(resource, "interaction", "code", where):
-        return f"interaction '{need.interaction}' is not declared on {need.resource}"
+        return phrase("lacks.interaction", interaction=need.interaction, resource=need.resource)
     if need.search_param:
         # A chained or modified parameter (patient.identifier, actor:Patient.x) is declared by its first name.
         base = need.search_param.split(".")[0].split(":")[0]
         names = _values(resource, "searchParam", "name", where)
         if base not in names and need.search_param not in names:
-            return f"search parameter '{need.search_param}' is not declared on {need.resource}"
+            return phrase("lacks.search_param", param=need.search_param, resource=need.resource)
     if need.operation and need.operation.lstrip("$") not in _values(resource, "operation", "name", where):
-        return f"operation '{need.operation}' is not declared on {need.resource}"
+        return phrase("lacks.operation", operation=need.operation, resource=need.resource)
     if need.include and need.include not in _strings(resource, "searchInclude", where):
-        return f"_include '{need.include}' is not among {need.resource}.searchInclude"
+        return phrase("lacks.include", include=need.include, resource=need.resource)
     if need.conditional_update and not resource.get("conditionalUpdate"):
-        return f"conditionalUpdate is not declared on {need.resource}"
+        return phrase("lacks.conditional_update", resource=need.resource)
     return None
 
 
@@ -64,23 +71,23 @@ def _has_format(statement: dict[str, Any], wanted: str) -> bool:
     return bool(formats & {wanted.lower(), short, f"application/fhir+{short}"})
 
 
-def _items(node: dict[str, Any], key: str, where: str, kind: type, kind_name: str) -> list[Any]:
+def _items(node: dict[str, Any], key: str, where: str, kind: type, not_kind: str) -> list[Any]:
     """node[key] as a list of `kind` (empty when absent); anything else is unreadable, said with its location."""
     value = node.get(key, [])
     if not isinstance(value, list):
-        raise UnreadableStatement(f"{where}.{key} is not a list")
+        raise UnreadableStatement(phrase("unreadable.not_list", where=f"{where}.{key}"))
     for n, item in enumerate(value):
         if not isinstance(item, kind):
-            raise UnreadableStatement(f"{where}.{key}[{n}] is not {kind_name}")
+            raise UnreadableStatement(phrase(not_kind, where=f"{where}.{key}[{n}]"))
     return value
 
 
 def _objects(node: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-    return _items(node, key, where, dict, "an object")
+    return _items(node, key, where, dict, "unreadable.not_object")
 
 
 def _strings(node: dict[str, Any], key: str, where: str) -> list[str]:
-    return _items(node, key, where, str, "a string")
+    return _items(node, key, where, str, "unreadable.not_string")
 
 
 def _values(node: dict[str, Any], key: str, field: str, where: str) -> set[Any]:

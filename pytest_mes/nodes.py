@@ -19,9 +19,6 @@ from pytest_mes.testset.loader import shown_path
 from pytest_mes.testset.model import TestCase, TestSet, load_testset
 from pytest_mes.testset.runner import StepResult
 
-WRITES_SKIP = ("writes data on the server (modifie des données sur le serveur): "
-               "rerun with --mes-allow-writes on a test server")
-
 
 class SetSetupFailed(pytest.fail.Exception):
     """The set-level setup failed. pytest reports it on every test of the set: in full once, then by name."""
@@ -72,15 +69,16 @@ class TestSetFile(pytest.File):
         return super().repr_failure(excinfo)
 
     def setup(self) -> None:
-        testset = self.testset
+        testset, lang = self.testset, self.run.config.lang
         self.variables = {}
         writes = any(step.request.writes for step in (*testset.setup, *testset.teardown))
         if writes and not self.run.config.allow_writes:
-            pytest.skip(f"set setup/teardown {WRITES_SKIP}")
+            pytest.skip(label("skip.set_writes", lang))
         try:
             self.variables = self.run.runner.set_variables(testset)
         except MesError as exc:
-            pytest.fail(f"the variables of set {testset.id} ({testset.label}): {exc}", pytrace=False)
+            pytest.fail(label("set.variables_failed", lang).format(set=testset.id, file=testset.label, error=exc),
+                        pytrace=False)
         if testset.teardown:
             self.addfinalizer(self._teardown)
         for result in self.run.runner.run_steps(testset.setup, self.variables):
@@ -138,30 +136,29 @@ class MesItem(pytest.Item):
 
     def setup(self) -> None:
         if self.test.writes and not self.run.config.allow_writes:
-            pytest.skip(WRITES_SKIP)
+            pytest.skip(label("skip.writes", self.run.config.lang))
         if self.test.preconditions and not self.run.config.ignore_preconditions:
             self._check_preconditions()
 
     def _check_preconditions(self) -> None:
         statement, problem = self.run.capabilities()
+        lang = self.run.config.lang
         if statement is None:
             self._not_verifiable(problem)
         for need in self.test.preconditions:
             try:
-                reason = missing(statement, need)
+                reason, malformed = missing(statement, need), None
             except UnreadableStatement as exc:
-                reason, problem = None, f"GET [base]/metadata returned a malformed CapabilityStatement: {exc}"
-            if problem:
-                self._not_verifiable(problem)
+                reason, malformed = None, exc.said.get(lang)
+            if malformed:  # said outside the except block, so that pytest shows no exception chain
+                self._not_verifiable(label("metadata.malformed", lang).format(error=malformed))
             if reason:
-                pytest.skip(f"precondition not met (précondition non remplie): the server's CapabilityStatement "
-                           f"does not declare {need.describe()} — {reason}")
+                pytest.skip(label("precondition.unmet", lang).format(need=need.describe(lang), reason=reason.get(lang)))
 
     def _not_verifiable(self, problem: str) -> None:
         # Not a skip: the server escapes nothing by not describing itself (--mes-ignore-preconditions).
         self.setup_verdict = "incomplete"
-        pytest.fail(f"precondition not verifiable (précondition non vérifiable): {problem}; "
-                    "run with --mes-ignore-preconditions to run every test anyway", pytrace=False)
+        pytest.fail(label("precondition.unverifiable", self.run.config.lang).format(problem=problem), pytrace=False)
 
     def describe(self, verdict: str, reason: str = "") -> TestRecord:
         return describe_test(self.test, self.testset, index=self.mes_index, nodeid=self.nodeid, verdict=verdict,

@@ -106,14 +106,17 @@ class MesRun:
         if self._capabilities is None:
             exchange = self.client.capabilities()
             body, problem = exchange.parsed
+            from pytest_mes.report.labels import label  # with the engine, not when the plugin loads
+
+            lang = self.config.lang
             if exchange.error:
                 problem = exchange.error
             elif exchange.status in CREDENTIALS_REFUSED:
-                problem = f"GET [base]/metadata: {CREDENTIALS_REFUSED[exchange.status]}"
+                problem = label("metadata.refused", lang).format(refused=CREDENTIALS_REFUSED[exchange.status])
             elif exchange.status != 200:
-                problem = f"GET [base]/metadata answered {exchange.status} {exchange.reason}"
+                problem = label("metadata.status", lang).format(status=f"{exchange.status} {exchange.reason}".strip())
             elif not problem and (not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement"):
-                problem = "GET [base]/metadata did not return a CapabilityStatement"
+                problem = label("metadata.not_a_statement", lang)
             self._capabilities = (None, problem) if problem else (body, "")
         return self._capabilities
 

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pytest_mes.errors import TestSetError
 from pytest_mes.flows import FLOW_IDS
+from pytest_mes.report.labels import label
 from pytest_mes.testset.loader import JsonPath, LoadedDocument, parse_yaml, read_text
 from pytest_mes.testset.schema import check_schema, suggest
 from pytest_mes.testset.templating import fill
@@ -90,22 +91,19 @@ class Capability:
     format: str | None = None
     include: str | None = None
 
-    def describe(self) -> str:
-        parts = []
-        if self.include:
-            parts.append(f"_include '{self.include}'")
-        if self.interaction:
-            parts.append(f"interaction '{self.interaction}'")
-        if self.search_param:
-            parts.append(f"search parameter '{self.search_param}'")
-        if self.operation:
-            parts.append(f"operation '{self.operation}'")
+    def describe(self, lang: str = "fr") -> str:
+        """What is needed, in `lang`: "le paramètre de recherche 'start' pour Slot"."""
+        parts = [label(f"need.{key}", lang).format(value=value) for key, value in (
+            ("include", self.include), ("interaction", self.interaction), ("search_param", self.search_param),
+            ("operation", self.operation)) if value]
         if self.conditional_update:
-            parts.append("conditionalUpdate")
+            parts.append(label("need.conditional_update", lang))
         if self.format:
-            parts.append(f"format '{self.format}'")
-        what = " and ".join(parts) or "support"
-        return f"{what} on {self.resource}" if self.resource else f"{what} (system level)"
+            parts.append(label("need.format", lang).format(value=self.format))
+        what = label("check.and", lang).join(parts) or label("need.support", lang)
+        if self.resource:
+            return label("need.on", lang).format(what=what, resource=self.resource)
+        return label("need.system", lang).format(what=what)
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,6 @@ def test_core_sets_pass_on_an_unversioned_engine(pytester: pytest.Pytester, fhir
     expected = dict.fromkeys(CORE_TESTS, "passed") | {"CORE-FS-CRUD-02": "skipped"} \
         | dict.fromkeys(DELETED_IS_UNKNOWN | UNVERSIONED, "advisory")
     _assert_verdicts(outcomes, expected, DELETED_IS_UNKNOWN | UNVERSIONED)
-    assert "interaction 'vread' is not declared on Patient" in outcomes["CORE-FS-CRUD-02"][1]
+    assert "l'interaction 'vread' n'est pas déclarée pour Patient" in outcomes["CORE-FS-CRUD-02"][1]
     assert all(CORE_TESTS[tid].level == "SHOULD" for tid in DELETED_IS_UNKNOWN | UNVERSIONED)
     assert result.ret == 0  # advisory failures do not fail the run

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from pytest_mes.capabilities import UnreadableStatement, missing
@@ -33,18 +31,42 @@ from tests.support.server import CAPABILITY_STATEMENT
     ],
 )
 def test_preconditions(need, reason):
-    assert missing(CAPABILITY_STATEMENT, need) == reason
+    found = missing(CAPABILITY_STATEMENT, need)
+    assert (found and found.en) == reason
+
+
+@pytest.mark.parametrize(("need", "french"), [
+    (Capability(format="xml"), "le format 'xml' n'est pas dans CapabilityStatement.format"),
+    (Capability(interaction="batch"), "l'interaction système 'batch' n'est pas déclarée"),
+    (Capability(resource="Appointment"), "le type de ressource Appointment n'est pas déclaré"),
+    (Capability(resource="Patient", interaction="delete"), "l'interaction 'delete' n'est pas déclarée pour Patient"),
+    (Capability(resource="Slot", search_param="x"), "le paramètre de recherche 'x' n'est pas déclaré pour Slot"),
+    (Capability(resource="Patient", conditional_update=True), "conditionalUpdate n'est pas déclaré pour Patient"),
+    (Capability(resource="Patient", operation="$match"), "l'opération '$match' n'est pas déclarée pour Patient"),
+    (Capability(operation="$export"), "l'opération '$export' n'est pas déclarée"),
+    (Capability(resource="Slot", include="Slot:x"), "l'_include 'Slot:x' n'est pas dans Slot.searchInclude"),
+])
+def test_a_precondition_not_met_is_said_in_french_too(need, french):
+    assert missing(CAPABILITY_STATEMENT, need).fr == french
 
 
 def test_a_statement_without_a_server_rest_entry():
     statement = {"resourceType": "CapabilityStatement", "rest": [{"mode": "client"}]}
-    assert missing(statement, Capability(resource="Patient")) == (
-        "the CapabilityStatement has no rest entry with mode 'server'")
+    reason = missing(statement, Capability(resource="Patient"))
+    assert (reason.en, reason.fr) == ("the CapabilityStatement has no rest entry with mode 'server'",
+                                      "la CapabilityStatement n'a pas d'entrée rest de mode 'server'")
 
 
 def test_descriptions_for_skip_messages():
-    assert Capability(resource="Slot", search_param="start").describe() == "search parameter 'start' on Slot"
-    assert Capability(interaction="transaction").describe() == "interaction 'transaction' (system level)"
+    slot_start = Capability(resource="Slot", search_param="start")
+    assert slot_start.describe("en") == "search parameter 'start' on Slot"
+    assert slot_start.describe() == "le paramètre de recherche 'start' pour Slot"
+    assert Capability(interaction="transaction").describe("en") == "interaction 'transaction' (system level)"
+    assert Capability(interaction="transaction").describe("fr") == "l'interaction 'transaction' (niveau système)"
+    both = Capability(resource="Slot", interaction="search-type", include="Slot:schedule", format="xml")
+    assert both.describe("en") == "_include 'Slot:schedule' and interaction 'search-type' and format 'xml' on Slot"
+    assert both.describe("fr") == ("l'_include 'Slot:schedule' et l'interaction 'search-type' et le format 'xml' "
+                                   "pour Slot")
 
 
 @pytest.mark.parametrize(
@@ -66,5 +88,8 @@ def test_descriptions_for_skip_messages():
     ],
 )
 def test_a_malformed_statement_names_the_element_it_cannot_read(statement, need, where):
-    with pytest.raises(UnreadableStatement, match=re.escape(where)):
+    with pytest.raises(UnreadableStatement) as raised:
         missing({"resourceType": "CapabilityStatement", **statement}, need)
+    assert raised.value.said.en == where
+    french = where.replace("is not a list", "n'est pas une liste").replace("is not an object", "n'est pas un objet")
+    assert raised.value.said.fr == french.replace("is not a string", "n'est pas une chaîne")

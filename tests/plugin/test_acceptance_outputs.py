@@ -173,8 +173,15 @@ def test_without_a_capability_statement_preconditions_leave_tests_incomplete_unl
     base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-report-json=r.json"]
     result = pytester.runpytest(*base)
     assert result.parseoutcomes() == {"incomplete": 1} and result.ret == 1
-    result.stdout.fnmatch_lines(["*GAP-GA-SLOT-02: precondition not verifiable (précondition non vérifiable): "
-                                 "GET [[]base[]]/metadata did not return a CapabilityStatement*"])
+    result.stdout.fnmatch_lines(["*GAP-GA-SLOT-02: précondition non vérifiable : GET [[]base[]]/metadata n'a pas "
+                                 "renvoyé de CapabilityStatement ; lancez avec --mes-ignore-preconditions pour "
+                                 "exécuter tous les tests malgré tout"])
+    english = pytester.runpytest(*base, "--mes-lang=en", "--mes-report-json=en.json")
+    english.stdout.fnmatch_lines(["*GAP-GA-SLOT-02: precondition not verifiable: GET [[]base[]]/metadata did not "
+                                  "return a CapabilityStatement; run with --mes-ignore-preconditions to run every "
+                                  "test anyway"])
+    [test] = json.loads((pytester.path / "en.json").read_text(encoding="utf-8"))["tests"]
+    assert test["reason"].startswith("precondition not verifiable: GET [base]/metadata did not return")
     ignored = pytester.runpytest(*base, "--mes-ignore-preconditions")
     ignored.assert_outcomes(passed=1)
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))

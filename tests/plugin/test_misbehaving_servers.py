@@ -169,9 +169,11 @@ def test_a_malformed_capability_statement_leaves_preconditions_not_verifiable(py
     add_set(a_set(tests=test))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
     assert result.parseoutcomes() == {"incomplete": 1}
-    result.stdout.fnmatch_lines(["*CORE-P-01: precondition not verifiable (précondition non vérifiable): GET [[]base]/"
-                                 "metadata returned a malformed CapabilityStatement: CapabilityStatement.rest is not "
-                                 "a list*"])
+    result.stdout.fnmatch_lines(["*CORE-P-01: precondition not verifiable: GET [[]base]/metadata returned a "
+                                 "malformed CapabilityStatement: CapabilityStatement.rest is not a list;*"])
+    french = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=fr")
+    french.stdout.fnmatch_lines(["*CORE-P-01: précondition non vérifiable : GET [[]base]/metadata a renvoyé une "
+                                 "CapabilityStatement mal formée : CapabilityStatement.rest n'est pas une liste ;*"])
     assert "Traceback" not in result.stdout.str() and "AttributeError" not in result.stdout.str()
 
 

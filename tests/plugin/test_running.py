@@ -121,11 +121,41 @@ setup:
     assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in english.str()
 
 
-def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server):
+WRITES = {"fr": "modifie des données sur le serveur : relancez avec --mes-allow-writes sur un serveur de test",
+          "en": "writes data on the server: rerun with --mes-allow-writes on a test server"}
+SET_WRITES = {"fr": "la préparation ou le nettoyage du jeu modifie des données sur le serveur : relancez avec "
+                    "--mes-allow-writes sur un serveur de test",
+              "en": "set setup/teardown writes data on the server: rerun with --mes-allow-writes on a test server"}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_tests_that_write_are_skipped_without_allow_writes(pytester, add_set, server, lang):
     add_set(a_set(tests=create_test("CORE-W-01") + read_test("CORE-R-01")))
-    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs",
+                                f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=r.html")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*writes data on the server*rerun with --mes-allow-writes*"])
+    result.stdout.fnmatch_lines([f"*{WRITES[lang]}*"])
+    assert not any(r.method == "POST" for r in server.requests)
+    tests = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
+    assert [(t["id"], t["verdict"], t["reason"]) for t in tests] == [("CORE-W-01", "skipped", WRITES[lang]),
+                                                                    ("CORE-R-01", "passed", "")]
+    html = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert WRITES[lang] in html and WRITES["en" if lang == "fr" else "fr"] not in html
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_set_whose_setup_writes_is_skipped_without_allow_writes(pytester, add_set, server, lang):
+    extra = """
+setup:
+  - request: {method: POST, path: Patient, body: {resourceType: Patient}}
+"""
+    add_set(a_set(tests=read_test("CORE-S-01"), extra=extra))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs",
+                                f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"*{SET_WRITES[lang]}*"])
+    [test] = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
+    assert (test["verdict"], test["reason"]) == ("skipped", SET_WRITES[lang])
     assert not any(r.method == "POST" for r in server.requests)
 
 
@@ -134,8 +164,8 @@ def test_skips_say_which_test_and_where_in_its_set(pytester, add_set, server):
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
     result.assert_outcomes(skipped=2)
     output = result.stdout.str()
-    assert "[1] sets/set.yaml:7: writes data on the server" in output  # line 7: "- id: CORE-W-01"
-    assert "[1] sets/set.yaml:13: writes data on the server" in output
+    assert f"[1] sets/set.yaml:7: {WRITES['fr']}" in output  # line 7: "- id: CORE-W-01"
+    assert f"[1] sets/set.yaml:13: {WRITES['fr']}" in output
     assert "nodes.py" not in output
 
 
@@ -148,11 +178,20 @@ def test_preconditions_skip_with_the_reason(pytester, add_set, server):
     - capability: {interaction: transaction}
 """
     add_set(a_set(tests=test + test_ok))
-    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs",
+                                "--mes-report-json=r.json")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*precondition not met (précondition non remplie): the server's "
-                                 "CapabilityStatement does not declare search parameter 'schedule' on Slot*"])
+    french = ("précondition non remplie : la CapabilityStatement du serveur ne déclare pas le paramètre de recherche "
+              "'schedule' pour Slot — le paramètre de recherche 'schedule' n'est pas déclaré pour Slot")
+    result.stdout.fnmatch_lines([f"*{french}*"])
     assert sum("metadata" in r.path for r in server.requests) == 2  # read once for preconditions, once by the test
+    assert json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"][0]["reason"] == french
+    english = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rs",
+                                 "--mes-lang=en", "--mes-report=")
+    english.stdout.fnmatch_lines(["*precondition not met: the server's CapabilityStatement does not declare search "
+                                  "parameter 'schedule' on Slot — search parameter 'schedule' is not declared on "
+                                  "Slot*"])
+    assert "précondition" not in english.stdout.str()
 
 
 def test_without_the_r4_package_the_run_stops_at_start_saying_how_to_fix_it(pytester, add_set, server,
