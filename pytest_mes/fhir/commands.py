@@ -167,8 +167,9 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
     except TooDeep:
         return None, None, [make_issue("fatal", "TOO_DEEP", "")]
     except UnicodeDecodeError:
-        return None, Phrase("le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le en UTF-8",
-                            "the file is not UTF-8 (FHIR's encoding): save it again as UTF-8"), []
+        return None, Phrase("JSON illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le "
+                            "en UTF-8", "unreadable JSON: the file is not UTF-8 (FHIR's encoding): save it again as "
+                            "UTF-8"), []
     except ValueError as exc:  # the JSON reader's own words (English), or ours in each language
         why = exc.why if isinstance(exc, NotJsonNumber) else Phrase(str(exc), str(exc))
         return None, Phrase(f"JSON illisible : {why.fr}", f"unreadable JSON: {why.en}"), []

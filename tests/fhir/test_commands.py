@@ -378,9 +378,11 @@ def test_an_unknown_profile_names_the_loaded_one_it_probably_means(capsys, fhir_
     (b"", "Document illisible : fichier vide."),
     (b"  \r\n", "Document illisible : fichier vide."),
     ('{"resourceType": "Patient"}'.encode("utf-16"),
-     "Document illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le en UTF-8."),
+     "Document illisible : JSON illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le "
+     "en UTF-8."),
     (b'{"resourceType": "Patient", "name": [{"family": "L\xe9vy"}]}',
-     "Document illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le en UTF-8."),
+     "Document illisible : JSON illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le "
+     "en UTF-8."),
 ])
 def test_an_empty_or_non_utf8_file_says_so(capsys, fhir_packages_dir, tmp_path, content, said):
     path = tmp_path / "resource.json"
