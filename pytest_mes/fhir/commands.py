@@ -41,11 +41,11 @@ _LABELS: dict[Lang, dict[str, str]] = {
     "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "incomplete": "INCOMPLET", "rule": "règle :",
            "heading": " :", "at": "à :",
            "more": " … et {n} autres (--max-issues 0 les montre toutes)",
-           "unmade": "{n} vérification(s) non faite(s)"},
+           "unmade": "{n} vérification(s) non faite(s)", "total": "Total : {n} fichiers — {counts}"},
     "en": {"valid": "VALID", "invalid": "INVALID", "incomplete": "INCOMPLETE", "rule": "rule:",
            "heading": ":", "at": "at:",
            "more": " … and {n} more (--max-issues 0 shows them all)",
-           "unmade": "{n} check(s) not made"},
+           "unmade": "{n} check(s) not made", "total": "Total: {n} files — {counts}"},
 }
 DEFAULT_LOCATIONS = 3  # locations shown for a group of identical issues
 _BUNDLE_RULE = re.compile(r"[A-Za-z]*:\d*")  # --bundle TYPE:INDEX, either part may be empty
@@ -317,7 +317,16 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
                 lines += [f"        {labels['rule']} {rule}" for rule in group.rules]
                 if not single:
                     lines.append("        " + _locations(group, max_locations, labels))
+    if len(reports) > 1:
+        lines.append(_total(reports, labels))
     return "\n".join(lines)
+
+
+def _total(reports: Sequence[tuple[str, ValidationResult, bool]], labels: dict[str, str]) -> str:
+    """The last line after several files: how many of each verdict."""
+    verdicts = [verdict_of(result) for _, result, _ in reports]
+    counts = ", ".join(f"{verdicts.count(v)} {labels[v]}" for v in ("valid", "invalid", "incomplete") if v in verdicts)
+    return labels["total"].format(n=len(reports), counts=counts)
 
 
 def _locations(group: IssueGroup, limit: int, labels: dict[str, str]) -> str:

@@ -391,3 +391,18 @@ def test_an_empty_or_non_utf8_file_says_so(capsys, fhir_packages_dir, tmp_path, 
     assert code == 2
     [report] = json.loads(out)
     assert report["outcome"]["issue"][0]["details"]["text"] == said
+
+
+@pytest.mark.parametrize(("lang", "total"), [("fr", "Total : 3 fichiers — 1 VALIDE, 2 INVALIDE"),
+                                             ("en", "Total: 3 files — 1 VALID, 2 INVALID")])
+def test_several_files_end_with_their_total(capsys, fhir_packages_dir, slot_file, bad_slot_file, tmp_path, lang,
+                                            total):
+    """After a folder of a thousand files a reader wants the count, not to scroll back through them."""
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    code, out, _ = run(capsys, str(slot_file), str(bad_slot_file), str(broken), "--packages", str(fhir_packages_dir),
+                       "--offline", "--context", GAP, "--lang", lang)
+    assert code == 2
+    assert out.rstrip().splitlines()[-1] == total
+    _, one, _ = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline", "--context", GAP)
+    assert "Total" not in one  # one file: its verdict is the first line already
