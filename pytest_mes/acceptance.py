@@ -163,10 +163,11 @@ def _masked(value: Any, mask) -> Any:
     return value
 
 
-def write_reports(document: dict[str, Any], reports: Reports) -> tuple[list[str], list[str]]:
-    """Write every report asked for; return (paths written, problems). A report that cannot be written is said,
-    never a traceback, and the others are still written."""
+def write_reports(document: dict[str, Any], reports: Reports, lang: str = "fr") -> tuple[list[str], list[str]]:
+    """Write every report asked for; return (paths written, problems in `lang`). A report that cannot be written is
+    said, never a traceback, and the others are still written."""
     from pytest_mes import report
+    from pytest_mes.report.labels import label
 
     written, problems = [], []
     for path, writer in ((reports.html, report.write_html), (reports.json, report.write_json),
@@ -177,7 +178,7 @@ def write_reports(document: dict[str, Any], reports: Reports) -> tuple[list[str]
             writer(document, path)
             written.append(str(path))
         except OSError as exc:
-            problems.append(f"could not write {path}: {exc.strerror or exc}")
+            problems.append(label("write_failed", lang).format(path=path, error=exc.strerror or exc))
     return written, problems
 
 

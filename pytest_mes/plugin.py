@@ -142,23 +142,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = config.stash[RUN_KEY].config
-    if not settings.active:
-        if settings.targetless:
-            return [f"mes: no server to test, so no test set is collected ({', '.join(settings.targetless)} given): "
-                    "add --mes-base-url=URL (or MES_BASE_URL) or --mes-sandbox"]
+    if not settings.active and not settings.targetless:
         return None
-    target = settings.base_url or "reference sandbox (in-process, loopback)"
+    from pytest_mes.report.labels import label  # only when pytest-mes has something to say
+
+    lang = settings.lang
+    if not settings.active:
+        return [label("header.no_target", lang).format(given=", ".join(settings.targetless))]
+    target = settings.base_url or label("header.sandbox", lang)
     if settings.sandbox_defects:
-        target += " with defects " + ", ".join(settings.sandbox_defects)
+        target = label("header.defects", lang).format(target=target, defects=", ".join(settings.sandbox_defects))
+    writes = label("header.writes_allowed" if settings.allow_writes else "header.writes_refused", lang)
     lines = [
-        f"mes: target {target}",
-        f"mes: test sets {', '.join(str(p) for p in settings.testsets)}; components "
-        f"{', '.join(sorted(settings.components))}; writes {'allowed' if settings.allow_writes else 'not allowed'}",
+        label("header.target", lang).format(target=target),
+        label("header.sets", lang).format(sets=", ".join(str(p) for p in settings.testsets),
+                                          components=", ".join(sorted(settings.components)), writes=writes),
     ]
     validator, _ = config.stash[RUN_KEY].validator()
     if validator is not None and validator.store.missing:
-        lines.append(f"mes: FHIR packages missing, checks that need them are not made: "
-                     f"{validator.store.missing_summary()} (`mes packages list` says who needs them)")
+        lines.append(label("header.missing", lang).format(missing=validator.store.missing_summary()))
     return lines
 
 
@@ -226,7 +228,7 @@ def _mes_run(pytestconfig: pytest.Config) -> MesRun:
     """The run's shared state (target, client, CapabilityStatement); skips when there is no server."""
     run = pytestconfig.stash[RUN_KEY]
     if not run.config.active:
-        pytest.skip("no server to test: pass --mes-base-url=URL or --mes-sandbox")
+        pytest.skip(_say("fixture.no_server", run))
     return run
 
 
@@ -247,14 +249,22 @@ def mes_capabilities(_mes_run: MesRun) -> dict:
     """The server's CapabilityStatement (read once); skips the test when it cannot be read."""
     statement, problem = _mes_run.capabilities()
     if statement is None:
-        pytest.skip(f"CapabilityStatement not available: {problem}")
+        pytest.skip(_say("fixture.no_statement", _mes_run, problem=problem))
     return statement
 
 
 @pytest.fixture(scope="session")
 def mes_validator(pytestconfig: pytest.Config):
     """The FHIR R4 + CI-SIS profile validator (loaded once per process); skips when it cannot be loaded."""
-    validator, problem = pytestconfig.stash[RUN_KEY].validator()
+    run = pytestconfig.stash[RUN_KEY]
+    validator, problem = run.validator()
     if validator is None:
-        pytest.skip(f"no validator: {problem}")
+        pytest.skip(_say("fixture.no_validator", run, problem=problem))
     return validator
+
+
+def _say(key: str, run: MesRun, **values: str) -> str:
+    """A skip reason of the fixtures, in the run's language."""
+    from pytest_mes.report.labels import label
+
+    return label(key, run.config.lang).format(**values)

@@ -117,7 +117,7 @@ class ResultsPlugin:
                                        duration_s=time.monotonic() - self.clock,
                                        interrupted=_interruption(session, exitstatus),
                                        workers=getattr(self.config.option, "numprocesses", None) or 1)
-        self.written, self.write_problems = write_reports(self.document, self.run.config.reports)
+        self.written, self.write_problems = write_reports(self.document, self.run.config.reports, self.run.config.lang)
         if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. nothing could run: nothing is proven
 
@@ -130,7 +130,7 @@ class ResultsPlugin:
         for line, markup in summary_lines(self.document, self.run.config.lang):
             terminalreporter.write_line(line, **markup)
         for path in self.written:
-            terminalreporter.write_line(f"mes: wrote {path}")
+            terminalreporter.write_line(label("wrote", self.run.config.lang).format(path=path))
         for problem in self.write_problems:
             terminalreporter.write_line(f"mes: {problem}", red=True)
 

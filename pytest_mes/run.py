@@ -65,7 +65,9 @@ class MesRun:
         try:
             self._sandbox.serve()
         except (MesError, OSError) as exc:  # its port is closed: the workers' requests fail, and say so
-            self.sandbox_problem = f"the sandbox could not start: {exc}"
+            from pytest_mes.report.labels import label
+
+            self.sandbox_problem = label("sandbox_failed", self.config.lang).format(error=exc)
 
     def use_sandbox(self, url: str) -> None:
         """Test the sandbox another process started (the xdist controller's) instead of starting one."""

@@ -285,6 +285,31 @@ LABELS: dict[str, tuple[str, str]] = {
     "unreadable.not_list": ("{where} n'est pas une liste", "{where} is not a list"),
     "unreadable.not_object": ("{where} n'est pas un objet", "{where} is not an object"),
     "unreadable.not_string": ("{where} n'est pas une chaîne", "{where} is not a string"),
+    # The run's header and the lines after its summary in the terminal (pytest_mes.plugin, pytest_mes.reporting).
+    "header.no_target": ("mes: aucun serveur à tester, donc aucun jeu de tests n'est collecté ({given} donné) : "
+                         "ajoutez --mes-base-url=URL (ou MES_BASE_URL) ou --mes-sandbox",
+                         "mes: no server to test, so no test set is collected ({given} given): add --mes-base-url=URL "
+                         "(or MES_BASE_URL) or --mes-sandbox"),
+    "header.target": ("mes: cible {target}", "mes: target {target}"),
+    "header.sandbox": ("serveur de référence (dans le processus, en boucle locale)",
+                       "reference sandbox (in-process, loopback)"),
+    "header.defects": ("{target} avec les défauts {defects}", "{target} with defects {defects}"),
+    "header.sets": ("mes: jeux de tests {sets} ; composants {components} ; écritures {writes}",
+                    "mes: test sets {sets}; components {components}; writes {writes}"),
+    "header.writes_allowed": ("autorisées", "allowed"),
+    "header.writes_refused": ("non autorisées", "not allowed"),
+    "header.missing": ("mes: paquets FHIR manquants, les vérifications qui en ont besoin ne sont pas faites : "
+                       "{missing} (`mes packages list` dit qui en a besoin)",
+                       "mes: FHIR packages missing, checks that need them are not made: {missing} "
+                       "(`mes packages list` says who needs them)"),
+    "wrote": ("mes: fichier écrit : {path}", "mes: wrote {path}"),
+    "write_failed": ("impossible d'écrire {path} : {error}", "could not write {path}: {error}"),
+    "sandbox_failed": ("le serveur de référence n'a pas pu démarrer : {error}", "the sandbox could not start: {error}"),
+    "fixture.no_server": ("aucun serveur à tester : indiquez --mes-base-url=URL ou --mes-sandbox",
+                          "no server to test: pass --mes-base-url=URL or --mes-sandbox"),
+    "fixture.no_statement": ("CapabilityStatement indisponible : {problem}",
+                             "CapabilityStatement not available: {problem}"),
+    "fixture.no_validator": ("pas de validateur : {problem}", "no validator: {problem}"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),

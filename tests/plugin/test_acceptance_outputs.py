@@ -62,7 +62,7 @@ def test_credentials_in_the_base_url_are_sent_as_basic_auth_and_never_shown(pyte
     for name, text in texts.items():
         assert password not in text and sent not in text, f"the password leaked into {name}"
     assert json.loads(texts["r.json"])["run"]["target"]["base_url"] == server.base_url
-    result.stdout.fnmatch_lines([f"mes: target {server.base_url}"])
+    result.stdout.fnmatch_lines([f"mes: cible {server.base_url}"])
 
 
 FRENCH = ("statut : attendu 201, obtenu 200 OK", "type de contenu", "erreur serveur (statut")
@@ -92,6 +92,8 @@ def test_the_reason_of_a_verdict_is_in_the_run_language_in_every_output(pytester
     assert tests[0]["reason"] == {"fr": "étape 1 « GET metadata » : ", "en": 'step 1 "GET metadata": '}[lang] + said[0]
     assert [c["label"] for c in tests[0]["steps"][0]["checks"]] == [
         {"fr": "statut", "en": "status"}[lang], said[1]]
+    wrote = {"fr": "mes: fichier écrit : r.html", "en": "mes: wrote r.html"}
+    assert wrote[lang] in texts["terminal"] and wrote["en" if lang == "fr" else "fr"] not in texts["terminal"]
 
 
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):
@@ -281,7 +283,7 @@ def test_listing_the_tests_leaves_the_acceptance_file_of_the_last_run_alone(pyte
                                 f"--mes-report-json={previous['r.json']}", f"--mes-testreport={previous['tr.json']}")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*CORE-L-01*", "*1 test collected*"])
-    assert "Verdict" not in result.stdout.str() and "mes: wrote" not in result.stdout.str()
+    assert "Verdict" not in result.stdout.str() and "mes: fichier écrit" not in result.stdout.str()
     assert all(path.read_text(encoding="utf-8") == "the last run's file" for path in previous.values())
     assert not server.requests  # nothing was sent either
 
@@ -300,7 +302,7 @@ def test_an_empty_report_setting_writes_no_acceptance_file_wherever_it_is_given(
         args.append("--mes-report=")
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
-    assert not (pytester.path / "mes-report.html").exists() and "mes: wrote" not in result.stdout.str()
+    assert not (pytester.path / "mes-report.html").exists() and "mes: fichier écrit" not in result.stdout.str()
     pytester.makeini("[pytest]\n")
     monkeypatch.delenv("MES_REPORT", raising=False)
     pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets").assert_outcomes(passed=1)

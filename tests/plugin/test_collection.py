@@ -142,8 +142,22 @@ def test_without_a_target_one_header_line_says_how_to_set_one_when_mes_options_a
     result = pytester.runpytest("--mes-component=gap")
     result.assert_outcomes(passed=1)
     hints = [line for line in result.outlines if line.startswith("mes:")]
-    assert hints == ["mes: no server to test, so no test set is collected (--mes-component given): add "
-                     "--mes-base-url=URL (or MES_BASE_URL) or --mes-sandbox"]
+    assert hints == ["mes: aucun serveur à tester, donc aucun jeu de tests n'est collecté (--mes-component donné) : "
+                     "ajoutez --mes-base-url=URL (ou MES_BASE_URL) ou --mes-sandbox"]
+    english = pytester.runpytest("--mes-component=gap", "--mes-lang=en")
+    assert [line for line in english.outlines if line.startswith("mes:")] == [
+        "mes: no server to test, so no test set is collected (--mes-component given): add "
+        "--mes-base-url=URL (or MES_BASE_URL) or --mes-sandbox"]
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", "aucun serveur à tester : indiquez --mes-base-url=URL ou --mes-sandbox"),
+    ("en", "no server to test: pass --mes-base-url=URL or --mes-sandbox")])
+def test_the_fixtures_skip_a_test_without_a_server_saying_so_in_the_run_language(pytester, lang, said):
+    pytester.makepyfile(test_user="def test_user(mes_client):\n    assert False\n")
+    result = pytester.runpytest("-rs", f"--mes-lang={lang}")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([f"SKIPPED * {said}"])
 
 
 def test_loading_the_plugin_imports_no_http_library_and_no_engine():
@@ -190,7 +204,7 @@ def test_the_command_line_target_beats_the_environment(pytester, add_set, server
     monkeypatch.setenv("MES_BASE_URL", "http://127.0.0.1:9/fhir")
     result = pytester.runpytest("--mes-sandbox", "--mes-testsets=sets", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["mes: target reference sandbox*"])
+    result.stdout.fnmatch_lines(["mes: cible serveur de référence*"])
     monkeypatch.setenv("MES_SANDBOX", "1")
     both = pytester.runpytest("--mes-testsets=sets")
     both.stderr.fnmatch_lines(["*MES_BASE_URL and MES_SANDBOX both name a server to test: keep one*"])

@@ -215,9 +215,14 @@ def test_without_the_r4_package_the_run_stops_at_start_saying_how_to_fix_it(pyte
 def test_the_header_names_the_missing_packages_once(pytester, add_set, server):
     add_set(a_set(tests=read_test("CORE-V-01")))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-p", "no:warnings")
-    header = [line for line in result.outlines if line.startswith("mes: FHIR packages missing")]
+    header = [line for line in result.outlines if line.startswith("mes: paquets FHIR manquants, les vérifications "
+                                                                  "qui en ont besoin ne sont pas faites : ")]
     assert len(header) == 1
-    assert "ihe.iti.mhd#4.2.3" in header[0] and "mes packages list" in header[0]
+    assert "ihe.iti.mhd#4.2.3" in header[0] and "(`mes packages list` dit qui en a besoin)" in header[0]
+    english = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-p", "no:warnings",
+                                 "--mes-lang=en")
+    assert len([line for line in english.outlines if line.startswith(
+        "mes: FHIR packages missing, checks that need them are not made: ")]) == 1
 
 
 def test_under_xdist_the_registry_is_asked_once_per_missing_package_not_once_per_worker(pytester, add_set, server,
@@ -395,11 +400,18 @@ def test_sandbox_option_starts_the_reference_server_and_allows_writes(pytester, 
     result = pytester.runpytest("--mes-sandbox", "--mes-testsets", "sets", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["mes: target reference sandbox (in-process, loopback)",
-                                 "*writes allowed"])
+                                 "mes: test sets *; components core, gap, pdsm; writes allowed"])
     defective = pytester.runpytest("--mes-sandbox", "--mes-sandbox-defect", "create-returns-200",
                                    "--mes-testsets", "sets", "-p", "no:cacheprovider")
     defective.assert_outcomes(passed=1, failed=1)
-    defective.stdout.fnmatch_lines(["*✗ status (line *): expected 201, got 200 OK"])
+    defective.stdout.fnmatch_lines(["mes: target reference sandbox (in-process, loopback) with defects "
+                                    "create-returns-200", "*✗ status (line *): expected 201, got 200 OK"])
+    french = pytester.runpytest("--mes-sandbox", "--mes-sandbox-defect", "create-returns-200", "--mes-lang=fr",
+                                "--mes-testsets", "sets", "-p", "no:cacheprovider")
+    french.stdout.fnmatch_lines(["mes: cible serveur de référence (dans le processus, en boucle locale) avec les "
+                                 "défauts create-returns-200",
+                                 "mes: jeux de tests *; composants core, gap, pdsm ; écritures autorisées",
+                                 "*✗ statut (ligne *) : attendu 201, obtenu 200 OK"])
 
 
 def test_junit_xml_carries_the_requirements(pytester, add_set, server):
