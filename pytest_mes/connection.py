@@ -10,13 +10,9 @@ from dataclasses import dataclass, field
 from pytest_mes.redaction import is_secret_name
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-# Answers that mean the run's credentials, not the server's conformance, are at fault.
-CREDENTIALS_REFUSED = {
-    401: "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header and "
-         "--mes-client-cert",
-    407: "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy settings "
-         "(HTTPS_PROXY, with its user and password)",
-}
+# Answers that mean the run's credentials, not the server's conformance, are at fault: the key of what to say
+# about each in pytest_mes.report.labels (imported only when a run needs it).
+CREDENTIALS_REFUSED = {401: "credentials.401", 407: "credentials.407"}
 
 
 @dataclass(frozen=True)

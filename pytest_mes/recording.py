@@ -222,7 +222,7 @@ class Recorder:
         if self.patients is not None:
             self._learn(result)
         record = record_case(result, testset, record, self.policy, self.mask, self.lang)
-        apply_waivers(record, self.waivers, date.today())
+        apply_waivers(record, self.waivers, date.today(), self.lang)
         return record
 
     def _learn(self, result: CaseResult) -> None:

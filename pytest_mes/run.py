@@ -114,7 +114,8 @@ class MesRun:
             if exchange.error:
                 problem = exchange.error
             elif exchange.status in CREDENTIALS_REFUSED:
-                problem = label("metadata.refused", lang).format(refused=CREDENTIALS_REFUSED[exchange.status])
+                refused = label(CREDENTIALS_REFUSED[exchange.status], lang)
+                problem = label("metadata.refused", lang).format(refused=refused)
             elif exchange.status != 200:
                 problem = label("metadata.status", lang).format(status=f"{exchange.status} {exchange.reason}".strip())
             elif not problem and (not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mes.errors import ConfigError, TestSetError
+from pytest_mes.report.labels import label, lead
 from pytest_mes.results import TestRecord
 from pytest_mes.testset.loader import EmptyFile, load_yaml
 from pytest_mes.testset.schema import check_schema, validator_for
@@ -82,12 +83,13 @@ def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
     return waivers
 
 
-def apply_waivers(record: TestRecord, waivers: list[Waiver], today: date) -> None:
-    """Turn the failures that a valid waiver covers into waived ones (checks, and the test when all are)."""
+def apply_waivers(record: TestRecord, waivers: list[Waiver], today: date, lang: str = "fr") -> None:
+    """Turn the failures that a valid waiver covers into waived ones (checks, and the test when all are); the notes
+    saying so are in `lang`."""
     if record.verdict not in WAIVABLE:
         return
     covering = [w for w in waivers if w.covers_test(record)]
-    record.notes += [f"waiver {w.source} expired on {w.expires.isoformat()}: it no longer applies"
+    record.notes += [label("waiver.expired_note", lang).format(source=w.source, date=w.expires.isoformat())
                      for w in covering if w.expired(today)]
     valid = [w for w in covering if not w.expired(today)]
     whole = next((w for w in valid if w.message is None), None)
@@ -99,8 +101,8 @@ def apply_waivers(record: TestRecord, waivers: list[Waiver], today: date) -> Non
         waiver = next((w for w in valid if errors and all(w.covers_message(g.message, g.message_id)
                                                            for g in errors)), None)
         if waiver is not None:
-            check.outcome, check.because = "waived", f"dérogation / waiver: {waiver.justification}"
-            record.notes.append(f"waiver {waiver.source} applied to {check.label}")
+            check.outcome, check.because = "waived", lead("waiver", lang) + waiver.justification
+            record.notes.append(label("waiver.applied_note", lang).format(source=waiver.source, check=check.label))
             record.waiver = record.waiver or waiver.shown()
     if not record.failed_checks() and record.waiver is not None and not _other_failure(record):
         record.verdict = "waived"

@@ -310,6 +310,27 @@ LABELS: dict[str, tuple[str, str]] = {
     "fixture.no_statement": ("CapabilityStatement indisponible : {problem}",
                              "CapabilityStatement not available: {problem}"),
     "fixture.no_validator": ("pas de validateur : {problem}", "no validator: {problem}"),
+    # A step that could not run as written, or whose values could not be saved (pytest_mes.testset.runner).
+    "step.test_variables": ("variables du test : {error}", "test variables: {error}"),
+    "step.nothing_to_clean": ("non exécutée, rien à nettoyer : {error}", "not run, nothing to clean: {error}"),
+    "step.unbuildable": ("la requête n'a pas pu être construite : {error}", "the request could not be built: {error}"),
+    "step.save": ("save '{name}' : {error}", "save '{name}': {error}"),
+    "step.no_header": ("la réponse n'a pas d'en-tête {name}", "the response has no {name} header"),
+    "step.found_nothing": ("FHIRPath {expression} n'a rien trouvé dans la réponse",
+                           "FHIRPath {expression} found nothing in the response"),
+    # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
+    "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "
+                        "--mes-token, --mes-header et --mes-client-cert",
+                        "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header "
+                        "and --mes-client-cert"),
+    "credentials.407": ("le proxy a refusé les identifiants de l'exécution (407 Proxy Authentication Required) : "
+                        "vérifiez les réglages du proxy (HTTPS_PROXY, avec son utilisateur et son mot de passe)",
+                        "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy "
+                        "settings (HTTPS_PROXY, with its user and password)"),
+    # What a waiver did to a test (pytest_mes.waivers).
+    "waiver.expired_note": ("dérogation {source} expirée le {date} : elle ne s'applique plus",
+                            "waiver {source} expired on {date}: it no longer applies"),
+    "waiver.applied_note": ("dérogation {source} appliquée à {check}", "waiver {source} applied to {check}"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),

@@ -15,6 +15,7 @@ from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError
 from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name
+from pytest_mes.report.labels import label
 from pytest_mes.testset.checks import (
     CheckContext,
     CheckResult,
@@ -108,7 +109,8 @@ class Runner:
         try:
             variables = self._layer(dict(set_variables), test.variables, defer=True)
         except MesError as exc:
-            result.steps.append(StepResult(test.steps[0], error=f"test variables: {exc}", harness_error=True))
+            result.steps.append(StepResult(test.steps[0], error=self._say("step.test_variables", error=exc),
+                                           harness_error=True))
             return result
         result.variables = variables
         result.steps = self.run_steps(test.steps, variables)
@@ -137,15 +139,15 @@ class Runner:
             method, target, options = self._render_request(step.request, variables)
         except TemplateError as exc:
             if best_effort:
-                result.skipped = f"not run, nothing to clean: {exc}"
+                result.skipped = self._say("step.nothing_to_clean", error=exc)
             else:
-                result.error, result.harness_error = f"the request could not be built: {exc}", True
+                result.error, result.harness_error = self._say("step.unbuildable", error=exc), True
             return result
         except (MesError, OSError, ValueError, TypeError) as exc:
-            result.error, result.harness_error = f"the request could not be built: {exc}", True
+            result.error, result.harness_error = self._say("step.unbuildable", error=exc), True
             return result
         result.exchange = self.client.request(method, target, **options)
-        fault = _fault_of_the_run(step, result.exchange)
+        fault = _fault_of_the_run(step, result.exchange, self.lang)
         if fault:
             result.error, result.harness_error = fault, True
         context = self._context(step, result.exchange, variables)
@@ -199,13 +201,17 @@ class Runner:
         for rule in rules:
             try:
                 # In order: a rule may use the values saved before it (%location in a FHIRPath).
-                result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved})
+                result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved}, self.lang)
             except (MesError, ValueError) as exc:
-                result.error = f"save '{rule.name}': {exc}"
+                result.error = self._say("step.save", name=rule.name, error=exc)
                 return
 
+    def _say(self, key: str, **values: Any) -> str:
+        """What the runner says about a step, in the run's language."""
+        return label(key, self.lang).format(**values)
 
-def _fault_of_the_run(step: Step, exchange: Exchange) -> str | None:
+
+def _fault_of_the_run(step: Step, exchange: Exchange, lang: str) -> str | None:
     """Why the run, not the server, kept the step from being checked, if it did: nothing is then learnt about the
     server's conformance. An answer over the size cap was not read; an answer that refuses the run's credentials,
     when the step does not expect that refusal (a step that tests it checks its status), tested nothing else."""
@@ -215,16 +221,16 @@ def _fault_of_the_run(step: Step, exchange: Exchange) -> str | None:
     expected = [c.spec for c in step.checks if c.kind == "status"]
     if asks is None or any(exchange.status in (spec if isinstance(spec, list) else [spec]) for spec in expected):
         return None
-    return asks
+    return label(asks, lang)
 
 
-def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> Any:
+def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any], lang: str) -> Any:
     if rule.source == "status":
         return exchange.status
     if rule.source == "header":
         value = exchange.header(rule.expression)
         if value is None:
-            raise ValueError(f"the response has no {rule.expression} header")
+            raise ValueError(label("step.no_header", lang).format(name=rule.expression))
         return value
     expression = str(render(rule.expression, variables))  # a parametrized test may build it from its case
     body, problem = exchange.parsed
@@ -232,7 +238,7 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any]) -> A
         raise ValueError(problem)
     values = evaluate(body if body is not None else {}, expression, fhirpath_variables(variables))
     if not values:
-        raise ValueError(f"FHIRPath {expression!r} found nothing in the response")
+        raise ValueError(label("step.found_nothing", lang).format(expression=repr(expression)))
     return values[0] if len(values) == 1 else values
 
 

@@ -241,9 +241,15 @@ def test_waivers_cover_tests_and_messages_expire_and_unused_ones_are_listed(tmp_
                                    checks=[CheckRecord("conforms_to", "conforms to P", "failed", issues=[issue])])]
     apply_waivers(by_message, waivers, today)
     assert by_message.verdict == "waived" and by_message.steps[0].checks[0].outcome == "waived"
+    assert by_message.steps[0].checks[0].because.startswith("Dérogation : ")
+    assert by_message.notes == ["dérogation waivers.yaml:6 appliquée à conforms to P"]
     expired = _record("failed", id="CORE-X-02")
     apply_waivers(expired, waivers, today)
-    assert expired.verdict == "failed" and "expired on 2020-01-01" in expired.notes[0]
+    assert expired.verdict == "failed" and expired.notes == ["dérogation waivers.yaml:10 expirée le 2020-01-01 : elle "
+                                                             "ne s'applique plus"]
+    english = _record("failed", id="CORE-X-02")
+    apply_waivers(english, waivers, today, "en")
+    assert english.notes == ["waiver waivers.yaml:10 expired on 2020-01-01: it no longer applies"]
     statuses = waiver_statuses(waivers, [whole, by_message, expired], today)
     assert [s["status"] for s in statuses] == ["used", "used", "expired"]
     assert waiver_statuses(waivers, [expired], today)[0]["status"] == "unused"

@@ -51,8 +51,8 @@ tests:
 """
 
 
-def make_runner(**overrides):
-    return Runner(FhirClient(ClientSettings(BASE)), overrides=overrides)
+def make_runner(lang="fr", **overrides):
+    return Runner(FhirClient(ClientSettings(BASE)), overrides=overrides, lang=lang)
 
 
 @responses.activate
@@ -94,10 +94,14 @@ def test_a_value_that_cannot_be_saved_fails_the_step(write_set):
     responses.delete(f"{BASE}/Patient/%7B%7Bnew_id%7D%7D", status=404)
     runner = make_runner()
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
-    assert result.failed_step.error == "save 'location': the response has no Location header"
+    assert result.failed_step.error == "save 'location' : la réponse n'a pas d'en-tête Location"
     # new_id was never saved, so there is nothing to clean: the cleanup step is skipped, not failed.
-    assert result.cleanup[0].skipped.startswith("not run, nothing to clean: unknown variable {{new_id}}")
+    assert result.cleanup[0].skipped.startswith("non exécutée, rien à nettoyer : unknown variable {{new_id}}")
     assert result.failed_cleanup is None
+    english = make_runner("en")
+    result = english.run_case(testset.tests[0], english.set_variables(testset))
+    assert result.failed_step.error == "save 'location': the response has no Location header"
+    assert result.cleanup[0].skipped.startswith("not run, nothing to clean: unknown variable {{new_id}}")
 
 
 def test_overrides_replace_set_defaults_and_later_defaults_see_them(write_set):

@@ -191,6 +191,11 @@ def test_refused_credentials_are_an_error_of_the_run_not_a_verdict_on_the_server
     result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*",
                                  "*CORE-A-01: the test could not run: the server refused the run's credentials "
                                  "(401 Unauthorized): check --mes-token, --mes-header and --mes-client-cert*"])
+    french = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=fr",
+                                "--mes-token=tok-refused-1")
+    french.stdout.fnmatch_lines(["*CORE-A-01: le test n'a pas pu s'exécuter : le serveur a refusé les identifiants de "
+                                 "l'exécution (401 Unauthorized) : vérifiez --mes-token, --mes-header et "
+                                 "--mes-client-cert*"])
 
 
 def test_a_response_over_the_size_cap_is_a_limit_of_the_run_not_a_failure_of_the_server(pytester, add_set, server):
