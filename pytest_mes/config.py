@@ -276,8 +276,12 @@ def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) 
             use_sandbox = False
     if url:
         parts = urlsplit(url)
+        shown = _credentials(url)[0]  # never its password
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"{url_source} {url!r} is not an http(s) URL; write e.g. https://host/fhir")
+            raise ConfigError(f"{url_source} {shown!r} is not an http(s) URL; write e.g. https://host/fhir")
+        if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+            raise ConfigError(f"{url_source} {shown!r}: a base URL has no query (?…) nor fragment (#…), as the "
+                              "paths of the requests are added to it; write e.g. https://host/fhir")
     return url, bool(use_sandbox)
 
 

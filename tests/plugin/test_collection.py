@@ -78,6 +78,14 @@ def test_bad_options_are_usage_errors(pytester, server):
     result = pytester.runpytest("--mes-base-url=ftp://x")
     result.stderr.fnmatch_lines(["*pytest-mes: --mes-base-url 'ftp://x' is not an http(s) URL*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    for suffix in ("?_format=json", "#top"):  # paths are appended to the base: these would break every request
+        result = pytester.runpytest(f"--mes-base-url={server.base_url}{suffix}")
+        result.stderr.fnmatch_lines([f"*pytest-mes: --mes-base-url '{server.base_url}{suffix}': a base URL has no "
+                                     "query (?…) nor fragment (#…)*"])
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest("--mes-base-url=ftp://user:pw-77c1@x/fhir")
+    result.stderr.fnmatch_lines(["*pytest-mes: --mes-base-url 'ftp://x/fhir' is not an http(s) URL*"])
+    assert "pw-77c1" not in result.stderr.str()
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-header", "NoColon")
     result.stderr.fnmatch_lines(["*--mes-header 'NoColon': write it as 'Name: value'*"])
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "missing")
