@@ -116,6 +116,8 @@ class MesRun:
             elif exchange.status in CREDENTIALS_REFUSED:
                 refused = label(CREDENTIALS_REFUSED[exchange.status], lang)
                 problem = label("metadata.refused", lang).format(refused=refused)
+            elif exchange.status == 404:  # most often a base URL without its path
+                problem = label("metadata.not_found", lang)
             elif exchange.status != 200:
                 problem = label("metadata.status", lang).format(status=f"{exchange.status} {exchange.reason}".strip())
             elif not problem and (not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement"):

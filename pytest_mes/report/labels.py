@@ -250,6 +250,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "metadata.malformed": ("GET [base]/metadata a renvoyé une CapabilityStatement mal formée : {error}",
                            "GET [base]/metadata returned a malformed CapabilityStatement: {error}"),
     "metadata.status": ("GET [base]/metadata a répondu {status}", "GET [base]/metadata answered {status}"),
+    "metadata.not_found": ("GET [base]/metadata a répondu 404 Not Found : vérifiez l'URL de base (--mes-base-url ; "
+                           "elle se termine souvent par /fhir)",
+                           "GET [base]/metadata answered 404 Not Found: check the base URL (--mes-base-url; it often "
+                           "ends in /fhir)"),
     "metadata.not_a_statement": ("GET [base]/metadata n'a pas renvoyé de CapabilityStatement",
                                  "GET [base]/metadata did not return a CapabilityStatement"),
     "metadata.refused": ("GET [base]/metadata : {refused}", "GET [base]/metadata: {refused}"),

@@ -237,3 +237,16 @@ def test_unusable_tls_files_stop_the_run_at_start_naming_the_option(pytester, tl
         assert result.ret == pytest.ExitCode.USAGE_ERROR, options
         result.stderr.fnmatch_lines([f"*pytest-mes: {said}"])
         assert not tls_server.requests
+
+
+def test_a_base_url_without_its_path_is_pointed_at(pytester, add_set, server):
+    """/metadata answering 404 is most often a base URL that misses its path (…/fhir): the reason says to check it."""
+    server.route("GET /fhir/metadata", Reply(404, {"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "not-found"}]}))
+    add_set(a_set(tests=read_test("CORE-U-01", path="Patient") + """  preconditions:
+    - capability: {resource: Patient, interaction: search-type}
+"""))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    assert result.parseoutcomes() == {"incomplete": 1}
+    result.stdout.fnmatch_lines(["*CORE-U-01: *GET [[]base]/metadata answered 404 Not Found: check the base URL "
+                                 "(--mes-base-url; it often ends in /fhir)*"])
