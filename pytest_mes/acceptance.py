@@ -39,7 +39,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
             "id": str(uuid.uuid4()), "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"), "duration_s": round(duration_s, 2),
             "lang": config.lang,
-            "target": {"base_url": config.base_url or run.sandbox_url or "reference sandbox (per xdist worker)",
+            "target": {"base_url": config.base_url or run.sandbox_url or label("sandbox", config.lang),
                        "sandbox": config.sandbox, "defects": list(config.sandbox_defects)},
             "tool": {"name": "pytest-mes", "version": __version__, "python": platform.python_version(),
                      "pytest": pytest.__version__},
@@ -167,7 +167,6 @@ def write_reports(document: dict[str, Any], reports: Reports, lang: str = "fr") 
     """Write every report asked for; return (paths written, problems in `lang`). A report that cannot be written is
     said, never a traceback, and the others are still written."""
     from pytest_mes import report
-    from pytest_mes.report.labels import label
 
     written, problems = [], []
     for path, writer in ((reports.html, report.write_html), (reports.json, report.write_json),

@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 from pytest_mes import __version__
 from pytest_mes.connection import ClientSettings
 from pytest_mes.redaction import Redactor, is_secret_name
+from pytest_mes.report.labels import label
 
 FHIR_JSON = "application/fhir+json"
 KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
@@ -58,6 +59,7 @@ class Exchange:
     redirects: list[str] = field(default_factory=list)  # "302 http://…" for each hop followed
     notes: list[str] = field(default_factory=list)
     redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    lang: str = field(default="fr", repr=False, compare=False)  # of what the exchange says about itself
 
     def __repr__(self) -> str:
         return f"<Exchange {self.method} {self.url} -> {self.status or self.error}>"
@@ -80,14 +82,14 @@ class Exchange:
         if self.error:
             return None, self.error
         if not self.body.strip():
-            return None, f"the response has no body (HTTP {self.status})"
-        kind = self.content_type or "no Content-Type"
+            return None, label("http.no_body", self.lang).format(status=self.status)
+        kind = self.content_type or label("http.no_content_type", self.lang)
         try:
             return json.loads(self.body), None
         except RecursionError:
-            return None, f"the response body ({kind}) is JSON nested too deeply to be read (hundreds of levels)"
+            return None, label("http.too_deep", self.lang).format(kind=kind)
         except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
-            return None, f"the response body is not valid JSON ({kind}): {exc}"
+            return None, label("http.not_json", self.lang).format(kind=kind, error=exc)
 
     def json(self) -> Any:
         value, problem = self.parsed
@@ -105,7 +107,8 @@ class Exchange:
 
     def excerpt(self, limit: int = 2000) -> str:
         text = self.shown().text
-        return text if len(text) <= limit else text[:limit] + f"\n… ({len(self.body)} bytes in all)"
+        in_all = label("evidence.bytes_in_all", self.lang).format(n=len(self.body))
+        return text if len(text) <= limit else text[:limit] + f"\n… ({in_all})"
 
 
 class _Session(requests.Session):
@@ -123,8 +126,9 @@ class FhirClient:
     """A small FHIR REST client over one session; every call returns an Exchange and records it."""
 
     def __init__(self, settings: ClientSettings, session: requests.Session | None = None,
-                 redactor: Redactor | None = None):
+                 redactor: Redactor | None = None, lang: str = "fr"):
         self.settings = settings
+        self.lang = lang  # of what exchanges say went wrong (--mes-lang)
         self.base_url = settings.base_url.rstrip("/") + "/"
         self.redactor = redactor if redactor is not None else Redactor(settings.secrets())
         self.exchanges: deque[Exchange] = deque(maxlen=KEPT_EXCHANGES)
@@ -165,22 +169,22 @@ class FhirClient:
         exchange = Exchange(
             method=method, url=self.redactor.text(url), request_headers={},
             request_body=self.redactor.text(data.decode("utf-8", "replace")) if data else None,
-            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"), redactor=self.redactor,
+            started_at=datetime.now(UTC).isoformat(timespec="milliseconds"), redactor=self.redactor, lang=self.lang,
         )
         to_server = _same_origin(url, self.base_url)
         if to_server and self.silence.unresponsive:
-            exchange.error = self.silence.describe()
+            exchange.error = self.silence.describe(self.lang)
             exchange.unreachable = True
             return self._record(exchange)
         if to_server:
             headers = {**self.settings.credential_headers(), **headers}
         elif self.settings.credential_headers():
-            exchange.notes.append(f"credentials not sent: {urlsplit(url).netloc} is not the server under test")
+            exchange.notes.append(label("http.credentials_kept", self.lang).format(host=urlsplit(url).netloc))
         try:
             prepared = self.session.prepare_request(
                 requests.Request(method, url, params=params, headers=headers, data=data))
         except (requests.exceptions.RequestException, ValueError) as exc:
-            exchange.error = self.redactor.text(f"the request could not be sent as written: {exc}")
+            exchange.error = self.redactor.text(label("http.unsendable", self.lang).format(error=exc))
             return self._record(exchange)
         exchange.url = self.redactor.text(prepared.url or url)
         exchange.request_headers = self.redactor.headers(dict(prepared.headers))
@@ -213,7 +217,7 @@ class FhirClient:
         except BodyTooLarge as exc:
             exchange.error, exchange.over_cap = str(exc), True
         except requests.exceptions.RequestException as exc:
-            exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout))
+            exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout, self.lang))
             exchange.unreachable = _no_answer(exc)
         finally:
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -229,8 +233,7 @@ class FhirClient:
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
             if size > limit:
-                raise BodyTooLarge(f"the response is larger than {limit} bytes; reading stopped "
-                                   "(raise the limit with --mes-max-response-bytes if this is expected)")
+                raise BodyTooLarge(label("http.too_large", self.lang).format(limit=limit))
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -282,10 +285,9 @@ class Silence:
         elif exchange.status is not None:
             self.streak.clear()
 
-    def describe(self) -> str:
-        since = self.streak[0].started_at[11:19]
-        return (f"server unresponsive since {since} UTC ({len(self.streak)} requests in a row without an answer, "
-                f"the last: {self.streak[-1].error}): not sent")
+    def describe(self, lang: str = "fr") -> str:
+        return label("http.unresponsive", lang).format(since=self.streak[0].started_at[11:19], n=len(self.streak),
+                                                       last=self.streak[-1].error)
 
 
 def _no_answer(exc: requests.exceptions.RequestException) -> bool:
@@ -312,9 +314,15 @@ def _encode(body: Any) -> bytes | None:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
-def describe_failure(exc: requests.exceptions.RequestException, url: str, timeout: tuple[float, float]) -> str:
-    """One sentence saying what went wrong on the wire and what to look at."""
+def describe_failure(exc: requests.exceptions.RequestException, url: str, timeout: tuple[float, float],
+                     lang: str = "fr") -> str:
+    """One sentence saying what went wrong on the wire and what to look at, in `lang` (the library's own words on
+    the cause stay as it said them)."""
     host = urlsplit(url).netloc or url
+
+    def say(key: str, **values: Any) -> str:
+        return label(key, lang).format(host=host, **values)
+
     # Behind a Retry policy urllib3 wraps the cause in MaxRetryError, and requests then reports a read
     # timeout as a ConnectionError: look at the cause itself.
     cause = exc.args[0] if exc.args else None
@@ -326,23 +334,22 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
     ):
         exc = requests.exceptions.ConnectTimeout(cause)
     if isinstance(exc, requests.exceptions.SSLError):
-        return (f"TLS failure talking to {host}: {_root_cause(exc)}. Check --mes-ca-bundle (server certificate) "
-                "and --mes-client-cert/--mes-client-key (mutual TLS)")
+        return say("http.tls", cause=_root_cause(exc))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no connection to {host} within {timeout[0]:g} s (connect timeout)"
+        return say("http.connect_timeout", seconds=f"{timeout[0]:g}")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"{host} accepted the connection but sent no complete answer within {timeout[1]:g} s (--mes-timeout)"
+        return say("http.read_timeout", seconds=f"{timeout[1]:g}")
     if isinstance(cause, urllib3.exceptions.ProtocolError) and "without response" in str(cause):
-        return f"{host} closed the connection without answering (the request was not sent again)"
+        return say("http.closed")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
         isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc)
     ):
-        return f"the response from {host} was cut off before its end (truncated body: {_root_cause(exc)})"
+        return say("http.cut", cause=_root_cause(exc))
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return f"cannot connect to {host}: {_root_cause(exc)}. Is the server running, and is --mes-base-url right?"
+        return say("http.refused", cause=_root_cause(exc))
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return f"invalid URL {url!r}: {exc}"
-    return f"HTTP failure with {host}: {_root_cause(exc)}"
+        return say("http.invalid_url", url=repr(url), error=exc)
+    return say("http.failure", cause=_root_cause(exc))
 
 
 def _root_cause(exc: BaseException) -> str:

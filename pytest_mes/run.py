@@ -83,7 +83,7 @@ class MesRun:
     def client(self) -> FhirClient:
         from pytest_mes.client import FhirClient
 
-        return FhirClient(self.config.client_settings(self.base_url), redactor=self.redactor)
+        return FhirClient(self.config.client_settings(self.base_url), redactor=self.redactor, lang=self.config.lang)
 
     @cached_property
     def runner(self) -> Runner:

@@ -335,6 +335,45 @@ LABELS: dict[str, tuple[str, str]] = {
     "waiver.expired_note": ("dérogation {source} expirée le {date} : elle ne s'applique plus",
                             "waiver {source} expired on {date}: it no longer applies"),
     "waiver.applied_note": ("dérogation {source} appliquée à {check}", "waiver {source} applied to {check}"),
+    # What went wrong on the wire, and a body that is not usable JSON (pytest_mes.client).
+    "http.no_body": ("la réponse n'a pas de corps (HTTP {status})", "the response has no body (HTTP {status})"),
+    "http.no_content_type": ("pas de Content-Type", "no Content-Type"),
+    "http.too_deep": ("le corps de la réponse ({kind}) est un JSON trop imbriqué pour être lu (des centaines de "
+                      "niveaux)",
+                      "the response body ({kind}) is JSON nested too deeply to be read (hundreds of levels)"),
+    "http.not_json": ("le corps de la réponse n'est pas un JSON valide ({kind}) : {error}",
+                      "the response body is not valid JSON ({kind}): {error}"),
+    "http.credentials_kept": ("identifiants non envoyés : {host} n'est pas le serveur testé",
+                              "credentials not sent: {host} is not the server under test"),
+    "http.unsendable": ("la requête n'a pas pu être envoyée telle qu'écrite : {error}",
+                        "the request could not be sent as written: {error}"),
+    "http.too_large": ("la réponse dépasse {limit} octets ; lecture arrêtée (relevez la limite avec "
+                       "--mes-max-response-bytes si c'est attendu)",
+                       "the response is larger than {limit} bytes; reading stopped (raise the limit with "
+                       "--mes-max-response-bytes if this is expected)"),
+    "http.unresponsive": ("serveur muet depuis {since} UTC ({n} requêtes de suite sans réponse, la dernière : "
+                          "{last}) : non envoyée",
+                          "server unresponsive since {since} UTC ({n} requests in a row without an answer, the "
+                          "last: {last}): not sent"),
+    "http.tls": ("échec TLS avec {host} : {cause}. Vérifiez --mes-ca-bundle (certificat du serveur) et "
+                 "--mes-client-cert/--mes-client-key (TLS mutuel)",
+                 "TLS failure talking to {host}: {cause}. Check --mes-ca-bundle (server certificate) and "
+                 "--mes-client-cert/--mes-client-key (mutual TLS)"),
+    "http.connect_timeout": ("pas de connexion à {host} en {seconds} s (délai de connexion)",
+                             "no connection to {host} within {seconds} s (connect timeout)"),
+    "http.read_timeout": ("{host} a accepté la connexion mais n'a pas envoyé de réponse complète en {seconds} s "
+                          "(--mes-timeout)",
+                          "{host} accepted the connection but sent no complete answer within {seconds} s "
+                          "(--mes-timeout)"),
+    "http.closed": ("{host} a fermé la connexion sans répondre (la requête n'a pas été renvoyée)",
+                    "{host} closed the connection without answering (the request was not sent again)"),
+    "http.cut": ("la réponse de {host} a été coupée avant sa fin (corps tronqué : {cause})",
+                 "the response from {host} was cut off before its end (truncated body: {cause})"),
+    "http.refused": ("connexion impossible à {host} : {cause}. Le serveur est-il démarré, et --mes-base-url "
+                     "est-elle juste ?",
+                     "cannot connect to {host}: {cause}. Is the server running, and is --mes-base-url right?"),
+    "http.invalid_url": ("URL invalide {url} : {error}", "invalid URL {url}: {error}"),
+    "http.failure": ("échec HTTP avec {host} : {cause}", "HTTP failure with {host}: {cause}"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),

@@ -63,7 +63,7 @@ def test_content_type_ignores_parameters_and_case():
 def test_resource_type_on_html_body_says_the_body_is_not_json():
     result = check("resource_type", "Bundle", exchange(b"<html>oops</html>", content_type="text/html"))
     assert result.outcome == "failed"
-    assert result.actual.startswith("the response body is not valid JSON (text/html)")
+    assert result.actual.startswith("le corps de la réponse n'est pas un JSON valide (text/html) : ")
 
 
 def test_bundle_reports_every_mismatch():

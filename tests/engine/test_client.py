@@ -16,8 +16,10 @@ BASE = "https://fhir.example.fr/fhir"
 
 @pytest.fixture
 def client():
+    """A client that speaks English (--mes-lang=en); French is the default, tested beside."""
     return FhirClient(ClientSettings(BASE, token="s3cr3t-token-value", headers=(("X-Tenant", "t1"),
-                                                                                ("X-Api-Key", "k3y-value"))))
+                                                                                ("X-Api-Key", "k3y-value"))),
+                      lang="en")
 
 
 @responses.activate
@@ -98,7 +100,9 @@ def test_body_larger_than_the_cap_is_an_error():
     client = FhirClient(ClientSettings(BASE, max_response_bytes=1000))
     responses.get(f"{BASE}/Binary/1", body=b"x" * 5000)
     exchange = client.read("Binary", "1")
-    assert exchange.error.startswith("the response is larger than 1000 bytes")
+    assert exchange.error.startswith("la réponse dépasse 1000 octets ; lecture arrêtée")
+    english = FhirClient(ClientSettings(BASE, max_response_bytes=1000), lang="en").read("Binary", "1")
+    assert english.error.startswith("the response is larger than 1000 bytes")
 
 
 @responses.activate
@@ -107,7 +111,7 @@ def test_network_failures_are_recorded_not_raised(client):
     responses.get(f"{BASE}/b", body=requests.exceptions.ReadTimeout("read timed out"))
     responses.get(f"{BASE}/c", body=requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED"))
     responses.get(f"{BASE}/d", body=requests.exceptions.ConnectionError("Connection refused"))
-    exchanges = [FhirClient(client.settings).request("GET", name) for name in "abcd"]  # each a fresh client
+    exchanges = [FhirClient(client.settings, lang="en").request("GET", name) for name in "abcd"]  # each a fresh one
     errors = [e.error for e in exchanges]
     assert [e.unreachable for e in exchanges] == [True, True, False, True]  # TLS: the server answered, wrongly
     assert errors[0] == "no connection to fhir.example.fr within 10 s (connect timeout)"
@@ -116,6 +120,13 @@ def test_network_failures_are_recorded_not_raised(client):
     assert errors[2].startswith("TLS failure talking to fhir.example.fr: CERTIFICATE_VERIFY_FAILED")
     assert errors[3].startswith("cannot connect to fhir.example.fr: Connection refused")
     assert all(e.elapsed_ms >= 0 for e in exchanges)
+    french = [FhirClient(client.settings).request("GET", name).error for name in "abcd"]  # the default language
+    assert french[0] == "pas de connexion à fhir.example.fr en 10 s (délai de connexion)"
+    assert french[1] == ("fhir.example.fr a accepté la connexion mais n'a pas envoyé de réponse complète en 30 s "
+                         "(--mes-timeout)")
+    assert french[2].startswith("échec TLS avec fhir.example.fr : CERTIFICATE_VERIFY_FAILED")
+    assert french[3].startswith("connexion impossible à fhir.example.fr : Connection refused. Le serveur est-il "
+                                "démarré")
 
 
 @responses.activate
@@ -145,6 +156,8 @@ def test_invalid_json_is_explained(client):
     exchange = client.read("Patient", "1")
     value, problem = exchange.parsed
     assert value is None and problem.startswith("the response body is not valid JSON (application/fhir+json)")
+    french = FhirClient(ClientSettings(BASE)).read("Patient", "1").parsed[1]
+    assert french.startswith("le corps de la réponse n'est pas un JSON valide (application/fhir+json) : ")
 
 
 def test_redactor_masks_longest_secrets_first():

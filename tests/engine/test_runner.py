@@ -187,7 +187,7 @@ tests:
     responses.get(f"{BASE}/Patient", status=200, body="<html>proxy error</html>", content_type="text/html")
     runner = make_runner()
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
-    assert "not valid JSON" in (result.steps[0].error or ""), result.steps[0].error
+    assert "n'est pas un JSON valide" in (result.steps[0].error or ""), result.steps[0].error
 
 
 @responses.activate

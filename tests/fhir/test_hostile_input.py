@@ -157,9 +157,9 @@ def exchange(body: bytes) -> Exchange:
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (deep_text(5_000).encode(), "nested too deeply"),
-        (b'{"resourceType": "Patient", "multipleBirthInteger": ' + b"9" * 5_000 + b"}", "not valid JSON"),
-        (b'{"resourceType": "Patient", "id": "\xff"}', "not valid JSON"),
+        (deep_text(5_000).encode(), "JSON trop imbriqué"),
+        (b'{"resourceType": "Patient", "multipleBirthInteger": ' + b"9" * 5_000 + b"}", "n'est pas un JSON valide"),
+        (b'{"resourceType": "Patient", "id": "\xff"}', "n'est pas un JSON valide"),
     ],
     ids=["deep", "huge-integer", "invalid-utf8"],
 )

@@ -225,7 +225,7 @@ def test_a_server_that_stops_answering_mid_run_makes_the_run_incomplete_saying_w
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
     assert document["verdict"]["code"] == "incomplete"
     assert "en erreur" in document["verdict"]["reasons"][0]["fr"]
-    assert "closed the connection without answering" in document["tests"][1]["reason"]
+    assert "a fermé la connexion sans répondre" in document["tests"][1]["reason"]
 
 
 def test_patient_data_is_masked_in_every_output_with_redact_patient(pytester, add_set, server):
