@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import MesError
+
+if TYPE_CHECKING:
+    from pytest_mes.fhir.issues import Phrase
 
 # FHIR primitives directly under Element -> their FHIRPath System type; the others derive from one of them
 _SYSTEM_TYPES = {
@@ -21,11 +24,16 @@ _SYSTEM_TYPES = {
 
 
 class FhirPathError(MesError):
-    """A FHIRPath expression is malformed or cannot be evaluated; `cause` is fhirpathpy's exception, if any."""
+    """A FHIRPath expression is malformed or cannot be evaluated; `cause` is fhirpathpy's exception, if any.
+    Its text is English; `text(lang)` says it in a run's language where it is known in every language."""
 
-    def __init__(self, message: str, cause: Exception | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, cause: Exception | None = None, said: Phrase | None = None):
+        super().__init__(said.en if said is not None else message)
         self.cause = cause
+        self.said = said
+
+    def text(self, lang: str) -> str:
+        return self.said.get(lang) if self.said is not None else str(self)
 
 
 @functools.cache
@@ -146,7 +154,9 @@ def _apply(value: Any, expression: str, variables: dict[str, Any] | None, base: 
         options = {"userInvocationTable": _USER_FUNCTIONS, "returnRawData": raw, "traceFn": _no_trace}
         return apply_parsed_path(node, parsed, dict(variables or {}), r4_model(), options)
     except Exception as exc:  # fhirpathpy raises bare Exceptions for unknown functions and bad types
-        raise FhirPathError(f"cannot evaluate FHIRPath {expression!r}: {exc}", exc) from None
+        from pytest_mes.report.labels import phrase
+
+        raise FhirPathError("", exc, phrase("fhirpath.unevaluable", expression=repr(expression), cause=exc)) from None
 
 
 def _plain(value: Any) -> Any:

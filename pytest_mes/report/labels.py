@@ -374,6 +374,8 @@ LABELS: dict[str, tuple[str, str]] = {
                      "cannot connect to {host}: {cause}. Is the server running, and is --mes-base-url right?"),
     "http.invalid_url": ("URL invalide {url} : {error}", "invalid URL {url}: {error}"),
     "http.failure": ("échec HTTP avec {host} : {cause}", "HTTP failure with {host}: {cause}"),
+    "fhirpath.unevaluable": ("FHIRPath {expression} ne peut pas être évalué : {cause}",
+                             "cannot evaluate FHIRPath {expression}: {cause}"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),

@@ -180,7 +180,7 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     try:
         result = evaluate(body, expression, variables)
     except FhirPathError as exc:
-        return CheckResult(name, "failed", expected, str(exc))
+        return CheckResult(name, "failed", expected, exc.text(context.lang))
     verdict = _verdict(name, _compare(result, op, expected_value), expected, _shown(result, context))
     if verdict.failed and op is None and result == [False]:
         verdict = _name_offenders(verdict, body, expression, variables, context.lang)

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError
-from pytest_mes.fhirpath import evaluate
+from pytest_mes.fhirpath import FhirPathError, evaluate
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.report.labels import label
 from pytest_mes.testset.checks import (
@@ -203,7 +203,8 @@ class Runner:
                 # In order: a rule may use the values saved before it (%location in a FHIRPath).
                 result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved}, self.lang)
             except (MesError, ValueError) as exc:
-                result.error = self._say("step.save", name=rule.name, error=exc)
+                error = exc.text(self.lang) if isinstance(exc, FhirPathError) else exc
+                result.error = self._say("step.save", name=rule.name, error=error)
                 return
 
     def _say(self, key: str, **values: Any) -> str:

@@ -172,7 +172,10 @@ def test_fhirpath_reads_test_set_variables():
 
 def test_fhirpath_evaluation_error_fails_with_the_cause():
     result = check("fhirpath", "Bundle.entry.nosuchfunction()")
-    assert result.outcome == "failed" and "cannot evaluate FHIRPath" in result.actual
+    assert result.outcome == "failed"
+    assert result.actual.startswith("FHIRPath 'Bundle.entry.nosuchfunction()' ne peut pas être évalué : ")
+    english = check("fhirpath", "Bundle.entry.nosuchfunction()", lang="en")
+    assert english.actual.startswith("cannot evaluate FHIRPath 'Bundle.entry.nosuchfunction()': ")
 
 
 def test_response_time():
