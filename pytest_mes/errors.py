@@ -1,8 +1,27 @@
 """The family of errors pytest-mes raises for a user's mistake or a server's fault."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from pytest_mes.fhir.issues import Phrase
+
 
 class MesError(Exception):
-    """Base of every error pytest-mes reports to a user without a Python traceback."""
+    """Base of every error pytest-mes reports to a user without a Python traceback. Its text is English, or, for
+    an error made with `saying`, known in every language: `text(lang)` says it in a run's language."""
+
+    said: Phrase | None = None
+
+    @classmethod
+    def saying(cls, said: Phrase) -> Self:
+        error = cls(said.en)
+        error.said = said
+        return error
+
+    def text(self, lang: str = "fr") -> str:
+        return self.said.get(lang) if self.said is not None else str(self)
 
 
 class TestSetError(MesError):

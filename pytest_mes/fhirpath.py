@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_mes.errors import MesError
-
-if TYPE_CHECKING:
-    from pytest_mes.fhir.issues import Phrase
 
 # FHIR primitives directly under Element -> their FHIRPath System type; the others derive from one of them
 _SYSTEM_TYPES = {
@@ -24,16 +21,11 @@ _SYSTEM_TYPES = {
 
 
 class FhirPathError(MesError):
-    """A FHIRPath expression is malformed or cannot be evaluated; `cause` is fhirpathpy's exception, if any.
-    Its text is English; `text(lang)` says it in a run's language where it is known in every language."""
+    """A FHIRPath expression is malformed or cannot be evaluated; `cause` is fhirpathpy's exception, if any."""
 
-    def __init__(self, message: str, cause: Exception | None = None, said: Phrase | None = None):
-        super().__init__(said.en if said is not None else message)
+    def __init__(self, message: str, cause: Exception | None = None):
+        super().__init__(message)
         self.cause = cause
-        self.said = said
-
-    def text(self, lang: str) -> str:
-        return self.said.get(lang) if self.said is not None else str(self)
 
 
 @functools.cache
@@ -156,7 +148,9 @@ def _apply(value: Any, expression: str, variables: dict[str, Any] | None, base: 
     except Exception as exc:  # fhirpathpy raises bare Exceptions for unknown functions and bad types
         from pytest_mes.report.labels import phrase
 
-        raise FhirPathError("", exc, phrase("fhirpath.unevaluable", expression=repr(expression), cause=exc)) from None
+        error = FhirPathError.saying(phrase("fhirpath.unevaluable", expression=repr(expression), cause=exc))
+        error.cause = exc
+        raise error from None
 
 
 def _plain(value: Any) -> Any:

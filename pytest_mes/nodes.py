@@ -77,7 +77,8 @@ class TestSetFile(pytest.File):
         try:
             self.variables = self.run.runner.set_variables(testset)
         except MesError as exc:
-            pytest.fail(label("set.variables_failed", lang).format(set=testset.id, file=testset.label, error=exc),
+            pytest.fail(label("set.variables_failed", lang).format(set=testset.id, file=testset.label,
+                                                                    error=exc.text(lang)),
                         pytrace=False)
         if testset.teardown:
             self.addfinalizer(self._teardown)

@@ -376,6 +376,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "http.failure": ("échec HTTP avec {host} : {cause}", "HTTP failure with {host}: {cause}"),
     "fhirpath.unevaluable": ("FHIRPath {expression} ne peut pas être évalué : {cause}",
                              "cannot evaluate FHIRPath {expression}: {cause}"),
+    "template.no_env": ("la variable d'environnement {env} n'est pas définie (utilisée comme {placeholder})",
+                        "environment variable {env} is not set (used as {placeholder})"),
+    "template.unknown": ("variable inconnue {placeholder}{hint} ; variables connues : {known} ; intégrées : {builtins}",
+                         "unknown variable {placeholder}{hint}; known variables: {known}; built-ins: {builtins}"),
+    "template.did_you_mean": (" — vouliez-vous dire '{name}' ?", " — did you mean '{name}'?"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),

@@ -63,7 +63,7 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     try:
         spec = render(check.spec, context.variables)  # expected values may come from saved ones
     except TemplateError as exc:
-        return CheckResult(check.kind, "failed", "", str(exc), because=check.because, line=check.line)
+        return CheckResult(check.kind, "failed", "", exc.text(context.lang), because=check.because, line=check.line)
     try:
         result = _EVALUATORS[check.kind](spec, context)
     except (re.error, TypeError, ValueError) as exc:  # a bad regex or value in the test set, not a server fault

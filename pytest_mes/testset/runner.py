@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError
-from pytest_mes.fhirpath import FhirPathError, evaluate
+from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.report.labels import label
 from pytest_mes.testset.checks import (
@@ -109,8 +109,8 @@ class Runner:
         try:
             variables = self._layer(dict(set_variables), test.variables, defer=True)
         except MesError as exc:
-            result.steps.append(StepResult(test.steps[0], error=self._say("step.test_variables", error=exc),
-                                           harness_error=True))
+            error = self._say("step.test_variables", error=exc.text(self.lang))
+            result.steps.append(StepResult(test.steps[0], error=error, harness_error=True))
             return result
         result.variables = variables
         result.steps = self.run_steps(test.steps, variables)
@@ -139,9 +139,9 @@ class Runner:
             method, target, options = self._render_request(step.request, variables)
         except TemplateError as exc:
             if best_effort:
-                result.skipped = self._say("step.nothing_to_clean", error=exc)
+                result.skipped = self._say("step.nothing_to_clean", error=exc.text(self.lang))
             else:
-                result.error, result.harness_error = self._say("step.unbuildable", error=exc), True
+                result.error, result.harness_error = self._say("step.unbuildable", error=exc.text(self.lang)), True
             return result
         except (MesError, OSError, ValueError, TypeError) as exc:
             result.error, result.harness_error = self._say("step.unbuildable", error=exc), True
@@ -203,7 +203,7 @@ class Runner:
                 # In order: a rule may use the values saved before it (%location in a FHIRPath).
                 result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved}, self.lang)
             except (MesError, ValueError) as exc:
-                error = exc.text(self.lang) if isinstance(exc, FhirPathError) else exc
+                error = exc.text(self.lang) if isinstance(exc, MesError) else exc
                 result.error = self._say("step.save", name=rule.name, error=error)
                 return
 

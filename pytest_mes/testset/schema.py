@@ -182,9 +182,15 @@ def _not_one_of(value: Any, options: list[Any]) -> str:
 def suggest(word: str, candidates: list[str]) -> str:
     """" — did you mean 'X'?" for the candidate `word` was probably meant to be, ignoring case (GAP for
     gap, get for GET, {{Family}} for {{family}}), or ""."""
+    close = closest(word, candidates)
+    return f" — did you mean '{close}'?" if close else ""
+
+
+def closest(word: str, candidates: list[str]) -> str | None:
+    """The candidate `word` was probably meant to be, ignoring case, or None."""
     lowered = {candidate.lower(): candidate for candidate in candidates}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" — did you mean '{lowered[close[0]]}'?" if close else ""
+    return lowered[close[0]] if close else None
 
 
 def _shape(branch: dict[str, Any]) -> str:

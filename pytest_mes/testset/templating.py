@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_mes.errors import MesError
-from pytest_mes.testset.schema import suggest
+from pytest_mes.report.labels import phrase
+from pytest_mes.testset.schema import closest
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _OFFSET = re.compile(r"^(today|now)\s*(?:([+-])\s*(\d+)\s*([wdhm]))?$")
@@ -83,16 +84,16 @@ def resolve(name: str, variables: Mapping[str, Any]) -> Any:
     if name.startswith("env."):
         env_name = name[4:]
         if env_name not in os.environ:
-            raise TemplateError(f"environment variable {env_name} is not set (used as {{{{{name}}}}})")
+            raise TemplateError.saying(phrase("template.no_env", env=env_name, placeholder=f"{{{{{name}}}}}"))
         return os.environ[env_name]
     moment = _OFFSET.match(name)
     if moment:
         return _moment(*moment.groups())
     known = sorted(variables)
-    raise TemplateError(
-        f"unknown variable {{{{{name}}}}}{suggest(name, known)}; known variables: {', '.join(known) or 'none'}; "
-        f"built-ins: {', '.join(BUILTINS)}"
-    )
+    close = closest(name, known)
+    hint = phrase("template.did_you_mean", name=close) if close else ""
+    raise TemplateError.saying(phrase("template.unknown", placeholder=f"{{{{{name}}}}}", hint=hint,
+                                      known=", ".join(known) or phrase("none"), builtins=", ".join(BUILTINS)))
 
 
 def is_builtin(name: str) -> bool:

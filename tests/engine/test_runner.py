@@ -96,7 +96,8 @@ def test_a_value_that_cannot_be_saved_fails_the_step(write_set):
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
     assert result.failed_step.error == "save 'location' : la réponse n'a pas d'en-tête Location"
     # new_id was never saved, so there is nothing to clean: the cleanup step is skipped, not failed.
-    assert result.cleanup[0].skipped.startswith("non exécutée, rien à nettoyer : unknown variable {{new_id}}")
+    assert result.cleanup[0].skipped.startswith("non exécutée, rien à nettoyer : variable inconnue {{new_id}} ; "
+                                                "variables connues : base_url")
     assert result.failed_cleanup is None
     english = make_runner("en")
     result = english.run_case(testset.tests[0], english.set_variables(testset))

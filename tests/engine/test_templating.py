@@ -52,3 +52,19 @@ def test_nothing_is_executed():
     with pytest.raises(TemplateError):
         render("{{__import__('os').system('true')}}", {})
     assert render("{not a placeholder}", {}) == "{not a placeholder}"
+
+
+def test_a_placeholder_that_cannot_be_filled_is_said_in_every_language(monkeypatch):
+    monkeypatch.delenv("MES_NOT_SET", raising=False)
+    with pytest.raises(TemplateError) as unset:
+        render("{{env.MES_NOT_SET}}", {})
+    assert unset.value.text("fr") == ("la variable d'environnement MES_NOT_SET n'est pas définie (utilisée comme "
+                                      "{{env.MES_NOT_SET}})")
+    assert unset.value.text("en") == str(unset.value) == ("environment variable MES_NOT_SET is not set (used as "
+                                                          "{{env.MES_NOT_SET}})")
+    with pytest.raises(TemplateError) as unknown:
+        render("{{patient_idd}}", {"patient_id": "p1"})
+    assert unknown.value.text("fr").startswith("variable inconnue {{patient_idd}} — vouliez-vous dire 'patient_id' ? ; "
+                                               "variables connues : patient_id ; intégrées : today")
+    assert unknown.value.text("en").startswith("unknown variable {{patient_idd}} — did you mean 'patient_id'?; known "
+                                               "variables: patient_id; built-ins: today")
