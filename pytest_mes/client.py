@@ -213,7 +213,7 @@ class FhirClient:
                 exchange.reason = response.reason or ""
                 exchange.response_headers = dict(response.headers)
                 self._mask_cookies(response)
-                exchange.body = self._read_body(response)
+                exchange.body = self._read_body(response, deadline=started + sum(timeout))
         except BodyTooLarge as exc:
             exchange.error, exchange.over_cap = str(exc), True
         except requests.exceptions.RequestException as exc:
@@ -227,14 +227,21 @@ class FhirClient:
         for cookie in response.raw.headers.getlist("Set-Cookie") if response.raw is not None else []:
             self.redactor.add(cookie.split(";", 1)[0].partition("=")[2])
 
-    def _read_body(self, response: requests.Response) -> bytes:
+    def _read_body(self, response: requests.Response, *, deadline: float) -> bytes:
+        """The body as it comes (read1: what has arrived, not a full chunk), within the size cap and by the
+        deadline: a server that sends its answer byte by byte never trips the socket's read timeout."""
         limit = self.settings.max_response_bytes
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(label("http.too_large", self.lang).format(limit=limit))
-            chunks.append(chunk)
+        try:
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(label("http.too_large", self.lang).format(limit=limit))
+                chunks.append(chunk)
+                if time.perf_counter() > deadline:
+                    raise requests.exceptions.ReadTimeout("the answer was not complete by the deadline")
+        except urllib3.exceptions.HTTPError as exc:
+            raise _as_requests_error(exc) from exc
         return b"".join(chunks)
 
     # The FHIR verbs test writers and fixture users reach for most.
@@ -288,6 +295,17 @@ class Silence:
     def describe(self, lang: str = "fr") -> str:
         return label("http.unresponsive", lang).format(since=self.streak[0].started_at[11:19], n=len(self.streak),
                                                        last=self.streak[-1].error)
+
+
+def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
+    """The error requests' own body reading (iter_content) gives for urllib3's, which describe_failure reads."""
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(exc)
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(exc)
+    return requests.exceptions.ConnectionError(exc)  # a ReadTimeoutError among them
 
 
 def _no_answer(exc: requests.exceptions.RequestException) -> bool:

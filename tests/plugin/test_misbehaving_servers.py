@@ -39,8 +39,13 @@ CHECKS = "- status: 200\n- resource_type: Patient"
         (Reply(200, PATIENT, delay=1.5),
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
          "answer within 0.5 s (--mes-timeout)", "errors"),
+        # Each byte in time for the socket's read timeout, but the whole answer far too late (it would take
+        # 12 s): cut at the timeout, as a body cut off is.
+        (Reply(200, PATIENT, trickle=0.2),
+         "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
+         "answer within 0.5 s (--mes-timeout)", "failed"),
     ],
-    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "timeout"],
+    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "timeout", "trickle"],
 )
 def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message,
                                                                         verdict):

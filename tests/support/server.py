@@ -23,6 +23,7 @@ class Reply:
     delay: float = 0.0
     truncate: bool = False  # announce more bytes than sent, then close
     drop: bool = False  # close the connection without answering
+    trickle: float = 0.0  # seconds between the bytes of the body: a server that sends its answer drop by drop
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -104,7 +105,13 @@ class ScriptedServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data) + (1000 if reply.truncate else 0)))
                 self.end_headers()
-                self.wfile.write(data)
+                if reply.trickle:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.trickle)
+                else:
+                    self.wfile.write(data)
                 if reply.truncate:
                     self.wfile.flush()
                     self.close_connection = True
