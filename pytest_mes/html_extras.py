@@ -22,14 +22,19 @@ class HtmlExtras:
     def _environment(self, config: pytest.Config) -> None:
         from pytest_metadata.plugin import metadata_key  # pytest-html's own dependency
 
-        settings = self.run.config
+        settings, lang = self.run.config, self.run.config.lang
         environment = config.stash[metadata_key]
-        environment["pytest-mes target"] = settings.base_url or label("sandbox", settings.lang)
-        environment.update({f"pytest-mes {name.replace('_', ' ')}": value
+        environment[f"pytest-mes {label('target', lang)}"] = settings.base_url or label("sandbox", lang)
+        environment.update({f"pytest-mes {label(name, lang)}": value
                             for name, value in settings.identification.items() if value})
-        environment["pytest-mes options"] = (f"fail-on {settings.fail_on}; strict {settings.strict}; "
-                                             f"ignore-preconditions {settings.ignore_preconditions}; "
-                                             f"waivers {settings.waivers or '-'}")
+
+        def said(flag: bool) -> str:
+            return label("yes" if flag else "no", lang)
+
+        environment[f"pytest-mes {label('options', lang)}"] = label("semicolon", lang).join([
+            f"--mes-fail-on {settings.fail_on}", f"--mes-strict {said(settings.strict)}",
+            f"--mes-ignore-preconditions {said(settings.ignore_preconditions)}",
+            f"--mes-waivers {settings.waivers or '-'}"])
 
     # Outermost wrapper, so that it resumes after pytest-mes has put its record on the report.
     @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -40,7 +40,8 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
             assert secret not in text, f"{secret} leaked into {name}"
     assert "Patient/1" in texts["r.json"] and "***" in texts["r.json"]
     # pytest-html got the same evidence as extras, and the run's identification in its environment table.
-    assert "mes-record" in texts["ph.html"] and "pytest-mes target" in texts["ph.html"]
+    assert "mes-record" in texts["ph.html"] and "pytest-mes Cible" in texts["ph.html"]
+    assert "--mes-strict non ; --mes-ignore-preconditions non" in texts["ph.html"]
     assert "attendu 201, obtenu 200 OK" in texts["ph.html"]
 
 
@@ -94,6 +95,8 @@ def test_the_reason_of_a_verdict_is_in_the_run_language_in_every_output(pytester
         {"fr": "statut", "en": "status"}[lang], said[1]]
     wrote = {"fr": "mes: fichier écrit : r.html", "en": "mes: wrote r.html"}
     assert wrote[lang] in texts["terminal"] and wrote["en" if lang == "fr" else "fr"] not in texts["terminal"]
+    assert {"fr": "pytest-mes Options qui changent les verdicts", "en": "pytest-mes Options that change verdicts"}[
+        lang] in texts["ph.html"]  # pytest-html's environment table
 
 
 def test_every_output_gives_the_same_verdicts_as_the_terminal(pytester, add_set, server):
