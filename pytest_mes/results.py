@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, Literal
 
 from pytest_mes.fhir.issues import Phrase
-from pytest_mes.report.labels import phrase
+from pytest_mes.report.labels import LANGS, label, phrase
 
 FORMAT = "pytest-mes-results/1"
 Verdict = Literal["passed", "failed", "advisory", "incomplete", "skipped", "waived", "error"]
@@ -29,16 +29,7 @@ RUN_LABELS = {
     "non-conformant": {"fr": "non conforme", "en": "non-conformant"},
     "incomplete": {"fr": "incomplet", "en": "incomplete"},
 }
-RULE = {
-    "fr": "Non conforme dès qu'une exigence SHALL n'est pas satisfaite (ou SHOULD avec --mes-fail-on=should) ; "
-          "sinon incomplet dès qu'un test n'a pas pu être vérifié entièrement (vérification non faite, erreur, "
-          "exécution interrompue) ; conforme sinon. Les tests non exécutés (avec leur motif) et les dérogations "
-          "justifiées n'empêchent pas la conformité.",
-    "en": "Non-conformant as soon as a SHALL requirement fails (or a SHOULD one with --mes-fail-on=should); "
-          "otherwise incomplete as soon as a test could not be fully checked (a check not made, an error, an "
-          "interrupted run); conformant otherwise. Skipped tests (with their reason) and justified waivers do "
-          "not prevent conformance.",
-}
+RULE = {lang: label("run.rule", lang) for lang in LANGS}
 
 
 
@@ -229,12 +220,14 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None) -> R
     if interrupted:
         why = phrase("interruption.reason", why=interrupted)
         reasons.append({"fr": why.fr, "en": why.en})
-    ran = sum(count for verdict, count in counts.items() if verdict != "skipped")
-    if not ran and not interrupted:
-        reasons.append({"fr": "aucun test n'a été exécuté", "en": "no test was run"})
+    # The user's own Python tests may run beside the test sets, but they verify no MES requirement.
+    mes_tested = any(t.set is not None and t.verdict != "skipped" for t in tests)
+    if not mes_tested:
+        untested = phrase("run.no_mes_test")
+        reasons.append({"fr": untested.fr, "en": untested.en})
     if counts["failed"]:
         code = "non-conformant"
-    elif counts["incomplete"] or counts["error"] or interrupted or not ran:
+    elif counts["incomplete"] or counts["error"] or interrupted or not mes_tested:
         code = "incomplete"
     else:
         code = "conformant"

@@ -88,6 +88,7 @@ def _narrative(results: dict, lang: str) -> str:
     counts = (results.get("summary") or {}).get("counts") or {}
     count_text = ", ".join(f"{lead(v, lang)}{n}" for v, n in counts.items() if n and v in TEST_RESULT)
     lines = [f"{lead('overall_verdict', lang)}{pick(verdict.get('label') or verdict.get('code'), lang)}",
+             *(f"{lead('reason', lang)}{pick(reason, lang)}" for reason in verdict.get("reasons") or []),
              f"{lead('base_url', lang)}{(run.get('target') or {}).get('base_url') or '-'}",
              f"{lead('run_id', lang)}{run.get('id') or '-'}", count_text or label("none", lang)]
     paragraphs = "".join(f"<p>{escape(fhir_text(line), quote=False)}</p>" for line in lines)

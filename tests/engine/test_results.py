@@ -124,8 +124,13 @@ def test_a_body_that_cannot_be_shown_is_said_in_the_run_language():
 
 def _record(verdict: str, *, id: str = "T-1", component: str = "core", level: str = "SHALL",
             ref: str = "R1") -> TestRecord:
-    return TestRecord(index=0, nodeid=f"x::{id}", id=id, verdict=verdict, component=component, actor="a",
-                      level=level, requirements=[RequirementRef(ref, level)])
+    return TestRecord(index=0, nodeid=f"x::{id}", id=id, verdict=verdict, set="demo", component=component,
+                      actor="a", level=level, requirements=[RequirementRef(ref, level)])
+
+
+def _own(verdict: str) -> TestRecord:
+    """A user's own Python test of the run, as reporting records it: no test set, no requirement."""
+    return TestRecord(index=0, nodeid="test_mine.py::test_x", id="test_x", verdict=verdict)
 
 
 @pytest.mark.parametrize(("verdicts", "interrupted", "code"), [
@@ -135,6 +140,7 @@ def _record(verdict: str, *, id: str = "T-1", component: str = "core", level: st
     (["passed", "error"], None, "incomplete"),
     (["passed"], Phrase("arrêt", "stop"), "incomplete"),
     (["skipped", "skipped"], None, "incomplete"),  # nothing ran: nothing is proven
+    ([], None, "incomplete"),
 ])
 def test_the_run_verdict_follows_its_stated_rule(verdicts, interrupted, code):
     verdict = run_verdict([_record(v) for v in verdicts], interrupted)
@@ -143,6 +149,31 @@ def test_the_run_verdict_follows_its_stated_rule(verdicts, interrupted, code):
     assert document["label"]["fr"] in ("conforme", "non conforme", "incomplet")
     assert "SHALL" in document["rule"]["fr"] and "SHALL" in document["rule"]["en"]
     assert (code == "conformant") == (not verdict.reasons)
+
+
+NO_MES_TEST = {"fr": "aucune exigence MES n'a été testée : aucun test d'un jeu de tests n'a été exécuté (tous non "
+                     "exécutés, désélectionnés ou absents ; vos propres tests Python ne comptent pas)",
+               "en": "no MES requirement was tested: no test of a test set ran (all skipped, deselected or absent; "
+                     "your own Python tests do not count)"}
+
+
+@pytest.mark.parametrize(("tests", "code"), [
+    ([_own("passed")], "incomplete"),  # only the user's own Python tests ran
+    ([_own("passed"), _record("skipped")], "incomplete"),  # every test of the sets skipped (or deselected)
+    ([_own("failed"), _record("skipped")], "non-conformant"),
+    ([], "incomplete"),
+], ids=["own-tests-only", "sets-skipped", "own-test-failed", "nothing"])
+def test_a_run_that_tested_no_mes_requirement_is_never_conformant_and_says_so(tests, code):
+    verdict = run_verdict(tests)
+    assert verdict.code == code
+    assert verdict.reasons[-1] == NO_MES_TEST
+    assert "aucune exigence MES n'a été testée" in verdict.as_dict()["rule"]["fr"]
+    assert "no MES requirement was tested" in verdict.as_dict()["rule"]["en"]
+
+
+def test_own_python_tests_beside_a_set_that_ran_leave_the_verdict_to_the_set():
+    assert run_verdict([_own("passed"), _record("passed"), _record("skipped")]).code == "conformant"
+    assert run_verdict([_own("passed"), _record("waived")]).code == "conformant"
 
 
 def test_an_interrupted_run_says_why_in_each_language():

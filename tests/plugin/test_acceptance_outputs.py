@@ -4,6 +4,7 @@ Secrets never reach any of them; pytest-xdist keeps every record, in collection 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.plugin.conftest import a_set, read_test
+from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import Reply
 
 TOKEN, HEADER_KEY, COOKIE = "tok-7f3a9c1e55", "key-0b8d2e4471", "sess-c4e19a0d33"
@@ -289,6 +290,34 @@ def test_listing_the_tests_leaves_the_acceptance_file_of_the_last_run_alone(pyte
     assert "Verdict" not in result.stdout.str() and "mes: fichier écrit" not in result.stdout.str()
     assert all(path.read_text(encoding="utf-8") == "the last run's file" for path in previous.values())
     assert not server.requests  # nothing was sent either
+
+
+NO_MES_TEST = {"fr": "aucune exigence MES n'a été testée : aucun test d'un jeu de tests n'a été exécuté",
+               "en": "no MES requirement was tested: no test of a test set ran"}
+
+
+@pytest.mark.parametrize(("args", "lang"), [
+    (["test_mine.py"], "fr"),  # only the user's own Python tests
+    (["test_mine.py", "--mes-testsets=sets", "-k", "test_mine"], "en"),  # the sets' tests deselected
+    (["test_mine.py", "--mes-testsets=sets"], "fr"),  # the sets' tests skipped (they write)
+], ids=["own-tests-only", "sets-deselected", "sets-skipped"])
+def test_a_run_that_tests_no_mes_requirement_is_incomplete_in_every_output(pytester, add_set, server, args, lang):
+    """A verdict is only as strong as the checks made: the user's own tests passing prove nothing of MES."""
+    pytester.makepyfile(test_mine="def test_mine(mes_client):\n    assert mes_client.capabilities().status == 200\n")
+    add_set(a_set(tests=create_test("CORE-W-01")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", f"--mes-lang={lang}", *args,
+                                "--mes-report=r.html", "--mes-report-json=r.json", "--mes-testreport=tr.json")
+    assert result.parseoutcomes()["passed"] == 1
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # nothing of MES is proven: not a green run
+    said = NO_MES_TEST[lang]
+    result.stdout.fnmatch_lines([{"fr": "Verdict global : INCOMPLET", "en": "Overall verdict: INCOMPLETE"}[lang],
+                                 f"  - {said}*"])
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert document["verdict"]["code"] == "incomplete"
+    assert [r[lang] for r in document["verdict"]["reasons"] if r[lang].startswith(said)]
+    assert said in html.unescape((pytester.path / "r.html").read_text(encoding="utf-8"))
+    report = json.loads((pytester.path / "tr.json").read_text(encoding="utf-8"))
+    assert report["result"] == "pending" and said in html.unescape(report["text"]["div"])
 
 
 @pytest.mark.parametrize("where", ["ini", "env", "command line"])
