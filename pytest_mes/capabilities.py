@@ -6,17 +6,12 @@ from typing import Any
 
 from pytest_mes.fhir.issues import Phrase
 from pytest_mes.report.labels import phrase
+from pytest_mes.shape import WrongShape, a_string, objects, strings
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
 _STATEMENT = "CapabilityStatement"
-
-
-class UnreadableStatement(ValueError):
-    """An element a precondition reads has the wrong JSON type: what the server declares cannot be known."""
-
-    def __init__(self, said: Phrase):
-        super().__init__(str(said))
-        self.said = said  # in every language
+# An element a precondition reads has the wrong JSON type: what the server declares cannot be known.
+UnreadableStatement = WrongShape
 
 
 def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
@@ -37,7 +32,7 @@ def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
         names = _values(rest, "operation", "name", where)
         return None if need.operation.lstrip("$") in names else phrase("lacks.system_operation",
                                                                        operation=need.operation)
-    resources = _objects(rest, "resource", where)
+    resources = objects(rest, "resource", where)
     index = next((n for n, r in enumerate(resources) if r.get("type") == need.resource), None)
     if index is None:
         return phrase("lacks.resource", resource=need.resource)
@@ -52,7 +47,7 @@ def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
             return phrase("lacks.search_param", param=need.search_param, resource=need.resource)
     if need.operation and need.operation.lstrip("$") not in _values(resource, "operation", "name", where):
         return phrase("lacks.operation", operation=need.operation, resource=need.resource)
-    if need.include and need.include not in _strings(resource, "searchInclude", where):
+    if need.include and need.include not in strings(resource, "searchInclude", where):
         return phrase("lacks.include", include=need.include, resource=need.resource)
     if need.conditional_update and not resource.get("conditionalUpdate"):
         return phrase("lacks.conditional_update", resource=need.resource)
@@ -61,35 +56,16 @@ def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
 
 def _server_rest(statement: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     """The rest entry with mode 'server', and its location."""
-    rests = _objects(statement, "rest", _STATEMENT)
+    rests = objects(statement, "rest", _STATEMENT)
     return next(((r, f"{_STATEMENT}.rest[{n}]") for n, r in enumerate(rests) if r.get("mode") == "server"), None)
 
 
 def _has_format(statement: dict[str, Any], wanted: str) -> bool:
-    formats = {f.lower() for f in _strings(statement, "format", _STATEMENT)}
+    formats = {f.lower() for f in strings(statement, "format", _STATEMENT)}
     short = wanted.lower().removeprefix("application/fhir+")
     return bool(formats & {wanted.lower(), short, f"application/fhir+{short}"})
 
 
-def _items(node: dict[str, Any], key: str, where: str, kind: type, not_kind: str) -> list[Any]:
-    """node[key] as a list of `kind` (empty when absent); anything else is unreadable, said with its location."""
-    value = node.get(key, [])
-    if not isinstance(value, list):
-        raise UnreadableStatement(phrase("unreadable.not_list", where=f"{where}.{key}"))
-    for n, item in enumerate(value):
-        if not isinstance(item, kind):
-            raise UnreadableStatement(phrase(not_kind, where=f"{where}.{key}[{n}]"))
-    return value
-
-
-def _objects(node: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
-    return _items(node, key, where, dict, "unreadable.not_object")
-
-
-def _strings(node: dict[str, Any], key: str, where: str) -> list[str]:
-    return _items(node, key, where, str, "unreadable.not_string")
-
-
 def _values(node: dict[str, Any], key: str, field: str, where: str) -> set[Any]:
     """The `field` of each object of node[key]: the codes of interactions, the names of search parameters."""
-    return {item.get(field) for item in _objects(node, key, where)}
+    return {a_string(item, field, f"{where}.{key}[{n}]") for n, item in enumerate(objects(node, key, where))}

@@ -91,6 +91,15 @@ class Exchange:
         except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
             return None, label("http.not_json", self.lang).format(kind=kind, error=exc)
 
+    @property
+    def resource(self) -> tuple[dict[str, Any] | None, str | None]:
+        """(JSON object, None) or (None, why the body is no FHIR resource): every FHIR answer is a JSON object."""
+        value, problem = self.parsed
+        if problem or isinstance(value, dict):
+            return value, problem
+        shown = json.dumps(value, ensure_ascii=False)
+        return None, label("http.not_object", self.lang).format(value=shown if len(shown) <= 60 else shown[:57] + "...")
+
     def json(self) -> Any:
         value, problem = self.parsed
         if problem:

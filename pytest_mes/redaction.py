@@ -81,12 +81,12 @@ class PatientMask:
                 stack.extend(v for v in item.values() if isinstance(v, dict | list))
 
     def _learn_person(self, person: dict) -> None:
-        for identifier in person.get("identifier") or []:
+        for identifier in _listed(person.get("identifier")):
             if isinstance(identifier, dict):
                 self._add(identifier.get("value"))
-        for name in person.get("name") or []:
+        for name in _listed(person.get("name")):
             if isinstance(name, dict):
-                for part in [name.get("family"), name.get("text"), *(name.get("given") or [])]:
+                for part in [name.get("family"), name.get("text"), *_listed(name.get("given"))]:
                     self._add(part)
         self._add(person.get("birthDate"))
 
@@ -97,6 +97,14 @@ class PatientMask:
 
     def text(self, text: str) -> str:
         return _masked(text, self._ordered)
+
+
+def _listed(value: Any) -> list[Any]:
+    """A FHIR list as a list, whatever the server sent: a lone object or string where FHIR wants a list of them is
+    still a patient's data to mask (a number or a boolean is no name: it is ignored later)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _insert_longest_first(values: list[str], value: str) -> None:

@@ -13,6 +13,7 @@ from pytest_mes.client import Exchange
 from pytest_mes.fhir.issues import UNMADE_CHECKS
 from pytest_mes.fhirpath import FhirPathError, evaluate
 from pytest_mes.report.labels import LABELS, label
+from pytest_mes.shape import WrongShape, a_string, an_object, objects
 from pytest_mes.testset.model import Check
 from pytest_mes.testset.templating import TemplateError, render
 
@@ -114,39 +115,25 @@ def _content_type(spec: str, context: CheckContext) -> CheckResult:
 
 
 def _resource_type(spec: str, context: CheckContext) -> CheckResult:
-    body, problem = context.exchange.parsed
+    body, problem = context.exchange.resource
     name = context.say("check.resource_type")
     if problem:
         return CheckResult(name, "failed", spec, problem)
-    actual = body.get("resourceType") if isinstance(body, dict) else None
+    actual = body.get("resourceType")
     return _verdict(name, actual == spec, spec, _shown(actual, context))
 
 
 def _bundle(spec: dict[str, Any], context: CheckContext) -> CheckResult:
-    body, problem = context.exchange.parsed
+    body, problem = context.exchange.resource
     name = "bundle " + ", ".join(sorted(spec))  # the test set's own keys
     if problem:
         return CheckResult(name, "failed", context.say("check.a_bundle"), problem)
-    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
-        kind = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
-        return CheckResult(name, "failed", context.say("check.a_bundle"), _shown(kind, context))
-    entries = body.get("entry") or []
-    failures: list[tuple[str, str, str]] = []
-    if "type" in spec and body.get("type") != spec["type"]:
-        failures.append(("Bundle.type", spec["type"], _shown(body.get("type"), context)))
-    if "total" in spec:
-        _count_check("Bundle.total", spec["total"], body.get("total"), failures, context)
-    if "entries" in spec:
-        _count_check(context.say("check.entries"), spec["entries"], len(entries), failures, context)
-    if "matches" in spec:
-        matches = sum(1 for e in entries if (e.get("search") or {}).get("mode") == "match")
-        _count_check(context.say("check.matches"), spec["matches"], matches, failures, context)
-    if "entry_types" in spec:
-        found = sorted({(e.get("resource") or {}).get("resourceType", "?") for e in entries})
-        unexpected = [t for t in found if t not in spec["entry_types"]]
-        if unexpected:
-            failures.append((context.say("check.entry_types"),
-                             context.say("check.only", types=", ".join(spec["entry_types"])), ", ".join(found)))
+    if body.get("resourceType") != "Bundle":
+        return CheckResult(name, "failed", context.say("check.a_bundle"), _shown(body.get("resourceType"), context))
+    try:
+        failures = _bundle_failures(spec, body, context)
+    except WrongShape as exc:  # the server's Bundle is malformed where the check reads it
+        return CheckResult(name, "failed", context.say("check.a_readable_bundle"), exc.said.get(context.lang))
     if not failures:
         return CheckResult(name, "passed")
     colon, semicolon = label("colon", context.lang), label("semicolon", context.lang)
@@ -154,17 +141,46 @@ def _bundle(spec: dict[str, Any], context: CheckContext) -> CheckResult:
                        semicolon.join(f"{what}{colon}{act}" for what, _, act in failures))
 
 
+def _bundle_failures(spec: dict[str, Any], body: dict[str, Any], context: CheckContext) -> list[tuple[str, str, str]]:
+    """(what, expected, actual) of each unmet part of a bundle check. Raises WrongShape where the Bundle's entries
+    are not what FHIR makes them (a list of objects), when the check reads them."""
+    failures: list[tuple[str, str, str]] = []
+    if "type" in spec and body.get("type") != spec["type"]:
+        failures.append(("Bundle.type", spec["type"], _shown(body.get("type"), context)))
+    if "total" in spec:
+        _count_check("Bundle.total", spec["total"], body.get("total"), failures, context)
+    if not {"entries", "matches", "entry_types"} & spec.keys():
+        return failures
+    entries = objects(body, "entry", "Bundle")
+    if "entries" in spec:
+        _count_check(context.say("check.entries"), spec["entries"], len(entries), failures, context)
+    if "matches" in spec:
+        modes = [an_object(e, "search", f"Bundle.entry[{n}]").get("mode") for n, e in enumerate(entries)]
+        _count_check(context.say("check.matches"), spec["matches"], modes.count("match"), failures, context)
+    if "entry_types" in spec:
+        found = sorted({a_string(an_object(e, "resource", f"Bundle.entry[{n}]"), "resourceType",
+                                 f"Bundle.entry[{n}].resource") or "?" for n, e in enumerate(entries)})
+        if any(t not in spec["entry_types"] for t in found):
+            failures.append((context.say("check.entry_types"),
+                             context.say("check.only", types=", ".join(spec["entry_types"])), ", ".join(found)))
+    return failures
+
+
 def _count_check(what: str, spec: int | dict[str, int], actual: Any, failures: list, context: CheckContext) -> None:
     if isinstance(spec, int):
-        if actual != spec:
+        if not _is_integer(actual) or actual != spec:
             failures.append((what, str(spec), _shown(actual, context)))
         return
     low, high = spec.get("min"), spec.get("max")
-    ok = isinstance(actual, int) and (low is None or actual >= low) and (high is None or actual <= high)
+    ok = _is_integer(actual) and (low is None or actual >= low) and (high is None or actual <= high)
     if not ok:
         bounds = context.say("check.and").join(filter(None, [f">= {low}" if low is not None else "",
                                                              f"<= {high}" if high is not None else ""]))
         failures.append((what, bounds, _shown(actual, context)))
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no count, though Python says 1
 
 
 def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
@@ -173,7 +189,7 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     expected_value = None if isinstance(spec, str) else spec.get("value")
     name = f"fhirpath {expression}"
     expected = _describe_expectation(op, expected_value, context)
-    body, problem = context.exchange.parsed
+    body, problem = context.exchange.resource  # on anything else, `X.all(…)` would hold of nothing
     if problem:
         return CheckResult(name, "failed", expected, problem)
     variables = fhirpath_variables(context.variables)
@@ -227,7 +243,8 @@ def _item_id(item: Any) -> str | None:
     if not isinstance(item, dict):
         return None
     resource = item.get("resource") if isinstance(item.get("resource"), dict) else item
-    return resource.get("id") or item.get("fullUrl")
+    found = resource.get("id") or item.get("fullUrl")
+    return found if isinstance(found, str) else None  # a server's id of the wrong type names nothing
 
 
 def fhirpath_variables(variables: dict[str, Any]) -> dict[str, Any]:
@@ -350,7 +367,7 @@ def _resource_for_validation(context: CheckContext) -> tuple[Any, str | None]:
             return parse_xml(exchange.body, getattr(context.validator, "store", None)), None
         except Exception as exc:  # the XML reader's own error type carries the line and the cause
             return None, context.say("check.unreadable_xml", error=exc)
-    return exchange.parsed
+    return exchange.resource
 
 
 def _verdict(label: str, ok: bool, expected: str, actual: str) -> CheckResult:

@@ -234,7 +234,7 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any], lang
             raise ValueError(label("step.no_header", lang).format(name=rule.expression))
         return value
     expression = str(render(rule.expression, variables))  # a parametrized test may build it from its case
-    body, problem = exchange.parsed
+    body, problem = exchange.resource
     if problem and not expression.lstrip().startswith("%"):  # on variables alone: no body needed
         raise ValueError(problem)
     values = evaluate(body if body is not None else {}, expression, fhirpath_variables(variables))

@@ -85,6 +85,10 @@ def test_descriptions_for_skip_messages():
         ({"rest": [{"mode": "server", "resource": [{"type": "Slot", "searchInclude": "Slot:schedule,x"}]}]},
          Capability(resource="Slot", include="Slot:schedule"),
          "CapabilityStatement.rest[0].resource[0].searchInclude is not a list"),
+        # A code that is a list, not a string: named, not an unhashable-type exception.
+        ({"rest": [{"mode": "server", "resource": [{"type": "Slot", "interaction": [{"code": ["read"]}]}]}]},
+         Capability(resource="Slot", interaction="read"),
+         "CapabilityStatement.rest[0].resource[0].interaction[0].code is not a string"),
     ],
 )
 def test_a_malformed_statement_names_the_element_it_cannot_read(statement, need, where):

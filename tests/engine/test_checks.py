@@ -23,11 +23,11 @@ BUNDLE = {
 }
 
 
-def exchange(body=BUNDLE, status=200, content_type="application/fhir+json", headers=None, elapsed=12.0):
+def exchange(body=BUNDLE, status=200, content_type="application/fhir+json", headers=None, elapsed=12.0, lang="fr"):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     response_headers = {"Content-Type": content_type, **(headers or {})}
     return Exchange("GET", "http://x/fhir/Slot", {}, None, "now", status=status, reason="OK",
-                    response_headers=response_headers, body=raw, elapsed_ms=elapsed)
+                    response_headers=response_headers, body=raw, elapsed_ms=elapsed, lang=lang)
 
 
 def check(kind, spec, ex=None, **context):
@@ -89,6 +89,53 @@ def test_bundle_without_total():
     del body["total"]
     result = check("bundle", {"total": {"min": 0}}, exchange(body))
     assert result.outcome == "failed" and result.actual == "Bundle.total : absent"
+
+
+def test_a_bundle_count_is_an_integer_never_a_boolean():
+    result = check("bundle", {"total": 1}, exchange({**BUNDLE, "total": True}), lang="en")
+    assert (result.outcome, result.actual) == ("failed", "Bundle.total: true")
+
+
+SEARCHSET = {"resourceType": "Bundle", "type": "searchset"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ({"x": 1}, "Bundle.entry is not a list"),
+        ("match", "Bundle.entry is not a list"),
+        (None, "Bundle.entry is not a list"),
+        ([{"search": {"mode": "match"}}, "x"], "Bundle.entry[1] is not an object"),
+        ([None], "Bundle.entry[0] is not an object"),
+        ([{"search": "match", "resource": {"resourceType": "Slot"}}], "Bundle.entry[0].search is not an object"),
+        ([{"search": {"mode": "match"}, "resource": ["Slot"]}], "Bundle.entry[0].resource is not an object"),
+        ([{"search": {"mode": "match"}, "resource": {"resourceType": ["Slot"]}}],
+         "Bundle.entry[0].resource.resourceType is not a string"),
+    ],
+    ids=["object", "string", "null", "item-string", "item-null", "search-string", "resource-list", "type-list"],
+)
+def test_a_bundle_check_on_malformed_entries_fails_naming_the_element(entry, where):
+    """A server's misbehaviour is a failed check naming what is wrong, never an exception (a traceback)."""
+    ex = exchange({**SEARCHSET, "entry": entry})
+    result = check("bundle", {"matches": 1, "entry_types": ["Slot"]}, ex, lang="en")
+    assert (result.outcome, result.expected, result.actual) == ("failed", "a readable Bundle", where)
+    french = check("bundle", {"matches": 1, "entry_types": ["Slot"]}, ex)
+    assert french.expected == "un Bundle lisible" and french.actual.startswith("Bundle.entry")
+    # Checks that do not read the entries are not about them.
+    assert check("bundle", {"type": "searchset"}, ex).outcome == "passed"
+
+
+@pytest.mark.parametrize("body", [[{"resourceType": "Patient"}], "Patient", None, 3])
+@pytest.mark.parametrize(("kind", "spec"), [
+    ("resource_type", "Bundle"),
+    ("bundle", {"type": "searchset"}),
+    ("fhirpath", "Bundle.entry.all(resource.exists())"),  # would hold of nothing, and so pass, on a list
+    ("fhirpath", {"expression": "id", "op": "empty"}),
+])
+def test_a_body_that_is_no_json_object_fails_every_check_that_reads_it(body, kind, spec):
+    result = check(kind, spec, exchange(body, lang="en"), lang="en")
+    assert result.outcome == "failed"
+    assert result.actual.startswith("the response body is not a FHIR resource (a JSON object): ")
 
 
 @pytest.mark.parametrize(

@@ -234,6 +234,15 @@ def test_patient_mask_learns_identifiers_names_and_birth_dates_then_masks_them_e
     assert shown == "*** *** née le ***, INS ***, NIR ***; Slot libre"
 
 
+def test_patient_mask_learns_from_a_patient_whose_lists_are_lone_values():
+    """A server that sends an object or a string where FHIR wants a list still has its patient's data masked
+    (and a number there is ignored, not an exception)."""
+    mask = PatientMask()
+    mask.learn({"resourceType": "Patient", "identifier": 42, "name": {"family": "Dupont", "given": "Jeanne"}})
+    mask.learn({"resourceType": "Patient", "identifier": {"value": "1234567890123"}, "name": 7})
+    assert mask.text("Jeanne Dupont, INS 1234567890123") == "*** ***, INS ***"
+
+
 def test_patient_mask_masks_a_value_learnt_later_whole_when_it_contains_one_learnt_before():
     mask = PatientMask()
     for family in ("Martin", "Martin-Durand", "Durand"):  # the longest in the middle: kept longest first anyway

@@ -169,7 +169,14 @@ tests:
 
 
 @responses.activate
-def test_a_save_rule_on_the_body_says_the_body_is_not_json_even_with_a_variable_inside(write_set):
+@pytest.mark.parametrize(("body", "content_type", "said"), [
+    ("<html>proxy error</html>", "text/html", "n'est pas un JSON valide"),
+    # A JSON array or null is no resource: said so, not 'found nothing' or a FHIRPath error.
+    ("[]", "application/fhir+json", "n'est pas une ressource FHIR (un objet JSON) : []"),
+    ("null", "application/fhir+json", "n'est pas une ressource FHIR (un objet JSON) : null"),
+])
+def test_a_save_rule_on_the_body_says_the_body_is_not_json_even_with_a_variable_inside(write_set, body, content_type,
+                                                                                       said):
     """`where(id = %wanted)` reads the body: an HTML answer is said to be one, not a FHIRPath puzzle."""
     testset = load_testset(write_set("""
 id: html
@@ -185,10 +192,10 @@ tests:
         save:
           pid: {fhirpath: "Bundle.entry.resource.where(id = %wanted).id"}
 """))
-    responses.get(f"{BASE}/Patient", status=200, body="<html>proxy error</html>", content_type="text/html")
+    responses.get(f"{BASE}/Patient", status=200, body=body, content_type=content_type)
     runner = make_runner()
     result = runner.run_case(testset.tests[0], runner.set_variables(testset))
-    assert "n'est pas un JSON valide" in (result.steps[0].error or ""), result.steps[0].error
+    assert said in (result.steps[0].error or ""), result.steps[0].error
 
 
 @responses.activate

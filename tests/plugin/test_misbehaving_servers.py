@@ -58,6 +58,17 @@ def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.parametrize(("entry", "where"), [({"x": 1}, "Bundle.entry is not a list"),
+                                             (["x"], "Bundle.entry[0] is not an object")])
+def test_a_bundle_with_malformed_entries_fails_its_check_naming_the_element(pytester, add_set, server, entry, where):
+    server.route("GET /fhir/Slot", Reply(200, {"resourceType": "Bundle", "type": "searchset", "entry": entry}))
+    add_set(a_set(tests=read_test("CORE-B-01", path="Slot", checks="- bundle: {matches: {min: 1}}")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"  ✗ bundle matches (line 13): expected a readable Bundle, got {where}"])
+    assert "Traceback" not in result.stdout.str() and "AttributeError" not in result.stdout.str()
+
+
 def test_a_request_the_server_may_have_received_is_never_sent_twice(pytester, add_set, server):
     server.route("POST /fhir/Patient", Reply(drop=True))
     add_set(a_set(tests=create_test("CORE-D-01")))
