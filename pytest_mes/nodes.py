@@ -11,7 +11,7 @@ import pytest
 from pytest_mes.capabilities import UnreadableStatement, missing
 from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step, explain_test
-from pytest_mes.recording import describe_test, exchange_record, step_record
+from pytest_mes.recording import describe_test, exchange_record, step_failure, step_record
 from pytest_mes.report.labels import label
 from pytest_mes.results import TestRecord
 from pytest_mes.run import MesRun
@@ -20,17 +20,26 @@ from pytest_mes.testset.model import TestCase, TestSet, load_testset
 from pytest_mes.testset.runner import StepResult
 
 
-class SetSetupFailed(pytest.fail.Exception):
-    """The set-level setup failed. pytest reports it on every test of the set: in full once, then by name."""
+class SetSetupFailure:
+    """The set-level setup failed. pytest reports it on every test of the set: in full once, then by name; each
+    test's reason carries what failed (`reason`, one line)."""
 
-    def __init__(self, explanation: str, lang: str):
-        super().__init__(f"{label('set.setup_failed', lang)}\n{explanation}", pytrace=False)
+    def __init__(self, reason: str, explanation: str, lang: str):
+        self.reason = reason
+        self.explanation = explanation
         self.lang = lang
         self.first_reported: str | None = None
 
+    def raised(self) -> pytest.fail.Exception:
+        """pytest's own failure, which its summary shows as it shows every other ('Failed: …'), carrying this."""
+        text = label("set.setup_failed", self.lang).format(reason=self.reason)
+        error = pytest.fail.Exception(f"{text}\n{self.explanation}", pytrace=False)
+        error.mes_set_setup = self
+        return error
+
     def see_first(self) -> str:
-        """What the tests after the first say: where the full explanation is."""
-        return label("set.setup_see", self.lang).format(nodeid=self.first_reported)
+        """What the tests after the first say: what failed, and where the full explanation is."""
+        return label("set.setup_see", self.lang).format(reason=self.reason, nodeid=self.first_reported)
 
 
 class TestSetFile(pytest.File):
@@ -85,13 +94,15 @@ class TestSetFile(pytest.File):
         for result in self.run.runner.run_steps(testset.setup, self.variables):
             self.variables.update(result.saved)
             if result.failed:
-                raise SetSetupFailed(self._explain([result]), self.run.config.lang)
+                reason = self.run.recorder.mask(step_failure(result, lang))
+                raise SetSetupFailure(reason, self._explain([result]), lang).raised()
 
     def _teardown(self) -> None:
         results = self.run.runner.run_steps(self.testset.teardown, self.variables, best_effort=True)
-        failed = [r for r in results if r.failed]
+        failed, lang = [r for r in results if r.failed], self.run.config.lang
         if failed:
-            pytest.fail(f"{label('set.teardown_failed', self.run.config.lang)}\n{self._explain(failed)}",
+            reason = self.run.recorder.mask(label("semicolon", lang).join(step_failure(r, lang) for r in failed))
+            pytest.fail(f"{label('set.teardown_failed', lang).format(reason=reason)}\n{self._explain(failed)}",
                         pytrace=False)
 
     def _explain(self, results: Iterable[StepResult]) -> str:

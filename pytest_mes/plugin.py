@@ -200,17 +200,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     if call.when != "setup" or call.excinfo is None or not item.config.stash[RUN_KEY].config.active:
         return report
-    from pytest_mes.nodes import MesItem, SetSetupFailed
+    from pytest_mes.nodes import MesItem
 
     if report.skipped and isinstance(item, MesItem) and isinstance(report.longrepr, tuple):
         report.longrepr = (str(item.path), item.test.line or 1, report.longrepr[2])  # the reason is kept as is
 
-    error = call.excinfo.value
-    if isinstance(error, SetSetupFailed):
-        if error.first_reported is None:
-            error.first_reported = item.nodeid
-        elif error.first_reported != item.nodeid:
-            report.longrepr = error.see_first()
+    failure = getattr(call.excinfo.value, "mes_set_setup", None)  # a SetSetupFailure
+    if failure is not None:
+        if failure.first_reported is None:
+            failure.first_reported = item.nodeid
+        elif failure.first_reported != item.nodeid:
+            report.longrepr = failure.see_first()
     return report
 
 

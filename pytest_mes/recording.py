@@ -78,11 +78,8 @@ def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr
             return "error", label("reason.not_run", lang).format(error=failed.error)
         if _unanswered(failed):
             return "error", label("reason.no_answer", lang).format(error=failed.exchange.error)
-        check = next((c for c in failed.checks if c.failed), None)
-        reason = _check_reason(check, lang) if check else str(failed.error)
         advisory = level != "SHALL" and policy.fail_on != "should"
-        return ("advisory" if advisory else "failed"), label("reason.step", lang).format(
-            n=failed.step.index + 1, name=failed.step.name, reason=reason)
+        return ("advisory" if advisory else "failed"), step_failure(failed, lang)
     if result.failed_cleanup is not None:
         cleanup = result.failed_cleanup
         return "error", label("reason.cleanup", lang).format(reason=cleanup.error or _first_failure(cleanup, lang))
@@ -93,6 +90,13 @@ def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr
         return ("failed", label("reason.strict", lang).format(reason=reason)) if policy.strict else (
             "incomplete", reason)
     return "passed", ""
+
+
+def step_failure(step: StepResult, lang: str) -> str:
+    """What made a step fail, in one line: 'step 1 "create": status: expected 201, got 404 Not Found'."""
+    check = next((c for c in step.checks if c.failed), None)
+    reason = _check_reason(check, lang) if check else str(step.error)
+    return label("reason.step", lang).format(n=step.step.index + 1, name=step.step.name, reason=reason)
 
 
 def _unanswered(step: StepResult) -> bool:

@@ -89,9 +89,12 @@ teardown:
     checks: [{status: [200, 204]}]
 """
     add_set(a_set(tests=read_test("CORE-T-01"), extra=extra))
+    # The reason carries what failed, not only that something did.
     for lang, reason in (("fr", "erreur après le test : le nettoyage du jeu a échoué (des données peuvent rester "
-                                "sur le serveur) :"),
-                         ("en", "teardown failed: set teardown failed (data may be left on the server):")):
+                                "sur le serveur) : étape 1 « DELETE Patient/p1 » : statut : attendu 200 ou 204, "
+                                "obtenu 500 Internal Server Error"),
+                         ("en", "teardown failed: set teardown failed (data may be left on the server): step 1 "
+                                "\"DELETE Patient/p1\": status: expected 200 or 204, got 500 Internal Server Error")):
         pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes",
                            f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=")
         [test] = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
@@ -106,19 +109,30 @@ setup:
     checks: [{status: 201}]
 """
     add_set(a_set(tests=read_test("CORE-S-01") + read_test("CORE-S-02"), extra=extra))
-    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes"]
+    base = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes", "--mes-report=",
+            "--mes-report-json=r.json"]
     result = pytester.runpytest(*base)
     result.assert_outcomes(errors=2)
     output = result.stdout.str()
-    said = "la préparation du jeu a échoué, ses tests ne peuvent pas s'exécuter :"
+    cause = "étape 1 « create the patient » : statut : attendu 201, obtenu 404 Not Found"
+    said = f"la préparation du jeu a échoué, ses tests ne peuvent pas s'exécuter : {cause}"
     full = [line for line in output.splitlines() if line.startswith(said)]
     assert len(full) == 1  # in full once (the short summary may quote it too), then by name
-    assert "la préparation du jeu a échoué : voir l'erreur de sets/set.yaml::CORE-S-01" in output
-    result.stdout.fnmatch_lines([f"*{said}*", 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec :'])
+    see = f"la préparation du jeu a échoué : {cause} (détail : voir l'erreur de sets/set.yaml::CORE-S-01)"
+    result.stdout.fnmatch_lines([said, 'Étape 1 (setup) "create the patient" (sets/set.yaml:7) en échec :'])
+    # The short summary reads like every other failure's: pytest's 'Failed:', no Python class path.
+    result.stdout.fnmatch_lines(["ERREUR sets/set.yaml::CORE-S-01 - Failed: la préparation du jeu a échoué*"])
+    assert "pytest_mes." not in output
+    tests = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
+    assert [t["reason"] for t in tests] == [said, see]
     english = pytester.runpytest(*base, "--mes-lang=en").stdout
-    english.fnmatch_lines(["*set setup failed, so its tests cannot run:*",
+    cause = 'step 1 "create the patient": status: expected 201, got 404 Not Found'
+    english.fnmatch_lines([f"set setup failed, so its tests cannot run: {cause}",
                            'Setup step 1 "create the patient" (sets/set.yaml:7) failed:'])
-    assert "set setup failed: see the error of sets/set.yaml::CORE-S-01" in english.str()
+    tests = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["tests"]
+    assert [t["reason"] for t in tests] == [
+        f"set setup failed, so its tests cannot run: {cause}",
+        f"set setup failed: {cause} (details: see the error of sets/set.yaml::CORE-S-01)"]
 
 
 WRITES = {"fr": "modifie des données sur le serveur : relancez avec --mes-allow-writes sur un serveur de test",
