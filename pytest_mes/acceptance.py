@@ -56,7 +56,7 @@ def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, d
         "summary": summary(tests),
         "requirements": requirement_matrix(tests),
         "coverage": _coverage(run, tests, testsets),
-        "waivers": waiver_statuses(run.waivers, tests, date.today()),
+        "waivers": waiver_statuses(run.waivers, tests, date.today(), run.unknown_waivers),
         "tests": [test.as_dict() for test in tests],
     }
     # The setting is asked first: an xdist controller that masks nothing needs no Recorder, nor what it imports

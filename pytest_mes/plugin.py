@@ -51,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not hasattr(config, "workerinput"):  # xdist workers find what their controller already checked
             _check_overrides(run)
             _require_validator(run)
+            _find_unknown_waivers(run)
         if config.option.collectonly:
             return  # nothing runs: no verdict, and the last run's reports stay as they are
         from pytest_mes.reporting import ResultsPlugin
@@ -78,6 +79,15 @@ def _check_overrides(run: MesRun) -> None:
             check_overrides(run.config.variables, run.roots, run.invocation_dir)
         except MesError as exc:
             raise pytest.UsageError(f"pytest-mes: {exc}") from None
+
+
+def _find_unknown_waivers(run: MesRun) -> None:
+    """A waiver naming a test that no loaded test set has is a typo that would cover nothing: found at start, from
+    every set loaded (a test deselected with -k or --mes-component still exists), said in the header."""
+    if any(waiver.test for waiver in run.waivers):
+        from pytest_mes.waivers import loaded_test_ids, unknown_tests
+
+        run.unknown_waivers = unknown_tests(run.waivers, loaded_test_ids(run.roots, run.invocation_dir))
 
 
 def _require_validator(run: MesRun) -> None:
@@ -144,7 +154,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = config.stash[RUN_KEY].config
     if not settings.active and not settings.targetless:
         return None
-    from pytest_mes.report.labels import label  # only when pytest-mes has something to say
+    from pytest_mes.report.labels import did_you_mean, label  # only when pytest-mes has something to say
 
     lang = settings.lang
     if not settings.active:
@@ -158,9 +168,14 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         label("header.sets", lang).format(sets=", ".join(str(p) for p in settings.testsets),
                                           components=", ".join(sorted(settings.components)), writes=writes),
     ]
-    validator, _ = config.stash[RUN_KEY].validator()
+    run = config.stash[RUN_KEY]
+    validator, _ = run.validator()
     if validator is not None and validator.store.missing:
         lines.append(label("header.missing", lang).format(missing=validator.store.missing_summary()))
+    for waiver in run.waivers:
+        if waiver.index in run.unknown_waivers:
+            lines.append(label("header.unknown_waiver", lang).format(
+                source=waiver.source, test=waiver.test, hint=did_you_mean(run.unknown_waivers[waiver.index], lang)))
     return lines
 
 

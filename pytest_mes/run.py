@@ -34,6 +34,7 @@ class MesRun:
         self._capabilities: tuple[dict | None, str] | None = None
         self._validator: tuple[ProfileValidator | None, str] | None = None
         self.waivers: list[Waiver] = []
+        self.unknown_waivers: dict[int, str | None] = {}  # waivers naming no loaded test -> the id probably meant
         self.test_ids: dict[str, str] = {}  # each collected test id -> where it is (file:line): one per test
         if config.waivers is not None:  # read now: a malformed file stops the run before any test
             from pytest_mes.waivers import load_waivers

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_mes.fhir.issues import STATED_LIMITS
-from pytest_mes.report.labels import label, lead
+from pytest_mes.report.labels import did_you_mean, label, lead
 from pytest_mes.results import VERDICTS
 
 _RUN_MARKUP = {"conformant": {"green": True, "bold": True}, "non-conformant": {"red": True, "bold": True},
@@ -42,7 +42,8 @@ def summary_lines(document: dict[str, Any], lang: str = "fr") -> list[Line]:
     if problems:
         lines += [("", {}), (f"{label('waivers', lang)}:", {"bold": True})]
         lines += [(f"  {w['source']} ({label('waiver.' + w['status'], lang)}, {w['expires']}): "
-                   f"{w['test'] or w['message']}", {"yellow": True}) for w in problems]
+                   f"{w['test'] or w['message']}{did_you_mean(w.get('suggestion'), lang)}", {"yellow": True})
+                  for w in problems]
     return lines
 
 

@@ -2,25 +2,27 @@
 
 A waiver names a test (its id or node id), or a pattern of validation messages, or both. A failure it covers is
 shown as waived ("dérogation") with its justification; an expired waiver no longer applies and the report says
-so; a waiver that covered nothing is listed as unused.
+so; a waiver that covered nothing is listed as unused, and one naming a test no loaded test set has (a typo: it
+could never cover anything) is said at start and listed as such, with the test id it probably means.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_mes.errors import ConfigError, TestSetError
 from pytest_mes.report.labels import label, lead
 from pytest_mes.results import TestRecord
 from pytest_mes.testset.loader import EmptyFile, load_yaml
-from pytest_mes.testset.schema import check_schema, validator_for
+from pytest_mes.testset.schema import check_schema, closest, validator_for
 
 WAIVABLE = ("failed", "advisory")
 
@@ -83,6 +85,47 @@ def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
     return waivers
 
 
+def loaded_test_ids(roots: Sequence[Path], start: Path) -> dict[str, str]:
+    """Each test id of the test sets under `roots` (a parametrized test's cases each), with the posix path of
+    its file. Each file is read as collection reads it (named relative to `start`, pytest's invocation folder)."""
+    from pytest_mes.testset.loader import find_testset_files, shown_path
+    from pytest_mes.testset.model import load_testset
+
+    known: dict[str, str] = {}
+    for path in find_testset_files(roots):
+        try:
+            testset = load_testset(path, shown_path(path, start))
+        except TestSetError:
+            continue  # collection reports the broken file with its line
+        known.update((test.id, path.resolve().as_posix()) for test in testset.tests)
+    return known
+
+
+def unknown_tests(waivers: list[Waiver], known: dict[str, str]) -> dict[int, str | None]:
+    """The waivers (by index) whose test no loaded test set has, each with the known test id it probably means
+    (or None; for a parametrized test, its first case: a waiver names a case). A pytest node id is known
+    when its test id is and its file part ends the path of that test's set."""
+    meant: dict[str, str] = {}  # each id, and a parametrized test's own id, -> the id to suggest (its first case)
+    for known_id in known:
+        meant.setdefault(known_id.split("[")[0], known_id)
+        meant.setdefault(known_id, known_id)
+    unknown: dict[int, str | None] = {}
+    for waiver in waivers:
+        if waiver.test is None:
+            continue
+        file, _, test_id = waiver.test.rpartition("::")
+        if test_id in known and _ends_with(known[test_id], file):
+            continue
+        close = closest(test_id, sorted(meant))
+        unknown[waiver.index] = meant[close] if close else None
+    return unknown
+
+
+def _ends_with(path: str, file: str) -> bool:
+    parts = PurePosixPath(file).parts
+    return not parts or PurePosixPath(path).parts[-len(parts):] == parts
+
+
 def apply_waivers(record: TestRecord, waivers: list[Waiver], today: date, lang: str = "fr") -> None:
     """Turn the failures that a valid waiver covers into waived ones (checks, and the test when all are); the notes
     saying so are in `lang`."""
@@ -114,11 +157,18 @@ def _other_failure(record: TestRecord) -> bool:
                not any(c.outcome == "waived" for c in s.checks) for s in record.steps)
 
 
-def waiver_statuses(waivers: list[Waiver], records: list[TestRecord], today: date) -> list[dict[str, Any]]:
-    """Each waiver with its status — used, unused or expired — and the tests it covered."""
+def waiver_statuses(waivers: list[Waiver], records: list[TestRecord], today: date,
+                    unknown: dict[int, str | None] | None = None) -> list[dict[str, Any]]:
+    """Each waiver with its status — used, unused, expired, or unknown (its test is in no loaded test set, see
+    `unknown_tests`, with the test id it probably means as `suggestion`) — and the tests it covered."""
+    unknown = unknown or {}
     statuses = []
     for waiver in waivers:
         matched = [r.id for r in records if r.waiver and r.waiver["index"] == waiver.index]
-        status = "expired" if waiver.expired(today) else ("used" if matched else "unused")
-        statuses.append({**waiver.describe(), "status": status, "matched": matched})
+        if waiver.index in unknown:
+            status = "unknown"
+        else:
+            status = "expired" if waiver.expired(today) else ("used" if matched else "unused")
+        statuses.append({**waiver.describe(), "status": status, "matched": matched,
+                         "suggestion": unknown.get(waiver.index)})
     return statuses

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_mes.report.files import write_atomic
-from pytest_mes.report.labels import document_title, label, labels, lead, pick, run_lang
+from pytest_mes.report.labels import did_you_mean, document_title, label, labels, lead, pick, run_lang
 from pytest_mes.report.masking import mask_credentials
 from pytest_mes.results import VERDICTS
 
@@ -250,7 +250,8 @@ def _waivers(waivers: list[dict], lang: str) -> str:
             status = w.get("status", "")
             target = _test_link(w["test"]) if w.get("test") else f"<code>{h(w.get('message'))}</code>"
             rows.append([target, h(w.get("justification")), h(w.get("author")), h(w.get("expires")),
-                         f'<span class="w-{h(status)}">{h(label(f"waiver.{status}", lang) if status else "")}</span>',
+                         f'<span class="w-{h(status)}">{h(label(f"waiver.{status}", lang) if status else "")}'
+                         f'{h(did_you_mean(w.get("suggestion"), lang))}</span>',
                          " ".join(_test_link(t) for t in w.get("matched") or []), h(w.get("source"))])
         body = _table([h(label(k, lang)) for k in ("target", "justification", "author", "expires", "status",
                                                    "matched", "source")], rows)

@@ -91,6 +91,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "waiver.used": ("appliquée", "applied"),
     "waiver.unused": ("inutilisée", "unused"),
     "waiver.expired": ("expirée (ne s'applique plus)", "expired (no longer applies)"),
+    "waiver.unknown": ("test inconnu (aucun jeu de tests chargé ne l'a)", "unknown test (no loaded test set has it)"),
     "justification": ("Justification", "Justification"),
     "author": ("Auteur", "Author"),
     "expires": ("Expire le", "Expires"),
@@ -307,6 +308,10 @@ LABELS: dict[str, tuple[str, str]] = {
                        "{missing} (`mes packages list` dit qui en a besoin)",
                        "mes: FHIR packages missing, checks that need them are not made: {missing} "
                        "(`mes packages list` says who needs them)"),
+    "header.unknown_waiver": ("mes: attention, la dérogation {source} nomme le test {test}, qu'aucun jeu de tests "
+                              "chargé n'a : elle ne couvrira rien{hint}",
+                              "mes: warning: waiver {source} names the test {test}, which no loaded test set has: it "
+                              "will cover nothing{hint}"),
     "wrote": ("mes: fichier écrit : {path}", "mes: wrote {path}"),
     "write_failed": ("impossible d'écrire {path} : {error}", "could not write {path}: {error}"),
     "sandbox_failed": ("le serveur de référence n'a pas pu démarrer : {error}", "the sandbox could not start: {error}"),
@@ -427,6 +432,11 @@ def phrase(key: str, **values: Any) -> Phrase:
                              for name, value in values.items()})
               for lang, text in zip(LANGS, LABELS[key], strict=True))
     return Phrase(fr, en)
+
+
+def did_you_mean(name: str | None, lang: str) -> str:
+    """" — did you mean 'NAME'?" in `lang`, or "" without a name."""
+    return label("template.did_you_mean", lang).format(name=name) if name else ""
 
 
 def labels(lang: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from pytest_mes.results import (
 from pytest_mes.testset.checks import CheckResult
 from pytest_mes.testset.model import Check, Request, Requirement, Step, TestCase, TestSet, Text
 from pytest_mes.testset.runner import CaseResult, StepResult
-from pytest_mes.waivers import apply_waivers, load_waivers, waiver_statuses
+from pytest_mes.waivers import apply_waivers, load_waivers, loaded_test_ids, unknown_tests, waiver_statuses
 
 STEP = Step("read", Request(path="Patient/1"), (Check("status", 200, line=9),), (), "test", 0, line=8, end_line=10)
 
@@ -293,6 +293,41 @@ def test_waivers_cover_tests_and_messages_expire_and_unused_ones_are_listed(tmp_
     statuses = waiver_statuses(waivers, [whole, by_message, expired], today)
     assert [s["status"] for s in statuses] == ["used", "used", "expired"]
     assert waiver_statuses(waivers, [expired], today)[0]["status"] == "unused"
+
+
+def test_a_waiver_naming_no_loaded_test_is_unknown_with_the_id_it_probably_means(tmp_path, write_set):
+    """A typo covers nothing: it is told apart from a waiver of an existing test that simply did not fail."""
+    write_set("""
+        id: demo
+        title: Démo
+        component: core
+        tests:
+          - id: CORE-X-01
+            title: Lecture
+            requirements: [{ref: r, level: SHALL}]
+            steps: [{request: {path: metadata}}]
+          - id: CORE-X-04
+            title: Par cas
+            requirements: [{ref: r, level: SHALL}]
+            parametrize: [{id: a, n: "1"}, {id: b, n: "2"}]
+            steps: [{request: {path: "Patient/{{n}}"}}]
+    """)
+    known = loaded_test_ids([tmp_path / "sets"], tmp_path)
+    assert set(known) == {"CORE-X-01", "CORE-X-04[a]", "CORE-X-04[b]"}
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVERS + "".join(
+        f"  - test: {test}\n    justification: Une raison valable\n    author: A\n    expires: 2099-12-31\n"
+        for test in ("CORE-X-1", "sets/set.yaml::CORE-X-04[b]", "other/set.yaml::CORE-X-01", "CORE-X-04")),
+        encoding="utf-8")
+    waivers = load_waivers(path, "waivers.yaml")
+    unknown = unknown_tests(waivers, known)
+    # CORE-X-01: known; the message waiver names no test; CORE-X-02: expired, and unknown too (as close to
+    # CORE-X-01 as to CORE-X-04, whose first case is suggested). A parametrized test is waived case by case.
+    assert unknown == {2: "CORE-X-04[a]", 3: "CORE-X-01", 5: "CORE-X-01", 6: "CORE-X-04[a]"}
+    statuses = waiver_statuses(waivers, [], date(2026, 12, 5), unknown)
+    assert [(s["status"], s["suggestion"]) for s in statuses] == [
+        ("unused", None), ("unused", None), ("unknown", "CORE-X-04[a]"), ("unknown", "CORE-X-01"), ("unused", None),
+        ("unknown", "CORE-X-01"), ("unknown", "CORE-X-04[a]")]
 
 
 @pytest.mark.parametrize(("text", "error"), [

@@ -196,28 +196,47 @@ def test_without_a_capability_statement_preconditions_leave_tests_incomplete_unl
 
 def test_waivers_turn_a_covered_failure_into_a_waived_one_and_list_the_others(pytester, add_set, server):
     server.route("GET /fhir/Patient/1", Reply(404, "gone", content_type="text/plain"))
-    add_set(a_set(tests=read_test("CORE-W-01", path="Patient/1") + read_test("CORE-W-02", path="Patient/1")))
+    add_set(a_set(tests=read_test("CORE-W-01", path="Patient/1") + read_test("CORE-W-02", path="Patient/1")
+                  + read_test("CORE-W-03")))
+
+    def waiver(test: str, why: str) -> str:
+        return f"  - test: {test}\n    justification: {why}\n    author: Marie Martin\n    expires: 2099-01-31\n"
+
     (pytester.path / "waivers.yaml").write_text(
-        "waivers:\n"
-        "  - test: CORE-W-01\n    justification: Correctif livré en version 4.3\n    author: Marie Martin\n"
-        "    expires: 2099-01-31\n"
-        "  - test: CORE-W-99\n    justification: Test retiré du périmètre\n    author: Marie Martin\n"
-        "    expires: 2099-01-31\n", encoding="utf-8")
+        "waivers:\n" + waiver("CORE-W-01", "Correctif livré en version 4.3")
+        + waiver("sets/set.yaml::CORE-W-03", "Peut échouer sur la recette")  # a node id; the test passes
+        + waiver("CORE-W-2", "Faute de frappe"), encoding="utf-8")
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
-                                "--mes-waivers=waivers.yaml", "--mes-report-json=r.json")
-    assert result.parseoutcomes() == {"failed": 1, "waived": 1}
+                                "--mes-waivers=waivers.yaml", "--mes-report-json=r.json", "--mes-report=r.html")
+    assert result.parseoutcomes() == {"failed": 1, "passed": 1, "waived": 1}
+    # The typo is said at start, with file, line and the test id it probably means; it covered nothing.
+    result.stdout.fnmatch_lines(["mes: attention, la dérogation waivers.yaml:10 nomme le test CORE-W-2, qu'aucun jeu "
+                                 "de tests chargé n'a : elle ne couvrira rien — vouliez-vous dire 'CORE-W-02' ?",
+                                 "collected 3 items"])
     result.stdout.fnmatch_lines(["dérogation (1):", "  CORE-W-01: Correctif livré en version 4.3 (Marie Martin, "
-                                 "waivers.yaml:2)", "Dérogations:", "  waivers.yaml:6 (inutilisée, 2099-01-31): "
-                                 "CORE-W-99"])
+                                 "waivers.yaml:2)", "Dérogations:",
+                                 "  waivers.yaml:6 (inutilisée, 2099-01-31): sets/set.yaml::CORE-W-03",
+                                 "  waivers.yaml:10 (test inconnu (aucun jeu de tests chargé ne l'a), 2099-01-31): "
+                                 "CORE-W-2 — vouliez-vous dire 'CORE-W-02' ?"])
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
-    assert [w["status"] for w in document["waivers"]] == ["used", "unused"]
+    assert [(w["status"], w["suggestion"]) for w in document["waivers"]] == [
+        ("used", None), ("unused", None), ("unknown", "CORE-W-02")]
+    assert "test inconnu (aucun jeu de tests chargé ne l'a) — vouliez-vous dire 'CORE-W-02' ?" in html.unescape(
+        (pytester.path / "r.html").read_text(encoding="utf-8"))
+    # A test deselected (-k, --mes-component) is still a test of a loaded set: no warning; in English, said so.
+    english = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=en",
+                                 "--mes-waivers=waivers.yaml", "--mes-report=", "-k", "CORE-W-01")
+    assert [line for line in english.outlines if "warning: waiver" in line] == [
+        "mes: warning: waiver waivers.yaml:10 names the test CORE-W-2, which no loaded test set has: it will cover "
+        "nothing — did you mean 'CORE-W-02'?"]
     # A malformed waivers file stops the run before any test, naming file and line.
+    sent = len(server.requests)
     (pytester.path / "waivers.yaml").write_text("waivers:\n  - test: X\n    author: A\n", encoding="utf-8")
     bad = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
                              "--mes-waivers=waivers.yaml")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*waivers.yaml:2:*justification*"])
-    assert not any("Patient/1" in r.path for r in server.requests[2:])
+    assert not any("Patient/1" in r.path for r in server.requests[sent:])
 
 
 def test_a_server_that_stops_answering_mid_run_makes_the_run_incomplete_saying_why(pytester, add_set, server):
