@@ -35,6 +35,7 @@ class ResultsPlugin:
         self.document: dict[str, Any] | None = None
         self.written: list[str] = []
         self.write_problems: list[str] = []
+        self.collection_errors: list[str] = []  # one line each, naming the file
 
     # --- on every process that runs tests -------------------------------------------------------------
 
@@ -94,6 +95,12 @@ class ResultsPlugin:
 
     # --- where reports are gathered (the only process without xdist, the controller with it) ------------
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # a malformed test set (or a Python file that cannot be imported)
+            error = _first_line(report)
+            where = report.nodeid or str(report.fspath)
+            self.collection_errors.append(error if error.startswith(where) else f"{where}: {error}")
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "mes_record", None)
         if record is not None:
@@ -115,7 +122,7 @@ class ResultsPlugin:
         tests = sorted((record_from_dict(r) for r in self.records.values()), key=lambda t: t.index)
         self.document = build_document(self.run, tests, started=self.started,
                                        duration_s=time.monotonic() - self.clock,
-                                       interrupted=_interruption(session, exitstatus),
+                                       interrupted=_interruption(session, exitstatus, self.collection_errors),
                                        workers=getattr(self.config.option, "numprocesses", None) or 1)
         self.written, self.write_problems = write_reports(self.document, self.run.config.reports, self.run.config.lang)
         if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
@@ -153,17 +160,23 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return reason.removeprefix("Skipped: ")
 
 
-def _first_line(report: pytest.TestReport) -> str:
+def _first_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     text = report.longreprtext or ""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return ""
-    # A Python traceback ends with the error; a pytest-mes message starts with it.
-    return (lines[-1] if lines[0].startswith(("Traceback", "self =", "def ")) else lines[0]).strip()[:500]
+    # A Python traceback ends with the error; a pytest-mes message starts with it, and a first line that
+    # announces a list ("…: 4 problems:") is nothing without the first item of it.
+    if lines[0].startswith(("Traceback", "self =", "def ")):
+        return lines[-1][:500]
+    return (f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0])[:500]
 
 
-def _interruption(session: pytest.Session, exitstatus: int) -> Phrase | None:
-    """Why the run stopped before its end, in every language (pytest's own words about it stay as it said)."""
+def _interruption(session: pytest.Session, exitstatus: int, collection_errors: list[str]) -> Phrase | None:
+    """Why the run stopped before its end, in every language (pytest's own words about it, and the collection
+    errors, stay as said)."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED and collection_errors:
+        return phrase("interruption.collection", n=len(collection_errors), errors="; ".join(collection_errors))
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return phrase("interruption.signal")
     if session.shouldstop:

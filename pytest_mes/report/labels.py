@@ -397,6 +397,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "interruption.signal": ("interrompue (Ctrl-C ou erreur fatale) avant que tous les tests aient été exécutés",
                             "interrupted (Ctrl-C or a fatal error) before every test had run"),
     "interruption.stopped": ("arrêtée avant la fin : {why}", "stopped early: {why}"),
+    "interruption.collection": ("arrêtée à la collecte, aucun test n'a été exécuté ({n} erreur(s)) : {errors}",
+                                "stopped at collection, no test ran ({n} error(s)): {errors}"),
     "interruption.reason": ("exécution interrompue : {why}", "run interrupted: {why}"),
     # The rule of the run's verdict, and its reason when no test of a test set ran (pytest_mes.results).
     "run.rule": ("Non conforme dès qu'une exigence SHALL n'est pas satisfaite (ou SHOULD avec --mes-fail-on=should) ; "

@@ -167,6 +167,26 @@ def test_a_run_interrupted_still_writes_its_report_saying_so(pytester, add_set, 
     assert not list(pytester.path.glob(".r.*.part"))  # written atomically: no half file left behind
 
 
+def test_a_run_stopped_by_a_malformed_test_set_names_the_collection_error(pytester, add_set, server):
+    """Not 'Ctrl-C or a fatal error': the verdict says that collection stopped the run, which file and what is
+    wrong with it, in the run's language."""
+    add_set(a_set(tests=read_test("CORE-G-01")), name="good.yaml")
+    add_set(a_set("bad", tests=read_test("CORE-B-01").replace("  title:", "  titel:")), name="bad.yaml")
+    said = {"fr": "exécution interrompue : arrêtée à la collecte, aucun test n'a été exécuté (1 erreur(s)) : ",
+            "en": "run interrupted: stopped at collection, no test ran (1 error(s)): "}
+    error = ("sets/bad.yaml:7: the test set does not follow the format (2 problems; see the README, 'Writing test "
+             "sets'): sets/bad.yaml:7:5: tests[0]: missing required key 'title'")
+    for lang in ("fr", "en"):
+        result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                    f"--mes-lang={lang}", "--mes-report-json=r.json", "--mes-report=")
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+        assert document["verdict"]["reasons"][0] == {"fr": said["fr"] + error, "en": said["en"] + error}
+        assert document["run"]["interrupted"] == said[lang].split(" : " if lang == "fr" else ": ", 1)[1] + error
+        result.stdout.fnmatch_lines([f"  - {said[lang]}{error}"])
+        assert "Ctrl-C" not in result.stdout.str()
+
+
 def test_without_a_capability_statement_preconditions_leave_tests_incomplete_unless_ignored(pytester, add_set,
                                                                                            server):
     # A server that answers /metadata with something else escapes nothing by not describing itself.
