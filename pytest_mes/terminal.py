@@ -57,7 +57,8 @@ def _stated_limits(tests: list[dict[str, Any]], lang: str) -> list[Line]:
         return []
     shown = ", ".join(list(found)[:LISTED_PER_VERDICT])
     more = f" … {len(found) - LISTED_PER_VERDICT} {label('more', lang)}" if len(found) > LISTED_PER_VERDICT else ""
-    return [("", {}), (f"{label('stated_limits', lang)} ({sum(found.values())}):", {"bold": True}),
+    count = label("stated_limits.count", lang).format(codes=sum(found.values()), tests=len(found))
+    return [("", {}), (f"{label('stated_limits', lang)} ({count}):", {"bold": True}),
             (f"  {shown}{more}", {})]
 
 

@@ -32,6 +32,7 @@ LABELS: dict[str, tuple[str, str]] = {
                       "n'énumère, ou binding extensible) ; détail dans le rapport",
                       "Codes not checked — a stated limit that does not change the verdict (a terminology no package "
                       "enumerates, or an extensible binding); details in the report"),
+    "stated_limits.count": ("{codes} code(s) dans {tests} test(s)", "{codes} code(s) in {tests} test(s)"),
     "identification": ("Identification", "Identification"),
     "publisher": ("Éditeur", "Publisher"),
     "solution": ("Solution", "Solution"),

@@ -132,7 +132,7 @@ def make_test(n: int, exchanges: int, day: datetime) -> dict:
                           "text": "Le serveur DOIT renvoyer les créneaux libres.", "transaction": None}],
         "verdict": verdict, "reason": reasons.get(verdict, ""), "duration_ms": 40.0 + n % 50,
         "waiver": ({"index": 0, "justification": "Correctif prévu en version 4.3", "author": "QA Éditeur",
-                    "expires": "2027-01-31"} if verdict == "waived" else None),
+                    "expires": "2027-01-31", "source": "waivers.yaml:3"} if verdict == "waived" else None),
         "steps": steps, "exchanges": exchange_list,
         "variables": {"window_end": "2026-12-21", "token": "***"} if verdict == "failed" else {},
         "notes": ["CapabilityStatement: Slot search declared"] if verdict == "failed" else [],
