@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pytest_mes.client import Exchange
-from pytest_mes.redaction import MASK, PatientMask, is_secret_name
+from pytest_mes.redaction import MASK, PatientMask, is_secret_variable
 from pytest_mes.report.labels import label
 from pytest_mes.results import (
     CheckRecord,
@@ -203,7 +203,7 @@ def shown_variables(variables: dict, mask: Callable[[str], str] = str) -> dict[s
     shown = {}
     for name, value in sorted(variables.items()):
         if isinstance(value, str | int | float | bool):
-            shown[name] = MASK if is_secret_name(name) else mask(repr(value))
+            shown[name] = MASK if is_secret_variable(name) else mask(repr(value))
     return shown
 
 

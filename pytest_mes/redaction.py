@@ -10,12 +10,25 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "***"
-# Names whose values are credentials wherever they appear: headers, and variables shown in failures.
-_SECRET_NAME = re.compile(r"auth|cookie|token|secret|passw|key|session|credential|signature|jwt|bearer", re.I)
+_CREDENTIAL_WORDS = r"auth|cookie|token|secret|passw|session|credential|signature|jwt|bearer"
+# Header and environment variable names whose values are credentials: those words, or `key` anywhere (X-Tenant-Key,
+# STRIPE_KEY): transport settings have no business keys.
+_SECRET_NAME = re.compile(rf"{_CREDENTIAL_WORDS}|key", re.I)
+# Test-set variable names: the same words, but `key` only right after a credential qualifier (api_key, apiKey,
+# client-key); any other key is a business key, an identifier a reviewer must see (patient_key, document_key). A
+# value read from a secret environment variable ({{env.API_TOKEN}}) is masked by its value wherever it goes.
+_SECRET_VARIABLE = re.compile(rf"{_CREDENTIAL_WORDS}|(?:api|access|private|client|signing|subscription)[^a-z0-9]?key",
+                              re.I)
 
 
 def is_secret_name(name: str) -> bool:
+    """A header or environment variable whose value is a credential."""
     return bool(_SECRET_NAME.search(name))
+
+
+def is_secret_variable(name: str) -> bool:
+    """A test-set variable whose value is a credential."""
+    return bool(_SECRET_VARIABLE.search(name))
 
 
 class Redactor:
@@ -38,6 +51,9 @@ class Redactor:
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {name: MASK if is_secret_name(name) else self.text(str(value)) for name, value in headers.items()}
+
+    def variables(self, variables: Mapping[str, str]) -> dict[str, str]:
+        return {name: MASK if is_secret_variable(name) else self.text(str(value)) for name, value in variables.items()}
 
     def text(self, text: str) -> str:
         return _masked(text, self._secrets)

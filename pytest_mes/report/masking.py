@@ -19,7 +19,7 @@ def mask_credentials(results: dict) -> dict:
     def test(t: dict) -> dict:
         masked = {**t, "exchanges": [exchange(e) for e in t.get("exchanges") or []]}
         if isinstance(t.get("variables"), dict):
-            masked["variables"] = redactor.headers(t["variables"])
+            masked["variables"] = redactor.variables(t["variables"])
         return masked
 
     return {**results, "tests": [test(t) for t in results.get("tests") or []]}

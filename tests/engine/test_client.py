@@ -9,7 +9,7 @@ import requests
 import responses
 
 from pytest_mes.client import ClientSettings, FhirClient
-from pytest_mes.redaction import Redactor
+from pytest_mes.redaction import Redactor, is_secret_name, is_secret_variable
 
 BASE = "https://fhir.example.fr/fhir"
 
@@ -164,3 +164,30 @@ def test_redactor_masks_longest_secrets_first():
     redactor = Redactor(["abcd", "abcdef", "x"])  # too short secrets are ignored: they would mask everything
     assert redactor.text("token=abcdef and abcd and x") == "token=*** and *** and x"
     assert redactor.headers({"Cookie": "a=b", "Accept": "abcd"}) == {"Cookie": "***", "Accept": "***"}
+
+
+CREDENTIALS = ("api_key", "apikey", "apiKey", "X-Api-Key", "partner_api_key", "client_key", "access_key",
+               "private_key", "subscription-key", "secret", "client_secret", "token", "access_token", "password",
+               "db_passwd", "session_id", "jwt", "Authorization", "Cookie")
+IDENTIFIERS = ("patient_key", "document_key", "appointment_key", "schedule_key", "first_key", "key", "patientKey",
+               "patient_ins", "rpps")
+
+
+@pytest.mark.parametrize("name", CREDENTIALS)
+def test_a_credential_like_variable_is_masked(name):
+    assert is_secret_variable(name) and is_secret_name(name)
+    assert Redactor().variables({name: "tok-4f1e9a", "n": "1"}) == {name: "***", "n": "1"}
+
+
+@pytest.mark.parametrize("name", IDENTIFIERS)
+def test_a_variable_naming_a_business_key_is_shown(name):
+    """patient_key holds an INS or an identifier a reviewer must read: `key` after a word that is no credential
+    qualifier is a business key."""
+    assert not is_secret_variable(name)
+    assert Redactor().variables({name: "1234567890123"}) == {name: "1234567890123"}
+
+
+@pytest.mark.parametrize("name", ["X-Tenant-Key", "X-Key", "STRIPE_KEY"])
+def test_a_header_or_environment_name_with_key_is_still_a_credential(name):
+    """Transport settings have no business keys: any `key` there is a credential (sent only to the server)."""
+    assert is_secret_name(name)

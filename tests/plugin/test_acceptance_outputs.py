@@ -46,6 +46,27 @@ def test_secrets_never_reach_any_artefact_of_the_run(pytester, add_set, server):
     assert "attendu 201, obtenu 200 OK" in texts["ph.html"]
 
 
+def test_business_keys_stay_readable_evidence_while_credential_variables_are_masked(pytester, add_set, server):
+    """patient_key (an INS), document_key: identifiers a reviewer needs, not credentials; partner_api_key is one."""
+    server.route("GET /fhir/Patient", Reply(200, {"resourceType": "Bundle", "type": "searchset", "total": 0}))
+    variables = "variables: {patient_key: '2750573190123', document_key: doc-8812, partner_api_key: pk-9f3a1c77}\n"
+    add_set(a_set(tests=read_test("CORE-K-01", path="Patient?identifier={{patient_key}}&_tag={{document_key}}",
+                                  checks="- status: 201"), extra=variables))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-report=r.html",
+                                "--mes-report-json=r.json")
+    result.assert_outcomes(failed=1)
+    texts = {name: (pytester.path / name).read_text(encoding="utf-8") for name in ("r.html", "r.json")}
+    texts["terminal"] = result.stdout.str()
+    for name, text in texts.items():
+        assert "pk-9f3a1c77" not in text, name
+    test = json.loads(texts["r.json"])["tests"][0]
+    assert test["variables"] == {"base_url": f"'{server.base_url}'", "document_key": "'doc-8812'",
+                                 "partner_api_key": "***", "patient_key": "'2750573190123'"}
+    assert "identifier=2750573190123&_tag=doc-8812" in test["exchanges"][0]["url"]
+    assert "document_key='doc-8812', partner_api_key=***, patient_key='2750573190123'" in texts["terminal"]
+    assert "2750573190123" in texts["r.html"]
+
+
 def test_credentials_in_the_base_url_are_sent_as_basic_auth_and_never_shown(pytester, add_set, server):
     """user:password@ in --mes-base-url is HTTP Basic authentication: it reaches the server, and neither the
     password nor the header reaches the terminal or a report (the url is shown without them)."""

@@ -135,9 +135,11 @@ def test_credentials_never_reach_a_report(tmp_path, writer):
     exchange = doc["tests"][1]["exchanges"][0]
     exchange["request_headers"].update({"Authorization": "Bearer s3cr3t-t0ken", "X-Api-Key": "k3y-v4lue"})
     exchange["response_headers"]["Set-Cookie"] = "SESSION=c00kie-v4lue"
-    doc["tests"][1]["variables"]["client_secret"] = "cl1ent-s3cret"
+    doc["tests"][1]["variables"].update({"client_secret": "cl1ent-s3cret", "partner_api_key": "p4rtner-k3y",
+                                         "patient_key": "2750573190123"})
     writer(doc, tmp_path / "out")
     text = (tmp_path / "out").read_text(encoding="utf-8")
-    for secret in ("s3cr3t-t0ken", "k3y-v4lue", "c00kie-v4lue", "cl1ent-s3cret"):
+    for secret in ("s3cr3t-t0ken", "k3y-v4lue", "c00kie-v4lue", "cl1ent-s3cret", "p4rtner-k3y"):
         assert secret not in text
+    assert "2750573190123" in text  # a business key (an INS) is evidence a reviewer reads
     assert doc["tests"][1]["variables"]["client_secret"] == "cl1ent-s3cret", "the caller's document is left as is"
