@@ -29,9 +29,9 @@ from pytest_mes.waivers import waiver_statuses
 
 
 def build_document(run: MesRun, tests: list[TestRecord], *, started: datetime, duration_s: float,
-                   interrupted: Phrase | None, workers: int) -> dict[str, Any]:
+                   interrupted: Phrase | None, workers: int, uncollected: Phrase | None = None) -> dict[str, Any]:
     config = run.config
-    verdict = run_verdict(tests, interrupted)
+    verdict = run_verdict(tests, interrupted, uncollected)
     testsets = _ran_testsets(run, tests)
     document = {
         "format": FORMAT,

@@ -120,10 +120,15 @@ class ResultsPlugin:
         from pytest_mes.acceptance import build_document, write_reports
 
         tests = sorted((record_from_dict(r) for r in self.records.values()), key=lambda t: t.index)
+        interrupted = _interruption(session, exitstatus, self.collection_errors)
+        uncollected = None  # a run that went on without them (xdist, --continue-on-collection-errors)
+        if self.collection_errors and exitstatus != pytest.ExitCode.INTERRUPTED:
+            uncollected = phrase("run.uncollected", n=len(self.collection_errors),
+                                 errors="; ".join(self.collection_errors))
         self.document = build_document(self.run, tests, started=self.started,
-                                       duration_s=time.monotonic() - self.clock,
-                                       interrupted=_interruption(session, exitstatus, self.collection_errors),
-                                       workers=getattr(self.config.option, "numprocesses", None) or 1)
+                                       duration_s=time.monotonic() - self.clock, interrupted=interrupted,
+                                       workers=getattr(self.config.option, "numprocesses", None) or 1,
+                                       uncollected=uncollected)
         self.written, self.write_problems = write_reports(self.document, self.run.config.reports, self.run.config.lang)
         if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. nothing could run: nothing is proven

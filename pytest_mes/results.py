@@ -203,9 +203,11 @@ class RunVerdict:
         return {"code": self.code, "label": RUN_LABELS[self.code], "rule": RULE, "reasons": self.reasons}
 
 
-def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None) -> RunVerdict:
+def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None,
+                uncollected: Phrase | None = None) -> RunVerdict:
     """The overall verdict, by the rule stated in RULE (advisory failures never decide it here: with
-    --mes-fail-on=should they are recorded as failed in the first place)."""
+    --mes-fail-on=should they are recorded as failed in the first place). `uncollected`: the test files that
+    could not be read in a run that went on without them (pytest-xdist, --continue-on-collection-errors)."""
     counts = Counter(t.verdict for t in tests)
     reasons = []
     if counts["failed"]:
@@ -220,6 +222,8 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None) -> R
     if interrupted:
         why = phrase("interruption.reason", why=interrupted)
         reasons.append({"fr": why.fr, "en": why.en})
+    if uncollected:
+        reasons.append({"fr": uncollected.fr, "en": uncollected.en})
     # The user's own Python tests may run beside the test sets, but they verify no MES requirement.
     mes_tested = any(t.set is not None and t.verdict != "skipped" for t in tests)
     if not mes_tested:
@@ -227,7 +231,7 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None) -> R
         reasons.append({"fr": untested.fr, "en": untested.en})
     if counts["failed"]:
         code = "non-conformant"
-    elif counts["incomplete"] or counts["error"] or interrupted or not mes_tested:
+    elif counts["incomplete"] or counts["error"] or interrupted or uncollected or not mes_tested:
         code = "incomplete"
     else:
         code = "conformant"

@@ -404,14 +404,17 @@ LABELS: dict[str, tuple[str, str]] = {
     # The rule of the run's verdict, and its reason when no test of a test set ran (pytest_mes.results).
     "run.rule": ("Non conforme dès qu'une exigence SHALL n'est pas satisfaite (ou SHOULD avec --mes-fail-on=should) ; "
                  "sinon incomplet dès qu'un test n'a pas pu être vérifié entièrement (vérification non faite, erreur, "
-                 "exécution interrompue) ou qu'aucune exigence MES n'a été testée (aucun test d'un jeu de tests "
-                 "exécuté) ; conforme sinon. Les tests non exécutés (avec leur motif) et les dérogations justifiées "
-                 "n'empêchent pas la conformité ; vos propres tests Python ne vérifient aucune exigence MES.",
+                 "exécution interrompue, jeu de tests illisible) ou qu'aucune exigence MES n'a été testée (aucun test "
+                 "d'un jeu de tests exécuté) ; conforme sinon. Les tests non exécutés (avec leur motif) et les "
+                 "dérogations justifiées n'empêchent pas la conformité ; vos propres tests Python ne vérifient aucune "
+                 "exigence MES.",
                  "Non-conformant as soon as a SHALL requirement fails (or a SHOULD one with --mes-fail-on=should); "
                  "otherwise incomplete as soon as a test could not be fully checked (a check not made, an error, an "
-                 "interrupted run) or no MES requirement was tested (no test of a test set ran); conformant "
-                 "otherwise. Skipped tests (with their reason) and justified waivers do not prevent conformance; "
-                 "your own Python tests verify no MES requirement."),
+                 "interrupted run, an unreadable test set) or no MES requirement was tested (no test of a test set "
+                 "ran); conformant otherwise. Skipped tests (with their reason) and justified waivers do not prevent "
+                 "conformance; your own Python tests verify no MES requirement."),
+    "run.uncollected": ("{n} fichier(s) de tests illisible(s), leurs tests n'ont pas été exécutés : {errors}",
+                        "{n} unreadable test file(s), whose tests did not run: {errors}"),
     "run.no_mes_test": ("aucune exigence MES n'a été testée : aucun test d'un jeu de tests n'a été exécuté (tous non "
                         "exécutés, désélectionnés ou absents ; vos propres tests Python ne comptent pas)",
                         "no MES requirement was tested: no test of a test set ran (all skipped, deselected or "

@@ -208,6 +208,30 @@ def test_a_run_stopped_by_a_malformed_test_set_names_the_collection_error(pytest
         assert "Ctrl-C" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("going_on", [["-n", "2"], ["--continue-on-collection-errors"]], ids=["xdist", "continue"])
+def test_a_run_that_goes_on_without_a_malformed_test_set_is_incomplete_naming_it(pytester, add_set, server,
+                                                                                 going_on):
+    """pytest-xdist (or --continue-on-collection-errors) runs the sets it could read: the others' tests never ran,
+    so the run is not conforme, and says which file could not be read and why."""
+    add_set(a_set(tests=read_test("CORE-G-01")), name="good.yaml")
+    add_set(a_set("bad", tests=read_test("CORE-B-01").replace("  title:", "  titel:")), name="bad.yaml")
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", *going_on,
+                                "--mes-report-json=r.json", "--mes-report=")
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert [t["verdict"] for t in document["tests"]] == ["passed"]
+    assert document["verdict"]["code"] == "incomplete" and document["run"]["interrupted"] is None
+    assert document["verdict"]["reasons"] == [{
+        "fr": "1 fichier(s) de tests illisible(s), leurs tests n'ont pas été exécutés : sets/bad.yaml:7: the test "
+              "set does not follow the format (2 problems; see the README, 'Writing test sets'): sets/bad.yaml:7:5: "
+              "tests[0]: missing required key 'title'",
+        "en": "1 unreadable test file(s), whose tests did not run: sets/bad.yaml:7: the test set does not follow "
+              "the format (2 problems; see the README, 'Writing test sets'): sets/bad.yaml:7:5: tests[0]: missing "
+              "required key 'title'"}]
+    assert "jeu de tests illisible" in document["verdict"]["rule"]["fr"]
+    result.stdout.fnmatch_lines(["Verdict global : INCOMPLET", "  - 1 fichier(s) de tests illisible(s)*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
 def test_without_a_capability_statement_preconditions_leave_tests_incomplete_unless_ignored(pytester, add_set,
                                                                                            server):
     # A server that answers /metadata with something else escapes nothing by not describing itself.
