@@ -56,7 +56,8 @@ def check_schema(document: LoadedDocument, validator: jsonschema.protocols.Valid
         first_line = first_line or line
         where = f"{document.source.path}:{line}:{column}" if line else document.source.path
         lines.append(f"{where}: {_key_path(error)}: {_explain(error)}")
-    count = f"{len(errors)} problems" if len(errors) > 1 else "1 problem"
+    lines = list(dict.fromkeys(lines))  # jsonschema reports each missing key apart; they are said together, once
+    count = f"{len(lines)} problems" if len(lines) > 1 else "1 problem"
     raise TestSetError(
         f"{what} does not follow the format ({count}; see the README, {guide}):\n  "
         + "\n  ".join(lines),

@@ -72,6 +72,17 @@ def test_missing_required_keys_are_named(write_set):
         load_testset(write_set(MINIMAL.replace("component: core\n", "")))
 
 
+def test_several_missing_keys_are_one_problem_said_once(write_set, tmp_path):
+    """jsonschema reports each missing key apart; the message names them together, once."""
+    path = tmp_path / "bare.yaml"
+    path.write_text("id: bare\ntitle: Bare\ncomponent: core\ntests:\n  - id: X-01\n", encoding="utf-8")
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    message = str(info.value)
+    assert "(1 problem;" in message
+    assert message.count("missing required key 'title', 'requirements', 'steps'") == 1
+
+
 def test_wrong_type_says_what_was_expected(write_set):
     with pytest.raises(TestSetError, match=r"tests\[0\]\.steps: expected a list, got a string"):
         load_testset(write_set(MINIMAL.replace("    steps:\n", "    steps: oops\n    x_steps:\n")))
