@@ -12,7 +12,9 @@ Measured in one run:
   and PDSm 3.1.1 (except Bundles and Binaries) in equal shares, each entry validated against its
   ``meta.profile`` in the versions its IG depends on;
 * the baseline: ``fhir.resources`` R4B ``Bundle.model_validate`` on the same Bundles, and the ratios;
-* where the time goes (top functions of a profile of run (b)) when the ratio is below 1.
+* where the time goes (top functions of a profile of run (b)) when the ratio is below 1;
+* with ``--examples``: each example of (d) alone, pytest-mes against ``fhir.resources`` (best of 30), and its
+  share of the (d) run.
 """
 
 from __future__ import annotations
@@ -127,8 +129,34 @@ def build_real_traffic(store) -> dict:
     return {"resourceType": "Bundle", "type": "searchset", "total": N, "entry": entries}
 
 
+def print_examples(validator) -> None:
+    """Each example of (d) alone: pytest-mes and fhir.resources R4B (best of 30, CPU time), and the share of the
+    (d) run it takes (each IG has a third of the entries, shared among its examples)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    examples = real_traffic_examples(validator.store)
+    per_ig = {key: sum(1 for _, _, k in examples if k == key) for key in REAL_TRAFFIC}
+    rows = []
+    for name, resource, key in examples:
+        model = get_fhir_model_class(resource["resourceType"])
+        ours = min(_cpu(validator.validate, resource) for _ in range(30))  # as in the (d) Bundle: no context
+        theirs = min(_cpu(model.model_validate, resource) for _ in range(30))
+        rows.append((ours / per_ig[key] / len(REAL_TRAFFIC), name, ours, theirs))
+    total = sum(row[0] for row in rows)
+    print("each example of (d) alone, best of 30 (ms): pytest-mes, fhir.resources, ratio, share of the (d) run")
+    for weight, name, ours, theirs in sorted(rows, reverse=True):
+        print(f"  {name:60} {ours * 1e3:6.2f} {theirs * 1e3:6.2f}  {theirs / ours:5.2f}  {weight / total:5.1%}")
+
+
+def _cpu(work, argument) -> float:
+    t = time.process_time()
+    work(argument)
+    return time.process_time() - t
+
+
 def main() -> int:
-    packages = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_PACKAGES
+    folders = [a for a in sys.argv[1:] if not a.startswith("--")]
+    packages = Path(folders[0]) if folders else DEFAULT_PACKAGES
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, MES_CACHE_DIR=tmp, PYTHONPATH=str(ROOT))
         cold = _timed_subprocess(_load_code(packages), env)
@@ -221,6 +249,8 @@ def main() -> int:
         pairs = sorted(b / d for d, b in zip(times["d"], times["baseline d"], strict=True))
         print(f"(d) / baseline, run by run: median {statistics.median(pairs):.2f}, "
               f"range {pairs[0]:.2f}-{pairs[-1]:.2f}")
+        if "--examples" in sys.argv:
+            print_examples(validator)
         short = min(rate["b"] / rate["baseline"], rate["d"] / rate["baseline d"]) < 1.0
         if short or "--profile" in sys.argv:
             name = "d" if rate["d"] / rate["baseline d"] < rate["b"] / rate["baseline"] else "b"
