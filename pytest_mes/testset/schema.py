@@ -13,6 +13,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import TestSetError
+from pytest_mes.report.labels import did_you_mean
 from pytest_mes.testset.loader import LoadedDocument
 
 if TYPE_CHECKING:
@@ -183,8 +184,7 @@ def _not_one_of(value: Any, options: list[Any]) -> str:
 def suggest(word: str, candidates: list[str]) -> str:
     """" — did you mean 'X'?" for the candidate `word` was probably meant to be, ignoring case (GAP for
     gap, get for GET, {{Family}} for {{family}}), or ""."""
-    close = closest(word, candidates)
-    return f" — did you mean '{close}'?" if close else ""
+    return did_you_mean(closest(word, candidates), "en")  # the messages of a test set's format are English
 
 
 def closest(word: str, candidates: list[str]) -> str | None:
