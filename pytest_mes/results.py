@@ -220,15 +220,13 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None,
         reasons.append(_reason(counts["error"], "test(s) en erreur : le serveur ou l'outil n'a pas pu les exécuter",
                                "test(s) in error: the server or the harness could not run them"))
     if interrupted:
-        why = phrase("interruption.reason", why=interrupted)
-        reasons.append({"fr": why.fr, "en": why.en})
+        reasons.append(_in_every_language(phrase("interruption.reason", why=interrupted)))
     if uncollected:
-        reasons.append({"fr": uncollected.fr, "en": uncollected.en})
+        reasons.append(_in_every_language(uncollected))
     # The user's own Python tests may run beside the test sets, but they verify no MES requirement.
     mes_tested = any(t.set is not None and t.verdict != "skipped" for t in tests)
     if not mes_tested:
-        untested = phrase("run.no_mes_test")
-        reasons.append({"fr": untested.fr, "en": untested.en})
+        reasons.append(_in_every_language(phrase("run.no_mes_test")))
     if counts["failed"]:
         code = "non-conformant"
     elif counts["incomplete"] or counts["error"] or interrupted or uncollected or not mes_tested:
@@ -236,6 +234,10 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None,
     else:
         code = "conformant"
     return RunVerdict(code, reasons)
+
+
+def _in_every_language(said: Phrase) -> dict[str, str]:
+    return {lang: said.get(lang) for lang in LANGS}
 
 
 def _reason(count: int, fr: str, en: str) -> dict[str, str]:
