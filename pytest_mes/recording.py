@@ -82,7 +82,8 @@ def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr
         return ("advisory" if advisory else "failed"), step_failure(failed, lang)
     if result.failed_cleanup is not None:
         cleanup = result.failed_cleanup
-        return "error", label("reason.cleanup", lang).format(reason=cleanup.error or _first_failure(cleanup, lang))
+        reason = cleanup.error or _first_failure(cleanup, lang, otherwise=label("evidence.failed", lang))
+        return "error", label("reason.cleanup", lang).format(reason=reason)
     unmade = result.not_checked
     if unmade:
         reason = label("semicolon", lang).join(label("reason.check", lang).format(label=c.label, actual=c.actual)
@@ -94,8 +95,7 @@ def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr
 
 def step_failure(step: StepResult, lang: str) -> str:
     """What made a step fail, in one line: 'step 1 "create": status: expected 201, got 404 Not Found'."""
-    check = next((c for c in step.checks if c.failed), None)
-    reason = _check_reason(check, lang) if check else str(step.error)
+    reason = _first_failure(step, lang, otherwise=str(step.error))
     return label("reason.step", lang).format(n=step.step.index + 1, name=step.step.name, reason=reason)
 
 
@@ -104,9 +104,10 @@ def _unanswered(step: StepResult) -> bool:
     return step.exchange is not None and step.exchange.status is None and bool(step.exchange.error)
 
 
-def _first_failure(step: StepResult, lang: str) -> str:
+def _first_failure(step: StepResult, lang: str, otherwise: str) -> str:
+    """What the first failed check of `step` found, or `otherwise` when none failed."""
     check = next((c for c in step.checks if c.failed), None)
-    return _check_reason(check, lang) if check else label("evidence.failed", lang)
+    return _check_reason(check, lang) if check else otherwise
 
 
 def _check_reason(check: CheckResult, lang: str) -> str:
