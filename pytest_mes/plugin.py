@@ -151,7 +151,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    settings = config.stash[RUN_KEY].config
+    run = config.stash[RUN_KEY]
+    settings = run.config
     if not settings.active and not settings.targetless:
         return None
     from pytest_mes.report.labels import did_you_mean, label  # only when pytest-mes has something to say
@@ -168,7 +169,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         label("header.sets", lang).format(sets=", ".join(str(p) for p in settings.testsets),
                                           components=", ".join(sorted(settings.components)), writes=writes),
     ]
-    run = config.stash[RUN_KEY]
     validator, _ = run.validator()
     if validator is not None and validator.store.missing:
         lines.append(label("header.missing", lang).format(missing=validator.store.missing_summary()))
