@@ -209,16 +209,8 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None,
     --mes-fail-on=should they are recorded as failed in the first place). `uncollected`: the test files that
     could not be read in a run that went on without them (pytest-xdist, --continue-on-collection-errors)."""
     counts = Counter(t.verdict for t in tests)
-    reasons = []
-    if counts["failed"]:
-        reasons.append(_reason(counts["failed"], "test(s) d'exigence SHALL non satisfait(s)",
-                               "test(s) of SHALL requirements failed"))
-    if counts["incomplete"]:
-        reasons.append(_reason(counts["incomplete"], "test(s) incomplet(s) : une vérification n'a pas pu être faite",
-                               "test(s) incomplete: a check could not be made"))
-    if counts["error"]:
-        reasons.append(_reason(counts["error"], "test(s) en erreur : le serveur ou l'outil n'a pas pu les exécuter",
-                               "test(s) in error: the server or the harness could not run them"))
+    reasons = [_in_every_language(phrase(f"run.{verdict}", n=counts[verdict]))
+               for verdict in ("failed", "incomplete", "error") if counts[verdict]]
     if interrupted:
         reasons.append(_in_every_language(phrase("interruption.reason", why=interrupted)))
     if uncollected:
@@ -238,10 +230,6 @@ def run_verdict(tests: list[TestRecord], interrupted: Phrase | None = None,
 
 def _in_every_language(said: Phrase) -> dict[str, str]:
     return {lang: said.get(lang) for lang in LANGS}
-
-
-def _reason(count: int, fr: str, en: str) -> dict[str, str]:
-    return {"fr": f"{count} {fr}", "en": f"{count} {en}"}
 
 
 def summary(tests: list[TestRecord]) -> dict[str, Any]:

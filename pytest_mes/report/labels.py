@@ -401,7 +401,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "interruption.collection": ("arrêtée à la collecte, aucun test n'a été exécuté ({n} erreur(s)) : {errors}",
                                 "stopped at collection, no test ran ({n} error(s)): {errors}"),
     "interruption.reason": ("exécution interrompue : {why}", "run interrupted: {why}"),
-    # The rule of the run's verdict, and its reason when no test of a test set ran (pytest_mes.results).
+    # The rule of the run's verdict, and the reasons it gives (pytest_mes.results).
     "run.rule": ("Non conforme dès qu'une exigence SHALL n'est pas satisfaite (ou SHOULD avec --mes-fail-on=should) ; "
                  "sinon incomplet dès qu'un test n'a pas pu être vérifié entièrement (vérification non faite, erreur, "
                  "exécution interrompue, jeu de tests illisible) ou qu'aucune exigence MES n'a été testée (aucun test "
@@ -413,6 +413,11 @@ LABELS: dict[str, tuple[str, str]] = {
                  "interrupted run, an unreadable test set) or no MES requirement was tested (no test of a test set "
                  "ran); conformant otherwise. Skipped tests (with their reason) and justified waivers do not prevent "
                  "conformance; your own Python tests verify no MES requirement."),
+    "run.failed": ("{n} test(s) d'exigence SHALL non satisfait(s)", "{n} test(s) of SHALL requirements failed"),
+    "run.incomplete": ("{n} test(s) incomplet(s) : une vérification n'a pas pu être faite",
+                       "{n} test(s) incomplete: a check could not be made"),
+    "run.error": ("{n} test(s) en erreur : le serveur ou l'outil n'a pas pu les exécuter",
+                  "{n} test(s) in error: the server or the harness could not run them"),
     "run.uncollected": ("{n} fichier(s) de tests illisible(s), leurs tests n'ont pas été exécutés : {errors}",
                         "{n} unreadable test file(s), whose tests did not run: {errors}"),
     "run.no_mes_test": ("aucune exigence MES n'a été testée : aucun test d'un jeu de tests n'a été exécuté (tous non "
