@@ -19,7 +19,6 @@ from pytest_mes.fhir.grouping import IssueGroup, group_issues
 from pytest_mes.fhir.issues import (
     LANGS,
     SEVERITIES,
-    UNMADE_CHECKS,
     Issue,
     Lang,
     Phrase,
@@ -267,7 +266,7 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         reports.append((name, result, True))
     if args.format == "json":
-        out = [{"file": name, "valid": result.valid, "verdict": verdict_of(result),
+        out = [{"file": name, "valid": result.valid, "verdict": result.verdict,
                 "checks_not_made": len(result.unmade), "outcome": result.to_operation_outcome(lang)}
                for name, result, _ in reports]
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -275,16 +274,8 @@ def run_validate(args: argparse.Namespace) -> int:
         print(render_text(reports, lang, args.max_issues))
     if could_not_run:
         return EXIT_CANNOT_RUN
-    verdicts = {verdict_of(result) for _, result, _ in reports}
+    verdicts = {result.verdict for _, result, _ in reports}
     return EXIT_INVALID if "invalid" in verdicts else EXIT_INCOMPLETE if "incomplete" in verdicts else EXIT_OK
-
-
-def verdict_of(result: ValidationResult) -> str:
-    """valid, invalid (an error), or incomplete: no error, but a check could not be made (a profile, type
-    profile or required binding's definition missing), so "valid" would claim more than was checked."""
-    if any(i.message_id not in UNMADE_CHECKS for i in result.errors):
-        return "invalid"
-    return "incomplete" if result.unmade else "valid"
 
 
 def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lang = "fr",
@@ -296,7 +287,7 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
     lines: list[str] = []
     for name, result, _ in reports:
         counts = {s: len(result.by_severity(s)) for s in SEVERITIES}
-        verdict = labels[verdict_of(result)]
+        verdict = labels[result.verdict]
         summary = ", ".join(f"{n} {words[s][n > 1]}" for s, n in counts.items() if n)
         if result.unmade:
             summary += ("; " if summary else "") + labels["unmade"].format(n=len(result.unmade))
@@ -324,7 +315,7 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
 
 def _total(reports: Sequence[tuple[str, ValidationResult, bool]], labels: dict[str, str]) -> str:
     """The last line after several files: how many of each verdict."""
-    verdicts = [verdict_of(result) for _, result, _ in reports]
+    verdicts = [result.verdict for _, result, _ in reports]
     counts = ", ".join(f"{verdicts.count(v)} {labels[v]}" for v in ("valid", "invalid", "incomplete") if v in verdicts)
     return labels["total"].format(n=len(reports), counts=counts)
 

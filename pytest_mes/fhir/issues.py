@@ -431,6 +431,14 @@ class ValidationResult:
     def errors(self) -> list[Issue]:
         return [i for i in self.issues if i.severity in ("error", "fatal")]
 
+    @property
+    def verdict(self) -> str:
+        """valid, invalid (an error), or incomplete: no error, but a check could not be made (a profile, type
+        profile or required binding's definition missing), so "valid" would claim more than was checked."""
+        if any(i.message_id not in UNMADE_CHECKS for i in self.errors):
+            return "invalid"
+        return "incomplete" if self.unmade else "valid"
+
     def by_severity(self, severity: str) -> list[Issue]:
         return [i for i in self.issues if i.severity == severity]
 
