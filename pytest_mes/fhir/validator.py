@@ -15,13 +15,12 @@ from typing import Any
 from pytest_mes.fhir.compiler import Schema
 from pytest_mes.fhir.definitions import Definitions
 from pytest_mes.fhir.issues import Issue, ValidationResult, make_issue, sort_issues
-from pytest_mes.fhir.measures import LibraryNames
 from pytest_mes.fhir.references import MAX_CHAIN
 from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import ValueSetExpander
-from pytest_mes.fhir.walk import Walk, _kind
+from pytest_mes.fhir.walk import Walk, _kind, checks_against_definition
 
 __all__ = ["Issue", "ValidationResult", "Validator"]
 
@@ -69,7 +68,7 @@ class Validator:
         self.example_urls = example_urls  # extensions from example domains accepted without a definition
         self.definitions = Definitions(store, bundled_rules() if rules is None else rules, best_practice)
         self.expander = ValueSetExpander(store)
-        self.library_names = LibraryNames()  # what each Library defines, for the Measures that name it
+        self.against_definition = checks_against_definition()
         # Verdicts that depend on the values only, kept across walks (the same codings, systems and
         # extensions come again and again): a required binding's per (ValueSet, codes), see
         # Walk.check_binding; a value or pattern discriminator's per (slice, path, values), see

@@ -9,9 +9,10 @@ the options and the verdicts kept across walks from the :class:`Validator` (``se
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_mes.errors import ProfileError
 from pytest_mes.fhir import assertions
 from pytest_mes.fhir.bundles import bundle_issues
-from pytest_mes.fhir.canonicals import FHIR_BASE, Substitution
+from pytest_mes.fhir.canonicals import FHIR_BASE, Resolve, Substitution
 from pytest_mes.fhir.compiler import (
     PRIMITIVES,
     Constraint,
@@ -33,7 +34,7 @@ from pytest_mes.fhir.compiler import (
 from pytest_mes.fhir.differentials import loosened, redefined_slicings, unbindable_bindings, unparsable_invariants
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
 from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
-from pytest_mes.fhir.measures import measure_issues, measure_report_issues
+from pytest_mes.fhir.measures import LibraryNames, measure_issues, measure_report_issues
 from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
 from pytest_mes.fhir.operation_definitions import operation_definition_issues
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
@@ -216,13 +217,10 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.issues.extend(bundle_issues(res, loc, defs.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
-        elif (rtype in _AGAINST_DEFINITION or rtype == "Measure") and (id(res), "") not in self.done:
+        elif rtype in self.v.against_definition and (id(res), "") not in self.done:
             self.done.add((id(res), ""))
             resolve = lambda url, wanted: _conformance_resource(defs, url, wanted, context)  # noqa: E731
-            if rtype == "Measure":  # with the Libraries' names the validator decoded already
-                self.issues.extend(measure_issues(res, loc, resolve, self.v.library_names))
-            else:
-                self.issues.extend(_AGAINST_DEFINITION[rtype](res, loc, resolve))
+            self.issues.extend(self.v.against_definition[rtype](res, loc, resolve))
         try:
             for schema in schemas:
                 key = (id(res), schema.canonical)
@@ -1017,14 +1015,19 @@ def _conformance_resource(defs: Definitions, url: str, resource_type: str, conte
     return defs.store.resolve(url, context, resource_type=resource_type)
 
 
-# Resources checked against the definition they name (resolved by canonical), beyond their StructureDefinition
-# (and a Measure against its Libraries: measure_issues)
-_AGAINST_DEFINITION = {
-    "OperationDefinition": operation_definition_issues,
-    "QuestionnaireResponse": questionnaire_response_issues,
-    "MeasureReport": measure_report_issues,
-    "SearchParameter": search_parameter_issues,
-}
+def checks_against_definition() -> dict[str, Callable[[dict, str, Resolve], list[Issue]]]:
+    """Per resource type, the check of a resource against the definitions it names (resolved by canonical),
+    beyond its StructureDefinition; one table per validator, whose Measure check keeps what each Library
+    defines (the Measures of a run name the same few Libraries)."""
+    return {
+        "OperationDefinition": operation_definition_issues,
+        "QuestionnaireResponse": questionnaire_response_issues,
+        "MeasureReport": measure_report_issues,
+        "Measure": functools.partial(measure_issues, library_names=LibraryNames()),
+        "SearchParameter": search_parameter_issues,
+    }
+
+
 _EXAMPLE_DOMAINS = ("example.org", "example.com", "acme.com", "acme.org", "nema.org")
 
 
