@@ -280,8 +280,8 @@ class Walk(SlicingChecks, ReferenceChecks):
         for i, j, key, why in unparsable_invariants(sd):
             self.add("error", "INVARIANT_EXPRESSION", f"{loc}.differential.element[{i}].constraint[{j}]", key=key,
                      why=why)
-        # judged on the types the differential states when no snapshot could be generated
-        # a type's definition; one whose snapshot cannot be generated, as found (never an exception here)
+        # Judged on the types the differential states when no snapshot could be generated; a type whose own
+        # snapshot cannot be generated is looked up as found (never an exception here).
         lookup = lambda url: _conformance_resource(self.defs, url, "StructureDefinition", context)  # noqa: E731
         for i, element_id, codes in unbindable_bindings(generated or sd, lookup):
             self.add("error", "BINDING_NOT_BINDABLE", f"{loc}.differential.element[{i}]", element=element_id,
