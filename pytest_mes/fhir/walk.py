@@ -731,7 +731,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     if not value:
                         self.add("error", "EMPTY_STRING", loc, elem.schema.source(elem))
                     elif not (rule.shortcut is not None and rule.shortcut(value)) and \
-                            not _format_ok(rule, value, tcode):  # (the shortcut first: most strings pass it)
+                            not _format_ok(rule, value, tcode):  # most strings pass the shortcut (none for dates)
                         self.add("error", "BAD_FORMAT", loc, elem.schema.source(elem), value=_short(value),
                                  type=tcode)
                     elif tcode == "xhtml":
@@ -1049,14 +1049,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _format_ok(rule: PrimitiveRule, value: str, tcode: str) -> bool:
-    """The FHIR format of a primitive string. base64Binary is checked natively: R4's regex
-    ``(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+`` backtracks exponentially on a long invalid value. Full
-    dates are checked on the calendar too (the regex takes 2021-02-30)."""
+    """The FHIR format of a primitive string its type's shortcut did not accept. base64Binary is checked
+    natively: R4's regex ``(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+`` backtracks exponentially on a long invalid
+    value. Full dates are checked on the calendar too (the regex takes 2021-02-30)."""
     if tcode == "base64Binary":
         data = _WHITESPACE.sub("", value)
         return len(data) % 4 == 0 and _BASE64.fullmatch(data) is not None
-    if rule.shortcut is not None and rule.shortcut(value):
-        return True  # no shortcut for the dated types: they are checked on the calendar below
     if rule.regex is not None and rule.regex.fullmatch(value) is None:
         return False
     if tcode in _DATED and len(value) >= 10:
