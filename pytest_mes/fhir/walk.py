@@ -722,7 +722,7 @@ class Walk(SlicingChecks, ReferenceChecks):
     # ---- primitives -----------------------------------------------------------------------------
     def check_primitive(self, elem: ElementDef, value: Any, ext: Any, tcode: str, loc: str) -> None:
         if value is not None:
-            check = elem.primitive_checks.get(tcode) or self.primitive_check(elem, tcode)
+            check = elem.primitive_checks.get(tcode) or self.decide_primitive_check(elem, tcode)
             rule = check.rule if check is not None else None
             kind = rule.json_kind if rule is not None else None
             if (kind == "str" and isinstance(value, str)) or (  # most primitives: strings of the right kind
@@ -783,7 +783,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         if elem.has_invariants:
             self.check_invariants(elem, tcode, value, loc)
 
-    def primitive_check(self, elem: ElementDef, tcode: str) -> PrimitiveCheck | None:
+    def decide_primitive_check(self, elem: ElementDef, tcode: str) -> PrimitiveCheck | None:
         """What to check of `elem`'s values of primitive type `tcode` (None: an unknown type), kept on it."""
         rule = self.defs.primitive(tcode)
         if rule is None:
