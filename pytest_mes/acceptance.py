@@ -135,8 +135,8 @@ def _profile_set(run: MesRun) -> dict[str, Any]:
     store = getattr(validator, "store", None)
     if store is None:
         return {"packages": [], "missing_packages": [], "validator": info}
-    packages = [{"id": p.id, "version": p.version, "source": str(p.path),
-                 "sha256": _sha256(Path(p.path)) if Path(p.path).is_file() else None} for p in store.packages]
+    # The sha256 of each .tgz was taken when it was indexed (and checked against the pins): not hashed again.
+    packages = [{"id": p.id, "version": p.version, "source": str(p.path), "sha256": p.sha256} for p in store.packages]
     missing = [_missing_package(m, run.config.lang) for m in store.missing]
     return {"packages": packages, "missing_packages": [*missing, *store.problems], "validator": info}
 
@@ -149,7 +149,7 @@ def _missing_package(missing: MissingPackage, lang: str) -> str:
     return f"{missing.spec} ({label('semicolon', lang).join(said)})" if said else missing.spec
 
 
-_sha256 = cache(file_sha256)  # a package or test set is hashed once per process, however many reports
+_sha256 = cache(file_sha256)  # a test set is hashed once per process, however many reports
 
 
 def _masked(value: Any, mask) -> Any:

@@ -4,11 +4,13 @@ Secrets never reach any of them; pytest-xdist keeps every record, in collection 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -433,6 +435,10 @@ def test_the_acceptance_file_names_each_missing_package_in_the_run_language(pyte
     add_set(a_set(tests=read_test("CORE-P-01")))
     pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-lang={lang}",
                        "--mes-report-json=r.json").assert_outcomes(passed=1)
-    missing = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["missing_packages"]
+    run = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]
+    missing = run["missing_packages"]
     assert said in missing
     assert not [m for m in missing if "looked in" in m or "mes packages" in m or "/" in m], missing
+    # Each package loaded from a .tgz is named with the sha256 of that very file (a reviewer can check it).
+    tgz = [p for p in run["packages"] if p["source"].endswith(".tgz")]
+    assert tgz and all(p["sha256"] == hashlib.sha256(Path(p["source"]).read_bytes()).hexdigest() for p in tgz), tgz
