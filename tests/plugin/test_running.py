@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -357,10 +358,15 @@ def test_a_shared_sandbox_that_cannot_load_refuses_connections_and_says_why(tmp_
     run = MesRun(MesConfig(sandbox=True, packages=(tmp_path,)))  # no R4 base package anywhere
     url = run.share_sandbox()
     assert url.startswith("http://127.0.0.1:")  # known at once, for the workers
-    run.close()  # waits for the loading to end
+    deadline = time.monotonic() + 30
+    while not run.sandbox_problem and time.monotonic() < deadline:  # the loading fails in the background
+        time.sleep(0.05)
     assert "sandbox needs hl7.fhir.r4.core" in run.sandbox_problem
-    with pytest.raises(requests.ConnectionError):  # its port is closed: a worker's request fails at once
-        requests.get(f"{url}/metadata", timeout=5)
+    try:  # its port is closed as the loading fails, not at the end of the run: a worker's request fails at once
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/metadata", timeout=(5, 2))
+    finally:
+        run.close()
 
 
 def test_a_run_with_a_target_skips_pythons_last_garbage_collection_at_exit(pytester, add_set, server):
