@@ -174,6 +174,8 @@ LABELS: dict[str, tuple[str, str]] = {
     # Punctuation: French puts a space before a colon or a semicolon, English does not.
     "colon": (" : ", ": "),
     "semicolon": (" ; ", "; "),
+    # The name a mistyped one probably meant (unknown variables, waivers naming no loaded test, test-set keys).
+    "did_you_mean": (" — vouliez-vous dire '{name}' ?", " — did you mean '{name}'?"),
     # The reason of a test's verdict (pytest_mes.recording, pytest_mes.reporting).
     "reason.not_run": ("le test n'a pas pu s'exécuter : {error}", "the test could not run: {error}"),
     "reason.no_answer": ("pas de réponse du serveur : {error}", "no answer from the server: {error}"),
@@ -389,7 +391,6 @@ LABELS: dict[str, tuple[str, str]] = {
                         "environment variable {env} is not set (used as {placeholder})"),
     "template.unknown": ("variable inconnue {placeholder}{hint} ; variables connues : {known} ; intégrées : {builtins}",
                          "unknown variable {placeholder}{hint}; known variables: {known}; built-ins: {builtins}"),
-    "template.did_you_mean": (" — vouliez-vous dire '{name}' ?", " — did you mean '{name}'?"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).
     "offenders": ("faux pour {n} des {total} éléments de {collection} : {shown}",
                   "false for {n} of {total} items of {collection}: {shown}"),
@@ -447,7 +448,7 @@ def phrase(key: str, **values: Any) -> Phrase:
 
 def did_you_mean(name: str | None, lang: str) -> str:
     """" — did you mean 'NAME'?" in `lang`, or "" without a name."""
-    return label("template.did_you_mean", lang).format(name=name) if name else ""
+    return label("did_you_mean", lang).format(name=name) if name else ""
 
 
 def labels(lang: str) -> dict[str, str]:

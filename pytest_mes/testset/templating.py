@@ -91,7 +91,7 @@ def resolve(name: str, variables: Mapping[str, Any]) -> Any:
         return _moment(*moment.groups())
     known = sorted(variables)
     close = closest(name, known)
-    hint = phrase("template.did_you_mean", name=close) if close else ""
+    hint = phrase("did_you_mean", name=close) if close else ""
     raise TemplateError.saying(phrase("template.unknown", placeholder=f"{{{{{name}}}}}", hint=hint,
                                       known=", ".join(known) or phrase("none"), builtins=", ".join(BUILTINS)))
 
