@@ -76,12 +76,14 @@ def lookup(text: str) -> CheckedSet | None:
     return checked if _well_formed(checked) else None
 
 
-def checked_data(path: Path) -> Any:
-    """The YAML data of the file: from its entry when an earlier process checked this text (each xdist worker
-    has, before the controller schedules), else parsed. TestSetError when it cannot be read or parsed."""
-    text = read_text(path, str(path))
+def checked_data(path: Path, where: str | None = None) -> Any:
+    """The YAML data of the file (shown as `where`): from its entry when an earlier process checked this text
+    (each xdist worker has, before the controller schedules), else parsed. TestSetError when it cannot be read
+    or parsed."""
+    where = where or str(path)
+    text = read_text(path, where)
     checked = lookup(text)
-    return checked.data if checked is not None else parse_yaml(text, str(path)).data
+    return checked.data if checked is not None else parse_yaml(text, where).data
 
 
 def store(text: str, document: LoadedDocument, fhirpath: dict[str, dict]) -> None:

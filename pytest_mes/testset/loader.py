@@ -87,8 +87,8 @@ class EmptyFile(TestSetError):
 def load_yaml(path: Path, label: str | None = None) -> LoadedDocument:
     """Parse one YAML document; raise TestSetError with file:line:column (file shown as `label`) on any problem.
 
-    The same text read again under the same label in this process (the `--mes-var` check at start, then
-    collection; the report's reading of the sets that ran) is not parsed again: callers only read the document.
+    The same text read again under the same label in this process is not parsed again (see parse_yaml):
+    callers only read the document.
     """
     where = label or str(path)
     return parse_yaml(read_text(path, where), where)

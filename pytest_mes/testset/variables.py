@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mes.errors import ConfigError, TestSetError
-from pytest_mes.testset.loader import JsonPath, LoadedDocument, find_testset_files, load_yaml, shown_path
+from pytest_mes.testset.loader import JsonPath, LoadedDocument, find_testset_files, shown_path
 from pytest_mes.testset.schema import suggest
 from pytest_mes.testset.templating import BUILTIN_VARIABLES, BUILTINS, PLACEHOLDER, is_builtin
 
@@ -28,12 +28,14 @@ def declared_variables(data: Any) -> set[str]:
 def check_overrides(names: Iterable[str], roots: Sequence[Path], start: Path) -> None:
     """Raise ConfigError for a `--mes-var` name that no test set under `roots` declares: a misspelt name
     would otherwise be ignored, and the default value silently tested instead of the user's. Each file is
-    read as collection reads it (named relative to `start`, pytest's invocation folder), which then finds
-    it parsed already."""
+    read as collection reads it (named relative to `start`, pytest's invocation folder): from the test-set
+    cache, or parsed once for both."""
+    from pytest_mes.testset.cache import checked_data  # only when --mes-var is given
+
     declared: set[str] = set()
     for path in find_testset_files(roots):
         try:
-            declared |= declared_variables(load_yaml(path, shown_path(path, start)).data)
+            declared |= declared_variables(checked_data(path, shown_path(path, start)))
         except TestSetError:
             continue  # collection reports the broken file with its line
     for name in sorted(set(names) - declared):
