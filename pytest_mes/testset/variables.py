@@ -4,6 +4,7 @@ nothing can give (found at collection, with their line, instead of failing a ste
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,10 @@ def check_placeholders(document: LoadedDocument, folder: Path) -> None:
         if _half_written(text):
             line, column = document.source.position(json_path) or (None, None)
             raise _broken(text, document.source.path, line, column)
-        for match in PLACEHOLDER.finditer(text):
-            if match.group(1) not in known and not is_builtin(match.group(1)):
-                line, column = document.source.position(json_path) or (None, None)
-                raise _unknown(match.group(1), known, document.source.path, line, column)
+        unknown = _unknown_placeholder(text, known)
+        if unknown is not None:
+            line, column = document.source.position(json_path) or (None, None)
+            raise _unknown(unknown.group(1), known, document.source.path, line, column)
     label_folder = Path(document.source.path).parent
     for json_path, value in _walk(data, ()):
         if json_path and json_path[-1] == "body_file" and isinstance(value, str) and value.endswith(".json"):
@@ -75,10 +76,15 @@ def check_placeholders(document: LoadedDocument, folder: Path) -> None:
                 if _half_written(string):
                     found = text.find(string)
                     raise _broken(string, shown, text.count("\n", 0, found) + 1 if found >= 0 else None, None)
-            for match in PLACEHOLDER.finditer(text):
-                if match.group(1) not in known and not is_builtin(match.group(1)):
-                    line = text.count("\n", 0, match.start()) + 1
-                    raise _unknown(match.group(1), known, shown, line, None)
+            unknown = _unknown_placeholder(text, known)
+            if unknown is not None:
+                raise _unknown(unknown.group(1), known, shown, text.count("\n", 0, unknown.start()) + 1, None)
+
+
+def _unknown_placeholder(text: str, known: set[str]) -> re.Match[str] | None:
+    """The first `{{name}}` of `text` that is neither a known name nor a built-in."""
+    return next((match for match in PLACEHOLDER.finditer(text)
+                 if match.group(1) not in known and not is_builtin(match.group(1))), None)
 
 
 def _half_written(text: str) -> bool:
