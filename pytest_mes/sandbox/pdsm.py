@@ -237,6 +237,11 @@ def _check_interaction(api: Api, plan: _Plan, status: int, *, provide: bool) -> 
     the bundle carries; else `status`, naming the entry."""
     if provide and (plan.type, plan.method) in _PROVIDED:
         return
+    if (plan.type, plan.method, plan.id) == ("DocumentReference", "PUT", None):
+        # Direct REST takes it as the PDSm metadata update (flux 03/04), whose restrictions a transaction
+        # entry would bypass: said as such, not as an update the server lacks.
+        raise plan.fail(status, "a conditional update of DocumentReference (the metadata update) is taken on its "
+                        "own, not in a transaction: send it alone, or as a PATCH entry", "not-supported")
     read = "read" if plan.id is not None else "search-type"
     try:
         api.check_type(plan.type, _INTERACTION.get(plan.method, read))

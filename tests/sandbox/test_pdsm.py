@@ -407,3 +407,19 @@ def test_capability_matches_behaviour(sandbox):
     start = [p for p in by_type["Slot"]["searchParam"] if p["name"] == "start"]
     assert start[0]["definition"].endswith("GAP-Slot-earliestStart")
     assert "GAP-Slot-latestStart" in start[0]["documentation"]
+
+
+def test_a_conditional_document_update_in_a_transaction_is_sent_alone_and_says_so(fresh):
+    """Direct REST takes PUT DocumentReference?identifier=… as the metadata update; in a transaction the entry
+    would bypass its restrictions, so it is refused with a reason that says where to send it instead."""
+    base = fresh.base_url
+    stored = requests.get(f"{base}/{DOCUMENT}").json()
+    identifier = stored["masterIdentifier"] if "masterIdentifier" in stored else stored["identifier"][0]
+    url = f"DocumentReference?identifier={identifier['system']}|{identifier['value']}"
+    entry = {"resource": {**stored, "status": "superseded"}, "request": {"method": "PUT", "url": url}}
+    response = post_bundle(base, {"resourceType": "Bundle", "type": "transaction", "entry": [entry]})
+    assert response.status_code == 400, response.text
+    [issue] = response.json()["issue"]
+    assert issue["code"] == "not-supported" and issue["expression"] == ["Bundle.entry[0]"]
+    assert "metadata update" in issue["diagnostics"] and "PATCH entry" in issue["diagnostics"]
+    assert requests.get(f"{base}/{DOCUMENT}").json()["meta"]["versionId"] == "1"
