@@ -6,16 +6,15 @@ from typing import Any
 
 from pytest_mes.fhir.issues import Phrase
 from pytest_mes.report.labels import phrase
-from pytest_mes.shape import WrongShape, a_string, objects, strings
+from pytest_mes.shape import a_string, objects, strings
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
 _STATEMENT = "CapabilityStatement"
 # An element a precondition reads has the wrong JSON type: what the server declares cannot be known.
-UnreadableStatement = WrongShape
 
 
 def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:
-    """Why `statement` does not meet `need` (in every language), or None when it does. Raises UnreadableStatement,
+    """Why `statement` does not meet `need` (in every language), or None when it does. Raises WrongShape,
     naming the element, when the statement is malformed where the precondition reads it."""
     if need.format and not _has_format(statement, need.format):
         return phrase("lacks.format", format=need.format)

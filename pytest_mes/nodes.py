@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from pytest_mes.capabilities import UnreadableStatement, missing
+from pytest_mes.capabilities import missing
 from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step, explain_test
 from pytest_mes.recording import describe_test, exchange_record, step_failure, step_record
 from pytest_mes.report.labels import label
 from pytest_mes.results import TestRecord
 from pytest_mes.run import MesRun
+from pytest_mes.shape import WrongShape
 from pytest_mes.testset.loader import shown_path
 from pytest_mes.testset.model import TestCase, TestSet, load_testset
 from pytest_mes.testset.runner import StepResult
@@ -160,7 +161,7 @@ class MesItem(pytest.Item):
         for need in self.test.preconditions:
             try:
                 reason, malformed = missing(statement, need), None
-            except UnreadableStatement as exc:
+            except WrongShape as exc:
                 reason, malformed = None, exc.said.get(lang)
             if malformed:  # said outside the except block, so that pytest shows no exception chain
                 self._not_verifiable(label("metadata.malformed", lang).format(error=malformed))

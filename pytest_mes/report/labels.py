@@ -333,9 +333,9 @@ LABELS: dict[str, tuple[str, str]] = {
                            "FHIRPath {expression} found nothing in the response"),
     # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
     "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "
-                        "--mes-token, --mes-header et --mes-client-cert",
-                        "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header "
-                        "and --mes-client-cert"),
+                        "--mes-token, --mes-header, --mes-client-cert et l'utilisateur:mot de passe de --mes-base-url",
+                        "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header, "
+                        "--mes-client-cert and the user:password of --mes-base-url"),
     "credentials.407": ("le proxy a refusé les identifiants de l'exécution (407 Proxy Authentication Required) : "
                         "vérifiez les réglages du proxy (HTTPS_PROXY, avec son utilisateur et son mot de passe)",
                         "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy "
@@ -414,7 +414,9 @@ LABELS: dict[str, tuple[str, str]] = {
                  "interrupted run, an unreadable test set) or no MES requirement was tested (no test of a test set "
                  "ran); conformant otherwise. Skipped tests (with their reason) and justified waivers do not prevent "
                  "conformance; your own Python tests verify no MES requirement."),
-    "run.failed": ("{n} test(s) d'exigence SHALL non satisfait(s)", "{n} test(s) of SHALL requirements failed"),
+    # (with --mes-fail-on=should a SHOULD failure counts too: the reason names no level)
+    "run.failed": ("{n} test(s) non conforme(s) : une exigence n'est pas satisfaite",
+                   "{n} test(s) failed: a requirement is not met"),
     "run.incomplete": ("{n} test(s) incomplet(s) : une vérification n'a pas pu être faite",
                        "{n} test(s) incomplete: a check could not be made"),
     "run.error": ("{n} test(s) en erreur : le serveur ou l'outil n'a pas pu les exécuter",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mes.capabilities import UnreadableStatement, missing
+from pytest_mes.capabilities import missing
+from pytest_mes.shape import WrongShape
 from pytest_mes.testset.model import Capability
 from tests.support.server import CAPABILITY_STATEMENT
 
@@ -92,7 +93,7 @@ def test_descriptions_for_skip_messages():
     ],
 )
 def test_a_malformed_statement_names_the_element_it_cannot_read(statement, need, where):
-    with pytest.raises(UnreadableStatement) as raised:
+    with pytest.raises(WrongShape) as raised:
         missing({"resourceType": "CapabilityStatement", **statement}, need)
     assert raised.value.said.en == where
     french = where.replace("is not a list", "n'est pas une liste").replace("is not an object", "n'est pas un objet")

@@ -206,12 +206,13 @@ def test_refused_credentials_are_an_error_of_the_run_not_a_verdict_on_the_server
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*",
                                  "*CORE-A-01: the test could not run: the server refused the run's credentials "
-                                 "(401 Unauthorized): check --mes-token, --mes-header and --mes-client-cert*"])
+                                 "(401 Unauthorized): check --mes-token, --mes-header, --mes-client-cert and the "
+                                 "user:password of --mes-base-url*"])
     french = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=fr",
                                 "--mes-token=tok-refused-1")
     french.stdout.fnmatch_lines(["*CORE-A-01: le test n'a pas pu s'exécuter : le serveur a refusé les identifiants de "
-                                 "l'exécution (401 Unauthorized) : vérifiez --mes-token, --mes-header et "
-                                 "--mes-client-cert*"])
+                                 "l'exécution (401 Unauthorized) : vérifiez --mes-token, --mes-header, "
+                                 "--mes-client-cert et l'utilisateur:mot de passe de --mes-base-url*"])
 
 
 def test_a_response_over_the_size_cap_is_a_limit_of_the_run_not_a_failure_of_the_server(pytester, add_set, server):
