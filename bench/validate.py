@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after site-packages: an installed (compiled) pytest-mes is the one measured
 
 from tests.support.traffic import REAL_TRAFFIC, real_traffic_examples  # noqa: E402
 
@@ -162,11 +162,14 @@ def main() -> int:
         cold = _timed_subprocess(_load_code(packages), env)
         warm = _timed_subprocess(_load_code(packages), env)
         os.environ["MES_CACHE_DIR"] = tmp
-        from pytest_mes.fhir import load_validator
+        from pytest_mes.fhir import load_validator, validator_build
 
         t0 = time.perf_counter()
         validator = load_validator([packages], offline=True)
         in_process = time.perf_counter() - t0
+        import pytest_mes.fhir.walk
+
+        print(f"validator: {validator_build()} ({Path(pytest_mes.fhir.walk.__file__).name})")
         print(f"packages: {', '.join(p.key for p in validator.store.packages)}")
         print(f"cold start (index every package, empty cache): {cold:.3f} s")
         print(f"warm start (from the cache, fresh process):    {warm:.3f} s   target < 1 s")

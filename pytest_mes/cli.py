@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_mes import __version__
+from pytest_mes.fhir import validator_build
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
@@ -20,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="pytest-mes: Mon Espace Santé / CI-SIS conformance harness. "
         "Run the test sets with pytest (pytest --mes-sandbox, pytest --mes-base-url=URL).",
     )
-    parser.add_argument("--version", action="version", version=f"pytest-mes {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"pytest-mes {__version__} (validator: {validator_build()})")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         try:

@@ -158,6 +158,7 @@ class ReferenceChecks:
         sub.bundles = self.bundles
         sub.conformance = c = self.conformance
         sub.substitute = self.substitute  # reached from a stand-in package's definitions: its view still
+        sub.depth = self.depth  # as deep in the document (and the stack) as this walk
         contained = any(resource is x for x in as_list(self.root.get("contained")))
         sub.root = self.root if contained else resource
         sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)

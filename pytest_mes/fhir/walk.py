@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from pytest_mes.fhir.validator import Validator
 
 _INT32 = (-(2**31), 2**31 - 1)
+# Objects checked one inside the other, beyond which a document is TOO_DEEP (a resource nests a few dozen at most;
+# the pure-Python walk reaches Python's recursion limit near 250).
+MAX_DEPTH = 200
 _SEVERITY_OF_STRENGTH = {"required": "error", "extensible": "warning", "preferred": "information"}
 _BINDING_MSG = {"required": "BINDING_REQUIRED", "extensible": "BINDING_EXTENSIBLE", "preferred": "BINDING_PREFERRED"}
 _BINDABLE = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
@@ -80,13 +83,15 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("base_rules", "base_walk", "bundles", "conformance", "container", "defs", "done", "extension_url",
-                 "issues", "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute", "v")
+    __slots__ = ("base_rules", "base_walk", "bundles", "conformance", "container", "defs", "depth", "done",
+                 "extension_url", "issues", "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute",
+                 "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
         self.defs = validator.definitions  # the compiled definitions: asked for every schema, type and rule
         self.issues: list[Issue] = []
+        self.depth = 0  # objects being checked, one inside the other (see MAX_DEPTH)
         self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
         self.said: dict[tuple[int, str], Issue] = {}  # the messages said once, by what they are about
         self.conformance = Conformance()  # shared with the walks conforms() starts
@@ -352,6 +357,18 @@ class Walk(SlicingChecks, ReferenceChecks):
 
     def check_object(self, holder: ElementDef, obj: Any, loc: str, type_code: str, elem: ElementDef) -> None:
         """Check a JSON object against the children of `holder`; `elem` carries the element's own rules."""
+        # Counted rather than left to Python's recursion limit: compiled (hatch_build.py), the walk has none,
+        # and a document nested thousands deep would overflow the C stack.
+        if self.depth >= MAX_DEPTH:
+            raise RecursionError(f"objects nested more than {MAX_DEPTH} deep")
+        self.depth += 1
+        try:
+            self.check_members(holder, obj, loc, type_code, elem)
+        finally:
+            self.depth -= 1
+
+    def check_members(self, holder: ElementDef, obj: Any, loc: str, type_code: str, elem: ElementDef) -> None:
+        """check_object's work, at one more level of nesting."""
         if not isinstance(obj, dict):
             self.add("error", "NOT_AN_OBJECT", loc, elem.schema.source(elem), type=type_code, found=_kind(obj))
             return

@@ -4,6 +4,7 @@ numbers, invalid UTF-8, XML entities — through the validator, ``mes validate``
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from pytest_mes.cli import main
 from pytest_mes.client import Exchange
 from pytest_mes.fhir.jsonread import TooDeep, loads_checked
+from pytest_mes.fhir.walk import MAX_DEPTH
 from pytest_mes.testset.checks import CheckContext, run_check
 from pytest_mes.testset.model import Check
 
@@ -66,6 +68,21 @@ def test_a_walk_deeper_than_the_stack_gives_one_fatal_issue(validator, build, de
     assert not result.valid
     # The validator is still sound afterwards: the same shape, shallow, validates as usual.
     assert validator.validate(build(3)).issues != result.issues
+
+
+@pytest.mark.parametrize("build", [nested_items, nested_extensions])
+def test_the_walk_counts_its_depth_whatever_the_stack_allows(validator, build):
+    """Compiled (hatch_build.py), the walk has no Python recursion limit: MAX_DEPTH stops it before the C stack
+    overflows. With a limit high enough for the pure-Python walk to go on, both stop at the same depth."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(50_000)
+    try:
+        beyond = validator.validate(build(MAX_DEPTH + 5))
+        within = validator.validate(build(MAX_DEPTH - 10))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert [i.message_id for i in beyond.issues] == ["TOO_DEEP"]
+    assert "TOO_DEEP" not in {i.message_id for i in within.issues} and within.issues
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
