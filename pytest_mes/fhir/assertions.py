@@ -98,13 +98,28 @@ def pattern_matches(expected: Any, actual: Any) -> bool:
 
 KEY_LIMIT = 4096  # a longer value (a whole resource) is seldom met twice: not worth a key
 _KEY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # json.dumps would make one per call
+_RENDER_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# The C encoder behind JSONEncoder.encode, made once: encode() builds one per call, which costs more than
+# encoding a Coding (json_key runs for every discriminator value and kept invariant verdict).
+_C_KEY_ENCODER = (json.encoder.c_make_encoder(None, _not_json, json.encoder.c_encode_basestring, None, ":", ",",
+                                              False, False, True)
+                  if json.encoder.c_make_encoder is not None else None)
 
 
 def json_key(value: Any) -> str | None:
     """The value as exact JSON, a key for verdicts that depend on the value only; None for a Decimal or
     another object JSON does not write, or a value longer than KEY_LIMIT."""
     try:
-        text = _KEY_ENCODER.encode(value)
+        if _C_KEY_ENCODER is not None and isinstance(value, dict | list):
+            text = "".join(_C_KEY_ENCODER(value, 0))
+        else:
+            text = _KEY_ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return None
     return text if len(text) <= KEY_LIMIT else None
@@ -112,7 +127,7 @@ def json_key(value: Any) -> str | None:
 
 def render(value: Any, limit: int = 160) -> str:
     """A short JSON rendering for messages."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _RENDER_ENCODER.encode(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

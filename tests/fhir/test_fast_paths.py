@@ -5,6 +5,8 @@ example of GAP 3.0.0, FR Core 2.1.0 and PDSm 3.1.1 (``tests/support/traffic.py``
 from __future__ import annotations
 
 import copy
+import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -72,3 +74,16 @@ def test_mutants_break_slices(store, traffic):
                if {i.message_id for i in before if i.severity == "error"} !=
                {i.message_id for i in after if i.severity == "error"}]
     assert len(changed) > half // 2, changed
+
+
+@pytest.mark.parametrize("value", [
+    {"system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203", "code": "IDNST", "display": "é\n\"x\""},
+    [{"a": [1, 2.5, True, None]}, "\u2028", {}], [], "texte", 3, 1e300, None, {"x": float("nan")},
+])
+def test_json_key_is_the_exact_json_of_the_value(value):
+    assert assertions.json_key(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("value", [{"value": Decimal("1.50")}, [object()], {"big": "x" * assertions.KEY_LIMIT}])
+def test_json_key_is_none_for_what_json_does_not_write_or_a_value_too_long(value):
+    assert assertions.json_key(value) is None
