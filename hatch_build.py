@@ -36,7 +36,7 @@ COMPILED = (
 
 class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable" or os.environ.get("MES_PURE_PYTHON") == "1":
+        if self.target_name != "wheel" or version == "editable" or _flag("MES_PURE_PYTHON"):
             return
         out = self.build_dir = Path(tempfile.mkdtemp(prefix="pytest-mes-build-"))
         try:
@@ -54,6 +54,10 @@ class CustomBuildHook(BuildHookInterface):
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if getattr(self, "build_dir", None) is not None:  # the wheel holds the modules now
             shutil.rmtree(self.build_dir, ignore_errors=True)
+
+
+def _flag(name: str) -> bool:  # as pytest_mes.environment.env_flag reads one (not importable while building)
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def compile_modules(root: Path, out: Path) -> dict[str, Path]:

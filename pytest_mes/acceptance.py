@@ -17,6 +17,7 @@ import pytest
 from pytest_mes import __version__
 from pytest_mes.config import Reports
 from pytest_mes.errors import MesError
+from pytest_mes.fhir import validator_build
 from pytest_mes.fhir.issues import Phrase
 from pytest_mes.fhir.sources import MissingPackage
 from pytest_mes.report.files import file_sha256
@@ -130,8 +131,8 @@ def _testsets(run: MesRun, tests: list[TestRecord], testsets: dict[str, TestSet 
 def _profile_set(run: MesRun) -> dict[str, Any]:
     """The FHIR packages the verdicts rest on, each with its sha256, and what was missing."""
     validator, problem = run.validator()
-    info = {"name": "pytest-mes FHIR R4 validator", "version": __version__, "available": validator is not None,
-            "problem": problem}
+    info = {"name": "pytest-mes FHIR R4 validator", "version": __version__, "build": validator_build(),
+            "available": validator is not None, "problem": problem}
     store = getattr(validator, "store", None)
     if store is None:
         return {"packages": [], "missing_packages": [], "validator": info}

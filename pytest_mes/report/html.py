@@ -150,6 +150,8 @@ def _run(run: dict, lang: str) -> str:
     if target.get("defects"):
         base_url += f' — {h(lead("defects", lang))}{h(", ".join(target["defects"]))}'
     validator_text = f'{h(validator.get("name"))} {h(validator.get("version"))}'
+    if validator.get("build"):  # which build judged (same verdicts; see hatch_build.py)
+        validator_text += f' ({h(label("build." + validator["build"], lang))})'
     if validator and not validator.get("available", True):
         validator_text += f' — <strong>{h(lead("unavailable", lang))}</strong>{h(validator.get("problem"))}'
     pairs = [

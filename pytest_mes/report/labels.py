@@ -50,6 +50,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "tool": ("Outil", "Tool"),
     "validator": ("Validateur", "Validator"),
     "unavailable": ("indisponible", "unavailable"),
+    "build.compiled": ("compilé", "compiled"),
+    "build.pure Python": ("Python pur", "pure Python"),
     "interrupted": ("Exécution interrompue", "Run interrupted"),
     "testsets": ("Jeux de tests", "Test sets"),
     "packages": ("Jeu de profils (paquets FHIR)", "Profile set (FHIR packages)"),

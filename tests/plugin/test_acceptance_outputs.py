@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.fhir import walk
 from tests.plugin.conftest import a_set, create_test, read_test
 from tests.support.server import Reply
 
@@ -442,3 +443,16 @@ def test_the_acceptance_file_names_each_missing_package_in_the_run_language(pyte
     # Each package loaded from a .tgz is named with the sha256 of that very file (a reviewer can check it).
     tgz = [p for p in run["packages"] if p["source"].endswith(".tgz")]
     assert tgz and all(p["sha256"] == hashlib.sha256(Path(p["source"]).read_bytes()).hexdigest() for p in tgz), tgz
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", {"compiled": "compilé", "pure Python": "Python pur"}),
+                                             ("en", {"compiled": "compiled", "pure Python": "pure Python"})])
+def test_the_acceptance_file_names_the_validator_build_that_judged(pytester, add_set, server, lang, words):
+    """The same verdicts either way, but a reviewer (and support) reads which build of the validator ran: the
+    one imported, compiled from a wheel or from its Python sources."""
+    add_set(a_set(tests=read_test("CORE-P-01")))
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-lang={lang}",
+                       "--mes-report-json=r.json", "--mes-report=r.html").assert_outcomes(passed=1)
+    build = "pure Python" if walk.__file__.endswith(".py") else "compiled"
+    assert json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["validator"]["build"] == build
+    assert f"({words[build]})" in (pytester.path / "r.html").read_text(encoding="utf-8")
