@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after site-packages: an installed (compiled) pytest-mes is the one measured
 
+from pytest_mes.fhir import validator_build  # noqa: E402
 from pytest_mes.fhir.commands import _read_resource  # noqa: E402
 from pytest_mes.fhir.issues import ValidationResult, make_issue, sort_issues  # noqa: E402
 from pytest_mes.fhir.local import with_conformance  # noqa: E402
@@ -154,7 +155,7 @@ def report(results: list[Step], elapsed: float, verbose: bool) -> None:
     by_kind: dict[str, list[Step]] = defaultdict(list)
     for step in results:
         by_kind[step.kind].append(step)
-    print(f"{len(results)} steps in {elapsed:.1f} s (HL7 Java validator = reference)")
+    print(f"{len(results)} steps in {elapsed:.1f} s (HL7 Java validator = reference; validator: {validator_build()})")
     print(f"{'step':<8} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")  # share (steps)
     for kind in ("base", "profile"):
         steps = by_kind.get(kind, [])
