@@ -162,16 +162,16 @@ class ReferenceChecks:
         contained = any(resource is x for x in as_list(self.root.get("contained")))
         sub.root = self.root if contained else resource
         sub.validate_resource(resource, "x", explicit=[schema], context=context, contained=contained, declared=False)
-        ok = not any(i.severity in ("error", "fatal") for i in sub.issues)
+        ok = all(sub.borrowed) and no_error(sub.issues)
         # A cycle's first check assumed itself conformant: its walk stands only if it is.
         # What it said once is kept with it when it is only the substitutions met (said again on a replay).
+        # A walk that borrowed the main walk's verdicts has not their issues: nothing to replay (nor needed).
         said_again = all(about[0] == 0 for about in sub.said)
-        if said_again and not c.heads.get(key) and (ok or key not in c.dependents):
+        if not sub.borrowed and said_again and not c.heads.get(key) and (ok or key not in c.dependents):
             pkg = schema.package if schema.package != self.defs.core_key else context
             c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles, self.stand_in(schema, context))] = (
                 sub.issues, list(sub.said.items()))
         return ok
-
 
     def stand_in(self, schema: Schema, context: str | None) -> object:
         """The substitution under which `schema` is walked from here (as validate_resource decides it)."""
@@ -192,9 +192,12 @@ class Conformance:
     judged again if asked, when it does not. ``walked``: the issues of the walks done to reach a final
     verdict, which the main walk says again instead of walking the same resource against the same
     profile, in the same Bundles, a second time (a Bundle profile's ``profile:resource`` slices
-    validate each entry to sort it)."""
+    validate each entry to sort it). ``main_verdicts``: whether the main walk's walks found no error, by
+    walk key and the other terms of a walk (see Walk.validate_resource), which a conformance check needing
+    the same walk takes as its verdict instead of walking again (a contained resource walked against its
+    ``meta.profile``, then judged as a reference target through it)."""
 
-    __slots__ = ("cut", "dependents", "fetched", "heads", "open", "verdicts", "walked")
+    __slots__ = ("cut", "dependents", "fetched", "heads", "main_verdicts", "open", "verdicts", "walked")
 
     def __init__(self) -> None:
         self.verdicts: dict[tuple, bool | None] = {}
@@ -202,6 +205,7 @@ class Conformance:
         self.heads: dict[tuple, set[tuple]] = {}  # check -> open checks it assumed
         self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
         self.walked: dict[tuple, tuple[list[Issue], list[tuple[tuple, Issue]]]] = {}
+        self.main_verdicts: dict[tuple, bool] = {}
         self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
         self.fetched: Fetched | None = None  # the targets the validation's resolver gave; None: no resolver
 
@@ -251,10 +255,26 @@ class Conformance:
         # the way makes its rules warnings: both part of the key.
         return id(resource), canonical, pkg, tuple(map(id, bundles)), stand_in
 
-    def replay(self, resource: dict, canonical: str, pkg: str | None, bundles: list[dict], stand_in: object
-               ) -> tuple[list[Issue], list[tuple[tuple, Issue]]] | None:
-        """(issues, what was said once) of a walk done already, or None."""
-        return self.walked.get(self.walk_key(resource, canonical, pkg, bundles, stand_in))
+    def replay(self, walk: tuple) -> tuple[list[Issue], list[tuple[tuple, Issue]]] | None:
+        """(issues, what was said once) of a walk done already for a conformance check (by walk_key), or None."""
+        return self.walked.get(walk)
+
+    def keep_verdict(self, terms: tuple, issues: list[Issue]) -> None:
+        """Keep whether a walk found no error in its `issues`, when it is the main walk's (no check is open):
+        it then rests on no assumption (a cycle's last only while its check is open), unless a chain was cut
+        (the verdicts resting on the cut are forgotten for the next pass)."""
+        if not self.open and not self.cut:
+            self.main_verdicts[terms] = no_error(issues)
+
+    def lend_verdict(self, terms: tuple) -> bool | None:
+        """The main walk's verdict of a walk, for a conformance walk (a check is open); None if not made.
+        Never to the main walk, which needs the walk's issues (made again in the next pass)."""
+        return self.main_verdicts.get(terms) if self.open else None
+
+
+def no_error(issues: list[Issue]) -> bool:
+    """A conformance verdict: no issue of severity error or fatal."""
+    return not any(i.severity in ("error", "fatal") for i in issues)
 
 
 _CUT = (0, "")  # the pseudo-check a chain cut assumes: never judged, so what depends on it stays as it is

@@ -83,16 +83,18 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
 class Walk(SlicingChecks, ReferenceChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
-    __slots__ = ("base_rules", "base_walk", "bundles", "conformance", "container", "defs", "depth", "done",
-                 "extension_url", "issues", "origin", "pkg", "resource", "resource_loc", "root", "said", "substitute",
-                 "v")
+    __slots__ = ("base_rules", "base_walk", "borrowed", "bundles", "conformance", "container", "defs", "depth", "done",
+                 "extension_url", "issues", "origin", "pkg", "repeats", "resource", "resource_loc", "root", "said",
+                 "substitute", "v")
 
     def __init__(self, validator: Validator):
         self.v = validator
         self.defs = validator.definitions  # the compiled definitions: asked for every schema, type and rule
         self.issues: list[Issue] = []
         self.depth = 0  # objects being checked, one inside the other (see MAX_DEPTH)
-        self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked
+        self.done: set[tuple[int, str]] = set()  # (resource, profile) pairs walked; (resource, "") checked
+        self.repeats = 0  # pairs met again in `done`, so not walked: a walk around them leaves out what they found
+        self.borrowed: list[bool] = []  # a conformance walk: the main walk's verdicts it took instead of walking
         self.said: dict[tuple[int, str], Issue] = {}  # the messages said once, by what they are about
         self.conformance = Conformance()  # shared with the walks conforms() starts
         self.bundles: list[dict[str, dict]] = []
@@ -134,6 +136,15 @@ class Walk(SlicingChecks, ReferenceChecks):
                                                       wanted=sub.wanted, by=sub.by)
         return sub
 
+    def first_visit(self, key: tuple[int, str]) -> bool:
+        """Whether `key` (a resource and a definition; "" for the resource's own checks) is met for the first
+        time in this walk, now marked as met. Met again, it is not walked again: a repeat."""
+        if key in self.done:
+            self.repeats += 1
+            return False
+        self.done.add(key)
+        return True
+
     def say_once(self, about: tuple[int, str], issue: Issue) -> None:
         """Keep one issue per `about`: the first in document order, whatever order the walk takes."""
         said = self.said.get(about)
@@ -173,10 +184,10 @@ class Walk(SlicingChecks, ReferenceChecks):
         meta_profiles = meta.get("profile") if isinstance(meta, dict) and declared else None
         if len(slice_profiles) > 1:
             slice_profiles = self.one_of(res, slice_profiles, loc, context)
-        wanted: list[tuple[str, bool]] = [(p, False) for p in slice_profiles]
+        wanted = list(slice_profiles)
         if isinstance(meta_profiles, list):
-            wanted.extend((p, True) for p in meta_profiles if isinstance(p, str))
-        for url, from_meta in wanted:
+            wanted.extend(p for p in meta_profiles if isinstance(p, str))
+        for url in wanted:
             if url.startswith(FHIR_BASE) and url[len(FHIR_BASE):] == rtype:
                 continue  # the base definition is checked anyway
             schema = defs.schema(url, context)
@@ -187,7 +198,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 self.add("error", "PROFILE_WRONG_TYPE", loc, source=schema.canonical, url=url, expected=schema.type,
                          type=rtype)
                 continue
-            if from_meta or schema not in schemas:
+            if schema not in schemas:  # (listed twice, it is walked once)
                 schemas.append(schema)
         # A snapshot carries every constraint of the definitions it derives from: walking a profile's
         # ancestor too (gap-fr-appointment and its parent fr-core-appointment, both declared) or the
@@ -217,21 +228,18 @@ class Walk(SlicingChecks, ReferenceChecks):
         if rtype == "Bundle":
             self.bundles.append(_bundle_index(res))
             pushed = True
-            if (id(res), "") not in self.done:
-                self.done.add((id(res), ""))
+            if self.first_visit((id(res), "")):
                 self.issues.extend(bundle_issues(res, loc, defs.resource_types))
         elif rtype == "StructureDefinition" and "differential" in res and "snapshot" not in res:
             self.check_differential(res, loc, context)
-        elif rtype in self.v.against_definition and (id(res), "") not in self.done:
-            self.done.add((id(res), ""))
+        elif rtype in self.v.against_definition and self.first_visit((id(res), "")):
             resolve = lambda url, wanted: _conformance_resource(defs, url, wanted, context)  # noqa: E731
             self.issues.extend(self.v.against_definition[rtype](res, loc, resolve))
+        c = self.conformance
         try:
             for schema in schemas:
-                key = (id(res), schema.canonical)
-                if key in self.done or schema.type != rtype:
+                if schema.type != rtype or not self.first_visit((id(res), schema.canonical)):
                     continue
-                self.done.add(key)
                 if schema.package != defs.core_key:
                     self.pkg = schema.package
                     self.substitute = substitutes.get(id(schema)) or saved[5]
@@ -243,14 +251,25 @@ class Walk(SlicingChecks, ReferenceChecks):
                         self.pkg = context
                 around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
                 # A contained resource is walked with the same root either way: its walk is replayed too.
-                replay = self.conformance.replay(res, schema.canonical, self.pkg, around, self.substitute)
+                walk = c.walk_key(res, schema.canonical, self.pkg, around, self.substitute)
+                replay = c.replay(walk)
                 if replay is not None:  # conforms() walked it already, for a slice or a reference
                     issues, said = replay
                     self.issues.extend(relocated(issues, loc))
                     for about, issue in said:
                         self.say_once(about, *relocated([issue], loc))
                     continue
+                # Beyond the walk key, the package whose pins chose the definitions decides which packages
+                # of extensions stand in (see substitution), and base_rules adds rules: a verdict's terms.
+                terms = (walk, self.origin, self.base_rules)
+                verdict = c.lend_verdict(terms)
+                if verdict is not None:  # the main walk made this walk: a conformance walk takes its verdict
+                    self.borrowed.append(verdict)
+                    continue
+                start, repeats = len(self.issues), self.repeats
                 self.check_object(schema.root, res, loc, rtype, schema.root)
+                if self.repeats == repeats:  # nothing in it skipped as walked before: a walk of its own
+                    c.keep_verdict(terms, self.issues[start:])
         finally:
             if pushed:
                 self.bundles.pop()

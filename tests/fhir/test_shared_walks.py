@@ -1,6 +1,7 @@
 """A resource walked by conforms() (to sort a Bundle entry into its ``profile:resource`` slice, or to
 judge a reference target) is not walked again: the main walk says the issues found again, at its own
-location. These tests hold that optimisation to the exact issues of the walk it saves."""
+location. The other way round, a conformance check takes the verdict of a walk the main walk has made
+already. These tests hold those optimisations to the exact issues of the walks they save."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from pytest_mes.fhir.references import Conformance, ReferenceChecks
 from pytest_mes.fhir.validator import Validator
-from tests.fhir.conftest import errors
+from pytest_mes.fhir.walk import Walk
+from tests.fhir.conftest import errors, local_validator
 
 GAP = "ans.fhir.fr.gap#3.0.0"
 CORE21 = "hl7.fhir.fr.core#2.1.0"
@@ -93,6 +95,7 @@ def test_replayed_walks_give_the_issues_of_walking_again(validator, examples, mo
     shared = [validator.validate(copy.deepcopy(bundle), context=ctx).issues for _, bundle, ctx in cases]
     assert sum(hits) >= 6, "the valid GAP Bundle's entries are not walked twice"
     monkeypatch.setattr(Conformance, "replay", lambda self, *args: None)
+    monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
     monkeypatch.setattr(ReferenceChecks, "declared_derivation", lambda self, resource, schema, context: None)
     again = [Validator(validator.store).validate(copy.deepcopy(bundle), context=ctx).issues
              for _, bundle, ctx in cases]
@@ -107,6 +110,97 @@ def test_mutants_are_found(validator, examples):
     assert ("BINDING_REQUIRED", "Bundle.entry[0].resource.status") in found["bad status"]
     assert any(e.startswith("Bundle.entry[3]") for _, e in found["undeclared slot, broken schedule"])
     assert ("UNKNOWN_ELEMENT", "Bundle.entry[5].resource.unknown") in found["request in a slot entry, unknown element"]
+
+
+def _walks_of(resource: dict, monkeypatch) -> list[str]:
+    """The definitions `resource` is walked against from its root, one item per walk (any walk: main or
+    conformance), from now on."""
+    walks = []
+    real = Walk.check_object
+
+    def spied(self, holder, obj, loc, type_code, elem):
+        if obj is resource and holder is holder.schema.root:
+            walks.append(holder.schema.url)
+        return real(self, holder, obj, loc, type_code, elem)
+
+    monkeypatch.setattr(Walk, "check_object", spied)
+    return walks
+
+
+AS_DP_ROLE = "https://interop.esante.gouv.fr/ig/fhir/annuaire/StructureDefinition/as-dp-practitionerrole"
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_target_the_main_walk_walked_is_judged_from_that_walk(validator, examples, monkeypatch, broken):
+    """The SubmissionSet's contained PractitionerRole is walked against its as-dp-practitionerrole (main
+    walk), then judged as List.source's target through that profile: from the main walk's verdict, whether
+    it conforms or not, with the issues of walking it again."""
+    submission = examples(PDSM, "List-ExampleSubmissionSet.json")
+    role = submission["contained"][0]
+    assert submission["source"]["reference"] == "#" + role["id"] and AS_DP_ROLE in str(role["meta"]["profile"])
+    if broken:
+        role["active"] = "yes"
+    walks = _walks_of(role, monkeypatch)
+    shared = validator.validate(submission, context=PDSM).issues
+    assert walks.count(AS_DP_ROLE) == 1
+    walks.clear()
+    monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
+    again = Validator(validator.store).validate(submission, context=PDSM).issues
+    assert walks.count(AS_DP_ROLE) == 2  # the control: without the main walk's verdict, a second walk
+    assert shared == again
+    found = {(i.message_id, i.expression) for i in shared if i.severity == "error"}
+    assert (("REF_TARGET_PROFILE", "List.source.reference") in found) is broken
+    assert (("WRONG_JSON_TYPE", "List.contained[0].active") in found) is broken
+
+
+def test_a_walk_under_other_pins_lends_no_verdict(validator, examples, monkeypatch):
+    """The SubmissionSet's contained Organization, first this time, with its Annuaire as-ext-data-trace
+    broken. The main walk walks it against fr-core-organization as PDSm pins it: Annuaire stands in there,
+    its rules give warnings. The PractitionerRole's organization (fr-core-practitioner-role) judges it
+    against the same definition as FR Core pins it: no stand-in, an error, so not from the main walk."""
+    submission = examples(PDSM, "List-ExampleSubmissionSet.json")
+    submission["contained"].reverse()
+    organization, role = submission["contained"]
+    assert role["organization"]["reference"] == "#" + organization["id"]
+    trace = organization["meta"]["extension"][0]["extension"][0]
+    trace["valueString"] = trace.pop("valueCode")
+    result = validator.validate(submission, context=PDSM)
+    assert ("REF_TARGET_PROFILE", "List.contained[1].organization.reference") in errors(result)
+    monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
+    assert result.issues == Validator(validator.store).validate(submission, context=PDSM).issues
+
+
+LOCAL = "http://example.org/StructureDefinition/"
+
+
+def _local_profile(type_: str, name: str, elements: list[dict]) -> dict:
+    return {"resourceType": "StructureDefinition", "id": name, "url": LOCAL + name, "name": name.title(),
+            "status": "draft", "kind": "resource", "abstract": False, "type": type_,
+            "baseDefinition": f"http://hl7.org/fhir/StructureDefinition/{type_}", "derivation": "constraint",
+            "differential": {"element": elements}}
+
+
+def test_a_walk_that_left_out_a_resource_walked_before_lends_no_verdict(fhir_packages_dir, tmp_path):
+    """A declares "one" and "two"; its contained Organization is broken. The main walk walks A against
+    "one" (and its contained one), then against "two" without walking the contained one again: that second
+    walk found no error, but walking A against "two" does. B's partOf (target "two") judges A by walking.
+    (The Bundle's profile is of the same package as "child": A's definitions are chosen as B's are.)"""
+    named = [{"id": "Organization.name", "path": "Organization.name", "min": 1}]
+    profiles = [_local_profile("Organization", "one", named), _local_profile("Organization", "two", named),
+                _local_profile("Organization", "child", [{"id": "Organization.partOf", "path": "Organization.partOf",
+                                                          "type": [{"code": "Reference",
+                                                                    "targetProfile": [LOCAL + "two"]}]}]),
+                _local_profile("Bundle", "entries", [{"id": "Bundle.entry", "path": "Bundle.entry", "min": 1}])]
+    validator = local_validator(fhir_packages_dir, tmp_path, "example.shared", profiles)
+    a = {"resourceType": "Organization", "id": "a", "meta": {"profile": [LOCAL + "one", LOCAL + "two"]}, "name": "A",
+         "contained": [{"resourceType": "Organization", "id": "n", "name": "N", "active": "yes"}],
+         "partOf": {"reference": "#n"}}
+    b = {"resourceType": "Organization", "id": "b", "meta": {"profile": [LOCAL + "child"]}, "name": "B",
+         "partOf": {"reference": "urn:uuid:a"}}
+    bundle = {"resourceType": "Bundle", "type": "collection", "meta": {"profile": [LOCAL + "entries"]}, "entry": [
+        {"fullUrl": "urn:uuid:a", "resource": a}, {"fullUrl": "urn:uuid:b", "resource": b}]}
+    assert errors(validator.validate(bundle)) == {("WRONG_JSON_TYPE", "Bundle.entry[0].resource.contained[0].active"),
+                                                  ("REF_TARGET_PROFILE", "Bundle.entry[1].resource.partOf.reference")}
 
 
 @pytest.mark.parametrize("broken", [False, True])
@@ -228,3 +322,20 @@ def test_a_chain_longer_than_the_cut_is_judged_whatever_the_entry_order(validato
         found.append({(m, position[e.split(".resource")[0]]) for m, e in _ref_errors(result)})
         assert "REF_CHAIN_CUT" not in {i.message_id for i in result.issues}
     assert found[0] == found[1] == {("REF_TARGET_PROFILE", f"o{i}") for i in range(n - 1)}
+
+
+def test_a_walk_under_a_chain_cut_lends_no_verdict(validator, monkeypatch):
+    """Contained Organizations o0 -> o1 -> ... -> o29 (partOf), o29 broken. The main walk walks o0 first: the
+    chain is cut, o1... are assumed conformant, and the walks of o1, o2... that the main walk then makes rest
+    on that. Walked again beyond the cut, the partOf of each judges the next by walking it, not from those."""
+    n = 30
+    contained = [{"resourceType": "Organization", "id": f"o{i}", "meta": {"profile": [FR + "fr-core-organization"]},
+                  "name": f"O{i}", "partOf": {"reference": f"#o{i + 1}"}} for i in range(n)]
+    del contained[-1]["name"], contained[-1]["partOf"]
+    x = {"resourceType": "Organization", "meta": {"profile": [FR + "fr-core-organization"]}, "name": "X",
+         "contained": contained, "partOf": {"reference": "#o0"}}
+    result = Validator(validator.store).validate(x, context=CORE22)
+    assert {("REF_TARGET_PROFILE", f"Organization.contained[{i}].partOf.reference") for i in range(1, n - 1)} <= \
+        _ref_errors(result)
+    monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
+    assert result.issues == Validator(validator.store).validate(x, context=CORE22).issues
