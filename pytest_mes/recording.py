@@ -85,12 +85,16 @@ def case_verdict(result: CaseResult, level: str, policy: Policy, lang: str = "fr
         reason = cleanup.error or _first_failure(cleanup, lang, otherwise=label("evidence.failed", lang))
         return "error", label("reason.cleanup", lang).format(reason=reason)
     unmade = result.not_checked
-    if unmade:
-        reason = label("semicolon", lang).join(label("reason.check", lang).format(label=c.label, actual=c.actual)
-                                               for c in unmade)
-        return ("failed", label("reason.strict", lang).format(reason=reason)) if policy.strict else (
-            "incomplete", reason)
-    return "passed", ""
+    reason = label("semicolon", lang).join(label("reason.check", lang).format(label=c.label, actual=c.actual)
+                                           for c in unmade)
+    if unmade and policy.strict:
+        return "failed", label("reason.strict", lang).format(reason=reason)
+    # Missing test data says nothing of the server: incomplete, even with --mes-strict.
+    no_data = result.no_data_step
+    if no_data is not None:
+        return "incomplete", label("reason.no_data", lang).format(n=no_data.step.index + 1, name=no_data.step.name,
+                                                                  what=no_data.no_data)
+    return ("incomplete", reason) if unmade else ("passed", "")
 
 
 def step_failure(step: StepResult, lang: str) -> str:
@@ -126,10 +130,10 @@ def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *
     elif result.failed:
         outcome = "failed"
     else:
-        outcome = "not_checked" if result.not_checked else "passed"
+        outcome = "not_checked" if result.not_checked or result.no_data else "passed"
     return StepRecord(
         name=step.name, phase=step.phase, index=step.index, line=step.line, outcome=outcome,
-        error=result.error or result.skipped, exchange=exchange_id,
+        error=result.error or result.skipped or result.no_data, exchange=exchange_id,
         checks=[check_record(c, lang) for c in result.checks],
         source=testset.source_lines(step.line, step.end_line) if with_source else [],
     )

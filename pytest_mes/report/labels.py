@@ -189,6 +189,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason.strict": ("vérifications non faites, et --mes-strict est actif : {reason}",
                       "checks not made, and --mes-strict is on: {reason}"),
     "reason.teardown": ("erreur après le test : {failure}", "teardown failed: {failure}"),
+    "reason.no_data": ("aucune donnée à tester — étape {n} « {name} » : {what}",
+                       "no data to test — step {n} \"{name}\": {what}"),
     "set.setup_failed": ("la préparation du jeu a échoué, ses tests ne peuvent pas s'exécuter : {reason}",
                          "set setup failed, so its tests cannot run: {reason}"),
     "set.setup_see": ("la préparation du jeu a échoué : {reason} (détail : voir l'erreur de {nodeid})",
@@ -333,6 +335,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "step.no_header": ("la réponse n'a pas d'en-tête {name}", "the response has no {name} header"),
     "step.found_nothing": ("FHIRPath {expression} n'a rien trouvé dans la réponse",
                            "FHIRPath {expression} found nothing in the response"),
+    # A step that needs the server's test data found none (`needs_data:`, pytest_mes.testset.missing_data).
+    "step.no_data": ("{request} : {missing}. À faire : {advice}", "{request}: {missing}. To do: {advice}"),
+    "no_data.no_match": ("aucun {type} ne correspond à la recherche", "no {type} matched the search"),
+    "no_data.nothing_matched": ("aucune ressource ne correspond à la recherche", "no resource matched the search"),
+    "no_data.none": ("aucune donnée à vérifier", "no data to check"),
     # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
     "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "
                         "--mes-token, --mes-header, --mes-client-cert et l'utilisateur:mot de passe de --mes-base-url",
@@ -406,16 +413,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "interruption.reason": ("exécution interrompue : {why}", "run interrupted: {why}"),
     # The rule of the run's verdict, and the reasons it gives (pytest_mes.results).
     "run.rule": ("Non conforme dès qu'une exigence SHALL n'est pas satisfaite (ou SHOULD avec --mes-fail-on=should) ; "
-                 "sinon incomplet dès qu'un test n'a pas pu être vérifié entièrement (vérification non faite, erreur, "
-                 "exécution interrompue, jeu de tests illisible) ou qu'aucune exigence MES n'a été testée (aucun test "
-                 "d'un jeu de tests exécuté) ; conforme sinon. Les tests non exécutés (avec leur motif) et les "
-                 "dérogations justifiées n'empêchent pas la conformité ; vos propres tests Python ne vérifient aucune "
-                 "exigence MES.",
+                 "sinon incomplet dès qu'un test n'a pas pu être vérifié entièrement (vérification non faite, données "
+                 "de test absentes, erreur, exécution interrompue, jeu de tests illisible) ou qu'aucune exigence MES "
+                 "n'a été testée (aucun test d'un jeu de tests exécuté) ; conforme sinon. Les tests non exécutés "
+                 "(avec leur motif) et les dérogations justifiées n'empêchent pas la conformité ; vos propres tests "
+                 "Python ne vérifient aucune exigence MES.",
                  "Non-conformant as soon as a SHALL requirement fails (or a SHOULD one with --mes-fail-on=should); "
-                 "otherwise incomplete as soon as a test could not be fully checked (a check not made, an error, an "
-                 "interrupted run, an unreadable test set) or no MES requirement was tested (no test of a test set "
-                 "ran); conformant otherwise. Skipped tests (with their reason) and justified waivers do not prevent "
-                 "conformance; your own Python tests verify no MES requirement."),
+                 "otherwise incomplete as soon as a test could not be fully checked (a check not made, test data "
+                 "missing, an error, an interrupted run, an unreadable test set) or no MES requirement was tested (no "
+                 "test of a test set ran); conformant otherwise. Skipped tests (with their reason) and justified "
+                 "waivers do not prevent conformance; your own Python tests verify no MES requirement."),
     # (with --mes-fail-on=should a SHOULD failure counts too: the reason names no level)
     "run.failed": ("{n} test(s) non conforme(s) : une exigence n'est pas satisfaite",
                    "{n} test(s) failed: a requirement is not met"),

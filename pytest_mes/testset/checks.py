@@ -72,6 +72,18 @@ def run_check(check: Check, context: CheckContext) -> CheckResult:
     return replace(result, because=check.because, line=check.line, kind=check.kind)
 
 
+def not_made(check: Check, context: CheckContext, why: str) -> CheckResult:
+    """A check of the answer's content that cannot be made (the answer holds no data to check): said as not made,
+    under the name it has when made."""
+    try:
+        spec = render(check.spec, context.variables)
+    except TemplateError:
+        spec = check.spec
+    return CheckResult(_CONTENT_NAMES[check.kind](spec, context), "not_checked",
+                       actual=context.say("check.not_made", why=why), because=check.because, line=check.line,
+                       kind=check.kind)
+
+
 def implicit_checks(checks: tuple[Check, ...], context: CheckContext) -> list[CheckResult]:
     """Checks every step gets: the request went through, and no server error unless a status was expected."""
     exchange = context.exchange
@@ -125,7 +137,7 @@ def _resource_type(spec: str, context: CheckContext) -> CheckResult:
 
 def _bundle(spec: dict[str, Any], context: CheckContext) -> CheckResult:
     body, problem = context.exchange.resource
-    name = "bundle " + ", ".join(sorted(spec))  # the test set's own keys
+    name = _bundle_name(spec, context)
     if problem:
         return CheckResult(name, "failed", context.say("check.a_bundle"), problem)
     if body.get("resourceType") != "Bundle":
@@ -187,7 +199,7 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     expression = spec if isinstance(spec, str) else spec["expression"]
     op = None if isinstance(spec, str) else spec.get("op")
     expected_value = None if isinstance(spec, str) else spec.get("value")
-    name = f"fhirpath {expression}"
+    name = _fhirpath_name(spec, context)
     expected = _describe_expectation(op, expected_value, context)
     body, problem = context.exchange.resource  # on anything else, `X.all(…)` would hold of nothing
     if problem:
@@ -335,7 +347,7 @@ def _max_time(spec: float, context: CheckContext) -> CheckResult:
 
 def _conforms_to(spec: str | list[str], context: CheckContext) -> CheckResult:
     profiles = spec if isinstance(spec, list) else [spec]
-    name = context.say("check.conforms_to", profiles=", ".join(profiles))
+    name = _conforms_to_name(spec, context)
     no_error = context.say("check.no_error")
     if context.validator is None:
         why = context.validator_problem or context.say("check.no_validator")
@@ -383,6 +395,26 @@ def _shown(value: Any, context: CheckContext) -> str:
         return context.say("check.too_deep")
     return text if len(text) <= 300 else text[:297] + "..."
 
+
+def _bundle_name(spec: dict[str, Any], context: CheckContext) -> str:
+    return "bundle " + ", ".join(sorted(spec))  # the test set's own keys
+
+
+def _fhirpath_name(spec: str | dict[str, Any], context: CheckContext) -> str:
+    return f"fhirpath {spec if isinstance(spec, str) else spec['expression']}"
+
+
+def _conforms_to_name(spec: str | list[str], context: CheckContext) -> str:
+    return context.say("check.conforms_to", profiles=", ".join(spec if isinstance(spec, list) else [spec]))
+
+
+# The checks of an answer's content, by the name each gives itself; the others check its form.
+_CONTENT_NAMES: dict[str, Callable[[Any, CheckContext], str]] = {
+    "bundle": _bundle_name,
+    "fhirpath": _fhirpath_name,
+    "conforms_to": _conforms_to_name,
+}
+CONTENT_CHECKS = frozenset(_CONTENT_NAMES)
 
 _EVALUATORS: dict[str, Callable[[Any, CheckContext], CheckResult]] = {
     "status": _status,

@@ -153,6 +153,7 @@ class Step:
     line: int | None = None
     end_line: int | None = None
     package: str | None = None  # "id#version" of the set's IG: which FR Core an unversioned profile means
+    needs_data: Text | None = None  # what test data the step reads, and how to provide it (`needs_data:`)
 
 
 @dataclass(frozen=True)
@@ -410,7 +411,21 @@ class _Builder:
         return Step(
             name=item.get("name") or f"{request.method} {target or '[base]'}", request=request, checks=checks,
             save=save, phase=phase, index=index, line=line_range[0], end_line=line_range[1], package=self.package,
+            needs_data=self.needs_data(item, json_path, phase, request),
         )
+
+    def needs_data(self, item: dict, json_path: JsonPath, phase: str, request: Request) -> Text | None:
+        """A step's `needs_data`: only a test's step that reads can find the server's test data missing."""
+        if "needs_data" not in item:
+            return None
+        where = (*json_path, "needs_data")
+        if phase != "test":
+            raise self.error(where, f"needs_data belongs to a test's steps, not to a {phase} step: a {phase} step "
+                                    "that finds nothing fails as before")
+        if request.writes:
+            raise self.error(where, f"needs_data is for a step that reads the server's data (a search or a read), "
+                                    f"not a {request.method} that writes: remove it, or make the step a search")
+        return Text.of(item["needs_data"])
 
     def request(self, spec: dict, json_path: JsonPath) -> Request:
         if "path" not in spec and "url" not in spec:

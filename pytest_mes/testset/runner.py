@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,13 +18,16 @@ from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.report.labels import label
 from pytest_mes.testset.checks import (
+    CONTENT_CHECKS,
     CheckContext,
     CheckResult,
     ProfileValidator,
     fhirpath_variables,
     implicit_checks,
+    not_made,
     run_check,
 )
+from pytest_mes.testset.missing_data import nothing_matched, request_line
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import Deferred, TemplateError, render
 
@@ -40,6 +44,7 @@ class StepResult:
     saved: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None  # a cleanup step with nothing to clean
+    no_data: str | None = None  # a step that needs data found none: the request, what is missing, what to do
     # The step could not run as written: the test set's fault, or the run's (refused credentials), not the server's.
     harness_error: bool = False
 
@@ -68,8 +73,13 @@ class CaseResult:
         return next((s for s in self.cleanup if s.failed), None)
 
     @property
+    def no_data_step(self) -> StepResult | None:
+        return next((s for s in self.steps if s.no_data), None)
+
+    @property
     def not_checked(self) -> list[CheckResult]:
-        return [check for step in self.steps for check in step.not_checked]
+        """The checks not made, but for those that waited for data the server lacks (`no_data_step` says it)."""
+        return [check for step in self.steps if not step.no_data for check in step.not_checked]
 
 
 class Runner:
@@ -121,15 +131,16 @@ class Runner:
                   best_effort: bool = False) -> list[StepResult]:
         """Run steps in order; saved values go into `variables` for the steps after.
 
-        Test steps stop at the first failure. Cleanup and teardown (`best_effort`) run every step, and
-        skip a step that names a value never saved: what it would delete was never created.
+        Test steps stop at the first failure, or at a step that finds none of the data it needs. Cleanup and
+        teardown (`best_effort`) run every step, and skip a step that names a value never saved: what it would
+        delete was never created.
         """
         results = []
         for step in steps:
             outcome = self.run_step(step, variables, best_effort=best_effort)
             results.append(outcome)
             variables.update(outcome.saved)
-            if outcome.failed and not best_effort:
+            if (outcome.failed or outcome.no_data) and not best_effort:
                 break
         return results
 
@@ -152,11 +163,31 @@ class Runner:
             result.error, result.harness_error = fault, True
         context = self._context(step, result.exchange, variables)
         result.checks = implicit_checks(step.checks, context)
+        missing = self._missing(step, result.exchange)
         if not result.exchange.error:
-            result.checks += [run_check(check, context) for check in step.checks]
-        if not result.failed:
+            no_data = self._say("no_data.none")
+            result.checks += [not_made(check, context, no_data) if missing and check.kind in CONTENT_CHECKS
+                              else run_check(check, context) for check in step.checks]
+        if result.failed:
+            return result
+        if missing:
+            result.no_data = self._no_data(step, result.exchange, missing, variables)
+        else:
             self._save(step.save, result, context.variables)
         return result
+
+    def _missing(self, step: Step, exchange: Exchange) -> str | None:
+        """What a step that needs data did not find in its answer, if it found nothing."""
+        if step.needs_data is None or exchange.error:
+            return None
+        return nothing_matched(exchange, self.client.base_url, self.lang)
+
+    def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
+        advice = step.needs_data.get(self.lang) if step.needs_data else ""
+        with contextlib.suppress(TemplateError):  # a value never saved: the advice as written still says what to do
+            advice = str(render(advice, variables))
+        return self._say("step.no_data", request=request_line(exchange, self.client.base_url), missing=missing,
+                         advice=advice)
 
     def _context(self, step: Step, exchange: Exchange, variables: Mapping[str, Any]) -> CheckContext:
         validator, problem = None, ""  # no provider: the check says no validator is loaded
@@ -204,12 +235,20 @@ class Runner:
                 result.saved[rule.name] = _extract(rule, exchange, {**variables, **result.saved}, self.lang)
             except (MesError, ValueError) as exc:
                 error = exc.text(self.lang) if isinstance(exc, MesError) else exc
-                result.error = self._say("step.save", name=rule.name, error=error)
+                said = self._say("step.save", name=rule.name, error=error)
+                if isinstance(exc, _FoundNothing) and result.step.needs_data:
+                    result.no_data = self._no_data(result.step, exchange, said, {**variables, **result.saved})
+                else:
+                    result.error = said
                 return
 
     def _say(self, key: str, **values: Any) -> str:
         """What the runner says about a step, in the run's language."""
         return label(key, self.lang).format(**values)
+
+
+class _FoundNothing(ValueError):
+    """A save rule's FHIRPath found nothing in an answer it could read."""
 
 
 def _fault_of_the_run(step: Step, exchange: Exchange, lang: str) -> str | None:
@@ -239,7 +278,7 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any], lang
         raise ValueError(problem)
     values = evaluate(body if body is not None else {}, expression, fhirpath_variables(variables))
     if not values:
-        raise ValueError(label("step.found_nothing", lang).format(expression=repr(expression)))
+        raise _FoundNothing(label("step.found_nothing", lang).format(expression=repr(expression)))
     return values[0] if len(values) == 1 else values
 
 

@@ -1,0 +1,61 @@
+"""Steps that need the server's test data (`needs_data:`): whether a search found any, and what to say when not.
+
+When the data a test reads is missing, nothing is learnt about the server's conformance: the test is incomplete,
+never failed and never passed. An empty answer from a broken search looks the same as an empty server, so the
+checks of the answer's form are still made (a wrong status or content type fails whatever the data), while those
+of its content wait for data and are shown as not made.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from pytest_mes.client import Exchange
+from pytest_mes.report.labels import label
+
+_NOT_RESULTS = ("include", "outcome")  # search.mode of the entries that are not what the search found
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+def nothing_matched(exchange: Exchange, base_url: str, lang: str) -> str | None:
+    """What is missing when the answer is a successful searchset Bundle without a single result ("no Slot matched
+    the search"), else None. Entries the search did not flag (no search.mode) count as results: the checks judge
+    how a server marks its matches, and a malformed Bundle is theirs to report."""
+    body, problem = exchange.resource
+    if problem or not 200 <= (exchange.status or 0) < 300:
+        return None
+    if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
+        return None
+    entries = body.get("entry", [])
+    if not isinstance(entries, list) or any(_is_result(entry) for entry in entries):
+        return None
+    searched = _searched_type(exchange.url, base_url)
+    if searched is None:
+        return label("no_data.nothing_matched", lang)
+    return label("no_data.no_match", lang).format(type=searched)
+
+
+def _is_result(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return True
+    search, resource = entry.get("search"), entry.get("resource")
+    mode = search.get("mode") if isinstance(search, dict) else None
+    outcome = isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome"
+    return mode not in _NOT_RESULTS and not outcome
+
+
+def _searched_type(url: str, base_url: str) -> str | None:
+    """The resource type a search URL is about: `Slot` in [base]/Slot?… and [base]/Slot/_search."""
+    base, target = base_url.rstrip("/"), url.split("?")[0]
+    first = target[len(base):].strip("/").split("/")[0] if target.startswith(base) else ""
+    return first if _RESOURCE_TYPE.match(first) else None
+
+
+def request_line(exchange: Exchange, base_url: str) -> str:
+    """The request as a reader finds it again: `GET [base]/Slot?start=ge2026-12-01T08:00:00Z` (its URL was
+    recorded redacted; decoded here, as a reader writes it)."""
+    base = base_url.rstrip("/")
+    url = f"[base]{exchange.url[len(base):]}" if exchange.url.startswith(base) else exchange.url
+    return f"{exchange.method} {unquote(url)}"

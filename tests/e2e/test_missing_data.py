@@ -1,0 +1,120 @@
+"""A server that holds no test data yet (a publisher's fresh recette server): the bundled read-only GAP set runs
+against a loopback server whose Slot searches all answer an empty searchset. The tests that need data are
+incomplete — never failed, never passed — each saying which request found nothing and what to do, in every output
+and both languages; their remaining steps are not run; the run is incomplet (exit 1).
+
+Run as a publisher would, in a pytest subprocess.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_mes.report.html import script_json
+from pytest_mes.resources import bundled_dir
+from pytest_mes.testset.model import load_testset
+from tests.support.server import Reply, ScriptedServer
+
+SLOTS_SET = load_testset(bundled_dir("testsets") / "gap" / "gap-agenda-slots.yaml")
+NEEDS_DATA = [test.id for test in SLOTS_SET.tests if any(step.needs_data for step in test.steps)]
+EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0, "link": [{"relation": "self", "url": "x"}]}
+
+
+def _resource(kind: str, interactions: list[str], params: list[str] = (), **extra) -> dict:
+    return {"type": kind, "interaction": [{"code": code} for code in interactions],
+            "searchParam": [{"name": name, "type": "token"} for name in params], **extra}
+
+
+# What GAP-GA-CAP-01/02 check and the slot tests' preconditions need: a conformant statement, no data.
+STATEMENT = {
+    "resourceType": "CapabilityStatement", "status": "active", "kind": "instance", "fhirVersion": "4.0.1",
+    "date": "2026-01-01", "format": ["json"],
+    "rest": [{"mode": "server", "resource": [
+        _resource("Slot", ["read", "search-type"], ["start", "status", "identifier", "schedule.actor"]),
+        _resource("Appointment", ["create", "update", "read", "search-type"], conditionalUpdate=True),
+        _resource("Schedule", ["create", "update", "delete"]),
+    ]}],
+}
+SAID = {
+    "fr": ("aucune donnée à tester — étape 1 « ", "GET [base]/Slot?", "aucun Slot ne correspond à la recherche. "
+           "À faire : ", "--mes-var=window_start=", "Verdict global : INCOMPLET", "incomplet",
+           "aucune donnée à vérifier"),
+    "en": ("no data to test — step 1 \"", "GET [base]/Slot?", "no Slot matched the search. To do: ",
+           "--mes-var=window_start=", "Overall verdict: INCOMPLETE", "incomplete", "no data to check"),
+}
+
+
+@pytest.fixture
+def empty_server() -> Iterator[ScriptedServer]:
+    server = ScriptedServer().start()
+    server.route("GET /fhir/metadata", Reply(200, STATEMENT))
+    server.route("GET /fhir/Slot", Reply(200, EMPTY))
+    yield server
+    server.stop()
+
+
+def test_the_slots_set_marks_its_discovery_steps(tmp_path: Path):
+    """The control: the tests below are the slot tests whose data the server must hold (not the capability ones)."""
+    assert NEEDS_DATA == ["GAP-GA-SLOT-01", "GAP-GA-SLOT-02", "GAP-GA-SLOT-03", "GAP-GA-SLOT-04", "GAP-GA-SLOT-05",
+                          "GAP-GA-SLOT-06", "GAP-GA-SLOT-07[system-value]", "GAP-GA-SLOT-07[value]",
+                          "GAP-GA-SLOT-07[other-value]"]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_server_without_test_data_is_incomplete_in_every_output_never_non_conformant(
+        pytester: pytest.Pytester, empty_server: ScriptedServer, fhir_packages_dir: Path, lang: str):
+    names = ("r.html", "r.json", "tr.json", "j.xml", "ph.html")
+    result = pytester.runpytest_subprocess(
+        f"--mes-base-url={empty_server.base_url}", "--mes-component=gap", f"--mes-lang={lang}", "-p",
+        "no:cacheprovider", "-p", "no:hypothesispytest", f"--mes-packages={fhir_packages_dir}", "--mes-offline",
+        "--mes-report=r.html", "--mes-report-json=r.json", "--mes-testreport=tr.json", "--junitxml=j.xml",
+        "--html=ph.html", "--self-contained-html", timeout=600)
+    lead, request, missing, advice, overall, word, not_made = SAID[lang]
+
+    # Nothing was learnt about conformance: incomplete, and so is the run (exit 1), with no failure.
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    verdicts = {t["id"]: t["verdict"] for t in document["tests"] if t["set"] == "gap-agenda-slots"}
+    assert verdicts == {"GAP-GA-CAP-01": "passed", "GAP-GA-CAP-02": "passed",
+                        **{tid: "incomplete" for tid in NEEDS_DATA}}
+    assert document["summary"]["counts"]["failed"] == 0 and document["verdict"]["code"] == "incomplete"
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([overall])
+    assert "FAILED" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+    # Each reason names the step, the request (its window), what was missing and what to do.
+    tests = {t["id"]: t for t in document["tests"]}
+    for tid in NEEDS_DATA:
+        reason = tests[tid]["reason"]
+        for words in (lead, request, missing, advice):
+            assert words in reason, (tid, words, reason)
+    assert "status=free" in tests["GAP-GA-SLOT-01"]["reason"]
+    # The step that found nothing: its form was checked, its content waits for data (not made, never passed).
+    step = tests["GAP-GA-SLOT-01"]["steps"][0]
+    outcomes = {check["kind"]: check["outcome"] for check in step["checks"]}
+    assert step["outcome"] == "not_checked" and missing in step["error"]
+    assert outcomes == {"status": "passed", "content_type": "passed", "max_time_ms": "passed",
+                        "bundle": "not_checked", "fhirpath": "not_checked", "conforms_to": "not_checked"}
+    assert all(not_made in c["actual"] for c in step["checks"] if c["outcome"] == "not_checked")
+    # The remaining steps were not run: one search per test (GAP-GA-SLOT-03, -05, -06 and -07 have more steps).
+    assert [len(tests[tid]["steps"]) for tid in NEEDS_DATA] == [1] * len(NEEDS_DATA)
+    assert sum(r.path.startswith("/fhir/Slot") for r in empty_server.requests) == len(NEEDS_DATA)
+
+    # The same verdict and reason in the acceptance file, the TestReport, JUnit and pytest-html.
+    texts = {name: (pytester.path / name).read_text(encoding="utf-8") for name in names}
+    reason = tests["GAP-GA-SLOT-02"]["reason"]
+    assert script_json(reason) in texts["r.html"]  # the tests' data, as the page's script reads it
+    # pytest-html: the record's table (HTML) in its JSON data, in an HTML attribute.
+    assert html.escape(json.dumps(f"<td>{html.escape(reason)}</td>")[1:-1]) in texts["ph.html"]
+    report = json.loads(texts["tr.json"])
+    assert report["result"] == "pending"  # the TestReport's word for a run that is neither pass nor fail
+    slot = next(t for t in report["test"] if t["name"].startswith("GAP-GA-SLOT-02 "))
+    assert slot["description"].startswith(f"{word} — {reason}")
+    junit = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(pytester.path / "j.xml").getroot().iter("testcase")}
+    assert {tid: junit[tid]["mes_verdict"] for tid in NEEDS_DATA} == {tid: "incomplete" for tid in NEEDS_DATA}

@@ -1,0 +1,206 @@
+"""`needs_data:` — a step that reads the server's test data. When its search matches nothing, or a value it saves
+is not there, the test is incomplete (not failed, not passed): the reason names the request, what was missing and
+what to do; the next steps do not run. The answer's form is still checked: a broken answer fails as before."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from pytest_mes.client import ClientSettings, Exchange, FhirClient
+from pytest_mes.errors import TestSetError
+from pytest_mes.recording import Policy, case_verdict, step_record
+from pytest_mes.testset.missing_data import nothing_matched
+from pytest_mes.testset.model import load_testset
+from pytest_mes.testset.runner import Runner
+
+BASE = "http://fhir.test/fhir"
+NEEDS_DATA = ('needs_data: {fr: "créez un créneau libre avant le {{window_end}}", '
+              'en: "create a free slot before {{window_end}}"}')
+SET = """
+id: slots
+title: Slots
+component: gap
+variables: {window_end: "2026-12-20"}
+tests:
+  - id: ND-01
+    title: Free slots
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - name: find a free slot
+        request: {path: Slot, params: {status: free, start: "le{{window_end}}", key: "{{env.API_TOKEN}}"}}
+        NEEDS_DATA
+        checks:
+          - status: 200
+          - content_type: application/fhir+json
+          - bundle: {type: searchset, matches: {min: 1}}
+          - fhirpath: "Bundle.entry.resource.all(status = 'free')"
+        save:
+          slot_id: {fhirpath: "Bundle.entry.where(search.mode = 'match').resource.where(identifier.exists()).id"}
+      - name: read it
+        request: {path: "Slot/{{slot_id}}"}
+        checks: [{status: 200}]
+    cleanup:
+      - request: {path: metadata}
+"""
+URL = f"{BASE}/Slot"
+FHIR_JSON = "application/fhir+json"
+OUTCOME = {"search": {"mode": "outcome"}, "resource": {"resourceType": "OperationOutcome", "issue": []}}
+
+
+def _slot(mode: str | None = "match", **fields) -> dict:
+    entry = {"resource": {"resourceType": "Slot", "id": "s1", "status": "free", **fields}}
+    return {**entry, "search": {"mode": mode}} if mode else entry
+
+
+def _searchset(*entries: dict) -> dict:
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": list(entries)}
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("API_TOKEN", "tok-5521")
+    return "tok-5521"
+
+
+def _run(write_set, lang: str = "fr", needs_data: str = NEEDS_DATA):
+    testset = load_testset(write_set(SET.replace("NEEDS_DATA", needs_data)))
+    runner = Runner(FhirClient(ClientSettings(BASE)), lang=lang)
+    responses.get(f"{BASE}/metadata", json={"resourceType": "CapabilityStatement"}, content_type=FHIR_JSON)
+    return runner.run_case(testset.tests[0], runner.set_variables(testset)), testset
+
+
+@responses.activate
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", "GET [base]/Slot?status=free&start=le2026-12-20&key=*** : aucun Slot ne correspond à la recherche. "
+           "À faire : créez un créneau libre avant le 2026-12-20"),
+    ("en", "GET [base]/Slot?status=free&start=le2026-12-20&key=***: no Slot matched the search. "
+           "To do: create a free slot before 2026-12-20"),
+])
+def test_a_search_that_matches_nothing_leaves_the_test_incomplete_saying_what_to_do(write_set, token, lang, said):
+    responses.get(URL, json=_searchset(OUTCOME), content_type=FHIR_JSON)  # an outcome entry is no result
+    result, testset = _run(write_set, lang)
+    step = result.steps[0]
+    assert step.no_data == said and step.error is None and result.failed_step is None
+    # The form of the answer was checked; its content waits for data: not made, never passed.
+    assert [(c.kind, c.outcome) for c in step.checks] == [
+        ("status", "passed"), ("content_type", "passed"), ("bundle", "not_checked"), ("fhirpath", "not_checked")]
+    not_made = {"fr": "non vérifié : aucune donnée à vérifier", "en": "not checked: no data to check"}[lang]
+    assert {c.actual for c in step.not_checked} == {not_made}
+    assert [c.label for c in step.not_checked] == ["bundle matches, type", "fhirpath Bundle.entry.resource.all("
+                                                                          "status = 'free')"]
+    # The next step does not run; the cleanup does.
+    assert len(result.steps) == 1 and len(result.cleanup) == 1
+    verdict, reason = case_verdict(result, "SHALL", Policy(), lang)
+    lead = {"fr": "aucune donnée à tester — étape 1 « find a free slot » : ",
+            "en": 'no data to test — step 1 "find a free slot": '}[lang]
+    assert (verdict, reason) == ("incomplete", lead + said)
+    # Missing data says nothing about the server: --mes-strict does not make it a failure.
+    assert case_verdict(result, "SHALL", Policy(strict=True), lang)[0] == "incomplete"
+    record = step_record(step, "e1", testset, with_source=False, lang=lang)
+    assert (record.outcome, record.error) == ("not_checked", said)
+    assert token not in said
+
+
+@responses.activate
+def test_a_value_to_save_that_is_not_there_is_missing_data_too(write_set, token):
+    responses.get(URL, json=_searchset(_slot()), content_type=FHIR_JSON)  # a free slot, but none with an identifier
+    result, _ = _run(write_set)
+    assert result.steps[0].no_data == (
+        "GET [base]/Slot?status=free&start=le2026-12-20&key=*** : save 'slot_id' : FHIRPath \"Bundle.entry.where("
+        "search.mode = 'match').resource.where(identifier.exists()).id\" n'a rien trouvé dans la réponse. "
+        "À faire : créez un créneau libre avant le 2026-12-20")
+    assert [c.outcome for c in result.steps[0].checks] == ["passed"] * 4  # made on real data
+    assert len(result.steps) == 1 and case_verdict(result, "SHALL", Policy())[0] == "incomplete"
+
+
+@responses.activate
+def test_with_the_data_there_the_test_goes_on(write_set, token):
+    responses.get(URL, json=_searchset(_slot(identifier=[{"value": "x"}])), content_type=FHIR_JSON)
+    responses.get(f"{URL}/s1", json={"resourceType": "Slot", "id": "s1"}, content_type=FHIR_JSON)
+    result, _ = _run(write_set)
+    assert [s.no_data for s in result.steps] == [None, None]
+    assert case_verdict(result, "SHALL", Policy()) == ("passed", "")
+
+
+@responses.activate
+@pytest.mark.parametrize(("reply", "failed"), [
+    # An empty answer in the wrong form: a failure whatever the data.
+    ({"json": _searchset(), "content_type": "application/json"}, "content_type"),
+    ({"json": _searchset(), "status": 404}, "status"),
+    # Not a search answer at all: no word about data, the checks judge it.
+    ({"json": {"resourceType": "Bundle", "type": "collection"}}, "bundle"),
+    # Results the server did not flag as matches are data: the matches check fails on them.
+    ({"json": _searchset(_slot(mode=None, identifier=[{"value": "x"}]))}, "bundle"),
+    # Results that break a check of their content.
+    ({"json": _searchset(_slot(status="busy", identifier=[{"value": "x"}]))}, "fhirpath"),
+], ids=["content-type", "status", "not-a-searchset", "unflagged-results", "wrong-content"])
+def test_a_broken_answer_still_fails(write_set, token, reply, failed):
+    responses.get(URL, **{"content_type": FHIR_JSON, **reply})
+    result, _ = _run(write_set)
+    assert result.failed_step is result.steps[0] and result.steps[0].no_data is None
+    assert failed in [c.kind for c in result.steps[0].checks if c.failed]
+    assert case_verdict(result, "SHALL", Policy())[0] == "failed"
+
+
+@responses.activate
+def test_without_needs_data_an_empty_search_fails_as_before(write_set, token):
+    responses.get(URL, json=_searchset(), content_type=FHIR_JSON)
+    result, _ = _run(write_set, needs_data="")
+    assert result.failed_step is result.steps[0] and result.steps[0].no_data is None
+    assert case_verdict(result, "SHALL", Policy()) == (
+        "failed", "étape 1 « find a free slot » : bundle matches, type : attendu entrées avec search.mode = match : "
+                  ">= 1, obtenu entrées avec search.mode = match : 0")
+
+
+def _exchange(url: str, body: dict, method: str = "GET") -> Exchange:
+    return Exchange(method, url, {}, None, "now", status=200, response_headers={"Content-Type": FHIR_JSON},
+                    body=json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(("method", "url", "missing"), [
+    ("POST", f"{BASE}/DocumentReference/_search", "no DocumentReference matched the search"),
+    ("GET", f"{BASE}/Slot/", "no Slot matched the search"),
+    ("GET", f"{BASE}?_type=Slot,Schedule", "no resource matched the search"),
+    ("GET", "http://elsewhere.test/fhir/Slot", "no resource matched the search"),
+])
+def test_what_is_missing_names_the_type_searched(method, url, missing):
+    assert nothing_matched(_exchange(url, _searchset()), BASE, "en") == missing
+    assert nothing_matched(_exchange(url, _searchset(_slot())), BASE, "en") is None
+    assert nothing_matched(_exchange(url, _searchset({"search": {"mode": "include"}, "resource": {}})), BASE,
+                           "en") == missing
+
+
+BAD_PLACES = {
+    "setup": ("setup:\n  - request: {path: Patient}\n    needs_data: create a patient\n", "steps:\n"
+              "      - request: {path: Patient}\n", "needs_data belongs to a test's steps, not to a setup step"),
+    "cleanup": ("", "steps:\n      - request: {path: Patient}\n    cleanup:\n      - request: {path: Patient}\n"
+                "        needs_data: create a patient\n",
+                "needs_data belongs to a test's steps, not to a cleanup step"),
+    "post": ("", "steps:\n      - request: {method: POST, path: Patient}\n        needs_data: create a patient\n",
+             "needs_data is for a step that reads the server's data (a search or a read), not a POST that writes"),
+}
+
+
+@pytest.mark.parametrize("where", BAD_PLACES)
+def test_needs_data_where_it_means_nothing_is_refused_at_its_line(write_set, where):
+    before, steps, error = BAD_PLACES[where]
+    text = (f"id: bad\ntitle: Bad\ncomponent: core\n{before}tests:\n  - id: B-01\n    title: t\n"
+            f"    requirements: [{{ref: r, level: SHALL}}]\n    {steps}")
+    path = write_set(text)
+    line = text.splitlines().index(next(row for row in text.splitlines() if "needs_data" in row)) + 1
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert str(info.value).startswith(f"{path}:{line}:") and error in str(info.value), str(info.value)
+
+
+def test_needs_data_is_a_text_in_one_or_two_languages(write_set):
+    testset = load_testset(write_set(SET.replace("NEEDS_DATA", 'needs_data: "create a free slot"')))
+    assert testset.tests[0].steps[0].needs_data.get("fr") == "create a free slot"
+    path = write_set(SET.replace("NEEDS_DATA", "needs_data: true"))
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert f"{path}:12:9: tests[0].steps[0].needs_data: expected a string or a mapping, got a boolean true" in str(
+        info.value)
