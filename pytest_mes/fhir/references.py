@@ -169,7 +169,8 @@ class ReferenceChecks:
         said_again = all(about[0] == 0 for about in sub.said)
         if not sub.borrowed and said_again and not c.heads.get(key) and (ok or key not in c.dependents):
             pkg = schema.package if schema.package != self.defs.core_key else context
-            c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles, self.stand_in(schema, context))] = (
+            stand_in = self.stand_in(schema, context)
+            c.walked[c.walk_key(resource, schema.canonical, pkg, self.bundles, stand_in, context)] = (
                 sub.issues, list(sub.said.items()))
         return ok
 
@@ -250,10 +251,12 @@ class Conformance:
             self.dependents.get(head, set()).discard(key)
 
     @staticmethod
-    def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict], stand_in: object) -> tuple:
+    def walk_key(resource: dict, canonical: str, pkg: str | None, bundles: list[dict], stand_in: object,
+                 origin: str | None) -> tuple:
         # The Bundles open around the resource resolve its references, and a stand-in package reached on
-        # the way makes its rules warnings: both part of the key.
-        return id(resource), canonical, pkg, tuple(map(id, bundles)), stand_in
+        # the way makes its rules warnings; the package whose pins chose the definitions (origin) decides
+        # which packages stand in for the extensions and profiles met inside: all part of the key.
+        return id(resource), canonical, pkg, tuple(map(id, bundles)), stand_in, origin
 
     def replay(self, walk: tuple) -> tuple[list[Issue], list[tuple[tuple, Issue]]] | None:
         """(issues, what was said once) of a walk done already for a conformance check (by walk_key), or None."""

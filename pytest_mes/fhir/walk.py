@@ -251,7 +251,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                         self.pkg = context
                 around = self.bundles[:-1] if pushed else self.bundles  # the Bundles around it, not itself
                 # A contained resource is walked with the same root either way: its walk is replayed too.
-                walk = c.walk_key(res, schema.canonical, self.pkg, around, self.substitute)
+                walk = c.walk_key(res, schema.canonical, self.pkg, around, self.substitute, self.origin)
                 replay = c.replay(walk)
                 if replay is not None:  # conforms() walked it already, for a slice or a reference
                     issues, said = replay
@@ -259,9 +259,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                     for about, issue in said:
                         self.say_once(about, *relocated([issue], loc))
                     continue
-                # Beyond the walk key, the package whose pins chose the definitions decides which packages
-                # of extensions stand in (see substitution), and base_rules adds rules: a verdict's terms.
-                terms = (walk, self.origin, self.base_rules)
+                terms = (walk, self.base_rules)  # beyond the walk key, base_rules adds rules: a verdict's terms
                 verdict = c.lend_verdict(terms)
                 if verdict is not None:  # the main walk made this walk: a conformance walk takes its verdict
                     self.borrowed.append(verdict)

@@ -170,6 +170,23 @@ def test_a_walk_under_other_pins_lends_no_verdict(validator, examples, monkeypat
     assert result.issues == Validator(validator.store).validate(submission, context=PDSM).issues
 
 
+def test_a_walk_under_other_pins_is_not_replayed(validator, examples, monkeypatch):
+    """The SubmissionSet's contained Organization, its Annuaire as-ext-data-trace broken, is first walked as
+    the PractitionerRole's organization, under the Annuaire's own pins (its rules: errors). The main walk then
+    reaches it under PDSm's pins, where the Annuaire stands in (its rules: warnings): it walks it again
+    rather than replay the other view, and says what walking it afresh says."""
+    submission = examples(PDSM, "List-ExampleSubmissionSet.json")
+    role, organization = submission["contained"]
+    assert role["organization"]["reference"] == "#" + organization["id"]
+    trace = organization["meta"]["extension"][0]["extension"][0]
+    trace["valueString"] = trace.pop("valueCode")
+    shared = validator.validate(submission, context=PDSM).issues
+    where = "List.contained[1].meta.extension[0].extension[0].valueString"
+    assert {i.severity for i in shared if i.message_id == "UNKNOWN_ELEMENT" and i.expression == where} == {"warning"}
+    monkeypatch.setattr(Conformance, "replay", lambda self, *args: None)
+    assert shared == Validator(validator.store).validate(submission, context=PDSM).issues
+
+
 LOCAL = "http://example.org/StructureDefinition/"
 
 
