@@ -12,9 +12,11 @@ import html
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from pytest_mes.report.html import script_json
 from pytest_mes.resources import bundled_dir
@@ -59,7 +61,7 @@ def empty_server() -> Iterator[ScriptedServer]:
     server.stop()
 
 
-def test_the_slots_set_marks_its_discovery_steps(tmp_path: Path):
+def test_the_slots_set_marks_its_discovery_steps():
     """The control: the tests below are the slot tests whose data the server must hold (not the capability ones)."""
     assert NEEDS_DATA == ["GAP-GA-SLOT-01", "GAP-GA-SLOT-02", "GAP-GA-SLOT-03", "GAP-GA-SLOT-04", "GAP-GA-SLOT-05",
                           "GAP-GA-SLOT-06", "GAP-GA-SLOT-07[system-value]", "GAP-GA-SLOT-07[value]",
@@ -83,6 +85,8 @@ def test_a_server_without_test_data_is_incomplete_in_every_output_never_non_conf
     assert verdicts == {"GAP-GA-CAP-01": "passed", "GAP-GA-CAP-02": "passed",
                         **{tid: "incomplete" for tid in NEEDS_DATA}}
     assert document["summary"]["counts"]["failed"] == 0 and document["verdict"]["code"] == "incomplete"
+    schema = json.loads(files("pytest_mes.report").joinpath("results.schema.json").read_text(encoding="utf-8"))
+    assert [error.message for error in Draft202012Validator(schema).iter_errors(document)] == []
     assert result.ret == 1
     result.stdout.fnmatch_lines([overall])
     assert "FAILED" not in result.stdout.str() and "Traceback" not in result.stdout.str()
