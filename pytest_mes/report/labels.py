@@ -339,6 +339,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "step.no_data": ("{request} : {missing}. À faire : {advice}", "{request}: {missing}. To do: {advice}"),
     "no_data.no_match": ("aucun {type} ne correspond à la recherche", "no {type} matched the search"),
     "no_data.nothing_matched": ("aucune ressource ne correspond à la recherche", "no resource matched the search"),
+    "no_data.too_few": ("la recherche ne trouve que {found} {what}", "the search found only {found} {what}"),
+    "no_data.results": ("résultat(s)", "result(s)"),
+    "no_data.needed": (", il en faut au moins {needed}", ", at least {needed} are needed"),
     "no_data.none": ("aucune donnée à vérifier", "no data to check"),
     # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
     "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "

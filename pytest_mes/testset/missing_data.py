@@ -1,4 +1,4 @@
-"""Steps that need the server's test data (`needs_data:`): whether a search found any, and what to say when not.
+"""Steps that need the server's test data (`needs_data:`): whether a search found enough, and what to say when not.
 
 When the data a test reads is missing, nothing is learnt about the server's conformance: the test is incomplete,
 never failed and never passed. An empty answer from a broken search looks the same as an empty server, so the
@@ -19,22 +19,32 @@ _NOT_RESULTS = ("include", "outcome")  # search.mode of the entries that are not
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")
 
 
-def nothing_matched(exchange: Exchange, base_url: str, lang: str) -> str | None:
-    """What is missing when the answer is a successful searchset Bundle without a single result ("no Slot matched
-    the search"), else None. Entries the search did not flag (no search.mode) count as results: the checks judge
-    how a server marks its matches, and a malformed Bundle is theirs to report."""
+def too_few_matches(exchange: Exchange, base_url: str, lang: str, minimum: int = 1) -> str | None:
+    """What is missing when the answer is a successful searchset Bundle holding fewer than `minimum` results ("no
+    Slot matched the search"; "the search found only 1 Patient, at least 2 are needed"), else None. The results
+    counted are those of the answer (its page), which the step's checks read. Entries the search did not flag (no
+    search.mode) count as results: the checks judge how a server marks its matches, and a malformed Bundle is
+    theirs to report."""
     body, problem = exchange.resource
     if problem or not 200 <= (exchange.status or 0) < 300:
         return None
     if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
         return None
     entries = body.get("entry", [])
-    if not isinstance(entries, list) or any(_is_result(entry) for entry in entries):
+    if not isinstance(entries, list):
+        return None
+    found = sum(_is_result(entry) for entry in entries)
+    if found >= minimum:
         return None
     searched = _searched_type(exchange.url, base_url)
-    if searched is None:
-        return label("no_data.nothing_matched", lang)
-    return label("no_data.no_match", lang).format(type=searched)
+    if found:
+        what = searched or label("no_data.results", lang)
+        missing = label("no_data.too_few", lang).format(found=found, what=what)
+    elif searched is None:
+        missing = label("no_data.nothing_matched", lang)
+    else:
+        missing = label("no_data.no_match", lang).format(type=searched)
+    return missing + label("no_data.needed", lang).format(needed=minimum) if minimum > 1 else missing
 
 
 def _is_result(entry: Any) -> bool:

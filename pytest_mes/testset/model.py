@@ -42,6 +42,21 @@ class Text:
 
 
 @dataclass(frozen=True)
+class NeedsData:
+    """What server data a step reads (`needs_data:`): how to provide it, and how many results its search must hold
+    for its checks to test anything (an `.all(…)` over no match holds; paging needs a second match)."""
+
+    advice: Text
+    min_matches: int = 1
+
+    @classmethod
+    def of(cls, value: str | dict[str, Any]) -> NeedsData:
+        if isinstance(value, str):
+            return cls(Text(value))
+        return cls(Text(value["fr"], value.get("en")), value.get("min_matches", 1))
+
+
+@dataclass(frozen=True)
 class Covers:
     """A checked reference to one item of a server CapabilityStatement of the IGs: an interaction, a search
     parameter (by wire code or by its name in the statement) or a conditional interaction."""
@@ -153,7 +168,7 @@ class Step:
     line: int | None = None
     end_line: int | None = None
     package: str | None = None  # "id#version" of the set's IG: which FR Core an unversioned profile means
-    needs_data: Text | None = None  # what test data the step reads, and how to provide it (`needs_data:`)
+    needs_data: NeedsData | None = None  # what test data the step reads, and how to provide it (`needs_data:`)
 
 
 @dataclass(frozen=True)
@@ -414,7 +429,7 @@ class _Builder:
             needs_data=self.needs_data(item, json_path, phase, request),
         )
 
-    def needs_data(self, item: dict, json_path: JsonPath, phase: str, request: Request) -> Text | None:
+    def needs_data(self, item: dict, json_path: JsonPath, phase: str, request: Request) -> NeedsData | None:
         """A step's `needs_data`: only a test's step that reads can find the server's test data missing."""
         if "needs_data" not in item:
             return None
@@ -425,7 +440,7 @@ class _Builder:
         if request.writes:
             raise self.error(where, f"needs_data is for a step that reads the server's data (a search or a read), "
                                     f"not a {request.method} that writes: remove it, or make the step a search")
-        return Text.of(item["needs_data"])
+        return NeedsData.of(item["needs_data"])
 
     def request(self, spec: dict, json_path: JsonPath) -> Request:
         if "path" not in spec and "url" not in spec:

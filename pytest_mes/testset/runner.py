@@ -27,7 +27,7 @@ from pytest_mes.testset.checks import (
     not_made,
     run_check,
 )
-from pytest_mes.testset.missing_data import nothing_matched, request_line
+from pytest_mes.testset.missing_data import request_line, too_few_matches
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import Deferred, TemplateError, render
 
@@ -177,13 +177,13 @@ class Runner:
         return result
 
     def _missing(self, step: Step, exchange: Exchange) -> str | None:
-        """What a step that needs data did not find in its answer, if it found nothing."""
+        """What a step that needs data did not find in its answer, if it found too little to test anything."""
         if step.needs_data is None or exchange.error:
             return None
-        return nothing_matched(exchange, self.client.base_url, self.lang)
+        return too_few_matches(exchange, self.client.base_url, self.lang, step.needs_data.min_matches)
 
     def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
-        advice = step.needs_data.get(self.lang) if step.needs_data else ""
+        advice = step.needs_data.advice.get(self.lang) if step.needs_data else ""
         with contextlib.suppress(TemplateError):  # a value never saved: the advice as written still says what to do
             advice = str(render(advice, variables))
         return self._say("step.no_data", request=request_line(exchange, self.client.base_url), missing=missing,

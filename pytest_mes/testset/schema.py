@@ -56,7 +56,7 @@ def check_schema(document: LoadedDocument, validator: jsonschema.protocols.Valid
         line, column = position or (None, None)
         first_line = first_line or line
         where = f"{document.source.path}:{line}:{column}" if line else document.source.path
-        lines.append(f"{where}: {_key_path(error)}: {_explain(error)}")
+        lines.append(f"{where}: {_key_path(error)}: {_explain(error)}{_hint(error)}")
     lines = list(dict.fromkeys(lines))  # jsonschema reports each missing key apart; they are said together, once
     count = f"{len(lines)} problems" if len(lines) > 1 else "1 problem"
     raise TestSetError(
@@ -104,6 +104,17 @@ def _fits(branch: dict[str, Any], value: Any) -> bool:
         return True
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER
     return any(checker.is_type(value, kind) for kind in ([kinds] if isinstance(kinds, str) else kinds))
+
+
+def _hint(error: ValidationError) -> str:
+    """What to write instead, where the schema says it (`x-hint` on the value's definition, or on the value
+    allowed in several shapes the error was found in): a wrong shape alone does not tell the fix."""
+    while error is not None:
+        hint = error.schema.get("x-hint") if isinstance(error.schema, dict) else None
+        if hint:
+            return f" — {hint}"
+        error = error.parent
+    return ""
 
 
 def _key_path(error: ValidationError) -> str:

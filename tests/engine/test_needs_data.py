@@ -12,7 +12,7 @@ import responses
 from pytest_mes.client import ClientSettings, Exchange, FhirClient
 from pytest_mes.errors import TestSetError
 from pytest_mes.recording import Policy, case_verdict, step_record
-from pytest_mes.testset.missing_data import nothing_matched
+from pytest_mes.testset.missing_data import too_few_matches
 from pytest_mes.testset.model import load_testset
 from pytest_mes.testset.runner import Runner
 
@@ -167,9 +167,9 @@ def _exchange(url: str, body: dict, method: str = "GET") -> Exchange:
     ("GET", "http://elsewhere.test/fhir/Slot", "no resource matched the search"),
 ])
 def test_what_is_missing_names_the_type_searched(method, url, missing):
-    assert nothing_matched(_exchange(url, _searchset()), BASE, "en") == missing
-    assert nothing_matched(_exchange(url, _searchset(_slot())), BASE, "en") is None
-    assert nothing_matched(_exchange(url, _searchset({"search": {"mode": "include"}, "resource": {}})), BASE,
+    assert too_few_matches(_exchange(url, _searchset()), BASE, "en") == missing
+    assert too_few_matches(_exchange(url, _searchset(_slot())), BASE, "en") is None
+    assert too_few_matches(_exchange(url, _searchset({"search": {"mode": "include"}, "resource": {}})), BASE,
                            "en") == missing
 
 
@@ -198,9 +198,89 @@ def test_needs_data_where_it_means_nothing_is_refused_at_its_line(write_set, whe
 
 def test_needs_data_is_a_text_in_one_or_two_languages(write_set):
     testset = load_testset(write_set(SET.replace("NEEDS_DATA", 'needs_data: "create a free slot"')))
-    assert testset.tests[0].steps[0].needs_data.get("fr") == "create a free slot"
+    assert testset.tests[0].steps[0].needs_data.advice.get("fr") == "create a free slot"
     path = write_set(SET.replace("NEEDS_DATA", "needs_data: true"))
     with pytest.raises(TestSetError) as info:
         load_testset(path)
-    assert f"{path}:12:9: tests[0].steps[0].needs_data: expected a string or a mapping, got a boolean true" in str(
-        info.value)
+    assert f"{path}:12:9: tests[0].steps[0].needs_data: expected a string or a mapping, got a boolean true — write " \
+           "a text saying what data the step needs and how to provide it (needs_data: \"create a free slot in the " \
+           "window\"), or {fr: \"…\", en: \"…\", min_matches: N} when its search must find at least N results " \
+           "(default 1)" in str(info.value)
+
+
+
+# How much data: `min_matches: N` — a search whose answer holds fewer results tests nothing (paging needs a second
+# match, a filter's `.all(…)` holds of none), so the test is incomplete, saying how many were found and needed.
+AT_LEAST_TWO = 'needs_data: {min_matches: 2, fr: "créez deux créneaux libres", en: "create two free slots"}'
+
+
+@responses.activate
+@pytest.mark.parametrize(("entries", "lang", "missing"), [
+    ([_slot(identifier=[{"value": "x"}]), OUTCOME], "fr", "la recherche ne trouve que 1 Slot, il en faut au moins 2"),
+    ([_slot(identifier=[{"value": "x"}]), OUTCOME], "en", "the search found only 1 Slot, at least 2 are needed"),
+    ([OUTCOME], "fr", "aucun Slot ne correspond à la recherche, il en faut au moins 2"),
+    ([OUTCOME], "en", "no Slot matched the search, at least 2 are needed"),
+], ids=["one-fr", "one-en", "none-fr", "none-en"])
+def test_a_search_with_fewer_matches_than_needed_leaves_the_test_incomplete(write_set, token, entries, lang,
+                                                                            missing):
+    responses.get(URL, json=_searchset(*entries), content_type=FHIR_JSON)
+    result, _ = _run(write_set, lang, AT_LEAST_TWO)
+    step = result.steps[0]
+    advice = {"fr": "À faire : créez deux créneaux libres", "en": "To do: create two free slots"}[lang]
+    assert step.no_data.endswith(f"{missing}. {advice}"), step.no_data
+    # The one match is not enough to test anything: the content checks are not made (the fhirpath one would pass).
+    assert [(c.kind, c.outcome) for c in step.checks] == [
+        ("status", "passed"), ("content_type", "passed"), ("bundle", "not_checked"), ("fhirpath", "not_checked")]
+    assert len(result.steps) == 1 and step.saved == {}
+    verdict, reason = case_verdict(result, "SHALL", Policy(strict=True), lang)
+    assert verdict == "incomplete" and missing in reason
+
+
+@responses.activate
+def test_with_as_many_matches_as_needed_the_test_goes_on(write_set, token):
+    second = {**_slot(identifier=[{"value": "y"}]), "resource": {"resourceType": "Slot", "id": "s2", "status": "free"}}
+    responses.get(URL, json=_searchset(_slot(identifier=[{"value": "x"}]), second), content_type=FHIR_JSON)
+    responses.get(f"{URL}/s1", json={"resourceType": "Slot", "id": "s1"}, content_type=FHIR_JSON)
+    result, testset = _run(write_set, needs_data=AT_LEAST_TWO)
+    assert testset.tests[0].steps[0].needs_data.min_matches == 2
+    assert [s.no_data for s in result.steps] == [None, None]
+    assert case_verdict(result, "SHALL", Policy()) == ("passed", "")
+
+
+@responses.activate
+def test_with_enough_matches_a_broken_content_still_fails(write_set, token):
+    busy = {**_slot(), "resource": {"resourceType": "Slot", "id": "s2", "status": "busy"}}
+    responses.get(URL, json=_searchset(_slot(identifier=[{"value": "x"}]), busy), content_type=FHIR_JSON)
+    result, _ = _run(write_set, needs_data=AT_LEAST_TWO)
+    assert result.steps[0].no_data is None
+    assert case_verdict(result, "SHALL", Policy())[0] == "failed"
+
+
+def test_the_default_is_one_match(write_set):
+    for needs_data in ('needs_data: "create a free slot"', 'needs_data: {fr: "créez", en: "create"}'):
+        step = load_testset(write_set(SET.replace("NEEDS_DATA", needs_data))).tests[0].steps[0]
+        assert step.needs_data.min_matches == 1
+
+
+@pytest.mark.parametrize(("url", "entries", "missing"), [
+    (f"{BASE}/Patient", [_slot()], "the search found only 1 Patient, at least 3 are needed"),
+    (f"{BASE}?_type=Slot", [_slot(), _slot(mode=None)], "the search found only 2 result(s), at least 3 are needed"),
+    (f"{BASE}?_type=Slot", [], "no resource matched the search, at least 3 are needed"),
+])
+def test_what_is_missing_says_how_many_were_found_and_needed(url, entries, missing):
+    assert too_few_matches(_exchange(url, _searchset(*entries)), BASE, "en", 3) == missing
+    assert too_few_matches(_exchange(url, _searchset(*entries, _slot(), _slot(), _slot())), BASE, "en", 3) is None
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("{min_matches: 0, fr: créez}", "needs_data.min_matches: 0 is less than the minimum of 1 — write a text"),
+    ("2", "needs_data: expected a string or a mapping, got a number 2 — write a text"),
+    ("{min: 2, fr: créez}", "needs_data: unknown key 'min' (allowed: en, fr, min_matches) — write a text"),
+    ("{min_matches: 2}", "needs_data: missing required key 'fr' — write a text"),
+])
+def test_a_wrong_needs_data_says_what_to_write_instead(write_set, written, said):
+    path = write_set(SET.replace("NEEDS_DATA", f"needs_data: {written}"))
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert f"{path}:12:" in str(info.value) and said in str(info.value), str(info.value)
+    assert "{fr: \"…\", en: \"…\", min_matches: N}" in str(info.value)
