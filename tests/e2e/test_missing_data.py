@@ -11,9 +11,10 @@ from __future__ import annotations
 import html
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -21,7 +22,7 @@ from jsonschema import Draft202012Validator
 from pytest_mes.report.html import script_json
 from pytest_mes.resources import bundled_dir
 from pytest_mes.testset.model import load_testset
-from tests.support.server import Reply, ScriptedServer
+from tests.support.server import Reply, ScriptedServer, Seen
 
 SLOTS_SET = load_testset(bundled_dir("testsets") / "gap" / "gap-agenda-slots.yaml")
 NEEDS_DATA = [test.id for test in SLOTS_SET.tests if any(step.needs_data for step in test.steps)]
@@ -122,3 +123,82 @@ def test_a_server_without_test_data_is_incomplete_in_every_output_never_non_conf
     junit = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
              for case in ET.parse(pytester.path / "j.xml").getroot().iter("testcase")}
     assert {tid: junit[tid]["mes_verdict"] for tid in NEEDS_DATA} == {tid: "incomplete" for tid in NEEDS_DATA}
+
+
+# A server holding too little data: one slot, free, in the window — the first type its statement searches, so the
+# core search tests probe it too. Paging needs a second match and _count=2 a third; the busy half of the status
+# filter needs a busy slot. Those tests are incomplete, saying how many were found and needed; what one slot does
+# test still passes (CORE-FS-SEARCH-03), and a failure of the free half still fails GAP-GA-SLOT-03.
+THIN_TESTS = ("CORE-FS-SEARCH-01", "CORE-FS-SEARCH-02", "CORE-FS-SEARCH-03", "GAP-GA-SLOT-03")
+
+
+def _one_slot_server(status_of_the_free_answer: str) -> Callable[[Seen], Reply]:
+    """Slot searches: status=busy matches nothing, any other finds the one slot (with the status given, to make the
+    free search answer a busy slot: a broken filter)."""
+    slot = {"resourceType": "Slot", "id": "only", "status": status_of_the_free_answer,
+            "schedule": {"reference": "Schedule/s"}, "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T09:30:00Z"}
+
+    def answer(seen: Seen) -> Reply:
+        if parse_qs(urlsplit(seen.path).query).get("status") == ["busy"]:
+            return Reply(200, EMPTY)
+        return Reply(200, {**EMPTY, "total": 1, "entry": [
+            {"fullUrl": "http://x/fhir/Slot/only", "resource": slot, "search": {"mode": "match"}}]})
+    return answer
+
+
+def _run_thin(pytester: pytest.Pytester, server: ScriptedServer, packages: Path, lang: str) -> dict[str, dict]:
+    pytester.runpytest_subprocess(
+        f"--mes-base-url={server.base_url}", f"--mes-lang={lang}", "-p", "no:cacheprovider", "-p",
+        "no:hypothesispytest", f"--mes-packages={packages}", "--mes-offline", "--mes-report=",
+        "--mes-report-json=r.json", "-k", " or ".join(THIN_TESTS), timeout=600)
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    return {t["id"]: t for t in document["tests"]}
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", {"CORE-FS-SEARCH-01": "la recherche ne trouve que 1 Slot, il en faut au moins 3. À faire : le serveur "
+                                 "doit détenir au moins trois ressources Slot",
+            "CORE-FS-SEARCH-02": "la recherche ne trouve que 1 Slot, il en faut au moins 2. À faire : le serveur "
+                                 "doit détenir au moins deux ressources Slot",
+            "GAP-GA-SLOT-03": "aucun Slot ne correspond à la recherche. À faire : la moitié busy du filtre n'est pas "
+                              "testée (status=free l'a été)"}),
+    ("en", {"CORE-FS-SEARCH-01": "the search found only 1 Slot, at least 3 are needed. To do: the server must hold "
+                                 "at least three Slot resources",
+            "CORE-FS-SEARCH-02": "the search found only 1 Slot, at least 2 are needed. To do: the server must hold "
+                                 "at least two Slot resources",
+            "GAP-GA-SLOT-03": "no Slot matched the search. To do: the busy half of the filter is not tested "
+                              "(status=free was)"}),
+])
+def test_a_server_with_too_little_data_leaves_what_it_cannot_test_incomplete(
+        pytester: pytest.Pytester, fhir_packages_dir: Path, lang: str, said: dict[str, str]):
+    server = ScriptedServer().start()
+    try:
+        server.route("GET /fhir/metadata", Reply(200, STATEMENT))
+        server.route("GET /fhir/Slot", _one_slot_server("free"))
+        tests = _run_thin(pytester, server, fhir_packages_dir, lang)
+    finally:
+        server.stop()
+    assert {tid: tests[tid]["verdict"] for tid in THIN_TESTS} == {
+        "CORE-FS-SEARCH-01": "incomplete", "CORE-FS-SEARCH-02": "incomplete", "CORE-FS-SEARCH-03": "passed",
+        "GAP-GA-SLOT-03": "incomplete"}
+    for tid, words in said.items():
+        assert words in tests[tid]["reason"], (tid, tests[tid]["reason"])
+    # Paging stopped at the search that found one: the page of one result, which would hold no next link, was not
+    # asked for. The free half of the filter was tested on real data, then the busy half found nothing.
+    assert [s["outcome"] for s in tests["CORE-FS-SEARCH-02"]["steps"]] == ["passed", "not_checked"]
+    assert [s["outcome"] for s in tests["GAP-GA-SLOT-03"]["steps"]] == ["passed", "not_checked"]
+    busy_step = SAID[lang][0].replace(" 1 ", " 2 ") + "GET [base]/Slot?status=busy"  # no data to test — step 2 "…
+    assert tests["GAP-GA-SLOT-03"]["reason"].startswith(busy_step), tests["GAP-GA-SLOT-03"]["reason"]
+
+
+def test_without_busy_slots_a_broken_free_filter_still_fails(pytester: pytest.Pytester, fhir_packages_dir: Path):
+    server = ScriptedServer().start()
+    try:
+        server.route("GET /fhir/metadata", Reply(200, STATEMENT))
+        server.route("GET /fhir/Slot", _one_slot_server("busy"))  # status=free answers a busy slot
+        tests = _run_thin(pytester, server, fhir_packages_dir, "en")
+    finally:
+        server.stop()
+    slot03 = tests["GAP-GA-SLOT-03"]
+    assert slot03["verdict"] == "failed" and "all(status = 'free')" in json.dumps(slot03["steps"][0]), slot03
+    assert len(slot03["steps"]) == 1
