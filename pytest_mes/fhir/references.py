@@ -6,13 +6,15 @@ Validator), ``self.defs`` (its compiled definitions), ``self.add``, ``self.root`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
 from pytest_mes.fhir.issues import Issue
 from pytest_mes.fhir.jsonread import as_list
 from pytest_mes.fhir.resolution import Fetched
 
-MAX_CHAIN = 20  # references followed in a chain to judge targets' profiles (each one is a nested walk)
+MAX_CHAIN = 20  # references followed in a chain on one stack to judge targets' profiles (each one is a nested walk)
 
 
 class ReferenceChecks:
@@ -107,24 +109,42 @@ class ReferenceChecks:
         key = (id(resource), schema.canonical if schema is not None else profile)
         if key in c.verdicts:
             found = c.verdicts[key]
-            if found is None:  # being checked: a reference cycle, where conformance is assumed
+            if found is None:  # being checked (a reference cycle) or cut from a chain: assumed conformant
                 c.assume(key)
                 return True
+            # Conformant while assumptions hold: what takes it rests on them too. (Not conformant, it stays so
+            # if they fail: an assumption of conformance can hide an error, not make one.)
+            for head in tuple(c.heads.get(key, ())) if found else ():
+                c.assume(head)
             return found
+        c.verdicts[key] = None
+        judge = self.judge_later(resource, profile, context)
         if len(c.open) >= MAX_CHAIN:
-            # A chain of references this long (each target judged through its own references) is not
-            # followed further: its end is assumed conformant, and the report says so once.
-            c.assume(_CUT)
+            # A chain of references this long (each target judged through its own references) is not followed
+            # further on this stack: the check is assumed conformant, and judged from the top once the walk is
+            # over, as are those open if their verdicts, resting on it, are dropped (Conformance.judge_cuts).
+            c.assume(key)
+            c.cuts.update(c.open)
+            c.cuts[key] = judge
             c.cut = True
             return True
-        c.verdicts[key] = None
-        c.open.append(key)
+        c.open[key] = judge
         try:
             found = self.judge_conformance(resource, profile, context, key)
         finally:
-            c.open.pop()
+            c.open.popitem()
         c.settle(key, found)
         return found
+
+    def judge_later(self, resource: dict, profile: str, context: str | None) -> Callable[[], bool]:
+        """conforms() as this walk would ask it (in its Bundles, beside its root), from the top of the stack."""
+        bundles, root, substitute = list(self.bundles), self.root, self.substitute
+
+        def judge() -> bool:
+            top = type(self)(self.v)
+            top.conformance, top.bundles, top.root, top.substitute = self.conformance, bundles, root, substitute
+            return top.conforms(resource, profile, context)
+        return judge
 
     def judge_conformance(self, resource: dict, profile: str, context: str | None, key: tuple) -> bool:
         schema = self.defs.schema(profile, context)
@@ -190,29 +210,34 @@ class Conformance:
     while open (a reference cycle) is assumed conformant; the checks opened since then depend on that
     assumption: their verdicts are kept while it holds (so that the rest of the cycle does not judge
     them again), become final when the check they depend on ends conformant, and are dropped, to be
-    judged again if asked, when it does not. ``walked``: the issues of the walks done to reach a final
-    verdict, which the main walk says again instead of walking the same resource against the same
-    profile, in the same Bundles, a second time (a Bundle profile's ``profile:resource`` slices
-    validate each entry to sort it). ``main_verdicts``: whether the main walk's walks found no error, by
-    walk key and the other terms of a walk (see Walk.validate_resource), which a conformance check needing
-    the same walk takes as its verdict instead of walking again (a contained resource walked against its
-    ``meta.profile``, then judged as a reference target through it)."""
+    judged again if asked, when it does not. A check met MAX_CHAIN deep (``cuts``) is assumed the same
+    way, by every check open, until it is judged from the top of the stack (those open too, if their
+    verdicts are dropped). A check that takes a conformant verdict resting on assumptions rests on them
+    too. ``walked``: the issues of the walks done to reach a final verdict, which the main walk says
+    again instead of walking the same resource against the same profile, in the same Bundles, a second
+    time (a Bundle profile's ``profile:resource`` slices validate each entry to sort it).
+    ``main_verdicts``: whether the main walk's walks found no error, by walk key and the other terms of
+    a walk (see Walk.validate_resource), which a conformance check needing the same walk takes as its
+    verdict instead of walking again (a contained resource walked against its ``meta.profile``, then
+    judged as a reference target through it)."""
 
-    __slots__ = ("cut", "dependents", "fetched", "heads", "main_verdicts", "open", "verdicts", "walked")
+    __slots__ = ("cut", "cuts", "dependents", "fetched", "heads", "main_verdicts", "open", "verdicts", "walked")
 
     def __init__(self) -> None:
         self.verdicts: dict[tuple, bool | None] = {}
-        self.open: list[tuple] = []
+        self.open: dict[tuple, Callable[[], bool]] = {}  # the checks being judged, in order: how to judge each
         self.heads: dict[tuple, set[tuple]] = {}  # check -> open checks it assumed
         self.dependents: dict[tuple, set[tuple]] = {}  # assumed check -> checks relying on it
         self.walked: dict[tuple, tuple[list[Issue], list[tuple[tuple, Issue]]]] = {}
         self.main_verdicts: dict[tuple, bool] = {}
-        self.cut = False  # a chain of references longer than MAX_CHAIN was not followed to its end
+        self.cuts: dict[tuple, Callable[[], bool]] = {}  # checks cut from chains, or open then: how to judge each
+        self.cut = False  # a check cut from a chain is assumed conformant, not judged yet
         self.fetched: Fetched | None = None  # the targets the validation's resolver gave; None: no resolver
 
     def assume(self, head: tuple) -> None:
         """`head` is assumed conformant: every check opened after it depends on that."""
-        above = self.open[self.open.index(head) + 1:] if head in self.open else self.open
+        opened = list(self.open)
+        above = opened[opened.index(head) + 1:] if head in self.open else opened
         self.dependents.setdefault(head, set()).update(above)
         for key in above:
             self.heads.setdefault(key, set()).add(head)
@@ -235,15 +260,19 @@ class Conformance:
                 if not heads:
                     del self.heads[dependent]
 
-    def forget_cut(self) -> bool:
-        """Forget the verdicts resting on a cut chain (for another walk); False when there are none."""
-        if not self.cut:
-            return False
+    def judge_cuts(self) -> bool:
+        """Judge from the top of the stack the checks cut from chains, or open there, that have no verdict
+        (assumed, or dropped since), the deepest first: the verdicts resting on them become final or are dropped
+        (see settle), and those dropped are judged next. Those cut meanwhile wait for the next call. False when
+        none was judged."""
         self.cut = False
-        for key in list(self.dependents.pop(_CUT, ())):
-            if key in self.verdicts:
-                self.drop(key)
-        return True
+        judged = False
+        for key in reversed(list(self.cuts)):
+            if self.verdicts.get(key) is None:
+                self.verdicts.pop(key, None)
+                self.cuts[key]()
+                judged = True
+        return judged
 
     def drop(self, key: tuple) -> None:
         del self.verdicts[key]
@@ -265,7 +294,7 @@ class Conformance:
     def keep_verdict(self, terms: tuple, issues: list[Issue]) -> None:
         """Keep whether a walk found no error in its `issues`, when it is the main walk's (no check is open):
         it then rests on no assumption (a cycle's last only while its check is open), unless a chain was cut
-        (the verdicts resting on the cut are forgotten for the next pass)."""
+        (its checks are judged, and the main walk done again, once it is over)."""
         if not self.open and not self.cut:
             self.main_verdicts[terms] = no_error(issues)
 
@@ -278,9 +307,6 @@ class Conformance:
 def no_error(issues: list[Issue]) -> bool:
     """A conformance verdict: no issue of severity error or fatal."""
     return not any(i.severity in ("error", "fatal") for i in issues)
-
-
-_CUT = (0, "")  # the pseudo-check a chain cut assumes: never judged, so what depends on it stays as it is
 
 
 def _bundle_index(bundle: dict) -> dict[str, dict]:

@@ -25,7 +25,7 @@ from pytest_mes.fhir.walk import Walk, _kind, checks_against_definition
 __all__ = ["Issue", "ValidationResult", "Validator"]
 
 BEST_PRACTICE = ("ignore", "information", "warning", "error")  # severities a best-practice invariant may take
-MAX_PASSES = 10  # walks of one resource when chains of references are cut: MAX_CHAIN deeper each time
+MAX_PASSES = 10  # walks of one resource when chains of references are cut: MAX_CHAIN deeper at least each time
 
 
 class Validator:
@@ -127,9 +127,9 @@ class Validator:
             except RecursionError:
                 # Nesting deeper than Python's stack (thousands of levels): said, not a crash.
                 return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
-            # A chain of references cut at MAX_CHAIN assumed its end conformant: the verdicts resting on
-            # that are forgotten and the walk done again, now knowing the far end's verdicts.
-            if not run.conformance.forget_cut():
+            # A chain of references cut at MAX_CHAIN assumed the check it cut conformant: that check is judged
+            # from the top of the stack, and the walk done again, now knowing its verdict.
+            if not run.conformance.judge_cuts():
                 break
             run.done.clear()
             run.said.clear()

@@ -50,14 +50,31 @@ def _organization_chain(n: int, broken_last: bool = False) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def test_a_long_chain_of_references_is_cut_and_said(validator):
-    """Each target's profile is judged through its own references, a walk inside a walk: a chain of 300
-    is followed 20 deep per walk, walked again from the cut up to 200 deep, the rest said once, and it
-    never blows Python's stack."""
-    result = validator.validate(_organization_chain(300), context="hl7.fhir.fr.core#2.2.0")
-    assert [i.message_id for i in result.issues if i.message_id == "REF_CHAIN_CUT"] == ["REF_CHAIN_CUT"]
-    assert not result.errors
+def test_a_long_chain_of_references_is_judged_to_its_end(validator):
+    """Each target's profile is judged through its own references, a walk inside a walk, 20 deep on one
+    stack: the checks cut there are judged from the top of the stack. A Bundle's chain of 300 is judged to
+    its end, whose broken Organization makes every other one non-conformant, and it never blows Python's
+    stack."""
+    result = validator.validate(_organization_chain(300, broken_last=True), context="hl7.fhir.fr.core#2.2.0")
+    assert {(i.message_id, i.expression) for i in result.errors if i.message_id == "REF_TARGET_PROFILE"} == {
+        ("REF_TARGET_PROFILE", f"Bundle.entry[{k}].resource.partOf.reference") for k in range(299)}
+    assert "REF_CHAIN_CUT" not in {i.message_id for i in result.issues}
+    whole = validator.validate(_organization_chain(300), context="hl7.fhir.fr.core#2.2.0")
+    assert not whole.errors and "REF_CHAIN_CUT" not in {i.message_id for i in whole.issues}
     short = validator.validate(_organization_chain(5, broken_last=True), context="hl7.fhir.fr.core#2.2.0")
     assert ("REF_TARGET_PROFILE", "Bundle.entry[3].resource.partOf.reference") in {
         (i.message_id, i.expression) for i in short.errors}
     assert "REF_CHAIN_CUT" not in {i.message_id for i in short.issues}
+
+
+def test_a_chain_of_fetched_targets_is_judged_200_deep_then_said_cut(validator):
+    """Targets a resolver gives are walked only as targets: each walk follows the chain 20 checks further
+    from where it was cut. Broken 190 deep, the head's target is found non-conformant; 300 long, the chain is
+    said cut (REF_CHAIN_CUT, its end assumed conformant), never a false error."""
+    for n, broken in ((190, True), (300, True), (300, False)):
+        chain = {e["fullUrl"]: e["resource"] for e in _organization_chain(n, broken_last=broken)["entry"]}
+        result = validator.validate(chain["urn:uuid:o0"], context="hl7.fhir.fr.core#2.2.0", resolver=chain.get)
+        said = [(i.message_id, i.expression) for i in result.issues if i.severity in ("error", "fatal")
+                or i.message_id == "REF_CHAIN_CUT"]
+        assert said == ([("REF_TARGET_PROFILE", "Organization.partOf.reference")] if n < 200 else
+                        [("REF_CHAIN_CUT", "Organization")]), (n, broken)

@@ -6,6 +6,7 @@ already. These tests hold those optimisations to the exact issues of the walks t
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 
@@ -307,10 +308,13 @@ def _organizations(links: dict[int, tuple[list[int], int | None]], bad: set[int]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def test_a_dense_web_of_references_is_judged_in_linear_work(validator, monkeypatch):
+@pytest.mark.parametrize(("n", "bad"), [(10, {3, 7}), (40, {39})])
+def test_a_dense_web_of_references_is_judged_in_linear_work(validator, monkeypatch, n, bad):
     """Each Organization is a member of the next two and partOf the next: cycles everywhere. Verdicts
     resting on an assumption are kept while it holds: the number of walks grows with the Bundle, not
-    exponentially (the first version of this judged 6,239 walks for these 10 Organizations)."""
+    exponentially (the first version of this judged 6,239 walks for these 10 Organizations). Each reaches
+    a broken one, so each of the 3n references names a non-conformant target; in a ring of 40, every check
+    is cut 20 deep on some walk, and the checks cut are judged from the top."""
     walks = []
     real = ReferenceChecks.walk_for_conformance
 
@@ -319,11 +323,12 @@ def test_a_dense_web_of_references_is_judged_in_linear_work(validator, monkeypat
         return real(self, *args)
 
     monkeypatch.setattr(ReferenceChecks, "walk_for_conformance", counted)
-    n = 10
     links = {i: ([(i + 1) % n, (i + 2) % n], (i + 1) % n) for i in range(n)}
-    result = Validator(validator.store).validate(_organizations(links, bad={3, 7}), context=CORE22)
+    result = Validator(validator.store).validate(_organizations(links, bad=bad), context=CORE22)
     assert len(walks) <= 10 * n, len(walks)
-    assert ("REF_TARGET_PROFILE", "Bundle.entry[2].resource.partOf.reference") in _ref_errors(result)
+    member = "extension[{}].value.ofType(Reference).reference"
+    assert _ref_errors(result) == {("REF_TARGET_PROFILE", f"Bundle.entry[{i}].resource.{path}") for i in range(n)
+                                   for path in (member.format(0), member.format(1), "partOf.reference")}
 
 
 def test_a_chain_longer_than_the_cut_is_judged_whatever_the_entry_order(validator):
@@ -356,3 +361,60 @@ def test_a_walk_under_a_chain_cut_lends_no_verdict(validator, monkeypatch):
         _ref_errors(result)
     monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
     assert result.issues == Validator(validator.store).validate(x, context=CORE22).issues
+
+
+# ---- chains longer than the cut (MAX_CHAIN = 20 checks on one stack) --------------------------------
+@pytest.fixture(scope="module")
+def chain_store(fhir_packages_dir, tmp_path_factory):
+    """A local profile "chain": a name, and partOf an Organization of the same profile."""
+    chain = _local_profile("Organization", "chain", [
+        {"id": "Organization.name", "path": "Organization.name", "min": 1},
+        {"id": "Organization.partOf", "path": "Organization.partOf",
+         "type": [{"code": "Reference", "targetProfile": [LOCAL + "chain"]}]}])
+    return local_validator(fhir_packages_dir, tmp_path_factory.mktemp("chain"), "example.chain", [chain]).store
+
+
+def _chain(n: int, shape: str, reverse: bool, x_last: bool) -> tuple[dict, dict[str, str]]:
+    """X partOf o0, o0 partOf o1, ... o(n-1), which has no name: (the resource, where each one is). o0...
+    are X's contained resources, or entries of a Bundle beside X; in order or the other way round; walked
+    before X's partOf (X's contained first, X the last entry) or after it."""
+    def org(own: str, parent: str | None) -> dict:
+        found = {"resourceType": "Organization", "id": own, "meta": {"profile": [LOCAL + "chain"]}, "name": own}
+        if parent is not None:
+            found["partOf"] = {"reference": ("#" if shape == "contained" else "urn:uuid:") + parent}
+        return found
+    links = [org(f"o{i}", f"o{i + 1}" if i + 1 < n else None) for i in range(n)]
+    del links[-1]["name"]
+    if reverse:
+        links.reverse()
+    x = org("x", "o0")
+    if shape == "contained":
+        x["contained"] = links
+        if x_last:
+            x["partOf"] = x.pop("partOf")  # after contained: the walk follows the order of the members
+        return x, {"x": "Organization", **{o["id"]: f"Organization.contained[{k}]" for k, o in enumerate(links)}}
+    entries = [*links, x] if x_last else [x, *links]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": f"urn:uuid:{o['id']}", "resource": o} for o in entries]}
+    return bundle, {o["id"]: f"Bundle.entry[{k}].resource" for k, o in enumerate(entries)}
+
+
+@pytest.mark.parametrize("n", [2, 19, 20, 21, 22, 30, 40, 41, 45])
+@pytest.mark.parametrize("shape", ["contained", "bundle"])
+def test_the_broken_end_of_a_chain_makes_every_resource_before_it_non_conformant(chain_store, n, shape,
+                                                                                  monkeypatch):
+    """Each resource whose partOf chain reaches the broken o(n-1) does not conform to "chain": every partOf
+    (X's and o0's to o(n-2)'s) names a non-conformant target, however long the chain, whatever the order in
+    which the resources come. Chains cut at 20 are judged from the cut, as walking each link would judge them."""
+    for reverse, x_last in itertools.product((False, True), repeat=2):
+        resource, where = _chain(n, shape, reverse, x_last)
+        result = Validator(chain_store).validate(resource)
+        referring = ["x", *(f"o{i}" for i in range(n - 1))]  # all but the broken one have a partOf
+        expected = {("REF_TARGET_PROFILE", f"{where[own]}.partOf.reference") for own in referring}
+        assert _ref_errors(result) == expected, (reverse, x_last)
+        assert "REF_CHAIN_CUT" not in {i.message_id for i in result.issues}
+        with monkeypatch.context() as m:
+            m.setattr(Conformance, "replay", lambda self, *args: None)
+            assert Validator(chain_store).validate(resource).issues == result.issues, (reverse, x_last)
+            m.setattr(Conformance, "lend_verdict", lambda self, terms: None)
+            assert Validator(chain_store).validate(resource).issues == result.issues, (reverse, x_last)
