@@ -323,7 +323,10 @@ def render(message_id: str, values: dict[str, object], lang: Lang = "fr") -> str
     return MSG_EN[message_id].format(**{k: v.en if isinstance(v, Phrase) else v for k, v in values.items()})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, five times the cost of building
+# one, and a validation builds thousands (bench/validate.py (d): 5 per resource). Treated as immutable all the
+# same: noted() and moved() build new ones. Hashable by value, as before.
+@dataclass(slots=True, unsafe_hash=True)
 class Issue:
     """One finding.
 
