@@ -125,7 +125,7 @@ class Validator:
             try:
                 run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
             except RecursionError:
-                # Nesting deeper than Python's stack (thousands of levels): said, not a crash.
+                # Objects nested more than walk.MAX_DEPTH deep, or deeper than Python's stack: said, not a crash.
                 return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
             # A chain of references cut at MAX_CHAIN assumed the check it cut conformant: that check is judged
             # from the top of the stack, and the walk done again, now knowing its verdict.
