@@ -393,7 +393,7 @@ def test_an_empty_or_non_utf8_file_says_so(capsys, fhir_packages_dir, tmp_path, 
     assert report["outcome"]["issue"][0]["details"]["text"] == said
 
 
-@pytest.mark.parametrize(("lang", "total"), [("fr", "Total : 3 fichiers — 1 VALIDE, 2 INVALIDE"),
+@pytest.mark.parametrize(("lang", "total"), [("fr", "Total : 3 fichiers — 1 VALIDE, 2 INVALIDES"),
                                              ("en", "Total: 3 files — 1 VALID, 2 INVALID")])
 def test_several_files_end_with_their_total(capsys, fhir_packages_dir, slot_file, bad_slot_file, tmp_path, lang,
                                             total):
