@@ -1,4 +1,5 @@
-"""Steps that need the server's test data (`needs_data:`): whether a search found enough, and what to say when not.
+"""Steps that need the server's test data (`needs_data:`): whether a search found enough, and the data inside its
+results that the checks read, and what to say when not.
 
 When the data a test reads is missing, nothing is learnt about the server's conformance: the test is incomplete,
 never failed and never passed. An empty answer from a broken search looks the same as an empty server, so the
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from pytest_mes.client import Exchange
+from pytest_mes.fhirpath import evaluate
 from pytest_mes.report.labels import label
 
 _NOT_RESULTS = ("include", "outcome")  # search.mode of the entries that are not what the search found
@@ -25,10 +27,8 @@ def too_few_matches(exchange: Exchange, base_url: str, lang: str, minimum: int =
     counted are those of the answer (its page), which the step's checks read. Entries the search did not flag (no
     search.mode) count as results: the checks judge how a server marks its matches, and a malformed Bundle is
     theirs to report."""
-    body, problem = exchange.resource
-    if problem or not 200 <= (exchange.status or 0) < 300:
-        return None
-    if body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
+    body = _successful_answer(exchange)
+    if body is None or body.get("resourceType") != "Bundle" or body.get("type") != "searchset":
         return None
     entries = body.get("entry", [])
     if not isinstance(entries, list):
@@ -45,6 +45,29 @@ def too_few_matches(exchange: Exchange, base_url: str, lang: str, minimum: int =
     else:
         missing = label("no_data.no_match", lang).format(type=searched)
     return missing + label("no_data.needed", lang).format(needed=minimum) if minimum > 1 else missing
+
+
+def too_few_found(exchange: Exchange, expression: str, variables: dict[str, Any], lang: str,
+                  minimum: int = 1) -> str | None:
+    """What is missing when `expression`, the data inside a successful answer that the step's checks read (the
+    specialties of the slots found), gives fewer than `minimum` values, else None: an `.all(…)` over none holds
+    without testing anything. A failed or unreadable answer is the checks' to judge. Raises FhirPathError when the
+    expression cannot be evaluated on the answer."""
+    body = _successful_answer(exchange)
+    if body is None:
+        return None
+    found = len(evaluate(body, expression, variables))
+    if found >= minimum:
+        return None
+    return label("no_data.too_few_found", lang).format(expression=expression, found=found, needed=minimum)
+
+
+def _successful_answer(exchange: Exchange) -> dict[str, Any] | None:
+    """The body of a 2xx answer that is a JSON resource, else None (its checks say what is wrong with it)."""
+    body, problem = exchange.resource
+    if problem or not 200 <= (exchange.status or 0) < 300:
+        return None
+    return body
 
 
 def _is_result(entry: Any) -> bool:

@@ -44,16 +44,21 @@ class Text:
 @dataclass(frozen=True)
 class NeedsData:
     """What server data a step reads (`needs_data:`): how to provide it, and how many results its search must hold
-    for its checks to test anything (an `.all(…)` over no match holds; paging needs a second match)."""
+    for its checks to test anything (an `.all(…)` over no match holds; paging needs a second match). Data inside
+    the matches (a specialty no slot has to carry) is named by a FHIRPath on the answer, which must find at least
+    `min_found` values: an `.all(…)` over those holds of none too."""
 
     advice: Text
     min_matches: int = 1
+    fhirpath: str | None = None
+    min_found: int = 1
 
     @classmethod
     def of(cls, value: str | dict[str, Any]) -> NeedsData:
         if isinstance(value, str):
             return cls(Text(value))
-        return cls(Text(value["fr"], value.get("en")), value.get("min_matches", 1))
+        return cls(Text(value["fr"], value.get("en")), value.get("min_matches", 1), value.get("fhirpath"),
+                   value.get("min_found", 1))
 
 
 @dataclass(frozen=True)
@@ -440,7 +445,10 @@ class _Builder:
         if request.writes:
             raise self.error(where, f"needs_data is for a step that reads the server's data (a search or a read), "
                                     f"not a {request.method} that writes: remove it, or make the step a search")
-        return NeedsData.of(item["needs_data"])
+        needs = NeedsData.of(item["needs_data"])
+        if needs.fhirpath is not None:
+            self.compile_fhirpath(needs.fhirpath, (*where, "fhirpath"))
+        return needs
 
     def request(self, spec: dict, json_path: JsonPath) -> Request:
         if "path" not in spec and "url" not in spec:

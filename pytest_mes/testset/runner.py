@@ -27,7 +27,7 @@ from pytest_mes.testset.checks import (
     not_made,
     run_check,
 )
-from pytest_mes.testset.missing_data import request_line, too_few_matches
+from pytest_mes.testset.missing_data import request_line, too_few_found, too_few_matches
 from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import Deferred, TemplateError, render
 
@@ -163,11 +163,12 @@ class Runner:
             result.error, result.harness_error = fault, True
         context = self._context(step, result.exchange, variables)
         result.checks = implicit_checks(step.checks, context)
-        missing = self._missing(step, result.exchange)
+        missing, unmade = self._missing(step, context)
         if not result.exchange.error:
             no_data = self._say("no_data.none")
             result.checks += [not_made(check, context, no_data) if missing and check.kind in CONTENT_CHECKS
                               else run_check(check, context) for check in step.checks]
+            result.checks += unmade
         if result.failed:
             return result
         if missing:
@@ -176,11 +177,24 @@ class Runner:
             self._save(step.save, result, context.variables)
         return result
 
-    def _missing(self, step: Step, exchange: Exchange) -> str | None:
-        """What a step that needs data did not find in its answer, if it found too little to test anything."""
-        if step.needs_data is None or exchange.error:
-            return None
-        return too_few_matches(exchange, self.client.base_url, self.lang, step.needs_data.min_matches)
+    def _missing(self, step: Step, context: CheckContext) -> tuple[str | None, list[CheckResult]]:
+        """What a step that needs data did not find in its answer, if it found too little to test anything: too few
+        results, or too little of the data inside them. When the data's FHIRPath cannot be evaluated on the answer,
+        nothing says the checks had data to test: it is a check not made."""
+        needs, exchange = step.needs_data, context.exchange
+        if needs is None or exchange.error:
+            return None, []
+        missing = too_few_matches(exchange, self.client.base_url, self.lang, needs.min_matches)
+        if missing or needs.fhirpath is None:
+            return missing, []
+        try:
+            expression = str(render(needs.fhirpath, context.variables))
+            return too_few_found(exchange, expression, fhirpath_variables(context.variables), self.lang,
+                                 needs.min_found), []
+        except MesError as exc:  # a FHIRPath that fails on this answer, a value never saved
+            return None, [CheckResult(f"needs_data fhirpath {needs.fhirpath}", "not_checked",
+                                      actual=context.say("check.not_made", why=exc.text(self.lang)),
+                                      kind="needs_data")]
 
     def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
         advice = step.needs_data.advice.get(self.lang) if step.needs_data else ""

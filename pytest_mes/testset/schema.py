@@ -157,6 +157,10 @@ def _explain(error: ValidationError) -> str:
         return "must not be empty" if error.validator_value == 1 else error.message
     if kind == "maxProperties" and error.validator_value == 1:
         return f"choose one of {', '.join(sorted(error.instance))}, not several"
+    if kind == "dependentRequired":
+        needing = [(key, needed) for key, needs in error.validator_value.items() if key in error.instance
+                   for needed in needs if needed not in error.instance]
+        return "; ".join(f"'{key}' needs '{needed}' beside it" for key, needed in needing)
     if kind == "not":
         return "'path' and 'url', or 'body' and 'body_file', cannot be used together: keep one"
     if kind == "anyOf" and all(set(branch) == {"required"} for branch in error.validator_value):

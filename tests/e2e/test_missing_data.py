@@ -202,3 +202,64 @@ def test_without_busy_slots_a_broken_free_filter_still_fails(pytester: pytest.Py
     slot03 = tests["GAP-GA-SLOT-03"]
     assert slot03["verdict"] == "failed" and "all(status = 'free')" in json.dumps(slot03["steps"][0]), slot03
     assert len(slot03["steps"]) == 1
+
+
+# Data missing inside the matches: slots in the window, their agenda and its actor's role, none with a specialty
+# (FR Core allows that). GAP-GA-SLOT-06's `.specialty.all(… TRE-R38 …)` would hold of none: it is incomplete, saying
+# which data was missing; with specialties of another system, it still fails.
+SPECIALTY_DATA = "Bundle.entry.resource.where(is(Slot) or is(Schedule) or is(PractitionerRole)).specialty"
+
+
+def _agenda_server(specialty: list[dict] | None) -> ScriptedServer:
+    """Slot searches answer one slot with its agenda and the agenda's actor, each with `specialty` when given; the
+    slot is read back."""
+    given = {"specialty": specialty} if specialty else {}
+    slot = {"resourceType": "Slot", "id": "only", "status": "free", "schedule": {"reference": "Schedule/s"},
+            "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T09:30:00Z", **given}
+    schedule = {"resourceType": "Schedule", "id": "s", "actor": [{"reference": "PractitionerRole/r"}], **given}
+    role = {"resourceType": "PractitionerRole", "id": "r", **given}
+    entries = [{"fullUrl": f"http://x/fhir/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": mode}}
+               for r, mode in ((slot, "match"), (schedule, "include"), (role, "include"))]
+    server = ScriptedServer().start()
+    server.route("GET /fhir/metadata", Reply(200, STATEMENT))
+    server.route("GET /fhir/Slot", Reply(200, {**EMPTY, "total": 1, "entry": entries}))
+    server.route("GET /fhir/Slot/only", Reply(200, slot))
+    return server
+
+
+def _run_slot06(pytester: pytest.Pytester, specialty: list[dict] | None, packages: Path, lang: str) -> dict:
+    server = _agenda_server(specialty)
+    try:
+        pytester.runpytest_subprocess(
+            f"--mes-base-url={server.base_url}", f"--mes-lang={lang}", "-p", "no:cacheprovider", "-p",
+            "no:hypothesispytest", f"--mes-packages={packages}", "--mes-offline", "--mes-report=",
+            "--mes-report-json=r.json", "-k", "GAP-GA-SLOT-06", timeout=600)
+    finally:
+        server.stop()
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    return next(t for t in document["tests"] if t["id"] == "GAP-GA-SLOT-06")
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", f"l'expression FHIRPath « {SPECIALTY_DATA} » trouve 0 valeur(s) dans la réponse, il en faut au moins 1. "
+           "À faire : l'agenda de test doit avoir des créneaux dans la fenêtre, et une spécialité"),
+    ("en", f"the FHIRPath expression \"{SPECIALTY_DATA}\" found 0 value(s) in the answer, at least 1 are needed. "
+           "To do: the test agenda must hold slots in the window, and a specialty"),
+])
+def test_slots_without_a_specialty_leave_the_specialty_test_incomplete(
+        pytester: pytest.Pytester, fhir_packages_dir: Path, lang: str, said: str):
+    slot06 = _run_slot06(pytester, None, fhir_packages_dir, lang)
+    assert slot06["verdict"] == "incomplete" and said in slot06["reason"], slot06["reason"]
+    assert slot06["reason"].startswith(SAID[lang][0]) and "GET [base]/Slot?" in slot06["reason"]
+    # The slots' form was checked on real data; the specialty check had none to test: not made, never passed.
+    outcomes = {c["label"]: c["outcome"] for c in slot06["steps"][0]["checks"]}
+    assert [label for label, outcome in outcomes.items() if outcome == "passed" and "specialty" in label] == []
+    assert outcomes[next(label for label in outcomes if "specialty.all(" in label)] == "not_checked"
+    assert len(slot06["steps"]) == 1
+
+
+def test_slots_with_specialties_of_another_system_still_fail_the_specialty_test(
+        pytester: pytest.Pytester, fhir_packages_dir: Path):
+    slot06 = _run_slot06(pytester, [{"coding": [{"system": "urn:other", "code": "x"}]}], fhir_packages_dir, "en")
+    assert slot06["verdict"] == "failed" and "specialty.all(coding.where(system = %specialty_system)" in \
+        slot06["reason"], slot06["reason"]

@@ -12,7 +12,7 @@ import responses
 from pytest_mes.client import ClientSettings, Exchange, FhirClient
 from pytest_mes.errors import TestSetError
 from pytest_mes.recording import Policy, case_verdict, step_record
-from pytest_mes.testset.missing_data import too_few_matches
+from pytest_mes.testset.missing_data import too_few_found, too_few_matches
 from pytest_mes.testset.model import load_testset
 from pytest_mes.testset.runner import Runner
 
@@ -275,7 +275,8 @@ def test_what_is_missing_says_how_many_were_found_and_needed(url, entries, missi
 @pytest.mark.parametrize(("written", "said"), [
     ("{min_matches: 0, fr: créez}", "needs_data.min_matches: 0 is less than the minimum of 1 — write a text"),
     ("2", "needs_data: expected a string or a mapping, got a number 2 — write a text"),
-    ("{min: 2, fr: créez}", "needs_data: unknown key 'min' (allowed: en, fr, min_matches) — write a text"),
+    ("{min: 2, fr: créez}", "needs_data: unknown key 'min' (allowed: en, fhirpath, fr, min_found, min_matches) — "
+                            "write a text"),
     ("{min_matches: 2}", "needs_data: missing required key 'fr' — write a text"),
 ])
 def test_a_wrong_needs_data_says_what_to_write_instead(write_set, written, said):
@@ -284,3 +285,133 @@ def test_a_wrong_needs_data_says_what_to_write_instead(write_set, written, said)
         load_testset(path)
     assert f"{path}:12:" in str(info.value) and said in str(info.value), str(info.value)
     assert "{fr: \"…\", en: \"…\", min_matches: N}" in str(info.value)
+
+
+# The data inside the matches: `fhirpath:` names what the checks read, on the answer. A slot search that matches,
+# but whose slots, schedules and roles carry no specialty, tests nothing of `.specialty.all(…)`: incomplete.
+SPECIALTY_SET = """
+id: specialties
+title: Specialties
+component: gap
+variables: {system: "urn:tre-r38", kind: Slot}
+tests:
+  - id: SP-01
+    title: Specialties
+    requirements: [{ref: r, level: SHALL}]
+    steps:
+      - name: find slots
+        request: {path: Slot}
+        needs_data:
+          fhirpath: "Bundle.entry.resource.where(is({{kind}}) or is(Schedule)).specialty.where(%system.exists())"
+          fr: "donnez une spécialité aux créneaux"
+          en: "give the slots a specialty"
+          MIN_FOUND
+        checks:
+          - status: 200
+          - fhirpath: "Bundle.entry.resource.ofType(Slot).specialty.all(coding.where(system = %system).exists())"
+      - name: read one
+        request: {path: "Slot/s1"}
+        checks: [{status: 200}]
+"""
+SPECIALTY = {"coding": [{"system": "urn:tre-r38", "code": "SM26"}]}
+WRONG_SPECIALTY = {"coding": [{"system": "urn:other", "code": "x"}]}
+
+
+def _run_specialties(write_set, slots: list[dict], lang: str = "fr", min_found: str = "", strict: bool = False):
+    testset = load_testset(write_set(SPECIALTY_SET.replace("MIN_FOUND", min_found)))
+    runner = Runner(FhirClient(ClientSettings(BASE)), lang=lang)
+    responses.get(URL, json=_searchset(*slots), content_type=FHIR_JSON)
+    responses.get(f"{URL}/s1", json={"resourceType": "Slot", "id": "s1"}, content_type=FHIR_JSON)
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    return result, case_verdict(result, "SHALL", Policy(strict=strict), lang)
+
+
+@responses.activate
+@pytest.mark.parametrize(("lang", "said"), [
+    ("fr", "GET [base]/Slot : l'expression FHIRPath « Bundle.entry.resource.where(is(Slot) or is(Schedule))."
+           "specialty.where(%system.exists()) » trouve 0 valeur(s) dans la réponse, il en faut au moins 1. "
+           "À faire : donnez une spécialité aux créneaux"),
+    ("en", "GET [base]/Slot: the FHIRPath expression \"Bundle.entry.resource.where(is(Slot) or is(Schedule))."
+           "specialty.where(%system.exists())\" found 0 value(s) in the answer, at least 1 are needed. "
+           "To do: give the slots a specialty"),
+])
+def test_matches_without_the_data_inside_leave_the_test_incomplete(write_set, lang, said):
+    result, (verdict, reason) = _run_specialties(write_set, [_slot()], lang)
+    step = result.steps[0]
+    assert step.no_data == said and verdict == "incomplete" and reason.endswith(said), reason
+    # The `.all(…)` would hold of no specialty: not made, never passed; the form is still checked.
+    assert [(c.kind, c.outcome) for c in step.checks] == [("status", "passed"), ("fhirpath", "not_checked")]
+    assert len(result.steps) == 1
+    # Missing data says nothing about the server, even with --mes-strict.
+    assert _run_specialties(write_set, [_slot()], lang, strict=True)[1][0] == "incomplete"
+
+
+@responses.activate
+def test_with_the_data_inside_the_checks_are_made_on_it(write_set):
+    result, verdict = _run_specialties(write_set, [_slot(specialty=[SPECIALTY])])
+    assert verdict == ("passed", "") and [s.no_data for s in result.steps] == [None, None]
+    result, (verdict, reason) = _run_specialties(write_set, [_slot(specialty=[WRONG_SPECIALTY])])
+    assert verdict == "failed" and "specialty.all(coding" in reason and result.steps[0].no_data is None
+
+
+@responses.activate
+@pytest.mark.parametrize(("slots", "verdict", "found"), [
+    ([_slot(specialty=[SPECIALTY])], "incomplete", "found 1 value(s) in the answer, at least 2 are needed"),
+    ([_slot(specialty=[SPECIALTY, SPECIALTY])], "passed", None),
+])
+def test_min_found_says_how_many_values_are_needed(write_set, slots, verdict, found):
+    (got, reason) = _run_specialties(write_set, slots, "en", "min_found: 2")[1]
+    assert got == verdict and (found is None or found in reason), reason
+
+
+@responses.activate
+def test_a_data_fhirpath_that_cannot_be_evaluated_is_a_check_not_made(write_set):
+    testset = load_testset(write_set(SPECIALTY_SET.replace("%system.exists()", "%never_saved.exists()")
+                                     .replace("MIN_FOUND", "")))
+    runner = Runner(FhirClient(ClientSettings(BASE)), lang="en")
+    responses.get(URL, json=_searchset(_slot(specialty=[SPECIALTY])), content_type=FHIR_JSON)
+    responses.get(f"{URL}/s1", json={"resourceType": "Slot", "id": "s1"}, content_type=FHIR_JSON)
+    result = runner.run_case(testset.tests[0], runner.set_variables(testset))
+    unmade = result.steps[0].not_checked
+    assert [(c.kind, c.label) for c in unmade] == [("needs_data", "needs_data fhirpath Bundle.entry.resource.where("
+                                                    "is({{kind}}) or is(Schedule)).specialty.where(%never_saved."
+                                                    "exists())")]
+    assert unmade[0].actual.startswith("not checked: ") and "never_saved" in unmade[0].actual
+    assert case_verdict(result, "SHALL", Policy(), "en")[0] == "incomplete"  # not a pass
+    assert case_verdict(result, "SHALL", Policy(strict=True), "en")[0] == "failed"
+
+
+def test_too_few_found_leaves_a_failed_or_unreadable_answer_to_the_checks():
+    empty = _searchset(_slot())
+    assert too_few_found(_exchange(URL, empty), "Bundle.entry.resource.specialty", {}, "en") == (
+        'the FHIRPath expression "Bundle.entry.resource.specialty" found 0 value(s) in the answer, at least 1 are '
+        "needed")
+    failed = Exchange("GET", URL, {}, None, "now", status=404, response_headers={"Content-Type": FHIR_JSON},
+                      body=json.dumps(empty).encode())
+    assert too_few_found(failed, "Bundle.entry.resource.specialty", {}, "en") is None
+    unreadable = Exchange("GET", URL, {}, None, "now", status=200, response_headers={"Content-Type": FHIR_JSON},
+                          body=b"not json")
+    assert too_few_found(unreadable, "Bundle.entry.resource.specialty", {}, "en") is None
+
+
+def test_the_data_fhirpath_is_compiled_at_load_with_its_line(write_set):
+    written = SPECIALTY_SET.replace("MIN_FOUND", "").replace("is({{kind}})", "is(Slot)")
+    load_testset(write_set(written))  # the control: it compiles
+    path = write_set(written.replace(".specialty.where(", ".specialty.where(("))
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert str(info.value).startswith(f"{path}:13:"), str(info.value)
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("{fhirpath: x, min_found: 0, fr: créez}", "needs_data.min_found: 0 is less than the minimum of 1 — write how "
+                                               "many values the fhirpath must find"),
+    ("{min_found: 2, fr: créez}", "needs_data: 'min_found' needs 'fhirpath' beside it — write a text"),
+    ("{fhirpath: 3, fr: créez}", "needs_data.fhirpath: expected a string, got a number 3 — write the FHIRPath of the "
+                                 "data the checks read"),
+])
+def test_a_wrong_data_fhirpath_says_what_to_write_instead(write_set, written, said):
+    path = write_set(SET.replace("NEEDS_DATA", f"needs_data: {written}"))
+    with pytest.raises(TestSetError) as info:
+        load_testset(path)
+    assert f"{path}:12:" in str(info.value) and said in str(info.value), str(info.value)
