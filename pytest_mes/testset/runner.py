@@ -28,7 +28,7 @@ from pytest_mes.testset.checks import (
     run_check,
 )
 from pytest_mes.testset.missing_data import request_line, too_few_found, too_few_matches
-from pytest_mes.testset.model import Request, SaveRule, Step, TestCase, TestSet
+from pytest_mes.testset.model import Check, Request, SaveRule, Step, TestCase, TestSet
 from pytest_mes.testset.templating import Deferred, TemplateError, render
 
 _ENV_REFERENCE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -163,38 +163,50 @@ class Runner:
             result.error, result.harness_error = fault, True
         context = self._context(step, result.exchange, variables)
         result.checks = implicit_checks(step.checks, context)
-        missing, unmade = self._missing(step, context)
+        empty = self._too_few_matches(step, result.exchange)
+        inside, unmade = self._missing_inside(step, context) if not empty else (None, [])
         if not result.exchange.error:
-            no_data = self._say("no_data.none")
-            result.checks += [not_made(check, context, no_data) if missing and check.kind in CONTENT_CHECKS
-                              else run_check(check, context) for check in step.checks]
-            result.checks += unmade
+            result.checks += [self._check(check, context, empty, inside) for check in step.checks] + unmade
         if result.failed:
             return result
+        missing = empty or inside
         if missing:
             result.no_data = self._no_data(step, result.exchange, missing, variables)
         else:
             self._save(step.save, result, context.variables)
         return result
 
-    def _missing(self, step: Step, context: CheckContext) -> tuple[str | None, list[CheckResult]]:
-        """What a step that needs data did not find in its answer, if it found too little to test anything: too few
-        results, or too little of the data inside them. When the data's FHIRPath cannot be evaluated on the answer,
-        nothing says the checks had data to test: it is a check not made."""
-        needs, exchange = step.needs_data, context.exchange
-        if needs is None or exchange.error:
+    def _too_few_matches(self, step: Step, exchange: Exchange) -> str | None:
+        """What a step that needs data did not find, if its search matched too little to test anything."""
+        if step.needs_data is None or exchange.error:
+            return None
+        return too_few_matches(exchange, self.client.base_url, self.lang, step.needs_data.min_matches)
+
+    def _missing_inside(self, step: Step, context: CheckContext) -> tuple[str | None, list[CheckResult]]:
+        """What a step that needs data did not find inside its matches (its `fhirpath` found too few values). When
+        that FHIRPath cannot be evaluated on the answer, nothing says the checks had data to test: a check not
+        made."""
+        needs = step.needs_data
+        if needs is None or needs.fhirpath is None or context.exchange.error:
             return None, []
-        missing = too_few_matches(exchange, self.client.base_url, self.lang, needs.min_matches)
-        if missing or needs.fhirpath is None:
-            return missing, []
         try:
             expression = str(render(needs.fhirpath, context.variables))
-            return too_few_found(exchange, expression, fhirpath_variables(context.variables), self.lang,
+            return too_few_found(context.exchange, expression, fhirpath_variables(context.variables), self.lang,
                                  needs.min_found), []
         except MesError as exc:  # a FHIRPath that fails on this answer, a value never saved
             return None, [CheckResult(f"needs_data fhirpath {needs.fhirpath}", "not_checked",
                                       actual=context.say("check.not_made", why=exc.text(self.lang)),
                                       kind="needs_data")]
+
+    def _check(self, check: Check, context: CheckContext, empty: str | None, inside: str | None) -> CheckResult:
+        """A check of the step's answer, as far as its data allows. Too few matches: the answer's content is not
+        checked. Matches lacking the data inside them: a content check is made on what is there, and fails on
+        wrong data, but one that holds may hold of the missing data (an `.all(…)` over none): not made."""
+        if check.kind not in CONTENT_CHECKS or not (empty or inside):
+            return run_check(check, context)
+        no_data = self._say("no_data.none")
+        made = None if empty else run_check(check, context)
+        return made if made is not None and made.outcome != "passed" else not_made(check, context, no_data)
 
     def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
         advice = step.needs_data.advice.get(self.lang) if step.needs_data else ""

@@ -210,16 +210,17 @@ def test_without_busy_slots_a_broken_free_filter_still_fails(pytester: pytest.Py
 SPECIALTY_DATA = "Bundle.entry.resource.where(is(Slot) or is(Schedule) or is(PractitionerRole)).specialty"
 
 
-def _agenda_server(specialty: list[dict] | None) -> ScriptedServer:
-    """Slot searches answer one slot with its agenda and the agenda's actor, each with `specialty` when given; the
-    slot is read back."""
+def _agenda_server(specialty: list[dict] | None, actor: str = "PractitionerRole/r") -> ScriptedServer:
+    """Slot searches answer one free slot with its agenda and, when on this server, the agenda's actor (`actor`), each
+    with `specialty` when given; the slot is read back."""
     given = {"specialty": specialty} if specialty else {}
     slot = {"resourceType": "Slot", "id": "only", "status": "free", "schedule": {"reference": "Schedule/s"},
             "start": "2030-01-07T09:00:00Z", "end": "2030-01-07T09:30:00Z", **given}
-    schedule = {"resourceType": "Schedule", "id": "s", "actor": [{"reference": "PractitionerRole/r"}], **given}
+    schedule = {"resourceType": "Schedule", "id": "s", "actor": [{"reference": actor}], **given}
     role = {"resourceType": "PractitionerRole", "id": "r", **given}
+    found = ((slot, "match"), (schedule, "include"), *(((role, "include"),) if "://" not in actor else ()))
     entries = [{"fullUrl": f"http://x/fhir/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": mode}}
-               for r, mode in ((slot, "match"), (schedule, "include"), (role, "include"))]
+               for r, mode in found]
     server = ScriptedServer().start()
     server.route("GET /fhir/metadata", Reply(200, STATEMENT))
     server.route("GET /fhir/Slot", Reply(200, {**EMPTY, "total": 1, "entry": entries}))
@@ -227,17 +228,20 @@ def _agenda_server(specialty: list[dict] | None) -> ScriptedServer:
     return server
 
 
-def _run_slot06(pytester: pytest.Pytester, specialty: list[dict] | None, packages: Path, lang: str) -> dict:
-    server = _agenda_server(specialty)
+def _run_one(pytester: pytest.Pytester, server: ScriptedServer, test_id: str, packages: Path, lang: str) -> dict:
     try:
         pytester.runpytest_subprocess(
             f"--mes-base-url={server.base_url}", f"--mes-lang={lang}", "-p", "no:cacheprovider", "-p",
             "no:hypothesispytest", f"--mes-packages={packages}", "--mes-offline", "--mes-report=",
-            "--mes-report-json=r.json", "-k", "GAP-GA-SLOT-06", timeout=600)
+            "--mes-report-json=r.json", "-k", test_id, timeout=600)
     finally:
         server.stop()
     document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
-    return next(t for t in document["tests"] if t["id"] == "GAP-GA-SLOT-06")
+    return next(t for t in document["tests"] if t["id"] == test_id)
+
+
+def _run_slot06(pytester: pytest.Pytester, specialty: list[dict] | None, packages: Path, lang: str) -> dict:
+    return _run_one(pytester, _agenda_server(specialty), "GAP-GA-SLOT-06", packages, lang)
 
 
 @pytest.mark.parametrize(("lang", "said"), [
@@ -263,3 +267,18 @@ def test_slots_with_specialties_of_another_system_still_fail_the_specialty_test(
     slot06 = _run_slot06(pytester, [{"coding": [{"system": "urn:other", "code": "x"}]}], fhir_packages_dir, "en")
     assert slot06["verdict"] == "failed" and "specialty.all(coding.where(system = %specialty_system)" in \
         slot06["reason"], slot06["reason"]
+
+
+# GAP-GA-SLOT-04's `_include:iterate=Schedule:actor` check reads the agendas' actors on this server: an agenda whose
+# actor is on another server (an absolute reference) gives nothing to include, and the check held of none.
+@pytest.mark.parametrize(("actor", "verdict"), [
+    ("https://annuaire.example/fhir/PractitionerRole/r", "incomplete"),
+    ("PractitionerRole/r", "passed"),  # the control: the same agenda, its actor here and included
+], ids=["actor-elsewhere", "actor-here"])
+def test_agendas_without_an_actor_here_leave_the_include_test_incomplete(
+        pytester: pytest.Pytester, fhir_packages_dir: Path, actor: str, verdict: str):
+    slot04 = _run_one(pytester, _agenda_server(None, actor), "GAP-GA-SLOT-04", fhir_packages_dir, "en")
+    assert slot04["verdict"] == verdict, slot04
+    if verdict == "incomplete":
+        assert "Bundle.entry.resource.ofType(Schedule).actor.reference.where($this.contains('://').not())\" found 0 " \
+               "value(s) in the answer, at least 1 are needed. To do: the test agenda must offer" in slot04["reason"]

@@ -308,6 +308,7 @@ tests:
           MIN_FOUND
         checks:
           - status: 200
+          - fhirpath: "Bundle.entry.resource.ofType(Slot).all(status = 'free')"
           - fhirpath: "Bundle.entry.resource.ofType(Slot).specialty.all(coding.where(system = %system).exists())"
       - name: read one
         request: {path: "Slot/s1"}
@@ -340,7 +341,8 @@ def test_matches_without_the_data_inside_leave_the_test_incomplete(write_set, la
     step = result.steps[0]
     assert step.no_data == said and verdict == "incomplete" and reason.endswith(said), reason
     # The `.all(…)` would hold of no specialty: not made, never passed; the form is still checked.
-    assert [(c.kind, c.outcome) for c in step.checks] == [("status", "passed"), ("fhirpath", "not_checked")]
+    assert [(c.kind, c.outcome) for c in step.checks] == [
+        ("status", "passed"), ("fhirpath", "not_checked"), ("fhirpath", "not_checked")]
     assert len(result.steps) == 1
     # Missing data says nothing about the server, even with --mes-strict.
     assert _run_specialties(write_set, [_slot()], lang, strict=True)[1][0] == "incomplete"
@@ -352,6 +354,16 @@ def test_with_the_data_inside_the_checks_are_made_on_it(write_set):
     assert verdict == ("passed", "") and [s.no_data for s in result.steps] == [None, None]
     result, (verdict, reason) = _run_specialties(write_set, [_slot(specialty=[WRONG_SPECIALTY])])
     assert verdict == "failed" and "specialty.all(coding" in reason and result.steps[0].no_data is None
+
+
+@responses.activate
+def test_matches_without_the_data_inside_still_fail_on_the_data_they_hold(write_set):
+    """The matches are there: a check they break fails the test, though a specialty is missing."""
+    result, (verdict, reason) = _run_specialties(write_set, [_slot(status="busy")], "en")
+    assert verdict == "failed" and "all(status = 'free')" in reason, reason
+    assert [(c.kind, c.outcome) for c in result.steps[0].checks] == [
+        ("status", "passed"), ("fhirpath", "failed"), ("fhirpath", "not_checked")]
+    assert result.steps[0].no_data is None and len(result.steps) == 1
 
 
 @responses.activate
