@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -131,18 +130,24 @@ def render(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def codings_of(value: Any, type_code: str) -> Iterator[tuple[str | None, str]]:
-    """(system, code) pairs carried by a bound element of the given type."""
+def codings_of(value: Any, type_code: str) -> tuple[tuple[str | None, str], ...]:
+    """(system, code) pairs carried by a bound element of the given type (a tuple: every bound value of a
+    validation asks, and a generator costs more than the pairs)."""
     if type_code in ("code", "string", "uri"):
-        if isinstance(value, str):
-            yield None, value
-    elif type_code in ("Coding", "Quantity"):
+        return ((None, value),) if isinstance(value, str) else ()
+    if type_code in ("Coding", "Quantity"):
         if isinstance(value, dict) and isinstance(value.get("code"), str):
-            yield value.get("system") if isinstance(value.get("system"), str) else None, value["code"]
-    elif type_code == "CodeableConcept" and isinstance(value, dict):
-        for coding in value.get("coding") if isinstance(value.get("coding"), list) else ():
-            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
-                yield (coding.get("system") if isinstance(coding.get("system"), str) else None), coding["code"]
+            return ((_system(value), value["code"]),)
+        return ()
+    if type_code == "CodeableConcept" and isinstance(value, dict) and isinstance(value.get("coding"), list):
+        return tuple((_system(coding), coding["code"]) for coding in value["coding"]
+                     if isinstance(coding, dict) and isinstance(coding.get("code"), str))
+    return ()
+
+
+def _system(coding: dict) -> str | None:
+    system = coding.get("system")
+    return system if isinstance(system, str) else None
 
 
 def binding_verdict(
@@ -150,7 +155,7 @@ def binding_verdict(
 ) -> tuple[bool | None, Phrase, Phrase | None]:
     """Judge a bound value: (True/False/None for not checkable, the codes as a message shows them — empty
     when in the ValueSet —, why not checkable)."""
-    pairs = list(codings_of(value, type_code))
+    pairs = codings_of(value, type_code)
     if not pairs:
         return True, _NO_CODES, None
     expansion = expander.expand(valueset, context)

@@ -190,7 +190,7 @@ class SlicingChecks:
                 if node.binding and node.binding[0] == "required":
                     for val, vtype in values:
                         vtype = vtype or (node.type_codes[0] if node.types else "code")
-                        if not any(True for _ in assertions.codings_of(val, vtype)):
+                        if not assertions.codings_of(val, vtype):
                             continue  # nothing coded: cannot be in the slice's ValueSet
                         verdict, _, _ = assertions.binding_verdict(
                             self.v.expander, node.binding[1], node.schema.package, val, vtype

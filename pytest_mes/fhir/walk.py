@@ -726,7 +726,7 @@ class Walk(SlicingChecks, ReferenceChecks):
         severity = _SEVERITY_OF_STRENGTH.get(strength)
         if severity is None:
             return False  # example bindings are not checked, as in the HL7 validator
-        pairs = tuple(assertions.codings_of(value, tcode))
+        pairs = assertions.codings_of(value, tcode)
         if not pairs:
             if tcode == "CodeableConcept" and strength in ("required", "extensible"):
                 # Text only: as the HL7 validator, a required (extensible) binding wants a code.
