@@ -173,6 +173,15 @@ def test_what_is_missing_names_the_type_searched(method, url, missing):
                            "en") == missing
 
 
+@pytest.mark.parametrize(("entry", "counted"), [
+    ({"resource": {"resourceType": "OperationOutcome", "issue": []}}, False),  # a warning, even without search.mode
+    ("not an entry", True),  # a malformed Bundle: its checks say what is wrong, not "no data"
+])
+def test_an_outcome_is_no_result_and_a_malformed_entry_is_one(entry, counted):
+    missing = too_few_matches(_exchange(URL, _searchset(entry)), BASE, "en")
+    assert (missing is None) is counted, missing
+
+
 BAD_PLACES = {
     "setup": ("setup:\n  - request: {path: Patient}\n    needs_data: create a patient\n", "steps:\n"
               "      - request: {path: Patient}\n", "needs_data belongs to a test's steps, not to a setup step"),
