@@ -204,9 +204,11 @@ class Runner:
         wrong data, but one that holds may hold of the missing data (an `.all(…)` over none): not made."""
         if check.kind not in CONTENT_CHECKS or not (empty or inside):
             return run_check(check, context)
-        no_data = self._say("no_data.none")
-        made = None if empty else run_check(check, context)
-        return made if made is not None and made.outcome != "passed" else not_made(check, context, no_data)
+        if not empty:
+            made = run_check(check, context)
+            if made.outcome != "passed":
+                return made
+        return not_made(check, context, self._say("no_data.none"))
 
     def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
         advice = step.needs_data.advice.get(self.lang) if step.needs_data else ""
