@@ -81,14 +81,19 @@ def _is_result(entry: Any) -> bool:
 
 def _searched_type(url: str, base_url: str) -> str | None:
     """The resource type a search URL is about: `Slot` in [base]/Slot?… and [base]/Slot/_search."""
-    base, target = base_url.rstrip("/"), url.split("?")[0]
-    first = target[len(base):].strip("/").split("/")[0] if target.startswith(base) else ""
+    path = _after_base(url.split("?")[0], base_url)
+    first = path.strip("/").split("/")[0] if path is not None else ""
     return first if _RESOURCE_TYPE.match(first) else None
 
 
 def request_line(exchange: Exchange, base_url: str) -> str:
     """The request as a reader finds it again: `GET [base]/Slot?start=ge2026-12-01T08:00:00Z` (its URL was
     recorded redacted; decoded here, as a reader writes it)."""
+    path = _after_base(exchange.url, base_url)
+    return f"{exchange.method} {unquote(exchange.url if path is None else f'[base]{path}')}"
+
+
+def _after_base(url: str, base_url: str) -> str | None:
+    """What `url` adds to the base URL (`/Slot?…`), or None when it is elsewhere."""
     base = base_url.rstrip("/")
-    url = f"[base]{exchange.url[len(base):]}" if exchange.url.startswith(base) else exchange.url
-    return f"{exchange.method} {unquote(url)}"
+    return url[len(base):] if url.startswith(base) else None
