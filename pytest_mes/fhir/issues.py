@@ -414,6 +414,11 @@ STATED_LIMITS = frozenset({"BINDING_NOT_CHECKED"})
 _NO_ISSUE = Phrase("Aucun problème détecté.", "No issue found.")
 
 
+def no_error(issues: Iterable[Issue]) -> bool:
+    """No issue of severity error or fatal: valid, or conformant."""
+    return not any(i.severity in ("error", "fatal") for i in issues)
+
+
 @dataclass
 class ValidationResult:
     """The outcome of validating one resource."""
@@ -423,7 +428,7 @@ class ValidationResult:
     @property
     def valid(self) -> bool:
         """True when no issue is an error or fatal."""
-        return not any(i.severity in ("error", "fatal") for i in self.issues)
+        return no_error(self.issues)
 
     @property
     def unmade(self) -> list[Issue]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pytest_mes.fhir.canonicals import FHIR_BASE
 from pytest_mes.fhir.compiler import ElementDef, Schema, TypeRef
-from pytest_mes.fhir.issues import Issue
+from pytest_mes.fhir.issues import Issue, no_error
 from pytest_mes.fhir.jsonread import as_list
 from pytest_mes.fhir.resolution import Fetched
 
@@ -302,11 +302,6 @@ class Conformance:
         """The main walk's verdict of a walk, for a conformance walk (a check is open); None if not made.
         Never to the main walk, which needs the walk's issues (made again in the next pass)."""
         return self.main_verdicts.get(terms) if self.open else None
-
-
-def no_error(issues: list[Issue]) -> bool:
-    """A conformance verdict: no issue of severity error or fatal."""
-    return not any(i.severity in ("error", "fatal") for i in issues)
 
 
 def _bundle_index(bundle: dict) -> dict[str, dict]:

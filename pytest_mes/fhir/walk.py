@@ -33,7 +33,7 @@ from pytest_mes.fhir.compiler import (
 )
 from pytest_mes.fhir.differentials import loosened, redefined_slicings, unbindable_bindings, unparsable_invariants
 from pytest_mes.fhir.invariants import InvariantContext, NotEvaluable, fhirpath_invariant
-from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue
+from pytest_mes.fhir.issues import Issue, Phrase, location_key, make_issue, no_error
 from pytest_mes.fhir.measures import LibraryNames, measure_issues, measure_report_issues
 from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
 from pytest_mes.fhir.operation_definitions import operation_definition_issues
@@ -673,7 +673,7 @@ class Walk(SlicingChecks, ReferenceChecks):
                 found.append(self.issues)
         finally:
             self.issues = saved
-        fitting = [issues for issues in found if not any(i.severity in ("error", "fatal") for i in issues)]
+        fitting = [issues for issues in found if no_error(issues)]
         if fitting:
             self.issues.extend(fitting[0])
             return
