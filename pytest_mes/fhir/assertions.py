@@ -100,14 +100,10 @@ _KEY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # js
 _RENDER_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-# The C encoder behind JSONEncoder.encode, made once: encode() builds one per call, which costs more than
+# The C encoder behind _KEY_ENCODER.encode, made once: encode() builds one per call, which costs more than
 # encoding a Coding (json_key runs for every discriminator value and kept invariant verdict).
-_C_KEY_ENCODER = (json.encoder.c_make_encoder(None, _not_json, json.encoder.c_encode_basestring, None, ":", ",",
-                                              False, False, True)
+_C_KEY_ENCODER = (json.encoder.c_make_encoder(None, _KEY_ENCODER.default, json.encoder.c_encode_basestring, None,
+                                              ":", ",", False, False, True)
                   if json.encoder.c_make_encoder is not None else None)
 
 
