@@ -117,6 +117,14 @@ def test_a_value_to_save_that_is_not_there_is_missing_data_too(write_set, token)
 
 
 @responses.activate
+def test_advice_naming_a_value_not_set_is_given_as_written(write_set, token, monkeypatch):
+    monkeypatch.delenv("SLOT_OWNER", raising=False)
+    responses.get(URL, json=_searchset(), content_type=FHIR_JSON)
+    result, _ = _run(write_set, "en", 'needs_data: "create a free slot for {{env.SLOT_OWNER}}"')
+    assert result.steps[0].no_data.endswith("To do: create a free slot for {{env.SLOT_OWNER}}"), result.steps[0].no_data
+
+
+@responses.activate
 def test_with_the_data_there_the_test_goes_on(write_set, token):
     responses.get(URL, json=_searchset(_slot(identifier=[{"value": "x"}])), content_type=FHIR_JSON)
     responses.get(f"{URL}/s1", json={"resourceType": "Slot", "id": "s1"}, content_type=FHIR_JSON)
