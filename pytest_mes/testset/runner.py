@@ -212,7 +212,7 @@ class Runner:
 
     def _no_data(self, step: Step, exchange: Exchange, missing: str, variables: Mapping[str, Any]) -> str:
         advice = step.needs_data.advice.get(self.lang) if step.needs_data else ""
-        with contextlib.suppress(TemplateError):  # a value never saved: the advice as written still says what to do
+        with contextlib.suppress(TemplateError):  # a value not set (unsaved, unset env.X): shown as written
             advice = str(render(advice, variables))
         return self._say("step.no_data", request=request_line(exchange, self.client.base_url), missing=missing,
                          advice=advice)
