@@ -345,7 +345,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_data.too_few_found": ("l'expression FHIRPath « {expression} » trouve {found} valeur(s) dans la réponse, il en "
                               "faut au moins {needed}",
                               "the FHIRPath expression \"{expression}\" found {found} value(s) in the answer, at least "
-                              "{needed} are needed"),
+                              "{needed} needed"),
     "no_data.none": ("aucune donnée à vérifier", "no data to check"),
     # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
     "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "

@@ -247,7 +247,7 @@ def _run_slot06(pytester: pytest.Pytester, specialty: list[dict] | None, package
 @pytest.mark.parametrize(("lang", "said"), [
     ("fr", f"l'expression FHIRPath « {SPECIALTY_DATA} » trouve 0 valeur(s) dans la réponse, il en faut au moins 1. "
            "À faire : l'agenda de test doit avoir des créneaux dans la fenêtre, et une spécialité"),
-    ("en", f"the FHIRPath expression \"{SPECIALTY_DATA}\" found 0 value(s) in the answer, at least 1 are needed. "
+    ("en", f"the FHIRPath expression \"{SPECIALTY_DATA}\" found 0 value(s) in the answer, at least 1 needed. "
            "To do: the test agenda must hold slots in the window, and a specialty"),
 ])
 def test_slots_without_a_specialty_leave_the_specialty_test_incomplete(
@@ -281,4 +281,4 @@ def test_agendas_without_an_actor_here_leave_the_include_test_incomplete(
     assert slot04["verdict"] == verdict, slot04
     if verdict == "incomplete":
         assert "Bundle.entry.resource.ofType(Schedule).actor.reference.where($this.contains('://').not())\" found 0 " \
-               "value(s) in the answer, at least 1 are needed. To do: the test agenda must offer" in slot04["reason"]
+               "value(s) in the answer, at least 1 needed. To do: the test agenda must offer" in slot04["reason"]

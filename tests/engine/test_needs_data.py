@@ -350,7 +350,7 @@ def _run_specialties(write_set, slots: list[dict], lang: str = "fr", min_found: 
            "specialty.where(%system.exists()) » trouve 0 valeur(s) dans la réponse, il en faut au moins 1. "
            "À faire : donnez une spécialité aux créneaux"),
     ("en", "GET [base]/Slot: the FHIRPath expression \"Bundle.entry.resource.where(is(Slot) or is(Schedule))."
-           "specialty.where(%system.exists())\" found 0 value(s) in the answer, at least 1 are needed. "
+           "specialty.where(%system.exists())\" found 0 value(s) in the answer, at least 1 needed. "
            "To do: give the slots a specialty"),
 ])
 def test_matches_without_the_data_inside_leave_the_test_incomplete(write_set, lang, said):
@@ -385,7 +385,7 @@ def test_matches_without_the_data_inside_still_fail_on_the_data_they_hold(write_
 
 @responses.activate
 @pytest.mark.parametrize(("slots", "verdict", "found"), [
-    ([_slot(specialty=[SPECIALTY])], "incomplete", "found 1 value(s) in the answer, at least 2 are needed"),
+    ([_slot(specialty=[SPECIALTY])], "incomplete", "found 1 value(s) in the answer, at least 2 needed"),
     ([_slot(specialty=[SPECIALTY, SPECIALTY])], "passed", None),
 ])
 def test_min_found_says_how_many_values_are_needed(write_set, slots, verdict, found):
@@ -413,7 +413,7 @@ def test_a_data_fhirpath_that_cannot_be_evaluated_is_a_check_not_made(write_set)
 def test_too_few_found_leaves_a_failed_or_unreadable_answer_to_the_checks():
     empty = _searchset(_slot())
     assert too_few_found(_exchange(URL, empty), "Bundle.entry.resource.specialty", {}, "en") == (
-        'the FHIRPath expression "Bundle.entry.resource.specialty" found 0 value(s) in the answer, at least 1 are '
+        'the FHIRPath expression "Bundle.entry.resource.specialty" found 0 value(s) in the answer, at least 1 '
         "needed")
     failed = Exchange("GET", URL, {}, None, "now", status=404, response_headers={"Content-Type": FHIR_JSON},
                       body=json.dumps(empty).encode())
