@@ -649,9 +649,9 @@ class Walk(SlicingChecks, ReferenceChecks):
             elif tcode == "Attachment":
                 actual = assertions.attachment_size(value)
                 if actual is not None and actual != value.get("size"):
-                    # A warning: the recent HL7 validator says error, the one that checked the published
-                    # PDSm examples (a 250000-byte size on 11 bytes of data) did not.
-                    self.add("warning", "ATTACHMENT_SIZE", loc, elem.schema.source(elem), size=value["size"],
+                    # An error, as the HL7 validator says (the IG Publisher's run on PDSm 3.1.1's examples
+                    # too: package/other/validation-oo.json).
+                    self.add("error", "ATTACHMENT_SIZE", loc, elem.schema.source(elem), size=value["size"],
                              actual=actual)
         if elem.fixed is not None or elem.pattern is not None or elem.binding is not None or \
                     elem.base_binding is not None or elem.bounds is not None:

@@ -82,6 +82,11 @@ EXPECTED: dict[tuple[str, str], dict[tuple[str, str, str], str]] = {
         ("SLICE_MIN", "DocumentReference.contained[0].meta", "meta.profile:fr-canonical"): ANNUAIRE_SUBSTITUTE,
         ("PATTERN", "DocumentReference.contained[0].meta.source", "meta.source"): ANNUAIRE_SUBSTITUTE,
     },
+    ("ans.fhir.fr.pdsm#3.1.1", "DocumentReference-PDSmSimplifiedExample.json"): {
+        ("ATTACHMENT_SIZE", "DocumentReference.content[0].attachment", "DocumentReference.content.attachment"):
+            "size 250000 for 11 bytes of data: the reference validator reports 'Stated Attachment Size 250,000 does "
+            "not match actual attachment size 11'",
+    },
     ("ans.fhir.fr.pdsm#3.1.1", "List-ExampleSubmissionSet.json"): {
         ("INVARIANT", "List", "dom-4"): CONTAINED_DOM_4,
         **{

@@ -404,7 +404,7 @@ def test_a_structure_definition_without_snapshot_must_give_one(core):
 def test_an_attachment_states_the_size_of_its_data(core):
     media = {"resourceType": "Media", "status": "completed",
              "content": {"contentType": "text/plain", "data": "aGVsbG8=", "size": 100}}  # "hello": 5 bytes
-    assert {(i.message_id, i.severity) for i in core.validate(media).issues} >= {("ATTACHMENT_SIZE", "warning")}
+    assert {(i.message_id, i.severity) for i in core.validate(media).issues} >= {("ATTACHMENT_SIZE", "error")}
     media["content"]["size"] = 5
     assert "ATTACHMENT_SIZE" not in {i.message_id for i in core.validate(media).issues}
 
