@@ -166,7 +166,9 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
     try:
         resource, duplicates = loads_checked(data)
     except TooDeep:
-        return None, None, [make_issue("fatal", "TOO_DEEP", "")]
+        from pytest_mes.fhir.walk import MAX_DEPTH  # (the reader's own limit is deeper)
+
+        return None, None, [make_issue("fatal", "TOO_DEEP", "", limit=MAX_DEPTH)]
     except UnicodeDecodeError:
         return None, Phrase("JSON illisible : le fichier n'est pas en UTF-8 (l'encodage de FHIR) : réenregistrez-le "
                             "en UTF-8", "unreadable JSON: the file is not UTF-8 (FHIR's encoding): save it again as "

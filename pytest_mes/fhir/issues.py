@@ -277,7 +277,9 @@ MSG: dict[str, tuple[str, str]] = {
     ),
     "TOO_DEEP": (
         "too-costly",
-        "Document trop profondément imbriqué pour être validé : ressource non vérifiée.",
+        "Document trop profondément imbriqué pour être validé (plus de {limit} objets l'un dans l'autre) : ressource "
+        "non vérifiée. Une ressource FHIR n'en imbrique que quelques dizaines : le document est sans doute généré "
+        "en boucle ou corrompu.",
     ),
     "REF_NOT_CHECKED": (
         "informational",

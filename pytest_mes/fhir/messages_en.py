@@ -168,7 +168,9 @@ MSG_EN: dict[str, str] = {
     "REF_TARGET_PROFILE": "The referenced resource ({target}) conforms to none of the expected profiles: {profiles}.",
     "REF_CHAIN_CUT": "Conformance of referenced resources not checked beyond {depth} chained references (each target "
                      "is judged on its own references): the end of the chain is assumed conformant.",
-    "TOO_DEEP": "Document nested too deeply to be validated: resource not checked.",
+    "TOO_DEEP": "Document nested too deeply to be validated (more than {limit} objects one inside the other): "
+                "resource not checked. A FHIR resource nests a few dozen at most: the document was probably "
+                "generated in a loop, or is corrupt.",
     "REF_NOT_CHECKED": "Target of reference {reference} not checked: target profile(s) not found in the loaded FHIR "
                        "packages: {profiles}.",
     "REF_RESOLVE_FAILED": "Target of reference {reference} not obtained (the reference resolver failed: {why}): not "

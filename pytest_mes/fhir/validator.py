@@ -20,7 +20,7 @@ from pytest_mes.fhir.resolution import Fetched, Resolver
 from pytest_mes.fhir.rules import ProjectRules, bundled_rules
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.valuesets import ValueSetExpander
-from pytest_mes.fhir.walk import Walk, _kind, checks_against_definition
+from pytest_mes.fhir.walk import MAX_DEPTH, Walk, _kind, checks_against_definition
 
 __all__ = ["Issue", "ValidationResult", "Validator"]
 
@@ -126,7 +126,7 @@ class Validator:
                 run.validate_resource(resource, rtype, explicit=explicit, context=context, contained=False)
             except RecursionError:
                 # Objects nested more than walk.MAX_DEPTH deep, or deeper than Python's stack: said, not a crash.
-                return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype)])
+                return ValidationResult([make_issue("fatal", "TOO_DEEP", rtype, limit=MAX_DEPTH)])
             # A chain of references cut at MAX_CHAIN assumed the check it cut conformant: that check is judged
             # from the top of the stack, and the walk done again, now knowing its verdict.
             if not run.conformance.judge_cuts():

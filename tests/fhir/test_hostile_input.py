@@ -83,6 +83,8 @@ def test_the_walk_counts_its_depth_whatever_the_stack_allows(validator, build):
         sys.setrecursionlimit(limit)
     assert [i.message_id for i in beyond.issues] == ["TOO_DEEP"]
     assert "TOO_DEEP" not in {i.message_id for i in within.issues} and within.issues
+    # The message says where the limit is and what is likely wrong with the document
+    assert f"plus de {MAX_DEPTH} objets" in beyond.issues[0].message and "en boucle" in beyond.issues[0].message
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
