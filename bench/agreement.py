@@ -3,6 +3,12 @@
 Run: ``python bench/agreement.py [CASES_DIR] [--packages DIR] [--verbose]`` (default
 ``../shared/fhir-test-cases`` and ``../shared/fhir-packages``).
 
+The reference ran with the HL7 validator's own environment: the R4 core and its extensions pack
+(``hl7.fhir.uv.extensions.r4``, with the terminology package it depends on), which it always loads. The
+measure loads them too, from ``--packages`` or the FHIR package cache, else downloads them once (the FHIR
+registry, else registry.npmjs.org, which publishes them too; not with ``MES_OFFLINE=1``); it says which it
+used, and prints the agreement with the R4 core alone beside it.
+
 Each case of ``manifest.json`` has a ``base`` step (validate the file against its resource type, with
 the case's supporting conformance resources loaded, as ``--ig``) and maybe a ``profile`` step (the
 same, plus the profile the case supplies, loaded with its own supporting files, and validated
@@ -26,17 +32,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # after site-packages: an installed (compiled) pytest-mes is the one measured
 
-from pytest_mes.fhir import validator_build  # noqa: E402
+from pytest_mes.environment import env_flag  # noqa: E402
+from pytest_mes.errors import PackageError  # noqa: E402
+from pytest_mes.fhir import cache, validator_build  # noqa: E402
 from pytest_mes.fhir.commands import _read_resource  # noqa: E402
 from pytest_mes.fhir.issues import ValidationResult, make_issue, sort_issues  # noqa: E402
 from pytest_mes.fhir.local import with_conformance  # noqa: E402
 from pytest_mes.fhir.package import CORE_ID, CORE_VERSION  # noqa: E402
+from pytest_mes.fhir.registry import registry_base  # noqa: E402
 from pytest_mes.fhir.resolution import Resolver  # noqa: E402
+from pytest_mes.fhir.sources import download_package  # noqa: E402
 from pytest_mes.fhir.store import PackageStore  # noqa: E402
 from pytest_mes.fhir.validator import Validator  # noqa: E402
 
 DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"
 DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
+CORE = f"{CORE_ID}#{CORE_VERSION}"
+# The HL7 validator's extensions pack for R4 and the terminology package it depends on (6.5.0; the FHIR registry
+# has it, registry.npmjs.org only later versions, which stand in for it): (id, versions, first found).
+HL7_ENVIRONMENT = (("hl7.fhir.uv.extensions.r4", ("5.3.0-ballot-tc1",)), ("hl7.terminology.r4", ("6.5.0", "7.0.1")))
+NPM_REGISTRY = "https://registry.npmjs.org"
 
 
 # The harness's best-practice levels (its default: Ignore, as no reference outcome says dom-6 without one)
@@ -143,25 +158,69 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     folder = Path(args.cases) / "validator"
-    store = PackageStore.load([args.packages], offline=True, packages=[f"{CORE_ID}#{CORE_VERSION}"])
+    environment = hl7_environment(Path(args.packages))
+    store = PackageStore.load([args.packages], offline=True, packages=[CORE, *environment])
     started = time.perf_counter()
     results = [run_step(store, folder, case, *step) for case in manifest["cases"] for step in steps_of(case)]
     elapsed = time.perf_counter() - started
-    report(results, elapsed, args.verbose)
+    print(f"packages: {', '.join(p.key for p in store.packages)}" + ("" if environment else
+          " (the HL7 validator's extensions pack could not be had: measured on the R4 core alone)"))
+    alone = []
+    if environment:
+        core = PackageStore.load([args.packages], offline=True, packages=[CORE])
+        alone = [run_step(core, folder, case, *step) for case in manifest["cases"] for step in steps_of(case)]
+    report(results, elapsed, args.verbose, alone)
     return 0
 
 
-def report(results: list[Step], elapsed: float, verbose: bool) -> None:
+def hl7_environment(packages: Path) -> list[str]:
+    """``id#version`` of the HL7_ENVIRONMENT packages found in `packages` or the FHIR cache, downloaded there
+    when missing (unless offline); empty when the extensions pack cannot be had."""
+    fhir_cache = cache.fhir_package_cache(None)
+    found = []
+    for pid, versions in HL7_ENVIRONMENT:
+        have = next((v for v in versions if _available(pid, v, packages, fhir_cache)), None)
+        for version in versions if have is None and not env_flag("MES_OFFLINE") else ():
+            if _download(pid, version, fhir_cache):
+                have = version
+                break
+        if have is None:
+            if not found:  # no extensions pack: the core alone
+                why = "MES_OFFLINE=1: not downloaded" if env_flag("MES_OFFLINE") else "not downloadable"
+                print(f"{pid}: not in {packages} nor in {fhir_cache}; {why}", file=sys.stderr)
+                return []
+            continue  # the pack without its terminology package: said in the packages' warnings
+        found.append(f"{pid}#{have}")
+    return found
+
+
+def _available(pid: str, version: str, packages: Path, fhir_cache: Path) -> bool:
+    return (packages / f"{pid}-{version}.tgz").is_file() or (fhir_cache / f"{pid}#{version}" / "package").is_dir()
+
+
+def _download(pid: str, version: str, fhir_cache: Path) -> bool:
+    for registry in dict.fromkeys((registry_base(), NPM_REGISTRY)):
+        try:
+            download_package(pid, version, fhir_cache, registry_url=registry, pins={})
+            return True
+        except PackageError as exc:
+            print(f"{pid}#{version}: {exc}", file=sys.stderr)
+    return False
+
+
+def report(results: list[Step], elapsed: float, verbose: bool, core_only: list[Step]) -> None:
     by_kind: dict[str, list[Step]] = defaultdict(list)
     for step in results:
         by_kind[step.kind].append(step)
     print(f"{len(results)} steps in {elapsed:.1f} s (HL7 Java validator = reference; validator: {validator_build()})")
-    print(f"{'step':<8} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")  # share (steps)
+    print(f"{'step':<9} {'n':>4} {'verdict agrees':>15} {'exact errors':>13} {'crashes':>8}")  # share (steps)
     for kind in ("base", "profile"):
         steps = by_kind.get(kind, [])
         if steps:
             print(_row(kind, steps))
     print(_row("all", results))
+    if core_only:
+        print(_row("core only", core_only) + "   (all steps, without the extensions pack)")
     if verbose:
         print("\ndisagreements (expected errors vs found):")
         for step in results:
@@ -179,7 +238,7 @@ def _row(kind: str, steps: list[Step]) -> str:
     verdict = sum(s.verdict_agrees for s in steps)
     exact = sum(s.exact for s in steps)
     crashes = sum(s.found is None for s in steps)
-    return f"{kind:<8} {n:>4} {verdict / n:>7.1%} ({verdict:>3}) {exact / n:>6.1%} ({exact:>3}) {crashes:>8}"
+    return f"{kind:<9} {n:>4} {verdict / n:>7.1%} ({verdict:>3}) {exact / n:>6.1%} ({exact:>3}) {crashes:>8}"
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ def registry_base(registry_url: str | None = None) -> str:
 def fetch_tgz(pid: str, version: str, registry_url: str | None = None) -> tuple[bytes, str, str]:
     """Download the ``.tgz`` of ``pid#version`` (``version`` empty: the latest): (bytes, version, url).
 
+    The FHIR registry answers ``{base}/{id}/{version}`` with the ``.tgz``; an npm registry (registry.npmjs.org,
+    a company's npm proxy), which also publishes FHIR packages, with the version's manifest: its
+    ``dist.tarball`` is then downloaded, and checked against its ``dist.integrity``.
+
     Raises:
         RegistryDown: the registry did not answer; PackageError: it answered, without the package.
     """
@@ -48,8 +52,15 @@ def fetch_tgz(pid: str, version: str, registry_url: str | None = None) -> tuple[
             meta = requests.get(f"{base}/{pid}", timeout=timeout, headers={"Accept": "application/json"})
             meta.raise_for_status()
             version = meta.json()["dist-tags"]["latest"]
-        response = requests.get(f"{base}/{pid}/{version}", timeout=timeout, headers={"Accept": "application/tar+gzip"})
+        url = f"{base}/{pid}/{version}"
+        response = requests.get(url, timeout=timeout, headers={"Accept": "application/tar+gzip"})
         response.raise_for_status()
+        if response.content[:1] == b"{":  # an npm registry: the version's manifest, which names the tarball
+            dist = response.json()["dist"]
+            url = dist["tarball"]
+            response = requests.get(url, timeout=timeout)
+            response.raise_for_status()
+            _check_integrity(response.content, dist.get("integrity"), url)
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         if status >= 500:
@@ -57,9 +68,22 @@ def fetch_tgz(pid: str, version: str, registry_url: str | None = None) -> tuple[
         raise PackageError(f"{pid}#{version or 'latest'} not on {base} (HTTP {status})") from None
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise RegistryDown(f"{base} unreachable: {_network_reason(exc)}") from None
-    except (requests.RequestException, KeyError, ValueError) as exc:
+    except (requests.RequestException, KeyError, TypeError, ValueError) as exc:
         raise PackageError(f"{pid}#{version or 'latest'}: download from {base} failed: {exc}") from None
-    return response.content, version, f"{base}/{pid}/{version}"
+    return response.content, version, url
+
+
+def _check_integrity(data: bytes, integrity: str | None, url: str) -> None:
+    """npm's Subresource Integrity string (``sha512-<base64>``; other algorithms as named), when given."""
+    import base64
+    import hashlib
+
+    algorithm, _, expected = (integrity or "").partition("-")
+    if algorithm not in hashlib.algorithms_available or not expected:
+        return
+    if base64.b64encode(hashlib.new(algorithm, data).digest()).decode() != expected:
+        raise PackageError(f"{url}: the download does not match the registry's {algorithm} integrity hash: a "
+                           "proxy altered it or the transfer was cut; try again")
 
 
 def _network_reason(exc: Exception) -> str:

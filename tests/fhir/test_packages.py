@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -395,6 +396,39 @@ def test_mes_packages_install_from_registry(tmp_path: Path, monkeypatch):
     assert main(["packages", "install", "example.a#1.0.0", "--cache-dir", str(tmp_path),
                  "--registry", registry]) == 0
     assert (tmp_path / "example.a#1.0.0" / "package" / "package.json").is_file()
+
+
+def _npm_version_document(tarball_url: str, data: bytes) -> dict:
+    """What an npm registry answers for GET /{id}/{version}: the version's manifest, naming its tarball."""
+    digest = base64.b64encode(hashlib.sha512(data).digest()).decode()
+    return {"name": "example.a", "version": "1.0.0", "dist": {"tarball": tarball_url, "integrity": f"sha512-{digest}"}}
+
+
+@responses.activate
+def test_mes_packages_install_from_an_npm_registry(tmp_path: Path, monkeypatch):
+    """registry.npmjs.org (or a company's npm proxy) answers with the version's manifest: its tarball is fetched."""
+    monkeypatch.delenv("MES_OFFLINE", raising=False)
+    registry = "https://npm.example.org"
+    data = make_tgz("example.a", "1.0.0")
+    tarball = f"{registry}/example.a/-/example.a-1.0.0.tgz"
+    responses.get(f"{registry}/example.a/1.0.0", json=_npm_version_document(tarball, data))
+    responses.get(tarball, body=data)
+    assert main(["packages", "install", "example.a#1.0.0", "--cache-dir", str(tmp_path), "--registry", registry]) == 0
+    assert (tmp_path / "example.a#1.0.0" / "package" / "package.json").is_file()
+    assert [c.request.url for c in responses.calls] == [f"{registry}/example.a/1.0.0", tarball]
+
+
+@responses.activate
+def test_an_npm_download_that_does_not_match_its_integrity_hash_is_refused(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.delenv("MES_OFFLINE", raising=False)
+    registry = "https://npm.example.org"
+    tarball = f"{registry}/example.a/-/example.a-1.0.0.tgz"
+    responses.get(f"{registry}/example.a/1.0.0",
+                  json=_npm_version_document(tarball, make_tgz("example.a", "1.0.0")))
+    responses.get(tarball, body=make_tgz("example.a", "1.0.0", deps={"example.evil": "6.6.6"}))
+    assert main(["packages", "install", "example.a#1.0.0", "--cache-dir", str(tmp_path), "--registry", registry]) == 2
+    assert "sha512 integrity hash" in capsys.readouterr().err
+    assert not list(tmp_path.glob("example.a*"))
 
 
 def test_mes_packages_install_offline_refuses(tmp_path: Path, capsys):
