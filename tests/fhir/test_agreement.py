@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+import responses
 
 from pytest_mes.fhir.package import CORE_ID, CORE_VERSION
 from pytest_mes.fhir.store import PackageStore
+from tests.fhir.test_packages import make_tgz
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT.parent / "shared" / "fhir-test-cases"
@@ -56,3 +60,42 @@ def test_the_harness_fetcher_finds_targets_as_the_hl7_harness_does(agreement, fh
     assert fetch("Patient/b2")["resourceType"] == "Group"
     assert fetch("Patient/test") == {"resourceType": "Patient"}
     assert fetch("Patient/none") is None
+
+
+def _npm_answers(registry: str, pid: str, version: str) -> None:
+    """An npm registry serving `pid#version`: the version's manifest, then its tarball."""
+    data = make_tgz(pid, version)
+    tarball = f"{registry}/{pid}/-/{pid}-{version}.tgz"
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    responses.get(f"{registry}/{pid}/{version}", json={"dist": {"tarball": tarball, "integrity": integrity}})
+    responses.get(tarball, body=data)
+
+
+@responses.activate
+def test_the_hl7_environment_is_downloaded_once_from_the_fhir_registry_else_npm(agreement, tmp_path, monkeypatch):
+    """The HL7 validator's extensions pack and its terminology package: FHIR registry first, then
+    registry.npmjs.org, the first version found of each; then from the FHIR cache, without a request."""
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "fhir"))
+    monkeypatch.setenv("MES_CACHE_DIR", str(tmp_path / "mes"))
+    monkeypatch.setenv("MES_FHIR_REGISTRY", "https://fhir.example.org")
+    monkeypatch.delenv("MES_OFFLINE", raising=False)
+    (pack, (pack_version,)), (terminology, versions) = agreement.HL7_ENVIRONMENT
+    responses.get(f"https://fhir.example.org/{pack}/{pack_version}", status=404)
+    _npm_answers(agreement.NPM_REGISTRY, pack, pack_version)
+    for version in versions:
+        responses.get(f"https://fhir.example.org/{terminology}/{version}", status=404)
+    responses.get(f"{agreement.NPM_REGISTRY}/{terminology}/{versions[0]}", status=404)
+    _npm_answers(agreement.NPM_REGISTRY, terminology, versions[1])
+    found = agreement.hl7_environment(tmp_path / "no-packages")
+    assert found == [f"{pack}#{pack_version}", f"{terminology}#{versions[1]}"]
+    assert (tmp_path / "fhir" / f"{pack}#{pack_version}" / "package" / "package.json").is_file()
+    asked = len(responses.calls)
+    assert agreement.hl7_environment(tmp_path / "no-packages") == found
+    assert len(responses.calls) == asked  # from the cache
+
+
+def test_offline_without_the_pack_the_measure_is_on_the_core_alone(agreement, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FHIR_PACKAGE_CACHE", str(tmp_path / "fhir"))
+    monkeypatch.setenv("MES_OFFLINE", "1")
+    assert agreement.hl7_environment(tmp_path / "no-packages") == []
+    assert "MES_OFFLINE=1: not downloaded" in capsys.readouterr().err
