@@ -203,7 +203,7 @@ def _download(pid: str, version: str, fhir_cache: Path) -> bool:
         try:
             download_package(pid, version, fhir_cache, registry_url=registry, pins={})
             return True
-        except PackageError as exc:
+        except (PackageError, OSError) as exc:  # not there, no network, a FHIR cache that cannot be written
             print(f"{pid}#{version}: {exc}", file=sys.stderr)
     return False
 
