@@ -74,11 +74,11 @@ def fetch_tgz(pid: str, version: str, registry_url: str | None = None) -> tuple[
 
 
 def _check_integrity(data: bytes, integrity: str | None, url: str) -> None:
-    """npm's Subresource Integrity string (``sha512-<base64>``; other algorithms as named), when given."""
+    """npm's Subresource Integrity string (``sha512-<base64>``, the first of several), when given."""
     import base64
     import hashlib
 
-    algorithm, _, expected = (integrity or "").partition("-")
+    algorithm, _, expected = ((integrity or "").split() or [""])[0].partition("-")
     if algorithm not in hashlib.algorithms_available or not expected:
         return
     if base64.b64encode(hashlib.new(algorithm, data).digest()).decode() != expected:
