@@ -7,6 +7,8 @@ test that made the request fails with a precise message and the run goes on.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -30,6 +32,26 @@ FHIR_JSON = "application/fhir+json"
 KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
 UNRESPONSIVE_AFTER = 2  # requests in a row without an answer after which the server is deemed unresponsive
 _FOLLOWED = frozenset({"GET", "HEAD"})  # a redirected POST or PUT is the server's answer, not ours to replay
+
+
+class _QuietWhileSending(logging.Filter):
+    """Drops what urllib3 logs while a FhirClient sends in this thread: a malformed header, a retry. Those records
+    carry the request's URL unredacted (a token in its query) and a traceback, and pytest shows captured logs
+    beside a failed test; the Exchange already says what went wrong, redacted and in the run's language."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.sending, "active", False)
+
+
+_QUIET = _QuietWhileSending()
+# A logger's filters see only the records logged on it, not those of its children: each module that logs.
+for _name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response", "urllib3.poolmanager",
+              "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_QUIET)
 
 
 @dataclass
@@ -212,6 +234,7 @@ class FhirClient:
         options = self.session.merge_environment_settings(prepared.url, {}, True, self.session.verify,
                                                           self.session.cert)
         started = time.perf_counter()
+        _QUIET.sending.active = True
         try:
             with self.session.send(prepared, timeout=timeout, allow_redirects=prepared.method in _FOLLOWED,
                                    **options) as response:  # options carry stream=True: the size cap
@@ -229,6 +252,7 @@ class FhirClient:
             exchange.error = self.redactor.text(describe_failure(exc, prepared.url or "", timeout, self.lang))
             exchange.unreachable = _no_answer(exc)
         finally:
+            _QUIET.sending.active = False
             exchange.elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
 
     def _mask_cookies(self, response: requests.Response) -> None:
@@ -345,6 +369,9 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
                      lang: str = "fr") -> str:
     """One sentence saying what went wrong on the wire and what to look at, in `lang` (the library's own words on
     the cause stay as it said them)."""
+    # After a redirect the failure is with the request it led to, maybe on another host: name that one.
+    failed = getattr(exc, "request", None)
+    url = getattr(failed, "url", None) or url
     host = urlsplit(url).netloc or url
 
     def say(key: str, **values: Any) -> str:

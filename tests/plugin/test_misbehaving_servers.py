@@ -267,3 +267,37 @@ def test_a_base_url_without_its_path_is_pointed_at(pytester, add_set, server):
     assert result.parseoutcomes() == {"incomplete": 1}
     result.stdout.fnmatch_lines(["*CORE-U-01: *GET [[]base]/metadata answered 404 Not Found: check the base URL "
                                  "(--mes-base-url; it often ends in /fhir)*"])
+
+
+def test_what_the_http_library_logs_about_a_bad_answer_shows_no_traceback_and_no_secret(pytester, add_set, server,
+                                                                                        monkeypatch):
+    """urllib3 logs a malformed header line, and a retry, with the request's URL and a traceback; pytest shows
+    captured logs with a failed test. pytest-mes says what went wrong itself, redacted: those records are not
+    shown, so a secret in the query string never reaches the terminal."""
+    monkeypatch.setenv("PARTNER_TOKEN", "tok-s3cr3t-in-query")
+    # A header line without a colon: urllib3 logs "Failed to parse headers (url=…)" with its traceback.
+    server.route("GET /fhir/Patient", Reply(200, PATIENT, headers={"X-Broken\r\nNo-Colon-Line": "x"}))
+    with socket.socket() as sock:  # a port nobody listens on: urllib3 logs "Retrying … after connection broken"
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://localhost:{sock.getsockname()[1]}/fhir/Patient"
+    server.route("GET /fhir/Moved", Reply(302, "", headers={"Location": refused}))
+    query = "?access_token={{env.PARTNER_TOKEN}}"
+    add_set(a_set(tests=read_test("CORE-L-01", path="Patient" + query, checks="- status: 200\n- max_time_ms: 1")
+                  + read_test("CORE-L-02", path="Moved" + query)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-rA",
+                                "--mes-timeout", "1")
+    result.assert_outcomes(failed=1, errors=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "tok-s3cr3t-in-query" not in output
+    assert "Traceback" not in output and "urllib3" not in output
+
+
+def test_a_failure_after_a_redirect_names_the_host_that_failed(pytester, add_set, server):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server.route("GET /fhir/Patient/1", Reply(302, "", headers={"Location": f"http://localhost:{port}/fhir/Patient/1"}))
+    add_set(a_set(tests=read_test("CORE-R-02", path="Patient/1", checks=CHECKS)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"  ✗ request: expected an HTTP response, got cannot connect to localhost:{port}: *"])
