@@ -213,7 +213,7 @@ def from_pytest(config: pytest.Config) -> MesConfig:
     client_cert = _file(values["client_cert"], "--mes-client-cert")
     client_key = _file(values["client_key"], "--mes-client-key")
     _check_tls_files(ca_bundle, client_cert, client_key)
-    return MesConfig(
+    settings = MesConfig(
         base_url=base_url, sandbox=sandbox, sandbox_defects=defects,
         testsets=_testsets(values["testsets"]), testsets_given=bool(values["testsets"]),
         components=_components(values["component"]),
@@ -239,6 +239,8 @@ def from_pytest(config: pytest.Config) -> MesConfig:
         identification={name: values[name] or None
                         for name in ("publisher", "solution", "solution_version", "convergence_id")},
     )
+    _check_reports(settings, {name: source for name, (_, source) in resolved.items()})
+    return settings
 
 
 _NEED_A_TARGET = frozenset({"testsets", "component", "token", "header", "client_cert", "client_key", "ca_bundle",
@@ -262,6 +264,27 @@ def _reports(values: dict[str, Any], *, active: bool) -> Reports:
     return Reports(html=Path(html) if html else None,
                    json=Path(values["report_json"]) if values["report_json"] else None,
                    testreport=Path(values["testreport"]) if values["testreport"] else None)
+
+
+def _check_reports(settings: MesConfig, sources: dict[str, str]) -> None:
+    """The report paths can be written, and overwrite neither each other nor a file the run reads."""
+    from pytest_mes.outputs import check_report_paths, files_in
+
+    reports = [(sources[name] or "--mes-" + name.replace("_", "-"), path, usual) for name, path, usual in (
+        ("report", settings.reports.html, DEFAULT_REPORT), ("report_json", settings.reports.json, "mes-results.json"),
+        ("testreport", settings.reports.testreport, "mes-testreport.json")) if path is not None]
+    if not reports:
+        return
+    from pytest_mes.testset.loader import find_testset_files
+
+    transport = settings.transport
+    given = [(flag, Path(path)) for flag, path in (
+        ("--mes-waivers", settings.waivers), ("--mes-ca-bundle", transport.ca_bundle),
+        ("--mes-client-cert", transport.client_cert), ("--mes-client-key", transport.client_key)) if path]
+    inputs = [*((f"the test set {path}", path) for path in find_testset_files(settings.testsets)),
+              *((f"the {flag} file", path) for flag, path in given),
+              *((f"the --mes-ig file {path}", path) for path in files_in(map(Path, settings.igs), (".json", ".xml")))]
+    check_report_paths(reports, inputs)
 
 
 def _target(base_url: tuple[str | None, str], sandbox: tuple[bool | None, str]) -> tuple[str | None, bool]:

@@ -456,3 +456,34 @@ def test_the_acceptance_file_names_the_validator_build_that_judged(pytester, add
     build = "pure Python" if walk.__file__.endswith(".py") else "compiled"
     assert json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["validator"]["build"] == build
     assert f"({words[build]})" in (pytester.path / "r.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--mes-report=sets/set.yaml"], "--mes-report sets/set.yaml is the test set *set.yaml, which this run reads: the "
+                                     "report would overwrite it; write the report elsewhere"),
+    (["--mes-report-json=waivers.yaml", "--mes-waivers=waivers.yaml"],
+     "--mes-report-json waivers.yaml is the --mes-waivers file, which this run reads*"),
+    (["--mes-report=out.html", "--mes-testreport=out.html"],
+     "--mes-testreport and --mes-report both name out.html: the second report would replace the first; give each "
+     "its own file"),
+    (["--mes-report=reports"], "--mes-report reports: this is a folder; give the path of a file, e.g. "
+                               "--mes-report=reports/mes-report.html"),
+    (["--mes-report-json=waivers.yaml/r.json"], "--mes-report-json waivers.yaml/r.json: *waivers.yaml is a file, not a "
+                                                "folder; give a path in a folder"),
+], ids=["a test set", "the waivers", "two reports", "a folder", "under a file"])
+def test_a_report_path_that_would_lose_a_file_or_the_report_stops_the_run_at_start(pytester, add_set, server, args,
+                                                                                   said):
+    """The run would end without its acceptance file, or with one of its inputs replaced by a report: said at start,
+    before any request, naming the option; nothing is overwritten."""
+    add_set(a_set(tests=read_test("CORE-O-01")))
+    (pytester.path / "reports").mkdir()
+    waivers = pytester.path / "waivers.yaml"
+    waivers.write_text("waivers: []\n", encoding="utf-8")
+    inputs = {path: path.read_bytes() for path in (pytester.path / "sets" / "set.yaml", waivers)}
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets=sets", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: pytest-mes: {said}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert not server.requests
+    assert all(path.read_bytes() == data for path, data in inputs.items())
+    assert not (pytester.path / "out.html").exists()
