@@ -114,7 +114,7 @@ def parse_yaml(text: str, where: str) -> LoadedDocument:
             raise EmptyFile("the file is empty: a test set needs at least id, title, component and tests",
                             path=where, line=1)
         source = SourceMap(where)
-        _index(node, (), source, where)
+        _index(node, (), source, _Walk(where, _expansion_limit(text)))
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -135,10 +135,48 @@ def parse_yaml(text: str, where: str) -> LoadedDocument:
     return LoadedDocument(data=data, source=source, text=text)
 
 
-def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) -> None:
+def _expansion_limit(text: str) -> int:
+    """How many values a document may hold once its aliases are expanded: far more than any test set written by
+    hand or generated (the bundled ones hold under 2,000), far fewer than anchors nested in anchors reach."""
+    return max(100_000, 20 * len(text))
+
+
+class _Walk:
+    """One walk of a document's nodes: the file it is, the values met so far against the limit, and each node's
+    last line once known (an aliased node is met once per alias)."""
+
+    def __init__(self, where: str, limit: int) -> None:
+        self.where, self.limit, self.met = where, limit, 0
+        self.last_lines: dict[int, int] = {}
+
+    def meet(self, node: yaml.Node) -> None:
+        self.met += 1
+        if self.met > self.limit:
+            raise TestSetError(f"invalid YAML: its aliases (*name) expand to more than {self.limit:,} values — "
+                               "anchors nested in anchors multiply; write the repeated parts out, or nest fewer "
+                               "aliases", path=self.where, line=node.start_mark.line + 1,
+                               column=node.start_mark.column + 1)
+
+    def last_line(self, node: yaml.Node) -> int:
+        """Last line (1-based) holding part of `node`; a block node's own end mark lies on the next token."""
+        known = self.last_lines.get(id(node))
+        if known is None:
+            if node.id == "scalar" or getattr(node, "flow_style", False) or not node.value:
+                end = node.end_mark
+                known = end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
+            else:
+                children = [value for pair in node.value for value in pair] if node.id == "mapping" else node.value
+                known = max(self.last_line(child) for child in children)
+            self.last_lines[id(node)] = known
+        return known
+
+
+def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, walk: _Walk) -> None:
     """Record positions of `node` and its children; reject duplicate keys, which YAML would silently merge."""
+    walk.meet(node)
+    where = walk.where
     source.positions[json_path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    source.end_lines[json_path] = _last_line(node)
+    source.end_lines[json_path] = walk.last_line(node)
     # Node kinds by their `id`, not isinstance: libyaml's parser builds nodes from the classes of the yaml module
     # it first saw, which an in-process re-import (pytester) replaces.
     if node.id == "mapping":
@@ -152,18 +190,9 @@ def _index(node: yaml.Node, json_path: JsonPath, source: SourceMap, where: str) 
                 raise TestSetError(f"duplicate key '{key}' (first at line {seen[key]}): keep only one",
                                    path=where, line=line, column=key_node.start_mark.column + 1)
             seen[key] = line
-            _index(value_node, (*json_path, key), source, where)
+            _index(value_node, (*json_path, key), source, walk)
             # Point at the key rather than its value: that is where a user looks.
             source.positions[(*json_path, key)] = (line, key_node.start_mark.column + 1)
     elif node.id == "sequence":
         for index, item in enumerate(node.value):
-            _index(item, (*json_path, index), source, where)
-
-
-def _last_line(node: yaml.Node) -> int:
-    """Last line (1-based) holding part of `node`; a block node's own end mark lies on the next token."""
-    if node.id == "scalar" or getattr(node, "flow_style", False) or not node.value:
-        end = node.end_mark
-        return end.line if end.column == 0 and end.line > node.start_mark.line else end.line + 1
-    children = [value for pair in node.value for value in pair] if node.id == "mapping" else node.value
-    return max(_last_line(child) for child in children)
+            _index(item, (*json_path, index), source, walk)

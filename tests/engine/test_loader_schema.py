@@ -299,3 +299,24 @@ def test_a_did_you_mean_ends_its_sentence(write_set):
     with pytest.raises(TestSetError) as info:
         load_testset(write_set(text))
     assert "did you mean 'patient_id'? (known: base_url, patient_id; built-ins: today" in info.value.detail
+
+
+def test_aliases_that_multiply_are_refused_naming_the_line_not_expanded(write_set):
+    """Anchors nested in anchors (a "billion laughs") expand to millions of values from a few lines: every step
+    after parsing (indexing lines, schema, templates, the test-set cache) would walk them all, for minutes, with the
+    memory growing. Refused with the file and line, like any YAML error."""
+    levels = ["x-l0: &l0 [a, b, c, d, e, f, g, h, i, j]"]
+    levels += [f"x-l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 7)]  # 10^7 values
+    text = "\n".join(levels) + "\n" + MINIMAL.replace("{path: metadata}", "{path: metadata, body: *l6}")
+    with pytest.raises(TestSetError, match=r"aliases .*expand to more than [\d,]+ values") as info:
+        load_testset(write_set(text))
+    assert info.value.path.endswith("set.yaml") and info.value.line is not None
+
+
+def test_aliases_used_as_meant_load(write_set):
+    shared = "x-body: &body {resourceType: Patient, name: [{family: Martin, given: [Anne, Marie]}]}\n"
+    step = "      - request: {method: POST, path: Patient, body: *body}\n        checks: [{status: 201}]"
+    steps = "\n".join([step] * 200)
+    text = shared + MINIMAL.replace("      - request: {path: metadata}\n        checks:\n          - status: 200\n",
+                                    steps + "\n")
+    assert len(load_testset(write_set(text)).tests[0].steps) == 200
