@@ -275,6 +275,18 @@ def test_a_bad_regex_says_what_is_wrong_with_it(write_set):
             in str(info.value))
 
 
+def test_a_bad_regex_of_a_fhirpath_matches_check_is_said_at_collection_too(write_set):
+    """Not at run time as a failure of the server (non conforme) for a mistake of the test set."""
+    text = MINIMAL.replace("- status: 200", "- fhirpath: {expression: CapabilityStatement.id, op: matches, "
+                                            "value: '^(['}")
+    with pytest.raises(TestSetError) as info:
+        load_testset(write_set(text))
+    assert "checks[0].fhirpath.value: \"^([\" is not a valid regular expression" in str(info.value)
+    good = MINIMAL.replace("- status: 200", "- fhirpath: {expression: CapabilityStatement.id, op: matches, "
+                                            "value: '^[a-z]+$'}")
+    assert load_testset(write_set(good)).tests[0].steps[0].checks[0].kind == "fhirpath"
+
+
 @pytest.mark.parametrize("profile", ["fr-core-patient", "StructureDefinition/fr-core-patient"])
 def test_conforms_to_takes_a_canonical_url(write_set, profile):
     """A profile by its name only would be 'not found' at run time, leaving the test incomplete."""
