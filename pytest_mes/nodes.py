@@ -114,7 +114,8 @@ class TestSetFile(pytest.File):
             if result.exchange is not None:
                 exchange = exchange_record(result.exchange, f"{self.testset.id}/{result.step.phase}{n}",
                                            self.run.recorder.mask, lang=lang)
-            step = step_record(result, exchange and exchange.id, self.testset, with_source=True, lang=lang)
+            step = step_record(result, exchange and exchange.id, self.testset, with_source=True, lang=lang,
+                               mask=self.run.recorder.mask)
             texts.append("\n".join(explain_step(step, exchange, file=self.testset.label, lang=lang)))
         return "\n\n".join(texts)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pytest_mes.client import Exchange
@@ -63,7 +63,7 @@ def record_case(result: CaseResult, testset: TestSet, record: TestRecord, policy
             exchange_id = f"{record.id}/e{len(record.exchanges) + 1}"
             record.exchanges.append(exchange_record(step_result.exchange, exchange_id, mask, lang=lang))
         record.steps.append(step_record(step_result, exchange_id, testset, with_source=step_result.failed,
-                                        lang=lang))
+                                        lang=lang, mask=mask))
     if record.verdict != "passed":
         record.variables = shown_variables(result.variables, mask)
     record.reason = mask(record.reason)
@@ -121,7 +121,9 @@ def _check_reason(check: CheckResult, lang: str) -> str:
 
 
 def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *, with_source: bool,
-                lang: str = "fr") -> StepRecord:
+                lang: str = "fr", mask: Callable[[str], str] = str) -> StepRecord:
+    """The step as it may be shown: what its checks say is masked like the exchanges (a secret or a patient's
+    identifier rendered into a check's expression or expected value)."""
     step = result.step
     if result.skipped:
         outcome = "skipped"
@@ -133,19 +135,23 @@ def step_record(result: StepResult, exchange_id: str | None, testset: TestSet, *
         outcome = "not_checked" if result.not_checked or result.no_data else "passed"
     return StepRecord(
         name=step.name, phase=step.phase, index=step.index, line=step.line, outcome=outcome,
-        error=result.error or result.skipped or result.no_data, exchange=exchange_id,
-        checks=[check_record(c, lang) for c in result.checks],
+        error=_masked(result.error or result.skipped or result.no_data, mask), exchange=exchange_id,
+        checks=[check_record(c, lang, mask) for c in result.checks],
         source=testset.source_lines(step.line, step.end_line) if with_source else [],
     )
 
 
-def check_record(check: CheckResult, lang: str = "fr") -> CheckRecord:
+def check_record(check: CheckResult, lang: str = "fr", mask: Callable[[str], str] = str) -> CheckRecord:
     return CheckRecord(
-        kind=check.kind, label=check.label, outcome=check.outcome,
-        expected=check.expected, actual=check.actual, because=check.because, line=check.line, detail=check.detail,
+        kind=check.kind, label=mask(check.label), outcome=check.outcome, expected=mask(check.expected),
+        actual=mask(check.actual), because=_masked(check.because, mask), line=check.line, detail=mask(check.detail),
         items=[OffendingItem(index, item_id) for index, item_id in check.items],
-        issues=issue_groups(check.issues, lang),
+        issues=[replace(group, message=mask(group.message)) for group in issue_groups(check.issues, lang)],
     )
+
+
+def _masked(text: str | None, mask: Callable[[str], str]) -> str | None:
+    return mask(text) if text else text
 
 
 def issue_groups(issues: tuple, lang: str) -> list[IssueGroup]:

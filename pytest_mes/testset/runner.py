@@ -15,7 +15,7 @@ from pytest_mes.client import Exchange, FhirClient
 from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError
 from pytest_mes.fhirpath import evaluate
-from pytest_mes.redaction import is_secret_name
+from pytest_mes.redaction import is_secret_name, is_secret_variable
 from pytest_mes.report.labels import label
 from pytest_mes.testset.checks import (
     CONTENT_CHECKS,
@@ -146,6 +146,7 @@ class Runner:
 
     def run_step(self, step: Step, variables: Mapping[str, Any], *, best_effort: bool = False) -> StepResult:
         result = StepResult(step)
+        self._mask_secret_variables(variables)
         try:
             method, target, options = self._render_request(step.request, variables)
         except TemplateError as exc:
@@ -237,6 +238,13 @@ class Runner:
         body, content_type = self._body(request, variables)
         return request.method, str(target), {"params": params or None, "headers": headers, "body": body,
                                              "content_type": content_type}
+
+    def _mask_secret_variables(self, variables: Mapping[str, Any]) -> None:
+        """The value of a credential-like variable (a db_password default or --mes-var, a session_token saved from an
+        answer) is masked wherever the step puts it: a query, a header of any name, a body, a check's expression."""
+        for name, value in variables.items():
+            if is_secret_variable(name) and isinstance(value, str | int | float) and not isinstance(value, bool):
+                self.client.redactor.add(str(value))
 
     def _mask_secret_environment(self, request: Request) -> None:
         """A {{env.API_TOKEN}} in a request is a secret: keep its value out of what is shown."""

@@ -487,3 +487,41 @@ def test_a_report_path_that_would_lose_a_file_or_the_report_stops_the_run_at_sta
     assert not server.requests
     assert all(path.read_bytes() == data for path, data in inputs.items())
     assert not (pytester.path / "out.html").exists()
+
+
+def test_the_value_of_a_credential_variable_is_masked_wherever_it_is_used(pytester, add_set, server):
+    """A credential-like variable (a default, a --mes-var, or a value saved from an answer) used in a query, a
+    header of any name, a body or a check's expression: its value never reaches the terminal or a report."""
+    server.route("POST /fhir/$login", Reply(200, {"resourceType": "Parameters",
+                                                  "parameter": [{"name": "t", "valueString": "saved-tok-4455"}]}))
+    tests = """
+    - id: CORE-V-01
+      title: Secrets in use
+      requirements: [{ref: r, level: SHALL}]
+      steps:
+        - request: {method: POST, path: $login, body: {resourceType: Parameters}}
+          save: {session_token: {fhirpath: "Parameters.parameter.value"}}
+        - request:
+            path: Patient
+            params: {pw: "{{db_password}}", s: "{{session_token}}"}
+            headers: {X-Trace: "{{client_secret}}"}
+          checks:
+            - status: 201
+            - fhirpath: "'{{client_secret}}' = 'other'"
+        - request: {method: POST, path: Patient, body: {resourceType: Patient, id: "{{db_password}}"}}
+    """
+    add_set(a_set(tests=tests, extra="variables: {db_password: changeme-default, client_secret: cs-default-77}\n"))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes",
+                                "--mes-var=db_password=pw-0f9e8d7c", "--mes-report=r.html", "--mes-report-json=r.json",
+                                "--mes-testreport=tr.json", "--junitxml=junit.xml", "-rA")
+    result.assert_outcomes(failed=1)
+    sent = server.requests[1]
+    assert "pw=pw-0f9e8d7c" in sent.path and "s=saved-tok-4455" in sent.path  # the control: the values were sent
+    assert sent.headers["X-Trace"] == "cs-default-77"
+    texts = {name: (pytester.path / name).read_text(encoding="utf-8")
+             for name in ("r.html", "r.json", "tr.json", "junit.xml")}
+    texts["terminal"] = result.stdout.str() + result.stderr.str()
+    for name, text in texts.items():
+        for secret in ("pw-0f9e8d7c", "saved-tok-4455", "cs-default-77"):
+            assert secret not in text, f"{secret} leaked into {name}"
+    assert "pw=***" in texts["terminal"] and "Patient" in texts["r.json"]
