@@ -293,11 +293,17 @@ def run_coverage(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.store import PackageStore
     from pytest_mes.resources import bundled_dir
 
+    roots = [Path(p) for p in args.testsets] or [bundled_dir("testsets")]
+    for root in roots:  # else a mistyped path would print a matrix where nothing is covered
+        if not any(find_testset_files([root])):
+            problem = "no test set (.yaml, .yml) in it" if root.exists() else "no such file or folder"
+            print(f"mes coverage: --testsets {root}: {problem}", file=sys.stderr)
+            return 2
     try:  # the packages' own missing dependencies do not matter here: they are not printed
         store = PackageStore.load(package_sources(args), offline=args.offline, cache_dir=args.cache_dir,
                                   registry_url=args.registry)
         catalogue = Catalogue.from_store(store)
-        testsets = load_testsets([Path(p) for p in args.testsets] or [bundled_dir("testsets")], catalogue)
+        testsets = load_testsets(roots, catalogue)
     except MesError as exc:
         print(f"mes coverage: {exc}", file=sys.stderr)
         return 2

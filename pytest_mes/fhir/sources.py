@@ -114,6 +114,11 @@ def download_package(
     return install_tgz_bytes(data, cache_dir, expected=(pid, version), origin=origin, pins=pins)
 
 
+# A package name or version, as the cache folder `<id>#<version>` is named from them: never a path (no separator,
+# no leading dot), so that a package.json cannot unpack, or remove a folder, outside the cache.
+_PACKAGE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
 def install_tgz_bytes(
     data: bytes, cache_dir: Path, *, expected: tuple[str, str] | None = None, origin: str = "",
     pins: Mapping[str, str] | None = None,
@@ -137,6 +142,9 @@ def install_tgz_bytes(
         if not names_a_package(manifest):
             raise PackageError(f"{origin or 'package'}: package.json needs a name and a version")
         pid, version = str(manifest["name"]), str(manifest["version"])
+        if not (_PACKAGE_PART.fullmatch(pid) and _PACKAGE_PART.fullmatch(version)):
+            raise PackageError(f"{origin or 'package'}: {pid!r}#{version!r} is not a FHIR package name and version "
+                               "(letters, digits, '.', '-', '_', '+'; no path): nothing installed")
         if expected and expected[0] != pid:
             raise PackageError(f"{origin}: the registry sent {pid}#{version} instead of {expected[0]}")
         check_pinned(f"{pid}#{version}", hashlib.sha256(data).hexdigest(), origin or "package",

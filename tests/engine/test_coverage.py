@@ -112,6 +112,17 @@ def test_mes_coverage_says_which_test_set_is_malformed(write_set, fhir_packages_
     assert "set.yaml:12:13: capability: unknown search parameter 'begin'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("name", "said"), [("nowhere", "no such file or folder"),
+                                            ("empty", "no test set (.yaml, .yml) in it")])
+def test_mes_coverage_of_test_sets_it_cannot_find_says_so_rather_than_reporting_nothing_covered(
+        tmp_path, fhir_packages_dir, capsys, name, said):
+    (tmp_path / "empty").mkdir()
+    where = tmp_path / name
+    assert main(["coverage", "--offline", f"--packages={fhir_packages_dir}", f"--testsets={where}"]) == 2
+    out = capsys.readouterr()
+    assert f"mes coverage: --testsets {where}: {said}" in out.err and "covered" not in out.out
+
+
 def test_a_statement_missing_from_the_packages_is_named_not_guessed(catalogue):
     partial = Catalogue(catalogue.items[:1], {}, [SERVER_STATEMENTS[0]])
     assert partial.problem(Covers("GAP-GestionnaireAgenda", "Slot", search="anything")) is None

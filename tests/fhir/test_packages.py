@@ -331,6 +331,22 @@ def test_default_package_set_is_the_mes_profile_set():
 
 
 # ---- mes packages ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "version"), [("../../outside", "1.0.0"), ("example.lib", "/../../../outside"),
+                                             ("example/lib", "1.0.0"), ("example.lib", "1.0\\..\\..")])
+def test_a_package_whose_name_or_version_is_a_path_is_refused_and_nothing_is_written(tmp_path: Path, capsys, name,
+                                                                                   version):
+    """The cache folder is named from package.json (`<id>#<version>`): a name or version holding a path separator
+    would unpack, or remove a folder, outside the cache. Refused with the name as a package name must be."""
+    tgz = tmp_path / "in" / "odd.tgz"
+    tgz.parent.mkdir()
+    tgz.write_bytes(make_tgz(name, version))
+    cache_dir = tmp_path / "deep" / "er" / "cache"
+    assert main(["packages", "install", "--from", str(tgz), "--cache-dir", str(cache_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "not a FHIR package name and version" in err and "Traceback" not in err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["in", "in/odd.tgz"]
+
+
 def test_mes_packages_install_from_file_then_list(tmp_path: Path, capsys):
     cache_dir = tmp_path / "cache"
     lib = tmp_path / "lib.tgz"
