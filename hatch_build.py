@@ -1,7 +1,9 @@
 """Wheel build hook: the validator's hot modules compiled with Cython, beside their unchanged sources.
 
 The same Python files, compiled as they are (annotations not enforced), so that both builds behave alike; the
-compiled modules are imported first when they are there. An editable install, ``MES_PURE_PYTHON=1``, or a
+compiled modules are imported first when they are there. The ``.pxd`` files beside walk, slicing, references and
+compiler, which only Cython reads, make the walk's classes and ElementDef cdef classes: their fields are C fields
+and the walk's hot methods call one another in C. An editable install, ``MES_PURE_PYTHON=1``, or a
 machine without Cython or a C compiler gets the pure-Python wheel, which gives the same verdicts, slower.
 """
 
@@ -69,7 +71,9 @@ def compile_modules(root: Path, out: Path) -> dict[str, Path]:
     extensions = [Extension(path[:-3].replace("/", "."), [str(root / path)], extra_compile_args=flags)
                   for path in COMPILED]
     directives = {"language_level": 3, "annotation_typing": False, "binding": True}
-    modules = cythonize(extensions, build_dir=str(out / "c"), compiler_directives=directives, quiet=True)
+    # include_path: the .pxd files beside the modules (walk.pxd…) cimport one another by their package names
+    modules = cythonize(extensions, build_dir=str(out / "c"), compiler_directives=directives, quiet=True,
+                        include_path=[str(root)])
     command = Distribution({"ext_modules": modules, "script_name": "hatch_build.py"}).get_command_obj("build_ext")
     command.build_lib, command.build_temp = str(out / "lib"), str(out / "tmp")
     command.parallel = os.cpu_count() or 1

@@ -67,56 +67,76 @@ class Slicing:
     ordered: bool
 
 
-@dataclass(eq=False, slots=True)
 class ElementDef:
-    """One compiled ElementDefinition. Identity-hashed: nodes are used as dictionary keys."""
+    """One compiled ElementDefinition. Identity-hashed: nodes are used as dictionary keys.
 
-    id: str
-    path: str
-    name: str  # last path segment, "[x]" removed
-    min: int
-    max: int | None  # None: unbounded
-    is_array: bool  # JSON representation: from the base element's max, not the profile's
-    types: list[TypeRef]
-    choice: bool
-    schema: Schema = field(repr=False)
-    slice_name: str | None = None
-    children: dict[str, ElementDef] = field(default_factory=dict, repr=False)
-    json_names: dict[str, JsonName] = field(default_factory=dict, repr=False)  # by JSON property name
-    grouped: bool = False  # a choice or sliced element: its items are checked together
-    fixed: Any = None
-    pattern: Any = None
-    binding: tuple[str, str] | None = None  # (strength, valueSet)
-    constraints: list[Constraint] = field(default_factory=list, repr=False)
-    slicing: Slicing | None = None
-    slices: list[ElementDef] = field(default_factory=list, repr=False)
-    must_support: bool = False
-    content_reference: str | None = None
-    max_length: int | None = None
-    min_length: int | None = None  # the minLength extension
-    narrative_languages: tuple[str, ...] = ()  # narrative-language-control: _no, _yes, _resource or languages
-    # R5's mustHaveValue and valueAlternatives (as extensions on R4): a primitive needs its value, or one of
-    # these extensions in its place
-    must_have_value: bool = False
-    value_alternatives: tuple[str, ...] = ()
-    bounds: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = None  # (minValue[x], maxValue[x])
-    max_text: str = "*"
-    required: list[ElementDef] = field(default_factory=list, repr=False)  # children with min > 0
-    optional_ms: list[ElementDef] = field(default_factory=list, repr=False)  # must-support, min 0
-    has_invariants: bool = False  # a constraint other than ele-1 (checked structurally) applies
-    invariant_plans: dict[str, list] = field(default_factory=dict, repr=False)  # per type code, see Definitions
-    primitive_checks: dict[str, PrimitiveCheck] = field(default_factory=dict, repr=False)  # per type code, see Walk
-    base_path: str = ""  # ElementDefinition.base.path: where the base definition states this element
-    # The base definition's element, when its required binding must be checked too: the profile binds
-    # another ValueSet (which may not be expandable offline), or none at all (see inherit_base_rules).
-    base_binding: ElementDef | None = field(default=None, repr=False)
+    A class with slots rather than a dataclass: compiled (hatch_build.py), it is a cdef class (compiler.pxd)
+    whose fields the walk reads as C fields, and Cython's dataclasses take no ``slots``."""
 
-    # The first of `types` of each code, looked up on every value the walk checks
-    type_refs: dict[str, TypeRef] = field(default_factory=dict, repr=False)
+    __slots__ = ("base_binding", "base_path", "binding", "bounds", "children", "choice", "constraints",
+                 "content_reference", "fixed", "grouped", "has_invariants", "id", "invariant_plans", "is_array",
+                 "json_names", "max", "max_length", "max_text", "min", "min_length", "must_have_value",
+                 "must_support", "name", "narrative_languages", "optional_ms", "path", "pattern", "primitive_checks",
+                 "required", "schema", "slice_name", "slices", "slicing", "type_refs", "types", "value_alternatives")
 
-    def __post_init__(self) -> None:
-        for t in reversed(self.types):
+    def __init__(
+        self, *, id: str, path: str, name: str, min: int, max: int | None, is_array: bool, types: list[TypeRef],
+        choice: bool, schema: Schema, slice_name: str | None = None, fixed: Any = None, pattern: Any = None,
+        binding: tuple[str, str] | None = None, constraints: list[Constraint] | None = None,
+        has_invariants: bool = False, slicing: Slicing | None = None, must_support: bool = False,
+        content_reference: str | None = None, max_length: int | None = None, min_length: int | None = None,
+        narrative_languages: tuple[str, ...] = (), must_have_value: bool = False,
+        value_alternatives: tuple[str, ...] = (),
+        bounds: tuple[tuple[str, Any] | None, tuple[str, Any] | None] | None = None, max_text: str = "*",
+        base_path: str = "",
+    ) -> None:
+        self.id = id
+        self.path = path
+        self.name = name  # last path segment, "[x]" removed
+        self.min = min
+        self.max = max  # None: unbounded
+        self.is_array = is_array  # JSON representation: from the base element's max, not the profile's
+        self.types = types
+        self.choice = choice
+        self.schema = schema
+        self.slice_name = slice_name
+        self.fixed = fixed
+        self.pattern = pattern
+        self.binding = binding  # (strength, valueSet)
+        self.constraints = [] if constraints is None else constraints
+        self.has_invariants = has_invariants  # a constraint other than ele-1 (checked structurally) applies
+        self.slicing = slicing
+        self.must_support = must_support
+        self.content_reference = content_reference
+        self.max_length = max_length
+        self.min_length = min_length  # the minLength extension
+        self.narrative_languages = narrative_languages  # narrative-language-control: _no, _yes, _resource or languages
+        # R5's mustHaveValue and valueAlternatives (as extensions on R4): a primitive needs its value, or one of
+        # these extensions in its place
+        self.must_have_value = must_have_value
+        self.value_alternatives = value_alternatives
+        self.bounds = bounds  # (minValue[x], maxValue[x])
+        self.max_text = max_text
+        self.base_path = base_path  # ElementDefinition.base.path: where the base definition states this element
+        # The first of `types` of each code, looked up on every value the walk checks
+        self.type_refs: dict[str, TypeRef] = {}
+        for t in reversed(types):
             self.type_refs[t.code] = t
+        # The tree, as the whole snapshot is read (compile_structure_definition, _index_json_names)
+        self.children: dict[str, ElementDef] = {}
+        self.slices: list[ElementDef] = []
+        self.json_names: dict[str, JsonName] = {}  # by JSON property name
+        self.grouped = False  # a choice or sliced element: its items are checked together
+        self.required: list[ElementDef] = []  # children with min > 0
+        self.optional_ms: list[ElementDef] = []  # must-support, min 0
+        # The base definition's element, when its required binding must be checked too: the profile binds
+        # another ValueSet (which may not be expandable offline), or none at all (see inherit_base_rules).
+        self.base_binding: ElementDef | None = None
+        self.invariant_plans: dict[str, list] = {}  # per type code, see Definitions
+        self.primitive_checks: dict[str, PrimitiveCheck] = {}  # per type code, see Walk
+
+    def __repr__(self) -> str:
+        return f"ElementDef(id={self.id!r})"
 
     @property
     def type_codes(self) -> list[str]:

@@ -1,7 +1,8 @@
 """References: resolution (contained, Bundle fullUrl), allowed target types and target profiles.
 
-A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`): it uses ``self.v`` (the
-Validator), ``self.defs`` (its compiled definitions), ``self.add``, ``self.root`` and ``self.bundles``.
+The first class of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`, through
+:class:`~pytest_mes.fhir.slicing.SlicingChecks`): it uses ``self.v`` (the Validator), ``self.defs`` (its
+compiled definitions), ``self.add``, ``self.root`` and ``self.bundles``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ MAX_CHAIN = 20  # references followed in a chain on one stack to judge targets' 
 class ReferenceChecks:
     """Checks of Reference elements."""
 
-    __slots__ = ()  # a mixin of Walk, which has slots
+    __slots__ = ()  # Walk's state: see Walk.__slots__
 
     def resolve_reference(self, ref: str) -> tuple[dict | None, str | None]:
         """(resolved resource or None, type) of a reference string, within the resource or its Bundles."""

@@ -6,7 +6,7 @@ Discriminators: ``value``, ``pattern``, ``type``, ``profile`` and ``exists``; ru
 discriminator that needs a ValueSet not available offline makes the match undetermined: reported as such,
 never guessed.
 
-A mixin of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`).
+A base class of the validator's walk (:class:`pytest_mes.fhir.walk.Walk`), on reference checks.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pytest_mes.fhir.compiler import PRIMITIVES, ElementDef, _cap
 from pytest_mes.fhir.discriminators import split_path
 from pytest_mes.fhir.issues import make_issue
 from pytest_mes.fhir.jsonread import as_list
+from pytest_mes.fhir.references import ReferenceChecks
 
 _VERDICTS_KEPT = 8192
 AtPath = tuple[list[tuple[Any, str]], str | None]  # an item's values at a discriminator path, and their JSON key
@@ -32,10 +33,10 @@ class Item(NamedTuple):
     loc: str  # its FHIRPath location
 
 
-class SlicingChecks:
+class SlicingChecks(ReferenceChecks):
     """Checks of sliced elements."""
 
-    __slots__ = ()  # a mixin of Walk, which has slots
+    __slots__ = ()  # Walk's state: see Walk.__slots__
 
     def check_slices(self, base: ElementDef, items: list[Item], loc: str) -> None:
         slicing = base.slicing
@@ -55,7 +56,7 @@ class SlicingChecks:
             if match < 0:
                 unmatched_seen = True
                 if rules == "closed":
-                    names = ", ".join(s.slice_name or "?" for s in slices)
+                    names = ", ".join([s.slice_name or "?" for s in slices])
                     self.add("error", "SLICE_CLOSED", item.loc, base.schema.source(base), name=base.name, slices=names)
                 assigned.append((base, item))
                 continue

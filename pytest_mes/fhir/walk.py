@@ -2,7 +2,7 @@
 
 :class:`Walk` holds the state of one :meth:`Validator.validate` call (issues, the resources being
 walked, the Bundles that resolve references) and visits resources, complex elements, primitives,
-invariants and extensions; slicing and references are its mixins (:mod:`.slicing`,
+invariants and extensions; slicing and references are its base classes, one chain (:mod:`.slicing`, on
 :mod:`.references`). The definitions it reads come from the validator's :class:`Definitions` (``self.defs``),
 the options and the verdicts kept across walks from the :class:`Validator` (``self.v``).
 """
@@ -38,7 +38,7 @@ from pytest_mes.fhir.measures import LibraryNames, measure_issues, measure_repor
 from pytest_mes.fhir.narrative import narrative_bad_elements, narrative_sections
 from pytest_mes.fhir.operation_definitions import operation_definition_issues
 from pytest_mes.fhir.questionnaires import questionnaire_response_issues
-from pytest_mes.fhir.references import Conformance, ReferenceChecks, _bundle_index
+from pytest_mes.fhir.references import Conformance, _bundle_index
 from pytest_mes.fhir.search_parameters import search_parameter_issues
 from pytest_mes.fhir.slicing import Item, SlicingChecks
 from pytest_mes.fhir.snapshot import (
@@ -80,7 +80,7 @@ _JSON_KIND_TEXT = {"bool": Phrase("booléen JSON", "JSON boolean"), "int": Phras
                    "number": Phrase("nombre JSON", "JSON number"), "str": Phrase("chaîne JSON", "JSON string")}
 
 
-class Walk(SlicingChecks, ReferenceChecks):
+class Walk(SlicingChecks):
     """The state of one validation: issues, the resources being walked, Bundles for reference resolution."""
 
     __slots__ = ("base_rules", "base_walk", "borrowed", "bundles", "conformance", "container", "defs", "depth", "done",
@@ -529,9 +529,12 @@ class Walk(SlicingChecks, ReferenceChecks):
         """Check the values of an array of `child`, neither sliced nor a choice, found at `at` in an `elem` of
         `type_code` (the common case: no items made)."""
         saved = self.enter(child, elem, type_code)
-        check = self.check_primitive if tcode in PRIMITIVES else self.check_item
+        primitive = tcode in PRIMITIVES
         for i, value in enumerate(values):
-            check(child, value, None, tcode, f"{at}[{i}]")
+            if primitive:
+                self.check_primitive(child, value, None, tcode, f"{at}[{i}]")
+            else:
+                self.check_item(child, value, None, tcode, f"{at}[{i}]")
         self.container = saved
 
     def enter(self, child: ElementDef, elem: ElementDef, type_code: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mes.fhir import validator as validator_module
 from pytest_mes.fhir.issues import Issue, ValidationResult
 from pytest_mes.fhir.store import PackageStore
 from pytest_mes.fhir.validator import Validator
@@ -67,6 +68,14 @@ def local_validator(fhir_packages_dir: Path, folder: Path, name: str, resources:
     store = PackageStore.load([fhir_packages_dir, package.parent], offline=True,
                               packages=["hl7.fhir.r4.core#4.0.1", f"{name}#1.0.0"])
     return Validator(store)
+
+
+def patch_walk(monkeypatch: pytest.MonkeyPatch, **methods) -> None:
+    """Replace methods of the validator's walk (its own, or of its base classes SlicingChecks and ReferenceChecks)
+    for a test: validations use a subclass of Walk that has them. Compiled (hatch_build.py), Walk and its bases
+    are cdef classes, whose methods cannot be set; a subclass's override theirs in either build, on every call,
+    the walk's calls to itself and the walks it starts (``type(self)(...)``) included."""
+    monkeypatch.setattr(validator_module, "Walk", type("PatchedWalk", (validator_module.Walk,), methods))
 
 
 def found(result: ValidationResult, severity: str | None = None) -> set[tuple[str, str]]:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from pytest_mes.fhir import assertions
-from pytest_mes.fhir.slicing import SlicingChecks
 from pytest_mes.fhir.validator import Validator
+from pytest_mes.fhir.walk import Walk
+from tests.fhir.conftest import patch_walk
 from tests.support.traffic import real_traffic_examples
 
 
@@ -51,15 +52,15 @@ def test_slice_verdicts_by_json_key_give_the_issues_of_judging_each_slice(store,
     monkeypatch.setattr(assertions, "json_key", counting_key)
     kept = _issues(Validator(store), traffic)
     tried = []
-    real_matches = SlicingChecks.discriminator_matches
+    real_matches = Walk.discriminator_matches
 
     def counting_matches(self, s, values, dtype, path):
         tried.append(dtype)
         return real_matches(self, s, values, dtype, path)
 
-    monkeypatch.setattr(SlicingChecks, "discriminator_matches", counting_matches)
-    monkeypatch.setattr(SlicingChecks, "value_discriminator",
-                        lambda self, s, values, text, dtype, path: self.discriminator_matches(s, values, dtype, path))
+    patch_walk(monkeypatch, discriminator_matches=counting_matches,
+               value_discriminator=lambda self, s, values, text, dtype, path: self.discriminator_matches(
+                   s, values, dtype, path))
     judged = _issues(Validator(store), traffic)
     assert len(keys) < tried.count("value") + tried.count("pattern"), "no key served several slices"
     for (name, _, _), one, other in zip(traffic, kept, judged, strict=True):

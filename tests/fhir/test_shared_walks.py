@@ -10,10 +10,10 @@ import itertools
 
 import pytest
 
-from pytest_mes.fhir.references import Conformance, ReferenceChecks
+from pytest_mes.fhir.references import Conformance
 from pytest_mes.fhir.validator import Validator
 from pytest_mes.fhir.walk import Walk
-from tests.fhir.conftest import errors, local_validator
+from tests.fhir.conftest import errors, local_validator, patch_walk
 
 GAP = "ans.fhir.fr.gap#3.0.0"
 CORE21 = "hl7.fhir.fr.core#2.1.0"
@@ -97,7 +97,7 @@ def test_replayed_walks_give_the_issues_of_walking_again(validator, examples, mo
     assert sum(hits) >= 6, "the valid GAP Bundle's entries are not walked twice"
     monkeypatch.setattr(Conformance, "replay", lambda self, *args: None)
     monkeypatch.setattr(Conformance, "lend_verdict", lambda self, terms: None)
-    monkeypatch.setattr(ReferenceChecks, "declared_derivation", lambda self, resource, schema, context: None)
+    patch_walk(monkeypatch, declared_derivation=lambda self, resource, schema, context: None)
     again = [Validator(validator.store).validate(copy.deepcopy(bundle), context=ctx).issues
              for _, bundle, ctx in cases]
     for (name, _, _), one, other in zip(cases, shared, again, strict=True):
@@ -124,7 +124,7 @@ def _walks_of(resource: dict, monkeypatch) -> list[str]:
             walks.append(holder.schema.url)
         return real(self, holder, obj, loc, type_code, elem)
 
-    monkeypatch.setattr(Walk, "check_object", spied)
+    patch_walk(monkeypatch, check_object=spied)
     return walks
 
 
@@ -316,13 +316,13 @@ def test_a_dense_web_of_references_is_judged_in_linear_work(validator, monkeypat
     a broken one, so each of the 3n references names a non-conformant target; in a ring of 40, every check
     is cut 20 deep on some walk, and the checks cut are judged from the top."""
     walks = []
-    real = ReferenceChecks.walk_for_conformance
+    real = Walk.walk_for_conformance
 
     def counted(self, *args):
         walks.append(1)
         return real(self, *args)
 
-    monkeypatch.setattr(ReferenceChecks, "walk_for_conformance", counted)
+    patch_walk(monkeypatch, walk_for_conformance=counted)
     links = {i: ([(i + 1) % n, (i + 2) % n], (i + 1) % n) for i in range(n)}
     result = Validator(validator.store).validate(_organizations(links, bad=bad), context=CORE22)
     assert len(walks) <= 10 * n, len(walks)
