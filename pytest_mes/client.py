@@ -6,6 +6,7 @@ test that made the request fails with a precise message and the run goes on.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -399,16 +400,27 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc)
     ):
         return say("http.cut", cause=_root_cause(exc))
+    root = _root(exc)
+    if isinstance(root, http.client.HTTPException):  # a status line or headers http cannot read: it did answer
+        return say("http.not_http", cause=str(root).strip() or type(root).__name__)
     if isinstance(exc, requests.exceptions.ConnectionError):
         return say("http.refused", cause=_root_cause(exc))
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return say("http.redirect_loop", n=requests.models.DEFAULT_REDIRECT_LIMIT)
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return say("http.invalid_url", url=repr(url), error=exc)
     return say("http.failure", cause=_root_cause(exc))
 
 
-def _root_cause(exc: BaseException) -> str:
+def _root(exc: BaseException) -> BaseException:
+    """The first error of the chain: what the socket or the HTTP parser said."""
     while exc.__context__ is not None and exc.__context__ is not exc:
         exc = exc.__context__
+    return exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    exc = _root(exc)
     text = str(exc) or type(exc).__name__
     # urllib3 wraps reasons in long reprs; the last clause is the informative one.
     if "]" in text and "[" in text and "certificate" in text.lower():

@@ -180,7 +180,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "did_you_mean": (" — vouliez-vous dire '{name}' ?", " — did you mean '{name}'?"),
     # The reason of a test's verdict (pytest_mes.recording, pytest_mes.reporting).
     "reason.not_run": ("le test n'a pas pu s'exécuter : {error}", "the test could not run: {error}"),
-    "reason.no_answer": ("pas de réponse du serveur : {error}", "no answer from the server: {error}"),
+    "reason.no_answer": ("pas de réponse HTTP du serveur : {error}", "no HTTP answer from the server: {error}"),
     "reason.step": ("étape {n} « {name} » : {reason}", "step {n} \"{name}\": {reason}"),
     "reason.check": ("{label} : {actual}", "{label}: {actual}"),
     "reason.expected": ("{label} : attendu {expected}, obtenu {actual}", "{label}: expected {expected}, got {actual}"),
@@ -399,6 +399,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "http.refused": ("connexion impossible à {host} : {cause}. Le serveur est-il démarré, et --mes-base-url "
                      "est-elle juste ?",
                      "cannot connect to {host}: {cause}. Is the server running, and is --mes-base-url right?"),
+    "http.not_http": ("{host} a répondu, mais pas en HTTP ({cause}) : --mes-base-url désigne-t-elle bien le serveur "
+                      "FHIR (schéma et port) ?",
+                      "{host} answered, but not in HTTP ({cause}): does --mes-base-url name the FHIR server (scheme "
+                      "and port)?"),
+    "http.redirect_loop": ("trop de redirections depuis {host} (plus de {n}) : une boucle ? Vérifiez --mes-base-url et "
+                           "les redirections du serveur",
+                           "too many redirects from {host} (more than {n}): a loop? Check --mes-base-url and the "
+                           "server's redirects"),
     "http.invalid_url": ("URL invalide {url} : {error}", "invalid URL {url}: {error}"),
     "http.failure": ("échec HTTP avec {host} : {cause}", "HTTP failure with {host}: {cause}"),
     "fhirpath.unevaluable": ("FHIRPath {expression} ne peut pas être évalué : {cause}",

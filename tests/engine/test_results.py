@@ -93,7 +93,7 @@ def _cleanup_failed() -> CaseResult:
      "le test n'a pas pu s'exécuter : unknown variable x", "the test could not run: unknown variable x"),
     (_case(CheckResult("request", "failed", "an HTTP response", "refused", kind="request"),
            exchange=_exchange(status=None, error="refused")), Policy(),
-     "pas de réponse du serveur : refused", "no answer from the server: refused"),
+     "pas de réponse HTTP du serveur : refused", "no HTTP answer from the server: refused"),
     (_cleanup_failed(), Policy(),
      "nettoyage en échec, des données peuvent rester sur le serveur : status : attendu no server error "
      "(status < 500), obtenu 500 Server Error",

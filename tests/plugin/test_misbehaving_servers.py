@@ -301,3 +301,29 @@ def test_a_failure_after_a_redirect_names_the_host_that_failed(pytester, add_set
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"  ✗ request: expected an HTTP response, got cannot connect to localhost:{port}: *"])
+
+
+def test_a_service_that_is_not_http_is_said_to_answer_in_something_else(pytester, add_set):
+    """An SSH banner on the port (a wrong port in --mes-base-url): it answered, so "is the server running?" would send
+    the user looking in the wrong place."""
+    add_set(a_set(tests=read_test("CORE-N-01")))
+    with HungServer(says=b"SSH-2.0-OpenSSH_9.6\r\n") as ssh:
+        result = pytester.runpytest(f"--mes-base-url={ssh.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got 127.0.0.1:* answered, but not in HTTP "
+                                 "(*SSH-2.0-OpenSSH_9.6*): does --mes-base-url name the FHIR server (scheme and "
+                                 "port)?"])
+    assert "Is the server running" not in result.stdout.str()
+
+
+def test_an_answer_http_cannot_read_and_a_redirect_loop_are_named_as_such(pytester, add_set, server):
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT, headers={f"X-H{n}": "v" for n in range(120)}))
+    server.route("GET /fhir/Patient/2", Reply(302, "", headers={"Location": server.base_url + "/Patient/2"}))
+    add_set(a_set(tests=read_test("CORE-N-02", path="Patient/1", checks=CHECKS)
+                  + read_test("CORE-N-03", path="Patient/2", checks=CHECKS)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got 127.0.0.1:* answered, but not in HTTP "
+                                 "(got more than 100 headers)*"])
+    result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got too many redirects from 127.0.0.1:* "
+                                 "(more than 30): a loop? Check --mes-base-url and the server's redirects"])

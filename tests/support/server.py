@@ -141,9 +141,11 @@ CAPABILITY_STATEMENT = {
 
 
 class HungServer:
-    """Accepts TCP connections on loopback and never answers (a hung application server behind a live socket)."""
+    """Accepts TCP connections on loopback and never answers (a hung application server behind a live socket); with
+    `says`, sends it on each connection first, as a service that is not HTTP greets (an SSH or SMTP banner)."""
 
-    def __init__(self) -> None:
+    def __init__(self, says: bytes = b"") -> None:
+        self._says = says
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.1)
         self._held: list[socket.socket] = []
@@ -166,6 +168,8 @@ class HungServer:
                 continue
             except OSError:
                 return
+            if self._says:
+                conn.sendall(self._says)
             self._held.append(conn)  # kept open, never read, never answered
 
     def __enter__(self) -> HungServer:
