@@ -12,7 +12,7 @@ import pytest
 
 from pytest_mes.connection import DEFAULT_MAX_BYTES, ClientSettings
 from pytest_mes.environment import is_true, split_paths
-from pytest_mes.errors import ConfigError
+from pytest_mes.errors import ConfigError, require_file
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.resources import bundled_dir
 
@@ -377,8 +377,8 @@ def _assignment(text: str) -> tuple[str, str]:
 
 
 def _file(path: str | None, flag: str) -> str | None:
-    if path and not Path(path).is_file():
-        raise ConfigError(f"{flag} {path}: file not found")
+    if path:
+        require_file(path, flag)
     return path
 
 

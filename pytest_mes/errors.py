@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
@@ -52,3 +54,11 @@ class ProfileError(MesError):
 
 class ConfigError(MesError):
     """An option or environment variable has an invalid value."""
+
+
+def require_file(path: str | os.PathLike[str], flag: str) -> None:
+    """Raise ConfigError unless `path`, given with option `flag`, is a file: a folder is said as one."""
+    if Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: this is a folder; give the file itself")
+    if not Path(path).is_file():
+        raise ConfigError(f"{flag} {path}: file not found")

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pytest_mes.errors import ConfigError, TestSetError
+from pytest_mes.errors import ConfigError, TestSetError, require_file
 from pytest_mes.report.labels import label, lead
 from pytest_mes.results import TestRecord
 from pytest_mes.testset.loader import EmptyFile, load_yaml
@@ -61,8 +61,7 @@ def _schema() -> dict[str, Any]:
 
 def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
     """Read and check a waivers file; raise ConfigError naming file:line and what to write instead."""
-    if not path.is_file():
-        raise ConfigError(f"--mes-waivers {path}: file not found")
+    require_file(path, "--mes-waivers")
     try:
         document = load_yaml(path, label)
         check_schema(document, validator_for(_schema()), what="the waivers file",

@@ -249,6 +249,8 @@ def test_unusable_tls_files_stop_the_run_at_start_naming_the_option(pytester, tl
         ([f"--mes-client-cert={garbage}"], f"--mes-client-cert {garbage}: not a PEM certificate with its private*"),
         ([f"--mes-client-cert={cert_file}", f"--mes-client-key={encrypted_key}"],
          f"--mes-client-cert {cert_file} / --mes-client-key {encrypted_key}: *the key is encrypted*"),
+        ([f"--mes-ca-bundle={tmp_path}"], f"--mes-ca-bundle {tmp_path}: this is a folder; give the file itself"),
+        ([f"--mes-waivers={tmp_path}"], f"--mes-waivers {tmp_path}: this is a folder; give the file itself"),
     ]:
         result = pytester.runpytest(*base, *options)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, options
