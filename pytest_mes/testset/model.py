@@ -456,10 +456,9 @@ class _Builder:
         body_file = None
         if "body_file" in spec:
             body_file = (self.path.parent / spec["body_file"]).resolve()
-            if not body_file.is_file():
-                raise self.error((*json_path, "body_file"),
-                                 f"body file '{spec['body_file']}' not found (looked at {body_file}); "
-                                 "paths are relative to the test-set file")
+            problem = _unsendable(body_file)
+            if problem:
+                raise self.error((*json_path, "body_file"), f"body file '{spec['body_file']}' {problem}")
         params = []
         for name, value in spec.get("params", {}).items():
             params.extend((name, item) for item in (value if isinstance(value, list) else [value]))
@@ -518,3 +517,16 @@ def _package_context(specifications: list[dict[str, str]]) -> str | None:
     return None
 
 
+def _unsendable(body_file: Path) -> str | None:
+    """Why a body file cannot be sent as the runner sends it (UTF-8 text), or None."""
+    if body_file.is_dir():
+        return "is a folder, not a file"
+    if not body_file.is_file():
+        return f"not found (looked at {body_file}); paths are relative to the test-set file"
+    try:
+        body_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    return None

@@ -117,6 +117,20 @@ def test_body_file_must_exist_next_to_the_set(write_set):
     assert load_testset(path).tests[0].steps[0].request.body_file == path.parent / "p.json"
 
 
+@pytest.mark.parametrize(("name", "make", "said"), [
+    ("folder.json", lambda p: p.mkdir(), r"body file 'folder\.json' is a folder, not a file"),
+    ("latin1.xml", lambda p: p.write_bytes("<Patient><name value='Hélène'/></Patient>".encode("latin-1")),
+     r"body file 'latin1\.xml' is not UTF-8 text \(invalid continuation byte at byte 23\): save it as UTF-8"),
+], ids=["a folder", "not UTF-8"])
+def test_a_body_file_that_cannot_be_sent_is_said_at_load_naming_it(write_set, name, make, said):
+    """Not at run time, as an error of the test without the file's name."""
+    path = write_set(MINIMAL.replace("{path: metadata}", f"{{method: POST, path: Patient, body_file: {name}}}"))
+    make(path.parent / name)
+    with pytest.raises(TestSetError, match=said) as info:
+        load_testset(path)
+    assert info.value.line == 9
+
+
 def test_path_and_url_together_are_refused(write_set):
     with pytest.raises(TestSetError, match=r"'path' and 'url'.*cannot be used together"):
         load_testset(write_set(MINIMAL.replace("{path: metadata}", "{path: metadata, url: 'http://x/metadata'}")))
