@@ -172,6 +172,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     validator, _ = run.validator()
     if validator is not None and validator.store.missing:
         lines.append(label("header.missing", lang).format(missing=validator.store.missing_summary()))
+    if validator is not None:  # a package source or a --mes-ig file that could not be read
+        lines.extend(label("header.unread", lang).format(problem=problem) for problem in validator.store.problems)
     for waiver in run.waivers:
         if waiver.index in run.unknown_waivers:
             lines.append(label("header.unknown_waiver", lang).format(

@@ -74,6 +74,6 @@ def load_validator(
         if validator is None:
             store = PackageStore.load(key[0], offline=offline, cache_dir=cache_dir)
             if key[3]:
-                store = with_conformance(store, key[3])
+                store = with_conformance(store, key[3], option="--mes-ig")
             validator = _VALIDATORS[key] = Validator(store)
         return validator

@@ -25,9 +25,10 @@ LOCAL_ID, LOCAL_VERSION = "local", "ig"
 _SUFFIXES = (".json", ".xml")
 
 
-def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]]) -> PackageStore:
-    """`store` plus the conformance resources found at `paths`; what cannot be read is named in the
-    new store's ``warnings``.
+def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]],
+                     option: str = "--ig") -> PackageStore:
+    """`store` plus the conformance resources found at `paths` (given with `option`); what cannot be read is named
+    in the new store's ``warnings``.
 
     Raises:
         PackageError: a path does not exist.
@@ -38,7 +39,7 @@ def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
-            raise PackageError(f"--ig {path}: no such file or folder")
+            raise PackageError(f"{option} {path}: no such file or folder")
         if path.suffix == ".tgz" or (path / "package.json").is_file() or (path / "package" / "package.json").is_file():
             packages.append(open_package(path))
         elif path.is_dir():
@@ -50,12 +51,15 @@ def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]
         try:
             resources.extend(_resources_in(read_resource_file(file, store)))
         except (OSError, ValueError, PackageError) as exc:
-            problems.append(f"--ig {file}: not read ({exc})")
+            problems.append(f"{option} {file}: not read ({exc})")
     where = files[0] if files else Path(".")
     local = Package.in_memory(LOCAL_ID, LOCAL_VERSION, resources, {CORE_ID: CORE_VERSION}, where)
     known = {p.key for p in store.packages}
     added = [p for p in packages if p.key not in known] + ([local] if local.entries else [])
-    return PackageStore([*store.packages, *added], [*store.warnings, *problems])
+    # The packages still missing stay said (run header, acceptance file), and what could not be read is one more.
+    merged = PackageStore([*store.packages, *added], [*store.problems, *problems], store.missing)
+    merged.warnings = [*store.warnings, *problems]
+    return merged
 
 
 def read_resource_file(path: Path, store: PackageStore) -> Any:

@@ -311,6 +311,7 @@ LABELS: dict[str, tuple[str, str]] = {
                     "mes: test sets {sets}; components {components}; writes {writes}"),
     "header.writes_allowed": ("autorisées", "allowed"),
     "header.writes_refused": ("non autorisées", "not allowed"),
+    "header.unread": ("mes: attention, non lu : {problem}", "mes: warning, not read: {problem}"),
     "header.missing": ("mes: paquets FHIR manquants, les vérifications qui en ont besoin ne sont pas faites : "
                        "{missing} (`mes packages list` dit qui en a besoin)",
                        "mes: FHIR packages missing, checks that need them are not made: {missing} "

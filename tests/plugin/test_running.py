@@ -500,3 +500,25 @@ def test_conforms_to_a_local_profile_given_with_mes_ig(pytester, add_set, server
     control = pytester.runpytest(*base, "--mes-ig=ig2")
     control.stdout.fnmatch_lines(["*conformité à http://example.org/StructureDefinition/cs-json-only*"])
     control.stdout.no_fnmatch_line("*CapabilityStatement.kind : *fixée*")
+
+
+def test_mes_ig_keeps_the_missing_packages_said_and_says_what_it_could_not_read(pytester, add_set, server,
+                                                                              fhir_packages_dir):
+    """With --mes-ig the run still names the missing packages (header, acceptance file), and a file of the folder
+    that cannot be read is said at start instead of leaving the user's profiles silently unloaded."""
+    (pytester.path / "ig-broken").mkdir()
+    (pytester.path / "ig-broken" / "profile.json").write_text('{"resourceType": "StructureDefinition", ',
+                                                              encoding="utf-8")
+    add_set(a_set(tests=read_test("CORE-V-02")))
+    args = [f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", f"--mes-packages={fhir_packages_dir}",
+            "--mes-offline", "--mes-report-json=r.json"]
+    without = pytester.runpytest(*args)
+    result = pytester.runpytest(*args, "--mes-ig=ig-broken")
+    result.assert_outcomes(passed=1)
+    header = [line for line in result.stdout.lines if line.startswith("mes:")]
+    assert [line for line in without.stdout.lines if line.startswith("mes: paquets FHIR manquants")] == [
+        line for line in header if line.startswith("mes: paquets FHIR manquants")] != []
+    assert any(line.startswith("mes: attention, non lu : --mes-ig ") and "ig-broken/profile.json: not read" in line
+               for line in header), header
+    missing = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["missing_packages"]
+    assert any(item.startswith("ans.fr.nos#1.2.0 (requis par") for item in missing), missing
