@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pytest
 
 from pytest_mes.connection import DEFAULT_MAX_BYTES, ClientSettings
-from pytest_mes.environment import is_true, split_paths
+from pytest_mes.environment import split_paths, yes_or_no
 from pytest_mes.errors import ConfigError, require_file
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.resources import bundled_dir
@@ -133,7 +133,11 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
     if option.env and os.environ.get(option.env, "") != "":
         text = os.environ[option.env]
         if option.kind == "bool":
-            return is_true(text), option.env
+            value = yes_or_no(text)
+            if value is None:  # read as false, it would silently drop what the user asked for
+                raise ConfigError(f"{option.env}={text!r}: write 1, true, yes, on or oui (0, false, no, off or non "
+                                  "for no)")
+            return value, option.env
         if option.kind == "paths":
             return split_paths(text), option.env
         if option.kind == "list":
@@ -335,6 +339,8 @@ def _token(token: str | None) -> str | None:
 
 
 def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
+    from pytest_mes.testset.loader import find_testset_files
+
     if not paths:
         return (bundled_dir("testsets"),)
     roots = []
@@ -345,6 +351,9 @@ def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
         path = path.resolve()
         if not path.exists():
             raise ConfigError(f"--mes-testsets {path}: no such file or folder")
+        if not any(find_testset_files([path])):  # else a run that tests nothing, without saying why
+            raise ConfigError(f"--mes-testsets {path}: " + ("no test set (.yaml, .yml) in this folder" if path.is_dir()
+                                                           else "not a test set (a .yaml or .yml file)"))
         roots.append(path)
     return tuple(roots)
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+_TRUE = ("1", "true", "yes", "on", "oui")
+_FALSE = ("", "0", "false", "no", "off", "non")
+
 
 def is_true(text: str) -> bool:
-    """A boolean environment value: 1, true, yes, on (any case) are true."""
-    return text.strip().lower() in ("1", "true", "yes", "on")
+    """A boolean environment value: 1, true, yes, on, oui (any case) are true."""
+    return text.strip().lower() in _TRUE
+
+
+def yes_or_no(text: str) -> bool | None:
+    """A boolean environment value read strictly: True, False, or None when it says neither."""
+    word = text.strip().lower()
+    return True if word in _TRUE else False if word in _FALSE else None
 
 
 def env_flag(name: str) -> bool:

@@ -98,6 +98,30 @@ def test_bad_options_are_usage_errors(pytester, server):
     result.stderr.fnmatch_lines(["*--mes-timeout 'soon': give seconds*"])
 
 
+@pytest.mark.parametrize(("given", "said"), [
+    ("notes.txt", "--mes-testsets */notes.txt: not a test set (a .yaml or .yml file)"),
+    ("empty", "--mes-testsets */empty: no test set (.yaml, .yml) in this folder"),
+])
+def test_a_testsets_path_that_holds_no_test_set_is_a_usage_error(pytester, server, given, said):
+    """Not a run that tests nothing and ends 'no tests ran' without saying why."""
+    (pytester.path / "notes.txt").write_text("id: x\n", encoding="utf-8")
+    (pytester.path / "empty").mkdir()
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", f"--mes-testsets={given}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*pytest-mes: {said}"])
+    assert not server.requests
+
+
+@pytest.mark.parametrize("value", ["maybe", "enabled"])
+def test_a_yes_no_environment_variable_that_says_neither_is_a_usage_error(pytester, server, monkeypatch, value):
+    """MES_STRICT=enabled was read as false, silently: the run went on without what the user asked for."""
+    monkeypatch.setenv("MES_STRICT", value)
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*pytest-mes: MES_STRICT={value!r}: write 1, true, yes, on or oui (0, false, no, "
+                                 "off or non for no)*"])
+
+
 def test_options_come_from_env_and_ini(pytester, add_set, server, monkeypatch):
     add_set(a_set(tests=read_test("CORE-A-01", path="Patient/{{pid}}"), extra="variables: {pid: '0'}"))
     server.route("GET /fhir/Patient/42", Reply(200, {"resourceType": "Patient", "id": "42"}))
