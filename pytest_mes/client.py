@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pytest_mes import __version__
-from pytest_mes.connection import ClientSettings
+from pytest_mes.connection import RUN_REFUSED, ClientSettings
 from pytest_mes.redaction import Redactor, is_secret_name
 from pytest_mes.report.labels import label
 
@@ -302,6 +302,15 @@ class FhirClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def run_refusal(exchange: Exchange, lang: str = "fr") -> str | None:
+    """What to say when the answer refuses the run itself (credentials, pace: RUN_REFUSED), else None."""
+    key = RUN_REFUSED.get(exchange.status or 0)
+    if key is None:
+        return None
+    retry = exchange.header("Retry-After")
+    return label(key, lang).format(retry=f", Retry-After: {retry}" if retry else "")
 
 
 class BodyTooLarge(Exception):

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pytest_mes.redaction import is_secret_name
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-# Answers that mean the run's credentials, not the server's conformance, are at fault: the key of what to say
-# about each in pytest_mes.report.labels (imported only when a run needs it).
-CREDENTIALS_REFUSED = {401: "credentials.401", 407: "credentials.407"}
+# Answers that mean the run, not the server's conformance, is at fault — its credentials were refused, or its pace
+# (a gateway's rate limit): the key of what to say about each in pytest_mes.report.labels (imported only when a run
+# needs it).
+RUN_REFUSED = {401: "credentials.401", 407: "credentials.407", 429: "pace.429"}
 
 
 @dataclass(frozen=True)

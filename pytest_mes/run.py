@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mes.config import MesConfig
-from pytest_mes.connection import CREDENTIALS_REFUSED
 from pytest_mes.errors import MesError, PackageError
 from pytest_mes.redaction import Redactor
 
@@ -109,13 +108,13 @@ class MesRun:
         if self._capabilities is None:
             exchange = self.client.capabilities()
             body, problem = exchange.parsed
-            from pytest_mes.report.labels import label  # with the engine, not when the plugin loads
+            from pytest_mes.client import run_refusal  # with the engine, not when the plugin loads
+            from pytest_mes.report.labels import label
 
             lang = self.config.lang
             if exchange.error:
                 problem = exchange.error
-            elif exchange.status in CREDENTIALS_REFUSED:
-                refused = label(CREDENTIALS_REFUSED[exchange.status], lang)
+            elif refused := run_refusal(exchange, lang):
                 problem = label("metadata.refused", lang).format(refused=refused)
             elif exchange.status == 404:  # most often a base URL without its path
                 problem = label("metadata.not_found", lang)

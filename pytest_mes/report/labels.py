@@ -353,6 +353,11 @@ LABELS: dict[str, tuple[str, str]] = {
                         "--mes-token, --mes-header, --mes-client-cert et l'utilisateur:mot de passe de --mes-base-url",
                         "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header, "
                         "--mes-client-cert and the user:password of --mes-base-url"),
+    "pace.429": ("le serveur limite le rythme des requêtes (429 Too Many Requests{retry}) : rien n'a été vérifié ; "
+                 "relancez plus tard, avec moins de workers (-n), ou demandez une limite plus haute pour la plateforme "
+                 "de test",
+                 "the server limits the pace of requests (429 Too Many Requests{retry}): nothing was checked; run "
+                 "again later, with fewer workers (-n), or ask for a higher limit for the test platform"),
     "credentials.407": ("le proxy a refusé les identifiants de l'exécution (407 Proxy Authentication Required) : "
                         "vérifiez les réglages du proxy (HTTPS_PROXY, avec son utilisateur et son mot de passe)",
                         "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy "

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from pytest_mes.client import Exchange, FhirClient
-from pytest_mes.connection import CREDENTIALS_REFUSED
+from pytest_mes.client import Exchange, FhirClient, run_refusal
 from pytest_mes.errors import MesError
 from pytest_mes.fhirpath import evaluate
 from pytest_mes.redaction import is_secret_name, is_secret_variable
@@ -289,15 +288,16 @@ class _FoundNothing(ValueError):
 
 def _fault_of_the_run(step: Step, exchange: Exchange, lang: str) -> str | None:
     """Why the run, not the server, kept the step from being checked, if it did: nothing is then learnt about the
-    server's conformance. An answer over the size cap was not read; an answer that refuses the run's credentials,
-    when the step does not expect that refusal (a step that tests it checks its status), tested nothing else."""
+    server's conformance. An answer over the size cap was not read; an answer that refuses the run's credentials or
+    its pace, when the step does not expect that refusal (a step that tests it checks its status), tested nothing
+    else."""
     if exchange.over_cap:
         return exchange.error
-    asks = CREDENTIALS_REFUSED.get(exchange.status or 0)
+    refusal = run_refusal(exchange, lang)
     expected = [c.spec for c in step.checks if c.kind == "status"]
-    if asks is None or any(exchange.status in (spec if isinstance(spec, list) else [spec]) for spec in expected):
+    if refusal is None or any(exchange.status in (spec if isinstance(spec, list) else [spec]) for spec in expected):
         return None
-    return label(asks, lang)
+    return refusal
 
 
 def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any], lang: str) -> Any:

@@ -215,6 +215,21 @@ def test_refused_credentials_are_an_error_of_the_run_not_a_verdict_on_the_server
                                  "--mes-client-cert et l'utilisateur:mot de passe de --mes-base-url*"])
 
 
+def test_a_rate_limited_request_is_an_error_of_the_run_not_a_verdict_on_the_server(pytester, add_set, server):
+    """A 429 (an API gateway limiting the pace of the run) processed nothing: the test is in error, saying to slow
+    down, and the run is incomplete — not non-conformant. A step that expects the 429 still passes."""
+    server.route("GET /fhir/Patient/1", Reply(429, "Too Many Requests", content_type="text/plain",
+                                              headers={"Retry-After": "30"}))
+    add_set(a_set(tests=read_test("CORE-Q-01", path="Patient/1", checks="- status: 200")
+                  + read_test("CORE-Q-02", path="Patient/1", checks="- status: 429")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["Overall verdict*INCOMPLETE*",
+                                 "*CORE-Q-01: the test could not run: the server limits the pace of requests (429 Too "
+                                 "Many Requests, Retry-After: 30): nothing was checked; run again later, with fewer "
+                                 "workers (-n), or ask for a higher limit for the test platform*"])
+
+
 def test_a_response_over_the_size_cap_is_a_limit_of_the_run_not_a_failure_of_the_server(pytester, add_set, server):
     """--mes-max-response-bytes protects the run's memory: a bigger answer could not be checked, which says
     nothing against the server (the test is in error, the run incomplete), and the message says how to raise it."""
