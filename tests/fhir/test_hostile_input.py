@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pytest_mes.cli import main
 from pytest_mes.client import Exchange
 from pytest_mes.fhir.jsonread import TooDeep, loads_checked
-from pytest_mes.fhir.walk import MAX_DEPTH
+from pytest_mes.fhir.walk import MAX_DEPTH, Walk
 from pytest_mes.testset.checks import CheckContext, run_check
 from pytest_mes.testset.model import Check
 
@@ -100,6 +100,17 @@ def test_any_nesting_depth_gives_issues(validator, depth, shape):
     result = validator.validate(resource)
     assert all(i.severity in ("fatal", "error", "warning", "information") for i in result.issues)
     result.to_operation_outcome()
+
+
+def test_a_missing_node_in_the_walk_is_an_attribute_error_not_a_crash(validator):
+    """Compiled, the walk's nodes are C types (walk.pxd): a None in their place must raise as in Python
+    (hatch_build.py's nonecheck), not read through a null pointer and kill the process."""
+    walk = Walk(validator)
+    node = validator.definitions.type_schema("Patient").root
+    with pytest.raises(AttributeError):
+        walk.check_count(node, None, 0, "Patient")
+    with pytest.raises(AttributeError):
+        walk.check_item(None, {}, None, "HumanName", "Patient.name[0]")
 
 
 def test_huge_arrays_are_validated_item_by_item(validator):
