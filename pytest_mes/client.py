@@ -114,6 +114,10 @@ class Exchange:
         except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
             return None, label("http.not_json", self.lang).format(kind=kind, error=exc)
 
+    def read_as(self, value: Any, problem: str | None) -> None:
+        """The body as another reader read it (a FHIR XML answer in its JSON form): what `parsed` gives from now."""
+        self.__dict__["parsed"] = (value, problem)
+
     @property
     def resource(self) -> tuple[dict[str, Any] | None, str | None]:
         """(JSON object, None) or (None, why the body is no FHIR resource): every FHIR answer is a JSON object."""

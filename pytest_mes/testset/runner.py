@@ -158,6 +158,7 @@ class Runner:
             result.error, result.harness_error = self._say("step.unbuildable", error=exc), True
             return result
         result.exchange = self.client.request(method, target, **options)
+        self._read_xml(result.exchange)
         fault = _fault_of_the_run(step, result.exchange, self.lang)
         if fault:
             result.error, result.harness_error = fault, True
@@ -175,6 +176,21 @@ class Runner:
         else:
             self._save(step.save, result, context.variables)
         return result
+
+    def _read_xml(self, exchange: Exchange) -> None:
+        """A FHIR XML answer is read once into its JSON form (with the R4 definitions of the validator's packages),
+        so that every check, `needs_data` and `save` reads it as `conforms_to` does, rather than as JSON it is not."""
+        if exchange.error or not exchange.content_type.endswith("xml") or not exchange.body.strip():
+            return
+        validator, _ = self.validator_provider() if self.validator_provider is not None else (None, "")
+        if validator is None:
+            return  # no definitions to read it with: said as not JSON, as before
+        from pytest_mes.fhir.xml import parse_xml  # only when an answer is XML
+
+        try:
+            exchange.read_as(parse_xml(exchange.body, getattr(validator, "store", None)), None)
+        except Exception as exc:  # the XML reader's own error type carries the line and the cause
+            exchange.read_as(None, self._say("check.unreadable_xml", error=exc))
 
     def _too_few_matches(self, step: Step, exchange: Exchange) -> str | None:
         """What a step that needs data did not find, if its search matched too little to test anything."""

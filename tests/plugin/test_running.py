@@ -522,3 +522,39 @@ def test_mes_ig_keeps_the_missing_packages_said_and_says_what_it_could_not_read(
                for line in header), header
     missing = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["run"]["missing_packages"]
     assert any(item.startswith("ans.fr.nos#1.2.0 (requis par") for item in missing), missing
+
+
+def test_the_checks_of_a_fhir_xml_answer_read_it_as_its_json_form(pytester, add_set, server):
+    """A server that answers FHIR XML where the step asks for it is read as FHIR XML by every check and save, as by
+    conforms_to: not failed as 'not valid JSON'. XML that cannot be read fails, saying why and where."""
+    xml = ('<Patient xmlns="http://hl7.org/fhir"><id value="p-42"/><gender value="female"/>'
+           '<birthDate value="1970-01-01"/></Patient>')
+    server.route("GET /fhir/Patient/p-42", Reply(200, xml, content_type="application/fhir+xml"))
+    server.route("GET /fhir/Patient/broken", Reply(200, xml[:-10], content_type="application/fhir+xml"))
+    tests = """
+    - id: CORE-X-01
+      title: XML
+      requirements: [{ref: r, level: SHALL}]
+      steps:
+        - request: {path: Patient/p-42, accept: application/fhir+xml}
+          checks:
+            - resource_type: Patient
+            - fhirpath: "Patient.gender = 'female'"
+            - fhirpath: {expression: Patient.birthDate, op: "<", value: "2000-01-01"}
+            - conforms_to: http://hl7.org/fhir/StructureDefinition/Patient
+          save: {pid: {fhirpath: Patient.id}}
+        - request: {path: "Patient/{{pid}}", accept: application/fhir+xml}
+          checks: [{resource_type: Patient}]
+    - id: CORE-X-02
+      title: broken XML
+      requirements: [{ref: r, level: SHALL}]
+      steps:
+        - request: {path: Patient/broken, accept: application/fhir+xml}
+          checks: [{resource_type: Patient}]
+    """
+    add_set(a_set(tests=tests))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=en")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["  ✗ resource type (line *): expected Patient, got the XML response cannot be read: "
+                                 "line 1, *"])
+    assert "not valid JSON" not in result.stdout.str()
