@@ -402,7 +402,9 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
     ):
         exc = requests.exceptions.ConnectTimeout(cause)
     if isinstance(exc, requests.exceptions.SSLError):
-        return say("http.tls", cause=_root_cause(exc))
+        cause = _root_cause(exc)
+        # An answer that is no TLS record at all: a plain HTTP server behind an https:// URL, not a certificate.
+        return say("http.not_tls" if "WRONG_VERSION_NUMBER" in cause else "http.tls", cause=cause)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return say("http.connect_timeout", seconds=f"{timeout[0]:g}")
     if isinstance(exc, requests.exceptions.ReadTimeout):

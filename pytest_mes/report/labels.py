@@ -405,6 +405,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "http.refused": ("connexion impossible à {host} : {cause}. Le serveur est-il démarré, et --mes-base-url "
                      "est-elle juste ?",
                      "cannot connect to {host}: {cause}. Is the server running, and is --mes-base-url right?"),
+    "http.not_tls": ("{host} ne parle pas TLS sur ce port ({cause}) : --mes-base-url commence-t-elle par https:// "
+                     "quand le serveur attend http:// ?",
+                     "{host} does not speak TLS on this port ({cause}): does --mes-base-url start with https:// "
+                     "where the server wants http://?"),
     "http.not_http": ("{host} a répondu, mais pas en HTTP ({cause}) : --mes-base-url désigne-t-elle bien le serveur "
                       "FHIR (schéma et port) ?",
                       "{host} answered, but not in HTTP ({cause}): does --mes-base-url name the FHIR server (scheme "

@@ -344,3 +344,15 @@ def test_an_answer_http_cannot_read_and_a_redirect_loop_are_named_as_such(pytest
                                  "(got more than 100 headers)*"])
     result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got too many redirects from 127.0.0.1:* "
                                  "(more than 30): a loop? Check --mes-base-url and the server's redirects"])
+
+
+def test_https_to_a_port_that_speaks_plain_http_says_so(pytester, add_set, server):
+    """Not 'check --mes-ca-bundle': no certificate is involved, the URL's scheme is wrong."""
+    add_set(a_set(tests=read_test("CORE-T-02")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url.replace('http://', 'https://')}", "--mes-testsets",
+                                "sets")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got 127.0.0.1:* does not speak TLS on this "
+                                 "port (*WRONG_VERSION_NUMBER*): does --mes-base-url start with https:// where the "
+                                 "server wants http://?"])
+    assert "--mes-ca-bundle" not in result.stdout.str()
