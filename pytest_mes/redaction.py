@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "***"
-_CREDENTIAL_WORDS = r"auth|cookie|token|secret|passw|session|credential|signature|jwt|bearer"
+_CREDENTIAL_WORDS = r"auth|cookie|token|secret|passw|pwd|session|credential|signature|jwt|bearer"
 # Header and environment variable names whose values are credentials: those words, or `key` anywhere (X-Tenant-Key,
 # STRIPE_KEY): transport settings have no business keys.
 _SECRET_NAME = re.compile(rf"{_CREDENTIAL_WORDS}|key", re.I)

@@ -168,7 +168,7 @@ def test_redactor_masks_longest_secrets_first():
 
 CREDENTIALS = ("api_key", "apikey", "apiKey", "X-Api-Key", "partner_api_key", "client_key", "access_key",
                "private_key", "subscription-key", "secret", "client_secret", "token", "access_token", "password",
-               "db_passwd", "session_id", "jwt", "Authorization", "Cookie")
+               "db_passwd", "db_pwd", "smtpPwd", "session_id", "jwt", "Authorization", "Cookie")
 IDENTIFIERS = ("patient_key", "document_key", "appointment_key", "schedule_key", "first_key", "key", "patientKey",
                "patient_ins", "rpps")
 
