@@ -76,7 +76,8 @@ def register(subparsers: Any) -> None:
                     "3: no error, but checks not made (a definition or package missing).",
     )
     validate.add_argument("files", nargs="+", metavar="FILE",
-                          help="resource files (.json, .xml), or folders: their .json and .xml files, recursively")
+                          help="resource files (.json, .xml), folders (their .json and .xml files, recursively), or - "
+                               "for the standard input")
     validate.add_argument("--max-issues", type=_count, default=DEFAULT_LOCATIONS, metavar="N",
                           help="identical issues at several locations are printed once with their count and their "
                                f"first N locations (default {DEFAULT_LOCATIONS}; 0: all)")
@@ -141,11 +142,14 @@ def _loaded_profile_like(store: Any, given: str) -> str:
     return f" — did you mean {by_name[close[0]]}?" if close else ""
 
 
+STDIN = "-"  # as a FILE of `mes validate`: the resource piped in (`… | mes validate -`)
+
+
 def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Issue]]:
     """(resource, None, issues of the reading: duplicate JSON keys, FHIR XML structure), (None, why
     it cannot be read, []), or (None, None, [the fatal issue]) when it is too deeply nested to read."""
     try:
-        data = path.read_bytes()
+        data = sys.stdin.buffer.read() if str(path) == STDIN else path.read_bytes()
     except OSError as exc:
         why = exc.strerror or exc
         return None, Phrase(f"fichier illisible : {why}", f"unreadable file: {why}"), []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -47,6 +48,14 @@ def test_valid_file_exits_0(capsys, fhir_packages_dir, slot_file):
     assert code == 0
     assert out.startswith(f"{slot_file}: VALIDE")
     assert err.count("ihe.iti.mhd#4.2.3") == 1  # missing dependencies: said once, on stderr
+
+
+def test_a_dash_validates_the_standard_input(capsys, monkeypatch, fhir_packages_dir, slot_file, bad_slot_file):
+    """`… | mes validate -`: the resource piped in, JSON or XML, named `-` in the output."""
+    for source, expected in ((slot_file, 0), (bad_slot_file, 1)):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(source.read_bytes())))
+        code, out, _ = run(capsys, "-", "--packages", str(fhir_packages_dir), "--offline", "--context", GAP)
+        assert code == expected and out.startswith("-: VALIDE" if expected == 0 else "-: INVALIDE"), out
 
 
 def test_invalid_file_exits_1_with_json_outcome(capsys, fhir_packages_dir, slot_file, bad_slot_file):
