@@ -132,6 +132,9 @@ class ResultsPlugin:
         self.written, self.write_problems = write_reports(self.document, self.run.config.reports, self.run.config.lang)
         if self.document["verdict"]["code"] != "conformant" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. nothing could run: nothing is proven
+        if self.write_problems and session.exitstatus == pytest.ExitCode.OK:
+            # (a full disk, mostly: the paths were checked at start) a CI job must not pass without its file
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.document is None:

@@ -525,3 +525,23 @@ def test_the_value_of_a_credential_variable_is_masked_wherever_it_is_used(pytest
         for secret in ("pw-0f9e8d7c", "saved-tok-4455", "cs-default-77"):
             assert secret not in text, f"{secret} leaked into {name}"
     assert "pw=***" in texts["terminal"] and "Patient" in texts["r.json"]
+
+
+def test_an_acceptance_file_that_cannot_be_written_at_the_end_does_not_exit_0(pytester, add_set, server,
+                                                                                monkeypatch):
+    """A disk that fills during the run: a CI job must not pass green without the file it attaches."""
+    import errno
+
+    from pytest_mes import report
+
+    def disk_full(document, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    add_set(a_set(tests=read_test("CORE-L-01")))
+    args = (f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-report-json=r.json")
+    assert pytester.runpytest(*args).ret == pytest.ExitCode.OK  # the same run, its files written
+    monkeypatch.setattr(report, "write_html", disk_full)
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*impossible d'écrire*mes-report.html*No space left on device*"])
+    assert json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))["verdict"]["code"] == "conformant"
