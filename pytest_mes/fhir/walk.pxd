@@ -1,5 +1,5 @@
 # Read by Cython only: see references.pxd. A node declared an ElementDef (compiler.pxd) has its fields read in C;
-# the walk never gives None where it declares one, as the pure-Python walk would fail there too.
+# a None given there raises AttributeError, as in the pure-Python walk (hatch_build.py compiles with nonecheck).
 cimport cython
 
 from pytest_mes.fhir.compiler cimport ElementDef
