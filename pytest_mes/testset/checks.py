@@ -207,8 +207,8 @@ def _fhirpath(spec: str | dict[str, Any], context: CheckContext) -> CheckResult:
     variables = fhirpath_variables(context.variables)
     try:
         result = evaluate(body, expression, variables)
-    except FhirPathError as exc:
-        return CheckResult(name, "failed", expected, exc.text(context.lang))
+    except FhirPathError as exc:  # (an unknown function, a type the answer's data does not fit): a check not made
+        return CheckResult(name, "not_checked", expected, context.say("check.not_made", why=exc.text(context.lang)))
     verdict = _verdict(name, _compare(result, op, expected_value), expected, _shown(result, context))
     if verdict.failed and op is None and result == [False]:
         verdict = _name_offenders(verdict, body, expression, variables, context.lang)

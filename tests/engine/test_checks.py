@@ -217,12 +217,13 @@ def test_fhirpath_reads_test_set_variables():
     assert result.outcome == "passed"
 
 
-def test_fhirpath_evaluation_error_fails_with_the_cause():
+def test_a_fhirpath_that_cannot_be_evaluated_is_a_check_not_made_with_the_cause():
+    """Neither a pass nor a failure of the server: the check could not be made (the run is then incomplet)."""
     result = check("fhirpath", "Bundle.entry.nosuchfunction()")
-    assert result.outcome == "failed"
-    assert result.actual.startswith("FHIRPath 'Bundle.entry.nosuchfunction()' ne peut pas être évalué : ")
+    assert result.outcome == "not_checked"
+    assert result.actual.startswith("non vérifié : FHIRPath 'Bundle.entry.nosuchfunction()' ne peut pas être évalué : ")
     english = check("fhirpath", "Bundle.entry.nosuchfunction()", lang="en")
-    assert english.actual.startswith("cannot evaluate FHIRPath 'Bundle.entry.nosuchfunction()': ")
+    assert english.actual.startswith("not checked: cannot evaluate FHIRPath 'Bundle.entry.nosuchfunction()': ")
 
 
 def test_response_time():
