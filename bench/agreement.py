@@ -49,7 +49,7 @@ DEFAULT_CASES = ROOT.parent / "shared" / "fhir-test-cases"
 DEFAULT_PACKAGES = ROOT.parent / "shared" / "fhir-packages"
 CORE = f"{CORE_ID}#{CORE_VERSION}"
 # The HL7 validator's extensions pack for R4 and the terminology package it depends on (6.5.0; the FHIR registry
-# has it, registry.npmjs.org only later versions, which stand in for it): (id, versions, first found).
+# has it, registry.npmjs.org only later versions, which stand in for it): (id, the versions to try, in order).
 HL7_ENVIRONMENT = (("hl7.fhir.uv.extensions.r4", ("5.3.0-ballot-tc1",)), ("hl7.terminology.r4", ("6.5.0", "7.0.1")))
 NPM_REGISTRY = "https://registry.npmjs.org"
 
@@ -180,10 +180,8 @@ def hl7_environment(packages: Path) -> list[str]:
     found = []
     for pid, versions in HL7_ENVIRONMENT:
         have = next((v for v in versions if _available(pid, v, packages, fhir_cache)), None)
-        for version in versions if have is None and not env_flag("MES_OFFLINE") else ():
-            if _download(pid, version, fhir_cache):
-                have = version
-                break
+        if have is None and not env_flag("MES_OFFLINE"):
+            have = next((v for v in versions if _download(pid, v, fhir_cache)), None)
         if have is None:
             if not found:  # no extensions pack: the core alone
                 why = "MES_OFFLINE=1: not downloaded" if env_flag("MES_OFFLINE") else "not downloadable"
