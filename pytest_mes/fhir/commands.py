@@ -38,12 +38,12 @@ _SEVERITY_WORDS: dict[Lang, dict[str, tuple[str, str]]] = {
 }
 _LABELS: dict[Lang, dict[str, str]] = {
     "fr": {"valid": "VALIDE", "invalid": "INVALIDE", "incomplete": "INCOMPLET", "rule": "règle :",
-           "valid+": "VALIDES", "invalid+": "INVALIDES", "incomplete+": "INCOMPLETS",
+           "valid_plural": "VALIDES", "invalid_plural": "INVALIDES", "incomplete_plural": "INCOMPLETS",
            "heading": " :", "at": "à :",
            "more": " … et {n} autres (--max-issues 0 les montre toutes)",
            "unmade": "{n} vérification(s) non faite(s)", "total": "Total : {n} fichiers — {counts}"},
     "en": {"valid": "VALID", "invalid": "INVALID", "incomplete": "INCOMPLETE", "rule": "rule:",
-           "valid+": "VALID", "invalid+": "INVALID", "incomplete+": "INCOMPLETE",
+           "valid_plural": "VALID", "invalid_plural": "INVALID", "incomplete_plural": "INCOMPLETE",
            "heading": ":", "at": "at:",
            "more": " … and {n} more (--max-issues 0 shows them all)",
            "unmade": "{n} check(s) not made", "total": "Total: {n} files — {counts}"},
@@ -324,7 +324,7 @@ def render_text(reports: Sequence[tuple[str, ValidationResult, bool]], lang: Lan
 def _total(reports: Sequence[tuple[str, ValidationResult, bool]], labels: dict[str, str]) -> str:
     """The last line after several files: how many of each verdict."""
     verdicts = [result.verdict for _, result, _ in reports]
-    counts = ", ".join(f"{n} {labels[v if n == 1 else v + '+']}"  # (French adjectives agree: 2 VALIDES)
+    counts = ", ".join(f"{n} {labels[v if n == 1 else v + '_plural']}"  # (French adjectives agree: 2 VALIDES)
                        for v in ("valid", "invalid", "incomplete") if (n := verdicts.count(v)))
     return labels["total"].format(n=len(reports), counts=counts)
 
