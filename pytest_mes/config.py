@@ -339,7 +339,7 @@ def _token(token: str | None) -> str | None:
 
 
 def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
-    from pytest_mes.testset.loader import find_testset_files
+    from pytest_mes.testset.loader import no_testset_at
 
     if not paths:
         return (bundled_dir("testsets"),)
@@ -349,11 +349,9 @@ def _testsets(paths: list[Path] | None) -> tuple[Path, ...]:
         if path.name == BUNDLED and not path.exists():
             path = bundled_dir("testsets")
         path = path.resolve()
-        if not path.exists():
-            raise ConfigError(f"--mes-testsets {path}: no such file or folder")
-        if not any(find_testset_files([path])):  # else a run that tests nothing, without saying why
-            raise ConfigError(f"--mes-testsets {path}: " + ("no test set (.yaml, .yml) in this folder" if path.is_dir()
-                                                           else "not a test set (a .yaml or .yml file)"))
+        problem = no_testset_at(path)
+        if problem:
+            raise ConfigError(f"--mes-testsets {path}: {problem}")
         roots.append(path)
     return tuple(roots)
 

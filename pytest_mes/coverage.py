@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_mes.errors import MesError
 from pytest_mes.flows import FLOWS
-from pytest_mes.testset.loader import find_testset_files
+from pytest_mes.testset.loader import find_testset_files, no_testset_at
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Covers, TestSet, load_testset
 from pytest_mes.testset.schema import suggest
 
@@ -294,9 +294,9 @@ def run_coverage(args: argparse.Namespace) -> int:
     from pytest_mes.resources import bundled_dir
 
     roots = [Path(p) for p in args.testsets] or [bundled_dir("testsets")]
-    for root in roots:  # else a mistyped path would print a matrix where nothing is covered
-        if not any(find_testset_files([root])):
-            problem = "no test set (.yaml, .yml) in it" if root.exists() else "no such file or folder"
+    for root in roots:
+        problem = no_testset_at(root)
+        if problem:
             print(f"mes coverage: --testsets {root}: {problem}", file=sys.stderr)
             return 2
     try:  # the packages' own missing dependencies do not matter here: they are not printed

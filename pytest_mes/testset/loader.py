@@ -75,6 +75,16 @@ def find_testset_files(roots: Iterable[Path]) -> Iterator[Path]:
         yield from (p for p in candidates if p.suffix in (".yaml", ".yml") and not p.name.startswith("_"))
 
 
+def no_testset_at(root: Path) -> str | None:
+    """Why `root`, given as test sets, holds none to run, or None: else a run or a coverage matrix of nothing,
+    without saying why."""
+    if not root.exists():
+        return "no such file or folder"
+    if any(find_testset_files([root])):
+        return None
+    return "no test set (.yaml, .yml) in this folder" if root.is_dir() else "not a test set (a .yaml or .yml file)"
+
+
 def shown_path(path: Path, start: Path) -> str:
     """How messages name a test-set file: relative to where pytest was started (`start`)."""
     return os.path.relpath(path, start)

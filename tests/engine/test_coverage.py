@@ -113,7 +113,7 @@ def test_mes_coverage_says_which_test_set_is_malformed(write_set, fhir_packages_
 
 
 @pytest.mark.parametrize(("name", "said"), [("nowhere", "no such file or folder"),
-                                            ("empty", "no test set (.yaml, .yml) in it")])
+                                            ("empty", "no test set (.yaml, .yml) in this folder")])
 def test_mes_coverage_of_test_sets_it_cannot_find_says_so_rather_than_reporting_nothing_covered(
         tmp_path, fhir_packages_dir, capsys, name, said):
     (tmp_path / "empty").mkdir()
