@@ -348,20 +348,21 @@ LABELS: dict[str, tuple[str, str]] = {
                               "the FHIRPath expression \"{expression}\" found {found} value(s) in the answer, at least "
                               "{needed} needed"),
     "no_data.none": ("aucune donnée à vérifier", "no data to check"),
-    # Answers that mean the run's credentials, not the server's conformance, are at fault (pytest_mes.connection).
+    # Answers that mean the run (its credentials, its pace), not the server's conformance, is at fault
+    # (pytest_mes.connection.RUN_REFUSED).
     "credentials.401": ("le serveur a refusé les identifiants de l'exécution (401 Unauthorized) : vérifiez "
                         "--mes-token, --mes-header, --mes-client-cert et l'utilisateur:mot de passe de --mes-base-url",
                         "the server refused the run's credentials (401 Unauthorized): check --mes-token, --mes-header, "
                         "--mes-client-cert and the user:password of --mes-base-url"),
+    "credentials.407": ("le proxy a refusé les identifiants de l'exécution (407 Proxy Authentication Required) : "
+                        "vérifiez les réglages du proxy (HTTPS_PROXY, avec son utilisateur et son mot de passe)",
+                        "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy "
+                        "settings (HTTPS_PROXY, with its user and password)"),
     "pace.429": ("le serveur limite le rythme des requêtes (429 Too Many Requests{retry}) : rien n'a été vérifié ; "
                  "relancez plus tard, avec moins de workers (-n), ou demandez une limite plus haute pour la plateforme "
                  "de test",
                  "the server limits the pace of requests (429 Too Many Requests{retry}): nothing was checked; run "
                  "again later, with fewer workers (-n), or ask for a higher limit for the test platform"),
-    "credentials.407": ("le proxy a refusé les identifiants de l'exécution (407 Proxy Authentication Required) : "
-                        "vérifiez les réglages du proxy (HTTPS_PROXY, avec son utilisateur et son mot de passe)",
-                        "the proxy refused the run's credentials (407 Proxy Authentication Required): check the proxy "
-                        "settings (HTTPS_PROXY, with its user and password)"),
     # What a waiver did to a test (pytest_mes.waivers).
     "waiver.expired_note": ("dérogation {source} expirée le {date} : elle ne s'applique plus",
                             "waiver {source} expired on {date}: it no longer applies"),
