@@ -1,51 +1,60 @@
-"""Wheel build hook: the validator's hot modules compiled with Cython, beside their unchanged sources.
+"""Build hook: the validator's hot modules compiled with Cython, beside their unchanged sources.
 
 The same Python files, compiled as they are (annotations not enforced), so that both builds behave alike; the
 compiled modules are imported first when they are there. The ``.pxd`` files beside walk, slicing, references and
 compiler, which only Cython reads, make the walk's classes and ElementDef cdef classes: their fields are C fields
-and the walk's hot methods call one another in C. An editable install, ``MES_PURE_PYTHON=1``, or a
-machine without Cython or a C compiler gets the pure-Python wheel, which gives the same verdicts, slower.
+and the walk's hot methods call one another in C.
+
+A wheel carries the compiled modules. An editable install (the README's quick start) compiles them in place, beside
+the sources, with the hashes of what they were made from (``pytest_mes/fhir/_compiled.json``): a source edited since
+sets them all aside at import until ``pip install -e .`` compiles them again, which it skips when they are current.
+``MES_PURE_PYTHON=1``, or a machine without Cython or a C compiler, gets the pure-Python build: the same verdicts,
+slower.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The walk of a validation and what it calls for every element (bench/validate.py: (d) 0.77 -> 1.0x).
-COMPILED = (
-    "pytest_mes/fhir/walk.py",
-    "pytest_mes/fhir/slicing.py",
-    "pytest_mes/fhir/references.py",
-    "pytest_mes/fhir/discriminators.py",
-    "pytest_mes/fhir/issues.py",
-    "pytest_mes/fhir/assertions.py",
-    "pytest_mes/fhir/invariants.py",
-    "pytest_mes/fhir/narrative.py",
-    "pytest_mes/fhir/bundles.py",
-    "pytest_mes/fhir/validator.py",
-    "pytest_mes/fhir/jsonread.py",
-    "pytest_mes/fhir/compiler.py",
-    "pytest_mes/fhir/definitions.py",
-)
+
+def _compiled_module() -> ModuleType:
+    """pytest_mes/fhir/compiled.py (what is compiled, the in-place manifest), loaded by its path: the package's
+    dependencies are not installed while it builds."""
+    path = Path(__file__).parent / "pytest_mes/fhir/compiled.py"
+    spec = importlib.util.spec_from_file_location("_mes_compiled", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compiled = _compiled_module()
 
 
 class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable" or _flag("MES_PURE_PYTHON"):
+        if self.target_name != "wheel":
             return
+        root = Path(self.root)
+        if version == "editable":
+            self.compile_in_place(root)
+        elif not compiled.pure_python_asked():
+            self.compile_into_wheel(root, build_data)
+
+    def compile_into_wheel(self, root: Path, build_data: dict[str, Any]) -> None:
         out = self.build_dir = Path(tempfile.mkdtemp(prefix="pytest-mes-build-"))
-        try:
-            built = compile_modules(Path(self.root), out)
-        except Exception as exc:  # no Cython, no C compiler…: the pure-Python wheel works the same
-            self.app.display_warning(f"pytest-mes: validator not compiled ({type(exc).__name__}: {exc}); "
-                                     "building a pure-Python wheel (same verdicts, slower)")
+        built = self.compile(root, out)
+        if built is None:
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True  # cpXY-cpXY-platform: the modules are for this interpreter
@@ -53,23 +62,51 @@ class CustomBuildHook(BuildHookInterface):
             build_data["force_include"][str(path)] = target
         self.app.display_info(f"pytest-mes: {len(built)} validator modules compiled with Cython")
 
+    def compile_in_place(self, root: Path) -> None:
+        if compiled.pure_python_asked():
+            remove_in_place_build(root)
+            return
+        if compiled.in_place_build_is_current(root):
+            self.app.display_info("pytest-mes: the validator's compiled modules match their sources")
+            return
+        remove_in_place_build(root)  # never modules of another revision beside these sources, even if this fails
+        with tempfile.TemporaryDirectory(prefix="pytest-mes-build-") as out:
+            built = self.compile(root, Path(out))
+            if built is None:
+                return
+            for target, path in built.items():
+                shutil.copyfile(path, root / target)
+        manifest = root / compiled.MANIFEST
+        manifest.write_text(json.dumps({"sources": compiled.digests(root)}, indent=1) + "\n", encoding="utf-8")
+        self.app.display_info(f"pytest-mes: {len(built)} validator modules compiled with Cython, in place")
+
+    def compile(self, root: Path, out: Path) -> dict[str, Path] | None:
+        try:
+            return compile_modules(root, out)
+        except Exception as exc:  # no Cython, no C compiler…: the pure-Python build works the same
+            self.app.display_warning(f"pytest-mes: validator not compiled ({type(exc).__name__}: {exc}); "
+                                     "it runs as pure Python (same verdicts, slower)")
+            return None
+
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if getattr(self, "build_dir", None) is not None:  # the wheel holds the modules now
             shutil.rmtree(self.build_dir, ignore_errors=True)
 
 
-def _flag(name: str) -> bool:  # as pytest_mes.environment.env_flag reads one (not importable while building)
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+def remove_in_place_build(root: Path) -> None:
+    (root / compiled.MANIFEST).unlink(missing_ok=True)  # first: without it, no module is trusted as current
+    for path in compiled.COMPILED:
+        compiled.extension(root, path).unlink(missing_ok=True)
 
 
 def compile_modules(root: Path, out: Path) -> dict[str, Path]:
-    """Compile the COMPILED modules of `root` in `out`: {path in the wheel: built extension}."""
+    """Compile the COMPILED modules of `root` in `out`: {path in the package: built extension}."""
     from Cython.Build import cythonize
     from setuptools import Distribution, Extension
 
     flags = [] if sys.platform == "win32" else ["-g0"]  # no debug symbols: a wheel a tenth of the size
     extensions = [Extension(path[:-3].replace("/", "."), [str(root / path)], extra_compile_args=flags)
-                  for path in COMPILED]
+                  for path in compiled.COMPILED]
     # nonecheck: a None where the .pxd files declare a node (ElementDef) raises AttributeError, as in Python, instead
     # of reading through a null pointer (callgrind, (d): no measurable cost)
     directives = {"language_level": 3, "annotation_typing": False, "binding": True, "nonecheck": True}

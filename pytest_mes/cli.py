@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_mes import __version__
-from pytest_mes.fhir import validator_build
+from pytest_mes.fhir import PURE_PYTHON_BECAUSE, validator_build
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
@@ -21,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="pytest-mes: Mon Espace Santé / CI-SIS conformance harness. "
         "Run the test sets with pytest (pytest --mes-sandbox, pytest --mes-base-url=URL).",
     )
+    why = f"; {PURE_PYTHON_BECAUSE}" if PURE_PYTHON_BECAUSE else ""
     parser.add_argument("--version", action="version",
-                        version=f"pytest-mes {__version__} (validator: {validator_build()})")
+                        version=f"pytest-mes {__version__} (validator: {validator_build()}{why})")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         try:

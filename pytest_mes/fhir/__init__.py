@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_mes.fhir.compiled import choose_build
+
 if TYPE_CHECKING:
     from pytest_mes.fhir.issues import Issue, ValidationResult
     from pytest_mes.fhir.store import PackageStore
@@ -36,9 +38,15 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 
+# Before any module of the validator is imported: compiled modules that no longer match their sources, or that
+# MES_PURE_PYTHON sets aside, never run (see pytest_mes.fhir.compiled).
+PURE_PYTHON_BECAUSE = choose_build(Path(__file__).resolve().parents[2])
+
+
 def validator_build() -> str:
-    """"compiled" when the validator runs from modules compiled with Cython (a wheel built by hatch_build.py),
-    else "pure Python": same verdicts, the compiled one faster (README, Performance). Found without importing it."""
+    """"compiled" when the validator runs from modules compiled with Cython (hatch_build.py: a wheel, or an
+    editable install compiled in place), else "pure Python": same verdicts, the compiled one faster (README,
+    Performance). Found without importing it."""
     spec = importlib.util.find_spec(f"{__name__}.walk")
     return "compiled" if spec is not None and spec.origin and not spec.origin.endswith(".py") else "pure Python"
 

@@ -25,6 +25,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     (built,) = out.glob("pytest_mes-*.whl")
     assert built.name.endswith("-py3-none-any.whl"), built.name  # MES_PURE_PYTHON=1: no compiled module
     with zipfile.ZipFile(built) as archive:
+        # nor those an editable install compiled in place beside the sources, nor their manifest
+        assert not [n for n in archive.namelist() if n.endswith((".so", ".pyd", "_compiled.json"))]
         yield archive
 
 

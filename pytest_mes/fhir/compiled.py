@@ -1,0 +1,100 @@
+"""Which build of the validator runs: its hot modules compiled with Cython, or their Python sources.
+
+Both builds are made from the same files (``hatch_build.py``). A wheel ships each compiled module beside its source;
+an editable install compiles them in place, beside the sources, and writes ``_compiled.json``: the hash of every
+file they were compiled from. Python imports an extension module before a source file of the same name, so a module
+compiled before an edit would run the code as it was: when a source no longer matches its hash, or when
+``MES_PURE_PYTHON`` asks for it, every compiled module is set aside and the sources run. All of them, never a mix:
+the compiled walk's classes derive from one another in C, across modules.
+
+Standard library only: ``hatch_build.py`` loads this file by its path while building, when nothing else is
+importable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+# The walk of a validation and what it calls for every element (bench/validate.py, (d): 0.75 -> 1.1x fhir.resources).
+# The .pxd files beside four of them, which only Cython reads, declare the walk's classes and its element nodes as
+# C types.
+COMPILED = (
+    "pytest_mes/fhir/walk.py",
+    "pytest_mes/fhir/slicing.py",
+    "pytest_mes/fhir/references.py",
+    "pytest_mes/fhir/discriminators.py",
+    "pytest_mes/fhir/issues.py",
+    "pytest_mes/fhir/assertions.py",
+    "pytest_mes/fhir/invariants.py",
+    "pytest_mes/fhir/narrative.py",
+    "pytest_mes/fhir/bundles.py",
+    "pytest_mes/fhir/validator.py",
+    "pytest_mes/fhir/jsonread.py",
+    "pytest_mes/fhir/compiler.py",
+    "pytest_mes/fhir/definitions.py",
+)
+MANIFEST = "pytest_mes/fhir/_compiled.json"
+OUT_OF_DATE = "compiled modules out of date: pip install -e . compiles them again"
+
+
+def pure_python_asked() -> bool:
+    """MES_PURE_PYTHON: when building, make no compiled module; when running, set them aside."""
+    return os.environ.get("MES_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def inputs(root: Path) -> list[str]:
+    """What the compiled modules are made from, relative to `root`: the sources and their .pxd declarations."""
+    declarations = [path[:-3] + ".pxd" for path in COMPILED if (root / path[:-3]).with_suffix(".pxd").is_file()]
+    return sorted([*COMPILED, *declarations])
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {path: hashlib.sha256((root / path).read_bytes()).hexdigest() for path in inputs(root)}
+
+
+def in_place_build_is_current(root: Path) -> bool:
+    """An editable install's compiled modules exist for this interpreter and match their sources."""
+    try:
+        recorded = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    current = isinstance(recorded, dict) and recorded.get("sources") == digests(root)
+    return current and all(extension(root, path).is_file() for path in COMPILED)
+
+
+def extension(root: Path, source: str) -> Path:
+    """Where this interpreter imports the compiled module of `source` from, beside it."""
+    return root / (source[:-3] + importlib.machinery.EXTENSION_SUFFIXES[0])
+
+
+class _Sources:  # a sys.meta_path finder (not importlib.abc's class: importing it costs 6 ms at every start)
+    """Imports the compiled modules' Python sources, ahead of the extension modules beside them."""
+
+    def __init__(self, sources: dict[str, Path]) -> None:
+        self.sources = sources
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec:
+        source = self.sources.get(fullname)
+        return None if source is None else importlib.util.spec_from_file_location(fullname, source)
+
+
+def choose_build(root: Path) -> str | None:
+    """Set the compiled modules of the package under `root` aside when they must not run; why, or None.
+
+    Called once, by ``pytest_mes.fhir`` before any of them is imported."""
+    if pure_python_asked():
+        reason = "MES_PURE_PYTHON set"
+    elif (root / MANIFEST).is_file() and not in_place_build_is_current(root):
+        reason = OUT_OF_DATE
+    else:
+        return None
+    sources = {path[:-3].replace("/", "."): root / path for path in COMPILED}
+    if not any(isinstance(finder, _Sources) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Sources(sources))
+    return reason
