@@ -14,6 +14,7 @@ slower.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -69,15 +70,22 @@ class CustomBuildHook(BuildHookInterface):
         if compiled.in_place_build_is_current(root):
             self.app.display_info("pytest-mes: the validator's compiled modules match their sources")
             return
-        remove_in_place_build(root)  # never modules of another revision beside these sources, even if this fails
-        with tempfile.TemporaryDirectory(prefix="pytest-mes-build-") as out:
-            built = self.compile(root, Path(out))
-            if built is None:
-                return
-            for target, path in built.items():
-                shutil.copyfile(path, root / target)
-        manifest = root / compiled.MANIFEST
-        manifest.write_text(json.dumps({"sources": compiled.digests(root)}, indent=1) + "\n", encoding="utf-8")
+        try:
+            remove_in_place_build(root)  # never modules of another revision beside these sources, even if this fails
+            with tempfile.TemporaryDirectory(prefix="pytest-mes-build-") as out:
+                built = self.compile(root, Path(out))
+                if built is None:
+                    return
+                for target, path in built.items():
+                    shutil.copyfile(path, root / target)
+            manifest = root / compiled.MANIFEST
+            manifest.write_text(json.dumps({"sources": compiled.digests(root)}, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:  # a read-only checkout, a full disk: the sources run, as without a compiler
+            with contextlib.suppress(OSError):
+                remove_in_place_build(root)  # what was copied (at import, a partial set runs as Python anyway)
+            self.app.display_warning(f"pytest-mes: the compiled validator could not be written beside its sources "
+                                     f"({exc}); it runs as pure Python (same verdicts, slower)")
+            return
         self.app.display_info(f"pytest-mes: {len(built)} validator modules compiled with Cython, in place")
 
     def compile(self, root: Path, out: Path) -> dict[str, Path] | None:

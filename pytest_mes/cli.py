@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from pytest_mes import __version__
 from pytest_mes.fhir import PURE_PYTHON_BECAUSE, validator_build
+from pytest_mes.fhir.compiled import WHY
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="pytest-mes: Mon Espace Santé / CI-SIS conformance harness. "
         "Run the test sets with pytest (pytest --mes-sandbox, pytest --mes-base-url=URL).",
     )
-    why = f"; {PURE_PYTHON_BECAUSE}" if PURE_PYTHON_BECAUSE else ""
+    why = f"; {WHY[PURE_PYTHON_BECAUSE]}" if PURE_PYTHON_BECAUSE else ""
     parser.add_argument("--version", action="version",
                         version=f"pytest-mes {__version__} (validator: {validator_build()}{why})")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_mes.config import MesConfig, add_options, from_pytest
 from pytest_mes.errors import MesError
+from pytest_mes.fhir import PURE_PYTHON_BECAUSE
 from pytest_mes.run import MesRun
 
 RUN_KEY = pytest.StashKey[MesRun]()
@@ -169,6 +170,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         label("header.sets", lang).format(sets=", ".join(str(p) for p in settings.testsets),
                                           components=", ".join(sorted(settings.components)), writes=writes),
     ]
+    if PURE_PYTHON_BECAUSE:
+        lines.append(label(f"header.pure_python.{PURE_PYTHON_BECAUSE}", lang))
     validator, _ = run.validator()
     if validator is not None and validator.store.missing:
         lines.append(label("header.missing", lang).format(missing=validator.store.missing_summary()))

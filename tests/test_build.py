@@ -150,10 +150,36 @@ def test_modules_compiled_in_place_run_until_a_source_changes(tmp_path):
         source.write("# edited after pip install -e .\n")
     walk, validator, build, why = _imported(copy)
     assert walk.endswith("walk.py") and validator.endswith("validator.py"), "all set aside, never a mix"
-    assert (build, why) == ("pure Python", compiled.OUT_OF_DATE)
+    assert (build, why) == ("pure Python", "out_of_date")
 
 
 @needs_in_place
 def test_mes_pure_python_sets_the_compiled_modules_aside_at_run_time():
     walk, _, build, why = _imported(ROOT, MES_PURE_PYTHON="1")
-    assert walk.endswith("walk.py") and (build, why) == ("pure Python", "MES_PURE_PYTHON set")
+    assert walk.endswith("walk.py") and (build, why) == ("pure Python", "asked")
+
+
+def test_a_partial_set_of_compiled_modules_never_runs(tree):
+    """Without the manifest (a wheel) the compiled modules run when they are all there; a copy cut short leaves
+    some: the sources run."""
+    assert compiled._current(tree), "nothing compiled: nothing to set aside"
+    for path in compiled.COMPILED:
+        compiled.extension(tree, path).write_text("")
+    assert compiled._current(tree)
+    compiled.extension(tree, compiled.COMPILED[-1]).unlink()
+    assert not compiled._current(tree)
+
+
+def test_an_in_place_build_that_cannot_be_written_leaves_nothing_half_done(hook, tree, monkeypatch):
+    copies = []
+
+    def copy_then_fail(source, target):
+        if copies:
+            raise PermissionError(13, "Permission denied", str(target))
+        Path(target).write_bytes(Path(source).read_bytes())
+        copies.append(target)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_then_fail)
+    hook.initialize("editable", {})  # a warning, no exception
+    assert copies and not [path for path in compiled.COMPILED if compiled.extension(tree, path).exists()]
+    assert not (tree / compiled.MANIFEST).exists()

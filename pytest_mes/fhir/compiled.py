@@ -40,7 +40,10 @@ COMPILED = (
     "pytest_mes/fhir/definitions.py",
 )
 MANIFEST = "pytest_mes/fhir/_compiled.json"
-OUT_OF_DATE = "compiled modules out of date: pip install -e . compiles them again"
+# Why the compiled modules are set aside (choose_build), as `mes --version` says it; the run's header in both languages
+# (pytest_mes.report.labels, header.pure_python.*).
+WHY = {"asked": "MES_PURE_PYTHON set",
+       "out_of_date": "compiled modules out of date: pip install -e . compiles them again"}
 
 
 def pure_python_asked() -> bool:
@@ -68,6 +71,14 @@ def in_place_build_is_current(root: Path) -> bool:
     return current and all(extension(root, path).is_file() for path in COMPILED)
 
 
+def _current(root: Path) -> bool:
+    """The compiled modules beside the sources may run: those of an editable install match their sources; without
+    the manifest (a wheel, or nothing compiled) they are all there or none is: never a mix."""
+    if (root / MANIFEST).is_file():
+        return in_place_build_is_current(root)
+    return len({extension(root, path).is_file() for path in COMPILED}) == 1
+
+
 def extension(root: Path, source: str) -> Path:
     """Where this interpreter imports the compiled module of `source` from, beside it."""
     return root / (source[:-3] + importlib.machinery.EXTENSION_SUFFIXES[0])
@@ -85,13 +96,14 @@ class _Sources:  # a sys.meta_path finder (not importlib.abc's class: importing 
 
 
 def choose_build(root: Path) -> str | None:
-    """Set the compiled modules of the package under `root` aside when they must not run; why, or None.
+    """Set the compiled modules of the package under `root` aside when they must not run; why (a key of WHY), or
+    None.
 
     Called once, by ``pytest_mes.fhir`` before any of them is imported."""
     if pure_python_asked():
-        reason = "MES_PURE_PYTHON set"
-    elif (root / MANIFEST).is_file() and not in_place_build_is_current(root):
-        reason = OUT_OF_DATE
+        reason = "asked"
+    elif not _current(root):
+        reason = "out_of_date"
     else:
         return None
     sources = {path[:-3].replace("/", "."): root / path for path in COMPILED}

@@ -311,6 +311,12 @@ LABELS: dict[str, tuple[str, str]] = {
                     "mes: test sets {sets}; components {components}; writes {writes}"),
     "header.writes_allowed": ("autorisées", "allowed"),
     "header.writes_refused": ("non autorisées", "not allowed"),
+    "header.pure_python.asked": ("mes: validateur en Python pur, plus lent (MES_PURE_PYTHON)",
+                                 "mes: validator in pure Python, slower (MES_PURE_PYTHON)"),
+    "header.pure_python.out_of_date": ("mes: validateur en Python pur, plus lent : ses modules compilés ne "
+                                       "correspondent plus aux sources (pip install -e . les compile à nouveau)",
+                                       "mes: validator in pure Python, slower: its compiled modules no longer match "
+                                       "the sources (pip install -e . compiles them again)"),
     "header.unread": ("mes: attention, non lu : {problem}", "mes: warning, not read: {problem}"),
     "header.missing": ("mes: paquets FHIR manquants, les vérifications qui en ont besoin ne sont pas faites : "
                        "{missing} (`mes packages list` dit qui en a besoin)",

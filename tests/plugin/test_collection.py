@@ -274,3 +274,17 @@ def test_a_test_id_used_by_two_sets_stops_the_run_naming_both(pytester, add_set,
                                      "sets/one.yaml:7: a test id must be unique in a run*"])
         assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert not [r for r in server.requests if "metadata" not in r.path]
+
+
+def test_the_header_says_when_the_validator_runs_as_pure_python(pytester, add_set, monkeypatch):
+    """The compiled modules set aside (MES_PURE_PYTHON, or out of date after an edit: tests/test_build.py) is said
+    before the run: the same verdicts, slower, and what to do about it."""
+    add_set(a_set(tests=read_test("CORE-A-01")))
+    args = ("--mes-sandbox", "--mes-testsets=sets", "--collect-only", "-p", "no:cacheprovider")
+    monkeypatch.setenv("MES_PURE_PYTHON", "1")
+    result = pytester.runpytest_subprocess(*args)
+    result.stdout.fnmatch_lines(["mes: validateur en Python pur, plus lent (MES_PURE_PYTHON)"])
+    monkeypatch.delenv("MES_PURE_PYTHON")
+    result = pytester.runpytest_subprocess(*args)
+    result.stdout.fnmatch_lines(["mes: cible serveur de référence*"])
+    assert "MES_PURE_PYTHON" not in result.stdout.str()
