@@ -10,7 +10,6 @@ import pytest
 
 from pytest_mes.config import MesConfig, add_options, from_pytest
 from pytest_mes.errors import MesError
-from pytest_mes.fhir import PURE_PYTHON_BECAUSE
 from pytest_mes.run import MesRun
 
 RUN_KEY = pytest.StashKey[MesRun]()
@@ -156,7 +155,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = run.config
     if not settings.active and not settings.targetless:
         return None
-    from pytest_mes.report.labels import did_you_mean, label  # only when pytest-mes has something to say
+    from pytest_mes.fhir import PURE_PYTHON_BECAUSE  # only when pytest-mes has something to say
+    from pytest_mes.report.labels import did_you_mean, label
 
     lang = settings.lang
     if not settings.active:
