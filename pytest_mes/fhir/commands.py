@@ -226,13 +226,13 @@ def run_validate(args: argparse.Namespace) -> int:
     if args.ig:
         from pytest_mes.fhir.local import with_conformance
 
-        said = len(store.warnings)
+        said = len(store.problems)  # the --ig files not read: the rest was said when the packages loaded
         try:
             store = with_conformance(store, args.ig)
         except PackageError as exc:
             print(f"mes validate: {exc}", file=sys.stderr)
             return EXIT_CANNOT_RUN
-        for warning in store.warnings[said:]:
+        for warning in store.problems[said:]:
             print(f"mes validate: warning: {warning}", file=sys.stderr)
     bad_rules = [rule for rule, _ in args.bundle if not _BUNDLE_RULE.fullmatch(rule)]
     if bad_rules:

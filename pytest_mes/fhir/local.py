@@ -57,9 +57,7 @@ def with_conformance(store: PackageStore, paths: Iterable[str | os.PathLike[str]
     known = {p.key for p in store.packages}
     added = [p for p in packages if p.key not in known] + ([local] if local.entries else [])
     # The packages still missing stay said (run header, acceptance file), and what could not be read is one more.
-    merged = PackageStore([*store.packages, *added], [*store.problems, *problems], store.missing)
-    merged.warnings = [*store.warnings, *problems]
-    return merged
+    return PackageStore([*store.packages, *added], [*store.problems, *problems], store.missing, store.looked)
 
 
 def read_resource_file(path: Path, store: PackageStore) -> Any:

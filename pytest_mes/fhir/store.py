@@ -34,12 +34,20 @@ class PackageStore(Canonicals):
     ``warnings`` says it in a few lines (unreadable sources, then one line naming the missing packages).
     """
 
-    def __init__(self, packages: Sequence[Package], warnings: Sequence[str] = (),
-                 missing: Sequence[MissingPackage] = ()):
+    def __init__(self, packages: Sequence[Package], problems: Sequence[str] = (),
+                 missing: Sequence[MissingPackage] = (), looked: str = ""):
         super().__init__(packages)
-        self.warnings: list[str] = list(warnings)
-        self.problems: list[str] = list(warnings)  # what could not be read; `warnings` adds the missing packages
+        self.problems: list[str] = list(problems)  # what could not be read
         self.missing: list[MissingPackage] = list(missing)
+        self.looked = looked  # where the missing packages were looked for, said with them
+
+    @property
+    def warnings(self) -> list[str]:
+        """What could not be read, then one line naming the missing packages."""
+        if not self.missing:
+            return list(self.problems)
+        return [*self.problems, f"FHIR packages missing, checks that need them are not made: "
+                f"{self.missing_summary()} — {self.looked}. `mes packages list` says who needs them."]
 
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -76,11 +84,11 @@ class PackageStore(Canonicals):
         index_root = cache.index_cache_dir()
         fhir_cache = cache.fhir_package_cache(cache_dir)
         source_paths = [Path(s).expanduser() for s in sources]
-        warnings: list[str] = []
+        problems: list[str] = []
         available: dict[str, Package] = {}
         for src in source_paths:
-            found, problems = scan_source(src, index_root)
-            warnings.extend(problems)
+            found, unread = scan_source(src, index_root)
+            problems.extend(unread)
             for package in found:
                 available.setdefault(package.key, package)
         requested = list(packages) if packages is not None else default_package_set() + sorted(available)
@@ -90,7 +98,7 @@ class PackageStore(Canonicals):
         for package in loaded:
             if package.sha256 is not None:
                 check_pinned(package.key, package.sha256, str(package.path), pins)
-        warnings.extend(loader.errors)
+        problems.extend(loader.errors)
         looked = ", ".join([*(str(p) for p in source_paths), f"the FHIR package cache {fhir_cache}"])
         if not any(p.id == CORE_ID for p in loaded):
             raise PackageError(
@@ -100,13 +108,7 @@ class PackageStore(Canonicals):
                 f"{CORE_ID}-{CORE_VERSION}.tgz`), or point --mes-packages (`mes … --packages`) or MES_FHIR_PACKAGES "
                 "at a folder that holds it."
             )
-        store = cls(loaded, warnings, loader.missing_packages())
-        if store.missing:
-            store.warnings.append(
-                f"FHIR packages missing, checks that need them are not made: {store.missing_summary()} — "
-                f"looked in {looked}; {_registry_state(registry)}. `mes packages list` says who needs them."
-            )
-        return store
+        return cls(loaded, problems, loader.missing_packages(), f"looked in {looked}; {_registry_state(registry)}")
 
     def missing_summary(self) -> str:
         """The missing packages on one line: ``a (1.0, 2.0), b#3.0``; "" when none is missing."""
