@@ -78,7 +78,9 @@ def load_waivers(path: Path, label: str | None = None) -> list[Waiver]:
         try:
             pattern = re.compile(item["message"]) if "message" in item else None
         except re.error as exc:
-            raise ConfigError(f"{where}: message: not a valid regular expression ({exc})") from None
+            at = ":".join(map(str, document.source.position(("waivers", index, "message")) or (line,)))
+            raise ConfigError(f"{document.source.path}:{at}: waivers[{index}].message: \"{item['message']}\" is "
+                              f"not a valid regular expression: {exc}") from None
         waivers.append(Waiver(index, item["justification"].strip(), item["author"].strip(),
                               date.fromisoformat(item["expires"]), where, item.get("test"), pattern))
     return waivers

@@ -335,7 +335,8 @@ def test_a_waiver_naming_no_loaded_test_is_unknown_with_the_id_it_probably_means
     ("waivers:\n  - test: X\n    justification: une raison valable\n    author: A\n    expires: 31/01/2027\n",
      "waivers.yaml:5:*expires*"),
     ("waivers:\n  - message: '[unclosed'\n    justification: une raison valable\n    author: A\n"
-     "    expires: 2027-01-01\n", "waivers.yaml:2: message: not a valid regular expression*"),
+     "    expires: 2027-01-01\n",
+     'waivers.yaml:2:5: waivers[[]0].message: "[[]unclosed" is not a valid regular expression: unterminated*'),
     # Each says what to write, in words.
     ("waivers:\n  - test: X\n    justification: une raison valable\n    author: A\n    expires: 2027-31-01\n",
      'waivers.yaml:5:5: waivers[[]0].expires: "2027-31-01" is not a date: write YYYY-MM-DD'),
