@@ -279,7 +279,7 @@ class FhirClient:
                 if time.perf_counter() > deadline:
                     raise requests.exceptions.ReadTimeout("the answer was not complete by the deadline")
         except urllib3.exceptions.HTTPError as exc:
-            raise _as_requests_error(exc) from exc
+            raise _as_requests_error(exc, response) from exc
         return b"".join(chunks)
 
     # The FHIR verbs test writers and fixture users reach for most.
@@ -344,12 +344,13 @@ class Silence:
                                                        last=self.streak[-1].error)
 
 
-def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.exceptions.RequestException:
+def _as_requests_error(exc: urllib3.exceptions.HTTPError,
+                       response: requests.Response) -> requests.exceptions.RequestException:
     """The error requests' own body reading (iter_content) gives for urllib3's, which describe_failure reads."""
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         return requests.exceptions.ChunkedEncodingError(exc)
     if isinstance(exc, urllib3.exceptions.DecodeError):
-        return requests.exceptions.ContentDecodingError(exc)
+        return requests.exceptions.ContentDecodingError(exc, response=response)
     if isinstance(exc, urllib3.exceptions.SSLError):
         return requests.exceptions.SSLError(exc)
     return requests.exceptions.ConnectionError(exc)  # a ReadTimeoutError among them
@@ -415,6 +416,9 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc)
     ):
         return say("http.cut", cause=_root_cause(exc))
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        encoding = exc.response.headers.get("Content-Encoding", "?") if exc.response is not None else "?"
+        return say("http.bad_encoding", encoding=encoding, cause=_root_cause(exc))
     root = _root(exc)
     if isinstance(root, http.client.HTTPException):  # a status line or headers http cannot read: it did answer
         return say("http.not_http", cause=str(root).strip() or type(root).__name__)

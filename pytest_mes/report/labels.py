@@ -425,6 +425,10 @@ LABELS: dict[str, tuple[str, str]] = {
                            "too many redirects from {host} (more than {n}): a loop? Check --mes-base-url and the "
                            "server's redirects"),
     "http.invalid_url": ("URL invalide {url} : {error}", "invalid URL {url}: {error}"),
+    "http.bad_encoding": ("la réponse de {host} annonce une compression (Content-Encoding: {encoding}) que son corps "
+                          "ne suit pas ({cause}) : le serveur ou un proxy devant lui la compresse mal",
+                          "the response from {host} declares a compression (Content-Encoding: {encoding}) its body "
+                          "does not follow ({cause}): the server or a proxy in front of it compresses it wrongly"),
     "http.failure": ("échec HTTP avec {host} : {cause}", "HTTP failure with {host}: {cause}"),
     "fhirpath.unevaluable": ("FHIRPath {expression} ne peut pas être évalué : {cause}",
                              "cannot evaluate FHIRPath {expression}: {cause}"),

@@ -35,6 +35,11 @@ CHECKS = "- status: 200\n- resource_type: Patient"
         (Reply(200, PATIENT, truncate=True),
          "✗ request: expected an HTTP response, got the response from 127.0.0.1:* was cut off before its end*",
          "failed"),
+        # Content-Encoding: gzip over a body that is not: a server or proxy compressing wrongly, said so.
+        (Reply(200, b'{"resourceType": "Patient"}', headers={"Content-Encoding": "gzip"}),
+         "✗ request: expected an HTTP response, got the response from 127.0.0.1:* declares a compression "
+         "(Content-Encoding: gzip) its body does not follow (*): the server or a proxy in front of it compresses "
+         "it wrongly", "failed"),
         # No answer at all: the server could not run the test, which is an error, not a verdict on it.
         (Reply(200, PATIENT, delay=1.5),
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
@@ -45,7 +50,7 @@ CHECKS = "- status: 200\n- resource_type: Patient"
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
          "answer within 0.5 s (--mes-timeout)", "failed"),
     ],
-    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "timeout", "trickle"],
+    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "bad-gzip", "timeout", "trickle"],
 )
 def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message,
                                                                         verdict):
