@@ -22,9 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="pytest-mes: Mon Espace Santé / CI-SIS conformance harness. "
         "Run the test sets with pytest (pytest --mes-sandbox, pytest --mes-base-url=URL).",
     )
-    why = f"; {WHY[PURE_PYTHON_BECAUSE]}" if PURE_PYTHON_BECAUSE else ""
-    parser.add_argument("--version", action="version",
-                        version=f"pytest-mes {__version__} (validator: {validator_build()}{why})")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and the validator's build")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         try:
@@ -35,6 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(subparsers)
     return parser
+
+
+class _Version(argparse.Action):
+    """argparse's own version action wraps the text to the terminal's width: this one prints it on one line."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        why = f"; {WHY[PURE_PYTHON_BECAUSE]}" if PURE_PYTHON_BECAUSE else ""
+        print(f"pytest-mes {__version__} (validator: {validator_build()}{why})")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

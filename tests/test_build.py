@@ -151,6 +151,11 @@ def test_modules_compiled_in_place_run_until_a_source_changes(tmp_path):
     walk, validator, build, why = _imported(copy)
     assert walk.endswith("walk.py") and validator.endswith("validator.py"), "all set aside, never a mix"
     assert (build, why) == ("pure Python", "out_of_date")
+    version = subprocess.run([sys.executable, "-c", "from pytest_mes.cli import main; main(['--version'])"],
+                             capture_output=True, text=True, cwd=copy, check=True,
+                             env={**os.environ, "PYTHONPATH": str(copy), "COLUMNS": "40"}).stdout
+    assert version.endswith("(validator: pure Python; compiled modules out of date: pip install -e . compiles them "
+                            "again)\n") and version.count("\n") == 1, "said on one line, whatever the terminal"
 
 
 @needs_in_place
