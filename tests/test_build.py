@@ -130,13 +130,17 @@ needs_in_place = pytest.mark.skipif(not IN_PLACE, reason="this checkout's valida
                                     "(MES_PURE_PYTHON, no C compiler, or a source edited since pip install -e .)")
 
 
+def _run(package_root: Path, code: str, **env: str) -> str:
+    """What `code` prints, run with the pytest_mes of `package_root`."""
+    environ = {k: v for k, v in os.environ.items() if k != "MES_PURE_PYTHON"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=package_root,
+                          env={**environ, "PYTHONPATH": str(package_root), **env}, check=True).stdout
+
+
 def _imported(package_root: Path, **env: str) -> list[str]:
     code = ("import pytest_mes.fhir as f, pytest_mes.fhir.walk as w, pytest_mes.fhir.validator as v\n"
             "print(w.__file__); print(v.__file__); print(f.validator_build()); print(f.PURE_PYTHON_BECAUSE)")
-    environ = {k: v for k, v in os.environ.items() if k != "MES_PURE_PYTHON"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=package_root,
-                          env={**environ, "PYTHONPATH": str(package_root), **env}, check=True)
-    return done.stdout.splitlines()
+    return _run(package_root, code, **env).splitlines()
 
 
 @needs_in_place
@@ -151,9 +155,7 @@ def test_modules_compiled_in_place_run_until_a_source_changes(tmp_path):
     walk, validator, build, why = _imported(copy)
     assert walk.endswith("walk.py") and validator.endswith("validator.py"), "all set aside, never a mix"
     assert (build, why) == ("pure Python", "out_of_date")
-    version = subprocess.run([sys.executable, "-c", "from pytest_mes.cli import main; main(['--version'])"],
-                             capture_output=True, text=True, cwd=copy, check=True,
-                             env={**os.environ, "PYTHONPATH": str(copy), "COLUMNS": "40"}).stdout
+    version = _run(copy, "from pytest_mes.cli import main; main(['--version'])", COLUMNS="40")
     assert version.endswith("(validator: pure Python; compiled modules out of date: pip install -e . compiles them "
                             "again)\n") and version.count("\n") == 1, "said on one line, whatever the terminal"
 
