@@ -53,8 +53,12 @@ class CustomBuildHook(BuildHookInterface):
             self.compile_into_wheel(root, build_data)
 
     def compile_into_wheel(self, root: Path, build_data: dict[str, Any]) -> None:
-        out = self.build_dir = Path(tempfile.mkdtemp(prefix="pytest-mes-build-"))
-        built = self.compile(root, out)
+        if compiled.in_place_build_is_current(root):  # an editable install's, made from these very files: reused
+            built = {str(compiled.extension(Path(), path).as_posix()): compiled.extension(root, path)
+                     for path in compiled.COMPILED}
+        else:
+            self.build_dir = Path(tempfile.mkdtemp(prefix="pytest-mes-build-"))
+            built = self.compile(root, self.build_dir)
         if built is None:
             return
         build_data["pure_python"] = False

@@ -117,6 +117,19 @@ def test_a_wheel_carries_the_compiled_modules_and_leaves_the_tree_alone(hook, tr
     hook.finalize("standard", build_data, "")
 
 
+def test_a_wheel_reuses_the_modules_compiled_in_place_when_they_are_current(hook, tree):
+    hook.initialize("editable", {})
+    build_data: dict = {"force_include": {}}
+    hook.initialize("standard", build_data)
+    assert len(hook.calls) == 1, "not compiled again"
+    assert sorted(build_data["force_include"]) == sorted(
+        str(compiled.extension(tree, path)) for path in compiled.COMPILED)
+
+    (tree / "pytest_mes/fhir/walk.py").write_text("# edited\n")
+    hook.initialize("standard", {"force_include": {}})
+    assert len(hook.calls) == 2, "sources changed since: compiled afresh"
+
+
 def test_the_manifest_is_not_current_when_it_is_unreadable(tree):
     (tree / compiled.MANIFEST).write_text("[1, 2")
     assert not compiled.in_place_build_is_current(tree)
