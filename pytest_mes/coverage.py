@@ -69,11 +69,11 @@ class Catalogue:
         self.missing = tuple(missing)  # canonical URLs not found in the packages
 
     @classmethod
-    def from_store(cls, store: PackageStore, urls: Sequence[str] = SERVER_STATEMENTS) -> Catalogue:
+    def from_store(cls, store: PackageStore) -> Catalogue:
         items: list[Item] = []
         statements: dict[str, str] = {}
         missing = []
-        for url in urls:
+        for url in SERVER_STATEMENTS:
             statement = store.resolve(url, resource_type="CapabilityStatement")
             if statement is None:
                 missing.append(url)

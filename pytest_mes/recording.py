@@ -166,23 +166,23 @@ def issue_groups(issues: tuple, lang: str) -> list[IssueGroup]:
 
 
 def exchange_record(exchange: Exchange, exchange_id: str, mask: Callable[[str], str] = str,
-                    cap: int = BODY_CAP, lang: str = "fr") -> ExchangeRecord:
+                    lang: str = "fr") -> ExchangeRecord:
     shown = exchange.shown()  # secrets of the response masked; the request side was recorded masked
-    body, truncated = _body_text(shown, cap, lang)
-    request_body = _capped(_pretty(shown.request_body), cap)[0] if shown.request_body else None
+    body, truncated = _body_text(shown, lang)
+    request_body = _capped(_pretty(shown.request_body))[0] if shown.request_body else None
     return ExchangeRecord(
         id=exchange_id, method=shown.method, url=mask(shown.url),
         request_headers={k: mask(v) for k, v in shown.request_headers.items()},
         request_body=mask(request_body) if request_body else None,
         started_at=shown.started_at, elapsed_ms=shown.elapsed_ms, status=shown.status, reason=shown.reason,
         response_headers={k: mask(v) for k, v in shown.response_headers.items()},
-        response_body=mask(body) if body else body, response_size=len(exchange.body), body_cap=cap,
+        response_body=mask(body) if body else body, response_size=len(exchange.body), body_cap=BODY_CAP,
         body_truncated=truncated, error=mask(shown.error) if shown.error else None,
         redirects=[mask(r) for r in shown.redirects], notes=list(shown.notes),
     )
 
 
-def _body_text(exchange: Exchange, cap: int, lang: str) -> tuple[str | None, bool]:
+def _body_text(exchange: Exchange, lang: str) -> tuple[str | None, bool]:
     if not exchange.body:
         return None, False
     kind = exchange.content_type
@@ -194,7 +194,7 @@ def _body_text(exchange: Exchange, cap: int, lang: str) -> tuple[str | None, boo
     if text is None or not textual:
         return label("body_not_shown", lang).format(size=len(exchange.body),
                                                      kind=kind or label("binary_data", lang)), False
-    return _capped(_pretty(text), cap)
+    return _capped(_pretty(text))
 
 
 def _pretty(text: str) -> str:
@@ -205,8 +205,8 @@ def _pretty(text: str) -> str:
     return text
 
 
-def _capped(text: str, cap: int) -> tuple[str, bool]:
-    return (text, False) if len(text) <= cap else (text[:cap], True)
+def _capped(text: str) -> tuple[str, bool]:
+    return (text, False) if len(text) <= BODY_CAP else (text[:BODY_CAP], True)
 
 
 def shown_variables(variables: dict, mask: Callable[[str], str] = str) -> dict[str, str]:

@@ -64,7 +64,7 @@ def generate_snapshot(sd: dict, resolve: Resolver) -> dict:
     if base is None or not (base.get("snapshot") or {}).get("element"):
         raise ProfileError(f"{url}: base definition {base_url} not found: its snapshot cannot be generated")
     specialization = sd.get("derivation") == "specialization"
-    elements = _rooted(base["snapshot"]["element"], str(sd.get("type") or ""), keep_base=True) \
+    elements = _rooted(base["snapshot"]["element"], str(sd.get("type") or "")) \
         if specialization else copy.deepcopy(base["snapshot"]["element"])
     merger = _Merger(url, elements, resolve, specialization)
     applied = []
@@ -191,7 +191,7 @@ def _with_ids(differential: list[dict]) -> list[dict]:
     return out
 
 
-def _rooted(elements: list[dict], type_name: str, *, keep_base: bool) -> list[dict]:
+def _rooted(elements: list[dict], type_name: str) -> list[dict]:
     """Copies of a snapshot's elements under another root name (a specialization of its base)."""
     out = []
     old_root = str(elements[0].get("path", "")).split(".")[0] if elements else ""
@@ -200,8 +200,6 @@ def _rooted(elements: list[dict], type_name: str, *, keep_base: bool) -> list[di
         for key in ("id", "path"):
             value = str(e.get(key) or e.get("path"))
             e[key] = type_name + value[len(old_root):] if value.split(".")[0].split(":")[0] == old_root else value
-        if not keep_base:
-            e.pop("base", None)
         out.append(e)
     return out
 

@@ -23,10 +23,10 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _NOT_FHIR_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def fhir_text(value: Any, fallback: str = "-") -> str:
+def fhir_text(value: Any) -> str:
     """A FHIR string: no control characters, no surrounding blanks, never empty."""
     text = _NOT_FHIR_TEXT.sub(" ", "" if value is None else str(value)).strip()
-    return text or fallback
+    return text or "-"
 
 
 def to_testreport(results: dict) -> dict:

@@ -484,9 +484,9 @@ def submission_sets(today: date) -> list[dict]:
 
 # -- everything ---------------------------------------------------------------------------------
 
-def seed_resources(today: date | None = None) -> list[dict[str, Any]]:
+def seed_resources() -> list[dict[str, Any]]:
     """Every seed resource, in an order where references point backwards."""
-    today = today or datetime.now(PARIS).date()
+    today = datetime.now(PARIS).date()
     days = working_days(today, 15)  # three working weeks from tomorrow
     resources: list[dict[str, Any]] = [organization(*o) for o in ORGANIZATIONS]
     resources += [location(*loc) for loc in LOCATIONS]
@@ -532,9 +532,9 @@ def _narrative(resource: dict[str, Any]) -> None:
     resource["text"] = {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{text}</p></div>'}
 
 
-def load_seed(store: Store, today: date | None = None) -> int:
+def load_seed(store: Store) -> int:
     """Store the seed resources (one atomic transaction); returns how many were stored."""
-    resources = seed_resources(today)
+    resources = seed_resources()
     with store.transaction():
         for resource in resources:
             store.put(resource["resourceType"], resource["id"], resource)

@@ -217,11 +217,6 @@ class TestSet:
     setup: tuple[Step, ...] = ()
     teardown: tuple[Step, ...] = ()
 
-    @property
-    def shares_state(self) -> bool:
-        """Whether the tests depend on the set-level setup (so they must run in one process)."""
-        return bool(self.setup or self.teardown)
-
     def source_lines(self, start: int | None, end: int | None) -> list[tuple[int, str]]:
         if start is None:
             return []

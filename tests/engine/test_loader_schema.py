@@ -160,7 +160,7 @@ def test_writes_are_inferred_from_methods(write_set, request_yaml, writes):
 def test_set_setup_that_writes_makes_every_test_a_writer(write_set):
     text = MINIMAL.replace("tests:", "setup:\n  - request: {method: POST, path: Patient, body: {}}\ntests:")
     testset = load_testset(write_set(text))
-    assert testset.shares_state and testset.tests[0].writes
+    assert testset.setup and testset.tests[0].writes
 
 
 def test_empty_and_non_utf8_files(write_set, tmp_path):

@@ -14,7 +14,6 @@ from pytest_mes.sandbox.r4 import R4Support
 from .conftest import FHIR_JSON, INS, SHARED_PACKAGES
 
 PDSM = "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/"
-IS_ARCHIVED = PDSM + "pdsm-ext-is-archived"
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 
 
