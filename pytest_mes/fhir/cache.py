@@ -44,12 +44,16 @@ def read_json(path: Path) -> Any:
         return loads(fh.read())
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON so that a concurrent reader never sees a half-written file."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write so that a concurrent reader never sees a half-written file (no fsync: a lost cache entry is rebuilt)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(dumps(value))
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    write_bytes_atomic(path, dumps(value))
 
 
 def fhir_package_cache(cache_dir: str | os.PathLike[str] | None = None) -> Path:

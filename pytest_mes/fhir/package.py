@@ -217,10 +217,7 @@ def _index_tgz(path: Path, index_root: Path) -> Package:
     pid, version = str(manifest["name"]), str(manifest["version"])
     digest = file_sha256(path)
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        tmp = target / f".resources.{os.getpid()}.tmp"
-        tmp.write_bytes(blob_bytes)
-        os.replace(tmp, target / "resources.bin")
+        cache.write_bytes_atomic(target / "resources.bin", blob_bytes)
         cache.write_json_atomic(index_file, {"id": pid, "version": version, "manifest": manifest, "entries": entries,
                                              "blob_size": len(blob_bytes), "sha256": digest})
     except OSError:  # a read-only cache: keep the package in memory, only the next start is slower
