@@ -153,10 +153,8 @@ class MesRun:
 
 
 def _load_validator(config: MesConfig) -> tuple[ProfileValidator | None, str]:
-    try:
-        from pytest_mes.fhir import load_validator
-    except ImportError:
-        return None, "the profile validator is not available in this version"
+    from pytest_mes.fhir import load_validator
+
     try:
         return load_validator(list(config.packages), offline=config.offline, igs=config.igs), ""
     except PackageError as exc:

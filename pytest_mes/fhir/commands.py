@@ -158,10 +158,8 @@ def _read_resource(path: Path, store: Any) -> tuple[Any, Phrase | None, list[Iss
     if not data.strip():
         return None, Phrase("fichier vide", "empty file"), []
     if path.suffix.lower() == ".xml" or data.lstrip()[:1] == b"<":
-        try:
-            from pytest_mes.fhir.xml import read_xml
-        except ImportError:
-            return None, Phrase("XML non pris en charge pour l'instant", "XML not supported yet"), []
+        from pytest_mes.fhir.xml import read_xml
+
         try:
             resource, problems = read_xml(data, store)
             return resource, None, [make_issue("error", mid, loc, **values) for mid, loc, values in problems]

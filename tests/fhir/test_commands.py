@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -161,15 +160,6 @@ def test_xml_file_is_validated_through_the_xml_reader(capsys, fhir_packages_dir,
     assert code == 1
     issues = json.loads(out)[0]["outcome"]["issue"]
     assert any(i["expression"] == ["Slot.status"] and i["severity"] == "error" for i in issues)
-
-
-def test_xml_without_the_xml_reader(capsys, monkeypatch, fhir_packages_dir, tmp_path):
-    monkeypatch.setitem(sys.modules, "pytest_mes.fhir.xml", None)  # makes the import fail
-    path = tmp_path / "slot.xml"
-    path.write_text('<Slot xmlns="http://hl7.org/fhir"/>', encoding="utf-8")
-    code, out, _ = run(capsys, str(path), "--packages", str(fhir_packages_dir), "--offline")
-    assert code == 2
-    assert "XML non pris en charge" in out
 
 
 _PROFILE_XML = """<StructureDefinition xmlns="http://hl7.org/fhir">
