@@ -106,8 +106,9 @@ class CustomBuildHook(BuildHookInterface):
 
 
 def remove_in_place_build(root: Path) -> None:
+    modules = compiled.set_aside(root)  # those compiled by an earlier revision too, which the manifest names
     (root / compiled.MANIFEST).unlink(missing_ok=True)  # first: without it, no module is trusted as current
-    for path in compiled.COMPILED:
+    for path in modules:
         compiled.extension(root, path).unlink(missing_ok=True)
 
 

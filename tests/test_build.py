@@ -203,3 +203,21 @@ def test_an_in_place_build_that_cannot_be_written_leaves_nothing_half_done(hook,
     hook.initialize("editable", {})  # a warning, no exception
     assert copies and not [path for path in compiled.COMPILED if compiled.extension(tree, path).exists()]
     assert not (tree / compiled.MANIFEST).exists()
+
+
+def test_a_module_no_longer_compiled_never_runs_from_the_extension_left_beside_it(hook, tree, monkeypatch):
+    """A change (a git pull) that stops compiling a module leaves its extension of the last `pip install -e .` beside
+    its source, and Python imports an extension first: it is set aside with the others, then removed by the next
+    build, never run as the code of a source it no longer matches."""
+    hook.initialize("editable", {})
+    dropped = "pytest_mes/fhir/definitions.py"
+    stale = compiled.extension(tree, dropped)
+    assert stale.is_file()
+    for module in (compiled, hook.module.compiled):
+        monkeypatch.setattr(module, "COMPILED", tuple(path for path in compiled.COMPILED if path != dropped))
+
+    assert dropped in compiled.set_aside(tree), "imported from its source while its old extension is there"
+    assert not compiled.in_place_build_is_current(tree)
+    hook.initialize("editable", {})
+    assert not stale.exists() and compiled.in_place_build_is_current(tree)
+    assert dropped not in compiled.set_aside(tree)

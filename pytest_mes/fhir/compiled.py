@@ -61,14 +61,30 @@ def digests(root: Path) -> dict[str, str]:
     return {path: hashlib.sha256((root / path).read_bytes()).hexdigest() for path in inputs(root)}
 
 
-def in_place_build_is_current(root: Path) -> bool:
-    """An editable install's compiled modules exist for this interpreter and match their sources."""
+def _recorded(root: Path) -> dict | None:
+    """The in-place manifest: {"sources": {path: sha256}}, or None when there is none or it is unreadable."""
     try:
         recorded = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    current = isinstance(recorded, dict) and recorded.get("sources") == digests(root)
+        return None
+    return recorded if isinstance(recorded, dict) and isinstance(recorded.get("sources"), dict) else None
+
+
+def in_place_build_is_current(root: Path) -> bool:
+    """An editable install's compiled modules exist for this interpreter and match their sources."""
+    recorded = _recorded(root)
+    current = recorded is not None and recorded["sources"] == digests(root)
     return current and all(extension(root, path).is_file() for path in COMPILED)
+
+
+def set_aside(root: Path) -> list[str]:
+    """The sources whose compiled modules may lie beside them: COMPILED, and the modules the in-place manifest names.
+    A change (a git pull) that stops compiling a module leaves the extension of the last in-place build beside its
+    source, which Python would import first."""
+    recorded = (_recorded(root) or {"sources": {}})["sources"]
+    compiled_before = [path for path in recorded
+                       if path.startswith("pytest_mes/") and path.endswith(".py") and ".." not in path]
+    return sorted({*COMPILED, *compiled_before})
 
 
 def _current(root: Path) -> bool:
@@ -106,7 +122,7 @@ def choose_build(root: Path) -> str | None:
         reason = "out_of_date"
     else:
         return None
-    sources = {path[:-3].replace("/", "."): root / path for path in COMPILED}
+    sources = {path[:-3].replace("/", "."): root / path for path in set_aside(root)}
     if not any(isinstance(finder, _Sources) for finder in sys.meta_path):
         sys.meta_path.insert(0, _Sources(sources))
     return reason
