@@ -21,10 +21,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pytest_mes import __version__
+from pytest_mes.adapter import FinalAnswerAdapter
 from pytest_mes.connection import RUN_REFUSED, ClientSettings
 from pytest_mes.redaction import Redactor, is_secret_name
 from pytest_mes.report.labels import label
@@ -179,7 +179,7 @@ class FhirClient:
             session.verify = self.settings.ca_bundle
         # Only requests that never reached the server are retried: a conformance test must not hide a
         # server's answer, nor send a POST twice.
-        adapter = HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=5,
+        adapter = FinalAnswerAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=5,
                                                 raise_on_redirect=False, raise_on_status=False))
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -11,6 +11,7 @@ import pytest
 from pytest_mes.capabilities import missing
 from pytest_mes.errors import MesError, TestSetError
 from pytest_mes.failure import explain_step, explain_test
+from pytest_mes.printable import printable
 from pytest_mes.recording import describe_test, exchange_record, step_failure, step_record
 from pytest_mes.report.labels import label
 from pytest_mes.results import TestRecord
@@ -34,13 +35,13 @@ class SetSetupFailure:
     def raised(self) -> pytest.fail.Exception:
         """pytest's own failure, which its summary shows as it shows every other ('Failed: …'), carrying this."""
         text = label("set.setup_failed", self.lang).format(reason=self.reason)
-        error = pytest.fail.Exception(f"{text}\n{self.explanation}", pytrace=False)
+        error = pytest.fail.Exception(printable(f"{text}\n{self.explanation}"), pytrace=False)
         error.mes_set_setup = self
         return error
 
     def see_first(self) -> str:
         """What the tests after the first say: what failed, and where the full explanation is."""
-        return label("set.setup_see", self.lang).format(reason=self.reason, nodeid=self.first_reported)
+        return printable(label("set.setup_see", self.lang).format(reason=self.reason, nodeid=self.first_reported))
 
 
 class TestSetFile(pytest.File):
@@ -103,8 +104,8 @@ class TestSetFile(pytest.File):
         failed, lang = [r for r in results if r.failed], self.run.config.lang
         if failed:
             reason = self.run.recorder.mask(label("semicolon", lang).join(step_failure(r, lang) for r in failed))
-            pytest.fail(f"{label('set.teardown_failed', lang).format(reason=reason)}\n{self._explain(failed)}",
-                        pytrace=False)
+            text = f"{label('set.teardown_failed', lang).format(reason=reason)}\n{self._explain(failed)}"
+            pytest.fail(printable(text), pytrace=False)
 
     def _explain(self, results: Iterable[StepResult]) -> str:
         """Set-level steps, told like a test's (redacted records, then text)."""
@@ -167,12 +168,14 @@ class MesItem(pytest.Item):
             if malformed:  # said outside the except block, so that pytest shows no exception chain
                 self._not_verifiable(label("metadata.malformed", lang).format(error=malformed))
             if reason:
-                pytest.skip(label("precondition.unmet", lang).format(need=need.describe(lang), reason=reason.get(lang)))
+                pytest.skip(printable(label("precondition.unmet", lang).format(need=need.describe(lang),
+                                                                reason=reason.get(lang))))
 
     def _not_verifiable(self, problem: str) -> None:
         # Not a skip: the server escapes nothing by not describing itself (--mes-ignore-preconditions).
         self.setup_verdict = "incomplete"
-        pytest.fail(label("precondition.unverifiable", self.run.config.lang).format(problem=problem), pytrace=False)
+        pytest.fail(printable(label("precondition.unverifiable", self.run.config.lang).format(problem=problem)),
+                    pytrace=False)
 
     def describe(self, verdict: str, reason: str = "") -> TestRecord:
         return describe_test(self.test, self.testset, index=self.mes_index, nodeid=self.nodeid, verdict=verdict,
@@ -182,7 +185,8 @@ class MesItem(pytest.Item):
         result = self.run.runner.run_case(self.test, self.parent.variables)
         self.record = record = self.run.recorder.case(result, self.testset, self.describe("passed"))
         if record.verdict != "passed":
-            pytest.fail(explain_test(record, total=len(self.test.steps), lang=self.run.config.lang), pytrace=False)
+            pytest.fail(printable(explain_test(record, total=len(self.test.steps), lang=self.run.config.lang)),
+                        pytrace=False)
 
     def reportinfo(self):
         return self.path, (self.test.line or 1) - 1, f"{self.test.id}: {self.test.title.get()}"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_mes.fhir.issues import Phrase
+from pytest_mes.printable import printable
 from pytest_mes.report.labels import label, phrase
 from pytest_mes.results import TestRecord, record_from_dict
 from pytest_mes.run import MesRun
@@ -78,7 +79,7 @@ class ResultsPlugin:
         if record.verdict in _NOT_FAILING and report.failed:
             report.outcome = "skipped"
             lang = self.run.config.lang
-            report.wasxfail = f"{label(record.verdict, lang)}{label('colon', lang)}{record.reason}"
+            report.wasxfail = printable(f"{label(record.verdict, lang)}{label('colon', lang)}{record.reason}")
 
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
         record = getattr(report, "mes_record", None)
@@ -143,7 +144,7 @@ class ResultsPlugin:
 
         terminalreporter.section("pytest-mes", sep="=")
         for line, markup in summary_lines(self.document, self.run.config.lang):
-            terminalreporter.write_line(line, **markup)
+            terminalreporter.write_line(printable(line), **markup)  # reasons quote the server
         for path in self.written:
             terminalreporter.write_line(label("wrote", self.run.config.lang).format(path=path))
         for problem in self.write_problems:

@@ -27,6 +27,7 @@ from pytest_mes.fhir.issues import (
     sort_issues,
 )
 from pytest_mes.fhir.jsonread import NotJsonNumber, TooDeep, loads_checked
+from pytest_mes.printable import printable
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN, EXIT_INCOMPLETE = 0, 1, 2, 3
 # What a person reads besides the messages, in each language: severities (singular, plural) and labels.
@@ -277,7 +278,7 @@ def run_validate(args: argparse.Namespace) -> int:
                for name, result, _ in reports]
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        print(render_text(reports, lang, args.max_issues))
+        print(printable(render_text(reports, lang, args.max_issues)))  # values quoted from the files
     if could_not_run:
         return EXIT_CANNOT_RUN
     verdicts = {result.verdict for _, result, _ in reports}

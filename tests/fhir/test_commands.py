@@ -406,3 +406,13 @@ def test_several_files_end_with_their_total(capsys, fhir_packages_dir, slot_file
     assert out.rstrip().splitlines()[-1] == total
     _, one, _ = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline", "--context", GAP)
     assert "Total" not in one  # one file: its verdict is the first line already
+
+
+def test_control_characters_of_a_file_are_written_out_not_sent_to_the_terminal(capsys, fhir_packages_dir, tmp_path):
+    """A value quoted in a message (a wrong code, an id) may hold terminal escapes: shown as escapes."""
+    path = tmp_path / "esc.json"
+    path.write_text('{"resourceType": "Patient", "gender": "ma\\u001b[2Jle\\u202e"}', encoding="utf-8")
+    assert main(["validate", str(path), "--packages", str(fhir_packages_dir), "--offline"]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "ma\\x1b[2Jle\\u202e" in out

@@ -361,3 +361,31 @@ def test_https_to_a_port_that_speaks_plain_http_says_so(pytester, add_set, serve
                                  "port (*WRONG_VERSION_NUMBER*): does --mes-base-url start with https:// where the "
                                  "server wants http://?"])
     assert "--mes-ca-bundle" not in result.stdout.str()
+
+
+def test_informational_answers_before_the_final_one_are_skipped(pytester, add_set, server):
+    """A 1xx (102 Processing, 103 Early Hints from a CDN) is not the answer (RFC 9110 §15.2): the final one is
+    checked, not the interim one as a wrong status."""
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT, interim=(102, 103)))
+    server.route("POST /fhir/Patient", Reply(201, PATIENT, headers={"Location": "Patient/1/_history/1"},
+                                             interim=(103,)))
+    add_set(a_set(tests=read_test("CORE-I-01", path="Patient/1", checks=CHECKS)
+                  + create_test("CORE-I-02", checks="[{status: 201}, {header: {name: Location}}]")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-allow-writes")
+    result.assert_outcomes(passed=2)
+
+
+def test_control_characters_from_the_server_never_reach_the_terminal_raw(pytester, add_set, server):
+    """A reason phrase, header or body holding terminal escapes (clear the screen, colours, a bell) or a bidi override
+    is shown with them written out, never sent to the terminal or the CI log as they are."""
+    server.route("GET /fhir/Patient/1", Reply(500, "boom \x1b[31mred\x07\r\u202egnp.exe", content_type="text/plain",
+                                              reason="Oops\x1b[2J", headers={"X-Debug": "a\x1b]0;title\x07b"}))
+    add_set(a_set(tests=read_test("CORE-C-01", path="Patient/1", checks=CHECKS)
+                  + read_test("CORE-C-02", path="Patient/1", level="SHOULD")))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-v")
+    assert result.parseoutcomes() == {"failed": 1, "advisory": 1}
+    out = result.stdout.str()
+    assert not [c for c in out if c in "\x1b\x07\r\u202e"], "raw control characters reached the terminal"
+    result.stdout.fnmatch_lines(["  ✗ status (line 13): expected 200, got 500 Oops\\x1b[[]2J",
+                                 "  X-Debug: a\\x1b]0;title\\x07b", "  boom \\x1b[[]31mred\\x07", "  \\u202egnp.exe",
+                                 "failed (advisory) (1):", "  CORE-C-02: *got 500 Oops\\x1b[[]2J"])

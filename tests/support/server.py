@@ -24,6 +24,8 @@ class Reply:
     truncate: bool = False  # announce more bytes than sent, then close
     drop: bool = False  # close the connection without answering
     trickle: float = 0.0  # seconds between the bytes of the body: a server that sends its answer drop by drop
+    interim: tuple[int, ...] = ()  # informational answers (1xx: 102 Processing, 103 Early Hints) sent first
+    reason: str | None = None  # the status line's reason phrase (default: the standard one)
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -98,7 +100,9 @@ class ScriptedServer:
                     self.close_connection = True
                     return
                 data = reply.encoded()
-                self.send_response(reply.status)
+                for status in reply.interim:
+                    self.wfile.write(f"HTTP/1.1 {status} Interim\r\nLink: </style.css>; rel=preload\r\n\r\n".encode())
+                self.send_response(reply.status, reply.reason)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
                 for name, value in reply.headers.items():
