@@ -108,11 +108,22 @@ class Exchange:
             return None, label("http.no_body", self.lang).format(status=self.status)
         kind = self.content_type or label("http.no_content_type", self.lang)
         try:
-            return json.loads(self.body), None
+            text = self.body.decode("utf-8-sig")  # FHIR's encoding, whatever the charset says (a BOM tolerated)
+        except UnicodeDecodeError as exc:
+            return None, self._not_utf8(exc)
+        try:
+            return json.loads(text), None
         except RecursionError:
             return None, label("http.too_deep", self.lang).format(kind=kind)
-        except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
+        except ValueError as exc:  # not JSON, or an integer of more than 4,300 digits
             return None, label("http.not_json", self.lang).format(kind=kind, error=exc)
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> str:
+        declared = self.header("Content-Type")
+        declared = (f"Content-Type{label('colon', self.lang)}{declared}" if declared
+                    else label("http.no_content_type", self.lang))
+        return label("http.not_utf8", self.lang).format(byte=f"0x{exc.object[exc.start]:02x}", position=exc.start,
+                                                        declared=declared)
 
     def read_as(self, value: Any, problem: str | None) -> None:
         """The body as another reader read it (a FHIR XML answer in its JSON form): what `parsed` gives from now."""

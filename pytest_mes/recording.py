@@ -186,11 +186,11 @@ def _body_text(exchange: Exchange, lang: str) -> tuple[str | None, bool]:
     if not exchange.body:
         return None, False
     kind = exchange.content_type
+    textual = not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or "x-www-form" in kind
     try:
         text = exchange.body.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    textual = not kind or kind.startswith("text/") or kind.endswith(("json", "xml")) or "x-www-form" in kind
+    except UnicodeDecodeError:  # text in another encoding (FHIR's is UTF-8) is still evidence: its bytes as �
+        text = exchange.body.decode("utf-8", "replace") if kind and textual else None
     if text is None or not textual:
         return label("body_not_shown", lang).format(size=len(exchange.body),
                                                      kind=kind or label("binary_data", lang)), False

@@ -381,6 +381,10 @@ LABELS: dict[str, tuple[str, str]] = {
                       "the response body ({kind}) is JSON nested too deeply to be read (hundreds of levels)"),
     "http.not_json": ("le corps de la réponse n'est pas un JSON valide ({kind}) : {error}",
                       "the response body is not valid JSON ({kind}): {error}"),
+    "http.not_utf8": ("le corps de la réponse n'est pas en UTF-8, l'encodage qu'exige FHIR (octet {byte} à la position "
+                      "{position} ; {declared})",
+                      "the response body is not UTF-8, the encoding FHIR requires (byte {byte} at position {position}; "
+                      "{declared})"),
     "http.not_object": ("le corps de la réponse n'est pas une ressource FHIR (un objet JSON) : {value}",
                         "the response body is not a FHIR resource (a JSON object): {value}"),
     "http.credentials_kept": ("identifiants non envoyés : {host} n'est pas le serveur testé",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -389,3 +390,29 @@ def test_control_characters_from_the_server_never_reach_the_terminal_raw(pyteste
     result.stdout.fnmatch_lines(["  ✗ status (line 13): expected 200, got 500 Oops\\x1b[[]2J",
                                  "  X-Debug: a\\x1b]0;title\\x07b", "  boom \\x1b[[]31mred\\x07", "  \\u202egnp.exe",
                                  "failed (advisory) (1):", "  CORE-C-02: *got 500 Oops\\x1b[[]2J"])
+
+
+def test_a_body_that_is_not_utf8_is_said_so_and_shown(pytester, add_set, server):
+    """FHIR bodies are UTF-8 (R4 http.html): a server answering in ISO-8859-1, or in UTF-16, fails the checks that read
+    the body, in words that say so, and the evidence still shows the body (undecodable bytes as �)."""
+    patient = '{"resourceType": "Patient", "id": "1", "name": [{"family": "Hélène"}]}'
+    server.route("GET /fhir/Patient/1", Reply(200, patient.encode("iso-8859-1"),
+                                              content_type="application/fhir+json; charset=iso-8859-1"))
+    server.route("GET /fhir/Patient/2", Reply(200, patient.encode("utf-16"),
+                                              content_type="application/fhir+json; charset=utf-16"))
+    add_set(a_set(tests=read_test("CORE-U-01", path="Patient/1", checks=CHECKS)
+                  + read_test("CORE-U-02", path="Patient/2", checks=CHECKS)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                "--mes-report-json=results.json")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "  ✗ resource type (line 14): expected Patient, got the response body is not UTF-8, the encoding FHIR "
+        "requires (byte 0xe9 at position 61; Content-Type: application/fhir+json; charset=iso-8859-1)",
+        '        "family": "H�l�ne"',
+        "  ✗ resource type (line 23): expected Patient, got the response body is not UTF-8, the encoding FHIR "
+        "requires (byte 0xff at position 0; Content-Type: application/fhir+json; charset=utf-16)"])
+    results = json.loads((pytester.path / "results.json").read_text(encoding="utf-8"))
+    assert "H\ufffdl\ufffdne" in results["tests"][0]["exchanges"][0]["response_body"]
+    french = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=fr")
+    french.stdout.fnmatch_lines(["*obtenu le corps de la réponse n'est pas en UTF-8, l'encodage qu'exige FHIR (octet "
+                                 "0xe9 à la position 61 ; Content-Type : application/fhir+json; charset=iso-8859-1)"])
