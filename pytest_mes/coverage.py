@@ -302,6 +302,8 @@ def run_coverage(args: argparse.Namespace) -> int:
     try:  # the packages' own missing dependencies do not matter here: they are not printed
         store = PackageStore.load(package_sources(args), offline=args.offline, cache_dir=args.cache_dir,
                                   registry_url=args.registry)
+        for problem in store.problems:  # what could not be read: a --packages typo, a damaged .tgz
+            print(f"mes coverage: warning: {problem}", file=sys.stderr)
         catalogue = Catalogue.from_store(store)
         testsets = load_testsets(roots, catalogue)
     except MesError as exc:

@@ -126,3 +126,13 @@ def test_mes_coverage_of_test_sets_it_cannot_find_says_so_rather_than_reporting_
 def test_a_statement_missing_from_the_packages_is_named_not_guessed(catalogue):
     partial = Catalogue(catalogue.items[:1], {}, [SERVER_STATEMENTS[0]])
     assert partial.problem(Covers("GAP-GestionnaireAgenda", "Slot", search="anything")) is None
+
+
+def test_mes_coverage_says_which_package_source_it_could_not_read(write_set, fhir_packages_dir, tmp_path, capsys):
+    """A --packages typo beside the right folder: said, as mes validate and pytest say it, not silently dropped."""
+    path = write_set(SET)
+    typo = tmp_path / "fhir-pakages"
+    main(["coverage", "--offline", f"--packages={typo}", f"--packages={fhir_packages_dir}", f"--testsets={path}"])
+    err = capsys.readouterr().err
+    assert f"mes coverage: warning: package source {typo} does not exist" in err
+    assert "FHIR packages missing" not in err, "the packages' own missing dependencies do not matter here"
