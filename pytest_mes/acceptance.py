@@ -170,15 +170,18 @@ def write_reports(document: dict[str, Any], reports: Reports, lang: str = "fr") 
     from pytest_mes import report
 
     written, problems = [], []
-    for path, writer in ((reports.html, report.write_html), (reports.json, report.write_json),
-                         (reports.testreport, report.write_testreport)):
-        if path is None:
-            continue
+    asked = [(path, writer) for path, writer in ((reports.html, report.write_html), (reports.json, report.write_json),
+                                                 (reports.testreport, report.write_testreport)) if path is not None]
+    for n, (path, writer) in enumerate(asked):
         try:
             writer(document, path)
             written.append(str(path))
         except OSError as exc:
             problems.append(label("write_failed", lang).format(path=path, error=exc.strerror or exc))
+        except KeyboardInterrupt as exc:  # each file is written whole or not at all: say which were not
+            left = ", ".join(str(p) for p, _ in asked[n:])
+            exc.mes_reports = (written, [*problems, label("write_interrupted", lang).format(paths=left)])
+            raise
     return written, problems
 
 

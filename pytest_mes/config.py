@@ -157,6 +157,9 @@ class Reports:
     json: Path | None = None
     testreport: Path | None = None
 
+    def paths(self) -> list[Path]:
+        return [path for path in (self.html, self.json, self.testreport) if path is not None]
+
 
 @dataclass(frozen=True)
 class MesConfig:

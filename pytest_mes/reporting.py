@@ -118,6 +118,17 @@ class ResultsPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: its records went to the controller
+        try:
+            self._conclude(session, exitstatus)
+        except KeyboardInterrupt as exc:  # Ctrl-C once the tests are over: what was written and what not, no traceback
+            lang = self.run.config.lang
+            left = ", ".join(str(p) for p in self.run.config.reports.paths()) or "-"
+            self.written, self.write_problems = getattr(
+                exc, "mes_reports", ([], [label("write_interrupted", lang).format(paths=left)]))
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+    def _conclude(self, session: pytest.Session, exitstatus: int) -> None:
+        """The run's verdict (the results document), its reports written, and the exit status that follows."""
         from pytest_mes.acceptance import build_document, write_reports
 
         tests = sorted((record_from_dict(r) for r in self.records.values()), key=lambda t: t.index)
@@ -138,12 +149,12 @@ class ResultsPlugin:
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if self.document is None:
+        if self.document is None and not self.write_problems:
             return
         from pytest_mes.terminal import summary_lines
 
         terminalreporter.section("pytest-mes", sep="=")
-        for line, markup in summary_lines(self.document, self.run.config.lang):
+        for line, markup in summary_lines(self.document, self.run.config.lang) if self.document else []:
             terminalreporter.write_line(printable(line), **markup)  # reasons quote the server
         for path in self.written:
             terminalreporter.write_line(label("wrote", self.run.config.lang).format(path=path))

@@ -328,6 +328,10 @@ LABELS: dict[str, tuple[str, str]] = {
                               "will cover nothing{hint}"),
     "wrote": ("mes: fichier écrit : {path}", "mes: wrote {path}"),
     "write_failed": ("impossible d'écrire {path} : {error}", "could not write {path}: {error}"),
+    "write_interrupted": ("non écrits, l'exécution a été interrompue (Ctrl-C) pendant l'écriture de ses rapports : "
+                          "{paths} (un fichier d'une exécution précédente est laissé tel quel)",
+                          "not written, the run was interrupted (Ctrl-C) while its reports were written: {paths} (a "
+                          "file of an earlier run is left as it was)"),
     "sandbox_failed": ("le serveur de référence n'a pas pu démarrer : {error}", "the sandbox could not start: {error}"),
     "fixture.no_server": ("aucun serveur à tester : indiquez --mes-base-url=URL ou --mes-sandbox",
                           "no server to test: pass --mes-base-url=URL or --mes-sandbox"),

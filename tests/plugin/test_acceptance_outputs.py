@@ -363,6 +363,29 @@ def test_ctrl_c_mid_run_still_writes_the_report_saying_the_run_was_interrupted(p
     assert (pytester.path / "r.html").is_file() and "Traceback" not in output
 
 
+@pytest.mark.usefixtures("english")
+def test_ctrl_c_while_the_reports_are_written_names_those_not_written_without_a_traceback(pytester, add_set, server):
+    """The run is over, the reports are being written when Ctrl-C comes: the ones written are said, the others are
+    named as not written (an earlier run's file is left as it was, never half a file), exit 2."""
+    add_set(a_set(tests=read_test("CORE-K-01")))
+    (pytester.path / "r.json").write_text("an earlier run's results", encoding="utf-8")
+    pytester.makeconftest("""
+        import pytest_mes.report
+
+        def ctrl_c(document, path):
+            raise KeyboardInterrupt
+
+        pytest_mes.report.write_json = ctrl_c
+    """)
+    result = pytester.runpytest_subprocess(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets",
+                                           "--mes-report=r.html", "--mes-report-json=r.json", "--mes-testreport=t.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["mes: wrote r.html", "mes: not written, the run was interrupted (Ctrl-C) while its "
+                                 "reports were written: r.json, t.json (a file of an earlier run is left as it was)"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str() and not (pytester.path / "t.json").exists()
+    assert (pytester.path / "r.json").read_text(encoding="utf-8") == "an earlier run's results"
+
+
 def test_listing_the_tests_leaves_the_acceptance_file_of_the_last_run_alone(pytester, add_set, server):
     """`pytest --co` runs nothing: it must not replace the last run's acceptance file with an empty one, state a
     verdict, nor exit 1 as if a run had failed."""
