@@ -33,6 +33,7 @@ FHIR_JSON = "application/fhir+json"
 KEPT_EXCHANGES = 500  # FhirClient.exchanges keeps the most recent ones; test results keep their own
 UNRESPONSIVE_AFTER = 2  # requests in a row without an answer after which the server is deemed unresponsive
 _FOLLOWED = frozenset({"GET", "HEAD"})  # a redirected POST or PUT is the server's answer, not ours to replay
+_BODILESS = frozenset({204, 304})  # answers that end with their headers, whatever they announce (RFC 9110 §6.4.1)
 
 
 class _QuietWhileSending(logging.Filter):
@@ -256,7 +257,12 @@ class FhirClient:
                 exchange.reason = response.reason or ""
                 exchange.response_headers = dict(response.headers)
                 self._mask_cookies(response)
+                connection = response.raw.connection  # (reading the body to its end gives it back to the pool)
                 exchange.body = self._read_body(response, deadline=started + sum(timeout))
+                # An answer that ends with its headers: whatever else the server sends (a body anyway) is no HTTP, and
+                # would be read as the next request's answer on this connection. The next takes a new one.
+                if connection is not None and (prepared.method == "HEAD" or response.status_code in _BODILESS):
+                    connection.close()
         except BodyTooLarge as exc:
             exchange.error, exchange.over_cap = str(exc), True
         except requests.exceptions.RequestException as exc:

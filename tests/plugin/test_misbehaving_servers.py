@@ -416,3 +416,23 @@ def test_a_body_that_is_not_utf8_is_said_so_and_shown(pytester, add_set, server)
     french = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "--mes-lang=fr")
     french.stdout.fnmatch_lines(["*obtenu le corps de la réponse n'est pas en UTF-8, l'encodage qu'exige FHIR (octet "
                                  "0xe9 à la position 61 ; Content-Type : application/fhir+json; charset=iso-8859-1)"])
+
+
+@pytest.mark.parametrize(("method", "status"), [("HEAD", 200), ("GET", 204), ("GET", 304)])
+def test_a_body_sent_after_an_answer_that_has_none_is_never_read_as_the_next_answer(pytester, add_set, server, method,
+                                                                                    status):
+    """A server that sends a body anyway after a HEAD, a 204 or a 304 (whose answers end with their headers) leaves
+    it on the connection: the next request goes on a new one, not blamed for the stray bytes ('not in HTTP')."""
+    server.route(f"{method} /fhir/Patient/3", Reply(status, PATIENT, trickle=0.005))
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT))
+    stray = f"""
+- id: CORE-S-01
+  title: Stray
+  requirements: [{{ref: r, level: SHALL}}]
+  steps:
+    - request: {{method: {method}, path: Patient/3}}
+      checks: [{{status: {status}}}]
+"""
+    add_set(a_set(tests=stray + read_test("CORE-S-02", path="Patient/1", checks=CHECKS)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(passed=2)
