@@ -6,6 +6,8 @@ test that made the request fails with a precise message and the run goes on.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import http.client
 import json
 import logging
@@ -424,6 +426,9 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         return say("http.read_timeout", seconds=f"{timeout[1]:g}")
     if isinstance(cause, urllib3.exceptions.ProtocolError) and "without response" in str(cause):
         return say("http.closed")
+    cut = _in_chain(exc, http.client.IncompleteRead)
+    if cut is not None and isinstance(cut.__context__, ValueError):  # a chunk size line int(…, 16) cannot read
+        return say("http.bad_chunks", size=_chunk_size_line(cut.__context__))
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
         isinstance(exc, requests.exceptions.ConnectionError) and "IncompleteRead" in str(exc)
     ):
@@ -441,6 +446,21 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return say("http.invalid_url", url=repr(url), error=exc)
     return say("http.failure", cause=_root_cause(exc))
+
+
+def _chunk_size_line(error: ValueError) -> str:
+    """The line http.client read as a chunk size, from its int() error ("… base 16: b'zz\\r\\n'"), as text: 'zz'."""
+    said = str(error).rpartition(": ")[2]
+    with contextlib.suppress(ValueError, SyntaxError):
+        said = repr(ast.literal_eval(said).strip().decode("latin-1"))
+    return said[:60]
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first error of `kind` from `exc` down to the root of its chain, or None."""
+    while not isinstance(exc, kind) and exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    return exc if isinstance(exc, kind) else None
 
 
 def _root(exc: BaseException) -> BaseException:

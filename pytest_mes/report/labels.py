@@ -417,6 +417,10 @@ LABELS: dict[str, tuple[str, str]] = {
                     "{host} closed the connection without answering (the request was not sent again)"),
     "http.cut": ("la réponse de {host} a été coupée avant sa fin (corps tronqué : {cause})",
                  "the response from {host} was cut off before its end (truncated body: {cause})"),
+    "http.bad_chunks": ("la réponse de {host} n'est pas un codage par morceaux valide (Transfer-Encoding: chunked ; "
+                        "une taille de morceau vaut {size}) : le serveur ou un proxy devant lui l'écrit mal",
+                        "the response from {host} is not valid chunked transfer encoding (a chunk size reads {size}): "
+                        "the server or a proxy in front of it writes it wrongly"),
     "http.refused": ("connexion impossible à {host} : {cause}. Le serveur est-il démarré, et --mes-base-url "
                      "est-elle juste ?",
                      "cannot connect to {host}: {cause}. Is the server running, and is --mes-base-url right?"),

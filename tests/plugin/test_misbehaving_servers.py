@@ -436,3 +436,18 @@ def test_a_body_sent_after_an_answer_that_has_none_is_never_read_as_the_next_ans
     add_set(a_set(tests=stray + read_test("CORE-S-02", path="Patient/1", checks=CHECKS)))
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
     result.assert_outcomes(passed=2)
+
+
+def test_a_malformed_chunked_body_is_named_as_such(pytester, add_set):
+    """A chunk size that is no hexadecimal number: the server (or a proxy) writes chunked encoding wrongly; not
+    Python's int() error, not 'cut off'."""
+    add_set(a_set(tests=read_test("CORE-K-01")))
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"zz\r\n{}\r\n0\r\n\r\n")
+    with HungServer(says=answer) as chunked:
+        result = pytester.runpytest(f"--mes-base-url={chunked.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["  ✗ request: expected an HTTP response, got the response from 127.0.0.1:* is not "
+                                 "valid chunked transfer encoding (a chunk size reads 'zz'): the server or a proxy in "
+                                 "front of it writes it wrongly"])
+    assert "int()" not in result.stdout.str()
