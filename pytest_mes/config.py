@@ -427,6 +427,9 @@ def _no_password() -> bytes:
     raise _EncryptedKey
 
 
+_LONGEST_TIMEOUT = 86400
+
+
 def _timeouts(text: str | None) -> tuple[float, float]:
     if not text:
         return 10.0, 30.0
@@ -434,8 +437,10 @@ def _timeouts(text: str | None) -> tuple[float, float]:
         parts = [float(p) for p in str(text).split(",")]
     except ValueError:
         parts = []
-    if len(parts) not in (1, 2) or any(p <= 0 for p in parts):
-        raise ConfigError(f"--mes-timeout {text!r}: give seconds, READ or CONNECT,READ (e.g. 30 or 5,60)")
+    # (at most a day: a socket takes no infinite timeout, nor one beyond the system's clock)
+    if len(parts) not in (1, 2) or not all(0 < p <= _LONGEST_TIMEOUT for p in parts):
+        raise ConfigError(f"--mes-timeout {text!r}: give seconds, READ or CONNECT,READ (e.g. 30 or 5,60), each at "
+                          f"most {_LONGEST_TIMEOUT} (a day)")
     return (min(10.0, parts[0]), parts[0]) if len(parts) == 1 else (parts[0], parts[1])
 
 

@@ -96,6 +96,11 @@ def test_bad_options_are_usage_errors(pytester, server):
     assert "pw-e5a1" not in result.stderr.str() + result.stdout.str()
     result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-timeout", "soon")
     result.stderr.fnmatch_lines(["*--mes-timeout 'soon': give seconds*"])
+    for endless in ("inf", "nan", "5,1e400", "1e10"):  # no limit, or one the sockets cannot take: no traceback later
+        result = pytester.runpytest(f"--mes-base-url={server.base_url}", f"--mes-timeout={endless}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*--mes-timeout '{endless}': give seconds, READ or CONNECT,READ (e.g. 30 or "
+                                     "5,60), each at most 86400 (a day)*"])
 
 
 @pytest.mark.parametrize(("given", "said"), [
