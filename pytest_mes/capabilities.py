@@ -10,7 +10,6 @@ from pytest_mes.shape import a_string, objects, strings
 from pytest_mes.testset.model import SYSTEM_INTERACTIONS, Capability
 
 _STATEMENT = "CapabilityStatement"
-# An element a precondition reads has the wrong JSON type: what the server declares cannot be known.
 
 
 def missing(statement: dict[str, Any], need: Capability) -> Phrase | None:

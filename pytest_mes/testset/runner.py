@@ -28,7 +28,7 @@ from pytest_mes.testset.checks import (
 )
 from pytest_mes.testset.missing_data import request_line, too_few_found, too_few_matches
 from pytest_mes.testset.model import Check, Request, SaveRule, Step, TestCase, TestSet
-from pytest_mes.testset.templating import Deferred, TemplateError, render
+from pytest_mes.testset.templating import Deferred, TemplateError, as_text, render
 
 _ENV_REFERENCE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # Returns (validator, None) or (None, why there is none); called only when a step needs it.
@@ -246,8 +246,8 @@ class Runner:
             target = urljoin(self.client.base_url, str(render(request.url, variables)))
         else:
             target = render(request.path or "", variables)
-        params = [(render(name, variables), _text(render(value, variables))) for name, value in request.params]
-        headers = {name: _text(render(value, variables)) for name, value in request.headers}
+        params = [(render(name, variables), as_text(render(value, variables))) for name, value in request.params]
+        headers = {name: as_text(render(value, variables)) for name, value in request.headers}
         if request.accept:
             headers["Accept"] = render(request.accept, variables)
         body, content_type = self._body(request, variables)
@@ -332,9 +332,3 @@ def _extract(rule: SaveRule, exchange: Exchange, variables: dict[str, Any], lang
     if not values:
         raise _FoundNothing(label("step.found_nothing", lang).format(expression=repr(expression)))
     return values[0] if len(values) == 1 else values
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

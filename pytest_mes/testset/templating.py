@@ -57,7 +57,7 @@ def fill(value: Any, variables: Mapping[str, Any]) -> Any:
     """Like `render`, but only for the names in `variables`: other placeholders and built-ins stay as they are
     (a parametrized test's case values are put in its title and requirements this way, at load)."""
     if isinstance(value, str):
-        return PLACEHOLDER.sub(lambda m: _as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
+        return PLACEHOLDER.sub(lambda m: as_text(variables[m.group(1)]) if m.group(1) in variables else m.group(0),
                                 value)
     if isinstance(value, list):
         return [fill(item, variables) for item in value]
@@ -70,7 +70,7 @@ def _render_string(text: str, variables: Mapping[str, Any]) -> Any:
     whole = PLACEHOLDER.fullmatch(text)
     if whole:
         return resolve(whole.group(1), variables)
-    return PLACEHOLDER.sub(lambda m: _as_text(resolve(m.group(1), variables)), text)
+    return PLACEHOLDER.sub(lambda m: as_text(resolve(m.group(1), variables)), text)
 
 
 def resolve(name: str, variables: Mapping[str, Any]) -> Any:
@@ -111,7 +111,8 @@ def _moment(base: str, sign: str | None, amount: str | None, unit: str | None) -
     return (now + delta).isoformat().replace("+00:00", "Z")  # a '+' in a query string would read as a space
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as it stands in a string, a query or a header: booleans as JSON writes them."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
