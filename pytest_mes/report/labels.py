@@ -446,6 +446,8 @@ LABELS: dict[str, tuple[str, str]] = {
                              "cannot evaluate FHIRPath {expression}: {cause}"),
     "template.no_env": ("la variable d'environnement {env} n'est pas définie (utilisée comme {placeholder})",
                         "environment variable {env} is not set (used as {placeholder})"),
+    "template.out_of_range": ("{placeholder} : date hors limites (années 1 à 9999) : donnez un décalage plus petit",
+                              "{placeholder}: a date out of range (years 1 to 9999): give a smaller offset"),
     "template.unknown": ("variable inconnue {placeholder}{hint} ; variables connues : {known} ; intégrées : {builtins}",
                          "unknown variable {placeholder}{hint}; known variables: {known}; built-ins: {builtins}"),
     # A false `X.all(criteria)` check (pytest_mes.testset.checks).

@@ -88,7 +88,10 @@ def resolve(name: str, variables: Mapping[str, Any]) -> Any:
         return os.environ[env_name]
     moment = _OFFSET.match(name)
     if moment:
-        return _moment(*moment.groups())
+        try:
+            return _moment(*moment.groups())
+        except OverflowError:  # beyond the calendar (year 9999) or beyond what an offset can hold
+            raise TemplateError.saying(phrase("template.out_of_range", placeholder=f"{{{{{name}}}}}")) from None
     known = sorted(variables)
     close = closest(name, known)
     hint = phrase("did_you_mean", name=close) if close else ""

@@ -68,3 +68,12 @@ def test_a_placeholder_that_cannot_be_filled_is_said_in_every_language(monkeypat
                                                "variables connues : patient_id ; intégrées : today")
     assert unknown.value.text("en").startswith("unknown variable {{patient_idd}} — did you mean 'patient_id'?; known "
                                                "variables: patient_id; built-ins: today")
+
+
+@pytest.mark.parametrize("placeholder", ["{{today+99999999d}}", "{{now+999999999999h}}", "{{today-9999999999999999w}}"])
+def test_a_date_offset_beyond_the_calendar_is_said_not_a_python_error(placeholder):
+    with pytest.raises(TemplateError) as far:
+        render(f"ge{placeholder}", {})
+    assert far.value.text("en") == f"{placeholder}: a date out of range (years 1 to 9999): give a smaller offset"
+    assert far.value.text("fr") == (f"{placeholder} : date hors limites (années 1 à 9999) : donnez un décalage plus "
+                                    "petit")
