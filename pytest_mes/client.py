@@ -155,6 +155,13 @@ class Exchange:
         return replace(self, response_headers=self.redactor.headers(self.response_headers), body=body,
                        error=self.redactor.text(self.error) if self.error else None)
 
+    def excerpt(self, limit: int = 2000) -> str:
+        """The response body as text, secrets masked, cut after `limit` characters: for the assertion messages of
+        users' own tests (README, fixtures)."""
+        text = self.shown().text
+        in_all = label("evidence.bytes_in_all", self.lang).format(n=len(self.body))
+        return text if len(text) <= limit else text[:limit] + f"\n… ({in_all})"
+
 
 class _Session(requests.Session):
     """A Session that drops every credential, not only Authorization, when a redirect leaves the host."""

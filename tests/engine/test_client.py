@@ -73,6 +73,16 @@ def test_secrets_are_masked_in_what_is_shown_but_checks_see_the_real_answer(clie
 
 
 @responses.activate
+def test_excerpt_for_assertion_messages_is_masked_and_cut(client):
+    """`exchange.excerpt()`, as the README's own-test example uses it."""
+    responses.get(f"{BASE}/Patient", body='{"echo": "s3cr3t-token-value", "pad": "' + "x" * 50 + '"}')
+    exchange = client.search("Patient")
+    assert "s3cr3t" not in exchange.excerpt() and exchange.excerpt().startswith('{"echo": "***"')
+    cut = exchange.excerpt(limit=20)
+    assert cut.startswith('{"echo": "***"') and cut.endswith(f"\n… ({len(exchange.body)} bytes in all)")
+
+
+@responses.activate
 def test_credentials_go_only_to_the_server_under_test(client):
     responses.get("https://elsewhere.example/fhir/Patient/1", json={"resourceType": "Patient"})
     exchange = client.request("GET", "https://elsewhere.example/fhir/Patient/1")
