@@ -110,6 +110,11 @@ class Exchange:
         if not self.body.strip():
             return None, label("http.no_body", self.lang).format(status=self.status)
         kind = self.content_type or label("http.no_content_type", self.lang)
+        unread = [c for c in (self.header("Content-Encoding") or "").lower().replace(" ", "").split(",")
+                  if c and c != "identity" and c not in urllib3.response.HTTPResponse.CONTENT_DECODERS]
+        if unread:  # what urllib3 decodes is what the request accepted (requests' Accept-Encoding): not this
+            return None, label("http.unasked_encoding", self.lang).format(
+                encoding=self.header("Content-Encoding"), accepted=self.request_headers.get("Accept-Encoding", "-"))
         try:
             text = self.body.decode("utf-8-sig")  # FHIR's encoding, whatever the charset says (a BOM tolerated)
         except UnicodeDecodeError as exc:

@@ -389,6 +389,10 @@ LABELS: dict[str, tuple[str, str]] = {
                       "{position} ; {declared})",
                       "the response body is not UTF-8, the encoding FHIR requires (byte {byte} at position {position}; "
                       "{declared})"),
+    "http.unasked_encoding": ("le corps de la réponse est compressé (Content-Encoding: {encoding}) d'une façon que la "
+                              "requête n'acceptait pas (Accept-Encoding: {accepted}) : il ne peut pas être lu",
+                              "the response body is compressed (Content-Encoding: {encoding}) in a way the request "
+                              "did not accept (Accept-Encoding: {accepted}): it cannot be read"),
     "http.not_object": ("le corps de la réponse n'est pas une ressource FHIR (un objet JSON) : {value}",
                         "the response body is not a FHIR resource (a JSON object): {value}"),
     "http.credentials_kept": ("identifiants non envoyés : {host} n'est pas le serveur testé",

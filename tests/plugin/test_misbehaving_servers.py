@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -41,6 +42,10 @@ CHECKS = "- status: 200\n- resource_type: Patient"
          "✗ request: expected an HTTP response, got the response from 127.0.0.1:* declares a compression "
          "(Content-Encoding: gzip) its body does not follow (*): the server or a proxy in front of it compresses "
          "it wrongly", "failed"),
+        # A compression the request did not accept (Accept-Encoding): its bytes are no text, and not said to be.
+        (Reply(200, gzip.compress(b'{"resourceType": "Patient"}'), headers={"Content-Encoding": "br"}),
+         "✗ resource type (line 14): expected Patient, got the response body is compressed (Content-Encoding: br) in "
+         "a way the request did not accept (Accept-Encoding: gzip, deflate*): it cannot be read", "failed"),
         # No answer at all: the server could not run the test, which is an error, not a verdict on it.
         (Reply(200, PATIENT, delay=1.5),
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
@@ -51,7 +56,7 @@ CHECKS = "- status: 200\n- resource_type: Patient"
          "✗ request: expected an HTTP response, got 127.0.0.1:* accepted the connection but sent no complete "
          "answer within 0.5 s (--mes-timeout)", "failed"),
     ],
-    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "bad-gzip", "timeout", "trickle"],
+    ids=["html", "invalid-json", "too-deep", "5xx", "truncated", "bad-gzip", "unasked-encoding", "timeout", "trickle"],
 )
 def test_each_misbehaviour_fails_its_test_precisely_and_the_run_goes_on(pytester, add_set, server, reply, message,
                                                                         verdict):
