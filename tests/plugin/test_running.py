@@ -289,10 +289,15 @@ def test_user_python_tests_get_the_client_and_config_fixtures(pytester, server):
             exchange = mes_client.capabilities()
             assert exchange.status == 200 and exchange.json()["fhirVersion"] == "4.0.1"
             assert mes_capabilities["resourceType"] == "CapabilityStatement"
+
+        def test_validator(mes_validator):
+            assert mes_validator.validate({"resourceType": "Patient", "gender": "female"}).valid
+            assert not mes_validator.validate({"resourceType": "Patient", "gender": "f"}).valid
     """)
-    pytester.runpytest(f"--mes-base-url={server.base_url}", "test_mine.py").assert_outcomes(passed=1)
-    # Without a target the fixtures skip instead of failing an unrelated run.
-    pytester.runpytest("test_mine.py").assert_outcomes(skipped=1)
+    pytester.runpytest(f"--mes-base-url={server.base_url}", "test_mine.py").assert_outcomes(passed=2)
+    # Without a target the fixtures that need a server skip instead of failing an unrelated run; the validator
+    # needs none.
+    pytester.runpytest("test_mine.py").assert_outcomes(passed=1, skipped=1)
 
 
 def test_xdist_keeps_a_set_with_shared_setup_on_one_worker(pytester, add_set, server):
