@@ -189,7 +189,7 @@ def exchange(body: bytes) -> Exchange:
     [
         (deep_text(5_000).encode(), "JSON trop imbriqué"),
         (b'{"resourceType": "Patient", "multipleBirthInteger": ' + b"9" * 5_000 + b"}", "n'est pas un JSON valide"),
-        (b'{"resourceType": "Patient", "id": "\xff"}', "n'est pas un JSON valide"),
+        (b'{"resourceType": "Patient", "id": "\xff"}', "n'est pas en UTF-8, l'encodage qu'exige FHIR (octet 0xff"),
     ],
     ids=["deep", "huge-integer", "invalid-utf8"],
 )
