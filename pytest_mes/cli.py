@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from pytest_mes.fhir.compiled import WHY
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
+EXIT_CLOSED_PIPE = 128 + 13  # what a shell says of a command stopped by SIGPIPE (`yes | head`)
 _SUBCOMMAND_MODULES = ("pytest_mes.fhir.commands", "pytest_mes.sandbox.commands", "pytest_mes.coverage")
 
 
@@ -45,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
-    return int(func(args))
+    try:
+        return int(func(args))
+    except BrokenPipeError:  # the reader stopped reading (`mes validate … | head`): nothing more to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python flushes stdout again at exit)
+        return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

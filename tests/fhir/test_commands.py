@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -416,3 +418,17 @@ def test_control_characters_of_a_file_are_written_out_not_sent_to_the_terminal(c
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\u202e" not in out
     assert "ma\\x1b[2Jle\\u202e" in out
+
+
+@pytest.mark.parametrize("command", [["validate", "{file}", "--offline"], ["coverage", "--offline"],
+                                     ["packages", "list", "--offline"]])
+def test_a_reader_that_stops_reading_ends_the_command_quietly(fhir_packages_dir, slot_file, command):
+    """`mes validate … | head`: the reader closes the pipe before the output is written; the command stops without a
+    traceback, with the status a shell gives a command stopped by a closed pipe (128 + SIGPIPE)."""
+    args = [part.format(file=slot_file) for part in command]
+    process = subprocess.Popen([sys.executable, "-m", "pytest_mes.cli", *args, "--packages", str(fhir_packages_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before anything is written: the first write finds no reader
+    err = process.communicate(timeout=120)[1].decode()
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert process.returncode == 141
