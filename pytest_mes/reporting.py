@@ -114,6 +114,18 @@ class ResultsPlugin:
             if kept["verdict"] in ("passed", "skipped"):
                 kept["verdict"], kept["reason"] = "error", note
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched) -> None:
+        """pytest-xdist (controller): the worker running this test died, so no record of it came; nothing was checked,
+        which the run must not take for a pass."""
+        collection = getattr(sched, "collection", None) or []
+        worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
+        reason = label("reason.worker_died", self.run.config.lang).format(worker=worker)
+        self.records[crashitem] = TestRecord(
+            index=collection.index(crashitem) if crashitem in collection else len(collection),
+            nodeid=crashitem, id=crashitem.rpartition("::")[2], verdict="error", reason=reason,
+            file=crashitem.partition("::")[0]).as_dict()
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):

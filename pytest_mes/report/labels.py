@@ -189,6 +189,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason.strict": ("vérifications non faites, et --mes-strict est actif : {reason}",
                       "checks not made, and --mes-strict is on: {reason}"),
     "reason.teardown": ("erreur après le test : {failure}", "teardown failed: {failure}"),
+    "reason.worker_died": ("le processus de test {worker} s'est arrêté brutalement pendant ce test (mémoire épuisée, "
+                           "plantage d'une extension C ?) : rien n'a été vérifié",
+                           "the test process {worker} died while running this test (out of memory, a crash in a C "
+                           "extension?): nothing was checked"),
     "reason.no_data": ("aucune donnée à tester — étape {n} « {name} » : {what}",
                        "no data to test — step {n} \"{name}\": {what}"),
     "set.setup_failed": ("la préparation du jeu a échoué, ses tests ne peuvent pas s'exécuter : {reason}",

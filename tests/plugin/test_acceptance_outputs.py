@@ -7,6 +7,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -173,6 +174,32 @@ def test_xdist_brings_every_record_to_one_report_in_collection_order(pytester, a
     assert shapes[0] == shapes[1] and len(shapes[0]) == 9
     assert documents[1]["tests"][2]["exchanges"][0]["status"] == 404
     assert documents[1]["run"]["options"]["workers"] == 2
+
+
+@pytest.mark.usefixtures("english")
+def test_a_worker_that_dies_under_xdist_ends_in_a_report_not_a_run_that_never_ends(pytester, add_set, server):
+    """A worker killed mid-test (out of memory, a crash in a C extension): xdist replaces it, and the test set
+    scheduling hands the new worker the tests left, which it runs to the end; the test that killed its worker is in
+    the report, in error, and the run is incomplete."""
+    pytest.importorskip("xdist")
+    add_set(a_set(tests="".join(read_test(f"CORE-W-0{n}") for n in range(4))))
+    pytester.makeconftest("""
+        import os
+
+        def pytest_runtest_call(item):
+            if item.name == "CORE-W-01" and os.environ.get("PYTEST_XDIST_WORKER"):
+                os._exit(3)  # the worker dies, as when the kernel kills it
+    """)
+    result = pytester.runpytest_subprocess(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-n", "2",
+                                           "--mes-report-json=r.json", "--mes-report=", timeout=60)
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    verdicts = {t["id"]: t["verdict"] for t in document["tests"]}
+    assert verdicts == {"CORE-W-00": "passed", "CORE-W-01": "error", "CORE-W-02": "passed", "CORE-W-03": "passed"}
+    assert re.fullmatch(r"the test process gw\d died while running this test \(out of memory, a crash in a C "
+                        r"extension\?\): nothing was checked",
+                        next(t["reason"] for t in document["tests"] if t["id"] == "CORE-W-01"))
+    assert [t["id"] for t in document["tests"]] == ["CORE-W-00", "CORE-W-01", "CORE-W-02", "CORE-W-03"]
+    assert document["verdict"]["code"] == "incomplete" and result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def test_a_run_interrupted_still_writes_its_report_saying_so(pytester, add_set, server):
