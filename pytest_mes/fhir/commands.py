@@ -210,7 +210,7 @@ def resource_files(names: Sequence[str]) -> tuple[list[str], list[str]]:
 def run_validate(args: argparse.Namespace) -> int:
     from pytest_mes.fhir.validator import Validator
 
-    lang = args.lang or os.environ.get("MES_LANG") or "fr"
+    lang = (args.lang or os.environ.get("MES_LANG") or "fr").strip().lower()  # as pytest reads it
     if lang not in LANGS:
         print(f"mes validate: MES_LANG={lang!r}: the language must be one of {', '.join(LANGS)}", file=sys.stderr)
         return EXIT_CANNOT_RUN

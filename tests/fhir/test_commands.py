@@ -432,3 +432,10 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(fhir_packages_dir,
     err = process.communicate(timeout=120)[1].decode()
     assert "Traceback" not in err and "BrokenPipeError" not in err
     assert process.returncode == 141
+
+
+def test_mes_lang_is_read_as_pytest_reads_it(capsys, monkeypatch, fhir_packages_dir, slot_file):
+    """MES_LANG=EN (or ' en ') is English for `mes validate` as for pytest, not a language it does not know."""
+    monkeypatch.setenv("MES_LANG", " EN ")
+    code, out, err = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline", "--context", GAP)
+    assert code == 0 and out.startswith(f"{slot_file}: VALID"), err
