@@ -199,7 +199,9 @@ def resource_files(names: Sequence[str]) -> tuple[list[str], list[str]]:
         if not path.is_dir():
             files.append(name)
             continue
-        found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".json", ".xml") and p.is_file()
+        # (a link whose file is gone is kept: its reading says so, rather than the count leaving it out)
+        found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in (".json", ".xml")
+                       and (p.is_file() or (p.is_symlink() and not p.exists()))
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         files.extend(found)
         if not found:

@@ -439,3 +439,15 @@ def test_mes_lang_is_read_as_pytest_reads_it(capsys, monkeypatch, fhir_packages_
     monkeypatch.setenv("MES_LANG", " EN ")
     code, out, err = run(capsys, str(slot_file), "--packages", str(fhir_packages_dir), "--offline", "--context", GAP)
     assert code == 0 and out.startswith(f"{slot_file}: VALID"), err
+
+
+def test_a_file_of_a_folder_that_cannot_be_read_is_said_not_skipped(capsys, fhir_packages_dir, tmp_path, slot_file):
+    """A link to a file that is gone (moved, an unmounted share) is a resource not validated: said, exit 2, never
+    left out of the count as if the folder held only the others."""
+    folder = tmp_path / "resources"
+    folder.mkdir()
+    (folder / "good.json").write_bytes(slot_file.read_bytes())
+    (folder / "gone.json").symlink_to(tmp_path / "moved-away.json")
+    code, out, _ = run(capsys, str(folder), "--packages", str(fhir_packages_dir), "--offline", "--lang", "en")
+    assert code == 2
+    assert f"{folder / 'gone.json'}: INVALID" in out and "unreadable file: No such file or directory" in out
