@@ -221,3 +221,10 @@ def test_a_module_no_longer_compiled_never_runs_from_the_extension_left_beside_i
     hook.initialize("editable", {})
     assert not stale.exists() and compiled.in_place_build_is_current(tree)
     assert dropped not in compiled.set_aside(tree)
+
+
+@pytest.mark.parametrize(("value", "asked"), [("1", True), ("oui", True), (" Yes ", True), ("0", False), ("non", False),
+                                              ("", False)])
+def test_mes_pure_python_takes_the_yes_words_of_every_other_variable(monkeypatch, value, asked):
+    monkeypatch.setenv("MES_PURE_PYTHON", value)
+    assert compiled.pure_python_asked() is asked

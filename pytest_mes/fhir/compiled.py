@@ -47,8 +47,9 @@ WHY = {"asked": "MES_PURE_PYTHON set",
 
 
 def pure_python_asked() -> bool:
-    """MES_PURE_PYTHON: when building, make no compiled module; when running, set them aside."""
-    return os.environ.get("MES_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on")
+    """MES_PURE_PYTHON: when building, make no compiled module; when running, set them aside. Its yes words are those
+    of every other variable (pytest_mes.environment, which this file cannot import while the package builds)."""
+    return os.environ.get("MES_PURE_PYTHON", "").strip().lower() in ("1", "true", "yes", "on", "oui")
 
 
 def inputs(root: Path) -> list[str]:
