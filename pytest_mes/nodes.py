@@ -189,4 +189,4 @@ class MesItem(pytest.Item):
                         pytrace=False)
 
     def reportinfo(self):
-        return self.path, (self.test.line or 1) - 1, f"{self.test.id}: {self.test.title.get()}"
+        return self.path, (self.test.line or 1) - 1, printable(f"{self.test.id}: {self.test.title.get()}")

@@ -89,7 +89,7 @@ class ResultsPlugin:
         word = label(verdict, self.run.config.lang).upper()
         if config.option.verbose > 0 and record.get("level"):
             title = record["title"].get(self.run.config.lang) or record["title"].get("fr") or ""
-            word = f"{word} [{record['level']}] {title}"
+            word = printable(f"{word} [{record['level']}] {title}")
         # The verdict is the category: pytest's own where one fits (passed, failed, skipped, error), so that its
         # sections (FAILURES, ERRORS, -rs) keep working; the others get their own count in the last line.
         return verdict, _LETTERS[verdict], (word, {_COLOURS[verdict]: True})

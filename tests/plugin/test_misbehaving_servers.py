@@ -456,3 +456,16 @@ def test_a_malformed_chunked_body_is_named_as_such(pytester, add_set):
                                  "valid chunked transfer encoding (a chunk size reads 'zz'): the server or a proxy in "
                                  "front of it writes it wrongly"])
     assert "int()" not in result.stdout.str()
+
+
+def test_control_characters_of_a_test_set_title_are_written_out_too(pytester, add_set, server):
+    """A title pasted with an escape sequence in it (YAML "\\e[2J"): the -v line and the failure heading show it
+    written out, as they show the server's."""
+    test = read_test("CORE-C-03", checks="- status: 201").replace("title: {fr: Test CORE-C-03, en: Test CORE-C-03}",
+                                                                   'title: {fr: "A\\e[2J", en: "A\\e[2J\\u202e"}')
+    add_set(a_set(tests=test))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets", "-v")
+    result.assert_outcomes(failed=1)
+    assert "\x1b" not in result.stdout.str() and "\u202e" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*CORE-C-03: A\\x1b[[]2J *", "CORE-C-03 — A\\x1b[[]2J\\u202e",
+                                 "FAILED [[]SHALL[]] A\\x1b[[]2J\\u202e sets/set.yaml::CORE-C-03 - *"])
