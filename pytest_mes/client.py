@@ -450,7 +450,10 @@ def describe_failure(exc: requests.exceptions.RequestException, url: str, timeou
         return say("http.bad_encoding", encoding=encoding, cause=_root_cause(exc))
     root = _root(exc)
     if isinstance(root, http.client.HTTPException):  # a status line or headers http cannot read: it did answer
-        return say("http.not_http", cause=str(root).strip() or type(root).__name__)
+        cause = str(root).strip() or type(root).__name__
+        # http.client's own limits ("got more than 100 headers", "… bytes when reading header line"): an HTTP answer
+        # all the same, which "not in HTTP, check the URL" would misdescribe
+        return say("http.headers_too_large" if "header" in cause else "http.not_http", cause=cause)
     if isinstance(exc, requests.exceptions.ConnectionError):
         return say("http.refused", cause=_root_cause(exc))
     if isinstance(exc, requests.exceptions.TooManyRedirects):

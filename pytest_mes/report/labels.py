@@ -440,6 +440,11 @@ LABELS: dict[str, tuple[str, str]] = {
                       "FHIR (schéma et port) ?",
                       "{host} answered, but not in HTTP ({cause}): does --mes-base-url name the FHIR server (scheme "
                       "and port)?"),
+    "http.headers_too_large": ("{host} a répondu avec des en-têtes que le client HTTP de Python refuse de lire "
+                               "({cause} ; ses limites : 100 en-têtes, 64 Kio par ligne) : la réponse n'est pas "
+                               "vérifiée",
+                               "{host} answered with headers Python's HTTP client refuses to read ({cause}; its "
+                               "limits: 100 headers, 64 KiB a line): the answer is not checked"),
     "http.redirect_loop": ("trop de redirections depuis {host} (plus de {n}) : une boucle ? Vérifiez --mes-base-url et "
                            "les redirections du serveur",
                            "too many redirects from {host} (more than {n}): a loop? Check --mes-base-url and the "
