@@ -9,11 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from pytest_mes import __version__
+from pytest_mes.errors import ConfigError
 from pytest_mes.fhir import PURE_PYTHON_BECAUSE, validator_build
 from pytest_mes.fhir.compiled import WHY
 
 # Each subcommand lives next to the code it drives; a module exposes `register(subparsers)` which
 # adds its parser and sets `func(args) -> int` as the default.
+EXIT_USAGE = 2  # as argparse's own usage errors
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell says of a command stopped by SIGPIPE (`yes | head`)
 _SUBCOMMAND_MODULES = ("pytest_mes.fhir.commands", "pytest_mes.sandbox.commands", "pytest_mes.coverage")
 
@@ -41,14 +43,17 @@ class _Version(argparse.Action):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 0
     try:
+        parser = build_parser()  # (its defaults read the environment: MES_OFFLINE…)
+        args = parser.parse_args(argv)
+        func = getattr(args, "func", None)
+        if func is None:
+            parser.print_help()
+            return 0
         return int(func(args))
+    except ConfigError as exc:  # a variable of the environment that says nothing usable
+        print(f"mes: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:  # the reader stopped reading (`mes validate … | head`): nothing more to tell it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python flushes stdout again at exit)
         return EXIT_CLOSED_PIPE

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pytest_mes.errors import ConfigError
+
 _TRUE = ("1", "true", "yes", "on", "oui")
 _FALSE = ("", "0", "false", "no", "off", "non")
 
@@ -21,7 +23,20 @@ def yes_or_no(text: str) -> bool | None:
 
 
 def env_flag(name: str) -> bool:
-    return is_true(os.environ.get(name, ""))
+    """A yes/no environment variable, unset or empty for no, read strictly as pytest reads its options' variables.
+
+    Raises:
+        ConfigError: the value says neither yes nor no (read as no, it would drop what the user asked for).
+    """
+    text = os.environ.get(name, "")
+    value = yes_or_no(text)
+    if value is None:
+        raise ConfigError(not_yes_or_no(name, text))
+    return value
+
+
+def not_yes_or_no(name: str, text: str) -> str:
+    return f"{name}={text!r}: write 1, true, yes, on or oui (0, false, no, off or non for no)"
 
 
 def split_paths(text: str) -> list[Path]:

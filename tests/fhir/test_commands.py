@@ -451,3 +451,13 @@ def test_a_file_of_a_folder_that_cannot_be_read_is_said_not_skipped(capsys, fhir
     code, out, _ = run(capsys, str(folder), "--packages", str(fhir_packages_dir), "--offline", "--lang", "en")
     assert code == 2
     assert f"{folder / 'gone.json'}: INVALID" in out and "unreadable file: No such file or directory" in out
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_yes_no_variable_that_says_neither_stops_the_command_as_it_stops_pytest(capsys, monkeypatch, slot_file,
+                                                                                 value):
+    """MES_OFFLINE=maybe read as "no" would download what the user meant to forbid: said, exit 2, nothing done."""
+    monkeypatch.setenv("MES_OFFLINE", value)
+    code, out, err = run(capsys, str(slot_file))
+    assert (code, out) == (2, "")
+    assert err == f"mes: MES_OFFLINE='{value}': write 1, true, yes, on or oui (0, false, no, off or non for no)\n"
