@@ -269,7 +269,7 @@ class FhirClient:
                     exchange.url = self.redactor.text(response.url)
                 exchange.status = response.status_code
                 exchange.reason = response.reason or ""
-                exchange.response_headers = dict(response.headers)
+                exchange.response_headers = {name: _header_text(value) for name, value in response.headers.items()}
                 self._mask_cookies(response)
                 connection = response.raw.connection  # (reading the body to its end gives it back to the pool)
                 exchange.body = self._read_body(response, deadline=started + sum(timeout))
@@ -368,6 +368,15 @@ class Silence:
     def describe(self, lang: str = "fr") -> str:
         return label("http.unresponsive", lang).format(since=self.streak[0].started_at[11:19], n=len(self.streak),
                                                        last=self.streak[-1].error)
+
+
+def _header_text(value: str) -> str:
+    """A header value as the server wrote it: http.client reads the bytes as Latin-1, but servers send UTF-8
+    ("Créneau réservé" read as "CrÃ©neau rÃ©servÃ©"); bytes that are not UTF-8 stay as Latin-1 read them."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def _as_requests_error(exc: urllib3.exceptions.HTTPError,

@@ -472,3 +472,18 @@ def test_control_characters_of_a_test_set_title_are_written_out_too(pytester, ad
     assert "\x1b" not in result.stdout.str() and "\u202e" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*CORE-C-03: A\\x1b[[]2J *", "CORE-C-03 — A\\x1b[[]2J\\u202e",
                                  "FAILED [[]SHALL[]] A\\x1b[[]2J\\u202e sets/set.yaml::CORE-C-03 - *"])
+
+
+def test_a_utf8_header_value_is_read_as_the_server_wrote_it(pytester, add_set, server):
+    """http.client reads header bytes as Latin-1: a server's UTF-8 "Créneau réservé" would be checked and shown as
+    "CrÃ©neau rÃ©servÃ©". Bytes that are not UTF-8 (a real Latin-1 "é") stay as Latin-1 reads them."""
+    as_sent = "Créneau réservé ✓".encode().decode("latin-1")  # (send_header writes Latin-1: these are UTF-8 bytes)
+    server.route("GET /fhir/Patient/1", Reply(200, PATIENT, headers={"X-Message": as_sent, "X-Old": "caf\xe9"}))
+    checks = ('[{status: 200}, {header: {name: X-Message, equals: "Créneau réservé ✓"}}, '
+              '{header: {name: X-Old, equals: "café"}}, {header: {name: X-Message, equals: "nope"}}]')
+    add_set(a_set(tests=read_test("CORE-U-01", path="Patient/1", checks=checks)))
+    result = pytester.runpytest(f"--mes-base-url={server.base_url}", "--mes-testsets", "sets")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "expected 'nope', got 'Créneau réservé ✓'" in out and "X-Message: Créneau réservé ✓" in out
+    assert "Ã" not in out and "X-Old: café" in out
