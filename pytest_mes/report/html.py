@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pytest_mes.printable import bidi_written_out
 from pytest_mes.report.files import write_atomic
 from pytest_mes.report.labels import did_you_mean, document_title, label, labels, lead, pick, run_lang
 from pytest_mes.report.masking import mask_credentials
@@ -40,7 +41,7 @@ def _script_hash() -> str:
 
 
 def h(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    return escape(bidi_written_out("" if value is None else str(value)), quote=True)
 
 
 def safe_url(url: Any) -> str | None:

@@ -15,10 +15,16 @@
   var bodiesProblem = null;
   var pendingBodies = [];
 
+  // A server's bidi override (U+202E…) would reorder the evidence around it: written out, as pytest_mes/printable.py
+  // writes it (the JSON keeps the text as it came).
+  var BIDI = /[\u202A-\u202E\u2066-\u2069]/g;
+  function writtenOut(text) {
+    return String(text).replace(BIDI, function (c) { return '\\u' + c.charCodeAt(0).toString(16); });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (text !== undefined && text !== null) e.textContent = writtenOut(text);
     return e;
   }
   function add(parent) {
@@ -248,7 +254,7 @@
     return box;
   }
   function fillBody(box, text) {
-    box.firstChild.textContent = text;
+    box.firstChild.textContent = writtenOut(text);
     var lines = text.split('\n').length;
     if (lines > PRINTED_LINES) {  // on paper a body is cut, and says so; the screen shows it whole
       box.firstChild.classList.add('long');

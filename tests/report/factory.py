@@ -105,10 +105,10 @@ def make_test(n: int, exchanges: int, day: datetime) -> dict:
     test_id = f"{component.upper()}-T-{n:04d}"
     title = {"fr": f"Recherche des créneaux libres n°{n}", "en": f"Free slot search #{n}"}
     if n == 2:
-        title = {"fr": f"Titre {HOSTILE}", "en": f"Title {HOSTILE}"}
+        title = {"fr": f"Titre {HOSTILE}\u202egnp.exe", "en": f"Title {HOSTILE}\u202egnp.exe"}
     exchange_list = [] if verdict == "skipped" else [exchange(test_id, k, n, day) for k in range(exchanges)]
     if n == 2 and exchange_list:
-        exchange_list[0]["response_body"] = f"<html><body>{HOSTILE}</body></html>"
+        exchange_list[0]["response_body"] = f"<html><body>{HOSTILE}\u202egnp.exe</body></html>"
         exchange_list[0]["url"] = f"{BASE}/Slot?q={HOSTILE}"
     steps = [{"name": f"step {k + 1}", "phase": "test", "index": k, "line": 31 + 5 * k,
               "outcome": "passed", "error": None, "exchange": e["id"],

@@ -151,8 +151,9 @@ def test_a_reviewer_sees_the_verdict_summary_and_evidence_and_the_filters_work(d
         assert evidence in seen["evidence"], evidence
     assert seen["opened"] == ["PDSM-T-0001/e3"]
     assert '"resourceType": "Slot"' in seen["body"]
-    assert seen["hostileTitle"] == f"Titre {HOSTILE}"
-    assert seen["hostileBody"] == f"<html><body>{HOSTILE}</body></html>"
+    # a bidi override from the server is written out, not obeyed (it would show "exe.png" reversed text around it)
+    assert seen["hostileTitle"] == f"Titre {HOSTILE}\\u202egnp.exe"
+    assert seen["hostileBody"] == f"<html><body>{HOSTILE}\\u202egnp.exe</body></html>"
     assert (seen["images"], seen["scripts"], seen["pwned"]) == (0, 4, None)
     assert seen["afterReset"] == "250 / 250 tests affichés"
     # A test of the requirement matrix, hidden by the filters and beyond the rows drawn so far: the filters are

@@ -130,9 +130,19 @@ def test_what_a_server_sends_cannot_break_out_of_the_page():
     assert "img" not in page.tags
     assert HOSTILE in page.visible  # shown, as text
     data = data_of(page)  # the JSON block is intact and holds the hostile strings as data
-    assert data["tests"][2]["title"].endswith(HOSTILE)
+    assert data["tests"][2]["title"].endswith(f"{HOSTILE}\u202egnp.exe")  # the data as it came…
     assert data["tests"][2]["exchanges"][0]["url"].endswith(HOSTILE)
-    assert bodies_of(page)[data["tests"][2]["exchanges"][0]["response_body"]] == f"<html><body>{HOSTILE}</body></html>"
+    assert (bodies_of(page)[data["tests"][2]["exchanges"][0]["response_body"]]
+            == f"<html><body>{HOSTILE}\u202egnp.exe</body></html>")
+
+
+def test_a_bidi_override_is_written_out_not_obeyed():
+    """…but what the page shows never holds a bidi override (U+202E would show "exe.png" for "gnp.exe" and reorder
+    the evidence around it): written out, as the terminal writes it (report.js does the same for what it renders)."""
+    doc = results_document()
+    doc["run"]["identification"]["publisher"] = "Éditeur \u202egnp.exe"
+    page = Page(render_html(doc))
+    assert "Éditeur \\u202egnp.exe" in page.visible and "\u202e" not in page.visible
 
 
 def test_only_web_links_are_clickable():
