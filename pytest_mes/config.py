@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import pytest
 
 from pytest_mes.connection import DEFAULT_MAX_BYTES, ClientSettings
-from pytest_mes.environment import not_yes_or_no, split_paths, yes_or_no
+from pytest_mes.environment import env_flag, split_paths
 from pytest_mes.errors import ConfigError, require_file
 from pytest_mes.redaction import is_secret_name
 from pytest_mes.resources import bundled_dir
@@ -133,10 +133,7 @@ def raw_value(config: pytest.Config, option: Option) -> tuple[Any, str]:
     if option.env and os.environ.get(option.env, "") != "":
         text = os.environ[option.env]
         if option.kind == "bool":
-            value = yes_or_no(text)
-            if value is None:  # read as false, it would silently drop what the user asked for
-                raise ConfigError(not_yes_or_no(option.env, text))
-            return value, option.env
+            return env_flag(option.env), option.env
         if option.kind == "paths":
             return split_paths(text), option.env
         if option.kind == "list":

@@ -31,12 +31,8 @@ def env_flag(name: str) -> bool:
     text = os.environ.get(name, "")
     value = yes_or_no(text)
     if value is None:
-        raise ConfigError(not_yes_or_no(name, text))
+        raise ConfigError(f"{name}={text!r}: write 1, true, yes, on or oui (0, false, no, off or non for no)")
     return value
-
-
-def not_yes_or_no(name: str, text: str) -> str:
-    return f"{name}={text!r}: write 1, true, yes, on or oui (0, false, no, off or non for no)"
 
 
 def split_paths(text: str) -> list[Path]:
